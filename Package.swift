@@ -1,0 +1,52 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "edr",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "edr", targets: ["edr"]),
+        .executable(name: "edr-sensor", targets: ["edr-sensor"]),
+        .executable(name: "edr-detect", targets: ["edr-detect"]),
+        .executable(name: "edr-respond", targets: ["edr-respond"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // Thin C shims: one per system library, plus the spawn helper.
+        .target(name: "CLibBPF", linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]),
+        .target(name: "CSeccomp", linkerSettings: [.linkedLibrary("seccomp")]),
+        .target(name: "CCap", linkerSettings: [.linkedLibrary("cap")]),
+        .target(name: "CSpawn"),
+        .target(name: "CPCRE2", linkerSettings: [.linkedLibrary("pcre2-8")]),
+
+        .target(name: "EDRCore", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")], swiftSettings: strict),
+        .target(name: "EDRSigma", dependencies: ["EDRCore", "CPCRE2", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        .target(name: "EDRSensorLinux", dependencies: ["EDRCore", "CLibBPF"], swiftSettings: strict),
+        .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSigma", "CSeccomp"], swiftSettings: strict),
+        .target(name: "EDRRespond", dependencies: ["EDRCore", "CSeccomp"], swiftSettings: strict),
+        .target(name: "EDRSupervisor", dependencies: ["EDRCore", "CSpawn", "CSeccomp", "CCap"], swiftSettings: strict),
+
+        .executableTarget(name: "edr", dependencies: [
+            "EDRCore", "EDRSigma", "EDRDetect", "EDRSupervisor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "edr-sensor", dependencies: ["EDRCore", "EDRSensorLinux"], swiftSettings: strict),
+        .executableTarget(name: "edr-detect", dependencies: ["EDRCore", "EDRDetect"], swiftSettings: strict),
+        .executableTarget(name: "edr-respond", dependencies: ["EDRCore", "EDRRespond"], swiftSettings: strict),
+
+        .testTarget(name: "EDRCoreTests", dependencies: ["EDRCore"]),
+        .testTarget(name: "EDRSigmaTests", dependencies: ["EDRSigma", "EDRCore"]),
+        .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSigma"]),
+        .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRRespond", "EDRCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["EDRCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// CPCRE2 has only a header; this file keeps SwiftPM happy.
