@@ -26,11 +26,14 @@ let package = Package(
         .target(name: "CCap", linkerSettings: [.linkedLibrary("cap")]),
         .target(name: "CSpawn"),
         .target(name: "CPCRE2", linkerSettings: [.linkedLibrary("pcre2-8")]),
+        .target(name: "CYara", linkerSettings: [.linkedLibrary("yara")]),
 
         .target(name: "EDRCore", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")], swiftSettings: strict),
         .target(name: "EDRSigma", dependencies: ["EDRCore", "CPCRE2", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        .target(name: "EDRIOC", dependencies: ["EDRCore", "CPCRE2"], swiftSettings: strict),
+        .target(name: "EDRYara", dependencies: ["EDRCore", "CYara"], swiftSettings: strict),
         .target(name: "EDRSensorLinux", dependencies: ["EDRCore", "CLibBPF"], swiftSettings: strict),
-        .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSigma", "CSeccomp"], swiftSettings: strict),
+        .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSigma", "EDRIOC", "EDRYara", "CSeccomp"], swiftSettings: strict),
         .target(name: "EDRRespond", dependencies: ["EDRCore", "CSeccomp"], swiftSettings: strict),
         .target(name: "EDRSupervisor", dependencies: ["EDRCore", "CSpawn", "CSeccomp", "CCap"], swiftSettings: strict),
 
@@ -44,6 +47,8 @@ let package = Package(
 
         .testTarget(name: "EDRCoreTests", dependencies: ["EDRCore"]),
         .testTarget(name: "EDRSigmaTests", dependencies: ["EDRSigma", "EDRCore"]),
+        .testTarget(name: "EDRIOCTests", dependencies: ["EDRIOC", "EDRCore"]),
+        .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
         .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSigma"]),
         .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRRespond", "EDRCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EDRCore"]),

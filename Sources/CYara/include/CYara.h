@@ -1,0 +1,4 @@
+#ifndef CYARA_H
+#define CYARA_H
+#include <yara.h>
+#endif

@@ -1,0 +1,1 @@
+// CYara has only a header; this file keeps SwiftPM happy.
