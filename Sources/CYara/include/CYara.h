@@ -1,4 +1,235 @@
 #ifndef CYARA_H
 #define CYARA_H
 #include <yara.h>
+#include <stdint.h>
+#include <string.h>
+#include <stdio.h>
+
+// ---------------------------------------------------------------------------
+// libyara: macro constants and struct accessors re-exported for Swift.
+// YR_RULE / YR_META fields are declared through DECLARE_REFERENCE unions, so
+// Swift reads them through these helpers instead of touching the layout.
+// ---------------------------------------------------------------------------
+
+static inline int edr_yr_callback_msg_rule_matching(void) { return CALLBACK_MSG_RULE_MATCHING; }
+static inline int edr_yr_callback_msg_too_many_matches(void) { return CALLBACK_MSG_TOO_MANY_MATCHES; }
+static inline int edr_yr_callback_continue(void) { return CALLBACK_CONTINUE; }
+static inline int edr_yr_callback_abort(void) { return CALLBACK_ABORT; }
+static inline int edr_yr_error_level_error(void) { return YARA_ERROR_LEVEL_ERROR; }
+static inline int edr_yr_error_level_warning(void) { return YARA_ERROR_LEVEL_WARNING; }
+static inline int edr_yr_error_success(void) { return ERROR_SUCCESS; }
+static inline int edr_yr_error_scan_timeout(void) { return ERROR_SCAN_TIMEOUT; }
+static inline int edr_yr_error_insufficient_memory(void) { return ERROR_INSUFFICIENT_MEMORY; }
+static inline int edr_yr_error_could_not_map_file(void) { return ERROR_COULD_NOT_MAP_FILE; }
+static inline int edr_yr_error_too_many_matches(void) { return ERROR_TOO_MANY_MATCHES; }
+static inline int edr_yr_meta_type_integer(void) { return META_TYPE_INTEGER; }
+static inline int edr_yr_meta_type_string(void) { return META_TYPE_STRING; }
+static inline int edr_yr_meta_type_boolean(void) { return META_TYPE_BOOLEAN; }
+
+static inline const char *edr_yr_rule_identifier(const YR_RULE *rule) { return rule->identifier; }
+static inline const char *edr_yr_rule_namespace(const YR_RULE *rule) {
+    return rule->ns != NULL ? rule->ns->name : NULL;
+}
+/// Tags are stored back to back, each NUL-terminated, the list ending with an empty string.
+static inline const char *edr_yr_rule_tags(const YR_RULE *rule) { return rule->tags; }
+/// First meta of a rule, or NULL when the rule has none.
+static inline const YR_META *edr_yr_rule_first_meta(const YR_RULE *rule) { return rule->metas; }
+/// Next meta after `meta`, or NULL when `meta` is the rule's last.
+static inline const YR_META *edr_yr_meta_next(const YR_META *meta) {
+    return META_IS_LAST_IN_RULE(meta) ? NULL : meta + 1;
+}
+static inline const char *edr_yr_meta_identifier(const YR_META *meta) { return meta->identifier; }
+static inline const char *edr_yr_meta_string(const YR_META *meta) { return meta->string; }
+static inline int64_t edr_yr_meta_integer(const YR_META *meta) { return meta->integer; }
+static inline int32_t edr_yr_meta_type(const YR_META *meta) { return meta->type; }
+
+/// Adds a rule file by path. The path is opened here, in the compiling process, never by
+/// the scanner; `file_name` is what error messages and `include` resolution use.
+/// Returns the number of errors, or -1 when the file can't be opened.
+static inline int edr_yr_compiler_add_path(YR_COMPILER *compiler, const char *path, const char *ns) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return -1;
+    int errors = yr_compiler_add_file(compiler, f, ns, path);
+    fclose(f);
+    return errors;
+}
+
+// ---------------------------------------------------------------------------
+// MD5, SHA-1 and SHA-256, computed together over one read of a file.
+// Small portable implementations (RFC 1321, FIPS 180-4); no external library.
+// ---------------------------------------------------------------------------
+
+typedef struct {
+    uint32_t md5[4];
+    uint32_t sha1[5];
+    uint32_t sha256[8];
+    uint64_t length;          // bytes fed so far
+    uint8_t block[64];        // pending partial block
+    uint32_t used;            // bytes in `block`
+} edr_hash_ctx;
+
+static inline uint32_t edr_rotl32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+static inline uint32_t edr_rotr32(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+static inline uint32_t edr_load_be32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+static inline uint32_t edr_load_le32(const uint8_t *p) {
+    return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | (uint32_t)p[0];
+}
+
+static inline void edr_md5_block(uint32_t s[4], const uint8_t *p) {
+    static const uint32_t K[64] = {
+        0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+        0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+        0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+        0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+        0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+        0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+        0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+        0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
+    static const int R[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
+                              5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
+                              4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+                              6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
+    uint32_t m[16];
+    for (int i = 0; i < 16; i++) m[i] = edr_load_le32(p + 4 * i);
+    uint32_t a = s[0], b = s[1], c = s[2], d = s[3];
+    for (int i = 0; i < 64; i++) {
+        uint32_t f;
+        int g;
+        if (i < 16) { f = (b & c) | (~b & d); g = i; }
+        else if (i < 32) { f = (d & b) | (~d & c); g = (5 * i + 1) & 15; }
+        else if (i < 48) { f = b ^ c ^ d; g = (3 * i + 5) & 15; }
+        else { f = c ^ (b | ~d); g = (7 * i) & 15; }
+        uint32_t t = d;
+        d = c;
+        c = b;
+        b = b + edr_rotl32(a + f + K[i] + m[g], R[i]);
+        a = t;
+    }
+    s[0] += a; s[1] += b; s[2] += c; s[3] += d;
+}
+
+static inline void edr_sha1_block(uint32_t s[5], const uint8_t *p) {
+    uint32_t w[80];
+    for (int i = 0; i < 16; i++) w[i] = edr_load_be32(p + 4 * i);
+    for (int i = 16; i < 80; i++) w[i] = edr_rotl32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    uint32_t a = s[0], b = s[1], c = s[2], d = s[3], e = s[4];
+    for (int i = 0; i < 80; i++) {
+        uint32_t f, k;
+        if (i < 20) { f = (b & c) | (~b & d); k = 0x5a827999; }
+        else if (i < 40) { f = b ^ c ^ d; k = 0x6ed9eba1; }
+        else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8f1bbcdc; }
+        else { f = b ^ c ^ d; k = 0xca62c1d6; }
+        uint32_t t = edr_rotl32(a, 5) + f + e + k + w[i];
+        e = d; d = c; c = edr_rotl32(b, 30); b = a; a = t;
+    }
+    s[0] += a; s[1] += b; s[2] += c; s[3] += d; s[4] += e;
+}
+
+static inline void edr_sha256_block(uint32_t s[8], const uint8_t *p) {
+    static const uint32_t K[64] = {
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++) w[i] = edr_load_be32(p + 4 * i);
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = edr_rotr32(w[i - 15], 7) ^ edr_rotr32(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = edr_rotr32(w[i - 2], 17) ^ edr_rotr32(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t S1 = edr_rotr32(e, 6) ^ edr_rotr32(e, 11) ^ edr_rotr32(e, 25);
+        uint32_t ch = (e & f) ^ (~e & g);
+        uint32_t t1 = h + S1 + ch + K[i] + w[i];
+        uint32_t S0 = edr_rotr32(a, 2) ^ edr_rotr32(a, 13) ^ edr_rotr32(a, 22);
+        uint32_t mj = (a & b) ^ (a & c) ^ (b & c);
+        uint32_t t2 = S0 + mj;
+        h = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    s[0] += a; s[1] += b; s[2] += c; s[3] += d; s[4] += e; s[5] += f; s[6] += g; s[7] += h;
+}
+
+static inline void edr_hash_block(edr_hash_ctx *ctx, const uint8_t *p) {
+    edr_md5_block(ctx->md5, p);
+    edr_sha1_block(ctx->sha1, p);
+    edr_sha256_block(ctx->sha256, p);
+}
+
+static inline void edr_hash_init(edr_hash_ctx *ctx) {
+    static const uint32_t md5_iv[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+    static const uint32_t sha1_iv[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
+    static const uint32_t sha256_iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                          0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(ctx->md5, md5_iv, sizeof md5_iv);
+    memcpy(ctx->sha1, sha1_iv, sizeof sha1_iv);
+    memcpy(ctx->sha256, sha256_iv, sizeof sha256_iv);
+    ctx->length = 0;
+    ctx->used = 0;
+}
+
+static inline void edr_hash_update(edr_hash_ctx *ctx, const void *data, size_t len) {
+    const uint8_t *p = (const uint8_t *)data;
+    ctx->length += len;
+    if (ctx->used > 0) {
+        size_t take = 64 - ctx->used;
+        if (take > len) take = len;
+        memcpy(ctx->block + ctx->used, p, take);
+        ctx->used += (uint32_t)take;
+        p += take;
+        len -= take;
+        if (ctx->used < 64) return;
+        edr_hash_block(ctx, ctx->block);
+        ctx->used = 0;
+    }
+    while (len >= 64) {
+        edr_hash_block(ctx, p);
+        p += 64;
+        len -= 64;
+    }
+    if (len > 0) {
+        memcpy(ctx->block, p, len);
+        ctx->used = (uint32_t)len;
+    }
+}
+
+/// Writes the three digests: md5_out[16], sha1_out[20], sha256_out[32].
+static inline void edr_hash_final(edr_hash_ctx *ctx, uint8_t *md5_out, uint8_t *sha1_out, uint8_t *sha256_out) {
+    uint64_t bits = ctx->length * 8;
+    uint8_t pad[72];
+    size_t padlen = (ctx->used < 56) ? (56 - ctx->used) : (120 - ctx->used);
+    memset(pad, 0, sizeof pad);
+    pad[0] = 0x80;
+    // Both padding schemes share the 0x80 and zero bytes; only the length's byte order differs.
+    uint8_t block[128];
+    memcpy(block, ctx->block, ctx->used);
+    memcpy(block + ctx->used, pad, padlen);
+    size_t total = ctx->used + padlen + 8;
+    uint8_t *lenp = block + ctx->used + padlen;
+    uint32_t md5s[4], sha1s[5], sha256s[8];
+    memcpy(md5s, ctx->md5, sizeof md5s);
+    memcpy(sha1s, ctx->sha1, sizeof sha1s);
+    memcpy(sha256s, ctx->sha256, sizeof sha256s);
+    for (int i = 0; i < 8; i++) lenp[i] = (uint8_t)(bits >> (8 * i));          // little endian
+    for (size_t off = 0; off < total; off += 64) edr_md5_block(md5s, block + off);
+    for (int i = 0; i < 8; i++) lenp[i] = (uint8_t)(bits >> (56 - 8 * i));     // big endian
+    for (size_t off = 0; off < total; off += 64) {
+        edr_sha1_block(sha1s, block + off);
+        edr_sha256_block(sha256s, block + off);
+    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) md5_out[4 * i + j] = (uint8_t)(md5s[i] >> (8 * j));
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 4; j++) sha1_out[4 * i + j] = (uint8_t)(sha1s[i] >> (24 - 8 * j));
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 4; j++) sha256_out[4 * i + j] = (uint8_t)(sha256s[i] >> (24 - 8 * j));
+}
+
 #endif

@@ -1,0 +1,253 @@
+/// The wire protocol between the agent's processes: a stream of frames over a Unix socket.
+///
+///     offset  size  field
+///     0       4     length of everything after this field (little-endian)
+///     4       1     frame type
+///     5       1     protocol version
+///     6       2     flags (reserved, 0)
+///     8       8     sequence number (data frames 1, 2, 3 …; control frames 0)
+///     16      n     payload
+///
+/// Data frames carry consecutive sequence numbers so the receiver can acknowledge them and the
+/// sender can replay what was not acknowledged after a reconnect.
+public enum Wire {
+    public static let protocolVersion: UInt8 = 1
+    public static let headerSize = 16
+    /// Largest frame accepted, header included.
+    public static let maxFrameSize = 1 << 20
+    public static let magic: UInt32 = 0x4544_5231 // "EDR1"
+}
+
+public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// First frame on a connection, each way: magic, version, role, pid, next sequence.
+    public static let hello = FrameType(rawValue: 1)
+    /// Receiver → sender: every data frame up to this sequence number is processed.
+    public static let ack = FrameType(rawValue: 2)
+    /// A record from the kernel, byte for byte as the BPF program wrote it (sequenced).
+    public static let kernelRecord = FrameType(rawValue: 10)
+    /// Raw /proc contents of one process that existed when the connection started.
+    public static let procSnapshot = FrameType(rawValue: 11)
+    /// The /proc snapshot is complete.
+    public static let snapshotDone = FrameType(rawValue: 12)
+    /// Loss counters: kernel per-CPU counters summed, and the sensor's own.
+    public static let sensorStats = FrameType(rawValue: 13)
+    /// Detector → responder: act on this process.
+    public static let responseRequest = FrameType(rawValue: 20)
+    /// Responder → detector: what was done.
+    public static let responseResult = FrameType(rawValue: 21)
+
+    static let known: Set<UInt8> = [1, 2, 10, 11, 12, 13, 20, 21]
+    /// Types whose frames are numbered; the rest carry sequence 0.
+    public var isSequenced: Bool { self == .kernelRecord }
+
+    public var description: String {
+        switch self {
+        case .hello: return "hello"
+        case .ack: return "ack"
+        case .kernelRecord: return "kernel-record"
+        case .procSnapshot: return "proc-snapshot"
+        case .snapshotDone: return "snapshot-done"
+        case .sensorStats: return "sensor-stats"
+        case .responseRequest: return "response-request"
+        case .responseResult: return "response-result"
+        default: return "type-\(rawValue)"
+        }
+    }
+}
+
+public struct Frame: Sendable, Equatable {
+    public var type: FrameType
+    public var sequence: UInt64
+    public var payload: [UInt8]
+
+    public init(type: FrameType, sequence: UInt64 = 0, payload: [UInt8]) {
+        self.type = type
+        self.sequence = sequence
+        self.payload = payload
+    }
+
+    /// The frame as bytes on the wire.
+    public func encoded() -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(Wire.headerSize + payload.count)
+        Frame.appendHeader(to: &out, type: type, sequence: sequence, payloadCount: payload.count)
+        out.append(contentsOf: payload)
+        return out
+    }
+
+    public static func appendHeader(to out: inout [UInt8], type: FrameType, sequence: UInt64, payloadCount: Int) {
+        out.appendLE(UInt32(Wire.headerSize - 4 + payloadCount))
+        out.append(type.rawValue)
+        out.append(Wire.protocolVersion)
+        out.appendLE(UInt16(0))
+        out.appendLE(sequence)
+    }
+}
+
+public enum WireError: Error, Equatable, CustomStringConvertible, Sendable {
+    case frameTooShort(length: Int)
+    case frameTooLarge(length: Int, max: Int)
+    case unsupportedVersion(UInt8)
+    case unknownType(UInt8)
+    case nonZeroFlags(UInt16)
+    case sequenceGap(expected: UInt64, got: UInt64)
+    case unexpectedSequence(type: String, sequence: UInt64)
+    case truncatedAtEOF(bufferedBytes: Int)
+    case malformedPayload(String)
+
+    public var description: String {
+        switch self {
+        case .frameTooShort(let n): return "frame length \(n) is shorter than a frame header"
+        case .frameTooLarge(let n, let max): return "frame length \(n) exceeds the maximum of \(max)"
+        case .unsupportedVersion(let v): return "unsupported protocol version \(v) (this build speaks \(Wire.protocolVersion))"
+        case .unknownType(let t): return "unknown frame type \(t)"
+        case .nonZeroFlags(let f): return "reserved flags set (0x\(String(f, radix: 16)))"
+        case .sequenceGap(let e, let g): return "sequence gap: expected \(e), got \(g)"
+        case .unexpectedSequence(let t, let s): return "\(t) frame must carry sequence 0, got \(s)"
+        case .truncatedAtEOF(let n): return "connection closed inside a frame (\(n) bytes buffered)"
+        case .malformedPayload(let why): return "malformed payload: \(why)"
+        }
+    }
+}
+
+/// Splits a byte stream into frames. Feed it whatever `read` returned; take frames out with
+/// `next()`. Any malformed input is an error, after which the connection must be dropped.
+public struct FrameDecoder: Sendable {
+    private var buffer: [UInt8] = []
+    private var start = 0
+    public private(set) var expectedSequence: UInt64?
+    public let maxFrameSize: Int
+    public private(set) var framesDecoded: UInt64 = 0
+
+    public init(maxFrameSize: Int = Wire.maxFrameSize) {
+        self.maxFrameSize = maxFrameSize
+    }
+
+    public var bufferedBytes: Int { buffer.count - start }
+
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        compact()
+        buffer.append(contentsOf: bytes)
+    }
+
+    public mutating func feed(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
+    /// The next complete frame, nil if more bytes are needed.
+    public mutating func next() throws(WireError) -> Frame? {
+        let available = buffer.count - start
+        guard available >= 4 else { return nil }
+        let length = Int(buffer.readLE(UInt32.self, at: start))
+        guard length >= Wire.headerSize - 4 else { throw .frameTooShort(length: length) }
+        guard length + 4 <= maxFrameSize else { throw .frameTooLarge(length: length + 4, max: maxFrameSize) }
+        guard available >= Wire.headerSize else { return nil }
+        let rawType = buffer[start + 4]
+        let version = buffer[start + 5]
+        guard version == Wire.protocolVersion else { throw .unsupportedVersion(version) }
+        guard FrameType.known.contains(rawType) else { throw .unknownType(rawType) }
+        let flags = buffer.readLE(UInt16.self, at: start + 6)
+        guard flags == 0 else { throw .nonZeroFlags(flags) }
+        guard available >= length + 4 else { return nil }
+        let type = FrameType(rawValue: rawType)
+        let sequence = buffer.readLE(UInt64.self, at: start + 8)
+        if type.isSequenced {
+            if let expected = expectedSequence, sequence != expected {
+                throw .sequenceGap(expected: expected, got: sequence)
+            }
+            expectedSequence = sequence &+ 1
+        } else if sequence != 0 {
+            throw .unexpectedSequence(type: type.description, sequence: sequence)
+        }
+        let payload = Array(buffer[(start + Wire.headerSize)..<(start + 4 + length)])
+        start += 4 + length
+        framesDecoded += 1
+        return Frame(type: type, sequence: sequence, payload: payload)
+    }
+
+    /// Call at end of stream: leftover bytes mean the peer died inside a frame.
+    public func finish() throws(WireError) {
+        if bufferedBytes > 0 { throw .truncatedAtEOF(bufferedBytes: bufferedBytes) }
+    }
+
+    /// Sets where numbering starts (from the peer's hello).
+    public mutating func expectSequence(from next: UInt64) {
+        expectedSequence = next
+    }
+
+    private mutating func compact() {
+        if start > 0 && (start >= 65536 || start == buffer.count) {
+            buffer.removeFirst(start)
+            start = 0
+        }
+    }
+}
+
+/// The hello frame's payload.
+public struct Hello: Sendable, Equatable {
+    public enum Role: UInt16, Sendable { case sensor = 1, detector = 2, responder = 3 }
+    public var role: Role
+    public var pid: UInt32
+    /// Sequence number of the first data frame that follows.
+    public var nextSequence: UInt64
+
+    public init(role: Role, pid: UInt32, nextSequence: UInt64) {
+        self.role = role
+        self.pid = pid
+        self.nextSequence = nextSequence
+    }
+
+    public func frame() -> Frame {
+        var p = [UInt8]()
+        p.appendLE(Wire.magic)
+        p.appendLE(UInt16(Wire.protocolVersion))
+        p.appendLE(role.rawValue)
+        p.appendLE(pid)
+        p.appendLE(UInt32(0))
+        p.appendLE(nextSequence)
+        return Frame(type: .hello, payload: p)
+    }
+
+    public init(frame: Frame) throws(WireError) {
+        guard frame.type == .hello else { throw .malformedPayload("expected hello, got \(frame.type)") }
+        let p = frame.payload
+        guard p.count == 24 else { throw .malformedPayload("hello is \(p.count) bytes, expected 24") }
+        guard p.readLE(UInt32.self, at: 0) == Wire.magic else { throw .malformedPayload("bad magic in hello") }
+        let version = p.readLE(UInt16.self, at: 4)
+        guard version == UInt16(Wire.protocolVersion) else { throw .unsupportedVersion(UInt8(truncatingIfNeeded: version)) }
+        guard let role = Role(rawValue: p.readLE(UInt16.self, at: 6)) else { throw .malformedPayload("unknown role in hello") }
+        self.role = role
+        self.pid = p.readLE(UInt32.self, at: 8)
+        self.nextSequence = p.readLE(UInt64.self, at: 16)
+    }
+}
+
+public enum Ack {
+    public static func frame(upTo sequence: UInt64) -> Frame {
+        var p = [UInt8]()
+        p.appendLE(sequence)
+        return Frame(type: .ack, payload: p)
+    }
+
+    public static func sequence(from frame: Frame) throws(WireError) -> UInt64 {
+        guard frame.type == .ack, frame.payload.count == 8 else { throw .malformedPayload("ack must be 8 bytes") }
+        return frame.payload.readLE(UInt64.self, at: 0)
+    }
+}
+
+extension Array where Element == UInt8 {
+    @inlinable
+    public mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
+        Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) }
+    }
+
+    /// Reads a little-endian integer; the caller has checked bounds.
+    @inlinable
+    public func readLE<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count)
+        return withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+    }
+}

@@ -1,0 +1,253 @@
+import EDRCore
+import Foundation
+
+enum LitMode: UInt8, Hashable, Sendable { case exact, prefix, suffix, contains }
+
+enum NumOp: UInt8, Hashable, Sendable {
+    case lt, lte, gt, gte, eq, neq
+    @inline(__always) func test(_ a: Double, _ b: Double) -> Bool {
+        switch self {
+        case .lt: return a < b
+        case .lte: return a <= b
+        case .gt: return a > b
+        case .gte: return a >= b
+        case .eq: return a == b
+        case .neq: return a != b
+        }
+    }
+}
+
+enum TimeUnit: String, Hashable, Sendable, CaseIterable { case minute, hour, day, week, month, year }
+
+struct CIDR: Hashable, Sendable {
+    var v6: Bool
+    var addr: [UInt8]   // 4 or 16 bytes
+    var prefix: Int
+
+    init?(_ text: String) {
+        let pieces = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard pieces.count <= 2, let a = IPAddr.parse(String(pieces[0])) else { return nil }
+        v6 = a.count == 16
+        let maxLen = a.count * 8
+        if pieces.count == 2 {
+            guard let p = Int(pieces[1]), p >= 0, p <= maxLen else { return nil }
+            prefix = p
+        } else { prefix = maxLen }
+        addr = a
+    }
+
+    func contains(_ ip: [UInt8]) -> Bool {
+        var ip = ip
+        if ip.count == 16 && !v6, ip[0..<10].allSatisfy({ $0 == 0 }), ip[10] == 0xFF, ip[11] == 0xFF {
+            ip = Array(ip[12..<16])   // IPv4-mapped IPv6
+        }
+        guard ip.count == addr.count else { return false }
+        var bits = prefix
+        var i = 0
+        while bits > 0 {
+            let mask: UInt8 = bits >= 8 ? 0xFF : UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
+            if (ip[i] & mask) != (addr[i] & mask) { return false }
+            bits -= 8; i += 1
+        }
+        return true
+    }
+}
+
+enum IPAddr {
+    static func parse(_ s: String) -> [UInt8]? {
+        var s = Substring(s)
+        if s.hasPrefix("[") && s.hasSuffix("]") { s = s.dropFirst().dropLast() }
+        if let pct = s.firstIndex(of: "%") { s = s[..<pct] }
+        if s.contains(":") {
+            var a = in6_addr()
+            let ok = String(s).withCString { inet_pton(AF_INET6, $0, &a) }
+            guard ok == 1 else { return nil }
+            return withUnsafeBytes(of: &a) { Array($0) }
+        } else {
+            var a = in_addr()
+            let ok = String(s).withCString { inet_pton(AF_INET, $0, &a) }
+            guard ok == 1 else { return nil }
+            return withUnsafeBytes(of: &a) { Array($0) }
+        }
+    }
+}
+
+enum GlobTok: Hashable, Sendable { case lit([UInt8]), star, one }
+
+/// One test on one field (or on every field, for keywords).
+enum Test: Hashable, Sendable {
+    /// Literal compare; bytes are folded unless `cased`.
+    case lit(LitMode, [UInt8], cased: Bool)
+    case glob([GlobTok], cased: Bool)
+    case regex(String, flags: UInt32)
+    /// The field is absent or null.
+    case isNull
+    case exists(Bool)
+    case num(NumOp, Double)
+    case time(TimeUnit, NumOp, Double)
+    case cidr(CIDR)
+    case fieldref(String, LitMode, cased: Bool)
+}
+
+struct Pred: Hashable, Sendable {
+    /// nil: a keyword test on any field.
+    var field: String?
+    var test: Test
+}
+
+/// The detection logic of one rule before compilation.
+indirect enum Expr: Sendable {
+    case pred(Pred)
+    case and([Expr])
+    case or([Expr])
+    case not(Expr)
+    case const(Bool)
+}
+
+enum ScalarEval {
+    static func number(_ v: FieldValue) -> Double? {
+        switch v {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        case .string(let s): return Double(s.trimmingCharacters(in: .whitespaces))
+        case .bool, .null, .array: return nil
+        }
+    }
+
+    /// Glob over bytes; `?` takes one UTF-8 scalar.
+    static func glob(_ toks: [GlobTok], _ s: UnsafeBufferPointer<UInt8>) -> Bool {
+        globFrom(toks, 0, s, 0)
+    }
+
+    private static func globFrom(_ toks: [GlobTok], _ ti: Int, _ s: UnsafeBufferPointer<UInt8>, _ si: Int) -> Bool {
+        var ti = ti, si = si
+        while ti < toks.count {
+            switch toks[ti] {
+            case .lit(let b):
+                if s.count - si < b.count { return false }
+                for k in 0..<b.count where s[si + k] != b[k] { return false }
+                si += b.count; ti += 1
+            case .one:
+                if si >= s.count { return false }
+                si += 1
+                while si < s.count && (s[si] & 0xC0) == 0x80 { si += 1 }
+                ti += 1
+            case .star:
+                if ti == toks.count - 1 { return true }
+                var k = si
+                while k <= s.count {
+                    if globFrom(toks, ti + 1, s, k) { return true }
+                    k += 1
+                }
+                return false
+            }
+        }
+        return si == s.count
+    }
+
+    @inline(__always)
+    static func lit(_ mode: LitMode, _ p: [UInt8], _ s: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = p.count, m = s.count
+        if n > m { return false }
+        if n == 0 { return mode != .exact || m == 0 }
+        return p.withUnsafeBufferPointer { pb -> Bool in
+            switch mode {
+            case .exact: return n == m && memcmp(pb.baseAddress!, s.baseAddress!, n) == 0
+            case .prefix: return n == 0 || memcmp(pb.baseAddress!, s.baseAddress!, n) == 0
+            case .suffix: return n == 0 || memcmp(pb.baseAddress!, s.baseAddress! + (m - n), n) == 0
+            case .contains:
+                if n == 0 { return true }
+                let first = pb[0]
+                var i = 0
+                while i + n <= m {
+                    if s[i] == first && memcmp(pb.baseAddress!, s.baseAddress! + i, n) == 0 { return true }
+                    i += 1
+                }
+                return false
+            }
+        }
+    }
+
+    /// Extracts a calendar component from a date value (ISO 8601 text or epoch seconds), UTC.
+    static func timeComponent(_ unit: TimeUnit, _ v: FieldValue) -> Double? {
+        var epoch: Double?
+        switch v {
+        case .int(let i): epoch = Double(i)
+        case .double(let d): epoch = d
+        case .string(let s): epoch = parseISO(s) ?? Double(s)
+        default: return nil
+        }
+        guard let e = epoch, e.isFinite, abs(e) < 1e13 else { return nil }
+        var t = time_t(e.rounded(.down))
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        switch unit {
+        case .minute: return Double(tmv.tm_min)
+        case .hour: return Double(tmv.tm_hour)
+        case .day: return Double(tmv.tm_mday)
+        case .month: return Double(tmv.tm_mon + 1)
+        case .year: return Double(tmv.tm_year + 1900)
+        case .week:
+            // ISO 8601 week number
+            let wday = (Int(tmv.tm_wday) + 6) % 7   // Monday = 0
+            let yday = Int(tmv.tm_yday)
+            var week = (yday - wday + 10) / 7
+            if week < 1 { week = 52 } else if week == 53 {
+                let jan1 = (wday - yday % 7 + 7) % 7
+                if !(jan1 == 3 || (jan1 == 2 && isLeap(Int(tmv.tm_year) + 1900))) { week = 1 }
+            }
+            return Double(week)
+        }
+    }
+
+    static func isLeap(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
+
+    /// Parses `YYYY-MM-DD[(T| )hh:mm[:ss[.fff]]][Z|±hh:mm]` to epoch seconds.
+    static func parseISO(_ s: String) -> Double? {
+        let b = Array(s.utf8)
+        func num(_ from: Int, _ len: Int) -> Int? {
+            guard from + len <= b.count else { return nil }
+            var v = 0
+            for i in from..<from + len {
+                let c = b[i]
+                guard c >= 0x30 && c <= 0x39 else { return nil }
+                v = v * 10 + Int(c - 0x30)
+            }
+            return v
+        }
+        guard b.count >= 10, let y = num(0, 4), b[4] == 0x2D, let mo = num(5, 2), b[7] == 0x2D, let d = num(8, 2) else { return nil }
+        var h = 0, mi = 0, sec = 0.0, off = 0
+        var i = 10
+        if i < b.count && (b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: " ")) {
+            guard let hh = num(i + 1, 2), i + 3 < b.count, b[i + 3] == 0x3A, let mm = num(i + 4, 2) else { return nil }
+            h = hh; mi = mm; i += 6
+            if i < b.count && b[i] == 0x3A, let ss = num(i + 1, 2) {
+                sec = Double(ss); i += 3
+                if i < b.count && b[i] == UInt8(ascii: ".") {
+                    var j = i + 1; var frac = 0.0; var scale = 0.1
+                    while j < b.count, b[j] >= 0x30 && b[j] <= 0x39 { frac += Double(b[j] - 0x30) * scale; scale /= 10; j += 1 }
+                    sec += frac; i = j
+                }
+            }
+            if i < b.count {
+                if b[i] == UInt8(ascii: "Z") { i += 1 } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+                    let sign = b[i] == UInt8(ascii: "+") ? 1 : -1
+                    guard let oh = num(i + 1, 2) else { return nil }
+                    var om = 0
+                    if i + 3 < b.count && b[i + 3] == 0x3A { om = num(i + 4, 2) ?? 0 } else { om = num(i + 3, 2) ?? 0 }
+                    off = sign * (oh * 3600 + om * 60)
+                }
+            }
+        }
+        guard (1...12).contains(mo), (1...31).contains(d) else { return nil }
+        // days from civil
+        let yy = mo <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let mp = (mo + 9) % 12
+        let doy = (153 * mp + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146097 + doe - 719468
+        return Double(days * 86400 + h * 3600 + mi * 60) + sec - Double(off)
+    }
+}

@@ -1,0 +1,210 @@
+/// A Sigma string value: literal byte runs and wildcards, after the spec's escaping rules.
+enum SPart: Hashable, Sendable {
+    case lit([UInt8])
+    case star
+    case one
+}
+
+struct SigmaString: Hashable, Sendable {
+    var parts: [SPart]
+
+    init(parts: [SPart]) { self.parts = SigmaString.normalize(parts) }
+
+    init(plain bytes: [UInt8]) { self.parts = bytes.isEmpty ? [] : [.lit(bytes)] }
+
+    /// Parses a rule value with the spec's (and pySigma's) escaping: `\*`, `\?`, `\\` escape; a
+    /// backslash before anything else is kept as is; `*` and `?` are wildcards.
+    init(parsing s: String) {
+        var parts: [SPart] = []
+        var acc: [UInt8] = []
+        var escaped = false
+        for b in s.utf8 {
+            if escaped {
+                if b == UInt8(ascii: "*") || b == UInt8(ascii: "?") || b == UInt8(ascii: "\\") {
+                    acc.append(b)
+                } else {
+                    acc.append(UInt8(ascii: "\\")); acc.append(b)
+                }
+                escaped = false
+            } else if b == UInt8(ascii: "\\") {
+                escaped = true
+            } else if b == UInt8(ascii: "*") || b == UInt8(ascii: "?") {
+                if !acc.isEmpty { parts.append(.lit(acc)); acc = [] }
+                parts.append(b == UInt8(ascii: "*") ? .star : .one)
+            } else {
+                acc.append(b)
+            }
+        }
+        if escaped { acc.append(UInt8(ascii: "\\")) }
+        if !acc.isEmpty { parts.append(.lit(acc)) }
+        self.parts = SigmaString.normalize(parts)
+    }
+
+    static func normalize(_ parts: [SPart]) -> [SPart] {
+        var out: [SPart] = []
+        for p in parts {
+            switch (out.last, p) {
+            case (.lit(let a)?, .lit(let b)):
+                out[out.count - 1] = .lit(a + b)
+            case (.star?, .star):
+                continue
+            case (_, .lit(let b)) where b.isEmpty:
+                continue
+            default:
+                out.append(p)
+            }
+        }
+        return out
+    }
+
+    var hasWildcards: Bool { parts.contains { if case .lit = $0 { return false }; return true } }
+
+    /// Plain bytes when the value has no wildcards.
+    var plainBytes: [UInt8]? {
+        if hasWildcards { return nil }
+        if case .lit(let b)? = parts.first { return b }
+        return []
+    }
+
+    func prefixedStar() -> SigmaString {
+        if case .star? = parts.first { return self }
+        return SigmaString(parts: [.star] + parts)
+    }
+    func suffixedStar() -> SigmaString {
+        if case .star? = parts.last { return self }
+        return SigmaString(parts: parts + [.star])
+    }
+
+    /// Maps each literal run, producing alternatives (cartesian product over runs).
+    func expandLiterals(_ f: ([UInt8]) -> [[UInt8]]) -> [SigmaString] {
+        var results: [[SPart]] = [[]]
+        for p in parts {
+            if case .lit(let b) = p {
+                let alts = f(b)
+                var next: [[SPart]] = []
+                next.reserveCapacity(results.count * alts.count)
+                for r in results { for a in alts { next.append(r + [.lit(a)]) } }
+                results = next
+            } else {
+                results = results.map { $0 + [p] }
+            }
+            if results.count > 4096 { break }
+        }
+        return results.map { SigmaString(parts: $0) }
+    }
+}
+
+enum Encoders {
+    static let dashes: [[UInt8]] = ["-", "/", "\u{2013}", "\u{2014}", "\u{2015}"].map { Array($0.utf8) }
+
+    static func isWordByte(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b >= 0x80
+    }
+
+    /// windash: every dash-like character that starts a flag (preceded by a non-word character or the
+    /// start, followed by a word character — pySigma's `\B[-/]\b`) takes each of the five forms.
+    static func windash(_ bytes: [UInt8]) -> [[UInt8]] {
+        // Tokenize into units: either a dash (any of the five) at a flag position, or other bytes.
+        var segments: [[UInt8]] = [[]]  // segments between replaceable dashes
+        var i = 0
+        var prevWord = false
+        var prevWasStart = true
+        while i < bytes.count {
+            var matched: [UInt8]? = nil
+            for d in dashes where bytes.count - i >= d.count && Array(bytes[i..<i + d.count]) == d {
+                matched = d; break
+            }
+            if let d = matched {
+                let nextIdx = i + d.count
+                let nextWord = nextIdx < bytes.count && isWordByte(bytes[nextIdx])
+                let boundaryBefore = !prevWord   // \B before a non-word char: previous is non-word or start
+                _ = prevWasStart
+                if boundaryBefore && nextWord {
+                    segments.append([])
+                    i = nextIdx
+                    prevWord = false
+                    prevWasStart = false
+                    continue
+                }
+                segments[segments.count - 1].append(contentsOf: d)
+                i = nextIdx
+                prevWord = false
+            } else {
+                segments[segments.count - 1].append(bytes[i])
+                prevWord = isWordByte(bytes[i])
+                i += 1
+            }
+            prevWasStart = false
+        }
+        var results: [[UInt8]] = [segments[0]]
+        for seg in segments.dropFirst() {
+            var next: [[UInt8]] = []
+            for r in results { for d in dashes { next.append(r + d + seg) } }
+            results = next
+            if results.count > 4096 { break }
+        }
+        return results
+    }
+
+    static let b64chars = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func base64(_ data: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity((data.count + 2) / 3 * 4)
+        var i = 0
+        while i + 3 <= data.count {
+            let n = (UInt32(data[i]) << 16) | (UInt32(data[i + 1]) << 8) | UInt32(data[i + 2])
+            out.append(b64chars[Int((n >> 18) & 63)]); out.append(b64chars[Int((n >> 12) & 63)])
+            out.append(b64chars[Int((n >> 6) & 63)]); out.append(b64chars[Int(n & 63)])
+            i += 3
+        }
+        let rem = data.count - i
+        if rem == 1 {
+            let n = UInt32(data[i]) << 16
+            out.append(b64chars[Int((n >> 18) & 63)]); out.append(b64chars[Int((n >> 12) & 63)])
+            out.append(UInt8(ascii: "=")); out.append(UInt8(ascii: "="))
+        } else if rem == 2 {
+            let n = (UInt32(data[i]) << 16) | (UInt32(data[i + 1]) << 8)
+            out.append(b64chars[Int((n >> 18) & 63)]); out.append(b64chars[Int((n >> 12) & 63)])
+            out.append(b64chars[Int((n >> 6) & 63)]); out.append(UInt8(ascii: "="))
+        }
+        return out
+    }
+
+    /// pySigma's base64offset: the three shifted encodings with unstable edge characters cut.
+    static func base64offset(_ data: [UInt8]) -> [[UInt8]] {
+        let starts = [0, 2, 3]
+        let ends: [Int?] = [nil, -3, -2]
+        var out: [[UInt8]] = []
+        for i in 0..<3 {
+            let enc = base64(Array(repeating: UInt8(ascii: " "), count: i) + data)
+            let s = starts[i]
+            var e = enc.count
+            if let off = ends[(data.count + i) % 3] { e = enc.count + off }
+            if s < e { out.append(Array(enc[s..<e])) } else { out.append([]) }
+        }
+        return out
+    }
+
+    static func utf16(_ bytes: [UInt8], littleEndian: Bool, bom: Bool) -> [UInt8] {
+        let s = String(decoding: bytes, as: UTF8.self)
+        var out: [UInt8] = bom ? (littleEndian ? [0xFF, 0xFE] : [0xFE, 0xFF]) : []
+        for u in s.utf16 {
+            if littleEndian { out.append(UInt8(u & 0xFF)); out.append(UInt8(u >> 8)) }
+            else { out.append(UInt8(u >> 8)); out.append(UInt8(u & 0xFF)) }
+        }
+        return out
+    }
+}
+
+/// Case folding used for both rule literals and event values: ASCII bytewise, Unicode via
+/// `String.lowercased()` when the bytes are valid non-ASCII UTF-8.
+enum Fold {
+    @inline(__always) static func lower(_ b: UInt8) -> UInt8 { (b &- 0x41) < 26 ? b | 0x20 : b }
+
+    static func fold(_ bytes: [UInt8]) -> [UInt8] {
+        if bytes.allSatisfy({ $0 < 0x80 }) { return bytes.map(lower) }
+        if let s = String(validating: bytes, as: UTF8.self) { return Array(s.lowercased().utf8) }
+        return bytes.map(lower)
+    }
+}

@@ -1,0 +1,49 @@
+/* Maps and helpers every hook family shares: the ring buffer, the loss counters and the
+ * set of the agent's own processes, which are filtered out here, in the kernel. */
+#ifndef EDR_COMMON_H
+#define EDR_COMMON_H
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 16 * 1024 * 1024); /* resized by the loader from config */
+} edr_events SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, EDR_FAMILY_N * EDR_CTR_N);
+    __type(key, __u32);
+    __type(value, __u64);
+} edr_counters SEC(".maps");
+
+/* Thread-group ids of the agent's own processes (key: tgid). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 64);
+    __type(key, __u32);
+    __type(value, __u8);
+} edr_agent_pids SEC(".maps");
+
+static __always_inline void count(__u32 family, __u32 counter)
+{
+    __u32 key = family * EDR_CTR_N + counter;
+    __u64 *v = bpf_map_lookup_elem(&edr_counters, &key);
+    if (v)
+        *v += 1;
+}
+
+static __always_inline int is_agent(struct task_struct *task)
+{
+    __u32 tgid = BPF_CORE_READ(task, tgid);
+    return bpf_map_lookup_elem(&edr_agent_pids, &tgid) != 0;
+}
+
+/* Copies a built record into the ring buffer and counts the outcome. */
+static __always_inline void submit(__u32 family, void *record, __u64 size)
+{
+    if (bpf_ringbuf_output(&edr_events, record, size, 0) == 0)
+        count(family, EDR_CTR_SUBMITTED);
+    else
+        count(family, EDR_CTR_RING_FULL);
+}
+
+#endif

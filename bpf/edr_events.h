@@ -1,0 +1,95 @@
+/* Records the kernel side hands to user space. Shared by the BPF programs and, by layout,
+ * by the detector's decoder (Sources/EDRDetect/KernelRecords.swift). All little-endian,
+ * naturally aligned, no padding surprises: every struct is a multiple of 8 bytes. */
+#ifndef EDR_EVENTS_H
+#define EDR_EVENTS_H
+
+#define EDR_RECORD_VERSION 1
+
+#define EDR_ARGS_MAX 8192       /* bytes of NUL-separated argv kept per exec */
+#define EDR_PATH_MAX 4096       /* bytes of path components kept per path */
+#define EDR_NAME_MAX 256        /* one path component, NUL included */
+#define EDR_PATH_DEPTH 64       /* path components walked per path */
+#define EDR_EXEC_DATA_MAX (EDR_ARGS_MAX + 2 * (EDR_PATH_MAX + EDR_NAME_MAX))
+
+enum edr_record_kind {
+    EDR_REC_EXEC = 1,
+    EDR_REC_EXIT = 2,
+    EDR_REC_FORK = 3,
+};
+
+enum edr_exec_flags {
+    EDR_EXEC_ARGS_TRUNCATED = 1 << 0,
+    EDR_EXEC_PATH_TRUNCATED = 1 << 1,
+    EDR_EXEC_CWD_TRUNCATED = 1 << 2,
+    EDR_EXEC_ARGS_FAULT = 1 << 3,
+};
+
+/* Where an event can be lost, per hook family; index = family * EDR_CTR_N + counter. */
+enum edr_counter {
+    EDR_CTR_SEEN = 0,       /* the hook ran */
+    EDR_CTR_SUBMITTED = 1,  /* a record reached the ring buffer */
+    EDR_CTR_RING_FULL = 2,  /* the ring buffer had no room: the record is lost */
+    EDR_CTR_TOO_LARGE = 3,  /* the record could not be built within its bounds */
+    EDR_CTR_N = 4,
+};
+
+enum edr_family {
+    EDR_FAMILY_EXEC = 0,
+    EDR_FAMILY_EXIT = 1,
+    EDR_FAMILY_FORK = 2,
+    EDR_FAMILY_N = 16,
+};
+
+struct edr_record_header {
+    __u16 kind;
+    __u16 version;
+    __u32 size;           /* bytes of the whole record */
+    __u64 ktime_boot_ns;  /* bpf_ktime_get_boot_ns() */
+};
+
+struct edr_task_ids {
+    __u32 pid;            /* thread-group id */
+    __u32 tid;
+    __u32 ppid;
+    __u32 uid;
+    __u32 euid;
+    __u32 gid;
+    __u32 egid;
+    __u32 loginuid;
+    __u64 start_boottime_ns;
+    __u64 parent_start_boottime_ns;
+};
+
+/* data[] holds, in order: argv (args_len bytes, NUL-separated), the executable's path
+ * components leaf first (path_len bytes, each NUL-terminated), then the cwd's components
+ * (cwd_len bytes). Components are reversed and joined in user space, not in the kernel. */
+struct edr_exec_record {
+    struct edr_record_header h;
+    struct edr_task_ids ids;
+    __u64 cgroup_id;
+    __u32 flags;
+    __u32 argc;
+    __u16 args_len;
+    __u16 path_len;
+    __u16 cwd_len;
+    __u16 reserved;
+    char comm[16];
+    __u8 data[EDR_EXEC_DATA_MAX];
+};
+
+struct edr_exit_record {
+    struct edr_record_header h;
+    struct edr_task_ids ids;
+    __u32 exit_code;
+    __u32 reserved;
+    char comm[16];
+};
+
+struct edr_fork_record {
+    struct edr_record_header h;
+    struct edr_task_ids ids;   /* the child; ppid is the forking process */
+    char comm[16];
+};
+
+#endif

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Process lifecycle hooks: exec, exit, fork. tp_btf attach points need no tracefs. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "edr_events.h"
+#include "edr_common.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* One exec record is built here (it is too large for the BPF stack), then copied into the
+ * ring buffer at its real size. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct edr_exec_record);
+} edr_exec_scratch SEC(".maps");
+
+/* State of one path walk, carried through bpf_loop (a plain loop over 64 components would
+ * be unrolled into more states than the verifier accepts). */
+struct path_walk {
+    struct dentry *dentry;
+    struct vfsmount *vfsmnt;
+    struct mount *mnt;
+    __u32 start;
+    __u32 len;
+    int truncated;
+    int done;
+};
+
+static long path_step(__u32 index, void *ctx)
+{
+    struct path_walk *w = ctx;
+    __u32 zero = 0;
+    struct edr_exec_record *r = bpf_map_lookup_elem(&edr_exec_scratch, &zero);
+    if (!r)
+        return 1;
+    /* Locals, not w->field, inside BPF_CORE_READ: only kernel types are relocated. */
+    struct dentry *dentry = w->dentry;
+    struct vfsmount *vfsmnt = w->vfsmnt;
+    struct mount *mnt = w->mnt;
+    struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+    struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+    if (dentry == mnt_root || dentry == parent) {
+        struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+        if (dentry != mnt_root || mp == mnt || !mp) {
+            w->done = 1; /* the root of the root mount, or of a detached one */
+            return 1;
+        }
+        w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+        w->mnt = mp;
+        w->vfsmnt = (struct vfsmount *)((void *)mp + bpf_core_field_offset(struct mount, mnt));
+        return 0;
+    }
+    const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+    __u32 off = w->start + w->len;
+    if (w->len >= EDR_PATH_MAX || off > EDR_EXEC_DATA_MAX - EDR_NAME_MAX) {
+        w->truncated = 1;
+        return 1;
+    }
+    long n = bpf_probe_read_kernel_str(r->data + off, EDR_NAME_MAX, name);
+    if (n <= 0) {
+        w->done = 1;
+        return 1;
+    }
+    w->len += (__u32)n;
+    w->dentry = parent;
+    return 0;
+}
+
+/* Appends the components of a path, leaf first, each NUL-terminated, at data[start...].
+ * Returns the bytes written; sets *truncated when the path did not fit. */
+static __always_inline __u32 put_path(__u32 start, struct dentry *dentry, struct vfsmount *vfsmnt,
+                                      int *truncated)
+{
+    struct path_walk w = {
+        .dentry = dentry,
+        .vfsmnt = vfsmnt,
+        .mnt = (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt)),
+        .start = start,
+    };
+    bpf_loop(EDR_PATH_DEPTH, path_step, &w, 0);
+    if (!w.done)
+        w.truncated = 1; /* deeper than EDR_PATH_DEPTH, or out of room */
+    *truncated = w.truncated;
+    return w.len;
+}
+
+static __always_inline void fill_ids(struct edr_task_ids *ids, struct task_struct *task)
+{
+    struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+    const struct cred *cred = BPF_CORE_READ(task, real_cred);
+    ids->pid = BPF_CORE_READ(task, tgid);
+    ids->tid = BPF_CORE_READ(task, pid);
+    ids->ppid = BPF_CORE_READ(parent, tgid);
+    ids->uid = BPF_CORE_READ(cred, uid.val);
+    ids->euid = BPF_CORE_READ(cred, euid.val);
+    ids->gid = BPF_CORE_READ(cred, gid.val);
+    ids->egid = BPF_CORE_READ(cred, egid.val);
+    ids->loginuid = BPF_CORE_READ(task, loginuid.val);
+    struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+    ids->start_boottime_ns = BPF_CORE_READ(leader, start_boottime);
+    struct task_struct *pleader = BPF_CORE_READ(parent, group_leader);
+    ids->parent_start_boottime_ns = BPF_CORE_READ(pleader, start_boottime);
+}
+
+static __always_inline int on_exec(struct task_struct *task, struct linux_binprm *bprm)
+{
+    count(EDR_FAMILY_EXEC, EDR_CTR_SEEN);
+    if (is_agent(task))
+        return 0;
+    __u32 zero = 0;
+    struct edr_exec_record *r = bpf_map_lookup_elem(&edr_exec_scratch, &zero);
+    if (!r)
+        return 0;
+
+    r->h.kind = EDR_REC_EXEC;
+    r->h.version = EDR_RECORD_VERSION;
+    r->h.ktime_boot_ns = bpf_ktime_get_boot_ns();
+    fill_ids(&r->ids, task);
+    r->cgroup_id = bpf_get_current_cgroup_id();
+    r->flags = 0;
+    r->argc = BPF_CORE_READ(bprm, argc);
+    r->reserved = 0;
+    bpf_get_current_comm(r->comm, sizeof(r->comm));
+
+    /* argv as the new program sees it: the new mm is in place at this tracepoint. */
+    struct mm_struct *mm = BPF_CORE_READ(task, mm);
+    __u64 arg_start = BPF_CORE_READ(mm, arg_start);
+    __u64 arg_end = BPF_CORE_READ(mm, arg_end);
+    __u64 alen = arg_end > arg_start ? arg_end - arg_start : 0;
+    if (alen > EDR_ARGS_MAX) {
+        alen = EDR_ARGS_MAX;
+        r->flags |= EDR_EXEC_ARGS_TRUNCATED;
+    }
+    if (alen > 0 && bpf_probe_read_user(r->data, alen, (void *)arg_start) != 0) {
+        alen = 0;
+        r->flags |= EDR_EXEC_ARGS_FAULT;
+    }
+    r->args_len = (__u16)alen;
+
+    int truncated = 0;
+    struct file *file = BPF_CORE_READ(bprm, file);
+    struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
+    struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+    __u32 plen = put_path((__u32)alen, dentry, vfsmnt, &truncated);
+    if (truncated)
+        r->flags |= EDR_EXEC_PATH_TRUNCATED;
+    r->path_len = (__u16)plen;
+
+    truncated = 0;
+    struct fs_struct *fs = BPF_CORE_READ(task, fs);
+    dentry = BPF_CORE_READ(fs, pwd.dentry);
+    vfsmnt = BPF_CORE_READ(fs, pwd.mnt);
+    __u32 start = (__u32)alen + plen;
+    __u32 clen = 0;
+    if (start <= EDR_ARGS_MAX + EDR_PATH_MAX + EDR_NAME_MAX)
+        clen = put_path(start, dentry, vfsmnt, &truncated);
+    if (truncated)
+        r->flags |= EDR_EXEC_CWD_TRUNCATED;
+    r->cwd_len = (__u16)clen;
+
+    __u64 size = sizeof(*r) - sizeof(r->data) + start + clen;
+    if (size > sizeof(*r)) {
+        count(EDR_FAMILY_EXEC, EDR_CTR_TOO_LARGE);
+        return 0;
+    }
+    r->h.size = (__u32)size;
+    submit(EDR_FAMILY_EXEC, r, size);
+    return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(edr_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+    return on_exec(p, bprm);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(edr_exit, struct task_struct *p)
+{
+    count(EDR_FAMILY_EXIT, EDR_CTR_SEEN);
+    /* Only the end of a whole process matters, not of each of its threads. */
+    if (BPF_CORE_READ(p, pid) != BPF_CORE_READ(p, tgid) || is_agent(p))
+        return 0;
+    struct edr_exit_record r = {};
+    r.h.kind = EDR_REC_EXIT;
+    r.h.version = EDR_RECORD_VERSION;
+    r.h.size = sizeof(r);
+    r.h.ktime_boot_ns = bpf_ktime_get_boot_ns();
+    fill_ids(&r.ids, p);
+    r.exit_code = BPF_CORE_READ(p, exit_code);
+    BPF_CORE_READ_STR_INTO(&r.comm, p, comm);
+    submit(EDR_FAMILY_EXIT, &r, sizeof(r));
+    return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(edr_fork, struct task_struct *parent, struct task_struct *child)
+{
+    count(EDR_FAMILY_FORK, EDR_CTR_SEEN);
+    /* A new thread is not a new process. */
+    if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid) || is_agent(parent))
+        return 0;
+    struct edr_fork_record r = {};
+    r.h.kind = EDR_REC_FORK;
+    r.h.version = EDR_RECORD_VERSION;
+    r.h.size = sizeof(r);
+    r.h.ktime_boot_ns = bpf_ktime_get_boot_ns();
+    fill_ids(&r.ids, child);
+    /* The child's real_parent may be a reaper when CLONE_PARENT is used; report the forker. */
+    r.ids.ppid = BPF_CORE_READ(parent, tgid);
+    BPF_CORE_READ_STR_INTO(&r.comm, child, comm);
+    submit(EDR_FAMILY_FORK, &r, sizeof(r));
+    return 0;
+}
