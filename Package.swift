@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "CPCRE2", linkerSettings: [.linkedLibrary("pcre2-8")]),
         .target(name: "CYara", linkerSettings: [.linkedLibrary("yara")]),
 
-        .target(name: "EDRCore", dependencies: ["CLinux", .product(name: "TOMLKit", package: "TOMLKit")], swiftSettings: strict),
+        .target(name: "EDRCore", dependencies: ["CLinux", "CSeccomp", .product(name: "TOMLKit", package: "TOMLKit")], swiftSettings: strict),
         .target(name: "EDRSigma", dependencies: ["EDRCore", "CPCRE2", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "EDRIOC", dependencies: ["EDRCore", "CPCRE2"], swiftSettings: strict),
         .target(name: "EDRYara", dependencies: ["EDRCore", "CYara"], swiftSettings: strict),

@@ -1,7 +1,9 @@
 public import EDRCore
+import Foundation
 
 // CONTRACT between EDRSigma and its users (EDRDetect, `edr validate`, `edr replay`).
-// The bodies below are placeholders to be replaced by the real engine.
+// The engine lives in the other files of this module (parser, modifiers, condition grammar,
+// compiler, evaluator, correlations); this file holds the public types.
 
 /// Sigma rule severity, ordered.
 public enum SigmaLevel: Int, Sendable, Comparable, CaseIterable, CustomStringConvertible {
@@ -57,7 +59,11 @@ public struct SigmaRuleInfo: Sendable {
 /// One rule that matched one event.
 public struct SigmaMatch: Sendable {
     public var rule: SigmaRuleInfo
-    public init(rule: SigmaRuleInfo) { self.rule = rule }
+    /// Set when the match is a correlation rule that fired (the event is the one that completed it).
+    public var correlation: SigmaCorrelationResult?
+    public init(rule: SigmaRuleInfo, correlation: SigmaCorrelationResult? = nil) {
+        self.rule = rule; self.correlation = correlation
+    }
 }
 
 /// What happened to one rule document at load time.
@@ -67,12 +73,21 @@ public struct SigmaRuleDiagnostic: Sendable {
         case rejected(reason: String)
         case inert(reason: String)
     }
+    public enum Kind: String, Sendable {
+        case rule, filter, correlation
+        /// The file itself (unreadable or not YAML).
+        case file
+    }
     public var path: String
     public var ruleID: String?
     public var title: String?
     public var status: Status
-    public init(path: String, ruleID: String?, title: String?, status: Status) {
+    public var kind: Kind
+    /// 0-based index of the YAML document within its file.
+    public var document: Int
+    public init(path: String, ruleID: String?, title: String?, status: Status, kind: Kind = .rule, document: Int = 0) {
         self.path = path; self.ruleID = ruleID; self.title = title; self.status = status
+        self.kind = kind; self.document = document
     }
 }
 
@@ -81,6 +96,9 @@ public struct SigmaOptions: Sendable {
     public var collectedLogSources: [LogSource]?
     /// `expand` modifier placeholders: name → values.
     public var placeholders: [String: [String]]
+    /// Correlation state bounds: groups per correlation rule, and events kept per group.
+    public var correlationMaxGroups: Int = 10_000
+    public var correlationMaxEventsPerGroup: Int = 10_000
     public init(collectedLogSources: [LogSource]? = nil, placeholders: [String: [String]] = [:]) {
         self.collectedLogSources = collectedLogSources
         self.placeholders = placeholders
@@ -91,18 +109,118 @@ public struct SigmaOptions: Sendable {
 public final class SigmaEngine: @unchecked Sendable {
     public let diagnostics: [SigmaRuleDiagnostic]
     public var loadedCount: Int { diagnostics.filter { $0.status == .loaded }.count }
+    /// Every detection rule that is evaluated (loaded, not inert), in load order.
+    public let rules: [SigmaRuleInfo]
+    /// Loaded correlation rules.
+    public let correlationRules: [SigmaRuleInfo]
 
-    init(diagnostics: [SigmaRuleDiagnostic]) { self.diagnostics = diagnostics }
+    let units: [CompiledUnit]
+    /// Base rules whose standalone matches are not reported (referenced by correlations without `generate`).
+    let suppressed: [Bool]
+    let correlation: CorrelationEngine?
+    private let poolLock = NSLock()
+    private var pool: [Scratch] = []
+    private let maxAtoms: Int, maxFields: Int, maxRules: Int
+
+    init(diagnostics: [SigmaRuleDiagnostic], rules: [SigmaRuleInfo], correlationRules: [SigmaRuleInfo],
+         units: [CompiledUnit], suppressed: [Bool], correlation: CorrelationEngine?) {
+        self.diagnostics = diagnostics
+        self.rules = rules
+        self.correlationRules = correlationRules
+        self.units = units
+        self.suppressed = suppressed
+        self.correlation = correlation
+        maxAtoms = units.map(\.atoms.count).max() ?? 1
+        maxFields = units.map(\.fieldNames.count).max() ?? 1
+        maxRules = units.map(\.ruleRoot.count).max() ?? 1
+    }
 
     /// Loads every `.yml`/`.yaml` file under the given files or directories (recursively).
     /// Never throws for a bad rule: each is reported in `diagnostics`. Throws only when a
     /// path itself cannot be read.
     public static func load(paths: [String], options: SigmaOptions = SigmaOptions()) throws -> SigmaEngine {
-        fatalError("placeholder")
+        var files: [String] = []
+        let fm = FileManager.default
+        for p in paths {
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: p, isDirectory: &isDir) else {
+                throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: p])
+            }
+            if isDir.boolValue {
+                guard let en = fm.enumerator(atPath: p) else { throw CocoaError(.fileReadUnknown, userInfo: [NSFilePathErrorKey: p]) }
+                var found: [String] = []
+                while let rel = en.nextObject() as? String {
+                    if rel.hasSuffix(".yml") || rel.hasSuffix(".yaml") { found.append((p as NSString).appendingPathComponent(rel)) }
+                }
+                files.append(contentsOf: found.sorted())
+            } else {
+                files.append(p)
+            }
+        }
+        var sources: [(path: String, text: String?)] = []
+        for f in files {
+            let text = (try? Data(contentsOf: URL(fileURLWithPath: f))).flatMap { String(data: $0, encoding: .utf8) }
+            sources.append((f, text))
+        }
+        return SigmaLoader(options: options).build(sources)
+    }
+
+    /// Loads rules from in-memory YAML texts (name, text) — for tests and embedding.
+    public static func load(sources: [(name: String, yaml: String)], options: SigmaOptions = SigmaOptions()) -> SigmaEngine {
+        SigmaLoader(options: options).build(sources.map { ($0.name, $0.yaml) })
+    }
+
+    private func acquire() -> Scratch {
+        poolLock.lock()
+        if let s = pool.popLast() { poolLock.unlock(); return s }
+        poolLock.unlock()
+        return Scratch(atoms: maxAtoms, fields: maxFields, rules: maxRules, units: units.count)
+    }
+
+    private func release(_ s: Scratch) {
+        poolLock.lock(); pool.append(s); poolLock.unlock()
+    }
+
+    /// Units whose logsource applies to events of logsource `ls`.
+    func route(_ ls: LogSource) -> [Int] {
+        let p = ls.product?.lowercased(), c = ls.category?.lowercased(), sv = ls.service?.lowercased()
+        var out: [Int] = []
+        for (i, u) in units.enumerated() {
+            if let x = u.logsource.product, x != p { continue }
+            if let x = u.logsource.category, x != c { continue }
+            if let x = u.logsource.service, x != sv { continue }
+            out.append(i)
+        }
+        return out
     }
 
     /// Rules (and correlations) that match this event.
     public func evaluate(_ event: Event) -> [SigmaMatch] {
-        fatalError("placeholder")
+        let s = acquire()
+        defer { release(s) }
+        if s.routeLS != event.logsource {
+            s.routeLS = event.logsource
+            s.routeUnits = route(event.logsource)
+        }
+        s.matched.removeAll(keepingCapacity: true)
+        for u in s.routeUnits { units[u].evaluate(event, s, unit: u) }
+        if s.matched.isEmpty { return [] }
+        if s.matched.count > 1 { s.matched.sort() }
+        var out: [SigmaMatch] = []
+        var last: Int32 = -1
+        for r in s.matched where r != last {
+            last = r
+            if !suppressed[Int(r)] { out.append(SigmaMatch(rule: rules[Int(r)])) }
+            if let c = correlation, c.isConsumed(Int(r)) { c.feed(source: Int(r), event: event, out: &out) }
+        }
+        return out
+    }
+
+    /// Correlation state counters (groups held, evicted groups/events, fired).
+    public var correlationStats: SigmaCorrelationStats { correlation?.snapshotStats() ?? SigmaCorrelationStats() }
+
+    /// Logsource keys with their compiled rule counts (for diagnostics and benchmarks).
+    public var unitSummary: [(logsource: LogSource, rules: Int, atoms: Int, automatonBytes: Int)] {
+        units.map { ($0.logsource, $0.ruleRoot.count, $0.atoms.count, $0.memoryEstimate) }
     }
 }

@@ -1,1 +1,29 @@
-print("todo")
+// edr-sensor: root with CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE only. Loads the BPF
+// programs, drains the ring buffer, frames records for edr-detect. Parses nothing.
+import EDRCore
+import EDRSensorLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+do {
+    let args = try ChildArguments(Array(CommandLine.arguments.dropFirst()))
+    Log.setup(component: "edr-sensor", level: Log.Level(name: args.values["log-level"] ?? "info") ?? .info)
+    let programs = try BPFPrograms(objectPath: try args.string("bpf-object"),
+                                   ringBufferBytes: UInt32(try args.int("ring-buffer-mib")) << 20)
+    try programs.addAgentPID(getpid())
+    for pid in args.strings("agent-pids") { if let p = Int32(pid) { try programs.addAgentPID(p) } }
+    for h in programs.hooks { Log.info("hook \(h)") }
+    let sensor = try Sensor(programs: programs, options: .init(
+        listenerFD: ChildFD.primary,
+        detectorUID: UInt32(try args.int("detector-uid")),
+        replayBufferBytes: try args.int("replay-buffer-mib") << 20,
+        statsIntervalNanos: UInt64(try args.int("stats-interval-seconds")) * 1_000_000_000))
+    let hooks = programs.hooks.map { "\($0.program):\($0.attached ? "attached" : "missing")" }.joined(separator: ",")
+    reportStatus("READY sensor hooks=\(hooks)")
+    for h in programs.hooks where !h.attached { reportStatus("HOOK-MISSING \(h)") }
+    try sensor.run()
+} catch {
+    Log.error("\(error)")
+    exit(1)
+}

@@ -1,0 +1,151 @@
+import CSeccomp
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Seccomp policies of the agent's processes, built with libseccomp.
+///
+/// Two layers: the supervisor installs a *pre-exec* filter between fork and execve (it must
+/// still let that execve through), so every child runs filtered from its first instruction;
+/// the detector and the responder then add their final *allowlist* with TSYNC before they read
+/// any input. Filters stack, and the strictest answer wins, so execve is denied from then on.
+public struct SeccompFilter {
+    public enum Role: String, Sendable { case sensor, detector, responder }
+
+    private let ctx: scmp_filter_ctx
+
+    private init(defaultAction: UInt32) throws {
+        guard let c = seccomp_init(defaultAction) else { throw EDRError("seccomp_init failed") }
+        ctx = c
+    }
+
+    public func release() { seccomp_release(ctx) }
+
+    private func nr(_ name: String) -> Int32? {
+        let n = seccomp_syscall_resolve_name(name)
+        return n == __NR_SCMP_ERROR ? nil : n
+    }
+
+    private func add(_ action: UInt32, _ names: [String]) throws {
+        for name in names {
+            guard let n = nr(name) else { continue } // not on this architecture
+            let rc = edr_seccomp_rule(ctx, action, n)
+            if rc != 0 { throw EDRError("seccomp rule for \(name): \(String(cString: strerror(-rc)))") }
+        }
+    }
+
+    private func addIf(_ action: UInt32, _ name: String, arg: UInt32, equals value: UInt64) throws {
+        guard let n = nr(name) else { return }
+        let rc = edr_seccomp_rule_arg_eq(ctx, action, n, arg, value)
+        if rc != 0 { throw EDRError("seccomp rule for \(name): \(String(cString: strerror(-rc)))") }
+    }
+
+    private func addIfMasked(_ action: UInt32, _ name: String, arg: UInt32, mask: UInt64, equals value: UInt64) throws {
+        guard let n = nr(name) else { return }
+        let rc = edr_seccomp_rule_arg_masked_eq(ctx, action, n, arg, mask, value)
+        if rc != 0 { throw EDRError("seccomp rule for \(name): \(String(cString: strerror(-rc)))") }
+    }
+
+    /// Calls no child of the agent ever needs: kernel modules, mounts, namespaces, tracing
+    /// other processes, keyrings, reboot.
+    static let neverNeeded = [
+        "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "pivot_root", "chroot",
+        "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "reboot",
+        "swapon", "swapoff", "setns", "unshare", "keyctl", "add_key", "request_key", "open_by_handle_at",
+        "name_to_handle_at", "iopl", "ioperm", "userfaultfd", "perf_event_open", "fsopen", "fsmount",
+        "fsconfig", "move_mount", "open_tree", "mount_setattr", "quotactl", "acct", "settimeofday",
+        "clock_settime", "adjtimex", "clock_adjtime", "sethostname", "setdomainname", "vhangup",
+        "lookup_dcookie", "personality", "uselib", "nfsservctl", "syslog",
+    ]
+
+    /// The filter the supervisor installs before execve.
+    public static func preExec(role: Role) throws -> SeccompFilter {
+        let f = try SeccompFilter(defaultAction: edr_scmp_act_allow())
+        let deny = edr_scmp_act_errno(UInt16(EPERM))
+        var names = neverNeeded
+        switch role {
+        case .sensor:
+            names += ["kill", "tkill", "pidfd_send_signal", "execveat"]
+        case .detector:
+            names += ["bpf", "kill", "tkill", "pidfd_send_signal", "execveat", "setuid", "setgid", "setreuid",
+                      "setregid", "setresuid", "setresgid", "setgroups", "capset"]
+        case .responder:
+            names += ["bpf", "execveat", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
+                      "setgroups", "capset"]
+        }
+        try f.add(deny, names)
+        if role != .sensor {
+            // Network sockets: only AF_UNIX is ever needed.
+            if let n = f.nr("socket") {
+                let rc = edr_seccomp_rule_arg_ne(f.ctx, deny, n, 0, UInt64(AF_UNIX))
+                if rc != 0 { throw EDRError("seccomp rule for socket: \(String(cString: strerror(-rc)))") }
+            }
+        }
+        return f
+    }
+
+    /// Calls a Swift process needs to run at all: memory, threads, time, signals to itself,
+    /// reading and writing descriptors it already holds.
+    static let runtime = [
+        "read", "write", "readv", "writev", "pread64", "pwrite64", "close", "close_range", "fstat", "newfstatat",
+        "statx", "lseek", "mmap", "munmap", "mprotect", "mremap", "madvise", "brk", "futex", "futex_waitv",
+        "set_robust_list", "get_robust_list", "rseq", "exit", "exit_group", "rt_sigaction", "rt_sigprocmask",
+        "rt_sigreturn", "sigaltstack", "gettid", "getpid", "getppid", "getuid", "geteuid", "getgid", "getegid",
+        "getresuid", "getresgid", "getgroups", "getrandom", "clock_gettime", "clock_getres", "clock_nanosleep",
+        "nanosleep", "gettimeofday", "time", "sched_yield", "sched_getaffinity", "sched_getparam",
+        "sched_getscheduler", "membarrier", "restart_syscall", "fcntl", "dup", "dup2", "dup3", "pipe2",
+        "poll", "ppoll", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
+        "eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime", "getcwd", "uname", "sysinfo",
+        "getrlimit", "getrusage", "times", "capget", "umask", "fsync", "fdatasync",
+        "openat", "open", "readlink", "readlinkat", "access", "faccessat", "faccessat2", "getdents64",
+        "statfs", "fstatfs", "inotify_init1", "inotify_add_watch", "inotify_rm_watch", "mkdirat", "ftruncate",
+        "connect", "sendmsg", "recvmsg", "sendto", "recvfrom", "shutdown", "getsockopt", "setsockopt",
+        "getsockname", "getpeername", "select", "pselect6", "mlock", "munlock", "pkey_alloc", "pkey_free",
+        "pkey_mprotect", "prlimit64",
+    ]
+
+    /// The detector's (and responder's) final allowlist; everything else fails with EPERM.
+    public static func allowlist(role: Role) throws -> SeccompFilter {
+        let f = try SeccompFilter(defaultAction: edr_scmp_act_errno(UInt16(EPERM)))
+        let allow = edr_scmp_act_allow()
+        try f.add(allow, runtime)
+        // Threads only: clone without CLONE_THREAD would fork. clone3 passes its flags in
+        // memory a filter cannot read, so it answers ENOSYS and glibc falls back to clone.
+        try f.addIfMasked(allow, "clone", arg: 0, mask: 0x0001_0000, equals: 0x0001_0000)
+        try f.add(edr_scmp_act_errno(UInt16(ENOSYS)), ["clone3"])
+        try f.addIf(allow, "socket", arg: 0, equals: UInt64(AF_UNIX))
+        try f.addIf(allow, "socketpair", arg: 0, equals: UInt64(AF_UNIX))
+        // Signals to itself only (abort, thread wake-ups).
+        try f.addIf(allow, "tgkill", arg: 0, equals: UInt64(getpid()))
+        // prctl: naming threads and reading own state, nothing that changes privilege.
+        for option in [15, 16, 21, 23, 39, 3, 0x5356_4d41] as [UInt64] {
+            try f.addIf(allow, "prctl", arg: 0, equals: option)
+        }
+        // ioctl: terminal queries and non-blocking mode only.
+        for request in [0x5401, 0x5413, 0x5421, 0x541B, 0x5451, 0x5450] as [UInt64] {
+            try f.addIf(allow, "ioctl", arg: 1, equals: request)
+        }
+        if role == .responder {
+            try f.add(allow, ["kill", "pidfd_open", "pidfd_send_signal"])
+        }
+        return f
+    }
+
+    /// Applies the filter to every thread of this process (TSYNC). Requires NoNewPrivs.
+    public func loadForAllThreads() throws {
+        var rc = edr_seccomp_set_tsync(ctx, 1)
+        if rc != 0 { throw EDRError("seccomp TSYNC: \(String(cString: strerror(-rc)))") }
+        rc = seccomp_load(ctx)
+        if rc != 0 { throw EDRError("seccomp_load: \(String(cString: strerror(-rc)))") }
+    }
+
+    /// The filter as classic BPF, for the spawn helper to install between fork and execve.
+    public func exportBPF() throws -> [UInt8] {
+        var ptr: UnsafeMutablePointer<UInt8>?
+        var len = 0
+        let rc = edr_seccomp_export(ctx, &ptr, &len)
+        guard rc == 0, let ptr else { throw EDRError("seccomp export: \(String(cString: strerror(-rc)))") }
+        defer { free(ptr) }
+        return Array(UnsafeBufferPointer(start: ptr, count: len))
+    }
+}

@@ -1,0 +1,140 @@
+import CPCRE2
+
+/// One compiled PCRE2 pattern (JIT when available). The code is immutable and shared across
+/// threads; match data is per call.
+final class PCRE2Pattern: @unchecked Sendable {
+    let code: OpaquePointer
+    let source: String
+
+    /// Compiles `source`; on failure returns the message and the offset in the pattern.
+    static func compile(_ source: String, options: UInt32 = 0) -> Result<PCRE2Pattern, PatternError> {
+        var err: Int32 = 0
+        var off: Int = 0
+        let code: OpaquePointer? = source.utf8.withContiguousStorageIfAvailable { bp in
+            pcre2_compile_8(bp.baseAddress, bp.count, options, &err, &off, nil)
+        } ?? Array(source.utf8).withUnsafeBufferPointer { bp in
+            pcre2_compile_8(bp.baseAddress, bp.count, options, &err, &off, nil)
+        }
+        guard let code else {
+            var buf = [UInt8](repeating: 0, count: 256)
+            let n = pcre2_get_error_message_8(err, &buf, buf.count)
+            let msg = n > 0 ? String(decoding: buf[0..<Int(n)], as: UTF8.self) : "error \(err)"
+            return .failure(PatternError(message: msg, offset: off))
+        }
+        _ = pcre2_jit_compile_8(code, edr_pcre2_jit_complete())
+        return .success(PCRE2Pattern(code: code, source: source))
+    }
+
+    private init(code: OpaquePointer, source: String) {
+        self.code = code
+        self.source = source
+    }
+
+    deinit { pcre2_code_free_8(code) }
+
+    func matches(_ subject: UnsafeBufferPointer<UInt8>, _ md: OpaquePointer) -> Bool {
+        let empty: UInt8 = 0
+        return withUnsafePointer(to: empty) { e in
+            pcre2_match_8(code, subject.baseAddress ?? e, subject.count, 0, 0, md, nil) >= 0
+        }
+    }
+
+    var captureCount: Int {
+        var n: UInt32 = 0
+        _ = pcre2_pattern_info_8(code, UInt32(PCRE2_INFO_CAPTURECOUNT), &n)
+        return Int(n)
+    }
+}
+
+struct PatternError: Error {
+    var message: String
+    var offset: Int
+}
+
+/// Path regexes. Patterns are also OR-ed together in chunks as a prefilter, so a path that
+/// matches nothing (the usual case) costs one JIT match per chunk; only a chunk that hits
+/// runs its patterns one by one (to name them and apply their exclusions).
+struct PathRegexSet: Sendable {
+    struct Entry: Sendable {
+        var pattern: PCRE2Pattern
+        var label: UInt32
+        /// LOKI's third field: a path also matching this is a known false positive.
+        var exclude: PCRE2Pattern?
+    }
+    private(set) var entries: [Entry] = []
+    private var chunks: [(prefilter: PCRE2Pattern, members: [Int])] = []
+    /// Entries that can't be combined (backreferences, leading verbs) or whose chunk failed.
+    private var standalone: [Int] = []
+
+    static let chunkSize = 200
+
+    var count: Int { entries.count }
+
+    mutating func insert(_ e: Entry) { entries.append(e) }
+
+    static func combinable(_ s: String) -> Bool {
+        if s.hasPrefix("(*") { return false }
+        let b = Array(s.utf8)
+        var i = 0
+        while i + 1 < b.count {
+            if b[i] == UInt8(ascii: "\\") {
+                let n = b[i + 1]
+                if (n >= 49 && n <= 57) || n == UInt8(ascii: "g") || n == UInt8(ascii: "k") { return false }
+                i += 2
+                continue
+            }
+            if b[i] == UInt8(ascii: "(") && s.utf8.count > i + 3 && b[i + 1] == UInt8(ascii: "?") &&
+                (b[i + 2] == UInt8(ascii: "P") || b[i + 2] == UInt8(ascii: "|") || b[i + 2] == UInt8(ascii: "R") ||
+                 (b[i + 2] >= 48 && b[i + 2] <= 57) || b[i + 2] == UInt8(ascii: "&")) { return false }
+            i += 1
+        }
+        return true
+    }
+
+    mutating func finish() {
+        chunks = []
+        standalone = []
+        var pending: [Int] = []
+        func flush(_ members: [Int]) {
+            guard !members.isEmpty else { return }
+            if members.count == 1 {
+                standalone.append(members[0])
+                return
+            }
+            let src = members.map { "(?:" + entries[$0].pattern.source + ")" }.joined(separator: "|")
+            switch PCRE2Pattern.compile(src) {
+            case .success(let p): chunks.append((p, members))
+            case .failure: standalone.append(contentsOf: members)
+            }
+        }
+        for i in entries.indices {
+            if PathRegexSet.combinable(entries[i].pattern.source) {
+                pending.append(i)
+                if pending.count == PathRegexSet.chunkSize {
+                    flush(pending)
+                    pending = []
+                }
+            } else {
+                standalone.append(i)
+            }
+        }
+        flush(pending)
+    }
+
+    /// Indices of entries matching `path` (exclusions applied).
+    func matches(_ path: UnsafeBufferPointer<UInt8>) -> [Int] {
+        guard !entries.isEmpty else { return [] }
+        guard let md = pcre2_match_data_create_8(1, nil) else { return [] }
+        defer { pcre2_match_data_free_8(md) }
+        var out: [Int] = []
+        func check(_ i: Int) {
+            let e = entries[i]
+            if e.pattern.matches(path, md) && !(e.exclude?.matches(path, md) ?? false) { out.append(i) }
+        }
+        for c in chunks where c.prefilter.matches(path, md) {
+            for i in c.members { check(i) }
+        }
+        for i in standalone { check(i) }
+        return out.sorted()
+    }
+}

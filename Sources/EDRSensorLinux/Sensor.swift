@@ -1,0 +1,275 @@
+import CLibBPF
+import EDRCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The sensor's loop: drain the ring buffer into sequenced frames, keep every frame until the
+/// detector acknowledges it, replay what was not acknowledged when a detector (re)connects.
+/// When the replay buffer is full the sensor stops draining, so the kernel's ring-full
+/// counter, not a silent user-space drop, records any loss.
+public final class Sensor {
+    public struct Options: Sendable {
+        public var listenerFD: Int32
+        public var detectorUID: UInt32
+        public var replayBufferBytes: Int
+        public var statsIntervalNanos: UInt64
+        public init(listenerFD: Int32, detectorUID: UInt32, replayBufferBytes: Int, statsIntervalNanos: UInt64) {
+            self.listenerFD = listenerFD
+            self.detectorUID = detectorUID
+            self.replayBufferBytes = replayBufferBytes
+            self.statsIntervalNanos = statsIntervalNanos
+        }
+    }
+
+    private let programs: BPFPrograms
+    private let options: Options
+    private var ring: OpaquePointer?
+
+    /// Frames not yet acknowledged, oldest first: pending[head...].
+    private var pending: [(seq: UInt64, bytes: [UInt8])] = []
+    private var head = 0
+    private var pendingBytes = 0
+    private var nextSequence: UInt64 = 1
+    /// Sequence of the last frame copied into `out` for the current connection.
+    private var queuedThrough: UInt64 = 0
+
+    private var connection: Int32 = -1
+    private var out: [UInt8] = []
+    private var outOffset = 0
+    private var decoder = FrameDecoder(maxFrameSize: 4096)
+    private var readBuffer = [UInt8](repeating: 0, count: 4096)
+
+    // Counters of the user-space half, reported beside the kernel's.
+    private var recordsRead: UInt64 = 0
+    private var framesSent: UInt64 = 0
+    private var framesReplayed: UInt64 = 0
+    private var backpressurePauses: UInt64 = 0
+    private var connections: UInt64 = 0
+    private var rejectedPeers: UInt64 = 0
+
+    nonisolated(unsafe) static var stopRequested: sig_atomic_t = 0
+
+    public init(programs: BPFPrograms, options: Options) throws {
+        self.programs = programs
+        self.options = options
+        let rbFD = try programs.mapFD("edr_events")
+        let ctx = Unmanaged.passUnretained(self).toOpaque()
+        guard let rb = ring_buffer__new(rbFD, { ctx, data, size in
+            guard let ctx, let data else { return 0 }
+            Unmanaged<Sensor>.fromOpaque(ctx).takeUnretainedValue().record(UnsafeRawBufferPointer(start: data, count: size))
+            return 0
+        }, ctx, nil) else {
+            throw SystemError("ring_buffer__new")
+        }
+        ring = rb
+    }
+
+    deinit {
+        if let ring { ring_buffer__free(ring) }
+    }
+
+    private func record(_ bytes: UnsafeRawBufferPointer) {
+        recordsRead += 1
+        var frame = [UInt8]()
+        frame.reserveCapacity(Wire.headerSize + bytes.count)
+        Frame.appendHeader(to: &frame, type: .kernelRecord, sequence: nextSequence, payloadCount: bytes.count)
+        frame.append(contentsOf: bytes)
+        pending.append((nextSequence, frame))
+        pendingBytes += frame.count
+        nextSequence += 1
+    }
+
+    public func run() throws {
+        signal(SIGTERM) { _ in Sensor.stopRequested = 1 }
+        signal(SIGINT) { _ in Sensor.stopRequested = 1 }
+        signal(SIGPIPE, SIG_IGN)
+        try UnixSocket.setNonBlocking(options.listenerFD)
+        let ringFD = ring_buffer__epoll_fd(ring)
+        var lastStats = monotonicNanos()
+
+        while Sensor.stopRequested == 0 {
+            let paused = pendingBytes >= options.replayBufferBytes
+            var fds = [pollfd(fd: options.listenerFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: paused ? -1 : ringFD, events: Int16(POLLIN), revents: 0)]
+            if connection >= 0 {
+                let wantWrite = outOffset < out.count || queuedThrough + 1 < nextSequence
+                fds.append(pollfd(fd: connection, events: Int16(POLLIN) | (wantWrite ? Int16(POLLOUT) : 0), revents: 0))
+            }
+            let n = poll(&fds, nfds_t(fds.count), 100)
+            if n < 0 && errno != EINTR { throw SystemError("poll") }
+
+            if !paused {
+                ring_buffer__consume(ring)
+            } else {
+                backpressurePauses += 1
+            }
+            if fds[0].revents & Int16(POLLIN) != 0 { acceptConnection() }
+            if connection >= 0 && fds.count > 2 {
+                let r = fds[2].revents
+                if r & Int16(POLLIN | POLLHUP | POLLERR) != 0 { readAcks() }
+                if connection >= 0 { flush() }
+            }
+            let now = monotonicNanos()
+            if now - lastStats >= options.statsIntervalNanos {
+                lastStats = now
+                sendStats()
+            }
+        }
+        Log.info("stopping: \(recordsRead) records read, \(framesSent) frames sent, \(pending.count - head) unacknowledged")
+    }
+
+    private func acceptConnection() {
+        guard let fd = try? UnixSocket.accept(options.listenerFD) else { return }
+        guard let peer = try? UnixSocket.peerCredentials(fd), peer.uid == options.detectorUID else {
+            let who = (try? UnixSocket.peerCredentials(fd)).map { "pid \($0.pid) uid \($0.uid)" } ?? "unknown peer"
+            Log.warning("refused connection from \(who): only uid \(options.detectorUID) (edr-detect) may connect")
+            rejectedPeers += 1
+            close(fd)
+            return
+        }
+        if connection >= 0 {
+            Log.warning("a new detector (pid \(peer.pid)) replaces the connected one")
+            dropConnection(reason: "replaced")
+        }
+        try? UnixSocket.setNonBlocking(fd)
+        connection = fd
+        connections += 1
+        decoder = FrameDecoder(maxFrameSize: 4096)
+        out.removeAll(keepingCapacity: true)
+        outOffset = 0
+        let first = head < pending.count ? pending[head].seq : nextSequence
+        queuedThrough = first - 1
+        let replay = pending.count - head
+        framesReplayed += UInt64(replay)
+        Log.info("detector pid \(peer.pid) connected; replaying \(replay) unacknowledged frames from sequence \(first)")
+        out.append(contentsOf: Hello(role: .sensor, pid: UInt32(getpid()), nextSequence: first).frame().encoded())
+        for f in ProcSnapshot.frames() { out.append(contentsOf: f.encoded()) }
+        out.append(contentsOf: Frame(type: .snapshotDone, payload: []).encoded())
+        sendStats()
+    }
+
+    private func dropConnection(reason: String) {
+        if connection >= 0 {
+            close(connection)
+            Log.info("detector disconnected (\(reason)); \(pending.count - head) frames kept for replay")
+        }
+        connection = -1
+        out.removeAll(keepingCapacity: true)
+        outOffset = 0
+    }
+
+    private func readAcks() {
+        while connection >= 0 {
+            let n = readBuffer.withUnsafeMutableBytes { read(connection, $0.baseAddress, $0.count) }
+            if n == 0 { dropConnection(reason: "closed by peer"); return }
+            if n < 0 {
+                if errno == EAGAIN || errno == EINTR { return }
+                dropConnection(reason: String(cString: strerror(errno)))
+                return
+            }
+            readBuffer.withUnsafeBytes { decoder.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            do {
+                while let f = try decoder.next() {
+                    switch f.type {
+                    case .ack: acknowledge(try Ack.sequence(from: f))
+                    case .hello: _ = try Hello(frame: f)
+                    default: throw WireError.malformedPayload("unexpected \(f.type) from detector")
+                    }
+                }
+            } catch {
+                Log.error("protocol error from detector: \(error); dropping the connection")
+                dropConnection(reason: "protocol error")
+                return
+            }
+        }
+    }
+
+    private func acknowledge(_ seq: UInt64) {
+        while head < pending.count && pending[head].seq <= seq {
+            pendingBytes -= pending[head].bytes.count
+            pending[head].bytes = []
+            head += 1
+        }
+        if head > 4096 && head * 2 > pending.count {
+            pending.removeFirst(head)
+            head = 0
+        }
+    }
+
+    private func flush() {
+        // Copy not-yet-queued frames into the output buffer, then write what the socket takes.
+        if outOffset >= out.count {
+            out.removeAll(keepingCapacity: true)
+            outOffset = 0
+        }
+        if queuedThrough + 1 < nextSequence && out.count - outOffset < 1 << 20 {
+            var i = head
+            if i < pending.count, pending[i].seq <= queuedThrough {
+                i += Int(queuedThrough + 1 - pending[i].seq)
+            }
+            while i < pending.count && out.count - outOffset < 1 << 20 {
+                out.append(contentsOf: pending[i].bytes)
+                queuedThrough = pending[i].seq
+                framesSent += 1
+                i += 1
+            }
+        }
+        while outOffset < out.count {
+            let n = out.withUnsafeBytes { send(connection, $0.baseAddress! + outOffset, $0.count - outOffset, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EAGAIN || errno == EINTR { return }
+                dropConnection(reason: String(cString: strerror(errno)))
+                return
+            }
+            outOffset += n
+        }
+    }
+
+    private func sendStats() {
+        guard connection >= 0 else { return }
+        var entries: [(String, UInt64)] = []
+        if let c = try? programs.counters() {
+            for (f, family) in ["exec", "exit", "fork"].enumerated() {
+                for (k, counter) in ["seen", "submitted", "ring_full", "too_large"].enumerated() {
+                    entries.append(("kernel.\(family).\(counter)", c[f * 4 + k]))
+                }
+            }
+        }
+        entries += [("sensor.records_read", recordsRead), ("sensor.frames_sent", framesSent),
+                    ("sensor.frames_replayed", framesReplayed), ("sensor.pending_frames", UInt64(pending.count - head)),
+                    ("sensor.backpressure_pauses", backpressurePauses), ("sensor.connections", connections),
+                    ("sensor.rejected_peers", rejectedPeers)]
+        out.append(contentsOf: SensorStats.frame(entries).encoded())
+    }
+}
+
+/// Counters as (name, value) pairs: u16 count, then u8 name length, name, u64 value.
+public enum SensorStats {
+    public static func frame(_ entries: [(String, UInt64)]) -> Frame {
+        var p = [UInt8]()
+        p.appendLE(UInt16(entries.count))
+        for (name, value) in entries {
+            let n = Array(name.utf8.prefix(255))
+            p.append(UInt8(n.count))
+            p.append(contentsOf: n)
+            p.appendLE(value)
+        }
+        return Frame(type: .sensorStats, payload: p)
+    }
+
+    public static func parse(_ payload: [UInt8]) throws(WireError) -> [(String, UInt64)] {
+        guard payload.count >= 2 else { throw .malformedPayload("stats shorter than 2 bytes") }
+        let count = Int(payload.readLE(UInt16.self, at: 0))
+        var off = 2
+        var out: [(String, UInt64)] = []
+        for _ in 0..<count {
+            guard off < payload.count else { throw .malformedPayload("stats truncated") }
+            let len = Int(payload[off]); off += 1
+            guard off + len + 8 <= payload.count else { throw .malformedPayload("stats truncated") }
+            let name = String(decoding: payload[off..<(off + len)], as: UTF8.self); off += len
+            out.append((name, payload.readLE(UInt64.self, at: off))); off += 8
+        }
+        return out
+    }
+}

@@ -1,0 +1,282 @@
+import EDRCore
+
+/// One compiled test on one field slot (or on every field, for keywords: `field == -1`).
+enum AtomKind {
+    /// Resolved through the field's shared Aho–Corasick automaton.
+    case ac(LitMode, length: Int32)
+    case lit(LitMode, [UInt8], cased: Bool)
+    case glob([GlobTok], cased: Bool)
+    case regex(PCRERegex)
+    case isNull
+    case exists(Bool)
+    case num(NumOp, Double)
+    case time(TimeUnit, NumOp, Double)
+    case cidr(CIDR)
+    case fieldref(Int32, LitMode, cased: Bool)
+}
+
+struct Atom {
+    var kind: AtomKind
+    var field: Int32
+    /// An AC atom that must hold for this atom to hold (a literal segment of a glob); -1 if none.
+    var gate: Int32 = -1
+}
+
+struct NodeRec {
+    var op: UInt8    // 0 atom, 1 and, 2 or, 3 not, 4 true, 5 false
+    var a: Int32
+    var b: Int32
+}
+
+/// Literal patterns of one field, matched together.
+struct ACGroup {
+    let ac: AhoCorasick
+    /// atoms hit by pattern p: patAtoms[patStart[p] ..< patStart[p+1]]
+    let patStart: [Int32]
+    let patAtoms: [Int32]
+}
+
+/// All rules sharing one logsource key, compiled together.
+final class CompiledUnit: @unchecked Sendable {
+    let logsource: LogSource
+    let fieldNames: [String]
+    let fieldIndex: [String: Int32]
+    let atoms: [Atom]
+    let groups: [ACGroup]
+    let fieldGroup: [Int32]          // per field: group index or -1
+    let nodes: [NodeRec]
+    let children: [Int32]
+    let ruleRoot: [Int32]
+    let ruleGlobal: [Int32]          // unit rule → engine rule index
+    let anchorFields: [Int32]
+    let isAnchor: [Bool]             // per atom
+    let anchorRuleStart: [Int32]     // per atom (+1)
+    let anchorRules: [Int32]
+    let alwaysRules: [Int32]
+
+    init(builder b: UnitBuilder) {
+        logsource = b.logsource
+        fieldNames = b.fieldNames
+        fieldIndex = b.fieldIndex
+        nodes = b.nodes
+        children = b.children
+        ruleRoot = b.ruleRoot
+        ruleGlobal = b.ruleGlobal
+        var atoms = b.atoms
+
+        // Aho–Corasick groups per field.
+        var groups: [ACGroup] = []
+        var fieldGroup = [Int32](repeating: -1, count: b.fieldNames.count)
+        var perField: [Int32: [Int32]] = [:]
+        for (i, a) in atoms.enumerated() { if case .ac = a.kind { perField[a.field, default: []].append(Int32(i)) } }
+        for f in perField.keys.sorted() {
+            let ids = perField[f]!
+            var patIndex: [[UInt8]: Int] = [:]
+            var pats: [[UInt8]] = []
+            var hits: [[Int32]] = []
+            for a in ids {
+                let bytes = b.acBytes[Int(a)]!
+                if let p = patIndex[bytes] { hits[p].append(a) } else {
+                    patIndex[bytes] = pats.count; pats.append(bytes); hits.append([a])
+                }
+            }
+            var ps: [Int32] = []; var pa: [Int32] = []
+            for h in hits { ps.append(Int32(pa.count)); pa.append(contentsOf: h) }
+            ps.append(Int32(pa.count))
+            fieldGroup[Int(f)] = Int32(groups.count)
+            groups.append(ACGroup(ac: AhoCorasick(patterns: pats), patStart: ps, patAtoms: pa))
+        }
+        self.groups = groups
+        self.fieldGroup = fieldGroup
+
+        // Anchors: for each rule, a set of AC atoms at least one of which must hold.
+        var isAnchor = [Bool](repeating: false, count: atoms.count)
+        var byAtom: [[Int32]] = Array(repeating: [], count: atoms.count)
+        var always: [Int32] = []
+        var anchorFieldSet = Set<Int32>()
+        let nodes = b.nodes, children = b.children
+        func anchors(_ n: Int32, _ depth: Int) -> [Int32]? {
+            if depth > 100 { return nil }
+            let r = nodes[Int(n)]
+            switch r.op {
+            case 0:
+                let a = atoms[Int(r.a)]
+                if case .ac = a.kind { return [r.a] }
+                if a.gate >= 0 { return [a.gate] }
+                return nil
+            case 1:
+                var best: [Int32]? = nil
+                var bestScore = -1
+                for k in r.a..<r.b {
+                    guard let s = anchors(children[Int(k)], depth + 1) else { continue }
+                    let minLen = s.map { atomLen(atoms[Int($0)]) }.min() ?? 1000
+                    let score = minLen * 1000 - min(s.count, 999)
+                    if score > bestScore { bestScore = score; best = s }
+                }
+                return best
+            case 2:
+                var u: [Int32] = []
+                for k in r.a..<r.b {
+                    guard let s = anchors(children[Int(k)], depth + 1) else { return nil }
+                    u.append(contentsOf: s)
+                }
+                return u
+            case 5: return []
+            default: return nil
+            }
+        }
+        for (ri, root) in b.ruleRoot.enumerated() {
+            if let s = anchors(root, 0) {
+                for a in Set(s) { isAnchor[Int(a)] = true; byAtom[Int(a)].append(Int32(ri)); anchorFieldSet.insert(atoms[Int(a)].field) }
+            } else {
+                always.append(Int32(ri))
+            }
+        }
+        var st: [Int32] = []; var ar: [Int32] = []
+        for l in byAtom { st.append(Int32(ar.count)); ar.append(contentsOf: l) }
+        st.append(Int32(ar.count))
+        self.isAnchor = isAnchor
+        anchorRuleStart = st
+        anchorRules = ar
+        alwaysRules = always
+        anchorFields = anchorFieldSet.sorted()
+        self.atoms = atoms
+    }
+
+    var memoryEstimate: Int { groups.reduce(0) { $0 + $1.ac.memoryBytes } }
+}
+
+@inline(__always) func atomLen(_ a: Atom) -> Int {
+    if case .ac(_, let l) = a.kind { return Int(l) }
+    return 1
+}
+
+/// Collects rules of one logsource key and turns their `Expr`s into node programs.
+final class UnitBuilder {
+    let logsource: LogSource
+    var fieldNames: [String] = []
+    var fieldIndex: [String: Int32] = [:]
+    var atoms: [Atom] = []
+    var acBytes: [Int: [UInt8]] = [:]
+    var atomIndex: [Pred: Int32] = [:]
+    var nodes: [NodeRec] = []
+    var children: [Int32] = []
+    var ruleRoot: [Int32] = []
+    var ruleGlobal: [Int32] = []
+    let regexCache: RegexCache
+
+    init(logsource: LogSource, regexCache: RegexCache) { self.logsource = logsource; self.regexCache = regexCache }
+
+    func slot(_ name: String) -> Int32 {
+        if let s = fieldIndex[name] { return s }
+        let s = Int32(fieldNames.count)
+        fieldNames.append(name); fieldIndex[name] = s
+        return s
+    }
+
+    func atom(_ p: Pred) throws -> Int32 {
+        if let a = atomIndex[p] { return a }
+        let f: Int32 = p.field.map { slot($0) } ?? -1
+        var atom: Atom
+        switch p.test {
+        case .lit(let mode, let bytes, let cased):
+            if !cased && !bytes.isEmpty && f >= 0 {
+                atom = Atom(kind: .ac(mode, length: Int32(bytes.count)), field: f)
+                acBytes[atoms.count] = bytes
+            } else {
+                atom = Atom(kind: .lit(mode, bytes, cased: cased), field: f)
+            }
+        case .glob(let toks, let cased):
+            atom = Atom(kind: .glob(toks, cased: cased), field: f)
+            if !cased && f >= 0 {
+                var best: [UInt8] = []
+                for t in toks { if case .lit(let b) = t, b.count > best.count { best = b } }
+                if best.count >= 2 {
+                    atom.gate = try self.atom(Pred(field: p.field, test: .lit(.contains, best, cased: false)))
+                }
+            }
+        case .regex(let pat, let flags):
+            atom = Atom(kind: .regex(try regexCache.get(pat, flags)), field: f)
+        case .isNull: atom = Atom(kind: .isNull, field: f)
+        case .exists(let b): atom = Atom(kind: .exists(b), field: f)
+        case .num(let op, let d): atom = Atom(kind: .num(op, d), field: f)
+        case .time(let u, let op, let d): atom = Atom(kind: .time(u, op, d), field: f)
+        case .cidr(let c): atom = Atom(kind: .cidr(c), field: f)
+        case .fieldref(let other, let mode, let cased):
+            atom = Atom(kind: .fieldref(slot(other), mode, cased: cased), field: f)
+        }
+        let id = Int32(atoms.count)
+        atoms.append(atom)
+        atomIndex[p] = id
+        return id
+    }
+
+    private func emit(_ r: NodeRec) -> Int32 { nodes.append(r); return Int32(nodes.count - 1) }
+
+    /// Simplifies and emits an expression; returns the node index.
+    func compile(_ e: Expr, depth: Int = 0) throws -> Int32 {
+        if depth > 300 { throw RuleError("detection nested too deeply") }
+        switch e {
+        case .const(let b): return emit(NodeRec(op: b ? 4 : 5, a: 0, b: 0))
+        case .pred(let p): return emit(NodeRec(op: 0, a: try atom(p), b: 0))
+        case .not(let x):
+            let c = try compile(x, depth: depth + 1)
+            let n = nodes[Int(c)]
+            if n.op == 4 { return emit(NodeRec(op: 5, a: 0, b: 0)) }
+            if n.op == 5 { return emit(NodeRec(op: 4, a: 0, b: 0)) }
+            if n.op == 3 { return n.a }
+            return emit(NodeRec(op: 3, a: c, b: 0))
+        case .and(let items), .or(let items):
+            let isAnd: Bool
+            if case .and = e { isAnd = true } else { isAnd = false }
+            var kids: [Int32] = []
+            for it in items {
+                let c = try compile(it, depth: depth + 1)
+                let n = nodes[Int(c)]
+                if n.op == (isAnd ? 4 : 5) { continue }                  // neutral element
+                if n.op == (isAnd ? 5 : 4) { return emit(NodeRec(op: n.op, a: 0, b: 0)) }  // absorbing
+                if n.op == (isAnd ? 1 : 2) {                            // flatten
+                    kids.append(contentsOf: children[Int(n.a)..<Int(n.b)])
+                } else {
+                    kids.append(c)
+                }
+            }
+            if kids.isEmpty { return emit(NodeRec(op: isAnd ? 4 : 5, a: 0, b: 0)) }
+            if kids.count == 1 { return kids[0] }
+            // Cheap tests first: AC/literal atoms before regexes and globs.
+            kids.sort { cost($0) < cost($1) }
+            let start = Int32(children.count)
+            children.append(contentsOf: kids)
+            return emit(NodeRec(op: isAnd ? 1 : 2, a: start, b: Int32(children.count)))
+        }
+    }
+
+    private func cost(_ n: Int32) -> Int {
+        let r = nodes[Int(n)]
+        guard r.op == 0 else { return r.op == 3 ? 3 : 2 }
+        switch atoms[Int(r.a)].kind {
+        case .ac, .isNull, .exists, .num: return 0
+        case .lit, .cidr, .fieldref, .time: return 1
+        case .glob: return 2
+        case .regex: return 4
+        }
+    }
+
+    /// Adds one rule; on error nothing of the rule is referenced.
+    func addRule(_ e: Expr, global: Int) throws {
+        let root = try compile(e)
+        ruleRoot.append(root)
+        ruleGlobal.append(Int32(global))
+    }
+}
+
+final class RegexCache: @unchecked Sendable {
+    var cache: [String: PCRERegex] = [:]
+    func get(_ p: String, _ flags: UInt32) throws -> PCRERegex {
+        let key = "\(flags)/\(p)"
+        if let r = cache[key] { return r }
+        let r = try PCRERegex(p, flags: flags)
+        cache[key] = r
+        return r
+    }
+}
