@@ -81,7 +81,7 @@ struct IPAddress: Hashable, Sendable {
         }
         var out = [CChar](repeating: 0, count: 64)
         guard inet_ntop(AF_INET6, &addr, &out, 64) != nil else { return "?" }
-        return String(cString: out)
+        return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

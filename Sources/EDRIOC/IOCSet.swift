@@ -1,0 +1,531 @@
+import EDRCore
+import Foundation
+
+/// What `IOCSet.load(directory:)` produced.
+public struct IOCLoadResult: Sendable {
+    public var set: IOCSet
+    /// One entry per rejected line (file:line: why); those lines are skipped.
+    public var diagnostics: [IOCDiagnostic]
+    /// Files read, in order.
+    public var files: [String]
+}
+
+/// Indicator counts by type.
+public struct IOCCounts: Sendable, Hashable, CustomStringConvertible {
+    public var domains = 0
+    public var ips = 0
+    public var hashes = 0
+    public var paths = 0
+    public var total: Int { domains + ips + hashes + paths }
+    public var description: String { "domains=\(domains) ips=\(ips) hashes=\(hashes) paths=\(paths)" }
+}
+
+/// Accumulates indicators; `build()` freezes them into an `IOCSet`.
+public struct IOCSetBuilder: Sendable {
+    var domains = DomainSet()
+    var ips = IPSet()
+    var hashes = DigestSet()
+    var paths = PathRegexSet()
+    var labels = LabelTable()
+
+    public init() {}
+
+    public enum LineKind: Sendable {
+        /// domains.txt: domains; IP literals and CIDRs are accepted too and go to the IP set.
+        case domain
+        /// ips.txt: IPv4/IPv6 addresses and CIDRs.
+        case ip
+        /// hashes.txt: MD5/SHA-1/SHA-256 hex digests.
+        case hash
+        /// paths_regex.txt: PCRE2 patterns matched against file paths.
+        case pathRegex
+        /// LOKI c2 lists: domains and addresses mixed.
+        case mixed
+    }
+
+    /// Adds a domain (or, leniently, an IP/CIDR). Throws a message on invalid input.
+    public mutating func addDomain(_ value: String, label: String? = nil) throws(IOCValueError) {
+        try addString(value, .domain, label ?? "")
+    }
+
+    public mutating func addIP(_ value: String, label: String? = nil) throws(IOCValueError) {
+        try addString(value, .ip, label ?? "")
+    }
+
+    public mutating func addHash(_ value: String, label: String? = nil) throws(IOCValueError) {
+        try addString(value, .hash, label ?? "")
+    }
+
+    private mutating func addString(_ value: String, _ kind: LineKind, _ label: String) throws(IOCValueError) {
+        var v = value
+        let r: Result<Void, IOCValueError> = v.withUTF8 { b in
+            Result { () throws(IOCValueError) in try addValue(b, 0, b.count, kind: kind, label: label) }
+        }
+        try r.get()
+    }
+
+    /// Adds a path regex; `exclude` is an optional false-positive regex (LOKI's third field).
+    public mutating func addPathRegex(_ pattern: String, label: String? = nil, exclude: String? = nil) throws(IOCValueError) {
+        let p: PCRE2Pattern
+        switch PCRE2Pattern.compile(pattern) {
+        case .success(let c): p = c
+        case .failure(let e): throw IOCValueError("invalid regex at offset \(e.offset): \(e.message)")
+        }
+        var ex: PCRE2Pattern?
+        if let exclude, !exclude.isEmpty {
+            switch PCRE2Pattern.compile(exclude) {
+            case .success(let c): ex = c
+            case .failure(let e): throw IOCValueError("invalid exclusion regex at offset \(e.offset): \(e.message)")
+            }
+        }
+        paths.insert(.init(pattern: p, label: labels.intern(label ?? ""), exclude: ex))
+    }
+
+    mutating func addValue(_ b: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int, kind: LineKind, label: String) throws(IOCValueError) {
+        guard s < e else { throw IOCValueError("empty value") }
+        switch kind {
+        case .hash:
+            guard DigestSet.kind(forHexLength: e - s) != nil else {
+                throw IOCValueError("hash must be 32 (MD5), 40 (SHA-1) or 64 (SHA-256) hex digits, got \(e - s) characters")
+            }
+            guard let (k, entry) = DigestSet.parse(b, s, e) else { throw IOCValueError("hash has a non-hex character") }
+            var en = entry
+            en.label = labels.intern(label)
+            hashes.insert(kind: k, en)
+        case .ip:
+            guard let (a, len) = IOCSetBuilder.parseNetwork(b, s, e) else {
+                throw IOCValueError("not an IPv4/IPv6 address or CIDR")
+            }
+            ips.insert(a, prefix: len, label: labels.intern(label))
+        case .domain, .mixed:
+            if let (a, len) = IOCSetBuilder.parseNetwork(b, s, e) {
+                ips.insert(a, prefix: len, label: labels.intern(label))
+                return
+            }
+            try addDomainBytes(b, s, e, label: label)
+        case .pathRegex:
+            throw IOCValueError("use addPathRegex")
+        }
+    }
+
+    /// Address with optional /prefix; host bits are cleared by the set.
+    static func parseNetwork(_ b: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int) -> (IPAddress, Int)? {
+        var slash = -1
+        for i in s..<e where b[i] == UInt8(ascii: "/") { slash = i; break }
+        let end = slash >= 0 ? slash : e
+        guard let a = IPAddress.parse(b, s, end) else { return nil }
+        let maxLen = a.v6 ? 128 : 32
+        var len = maxLen
+        if slash >= 0 {
+            guard slash + 1 < e, e - slash - 1 <= 3 else { return nil }
+            var n = 0
+            for i in (slash + 1)..<e {
+                guard b[i] &- 48 < 10 else { return nil }
+                n = n * 10 + Int(b[i] - 48)
+            }
+            // An IPv4-mapped IPv6 CIDR (::ffff:a.b.c.d/120) keeps its IPv4 meaning.
+            if !a.v6 && b[s..<end].contains(UInt8(ascii: ":")) { n -= 96 }
+            guard n >= 0 && n <= maxLen else { return nil }
+            len = n
+        }
+        return (a, len)
+    }
+
+    mutating func addDomainBytes(_ b: UnsafeBufferPointer<UInt8>, _ s0: Int, _ e0: Int, label: String) throws(IOCValueError) {
+        var s = s0, e = e0
+        while e > s && b[e - 1] == UInt8(ascii: ".") { e -= 1 }
+        if e - s > 2 && b[s] == UInt8(ascii: "*") && b[s + 1] == UInt8(ascii: ".") { s += 2 }
+        while s < e && b[s] == UInt8(ascii: ".") { s += 1 }
+        guard s < e else { throw IOCValueError("empty domain") }
+        guard e - s <= 253 else { throw IOCValueError("domain longer than 253 characters") }
+        var buf = [UInt8](repeating: 0, count: e - s)
+        var labelLen = 0
+        for i in s..<e {
+            let c = DomainSet.lower(b[i])
+            let ok = (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == UInt8(ascii: "-") || c == UInt8(ascii: "_") || c == UInt8(ascii: ".")
+            guard ok else {
+                if c == UInt8(ascii: "/") || c == UInt8(ascii: ":") {
+                    throw IOCValueError("not a domain (URL or path?): only host names are accepted")
+                }
+                throw IOCValueError("invalid character '\(String(decoding: [b[i]], as: UTF8.self))' in domain")
+            }
+            if c == UInt8(ascii: ".") {
+                guard labelLen > 0 else { throw IOCValueError("empty label in domain") }
+                labelLen = 0
+            } else {
+                labelLen += 1
+                guard labelLen <= 63 else { throw IOCValueError("domain label longer than 63 characters") }
+            }
+            buf[i - s] = c
+        }
+        let id = labels.intern(label)
+        buf.withUnsafeBufferPointer { _ = domains.insert(normalized: $0, label: id) }
+    }
+
+    /// Parses one list file's bytes. Lines: `value[(;|whitespace)label]`, `#` comments, blanks.
+    /// Path regex lines: `regex[;label[;exclude-regex]]` (split at unescaped `;` outside [...]);
+    /// spaces belong to the regex, a tab also ends it.
+    public mutating func load(contents: [UInt8], kind: LineKind, fileName: String) -> [IOCDiagnostic] {
+        var diags: [IOCDiagnostic] = []
+        contents.withUnsafeBufferPointer { b in
+            let n = b.count
+            var lineStart = 0
+            var lineNo = 0
+            if n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF { lineStart = 3 }
+            while lineStart < n {
+                lineNo += 1
+                var lineEnd = lineStart
+                while lineEnd < n && b[lineEnd] != 0x0A { lineEnd += 1 }
+                let next = lineEnd + 1
+                var s = lineStart, e = lineEnd
+                while s < e && (b[s] == 0x20 || b[s] == 0x09) { s += 1 }
+                while e > s && (b[e - 1] == 0x20 || b[e - 1] == 0x09 || b[e - 1] == 0x0D) { e -= 1 }
+                lineStart = next
+                if s == e || b[s] == UInt8(ascii: "#") { continue }
+                do throws(IOCValueError) {
+                    if kind == .pathRegex {
+                        try loadPathLine(b, s, e)
+                    } else {
+                        var v = s
+                        while v < e && b[v] != UInt8(ascii: ";") && b[v] != 0x20 && b[v] != 0x09 { v += 1 }
+                        var l = v
+                        while l < e && (b[l] == 0x20 || b[l] == 0x09 || b[l] == UInt8(ascii: ";")) { l += 1 }
+                        if l < e && b[l] == UInt8(ascii: "#") {
+                            l += 1
+                            while l < e && (b[l] == 0x20 || b[l] == 0x09) { l += 1 }
+                        }
+                        let label = l < e ? String(decoding: UnsafeBufferPointer(rebasing: b[l..<e]), as: UTF8.self) : ""
+                        try addValue(b, s, v, kind: kind, label: label)
+                    }
+                } catch {
+                    let text = String(decoding: UnsafeBufferPointer(rebasing: b[s..<min(e, s + 80)]), as: UTF8.self)
+                    diags.append(IOCDiagnostic(file: fileName, line: lineNo, message: "\(error.message): \(text)"))
+                }
+            }
+        }
+        return diags
+    }
+
+    private mutating func loadPathLine(_ b: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int) throws(IOCValueError) {
+        var fields: [String] = []
+        var start = s
+        var i = s
+        var inClass = false
+        while i < e {
+            let c = b[i]
+            if c == UInt8(ascii: "\\") { i += 2; continue }
+            if inClass {
+                if c == UInt8(ascii: "]") { inClass = false }
+            } else if c == UInt8(ascii: "[") {
+                inClass = true
+                // A ']' right after '[' or '[^' is literal.
+                if i + 1 < e && b[i + 1] == UInt8(ascii: "^") { i += 1 }
+                if i + 1 < e && b[i + 1] == UInt8(ascii: "]") { i += 1 }
+            } else if c == UInt8(ascii: ";") || (c == 0x09 && fields.isEmpty) {
+                fields.append(String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self))
+                start = i + 1
+                if fields.count == 2 { break }
+            }
+            i += 1
+        }
+        fields.append(String(decoding: UnsafeBufferPointer(rebasing: b[min(start, e)..<e]), as: UTF8.self))
+        let pattern = fields[0].trimmingCharacters(in: .whitespaces)
+        guard !pattern.isEmpty else { throw IOCValueError("empty regex") }
+        let label = fields.count > 1 ? fields[1].trimmingCharacters(in: .whitespaces) : ""
+        let exclude = fields.count > 2 ? fields[2].trimmingCharacters(in: .whitespaces) : ""
+        try addPathRegex(pattern, label: label.isEmpty ? nil : label, exclude: exclude.isEmpty ? nil : exclude)
+    }
+
+    public func build() -> IOCSet {
+        var b = self
+        b.ips.finish()
+        b.hashes.finish()
+        b.paths.finish()
+        b.labels.freeze()
+        return IOCSet(b)
+    }
+}
+
+public struct IOCValueError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    init(_ m: String) { message = m }
+    public var description: String { message }
+}
+
+/// An immutable indicator set: domains (exact and parent), IPv4/IPv6 addresses and CIDRs
+/// (longest prefix), MD5/SHA-1/SHA-256 digests and path regexes. Thread-safe.
+public final class IOCSet: Sendable {
+    let domains: DomainSet
+    let ips: IPSet
+    let hashes: DigestSet
+    let paths: PathRegexSet
+    let labels: LabelTable
+
+    init(_ b: IOCSetBuilder) {
+        domains = b.domains
+        ips = b.ips
+        hashes = b.hashes
+        paths = b.paths
+        labels = b.labels
+    }
+
+    /// An empty set.
+    public convenience init() { self.init(IOCSetBuilder()) }
+
+    public var counts: IOCCounts {
+        IOCCounts(domains: domains.count, ips: ips.count, hashes: hashes.count, paths: paths.count)
+    }
+
+    /// Approximate bytes held by the indicator tables (labels excluded).
+    public var approximateMemoryBytes: Int {
+        domains.memoryBytes + ips.memoryBytes + hashes.memoryBytes
+    }
+
+    public var isEmpty: Bool { counts.total == 0 }
+
+    /// Files `load(directory:)` reads, by name, and how their lines are parsed.
+    public static let standardFiles: [(name: String, kind: IOCSetBuilder.LineKind)] = [
+        ("domains.txt", .domain), ("ips.txt", .ip), ("hashes.txt", .hash), ("paths_regex.txt", .pathRegex),
+    ]
+
+    /// Loads domains.txt, ips.txt, hashes.txt and paths_regex.txt from `directory` (any may be
+    /// absent). Other `.txt` files named like LOKI/signature-base lists are read too: a name
+    /// containing "c2" → domains and IPs mixed, "hash" → digests, "filename" → path regexes
+    /// (`regex;score[;exclude]`). Bad lines are reported and skipped.
+    public static func load(directory: String) -> IOCLoadResult {
+        var builder = IOCSetBuilder()
+        var diags: [IOCDiagnostic] = []
+        var files: [String] = []
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: directory) else {
+            return IOCLoadResult(set: IOCSet(), diagnostics: [IOCDiagnostic(file: directory, line: 0, message: "cannot read directory")], files: [])
+        }
+        var plan: [(String, IOCSetBuilder.LineKind)] = []
+        for (name, kind) in standardFiles where names.contains(name) { plan.append((name, kind)) }
+        for name in names.sorted() where name.hasSuffix(".txt") && !standardFiles.contains(where: { $0.name == name }) {
+            let lower = name.lowercased()
+            if lower.contains("c2") { plan.append((name, .mixed)) }
+            else if lower.contains("hash") { plan.append((name, .hash)) }
+            else if lower.contains("filename") { plan.append((name, .pathRegex)) }
+        }
+        for (name, kind) in plan {
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let data = fm.contents(atPath: path) else {
+                diags.append(IOCDiagnostic(file: path, line: 0, message: "cannot read file"))
+                continue
+            }
+            files.append(path)
+            diags.append(contentsOf: builder.load(contents: [UInt8](data), kind: kind, fileName: path))
+        }
+        return IOCLoadResult(set: builder.build(), diagnostics: diags, files: files)
+    }
+
+    // MARK: Single-value lookups
+
+    /// The listed domain equal to `host` or its most specific listed parent.
+    public func matchDomain(_ host: String) -> IOCHit? {
+        guard let i = domains.lookup(host) else { return nil }
+        return IOCHit(indicator: domains.value(i), label: labels.label(domains.labelIDs[i]))
+    }
+
+    /// The longest listed prefix containing `address` (IPv4, IPv6, or IPv4-mapped IPv6).
+    public func matchIP(_ address: String) -> IOCHit? {
+        guard let a = IPAddress.parse(address) else { return nil }
+        return matchIP(a)
+    }
+
+    func matchIP(_ a: IPAddress) -> IOCHit? {
+        guard let (net, len, label) = ips.lookup(a) else { return nil }
+        let full = net.v6 ? 128 : 32
+        return IOCHit(indicator: len == full ? net.string : "\(net.string)/\(len)", label: labels.label(label))
+    }
+
+    /// An MD5/SHA-1/SHA-256 hex digest (case-insensitive).
+    public func matchHash(_ digest: String) -> IOCHit? {
+        guard let (k, e) = DigestSet.parse(digest), let label = hashes.lookup(kind: k, e) else { return nil }
+        return IOCHit(indicator: DigestSet.hex(kind: k, e), label: labels.label(label))
+    }
+
+    /// Every path regex matching `path`.
+    public func matchPath(_ path: String) -> [IOCHit] {
+        var p = path
+        return p.withUTF8 { b in
+            paths.matches(b).map { IOCHit(indicator: paths.entries[$0].pattern.source, label: labels.label(paths.entries[$0].label)) }
+        }
+    }
+
+    // MARK: Events
+
+    /// Indicator hits on a normalized event:
+    /// - DestinationIp always; SourceIp only when `Initiated` is false (inbound: the source is
+    ///   the remote peer; on outbound connections it is this host).
+    /// - DestinationHostname, QueryName: domains (or IPs when they hold a literal).
+    /// - QueryResults: `;`-separated answers, each an address or a name ("type: 5 x.example").
+    /// - Image, TargetFilename, ImageLoaded: path regexes.
+    /// - Hashes ("SHA256=...,MD5=..."), md5/sha1/sha256 fields: digests.
+    /// - CommandLine: URLs, host names and IPv4/IPv6 literals found in it.
+    public func match(event: Event) -> [IOCMatch] {
+        var out: [IOCMatch] = []
+        let names = event.names, values = event.values
+        var inbound = false
+        for i in names.indices where names[i] == "Initiated" {
+            if case .bool(let b) = values[i] { inbound = !b } else { inbound = values[i].stringValue?.lowercased() == "false" }
+        }
+        let hasNet = domains.count > 0 || ips.count > 0
+        for i in names.indices {
+            let name = names[i]
+            switch name {
+            case "DestinationIp":
+                if ips.count > 0 { forEachString(values[i]) { matchAddressField($0, name, &out) } }
+            case "SourceIp":
+                if inbound && ips.count > 0 { forEachString(values[i]) { matchAddressField($0, name, &out) } }
+            case "DestinationHostname", "QueryName":
+                if hasNet { forEachString(values[i]) { matchHostToken($0, name, &out) } }
+            case "QueryResults":
+                if hasNet { forEachString(values[i]) { matchQueryResults($0, name, &out) } }
+            case "Image", "TargetFilename", "ImageLoaded":
+                if paths.count > 0 { forEachString(values[i]) { v in for h in matchPath(v) { append(.path, h, name, v, &out) } } }
+            case "Hashes", "md5", "sha1", "sha256", "MD5", "SHA1", "SHA256":
+                if hashes.count > 0 { forEachString(values[i]) { matchHashes($0, name, &out) } }
+            case "CommandLine":
+                if hasNet {
+                    forEachString(values[i]) { v in
+                        for t in IOCSet.networkTokens(in: v) { matchHostToken(t, name, &out) }
+                    }
+                }
+            default: break
+            }
+        }
+        return out
+    }
+
+    private func forEachString(_ v: FieldValue, _ body: (String) -> Void) {
+        switch v {
+        case .array(let a): for x in a { forEachString(x, body) }
+        case .null: break
+        default: if let s = v.stringValue, !s.isEmpty { body(s) }
+        }
+    }
+
+    private func append(_ type: IOCType, _ hit: IOCHit, _ field: String, _ observed: String, _ out: inout [IOCMatch]) {
+        if out.contains(where: { $0.type == type && $0.indicator == hit.indicator && $0.field == field }) { return }
+        out.append(IOCMatch(type: type, indicator: hit.indicator, label: hit.label, field: field, observed: observed))
+    }
+
+    private func matchAddressField(_ v: String, _ field: String, _ out: inout [IOCMatch]) {
+        if let h = matchIP(v) { append(.ip, h, field, v, &out) }
+    }
+
+    /// A host name or address literal.
+    private func matchHostToken(_ v: String, _ field: String, _ out: inout [IOCMatch]) {
+        if let a = IPAddress.parse(v) {
+            if let h = matchIP(a) { append(.ip, h, field, v, &out) }
+        } else if let h = matchDomain(v) {
+            append(.domain, h, field, v, &out)
+        }
+    }
+
+    private func matchQueryResults(_ v: String, _ field: String, _ out: inout [IOCMatch]) {
+        for part in v.split(whereSeparator: { $0 == ";" || $0 == " " || $0 == "," || $0 == "\t" }) {
+            if part == "type:" || part.allSatisfy(\.isNumber) { continue }
+            matchHostToken(String(part), field, &out)
+        }
+    }
+
+    private func matchHashes(_ v: String, _ field: String, _ out: inout [IOCMatch]) {
+        for part in v.split(whereSeparator: { $0 == "," || $0 == ";" || $0 == " " }) {
+            let value = part.split(separator: "=", maxSplits: 1).last.map(String.init) ?? ""
+            if let h = matchHash(value) { append(.hash, h, field, value, &out) }
+        }
+    }
+
+    /// Host names and IP literals in a command line: URL hosts, `user@host`, `host:port`,
+    /// bracketed IPv6, bare IPv4/IPv6 literals and dotted names whose last label is alphabetic.
+    public static func networkTokens(in commandLine: String) -> [String] {
+        var out: [String] = []
+        var s = commandLine
+        s.withUTF8 { b in
+            let n = b.count
+            var i = 0
+            func isDelim(_ c: UInt8) -> Bool {
+                switch c {
+                case 0x20, 0x09, 0x0A, 0x0D, 0x22, 0x27, 0x60, 0x2C, 0x3B, 0x28, 0x29, 0x3C, 0x3E, 0x7C, 0x26,
+                     0x7B, 0x7D, 0x3D, 0x40, 0x5C, 0x2A, 0x24, 0x21, 0x5E:
+                    return true
+                default: return false
+                }
+            }
+            while i < n {
+                while i < n && isDelim(b[i]) { i += 1 }
+                var j = i
+                while j < n && !isDelim(b[j]) { j += 1 }
+                if j > i { token(b, i, j, &out) }
+                i = j
+            }
+        }
+        return out
+    }
+
+    private static func token(_ b: UnsafeBufferPointer<UInt8>, _ s0: Int, _ e0: Int, _ out: inout [String]) {
+        var s = s0, e = e0
+        // Strip a URL scheme.
+        var k = s
+        while k + 2 < e {
+            if b[k] == UInt8(ascii: ":") && b[k + 1] == UInt8(ascii: "/") && b[k + 2] == UInt8(ascii: "/") { s = k + 3; break }
+            if b[k] == UInt8(ascii: "/") { break }
+            k += 1
+        }
+        if s + 1 < e && b[s] == UInt8(ascii: "/") && b[s + 1] == UInt8(ascii: "/") { s += 2 }
+        guard s < e else { return }
+        // Host ends at the first path, query or fragment character.
+        var h = s
+        if b[s] == UInt8(ascii: "[") {
+            while h < e && b[h] != UInt8(ascii: "]") { h += 1 }
+            guard h < e else { return }
+            if let a = IPAddress.parse(b, s + 1, h), a.v6 { out.append(a.string) }
+            return
+        }
+        while h < e && b[h] != UInt8(ascii: "/") && b[h] != UInt8(ascii: "?") && b[h] != UInt8(ascii: "#") { h += 1 }
+        e = h
+        guard s < e else { return }
+        var colons = 0
+        for x in s..<e where b[x] == UInt8(ascii: ":") { colons += 1 }
+        if colons >= 2 {
+            if let a = IPAddress.parse(b, s, e), a.v6 { out.append(a.string) }
+            return
+        }
+        if colons == 1 {
+            // host:port
+            var c = s
+            while b[c] != UInt8(ascii: ":") { c += 1 }
+            e = c
+        }
+        while e > s && (b[e - 1] == UInt8(ascii: ".") || b[e - 1] == UInt8(ascii: "-")) { e -= 1 }
+        while s < e && (b[s] == UInt8(ascii: ".") || b[s] == UInt8(ascii: "-")) { s += 1 }
+        guard e - s >= 3 else { return }
+        if IPAddress.parseV4(b, s, e) != nil {
+            out.append(String(decoding: UnsafeBufferPointer(rebasing: b[s..<e]), as: UTF8.self))
+            return
+        }
+        // Dotted host name: [A-Za-z0-9-_.], at least one dot, alphabetic last label of 2+.
+        var dots = 0
+        var lastDot = -1
+        for x in s..<e {
+            let c = b[x]
+            if c == UInt8(ascii: ".") {
+                if x == lastDot + 1 && lastDot >= 0 { return }
+                dots += 1
+                lastDot = x
+                continue
+            }
+            let lc = c | 0x20
+            guard (lc >= 97 && lc <= 122) || (c >= 48 && c <= 57) || c == UInt8(ascii: "-") || c == UInt8(ascii: "_") else { return }
+        }
+        guard dots > 0, e - lastDot - 1 >= 2 else { return }
+        for x in (lastDot + 1)..<e {
+            let lc = b[x] | 0x20
+            guard lc >= 97 && lc <= 122 else { return }
+        }
+        out.append(String(decoding: UnsafeBufferPointer(rebasing: b[s..<e]), as: UTF8.self))
+    }
+}
