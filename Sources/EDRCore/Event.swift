@@ -1,6 +1,6 @@
 /// One value of a normalized event field: what Sigma rules compare against and what the
 /// ECS writer prints. Arrays hold scalars (Sigma matches if any element matches).
-public indirect enum FieldValue: Sendable, Hashable {
+public enum FieldValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case int(Int64)

@@ -68,8 +68,11 @@ final class CorrelationEngine: @unchecked Sendable {
     private let lock = NSLock()
     private(set) var stats = SigmaCorrelationStats()
 
-    init(corrs: [Corr], consumers: [Int: [(Int, Int)]], ruleCount: Int, maxGroups: Int, maxEvents: Int) {
+    let suppressed: [Bool]
+
+    init(corrs: [Corr], consumers: [Int: [(Int, Int)]], ruleCount: Int, suppressed: [Bool], maxGroups: Int, maxEvents: Int) {
         self.corrs = corrs
+        self.suppressed = suppressed
         self.consumers = consumers
         self.ruleCount = ruleCount
         self.maxGroups = max(1, maxGroups)
@@ -97,9 +100,7 @@ final class CorrelationEngine: @unchecked Sendable {
         for (ci, pos) in cons {
             if let result = update(ci, pos, event) {
                 stats.fired += 1
-                var m = SigmaMatch(rule: corrs[ci].info)
-                m.correlation = result
-                out.append(m)
+                if !suppressed[ci] { out.append(SigmaMatch(rule: corrs[ci].info, correlation: result)) }
                 feedLocked(source: ruleCount + ci, event: event, out: &out, depth: depth + 1)
             }
         }

@@ -270,11 +270,11 @@ enum DetectionCompiler {
 
     static func classify(_ s: SigmaString, cased: Bool) -> Test {
         var parts = s.parts
-        let lead = parts.first == .star
+        let lead: Bool = parts.first == SPart.star
         if lead { parts.removeFirst() }
-        let trail = !parts.isEmpty && parts.last == .star
+        let trail: Bool = !parts.isEmpty && parts.last == SPart.star
         if trail { parts.removeLast() }
-        let fold: ([UInt8]) -> [UInt8] = cased ? { $0 } : Fold.fold
+        let fold: ([UInt8]) -> [UInt8] = cased ? { (x: [UInt8]) -> [UInt8] in x } : { (x: [UInt8]) -> [UInt8] in Fold.fold(x) }
         if parts.isEmpty {
             if lead { return .glob([.star], cased: cased) }
             return .lit(.exact, [], cased: cased)

@@ -1,0 +1,196 @@
+import EDRCore
+import Foundation
+
+/// Parses rule sources, applies filters, routes by logsource, compiles, resolves correlations.
+struct SigmaLoader {
+    let options: SigmaOptions
+
+    private enum Ref { case rule(Int), corr(Int), rejected, inert }
+
+    func build(_ sources: [(String, String?)]) -> SigmaEngine {
+        var diags: [SigmaRuleDiagnostic] = []
+        var rules: [(ParsedRule, Int)] = []
+        var filters: [(ParsedFilter, Int)] = []
+        var corrs: [(ParsedCorrelation, Int)] = []
+
+        for (path, text) in sources {
+            guard let text else {
+                diags.append(SigmaRuleDiagnostic(path: path, ruleID: nil, title: nil, status: .rejected(reason: "file is unreadable or not UTF-8"), kind: .file))
+                continue
+            }
+            let docs: [YV]
+            do { docs = try YAMLLoader.documents(text) } catch {
+                let msg = "\(error)".replacingOccurrences(of: "\n", with: " ")
+                diags.append(SigmaRuleDiagnostic(path: path, ruleID: nil, title: nil, status: .rejected(reason: "invalid YAML: \(msg.prefix(300))"), kind: .file))
+                continue
+            }
+            for (i, doc) in docs.enumerated() {
+                if case .null = doc { continue }
+                let id = doc["id"]?.scalarText, title = doc["title"]?.scalarText
+                var kind: SigmaRuleDiagnostic.Kind = .rule
+                if doc["correlation"] != nil { kind = .correlation } else if doc["filter"] != nil && doc["detection"] == nil { kind = .filter }
+                do {
+                    let parsed = try RuleParser.document(doc, path: path, index: i, options: options)
+                    let di = diags.count
+                    diags.append(SigmaRuleDiagnostic(path: path, ruleID: id, title: title, status: .loaded, kind: kind, document: i))
+                    switch parsed {
+                    case .rule(let r): rules.append((r, di))
+                    case .filter(let f): filters.append((f, di))
+                    case .correlation(let c): corrs.append((c, di))
+                    }
+                } catch {
+                    let reason = (error as? RuleError)?.reason ?? "\(error)"
+                    diags.append(SigmaRuleDiagnostic(path: path, ruleID: id, title: title, status: .rejected(reason: reason), kind: kind, document: i))
+                }
+            }
+        }
+
+        // Filters: rule AND NOT filter, for the rules they name (or all rules of their logsource).
+        for (f, _) in filters {
+            for k in rules.indices {
+                let r = rules[k].0
+                guard f.logsource.covers(r.info.logsource) else { continue }
+                if !f.rules.isEmpty {
+                    let named = f.rules.contains { $0 == r.info.id || ($0 == r.name && r.name != nil) }
+                    if !named { continue }
+                }
+                rules[k].0.expr = .and([r.expr, .not(f.expr)])
+            }
+        }
+
+        // Inert rules and compilation, grouped by logsource key.
+        var builders: [LogSource: UnitBuilder] = [:]
+        var builderOrder: [LogSource] = []
+        let regexCache = RegexCache()
+        var infos: [SigmaRuleInfo] = []
+        var refs: [String: Ref] = [:]
+        for (r, di) in rules {
+            var ref: Ref
+            if let collected = options.collectedLogSources, !collected.contains(where: { r.info.logsource.appliesTo($0) }) {
+                diags[di].status = .inert(reason: "logsource \(r.info.logsource) is not collected on this platform")
+                ref = .inert
+            } else {
+                let ls = r.info.logsource
+                let b: UnitBuilder
+                if let x = builders[ls] { b = x } else {
+                    b = UnitBuilder(logsource: ls, regexCache: regexCache); builders[ls] = b; builderOrder.append(ls)
+                }
+                do {
+                    try b.addRule(r.expr, global: infos.count)
+                    ref = .rule(infos.count)
+                    infos.append(r.info)
+                } catch {
+                    diags[di].status = .rejected(reason: (error as? RuleError)?.reason ?? "\(error)")
+                    ref = .rejected
+                }
+            }
+            if let id = r.info.id { refs[id] = ref }
+            if let n = r.name { refs[n] = ref }
+        }
+        let units = builderOrder.map { CompiledUnit(builder: builders[$0]!) }
+
+        // Correlations.
+        for (k, (c, _)) in corrs.enumerated() {
+            if let id = c.info.id { refs[id] = .corr(k) }
+            if let n = c.name { refs[n] = .corr(k) }
+        }
+        var status: [Ref] = Array(repeating: .rejected, count: corrs.count)
+        var resolved: [[Int]] = Array(repeating: [], count: corrs.count)
+        // Resolve iteratively so chains see the status of the correlations they reference.
+        var pending = Set(corrs.indices)
+        var progress = true
+        while progress && !pending.isEmpty {
+            progress = false
+            for k in pending.sorted() {
+                let (c, di) = corrs[k]
+                var srcs: [Int] = []
+                var verdict: Ref? = nil
+                var wait = false
+                for name in c.rules {
+                    switch refs[name] {
+                    case .rule(let g)?: srcs.append(g)
+                    case .corr(let j)?:
+                        if j == k { verdict = .rejected; diags[di].status = .rejected(reason: "correlation references itself"); break }
+                        if pending.contains(j) { wait = true } else {
+                            switch status[j] {
+                            case .rule, .corr: srcs.append(infos.count + j)
+                            case .inert: if verdict == nil { verdict = .inert; diags[di].status = .inert(reason: "references inert correlation '\(name)'") }
+                            case .rejected: verdict = .rejected; diags[di].status = .rejected(reason: "references rejected correlation '\(name)'")
+                            }
+                        }
+                    case .rejected?: verdict = .rejected; diags[di].status = .rejected(reason: "references rejected rule '\(name)'")
+                    case .inert?: if verdict == nil { verdict = .inert; diags[di].status = .inert(reason: "references inert rule '\(name)'") }
+                    case nil: verdict = .rejected; diags[di].status = .rejected(reason: "references unknown rule '\(name)'")
+                    }
+                    if case .rejected? = verdict { break }
+                }
+                if wait && verdict == nil { continue }
+                pending.remove(k); progress = true
+                if let v = verdict { status[k] = v } else { status[k] = .corr(k); resolved[k] = srcs }
+            }
+        }
+        for k in pending {   // cycles
+            status[k] = .rejected
+            diags[corrs[k].1].status = .rejected(reason: "correlation chain forms a cycle")
+        }
+
+        var cList: [CorrelationEngine.Corr] = []
+        var cInfos: [SigmaRuleInfo] = []
+        var consumers: [Int: [(Int, Int)]] = [:]
+        var generateFor: [Int: Bool] = [:]
+        var corrIndexMap: [Int: Int] = [:]   // parsed index → engine index
+        for k in corrs.indices { if case .corr = status[k] { corrIndexMap[k] = corrIndexMap.count } }
+        for k in corrs.indices {
+            guard let ek = corrIndexMap[k] else { continue }
+            let c = corrs[k].0
+            var groupFields: [[String]] = []
+            var srcs: [Int] = []
+            for (pos, name) in c.rules.enumerated() {
+                var src = resolved[k][pos]
+                if src >= infos.count { src = infos.count + corrIndexMap[src - infos.count]! }
+                srcs.append(src)
+                // Names a rule may be called by in aliases: the reference itself, its id, its name.
+                var names: Set<String> = [name]
+                if src < infos.count, let id = infos[src].id { names.insert(id) }
+                for (r, _) in rules where r.info.id == name || r.name == name {
+                    if let id = r.info.id { names.insert(id) }; if let n = r.name { names.insert(n) }
+                }
+                groupFields.append(c.groupBy.map { g in
+                    if let m = c.aliases[g] { for n in names { if let f = m[n] { return f } } }
+                    return g
+                })
+                consumers[src, default: []].append((ek, pos))
+                generateFor[src] = (generateFor[src] ?? false) || c.generate
+            }
+            cList.append(CorrelationEngine.Corr(info: c.info, type: c.type, groupBy: c.groupBy, groupFields: groupFields,
+                                                span: c.timespan, conds: c.conditions, field: c.field,
+                                                positions: c.rules.count, generate: c.generate))
+            cInfos.append(c.info)
+        }
+        var suppressed = [Bool](repeating: false, count: infos.count)
+        var suppressedCorr = [Bool](repeating: false, count: cList.count)
+        for (src, gen) in generateFor where !gen {
+            if src < infos.count { suppressed[src] = true } else { suppressedCorr[src - infos.count] = true }
+        }
+        let corrEngine = cList.isEmpty ? nil : CorrelationEngine(
+            corrs: cList, consumers: consumers, ruleCount: infos.count, suppressed: suppressedCorr,
+            maxGroups: options.correlationMaxGroups, maxEvents: options.correlationMaxEventsPerGroup)
+        return SigmaEngine(diagnostics: diags, rules: infos, correlationRules: cInfos, units: units,
+                           suppressed: suppressed, correlation: corrEngine)
+    }
+}
+
+extension LogSource {
+    /// Every key this logsource names equals the other's.
+    func covers(_ other: LogSource) -> Bool {
+        if let p = product, p != other.product { return false }
+        if let c = category, c != other.category { return false }
+        if let s = service, s != other.service { return false }
+        return true
+    }
+
+    /// A rule with this logsource applies to events of `event` logsource.
+    func appliesTo(_ event: LogSource) -> Bool {
+        covers(LogSource(product: event.product?.lowercased(), category: event.category?.lowercased(), service: event.service?.lowercased()))
+    }
+}
