@@ -158,6 +158,9 @@ public struct IOCSetBuilder: Sendable {
             }
             buf[i - s] = c
         }
+        guard buf.contains(UInt8(ascii: ".")) else {
+            throw IOCValueError("single-label domain (would match a whole TLD or local names)")
+        }
         let id = labels.intern(label)
         buf.withUnsafeBufferPointer { _ = domains.insert(normalized: $0, label: id) }
     }
@@ -476,6 +479,11 @@ public final class IOCSet: Sendable {
             k += 1
         }
         if s + 1 < e && b[s] == UInt8(ascii: "/") && b[s + 1] == UInt8(ascii: "/") { s += 2 }
+        // bash's /dev/tcp/HOST/PORT and /dev/udp/HOST/PORT.
+        if e - s > 9 && b[s] == UInt8(ascii: "/") && b[s + 1] == UInt8(ascii: "d") && b[s + 4] == UInt8(ascii: "/") {
+            let dev = String(decoding: UnsafeBufferPointer(rebasing: b[s..<(s + 9)]), as: UTF8.self)
+            if dev == "/dev/tcp/" || dev == "/dev/udp/" { s += 9 }
+        }
         guard s < e else { return }
         // Host ends at the first path, query or fragment character.
         var h = s
