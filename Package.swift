@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "EDRYara", dependencies: ["EDRCore", "CYara"], swiftSettings: strict),
         .target(name: "EDRSensorLinux", dependencies: ["EDRCore", "CLibBPF"], swiftSettings: strict),
         .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSigma", "EDRIOC", "EDRYara", "CSeccomp"], swiftSettings: strict),
-        .target(name: "EDRRespond", dependencies: ["EDRCore", "CSeccomp"], swiftSettings: strict),
+        .target(name: "EDRRespond", dependencies: ["EDRCore", "CLinux"], swiftSettings: strict),
         .target(name: "EDRSupervisor", dependencies: ["EDRCore", "CSpawn", "CSeccomp", "CCap"], swiftSettings: strict),
 
         .executableTarget(name: "edr", dependencies: [

@@ -39,3 +39,9 @@ public struct EDRError: Error, CustomStringConvertible, Sendable {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
+
+import CLinux
+
+/// PR_SET_NO_NEW_PRIVS for this process (inherited by threads created later).
+@discardableResult
+public func prctlNoNewPrivs() -> Int32 { edr_prctl_set_no_new_privs() }

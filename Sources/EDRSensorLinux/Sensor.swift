@@ -244,32 +244,3 @@ public final class Sensor {
     }
 }
 
-/// Counters as (name, value) pairs: u16 count, then u8 name length, name, u64 value.
-public enum SensorStats {
-    public static func frame(_ entries: [(String, UInt64)]) -> Frame {
-        var p = [UInt8]()
-        p.appendLE(UInt16(entries.count))
-        for (name, value) in entries {
-            let n = Array(name.utf8.prefix(255))
-            p.append(UInt8(n.count))
-            p.append(contentsOf: n)
-            p.appendLE(value)
-        }
-        return Frame(type: .sensorStats, payload: p)
-    }
-
-    public static func parse(_ payload: [UInt8]) throws(WireError) -> [(String, UInt64)] {
-        guard payload.count >= 2 else { throw .malformedPayload("stats shorter than 2 bytes") }
-        let count = Int(payload.readLE(UInt16.self, at: 0))
-        var off = 2
-        var out: [(String, UInt64)] = []
-        for _ in 0..<count {
-            guard off < payload.count else { throw .malformedPayload("stats truncated") }
-            let len = Int(payload[off]); off += 1
-            guard off + len + 8 <= payload.count else { throw .malformedPayload("stats truncated") }
-            let name = String(decoding: payload[off..<(off + len)], as: UTF8.self); off += len
-            out.append((name, payload.readLE(UInt64.self, at: off))); off += 8
-        }
-        return out
-    }
-}

@@ -91,8 +91,9 @@ public final class YaraRules: @unchecked Sendable {
 
     /// Compiles every `.yar`/`.yara` file found recursively under `directories`.
     ///
-    /// Each file is compiled alone first, so a broken file is reported (file, line, message)
-    /// and left out; the good files are then compiled together. Each file gets its own
+    /// All files are first compiled together; if that fails, each file is compiled alone so
+    /// every broken file is reported (file, line, message) and left out, and the good files
+    /// are compiled together. Each file gets its own
     /// namespace (its path relative to its directory, extension removed) unless
     /// `namespacePerFile` is false, in which case all share "default".
     public static func compile(
@@ -126,6 +127,17 @@ public final class YaraRules: @unchecked Sendable {
     ) -> YaraCompileResult {
         YaraLibrary.ensureInitialized()
         var diagnostics = initialDiagnostics
+        // Fast path: everything compiles together (the usual case) — one compiler pass.
+        if !entries.isEmpty {
+            let all = runCompiler(externals: externals, sources: entries.map { .file($0.path, $0.namespace) }, keep: true)
+            if let r = all.rules {
+                diagnostics.append(contentsOf: all.diagnostics.filter { includeWarnings || $0.level == .error })
+                return YaraCompileResult(rules: r, diagnostics: diagnostics, files: entries.map(\.path),
+                                         compiledFiles: entries.map(\.path), failedFiles: [])
+            }
+        }
+        // Some file is bad: compile each file alone to find every bad one (libyara stops at
+        // the first error), then compile the good ones together.
         var good: [(path: String, namespace: String)] = []
         var failed: [String] = []
         for entry in entries {

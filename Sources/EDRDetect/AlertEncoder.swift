@@ -1,0 +1,173 @@
+import EDRCore
+import EDRSigma
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where an alert was raised: host and agent identity.
+public struct AlertContext: Sendable {
+    public var hostName: String
+    public var hostID: String
+    public var agentName = "edr"
+    public var agentVersion = AgentVersion.version
+
+    public init(hostName: String, hostID: String) {
+        self.hostName = hostName
+        self.hostID = hostID
+    }
+
+    /// This machine: kernel host name (or the configured one) and /etc/machine-id.
+    public static func local(hostNameOverride: String = "") -> AlertContext {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, 255)
+        let name = hostNameOverride.isEmpty ? String(cString: buf) : hostNameOverride
+        let id = (try? readTextFile("/etc/machine-id"))?.filter { !$0.isWhitespace } ?? ""
+        return AlertContext(hostName: name, hostID: id)
+    }
+}
+
+/// Turns a match into one ECS NDJSON line. The live agent and `edr replay` both use it.
+public enum AlertEncoder {
+    /// ECS event.category / event.type / event.action for a Sigma logsource category.
+    static func classification(_ category: String?) -> (category: [String], type: [String], action: String) {
+        switch category {
+        case "process_creation": return (["process"], ["start"], "process-started")
+        case "network_connection": return (["network"], ["connection", "start"], "network-connection")
+        case "file_event": return (["file"], ["creation"], "file-created")
+        case "file_delete": return (["file"], ["deletion"], "file-deleted")
+        case "file_rename": return (["file"], ["change"], "file-renamed")
+        case "file_change": return (["file"], ["change"], "file-modified")
+        case "dns_query", "dns": return (["network"], ["protocol"], "dns-query")
+        case .some(let c): return (["host"], ["info"], c)
+        case .none: return (["host"], ["info"], "event")
+        }
+    }
+
+    /// ECS event.severity on a 0–100 scale from the Sigma level.
+    public static func severity(_ level: SigmaLevel) -> Int {
+        switch level {
+        case .informational: 1
+        case .low: 21
+        case .medium: 47
+        case .high: 73
+        case .critical: 99
+        }
+    }
+
+    public static func sigma(event: Event, rule: SigmaRuleInfo, sequence: UInt64?, context: AlertContext,
+                             process: ProcessEntry? = nil, parent: ProcessEntry? = nil) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("@timestamp", formatTimestamp(epochSeconds: event.timestamp == 0 ? wallClockNow() : event.timestamp))
+        w.key("ecs"); w.beginObject(); w.field("version", AgentVersion.ecsVersion); w.endObject()
+
+        let cls = classification(event.logsource.category)
+        w.key("event"); w.beginObject()
+        w.field("kind", "alert")
+        w.field("category", cls.category)
+        w.field("type", cls.type)
+        w.field("action", cls.action)
+        w.field("created", formatTimestamp(epochSeconds: wallClockNow()))
+        w.field("severity", severity(rule.level))
+        w.field("module", "edr")
+        w.field("dataset", "edr.sigma")
+        if let sequence { w.field("sequence", sequence) }
+        w.endObject()
+
+        w.key("rule"); w.beginObject()
+        w.field("id", rule.id)
+        w.field("name", rule.title)
+        w.field("description", rule.description)
+        w.field("ruleset", "sigma")
+        w.field("category", event.logsource.category)
+        if !rule.references.isEmpty { w.field("reference", rule.references.joined(separator: " ")) }
+        if let a = rule.author { w.field("author", [a]) }
+        w.endObject()
+        w.key("log"); w.beginObject(); w.field("level", rule.level.description); w.endObject()
+        let techniques = rule.attackTechniques
+        if !techniques.isEmpty {
+            w.key("threat"); w.beginObject()
+            w.field("framework", "MITRE ATT&CK")
+            w.key("technique"); w.beginObject(); w.field("id", techniques); w.endObject()
+            w.endObject()
+        }
+        if !rule.tags.isEmpty { w.field("tags", rule.tags) }
+
+        writeProcess(&w, event: event, process: process, parent: parent)
+
+        if let userName = event["User"]?.stringValue ?? process?.user {
+            w.key("user"); w.beginObject()
+            w.field("name", userName)
+            if let p = process { w.field("id", String(p.uid)) }
+            w.endObject()
+        }
+        w.key("host"); w.beginObject()
+        w.field("name", context.hostName)
+        w.field("hostname", context.hostName)
+        if !context.hostID.isEmpty { w.field("id", context.hostID) }
+        w.field("os", ["linux"].first!)
+        w.endObject()
+        w.key("agent"); w.beginObject()
+        w.field("name", context.agentName)
+        w.field("type", "edr")
+        w.field("version", context.agentVersion)
+        w.endObject()
+
+        // The normalized event as Sigma saw it, Sysmon field names.
+        w.key("edr"); w.beginObject()
+        w.key("logsource"); w.beginObject()
+        w.field("product", event.logsource.product)
+        w.field("category", event.logsource.category)
+        w.field("service", event.logsource.service)
+        w.endObject()
+        w.key("event"); w.beginObject()
+        for (name, value) in zip(event.names, event.values) { w.key(name); w.value(value) }
+        w.endObject()
+        w.endObject()
+        w.endObject()
+        var bytes = w.bytes
+        bytes.append(0x0A)
+        return bytes
+    }
+
+    static func writeProcess(_ w: inout JSONWriter, event: Event, process: ProcessEntry?, parent: ProcessEntry?) {
+        let image = event["Image"]?.stringValue ?? process?.image
+        guard image != nil || event["ProcessId"] != nil else { return }
+        w.key("process"); w.beginObject()
+        if let pid = event["ProcessId"] { w.key("pid"); w.value(pid) }
+        w.field("entity_id", event["ProcessGuid"]?.stringValue)
+        w.field("executable", image)
+        if let image { w.field("name", String(image.split(separator: "/").last ?? Substring(image))) }
+        if let cmd = event["CommandLine"]?.stringValue {
+            w.field("command_line", cmd)
+            let args = process?.args ?? cmd.split(separator: " ").map(String.init)
+            w.field("args", args)
+            w.field("args_count", args.count)
+        }
+        w.field("working_directory", event["CurrentDirectory"]?.stringValue ?? process?.cwd)
+        if event["ParentProcessId"] != nil || event["ParentImage"] != nil {
+            w.key("parent"); w.beginObject()
+            if let ppid = event["ParentProcessId"] { w.key("pid"); w.value(ppid) }
+            w.field("entity_id", event["ParentProcessGuid"]?.stringValue)
+            let pimage = event["ParentImage"]?.stringValue ?? parent?.image
+            w.field("executable", pimage)
+            if let pimage { w.field("name", String(pimage.split(separator: "/").last ?? Substring(pimage))) }
+            if let pcmd = event["ParentCommandLine"]?.stringValue ?? parent?.commandLine {
+                w.field("command_line", pcmd)
+                w.field("args", parent?.args ?? pcmd.split(separator: " ").map(String.init))
+            }
+            w.endObject()
+        }
+        w.endObject()
+    }
+
+    /// One readable line for a terminal.
+    public static func readable(event: Event, rule: SigmaRuleInfo) -> String {
+        let level = rule.level.description.uppercased()
+        let pid = event["ProcessId"]?.stringValue ?? "?"
+        let user = event["User"]?.stringValue ?? "?"
+        let what = event["CommandLine"]?.stringValue ?? event["Image"]?.stringValue ?? ""
+        let parent = event["ParentImage"]?.stringValue.map { " parent=\($0)" } ?? ""
+        return "[\(formatTimestamp(epochSeconds: event.timestamp == 0 ? wallClockNow() : event.timestamp))] \(level) \(rule.title) — pid=\(pid) user=\(user)\(parent) \(what)"
+    }
+}

@@ -1,0 +1,212 @@
+import EDRCore
+import EDRSigma
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The detector's loop: frames in, events normalized, rules evaluated, alerts out, frames
+/// acknowledged so the sensor can forget them.
+public final class Detector {
+    public struct Options: Sendable {
+        public var sensorSocket: String
+        public var respondSocket: String?
+        public var responseMinLevel: SigmaLevel
+        public var context: AlertContext
+        public var machineID: String
+        public init(sensorSocket: String, respondSocket: String?, responseMinLevel: SigmaLevel, context: AlertContext, machineID: String) {
+            self.sensorSocket = sensorSocket
+            self.respondSocket = respondSocket
+            self.responseMinLevel = responseMinLevel
+            self.context = context
+            self.machineID = machineID
+        }
+    }
+
+    public struct Counters: Sendable {
+        public var framesReceived: UInt64 = 0
+        public var recordsDecoded: UInt64 = 0
+        public var recordErrors: UInt64 = 0
+        public var events: UInt64 = 0
+        public var alerts: UInt64 = 0
+        public var responseRequests: UInt64 = 0
+        public var snapshotProcesses: UInt64 = 0
+    }
+
+    private let engine: SigmaEngine
+    private let sink: AlertSink
+    private let options: Options
+    public private(set) var normalizer: Normalizer
+    public private(set) var counters = Counters()
+    private var respondFD: Int32 = -1
+    private var lastRespondAttempt: UInt64 = 0
+    private var onReady: (() -> Void)?
+
+    nonisolated(unsafe) static var stopRequested: sig_atomic_t = 0
+
+    public init(engine: SigmaEngine, sink: AlertSink, options: Options, onReady: (() -> Void)? = nil) {
+        self.engine = engine
+        self.sink = sink
+        self.options = options
+        self.normalizer = Normalizer(machineID: options.machineID)
+        self.onReady = onReady
+    }
+
+    /// Connects to the sensor (retrying while it starts) and processes frames until stopped.
+    public func run() throws {
+        signal(SIGTERM) { _ in Detector.stopRequested = 1 }
+        signal(SIGINT) { _ in Detector.stopRequested = 1 }
+        signal(SIGPIPE, SIG_IGN)
+        var attempts = 0
+        while Detector.stopRequested == 0 {
+            let fd: Int32
+            do {
+                fd = try UnixSocket.connect(path: options.sensorSocket)
+            } catch {
+                attempts += 1
+                if attempts % 50 == 1 { Log.info("waiting for the sensor at \(options.sensorSocket): \(error)") }
+                usleep(100_000)
+                continue
+            }
+            attempts = 0
+            do {
+                try serve(fd)
+                Log.warning("sensor closed the connection; reconnecting")
+            } catch {
+                Log.error("dropping the sensor connection: \(error)")
+            }
+            close(fd)
+            usleep(100_000)
+        }
+    }
+
+    private func serve(_ fd: Int32) throws {
+        let peer = try UnixSocket.peerCredentials(fd)
+        guard peer.uid == 0 else { throw EDRError("sensor socket peer is uid \(peer.uid), not root: refusing") }
+        try UnixSocket.writeAll(fd, Hello(role: .detector, pid: UInt32(getpid()), nextSequence: 0).frame().encoded())
+        var reader = FrameReader(fd: fd)
+        guard let first = try reader.next() else { throw EDRError("sensor closed before hello") }
+        let hello = try Hello(frame: first)
+        guard hello.role == .sensor else { throw EDRError("peer says it is \(hello.role), expected sensor") }
+        reader.decoder.expectSequence(from: hello.nextSequence)
+        var processed: UInt64 = hello.nextSequence &- 1
+        var acked = processed
+        var pollfds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+
+        while Detector.stopRequested == 0 {
+            // Drain what is buffered, then acknowledge before blocking for more.
+            if reader.decoder.bufferedBytes == 0 && processed != acked {
+                try UnixSocket.writeAll(fd, Ack.frame(upTo: processed).encoded())
+                acked = processed
+            }
+            if reader.decoder.bufferedBytes == 0 {
+                pollfds[0].revents = 0
+                let n = poll(&pollfds, 1, 200)
+                if n == 0 { continue }
+                if n < 0 { if errno == EINTR { continue } else { throw SystemError("poll") } }
+            }
+            guard let frame = try reader.next() else { return }
+            counters.framesReceived += 1
+            switch frame.type {
+            case .kernelRecord:
+                handle(record: frame.payload, sequence: frame.sequence)
+                processed = frame.sequence
+            case .procSnapshot:
+                do {
+                    try normalizer.snapshot(frame.payload)
+                    counters.snapshotProcesses += 1
+                } catch {
+                    counters.recordErrors += 1
+                    Log.warning("\(error)")
+                }
+            case .snapshotDone:
+                Log.info("process cache warm: \(counters.snapshotProcesses) processes from the sensor's /proc snapshot")
+                if let r = onReady { onReady = nil; r() }
+            case .sensorStats:
+                reconcile(try SensorStats.parse(frame.payload))
+            default:
+                throw EDRError("unexpected \(frame.type) frame from the sensor")
+            }
+        }
+    }
+
+    private func handle(record payload: [UInt8], sequence: UInt64) {
+        let record: KernelRecord
+        do {
+            record = try KernelRecordDecoder.decode(payload)
+        } catch {
+            counters.recordErrors += 1
+            Log.warning("frame \(sequence): \(error)")
+            return
+        }
+        counters.recordsDecoded += 1
+        switch record {
+        case .exec(let r):
+            let (event, process, parent) = normalizer.exec(r)
+            counters.events += 1
+            evaluate(event, sequence: sequence, process: process, parent: parent)
+        case .exit(let r):
+            normalizer.exit(r)
+        case .fork(let r):
+            normalizer.fork(r)
+        }
+    }
+
+    public func evaluate(_ event: Event, sequence: UInt64?, process: ProcessEntry?, parent: ProcessEntry?) {
+        for m in engine.evaluate(event) {
+            counters.alerts += 1
+            let line = AlertEncoder.sigma(event: event, rule: m.rule, sequence: sequence, context: options.context,
+                                          process: process, parent: parent)
+            sink.write(line: line, readable: AlertEncoder.readable(event: event, rule: m.rule))
+            if let p = process, options.respondSocket != nil, m.rule.level >= options.responseMinLevel {
+                requestResponse(ResponseRequest(pid: p.pid, startTicks: p.startTicks, level: UInt8(m.rule.level.rawValue),
+                                                ruleID: m.rule.id ?? "", ruleName: m.rule.title))
+            }
+        }
+    }
+
+    private func requestResponse(_ request: ResponseRequest) {
+        guard let path = options.respondSocket else { return }
+        if respondFD < 0 {
+            do {
+                respondFD = try UnixSocket.connect(path: path)
+                let peer = try UnixSocket.peerCredentials(respondFD)
+                Log.info("connected to edr-respond (pid \(peer.pid), uid \(peer.uid))")
+            } catch {
+                Log.error("cannot reach edr-respond at \(path): \(error); response for pid \(request.pid) not sent")
+                if respondFD >= 0 { close(respondFD); respondFD = -1 }
+                return
+            }
+        }
+        do {
+            try UnixSocket.writeAll(respondFD, request.frame().encoded())
+            counters.responseRequests += 1
+        } catch {
+            Log.error("sending to edr-respond: \(error)")
+            close(respondFD)
+            respondFD = -1
+        }
+    }
+
+    private var lastReconcile: [String: UInt64] = [:]
+
+    /// Compares what the kernel submitted, what the sensor read and what arrived here.
+    private func reconcile(_ stats: [(String, UInt64)]) {
+        var s: [String: UInt64] = [:]
+        for (k, v) in stats { s[k] = v }
+        var submitted: UInt64 = 0, ringFull: UInt64 = 0, tooLarge: UInt64 = 0
+        for f in ["exec", "exit", "fork"] {
+            submitted += s["kernel.\(f).submitted"] ?? 0
+            ringFull += s["kernel.\(f).ring_full"] ?? 0
+            tooLarge += s["kernel.\(f).too_large"] ?? 0
+        }
+        let lost = ringFull + tooLarge
+        let previousLost = (lastReconcile["kernel.lost"] ?? 0)
+        let line = "loss accounting: kernel submitted \(submitted), ring-full \(ringFull), too-large \(tooLarge); sensor read \(s["sensor.records_read"] ?? 0), pending \(s["sensor.pending_frames"] ?? 0); detector decoded \(counters.recordsDecoded), record errors \(counters.recordErrors), alerts \(counters.alerts)"
+        if lost > previousLost { Log.warning(line) } else { Log.debug(line) }
+        s["kernel.lost"] = lost
+        lastReconcile = s
+    }
+
+    public var lastSensorStats: [String: UInt64] { lastReconcile }
+}
+

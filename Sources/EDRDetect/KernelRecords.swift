@@ -1,0 +1,135 @@
+import EDRCore
+
+/// Decoders for the records the BPF programs write (layout: bpf/edr_events.h). Every offset
+/// and length is checked: a record that does not fit its own header is an error, never a crash.
+public struct TaskIDs: Sendable, Equatable {
+    public var pid: Int32
+    public var tid: Int32
+    public var ppid: Int32
+    public var uid: UInt32
+    public var euid: UInt32
+    public var gid: UInt32
+    public var egid: UInt32
+    public var loginuid: UInt32
+    public var startBoottimeNanos: UInt64
+    public var parentStartBoottimeNanos: UInt64
+
+    /// Start time in clock ticks since boot, as /proc/PID/stat states it.
+    public var startTicks: UInt64 { startBoottimeNanos / (1_000_000_000 / clockTicksPerSecond) }
+    public var parentStartTicks: UInt64 { parentStartBoottimeNanos / (1_000_000_000 / clockTicksPerSecond) }
+}
+
+public struct ExecRecord: Sendable, Equatable {
+    public static let argsTruncated: UInt32 = 1
+    public static let pathTruncated: UInt32 = 2
+    public static let cwdTruncated: UInt32 = 4
+    public static let argsFault: UInt32 = 8
+
+    public var bootNanos: UInt64
+    public var ids: TaskIDs
+    public var cgroupID: UInt64
+    public var flags: UInt32
+    public var argc: UInt32
+    public var args: [String]
+    public var path: String
+    public var cwd: String
+    public var comm: String
+}
+
+public struct ExitRecord: Sendable, Equatable {
+    public var bootNanos: UInt64
+    public var ids: TaskIDs
+    public var exitCode: UInt32
+    public var comm: String
+}
+
+public struct ForkRecord: Sendable, Equatable {
+    public var bootNanos: UInt64
+    public var ids: TaskIDs
+    public var comm: String
+}
+
+public enum KernelRecord: Sendable, Equatable {
+    case exec(ExecRecord)
+    case exit(ExitRecord)
+    case fork(ForkRecord)
+}
+
+public struct RecordError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public var description: String { "kernel record: \(message)" }
+}
+
+public enum KernelRecordDecoder {
+    public static let version: UInt16 = 1
+    static let headerSize = 16
+    static let execFixed = 104
+    static let exitSize = 88
+    static let forkSize = 80
+
+    public static func decode(_ p: [UInt8]) throws(RecordError) -> KernelRecord {
+        guard p.count >= headerSize else { throw RecordError(message: "\(p.count) bytes is shorter than a record header") }
+        let kind = p.readLE(UInt16.self, at: 0)
+        let version = p.readLE(UInt16.self, at: 2)
+        let size = Int(p.readLE(UInt32.self, at: 4))
+        guard version == Self.version else { throw RecordError(message: "record version \(version), expected \(Self.version)") }
+        guard size == p.count else { throw RecordError(message: "record says \(size) bytes, frame holds \(p.count)") }
+        let boot = p.readLE(UInt64.self, at: 8)
+        switch kind {
+        case 1:
+            guard p.count >= execFixed else { throw RecordError(message: "exec record shorter than its fixed part") }
+            let argsLen = Int(p.readLE(UInt16.self, at: 80))
+            let pathLen = Int(p.readLE(UInt16.self, at: 82))
+            let cwdLen = Int(p.readLE(UInt16.self, at: 84))
+            guard execFixed + argsLen + pathLen + cwdLen == p.count else {
+                throw RecordError(message: "exec record lengths \(argsLen)+\(pathLen)+\(cwdLen) do not add up to \(p.count - execFixed)")
+            }
+            var off = execFixed
+            let args = splitArgs(p[off..<(off + argsLen)]); off += argsLen
+            let path = joinComponents(p[off..<(off + pathLen)]); off += pathLen
+            let cwd = joinComponents(p[off..<(off + cwdLen)])
+            return .exec(ExecRecord(bootNanos: boot, ids: ids(p), cgroupID: p.readLE(UInt64.self, at: 64),
+                                    flags: p.readLE(UInt32.self, at: 72), argc: p.readLE(UInt32.self, at: 76),
+                                    args: args, path: path, cwd: cwd, comm: cString(p[88..<104])))
+        case 2:
+            guard p.count == exitSize else { throw RecordError(message: "exit record is \(p.count) bytes, expected \(exitSize)") }
+            return .exit(ExitRecord(bootNanos: boot, ids: ids(p), exitCode: p.readLE(UInt32.self, at: 64), comm: cString(p[72..<88])))
+        case 3:
+            guard p.count == forkSize else { throw RecordError(message: "fork record is \(p.count) bytes, expected \(forkSize)") }
+            return .fork(ForkRecord(bootNanos: boot, ids: ids(p), comm: cString(p[64..<80])))
+        default:
+            throw RecordError(message: "unknown record kind \(kind)")
+        }
+    }
+
+    static func ids(_ p: [UInt8]) -> TaskIDs {
+        TaskIDs(pid: Int32(bitPattern: p.readLE(UInt32.self, at: 16)), tid: Int32(bitPattern: p.readLE(UInt32.self, at: 20)),
+                ppid: Int32(bitPattern: p.readLE(UInt32.self, at: 24)), uid: p.readLE(UInt32.self, at: 28),
+                euid: p.readLE(UInt32.self, at: 32), gid: p.readLE(UInt32.self, at: 36), egid: p.readLE(UInt32.self, at: 40),
+                loginuid: p.readLE(UInt32.self, at: 44), startBoottimeNanos: p.readLE(UInt64.self, at: 48),
+                parentStartBoottimeNanos: p.readLE(UInt64.self, at: 56))
+    }
+
+    /// argv as the kernel holds it: NUL-separated, the last NUL optional when truncated.
+    public static func splitArgs(_ bytes: ArraySlice<UInt8>) -> [String] {
+        var out: [String] = []
+        var s = bytes.startIndex
+        for i in bytes.indices where bytes[i] == 0 {
+            out.append(String(decoding: bytes[s..<i], as: UTF8.self))
+            s = i + 1
+        }
+        if s < bytes.endIndex { out.append(String(decoding: bytes[s..<bytes.endIndex], as: UTF8.self)) }
+        return out
+    }
+
+    /// Path components arrive leaf first, each NUL-terminated: reverse and join with "/".
+    public static func joinComponents(_ bytes: ArraySlice<UInt8>) -> String {
+        let parts = splitArgs(bytes).filter { !$0.isEmpty && $0 != "/" }
+        if parts.isEmpty { return "/" }
+        return "/" + parts.reversed().joined(separator: "/")
+    }
+
+    static func cString(_ bytes: ArraySlice<UInt8>) -> String {
+        String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+    }
+}

@@ -1,0 +1,261 @@
+import Foundation
+import Testing
+@testable import EDRYara
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private let repoRoot: String = {
+    var url = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+private let signatureBaseYara = "/work/shared/corpora/signature-base/yara"
+let marker = "EDR-YARA-SELFTEST-MARKER-5b1f0c"
+
+func makeTempDir() throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("yara-test-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+@discardableResult
+func writeFile(_ path: String, _ bytes: [UInt8]) throws -> String {
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    return path
+}
+
+func openFD(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC) }
+
+@Suite struct Compilation {
+    @Test func exampleRulesCompile() throws {
+        let r = YaraRules.compile(directories: [repoRoot + "/rules/yara"])
+        #expect(r.errors.isEmpty, "\(r.errors)")
+        #expect(r.failedFiles.isEmpty)
+        #expect(r.compiledFiles.count == 1)
+        #expect((r.rules?.ruleCount ?? 0) == 6)
+        #expect(Set(r.rules?.externalNames ?? []) == ["filename", "filepath", "extension", "filetype", "owner"])
+    }
+
+    @Test func brokenFileReportedOthersStillLoad() throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
+        try "rule good_one { strings: $a = \"alpha-marker\" condition: $a }\n".write(toFile: dir + "/a.yar", atomically: true, encoding: .utf8)
+        try "rule good_two { condition: filesize > 0 }\n".write(toFile: dir + "/sub/b.yara", atomically: true, encoding: .utf8)
+        try "// broken\nrule broken {\n  strings:\n    $a = \"x\"\n  condition:\n    $a and $undefined\n}\n"
+            .write(toFile: dir + "/c.yar", atomically: true, encoding: .utf8)
+        try "rule also_broken { condition: true \n".write(toFile: dir + "/d.yar", atomically: true, encoding: .utf8)
+        try "rule r {\n  strings:\n    $a = \"xyz\"\n    $b = { 4D 5A ZZ }\n  condition:\n    any of them\n}\n"
+            .write(toFile: dir + "/e.yar", atomically: true, encoding: .utf8)
+        try "not a rule file".write(toFile: dir + "/notes.txt", atomically: true, encoding: .utf8)
+        let r = YaraRules.compile(directories: [dir])
+        #expect(r.files.count == 5)
+        #expect(r.compiledFiles.map { ($0 as NSString).lastPathComponent } == ["a.yar", "b.yara"])
+        #expect(r.failedFiles.map { ($0 as NSString).lastPathComponent } == ["c.yar", "d.yar", "e.yar"])
+        #expect(r.rules?.ruleCount == 2)
+        let c = try #require(r.errors.first { $0.file.hasSuffix("/c.yar") })
+        // libyara reports a condition error where the condition ends (line 6 or the brace on 7).
+        #expect((6...7).contains(c.line))
+        #expect(c.message.contains("undefined"))
+        #expect(c.description.hasPrefix(dir + "/c.yar:\(c.line): error: "))
+        // Unexpected end of file: libyara gives line 0.
+        #expect(r.errors.contains { $0.file.hasSuffix("/d.yar") && $0.message.contains("syntax error") })
+        let e = try #require(r.errors.first { $0.file.hasSuffix("/e.yar") })
+        #expect(e.line == 4)
+        #expect(e.message.contains("syntax error"))
+    }
+
+    @Test func duplicateRuleNamesAcrossFilesInOneNamespace() throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "rule same { condition: true }\n".write(toFile: dir + "/1.yar", atomically: true, encoding: .utf8)
+        try "rule same { condition: false }\n".write(toFile: dir + "/2.yar", atomically: true, encoding: .utf8)
+        // One namespace per file (default): both load.
+        #expect(YaraRules.compile(directories: [dir]).rules?.ruleCount == 2)
+        // Shared namespace: the clash is blamed on the second file, the first still loads.
+        let shared = YaraRules.compile(directories: [dir], namespacePerFile: false)
+        #expect(shared.rules?.ruleCount == 1)
+        #expect(shared.failedFiles.map { ($0 as NSString).lastPathComponent } == ["2.yar"])
+        #expect(shared.errors.contains { $0.file.hasSuffix("2.yar") && $0.message.contains("duplicated") })
+    }
+
+    @Test func missingDirectoryIsAnError() {
+        let r = YaraRules.compile(directories: ["/nonexistent/rules"])
+        #expect(r.rules == nil)
+        #expect(r.errors.count == 1)
+    }
+
+    @Test func sourceCompileThrowsWithLine() {
+        #expect(throws: YaraError.self) { try YaraRules.compile(source: "rule x {\n condition:\n nope\n}") }
+        do {
+            _ = try YaraRules.compile(source: "rule x {\n condition:\n nope\n}")
+        } catch let e as YaraError {
+            #expect(e.diagnostics.first?.line == 3)
+        } catch {}
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: signatureBaseYara)))
+    func signatureBaseCompiles() throws {
+        let start = Date()
+        let r = YaraRules.compile(directories: [signatureBaseYara])
+        let secs = Date().timeIntervalSince(start)
+        print("signature-base: \(r.files.count) files, \(r.compiledFiles.count) compiled, \(r.failedFiles.count) failed, "
+              + "\(r.rules?.ruleCount ?? 0) rules, \(String(format: "%.2f", secs)) s")
+        for e in r.errors.prefix(20) { print("  \(e)") }
+        #expect(r.files.count > 700)
+        #expect(r.compiledFiles.count + r.failedFiles.count == r.files.count)
+        #expect(r.failedFiles.count <= 5)
+        #expect((r.rules?.ruleCount ?? 0) > 3000)
+    }
+}
+
+@Suite struct Scanning {
+    static let rules: YaraRules = {
+        let r = YaraRules.compile(directories: [repoRoot + "/rules/yara"])
+        return r.rules!
+    }()
+
+    @Test func markerThroughFDWithMetadata() throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try writeFile(dir + "/payload.BIN", Array("some bytes \(marker) more".utf8))
+        let fd = openFD(path)
+        defer { close(fd) }
+        #expect(lseek(fd, 3, SEEK_SET) == 3)
+        let scanner = try YaraScanner(rules: Self.rules)
+        let r = scanner.scan(fd: fd, path: path, computeHashes: true)
+        #expect(r.status == .completed)
+        #expect(lseek(fd, 0, SEEK_CUR) == 3, "the fd's offset is left alone")
+        let m = try #require(r.matches.first)
+        #expect(r.matches.count == 1)
+        #expect(m.rule == "EDR_Test_Marker")
+        #expect(m.namespace == "edr_examples")
+        #expect(m.tags == ["test"])
+        #expect(m[meta: "description"] == .string("Harmless marker string used by the agent's self-tests"))
+        #expect(m[meta: "score"] == .int(10))
+        #expect(m[meta: "self_test"] == .bool(true))
+        #expect(m.severity?.level == .low)
+        #expect(m.severity?.key == "severity")
+        #expect(r.identity == FileIdentity(fd: fd))
+        #expect(r.hashes?.sha256.count == 64)
+        #expect(r.bytesScanned == Int64(marker.utf8.count + 16))
+    }
+
+    @Test func cleanFileAndEmptyFile() throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scanner = try YaraScanner(rules: Self.rules)
+        for (name, content) in [("clean", Array("nothing here".utf8)), ("empty", [])] {
+            let fd = openFD(try writeFile(dir + "/" + name, content))
+            let r = scanner.scan(fd: fd, path: dir + "/" + name, computeHashes: true)
+            close(fd)
+            #expect(r.status == .completed)
+            #expect(r.matches.isEmpty)
+        }
+    }
+
+    @Test func externalsSetPerScan() throws {
+        let rules = try YaraRules.compile(source: """
+            rule by_ext { condition: extension == ".sh" and filename == "dropper.sh" }
+            rule by_type { condition: filetype == "ELF" }
+            rule by_path { condition: filepath matches /\\/tmp\\// }
+            rule by_owner { condition: owner != "" }
+            """)
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scanner = try YaraScanner(rules: rules)
+        let sh = try writeFile(dir + "/dropper.SH", Array("#!/bin/sh\necho hi\n".utf8))
+        var fd = openFD(sh)
+        var names = scanner.scan(fd: fd, path: "/tmp/x/dropper.sh").matches.map(\.rule)
+        close(fd)
+        #expect(names == ["by_ext", "by_path", "by_owner"])
+        fd = openFD("/bin/true")
+        names = scanner.scan(fd: fd, path: "/usr/bin/true").matches.map(\.rule)
+        close(fd)
+        #expect(names == ["by_type", "by_owner"])
+    }
+
+    @Test func sizeCapHonored() throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try writeFile(dir + "/big", Array(repeating: 0x41, count: 5000) + Array(marker.utf8))
+        let fd = openFD(path)
+        defer { close(fd) }
+        let scanner = try YaraScanner(rules: Self.rules, options: .init(maxFileSize: 4096))
+        let r = scanner.scan(fd: fd, path: path, computeHashes: true)
+        #expect(r.status == .skippedTooLarge)
+        #expect(r.matches.isEmpty)
+        #expect(r.hashes == nil)
+        #expect(FileHashes.compute(fd: fd, maxSize: 4096) == nil)
+        scanner.options.maxFileSize = 1 << 20
+        #expect(scanner.scan(fd: fd, path: path).matches.map(\.rule) == ["EDR_Test_Marker"])
+    }
+
+    @Test func timeoutHonored() throws {
+        // Each byte runs an inner loop: minutes of work for 1 MiB; the 1 s timeout stops it.
+        let rules = try YaraRules.compile(source: """
+            rule slow { condition: for all i in (0..filesize) : ( for all j in (0..100000) : ( uint8(i) + j >= 0 ) ) }
+            """)
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fd = openFD(try writeFile(dir + "/f", Array(repeating: 7, count: 1 << 20)))
+        defer { close(fd) }
+        let scanner = try YaraScanner(rules: rules, options: .init(timeoutSeconds: 1))
+        let t0 = Date()
+        let r = scanner.scan(fd: fd, path: nil)
+        let secs = Date().timeIntervalSince(t0)
+        #expect(r.status == .timedOut)
+        #expect(secs < 5)
+    }
+
+    @Test func nonRegularFileSkipped() throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let scanner = try YaraScanner(rules: Self.rules)
+        #expect(scanner.scan(fd: fds[0]).status == .skippedNotRegular)
+        #expect(scanner.scan(fd: -1).status == .failed(-EBADF))
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: signatureBaseYara)))
+    func signatureBaseScansRealBinary() throws {
+        let rules = try #require(YaraRules.compile(directories: [signatureBaseYara]).rules)
+        let scanner = try YaraScanner(rules: rules)
+        let fd = openFD("/bin/ls")
+        defer { close(fd) }
+        let r = scanner.scan(fd: fd, path: "/bin/ls")
+        #expect(r.status == .completed)
+    }
+}
+
+@Suite struct Hashing {
+    func tool(_ name: String, _ path: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/" + name)
+        p.arguments = [path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
+    }
+
+    @Test(arguments: [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 1 << 20, (3 << 20) + 17])
+    func matchesCoreutils(size: Int) throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var rng = SystemRandomNumberGenerator()
+        let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let path = try writeFile(dir + "/f", bytes)
+        let fd = openFD(path)
+        defer { close(fd) }
+        let h = try #require(FileHashes.compute(fd: fd))
+        #expect(h.md5 == (try tool("md5sum", path)))
+        #expect(h.sha1 == (try tool("sha1sum", path)))
+        #expect(h.sha256 == (try tool("sha256sum", path)))
+        #expect(FileHashes(bytes: bytes) == h)
+    }
+}
