@@ -10,6 +10,7 @@ public struct AlertContext: Sendable {
     public var hostID: String
     public var agentName = "edr"
     public var agentVersion = AgentVersion.version
+    public var kernel: String?
 
     public init(hostName: String, hostID: String) {
         self.hostName = hostName
@@ -22,7 +23,12 @@ public struct AlertContext: Sendable {
         gethostname(&buf, 255)
         let name = hostNameOverride.isEmpty ? String(cString: buf) : hostNameOverride
         let id = (try? readTextFile("/etc/machine-id"))?.filter { !$0.isWhitespace } ?? ""
-        return AlertContext(hostName: name, hostID: id)
+        var ctx = AlertContext(hostName: name, hostID: id)
+        var u = utsname()
+        if uname(&u) == 0 {
+            ctx.kernel = withUnsafeBytes(of: u.release) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        }
+        return ctx
     }
 }
 
@@ -105,7 +111,7 @@ public enum AlertEncoder {
         w.field("name", context.hostName)
         w.field("hostname", context.hostName)
         if !context.hostID.isEmpty { w.field("id", context.hostID) }
-        w.field("os", ["linux"].first!)
+        w.key("os"); w.beginObject(); w.field("type", "linux"); w.field("kernel", context.kernel); w.endObject()
         w.endObject()
         w.key("agent"); w.beginObject()
         w.field("name", context.agentName)

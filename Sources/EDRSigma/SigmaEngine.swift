@@ -19,7 +19,7 @@ public enum SigmaLevel: Int, Sendable, Comparable, CaseIterable, CustomStringCon
         default: return nil
         }
     }
-    public var description: String { String(describing: Self.allCases[rawValue]).lowercased() }
+    public var description: String { ["informational", "low", "medium", "high", "critical"][rawValue] }
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
@@ -220,7 +220,8 @@ public final class SigmaEngine: @unchecked Sendable {
     public var correlationStats: SigmaCorrelationStats { correlation?.snapshotStats() ?? SigmaCorrelationStats() }
 
     /// Logsource keys with their compiled rule counts (for diagnostics and benchmarks).
-    public var unitSummary: [(logsource: LogSource, rules: Int, atoms: Int, automatonBytes: Int)] {
-        units.map { ($0.logsource, $0.ruleRoot.count, $0.atoms.count, $0.memoryEstimate) }
+    /// `unanchored`: rules evaluated for every event of the logsource (no literal prefilter).
+    public var unitSummary: [(logsource: LogSource, rules: Int, unanchored: Int, atoms: Int, automatonBytes: Int)] {
+        units.map { ($0.logsource, $0.ruleRoot.count, $0.alwaysRules.count, $0.atoms.count, $0.memoryEstimate) }
     }
 }

@@ -1,1 +1,77 @@
-print("todo")
+import ArgumentParser
+import EDRCore
+import EDRSupervisor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct EDR: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edr",
+        abstract: "An endpoint detection and response agent: eBPF sensor, sandboxed Sigma detector, confined responder.",
+        subcommands: [RunCommand.self, VersionCommand.self] + EDRExtraCommands.all)
+}
+
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version.")
+    func run() {
+        print("edr \(AgentVersion.version) (ECS \(AgentVersion.ecsVersion), wire protocol \(Wire.protocolVersion))")
+    }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the agent in the foreground: spawn, confine and supervise edr-sensor, edr-detect and edr-respond.")
+
+    @Option(name: .long, help: "TOML configuration file (defaults are built in).")
+    var config: String?
+
+    @Flag(name: .long, help: "Print one readable line per alert (default when standard output is a terminal).")
+    var printAlerts = false
+
+    func run() throws {
+        Log.setup(component: "edr", level: .info)
+        let path = config.map(absolutePath)
+        let cfg: AgentConfig
+        do {
+            cfg = try AgentConfig.load(file: path, environment: environment())
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        Log.setup(component: "edr", level: Log.Level(name: cfg.agent.logLevel) ?? .info)
+        let supervisor = Supervisor(options: .init(config: cfg, binDirectory: executableDirectory(),
+                                                   printAlerts: printAlerts || isatty(1) != 0))
+        let code = try supervisor.run()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+func environment() -> [String: String] {
+    var env: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+        let s = String(cString: entry)
+        if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        p += 1
+    }
+    return env
+}
+
+func absolutePath(_ path: String) -> String {
+    if path.hasPrefix("/") { return path }
+    var buf = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&buf, 4096) != nil else { return path }
+    return String(cString: buf) + "/" + path
+}
+
+/// The directory of this executable; its siblings edr-sensor, edr-detect, edr-respond and
+/// edr.bpf.o live there.
+func executableDirectory() -> String {
+    var buf = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buf, 4095)
+    guard n > 0 else { return "." }
+    return directoryName(of: String(cString: buf))
+}
+
+EDR.main()

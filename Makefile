@@ -1,0 +1,57 @@
+# The README's two commands:  `make run` (agent with bundled defaults) and `make test`.
+# Both install what they need on a fresh Debian 12 machine (run as root).
+
+SWIFT      ?= swift
+CLANG      ?= $(shell dirname $$(readlink -f $$(command -v swift)))/clang
+BPF_OUT    := .build/bpf
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.bpf.o,$(BPF_SRCS))
+ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+APT_PKGS   := libbpf-dev libelf-dev zlib1g-dev libyara-dev libpcre2-dev libseccomp-dev libcap-dev bpftool yara
+CONFIG     ?= config/edr.toml
+
+.PHONY: all deps bpf build release run test bench clean
+
+all: build
+
+# System libraries and tools; apt runs only when something is missing.
+deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(BPF_OUT)/vmlinux.h:
+	@mkdir -p $(BPF_OUT)
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BPF_OUT)/%.bpf.o: bpf/%.bpf.c bpf/*.h $(BPF_OUT)/vmlinux.h
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-default-const-init-var-unsafe \
+		-I$(BPF_OUT) -Ibpf -c $< -o $@
+
+# All hook families linked into one object: they share the ring buffer and counters.
+$(BPF_OUT)/edr.bpf.o: $(BPF_OBJS)
+	bpftool gen object $@ $^
+
+bpf: deps $(BPF_OUT)/edr.bpf.o
+
+build: bpf
+	$(SWIFT) build
+	cp $(BPF_OUT)/edr.bpf.o $$($(SWIFT) build --show-bin-path)/
+
+release: bpf
+	$(SWIFT) build -c release
+	cp $(BPF_OUT)/edr.bpf.o $$($(SWIFT) build -c release --show-bin-path)/
+
+run: release
+	$$($(SWIFT) build -c release --show-bin-path)/edr run --config $(CONFIG)
+
+test: build
+	EDR_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --no-parallel
+
+bench: release
+	$$($(SWIFT) build -c release --show-bin-path)/edr bench
+
+clean:
+	rm -rf .build

@@ -1,0 +1,112 @@
+import CSpawn
+import EDRCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One child process and the confinement it gets before its first instruction.
+public struct ChildSpec: Sendable {
+    public var name: String
+    public var executable: String
+    public var arguments: [String]
+    public var uid: uid_t
+    public var gid: gid_t
+    /// Capabilities kept (bounding, permitted, effective; ambient for non-root).
+    public var capabilities: [Capability]
+    /// The pre-exec seccomp filter's role.
+    public var seccompRole: SeccompFilter.Role
+    /// Descriptors handed to the child: [0] becomes fd 3, [1] fd 4, ...
+    public var fds: [Int32]
+    public var stdoutFD: Int32 = -1
+
+    public init(name: String, executable: String, arguments: [String], uid: uid_t, gid: gid_t,
+                capabilities: [Capability], seccompRole: SeccompFilter.Role, fds: [Int32]) {
+        self.name = name
+        self.executable = executable
+        self.arguments = arguments
+        self.uid = uid
+        self.gid = gid
+        self.capabilities = capabilities
+        self.seccompRole = seccompRole
+        self.fds = fds
+    }
+}
+
+public struct SpawnError: Error, CustomStringConvertible {
+    public let child: String
+    public let stage: String
+    public let errno: Int32
+    public var description: String { "spawning \(child) failed at \(stage): \(String(cString: strerror(errno)))" }
+}
+
+public enum Spawner {
+    /// Forks, confines (groups, uid/gid, capabilities, NoNewPrivs, seccomp) and execs.
+    public static func spawn(_ spec: ChildSpec) throws -> pid_t {
+        let filter = try SeccompFilter.preExec(role: spec.seccompRole)
+        let program = try filter.exportBPF()
+        filter.release()
+
+        let argStrings = [spec.executable] + spec.arguments
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argStrings.map { strdup($0) } + [nil]
+        let envStrings = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "SWIFT_BACKTRACE=enable=no"]
+        var env: [UnsafeMutablePointer<CChar>?] = envStrings.map { strdup($0) } + [nil]
+        defer {
+            for p in cArgs { free(p) }
+            for p in env { free(p) }
+        }
+        var pid: pid_t = 0
+        var err: Int32 = 0
+        let stage = spec.executable.withCString { path in
+            spec.fds.withUnsafeBufferPointer { fds in
+                program.withUnsafeBytes { prog in
+                    cArgs.withUnsafeMutableBufferPointer { argv in
+                        env.withUnsafeMutableBufferPointer { envp in
+                            var s = edr_spawn_spec()
+                            s.path = path
+                            s.argv = UnsafePointer(argv.baseAddress)
+                            s.envp = UnsafePointer(envp.baseAddress)
+                            s.fds = fds.baseAddress
+                            s.nfds = Int32(fds.count)
+                            s.stdout_fd = spec.stdoutFD
+                            s.stderr_fd = -1
+                            s.set_ids = 1
+                            s.uid = spec.uid
+                            s.gid = spec.gid
+                            s.caps = Capability.mask(spec.capabilities)
+                            s.no_new_privs = 1
+                            s.seccomp_filter = prog.baseAddress
+                            s.seccomp_len = prog.count
+                            s.pdeathsig = SIGKILL
+                            s.new_process_group = 1
+                            return edr_spawn(&s, &pid, &err)
+                        }
+                    }
+                }
+            }
+        }
+        guard stage == 0 else {
+            throw SpawnError(child: spec.name, stage: String(cString: edr_spawn_stage_name(stage)), errno: err)
+        }
+        return pid
+    }
+}
+
+/// A user name or numeric uid resolved to uid and primary gid.
+public func resolveUser(_ name: String) throws -> (uid: uid_t, gid: gid_t) {
+    if let uid = UInt32(name) {
+        if let pw = getpwuid(uid) { return (uid, pw.pointee.pw_gid) }
+        return (uid, uid)
+    }
+    guard let pw = getpwnam(name) else { throw EDRError("user \"\(name)\" does not exist (create it, or set a numeric uid)") }
+    return (pw.pointee.pw_uid, pw.pointee.pw_gid)
+}
+
+/// Names of the capabilities set in a mask, e.g. "CAP_BPF,CAP_PERFMON"; "none" for 0.
+public func capabilityNames(_ mask: UInt64) -> String {
+    if mask == 0 { return "none" }
+    var names: [String] = []
+    for bit in 0..<64 where mask & (1 << UInt64(bit)) != 0 {
+        names.append(Capability(rawValue: bit)?.name ?? "cap_\(bit)")
+    }
+    return names.joined(separator: ",")
+}
