@@ -44,7 +44,7 @@ public enum IOCBenchmark {
         var sampleIPs: [String] = []
         for i in 0..<ipCount {
             let r = rng.next()
-            let a = "\(1 + r % 223).\(r >> 8 & 255).\(r >> 16 & 255).\(r >> 24 & 255)"
+            let a = "\(11 + r % 213).\(r >> 8 & 255).\(r >> 16 & 255).\(r >> 24 & 255)"
             switch i % 20 {
             case 0: ipsText += "\(a)/\(16 + r >> 32 % 9);range\n"
             case 1: ipsText += "2001:db8:\(String(r >> 16 & 0xffff, radix: 16)):\(String(r & 0xffff, radix: 16))::\(String(r >> 32 & 0xffff, radix: 16))\n"

@@ -51,9 +51,10 @@ struct PatternError: Error {
     var offset: Int
 }
 
-/// Path regexes. Patterns are also OR-ed together in chunks as a prefilter, so a path that
-/// matches nothing (the usual case) costs one JIT match per chunk; only a chunk that hits
-/// runs its patterns one by one (to name them and apply their exclusions).
+/// Path regexes, with two prefilters so that a path matching nothing (the usual case) costs
+/// little: patterns with a required literal are only run when one Aho–Corasick pass over the
+/// path finds that literal; the others are OR-ed together in chunks, and only a chunk that
+/// hits runs its patterns one by one (to name them and apply their exclusions).
 struct PathRegexSet: Sendable {
     struct Entry: Sendable {
         var pattern: PCRE2Pattern
@@ -65,6 +66,7 @@ struct PathRegexSet: Sendable {
     private var chunks: [(prefilter: PCRE2Pattern, members: [Int])] = []
     /// Entries that can't be combined (backreferences, leading verbs) or whose chunk failed.
     private var standalone: [Int] = []
+    private var literals = LiteralAutomaton([])
 
     static let chunkSize = 200
 
@@ -95,6 +97,7 @@ struct PathRegexSet: Sendable {
         chunks = []
         standalone = []
         var pending: [Int] = []
+        var lits: [(bytes: [UInt8], id: Int)] = []
         func flush(_ members: [Int]) {
             guard !members.isEmpty else { return }
             if members.count == 1 {
@@ -108,7 +111,9 @@ struct PathRegexSet: Sendable {
             }
         }
         for i in entries.indices {
-            if PathRegexSet.combinable(entries[i].pattern.source) {
+            if let lit = RegexLiteral.required(entries[i].pattern.source) {
+                lits.append((lit, i))
+            } else if PathRegexSet.combinable(entries[i].pattern.source) {
                 pending.append(i)
                 if pending.count == PathRegexSet.chunkSize {
                     flush(pending)
@@ -119,19 +124,35 @@ struct PathRegexSet: Sendable {
             }
         }
         flush(pending)
+        literals = LiteralAutomaton(lits)
     }
 
     /// Indices of entries matching `path` (exclusions applied).
     func matches(_ path: UnsafeBufferPointer<UInt8>) -> [Int] {
         guard !entries.isEmpty else { return [] }
-        guard let md = pcre2_match_data_create_8(1, nil) else { return [] }
-        defer { pcre2_match_data_free_8(md) }
+        var md: OpaquePointer?
+        defer { if let md { pcre2_match_data_free_8(md) } }
+        func matchData() -> OpaquePointer {
+            if let md { return md }
+            md = pcre2_match_data_create_8(1, nil)
+            return md!
+        }
         var out: [Int] = []
         func check(_ i: Int) {
             let e = entries[i]
-            if e.pattern.matches(path, md) && !(e.exclude?.matches(path, md) ?? false) { out.append(i) }
+            if e.pattern.matches(path, matchData()) && !(e.exclude?.matches(path, matchData()) ?? false) { out.append(i) }
         }
-        for c in chunks where c.prefilter.matches(path, md) {
+        var candidates: [Int] = []
+        literals.scan(path) { candidates.append($0) }
+        if !candidates.isEmpty {
+            candidates.sort()
+            var last = -1
+            for i in candidates where i != last {
+                check(i)
+                last = i
+            }
+        }
+        for c in chunks where c.prefilter.matches(path, matchData()) {
             for i in c.members { check(i) }
         }
         for i in standalone { check(i) }

