@@ -1,102 +1,161 @@
-/// A byte-level Aho–Corasick automaton with a dense transition table over byte classes.
+/// A byte-level Aho–Corasick automaton over byte classes. Shallow states (the first
+/// `denseLimit` in breadth-first order) have full DFA rows; deeper states keep only their
+/// trie edges and a failure link, which keeps large pattern sets small in memory.
 /// Patterns are given already case-folded; `scan` reports (pattern, end offset) for every hit.
 final class AhoCorasick: @unchecked Sendable {
-    let classOf: [UInt8]          // 256 entries
     let nClasses: Int
-    let delta: [Int32]            // state * nClasses + class
-    let outStart: [Int32]         // outputs of state s: outputs[outStart[s] ..< outStart[s+1]]
-    let outputs: [Int32]
-    let patternLength: [Int32]
+    let stateCount: Int
+    let nDense: Int
+    let classOf: UnsafeMutablePointer<UInt8>      // 256
+    let dense: UnsafeMutablePointer<Int32>        // nDense * nClasses
+    let edgeStart: UnsafeMutablePointer<Int32>    // (stateCount - nDense) + 1
+    let edgeClass: UnsafeMutablePointer<UInt8>
+    let edgeTarget: UnsafeMutablePointer<Int32>
+    let fail: UnsafeMutablePointer<Int32>
+    let outStart: UnsafeMutablePointer<Int32>     // stateCount + 1
+    let outputs: UnsafeMutablePointer<Int32>
+    let patternLength: UnsafeMutablePointer<Int32>
+    let edgeCount: Int
+    let outputCount: Int
+    let patternCount: Int
 
-    init(patterns: [[UInt8]]) {
+    private static func alloc<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
+        let p = UnsafeMutablePointer<T>.allocate(capacity: max(a.count, 1))
+        p.initialize(from: a, count: a.count)
+        return p
+    }
+
+    init(patterns: [[UInt8]], denseLimit: Int = 2048) {
         var used = [Bool](repeating: false, count: 256)
         for p in patterns { for b in p { used[Int(b)] = true } }
         var cls = [UInt8](repeating: 0, count: 256)
         var n = 1
+        var identity = false
         for b in 0..<256 where used[b] {
-            if n < 255 { cls[b] = UInt8(n); n += 1 }
+            if n < 256 { cls[b] = UInt8(n); n += 1 } else { identity = true }
         }
-        // If more than 254 distinct bytes appear the rest share class 0 — only possible with
-        // binary patterns; keep correctness by giving up classes: use identity mapping.
-        var nc = n
-        if patterns.contains(where: { $0.contains { cls[Int($0)] == 0 } }) {
-            for b in 0..<256 { cls[b] = UInt8(truncatingIfNeeded: b) }
-            nc = 256
-        }
-        classOf = cls
-        nClasses = nc
+        if identity { for b in 0..<256 { cls[b] = UInt8(b) }; n = 256 }
+        let nc = n
 
-        var d: [Int32] = [Int32](repeating: -1, count: nc)
+        // Trie with sparse children.
+        var kids: [[(UInt8, Int32)]] = [[]]
         var own: [[Int32]] = [[]]
         for (pi, p) in patterns.enumerated() {
             var s = 0
             for b in p {
-                let c = Int(cls[Int(b)])
-                let nx = d[s * nc + c]
-                if nx >= 0 { s = Int(nx) } else {
-                    let ns = own.count
-                    own.append([])
-                    d.append(contentsOf: repeatElement(-1, count: nc))
-                    d[s * nc + c] = Int32(ns)
+                let c = cls[Int(b)]
+                if let nx = kids[s].first(where: { $0.0 == c }) { s = Int(nx.1) } else {
+                    let ns = kids.count
+                    kids.append([]); own.append([])
+                    kids[s].append((c, Int32(ns)))
                     s = ns
                 }
             }
             own[s].append(Int32(pi))
         }
-        let states = own.count
-        var fail = [Int32](repeating: 0, count: states)
-        var merged: [[Int32]] = own
-        var queue: [Int] = []
-        queue.reserveCapacity(states)
-        for c in 0..<nc {
-            let nx = d[c]
-            if nx >= 0 { fail[Int(nx)] = 0; queue.append(Int(nx)) } else { d[c] = 0 }
-        }
+        // Breadth-first order → new numbering (shallow states first).
+        let total = kids.count
+        var order: [Int] = [0]
+        order.reserveCapacity(total)
         var qi = 0
-        while qi < queue.count {
-            let s = queue[qi]; qi += 1
-            let f = Int(fail[s])
-            if !merged[f].isEmpty { merged[s].append(contentsOf: merged[f]) }
-            for c in 0..<nc {
-                let nx = d[s * nc + c]
-                if nx >= 0 {
-                    fail[Int(nx)] = d[f * nc + c]
-                    queue.append(Int(nx))
-                } else {
-                    d[s * nc + c] = d[f * nc + c]
+        while qi < order.count {
+            let s = order[qi]; qi += 1
+            for (_, t) in kids[s].sorted(by: { $0.0 < $1.0 }) { order.append(Int(t)) }
+        }
+        var newID = [Int32](repeating: 0, count: total)
+        for (i, s) in order.enumerated() { newID[s] = Int32(i) }
+        var k2: [[(UInt8, Int32)]] = Array(repeating: [], count: total)
+        var o2: [[Int32]] = Array(repeating: [], count: total)
+        for s in 0..<total {
+            k2[Int(newID[s])] = kids[s].map { ($0.0, newID[Int($0.1)]) }.sorted { $0.0 < $1.0 }
+            o2[Int(newID[s])] = own[s]
+        }
+        kids = []; own = []
+        // Failure links and merged outputs (BFS order = increasing ids).
+        var failA = [Int32](repeating: 0, count: total)
+        var merged = o2
+        func gotoEdge(_ s: Int, _ c: UInt8) -> Int32? {
+            for (cc, t) in k2[s] where cc == c { return t }
+            return nil
+        }
+        for s in 0..<total {
+            for (c, t) in k2[s] {
+                if s == 0 { failA[Int(t)] = 0; continue }
+                var f = Int(failA[s])
+                while true {
+                    if let nx = gotoEdge(f, c) { failA[Int(t)] = nx; break }
+                    if f == 0 { failA[Int(t)] = 0; break }
+                    f = Int(failA[f])
                 }
             }
+            if s > 0 {
+                let f = Int(failA[s])
+                if !merged[f].isEmpty { merged[s].append(contentsOf: merged[f]) }
+            }
         }
-        delta = d
-        var os: [Int32] = []
-        os.reserveCapacity(states + 1)
-        var outs: [Int32] = []
-        for s in 0..<states { os.append(Int32(outs.count)); outs.append(contentsOf: merged[s]) }
+        let nd = min(total, max(1, denseLimit))
+        var d = [Int32](repeating: 0, count: nd * nc)
+        for s in 0..<nd {
+            for c in 0..<nc {
+                var f = s
+                var target: Int32 = 0
+                while true {
+                    if let nx = gotoEdge(f, UInt8(c)) { target = nx; break }
+                    if f == 0 { target = 0; break }
+                    if f < s { target = d[f * nc + c]; break }   // already computed row
+                    f = Int(failA[f])
+                }
+                d[s * nc + c] = target
+            }
+        }
+        var es: [Int32] = [], ec: [UInt8] = [], et: [Int32] = []
+        for s in nd..<total {
+            es.append(Int32(ec.count))
+            for (c, t) in k2[s] { ec.append(c); et.append(t) }
+        }
+        es.append(Int32(ec.count))
+        var os: [Int32] = [], outs: [Int32] = []
+        for s in 0..<total { os.append(Int32(outs.count)); outs.append(contentsOf: merged[s]) }
         os.append(Int32(outs.count))
-        outStart = os
-        outputs = outs
-        patternLength = patterns.map { Int32($0.count) }
+
+        nClasses = nc; stateCount = total; nDense = nd
+        classOf = Self.alloc(cls); dense = Self.alloc(d)
+        edgeStart = Self.alloc(es); edgeClass = Self.alloc(ec); edgeTarget = Self.alloc(et)
+        fail = Self.alloc(failA); outStart = Self.alloc(os); outputs = Self.alloc(outs)
+        patternLength = Self.alloc(patterns.map { Int32($0.count) })
+        edgeCount = ec.count; outputCount = outs.count; patternCount = patterns.count
     }
 
-    var stateCount: Int { outStart.count - 1 }
-    var memoryBytes: Int { delta.count * 4 + outStart.count * 4 + outputs.count * 4 + 256 }
+    deinit {
+        classOf.deallocate(); dense.deallocate(); edgeStart.deallocate(); edgeClass.deallocate()
+        edgeTarget.deallocate(); fail.deallocate(); outStart.deallocate(); outputs.deallocate(); patternLength.deallocate()
+    }
 
+    var memoryBytes: Int {
+        256 + nDense * nClasses * 4 + (stateCount - nDense + 1) * 4 + edgeCount * 5 + stateCount * 8 + outputCount * 4 + patternCount * 4
+    }
+
+    /// Scans `text`, calling `hit(pattern, endOffset)` for every occurrence.
     @inline(__always)
-    func scan(_ text: UnsafeBufferPointer<UInt8>, _ hit: (Int32, Int) -> Void) {
-        let nc = nClasses
-        delta.withUnsafeBufferPointer { dp in
-            classOf.withUnsafeBufferPointer { cp in
-                outStart.withUnsafeBufferPointer { op in
-                    var s = 0
-                    for i in 0..<text.count {
-                        s = Int(dp[s * nc + Int(cp[Int(text[i])])])
-                        let a = op[s], b = op[s + 1]
-                        if a != b {
-                            var k = Int(a)
-                            while k < Int(b) { hit(outputs[k], i + 1); k += 1 }
-                        }
-                    }
-                }
+    func scan(_ text: UnsafePointer<UInt8>, _ count: Int, _ hit: (Int32, Int) -> Void) {
+        let nc = nClasses, nd = Int32(nDense)
+        var s: Int32 = 0
+        for i in 0..<count {
+            let c = classOf[Int(text[i])]
+            if c == 0 && nc < 256 { s = 0; continue }
+            while true {
+                if s < nd { s = dense[Int(s) * nc + Int(c)]; break }
+                let k0 = Int(edgeStart[Int(s - nd)]), k1 = Int(edgeStart[Int(s - nd) + 1])
+                var found: Int32 = -1
+                var k = k0
+                while k < k1 { if edgeClass[k] == c { found = edgeTarget[k]; break }; k += 1 }
+                if found >= 0 { s = found; break }
+                s = fail[Int(s)]
+            }
+            let a = outStart[Int(s)], b = outStart[Int(s) + 1]
+            if a != b {
+                var k = Int(a)
+                while k < Int(b) { hit(outputs[k], i + 1); k += 1 }
             }
         }
     }

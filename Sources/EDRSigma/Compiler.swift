@@ -43,6 +43,9 @@ final class CompiledUnit: @unchecked Sendable {
     let fieldIndex: [String: Int32]
     let atoms: [Atom]
     let groups: [ACGroup]
+    let groupAC: [AhoCorasick]
+    let groupPatStart: [UnsafeMutablePointer<Int32>]
+    let groupPatAtoms: [UnsafeMutablePointer<Int32>]
     let fieldGroup: [Int32]          // per field: group index or -1
     let nodes: [NodeRec]
     let children: [Int32]
@@ -53,6 +56,31 @@ final class CompiledUnit: @unchecked Sendable {
     let anchorRuleStart: [Int32]     // per atom (+1)
     let anchorRules: [Int32]
     let alwaysRules: [Int32]
+    /// Slot of the keyword pseudo field, or -1.
+    let keywordSlot: Int32
+    /// Hot per-atom data: 0 = automaton atom, 1 = other; automaton mode; field; gate.
+    let atomIsAC: UnsafeMutablePointer<Bool>
+    let acMode: UnsafeMutablePointer<UInt8>
+    let atomField: UnsafeMutablePointer<Int32>
+    let atomGate: UnsafeMutablePointer<Int32>
+    let nodePtr: UnsafeMutablePointer<NodeRec>
+    let childPtr: UnsafeMutablePointer<Int32>
+    let anchorStartPtr: UnsafeMutablePointer<Int32>
+    let anchorRulePtr: UnsafeMutablePointer<Int32>
+    let isAnchorPtr: UnsafeMutablePointer<Bool>
+
+    deinit {
+        atomIsAC.deallocate(); acMode.deallocate(); atomField.deallocate(); atomGate.deallocate()
+        nodePtr.deallocate(); childPtr.deallocate(); anchorStartPtr.deallocate(); anchorRulePtr.deallocate(); isAnchorPtr.deallocate()
+        for p in groupPatStart { p.deallocate() }
+        for p in groupPatAtoms { p.deallocate() }
+    }
+
+    private static func copy<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
+        let p = UnsafeMutablePointer<T>.allocate(capacity: max(a.count, 1))
+        p.initialize(from: a, count: a.count)
+        return p
+    }
 
     init(builder b: UnitBuilder) {
         logsource = b.logsource
@@ -88,6 +116,9 @@ final class CompiledUnit: @unchecked Sendable {
         }
         self.groups = groups
         self.fieldGroup = fieldGroup
+        groupAC = groups.map(\.ac)
+        groupPatStart = groups.map { Self.copy($0.patStart) }
+        groupPatAtoms = groups.map { Self.copy($0.patAtoms) }
 
         // Anchors: for each rule, a set of AC atoms at least one of which must hold.
         var isAnchor = [Bool](repeating: false, count: atoms.count)
@@ -140,6 +171,16 @@ final class CompiledUnit: @unchecked Sendable {
         anchorRules = ar
         alwaysRules = always
         anchorFields = anchorFieldSet.sorted()
+        keywordSlot = b.fieldIndex[UnitBuilder.keywordField] ?? -1
+        atomIsAC = Self.copy(atoms.map { if case .ac = $0.kind { return true }; return false })
+        acMode = Self.copy(atoms.map { if case .ac(let m, _) = $0.kind { return m.rawValue }; return 0 })
+        atomField = Self.copy(atoms.map(\.field))
+        atomGate = Self.copy(atoms.map(\.gate))
+        nodePtr = Self.copy(b.nodes)
+        childPtr = Self.copy(b.children)
+        anchorStartPtr = Self.copy(st)
+        anchorRulePtr = Self.copy(ar)
+        isAnchorPtr = Self.copy(isAnchor)
         self.atoms = atoms
     }
 
@@ -153,6 +194,8 @@ final class CompiledUnit: @unchecked Sendable {
 
 /// Collects rules of one logsource key and turns their `Expr`s into node programs.
 final class UnitBuilder {
+    /// Pseudo field standing for "every field of the event" (keyword searches).
+    static let keywordField = "\u{0}keywords"
     let logsource: LogSource
     var fieldNames: [String] = []
     var fieldIndex: [String: Int32] = [:]
@@ -176,11 +219,11 @@ final class UnitBuilder {
 
     func atom(_ p: Pred) throws -> Int32 {
         if let a = atomIndex[p] { return a }
-        let f: Int32 = p.field.map { slot($0) } ?? -1
+        let f: Int32 = slot(p.field ?? UnitBuilder.keywordField)
         var atom: Atom
         switch p.test {
         case .lit(let mode, let bytes, let cased):
-            if !cased && !bytes.isEmpty && f >= 0 {
+            if !cased && !bytes.isEmpty {
                 atom = Atom(kind: .ac(mode, length: Int32(bytes.count)), field: f)
                 acBytes[atoms.count] = bytes
             } else {
@@ -188,7 +231,7 @@ final class UnitBuilder {
             }
         case .glob(let toks, let cased):
             atom = Atom(kind: .glob(toks, cased: cased), field: f)
-            if !cased && f >= 0 {
+            if !cased {
                 var best: [UInt8] = []
                 for t in toks { if case .lit(let b) = t, b.count > best.count { best = b } }
                 if best.count >= 2 {

@@ -1,10 +1,10 @@
 import EDRCore
 import Foundation
 
-/// Per-evaluation working memory; one is used by one thread at a time (pooled by the engine).
-final class Scratch {
+/// Mutable per-evaluation state, reached through a pointer so the hot path has no
+/// exclusivity checks or reference counting.
+struct ScratchCore {
     var gen: UInt32 = 0
-    var capAtoms = 0, capFields = 0, capRules = 0
     var acHit: UnsafeMutablePointer<UInt32>
     var memoStamp: UnsafeMutablePointer<UInt32>
     var memoVal: UnsafeMutablePointer<Bool>
@@ -14,18 +14,15 @@ final class Scratch {
     var foldCount: UnsafeMutablePointer<Int32>
     var ruleStamp: UnsafeMutablePointer<UInt32>
     var layout: UnsafeMutablePointer<Int32>
-    var foldRanges: [(Int32, Int32)] = []
-    var foldBuf: [UInt8] = []
-    var candidates: [Int32] = []
-    var matched: [Int32] = []
-    let md = PCREMatchData()
-    /// Per unit: recently seen field-name layouts → slot map.
-    var layouts: [[(names: [String], map: [Int32])]]
-    var layoutNext: [Int]
-    var routeLS: LogSource? = nil
-    var routeUnits: [Int] = []
+    var cand: UnsafeMutablePointer<Int32>
+    var candCount = 0
+    var buf: UnsafeMutablePointer<UInt8>
+    var bufLen = 0, bufCap = 4096
+    var ranges: UnsafeMutablePointer<Int32>   // start, end pairs
+    var rangeCount = 0, rangeCap = 256
+    let capAtoms: Int, capFields: Int, capRules: Int
 
-    init(atoms: Int, fields: Int, rules: Int, units: Int) {
+    init(atoms: Int, fields: Int, rules: Int) {
         capAtoms = max(atoms, 1); capFields = max(fields, 1); capRules = max(rules, 1)
         func alloc<T>(_ n: Int, _ v: T) -> UnsafeMutablePointer<T> {
             let p = UnsafeMutablePointer<T>.allocate(capacity: n); p.initialize(repeating: v, count: n); return p
@@ -33,17 +30,17 @@ final class Scratch {
         acHit = alloc(capAtoms, 0); memoStamp = alloc(capAtoms, 0); memoVal = alloc(capAtoms, false)
         fieldDone = alloc(capFields, 0); foldStamp = alloc(capFields, 0)
         foldFirst = alloc(capFields, 0); foldCount = alloc(capFields, 0)
-        ruleStamp = alloc(capRules, 0); layout = alloc(capFields, -1)
-        layouts = Array(repeating: [], count: units)
-        layoutNext = Array(repeating: 0, count: units)
+        ruleStamp = alloc(capRules, 0); layout = alloc(capFields, -1); cand = alloc(capRules, 0)
+        buf = alloc(bufCap, 0); ranges = alloc(rangeCap * 2, 0)
     }
 
-    deinit {
+    func free() {
         acHit.deallocate(); memoStamp.deallocate(); memoVal.deallocate(); fieldDone.deallocate()
-        foldStamp.deallocate(); foldFirst.deallocate(); foldCount.deallocate(); ruleStamp.deallocate(); layout.deallocate()
+        foldStamp.deallocate(); foldFirst.deallocate(); foldCount.deallocate(); ruleStamp.deallocate()
+        layout.deallocate(); cand.deallocate(); buf.deallocate(); ranges.deallocate()
     }
 
-    func nextGen() {
+    mutating func nextGen() {
         gen &+= 1
         if gen == 0 {
             acHit.update(repeating: 0, count: capAtoms); memoStamp.update(repeating: 0, count: capAtoms)
@@ -51,66 +48,140 @@ final class Scratch {
             ruleStamp.update(repeating: 0, count: capRules)
             gen = 1
         }
-        foldRanges.removeAll(keepingCapacity: true)
-        foldBuf.removeAll(keepingCapacity: true)
+        bufLen = 0
+        rangeCount = 0
+        candCount = 0
+    }
+
+    @inline(__always) mutating func reserve(_ n: Int) {
+        if bufLen + n > bufCap {
+            var c = bufCap * 2
+            while bufLen + n > c { c *= 2 }
+            let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+            nb.update(from: buf, count: bufLen)
+            buf.deallocate()
+            buf = nb; bufCap = c
+        }
+    }
+
+    @inline(__always) mutating func addRange(_ a: Int, _ b: Int) {
+        if rangeCount == rangeCap {
+            let nr = UnsafeMutablePointer<Int32>.allocate(capacity: rangeCap * 4)
+            nr.update(from: ranges, count: rangeCount * 2)
+            ranges.deallocate()
+            ranges = nr; rangeCap *= 2
+        }
+        ranges[rangeCount * 2] = Int32(a); ranges[rangeCount * 2 + 1] = Int32(b)
+        rangeCount += 1
     }
 }
 
+/// Per-thread working memory (pooled by the engine).
+final class Scratch {
+    let core: UnsafeMutablePointer<ScratchCore>
+    let md = PCREMatchData()
+    /// Per unit: recently seen field-name layouts → slot map.
+    var layouts: [[(names: [String], map: [Int32])]]
+    var layoutNext: [Int]
+    var routes: [(LogSource, [Int])] = []
+    var matched: [Int32] = []
+
+    init(atoms: Int, fields: Int, rules: Int, units: Int) {
+        core = UnsafeMutablePointer<ScratchCore>.allocate(capacity: 1)
+        core.initialize(to: ScratchCore(atoms: atoms, fields: fields, rules: rules))
+        layouts = Array(repeating: [], count: units)
+        layoutNext = Array(repeating: 0, count: units)
+    }
+
+    deinit { core.pointee.free(); core.deinitialize(count: 1); core.deallocate() }
+}
+
 extension CompiledUnit {
-    /// Fills `s.layout` (slot → event field index) for this event's field names.
+    /// Fills the slot → event field index map for this event's field names.
     @inline(__always)
     func resolveLayout(_ names: [String], _ s: Scratch, unit: Int) {
-        let cache = s.layouts[unit]
-        for entry in cache where entry.names == names {
+        let layout = s.core.pointee.layout
+        for entry in s.layouts[unit] where entry.names == names {
             entry.map.withUnsafeBufferPointer { m in
-                for i in 0..<m.count { s.layout[i] = m[i] }
+                for i in 0..<m.count { layout[i] = m[i] }
             }
             return
         }
         var map = [Int32](repeating: -1, count: fieldNames.count)
         for (i, n) in names.enumerated() { if let slot = fieldIndex[n], map[Int(slot)] < 0 { map[Int(slot)] = Int32(i) } }
-        for i in 0..<map.count { s.layout[i] = map[i] }
-        if cache.count < 8 { s.layouts[unit].append((names, map)) } else {
+        for i in 0..<map.count { layout[i] = map[i] }
+        if s.layouts[unit].count < 8 { s.layouts[unit].append((names, map)) } else {
             s.layouts[unit][s.layoutNext[unit]] = (names, map)
             s.layoutNext[unit] = (s.layoutNext[unit] + 1) % 8
         }
     }
 
-    /// Evaluates every applicable rule; appends matching unit rule indices to `s.matched`.
+    /// Evaluates every applicable rule; appends matching engine rule indices to `s.matched`.
     func evaluate(_ event: Event, _ s: Scratch, unit: Int) {
-        s.nextGen()
+        s.core.pointee.nextGen()
         resolveLayout(event.names, s, unit: unit)
+        let c = s.core
         event.values.withUnsafeBufferPointer { values in
-            var ctx = EvalContext(unit: self, s: s, values: values)
-            s.candidates.removeAll(keepingCapacity: true)
+            var ctx = EvalContext(unit: self, c: c, values: values, md: s.md.md)
             for f in anchorFields { ctx.runAC(f, collect: true) }
-            for r in alwaysRules { ctx.s.candidates.append(r) }
-            for r in s.candidates {
+            var i = 0
+            while i < c.pointee.candCount {
+                let r = c.pointee.cand[i]
                 if ctx.evalNode(ruleRoot[Int(r)]) { s.matched.append(ruleGlobal[Int(r)]) }
+                i += 1
             }
+            for r in alwaysRules where ctx.evalNode(ruleRoot[Int(r)]) { s.matched.append(ruleGlobal[Int(r)]) }
         }
     }
 }
 
 struct EvalContext {
-    let unit: CompiledUnit
-    let s: Scratch
+    unowned(unsafe) let unit: CompiledUnit
+    let c: UnsafeMutablePointer<ScratchCore>
     let values: UnsafeBufferPointer<FieldValue>
+    let md: OpaquePointer
 
     @inline(__always)
     func value(_ f: Int32) -> FieldValue? {
-        let i = s.layout[Int(f)]
+        let i = c.pointee.layout[Int(f)]
         return i >= 0 ? values[Int(i)] : nil
     }
 
-    /// Folded byte ranges of field `f` (one per scalar element).
-    mutating func folded(_ f: Int32) -> (Int32, Int32) {
-        if s.foldStamp[Int(f)] == s.gen { return (s.foldFirst[Int(f)], s.foldCount[Int(f)]) }
-        let first = Int32(s.foldRanges.count)
-        if let v = value(f) { appendFolded(v, depth: 0) }
-        let count = Int32(s.foldRanges.count) - first
-        s.foldStamp[Int(f)] = s.gen; s.foldFirst[Int(f)] = first; s.foldCount[Int(f)] = count
+    /// Folded byte ranges of field `f` (one per scalar element): (first range, count).
+    @inline(__always)
+    func folded(_ f: Int32) -> (Int, Int) {
+        let fi = Int(f)
+        if c.pointee.foldStamp[fi] == c.pointee.gen { return (Int(c.pointee.foldFirst[fi]), Int(c.pointee.foldCount[fi])) }
+        let first = c.pointee.rangeCount
+        if f == unit.keywordSlot {
+            for v in values { appendFolded(v, depth: 0) }
+        } else if let v = value(f) { appendFolded(v, depth: 0) }
+        let count = c.pointee.rangeCount - first
+        c.pointee.foldStamp[fi] = c.pointee.gen; c.pointee.foldFirst[fi] = Int32(first); c.pointee.foldCount[fi] = Int32(count)
         return (first, count)
+    }
+
+    private func appendBytes(_ u: UnsafeBufferPointer<UInt8>) {
+        let n = u.count
+        c.pointee.reserve(n)
+        let start = c.pointee.bufLen
+        let dst = c.pointee.buf + start
+        var ascii = true
+        for i in 0..<n {
+            let b = u[i]
+            if b >= 0x80 { ascii = false; break }
+            dst[i] = Fold.lower(b)
+        }
+        if ascii {
+            c.pointee.bufLen = start + n
+        } else {
+            let lowered = Array(String(decoding: u, as: UTF8.self).lowercased().utf8)
+            c.pointee.reserve(lowered.count)
+            let d2 = c.pointee.buf + start
+            for i in 0..<lowered.count { d2[i] = lowered[i] }
+            c.pointee.bufLen = start + lowered.count
+        }
+        c.pointee.addRange(start, c.pointee.bufLen)
     }
 
     private func appendFolded(_ v: FieldValue, depth: Int) {
@@ -119,82 +190,73 @@ struct EvalContext {
         case .array(let items):
             if depth < 4 { for it in items { appendFolded(it, depth: depth + 1) } }
         case .string(let str):
-            let start = Int32(s.foldBuf.count)
-            var str = str
-            let ascii: Bool = str.withUTF8 { u in
-                for b in u where b >= 0x80 { return false }
-                for b in u { s.foldBuf.append(Fold.lower(b)) }
-                return true
-            }
-            if !ascii { s.foldBuf.append(contentsOf: str.lowercased().utf8) }
-            s.foldRanges.append((start, Int32(s.foldBuf.count)))
+            if let done: Void = str.utf8.withContiguousStorageIfAvailable({ appendBytes($0) }) { _ = done; return }
+            let a = Array(str.utf8)
+            a.withUnsafeBufferPointer { appendBytes($0) }
         default:
-            let start = Int32(s.foldBuf.count)
-            if let t = v.stringValue { s.foldBuf.append(contentsOf: t.utf8) }
-            s.foldRanges.append((start, Int32(s.foldBuf.count)))
+            guard var t = v.stringValue else { return }
+            t.withUTF8 { appendBytes($0) }
         }
     }
 
     /// Runs the field's automaton once and marks every literal atom it satisfies.
-    mutating func runAC(_ f: Int32, collect: Bool) {
-        if s.fieldDone[Int(f)] == s.gen { return }
-        s.fieldDone[Int(f)] = s.gen
+    func runAC(_ f: Int32, collect: Bool) {
+        let core = c
+        if core.pointee.fieldDone[Int(f)] == core.pointee.gen { return }
+        core.pointee.fieldDone[Int(f)] = core.pointee.gen
         let g = unit.fieldGroup[Int(f)]
         guard g >= 0 else { return }
         let (first, count) = folded(f)
         if count == 0 { return }
-        let group = unit.groups[Int(g)]
-        let gen = s.gen
-        let hitp = s.acHit, rstamp = s.ruleStamp
-        let s = self.s
-        let unit = self.unit
-        s.foldBuf.withUnsafeBufferPointer { buf in
-            for k in first..<(first + count) {
-                let (a, b) = s.foldRanges[Int(k)]
-                let text = UnsafeBufferPointer(rebasing: buf[Int(a)..<Int(b)])
-                let len = text.count
-                group.patAtoms.withUnsafeBufferPointer { pa in
-                    group.patStart.withUnsafeBufferPointer { ps in
-                        group.ac.scan(text) { p, end in
-                            let plen = Int(group.ac.patternLength[Int(p)])
-                            let st = end - plen
-                            for i in Int(ps[Int(p)])..<Int(ps[Int(p) + 1]) {
-                                let atom = pa[i]
-                                if hitp[Int(atom)] == gen { continue }
-                                guard case .ac(let mode, _) = unit.atoms[Int(atom)].kind else { continue }
-                                let ok: Bool
-                                switch mode {
-                                case .contains: ok = true
-                                case .prefix: ok = st == 0
-                                case .suffix: ok = end == len
-                                case .exact: ok = st == 0 && end == len
-                                }
-                                if ok {
-                                    hitp[Int(atom)] = gen
-                                    if collect && unit.isAnchor[Int(atom)] {
-                                        for j in Int(unit.anchorRuleStart[Int(atom)])..<Int(unit.anchorRuleStart[Int(atom) + 1]) {
-                                            let r = unit.anchorRules[j]
-                                            if rstamp[Int(r)] != gen { rstamp[Int(r)] = gen; s.candidates.append(r) }
-                                        }
-                                    }
-                                }
+        let ac = unit.groupAC[Int(g)]
+        let ps = unit.groupPatStart[Int(g)], pa = unit.groupPatAtoms[Int(g)]
+        let gen = core.pointee.gen
+        let hit = core.pointee.acHit, rstamp = core.pointee.ruleStamp, cand = core.pointee.cand
+        let acMode = unit.acMode, isAnchor = unit.isAnchorPtr, aStart = unit.anchorStartPtr, aRules = unit.anchorRulePtr
+        let plen = ac.patternLength
+        let buf = core.pointee.buf, ranges = core.pointee.ranges
+        var candCount = core.pointee.candCount
+        for k in first..<(first + count) {
+            let a = Int(ranges[k * 2]), b = Int(ranges[k * 2 + 1])
+            let len = b - a
+            ac.scan(buf + a, len) { p, end in
+                let st = end - Int(plen[Int(p)])
+                for i in Int(ps[Int(p)])..<Int(ps[Int(p) + 1]) {
+                    let atom = Int(pa[i])
+                    if hit[atom] == gen { continue }
+                    let ok: Bool
+                    switch acMode[atom] {
+                    case LitMode.contains.rawValue: ok = true
+                    case LitMode.prefix.rawValue: ok = st == 0
+                    case LitMode.suffix.rawValue: ok = end == len
+                    default: ok = st == 0 && end == len
+                    }
+                    if ok {
+                        hit[atom] = gen
+                        if collect && isAnchor[atom] {
+                            for j in Int(aStart[atom])..<Int(aStart[atom + 1]) {
+                                let r = Int(aRules[j])
+                                if rstamp[r] != gen { rstamp[r] = gen; cand[candCount] = Int32(r); candCount += 1 }
                             }
                         }
                     }
                 }
             }
         }
+        core.pointee.candCount = candCount
     }
 
-    mutating func evalNode(_ n: Int32) -> Bool {
-        let r = unit.nodes[Int(n)]
+    func evalNode(_ n: Int32) -> Bool {
+        let r = unit.nodePtr[Int(n)]
         switch r.op {
         case 0: return atomValue(r.a)
         case 1:
-            for k in r.a..<r.b where !evalNode(unit.children[Int(k)]) { return false }
+            var k = r.a
+            while k < r.b { if !evalNode(unit.childPtr[Int(k)]) { return false }; k += 1 }
             return true
         case 2:
-            for k in r.a..<r.b where evalNode(unit.children[Int(k)]) { return true }
+            var k = r.a
+            while k < r.b { if evalNode(unit.childPtr[Int(k)]) { return true }; k += 1 }
             return false
         case 3: return !evalNode(r.a)
         case 4: return true
@@ -202,32 +264,31 @@ struct EvalContext {
         }
     }
 
-    mutating func atomValue(_ a: Int32) -> Bool {
-        let atom = unit.atoms[Int(a)]
-        if case .ac = atom.kind {
-            if s.fieldDone[Int(atom.field)] != s.gen { runAC(atom.field, collect: false) }
-            return s.acHit[Int(a)] == s.gen
+    func atomValue(_ a: Int32) -> Bool {
+        let ai = Int(a)
+        if unit.atomIsAC[ai] {
+            let f = unit.atomField[ai]
+            if c.pointee.fieldDone[Int(f)] != c.pointee.gen { runAC(f, collect: false) }
+            return c.pointee.acHit[ai] == c.pointee.gen
         }
-        if s.memoStamp[Int(a)] == s.gen { return s.memoVal[Int(a)] }
+        if c.pointee.memoStamp[ai] == c.pointee.gen { return c.pointee.memoVal[ai] }
         var v = false
-        if atom.gate < 0 || atomValue(atom.gate) { v = compute(atom) }
-        s.memoStamp[Int(a)] = s.gen
-        s.memoVal[Int(a)] = v
+        let gate = unit.atomGate[ai]
+        if gate < 0 || atomValue(gate) { v = compute(ai) }
+        c.pointee.memoStamp[ai] = c.pointee.gen
+        c.pointee.memoVal[ai] = v
         return v
     }
 
     /// Whether any scalar element of the field satisfies `body`, over folded bytes.
-    mutating func anyFolded(_ f: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
+    func anyFolded(_ f: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
         let (first, count) = folded(f)
-        if count == 0 { return false }
-        let s = self.s
-        return s.foldBuf.withUnsafeBufferPointer { buf in
-            for k in first..<(first + count) {
-                let (a, b) = s.foldRanges[Int(k)]
-                if body(UnsafeBufferPointer(rebasing: buf[Int(a)..<Int(b)])) { return true }
-            }
-            return false
+        let buf = c.pointee.buf, ranges = c.pointee.ranges
+        for k in first..<(first + count) {
+            let a = Int(ranges[k * 2]), b = Int(ranges[k * 2 + 1])
+            if body(UnsafeBufferPointer(start: buf + a, count: b - a)) { return true }
         }
+        return false
     }
 
     /// Whether any scalar element of the value satisfies `body`, over its raw UTF-8.
@@ -255,43 +316,41 @@ struct EvalContext {
         return body(v)
     }
 
-    mutating func stringTest(_ atom: Atom, _ f: Int32, _ v: FieldValue?) -> Bool {
-        switch atom.kind {
-        case .ac(let mode, _):
-            // Only reached for keyword atoms, which never use automata.
-            _ = mode; return false
+    /// String tests; `f` is the field slot (keyword slot included) for folded access, `v` the raw value.
+    func stringTest(_ kind: AtomKind, _ f: Int32, _ v: FieldValue?) -> Bool {
+        switch kind {
         case .lit(let mode, let p, let cased):
             if cased { guard let v else { return false }; return EvalContext.anyRaw(v) { ScalarEval.lit(mode, p, $0) } }
-            if f >= 0 { return anyFolded(f) { ScalarEval.lit(mode, p, $0) } }
-            guard let v else { return false }
-            return EvalContext.anyRaw(v) { raw in Fold.fold(Array(raw)).withUnsafeBufferPointer { ScalarEval.lit(mode, p, $0) } }
+            return anyFolded(f) { ScalarEval.lit(mode, p, $0) }
         case .glob(let toks, let cased):
             if cased { guard let v else { return false }; return EvalContext.anyRaw(v) { ScalarEval.glob(toks, $0) } }
-            if f >= 0 { return anyFolded(f) { ScalarEval.glob(toks, $0) } }
-            guard let v else { return false }
-            return EvalContext.anyRaw(v) { raw in Fold.fold(Array(raw)).withUnsafeBufferPointer { ScalarEval.glob(toks, $0) } }
+            return anyFolded(f) { ScalarEval.glob(toks, $0) }
         case .regex(let re):
             guard let v else { return false }
-            let md = s.md.md
+            let md = self.md
             return EvalContext.anyRaw(v) { re.matches($0, md) }
         default:
             return false
         }
     }
 
-    mutating func compute(_ atom: Atom) -> Bool {
+    func compute(_ ai: Int) -> Bool {
+        let atom = unit.atoms[ai]
         let f = atom.field
-        if f < 0 {
+        if f == unit.keywordSlot {
             // Keyword: any field of the event.
-            for i in 0..<values.count {
-                if stringTest(atom, -1, values[i]) { return true }
+            switch atom.kind {
+            case .lit(_, _, let cased), .glob(_, let cased):
+                if !cased { return stringTest(atom.kind, f, nil) }
+            default: break
             }
+            for i in 0..<values.count where stringTest(atom.kind, f, values[i]) { return true }
             return false
         }
         let v = value(f)
         switch atom.kind {
         case .ac, .lit, .glob, .regex:
-            return stringTest(atom, f, v)
+            return stringTest(atom.kind, f, v)
         case .isNull:
             guard let v else { return true }
             if case .null = v { return true }
@@ -304,11 +363,11 @@ struct EvalContext {
         case .time(let unit, let op, let d):
             guard let v else { return false }
             return EvalContext.anyScalar(v) { x in ScalarEval.timeComponent(unit, x).map { op.test($0, d) } ?? false }
-        case .cidr(let c):
+        case .cidr(let cidr):
             guard let v else { return false }
             return EvalContext.anyScalar(v) { x in
                 guard case .string(let str) = x, let ip = IPAddr.parse(str) else { return false }
-                return c.contains(ip)
+                return cidr.contains(ip)
             }
         case .fieldref(let other, let mode, let cased):
             guard let v, let o = value(other) else { return false }
@@ -323,4 +382,3 @@ struct EvalContext {
         }
     }
 }
-

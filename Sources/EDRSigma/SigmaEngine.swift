@@ -198,12 +198,16 @@ public final class SigmaEngine: @unchecked Sendable {
     public func evaluate(_ event: Event) -> [SigmaMatch] {
         let s = acquire()
         defer { release(s) }
-        if s.routeLS != event.logsource {
-            s.routeLS = event.logsource
-            s.routeUnits = route(event.logsource)
+        var routeUnits: [Int]? = nil
+        for (ls, r) in s.routes where ls == event.logsource { routeUnits = r; break }
+        if routeUnits == nil {
+            let r = route(event.logsource)
+            if s.routes.count >= 32 { s.routes.removeFirst() }
+            s.routes.append((event.logsource, r))
+            routeUnits = r
         }
         s.matched.removeAll(keepingCapacity: true)
-        for u in s.routeUnits { units[u].evaluate(event, s, unit: u) }
+        for u in routeUnits! { units[u].evaluate(event, s, unit: u) }
         if s.matched.isEmpty { return [] }
         if s.matched.count > 1 { s.matched.sort() }
         var out: [SigmaMatch] = []
