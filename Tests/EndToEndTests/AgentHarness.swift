@@ -1,0 +1,135 @@
+import Foundation
+import EDRCore
+
+let runningAsRoot = getuid() == 0
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let binDirectory: String = ProcessInfo.processInfo.environment["EDR_BIN_DIR"] ?? repoRoot.appendingPathComponent(".build/debug").path
+
+/// A real `edr run` in a temporary directory, with its own rules, alert file and sockets.
+final class AgentHarness: @unchecked Sendable {
+    let dir: URL
+    let process = Process()
+    let alertsPath: String
+    private let lock = NSLock()
+    private var log = ""
+    private var alertOffset = 0
+
+    init(extraRules: [String: String] = [:], response: Bool = false, minLevel: String = "critical") throws {
+        dir = URL(fileURLWithPath: "/tmp").appendingPathComponent("edr-e2e-\(UUID().uuidString.prefix(8))")
+        let rules = dir.appendingPathComponent("rules")
+        try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: true)
+        for (name, text) in extraRules { try text.write(to: rules.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        // The detector runs as nobody: it must be able to read the rules.
+        chmod(dir.path, 0o755)
+        chmod(rules.path, 0o755)
+        for name in extraRules.keys { chmod(rules.appendingPathComponent(name).path, 0o644) }
+        alertsPath = dir.appendingPathComponent("alerts/alerts.ndjson").path
+        let config = """
+            [sigma]
+            rules = ["\(repoRoot.appendingPathComponent("rules/sigma").path)", "\(rules.path)"]
+            [alerts]
+            path = "\(alertsPath)"
+            [response]
+            enabled = \(response)
+            min_level = "\(minLevel)"
+            [sensor]
+            stats_interval_seconds = 1
+            [supervisor]
+            runtime_dir = "\(dir.appendingPathComponent("run").path)"
+            """
+        let configPath = dir.appendingPathComponent("edr.toml")
+        try config.write(to: configPath, atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: binDirectory + "/edr")
+        process.arguments = ["run", "--config", configPath.path]
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let data = h.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.lock(); self.log += String(decoding: data, as: UTF8.self); self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    var output: String { lock.lock(); defer { lock.unlock() }; return log }
+
+    func waitFor(_ text: String, timeout: Double = 60) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if output.contains(text) { return true }
+            if !process.isRunning { return output.contains(text) }
+            usleep(50_000)
+        }
+        return false
+    }
+
+    /// Alerts written so far, parsed.
+    func alerts() -> [[String: Any]] {
+        guard let data = FileManager.default.contents(atPath: alertsPath) else { return [] }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    /// Waits for an alert satisfying `match`.
+    func waitForAlert(timeout: Double = 15, _ match: ([String: Any]) -> Bool) -> [String: Any]? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let a = alerts().first(where: match) { return a }
+            usleep(50_000)
+        }
+        return nil
+    }
+
+    /// Children of the supervisor by executable name.
+    func childPID(_ name: String) -> Int32? {
+        let me = process.processIdentifier
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        for e in entries {
+            guard let pid = Int32(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
+                  parseStatPPid(stat) == me, let comm = try? String(contentsOfFile: "/proc/\(e)/comm", encoding: .utf8)
+            else { continue }
+            if comm.trimmingCharacters(in: .whitespacesAndNewlines) == name { return pid }
+        }
+        return nil
+    }
+
+    func stop() -> Int32 {
+        if process.isRunning {
+            process.terminate()
+            let deadline = Date().addingTimeInterval(15)
+            while process.isRunning && Date() < deadline { usleep(50_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: dir)
+    }
+}
+
+/// Runs a program and waits for it.
+@discardableResult
+func runProgram(_ path: String, _ args: [String], cwd: String? = nil) throws -> Int32 {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    p.waitUntilExit()
+    return p.processIdentifier
+}
+
+extension Dictionary where Key == String, Value == Any {
+    func path(_ keys: String...) -> Any? {
+        var cur: Any? = self
+        for k in keys { cur = (cur as? [String: Any])?[k] }
+        return cur
+    }
+}

@@ -1,0 +1,129 @@
+import Testing
+import Foundation
+import EDRCore
+
+/// The real agent: real eBPF programs on this kernel, real confined processes, real alerts.
+@Suite("End to end", .serialized, .enabled(if: runningAsRoot, "the agent loads eBPF and changes uids: run as root"))
+struct AgentTests {
+    static func markerRule(_ marker: String, level: String, field: String = "CommandLine") -> String {
+        """
+        title: E2E marker \(marker)
+        id: 00000000-0000-4000-8000-\(String(marker.suffix(12)))
+        status: test
+        logsource:
+            product: linux
+            category: process_creation
+        detection:
+            selection:
+                \(field)|contains: '\(marker)'
+            condition: selection
+        level: \(level)
+        """
+    }
+
+    @Test func execAlertsConfinementAndRestart() throws {
+        let marker = "edrmark" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12)).lowercased()
+        let agent = try AgentHarness(extraRules: ["marker.yml": Self.markerRule(marker, level: "high")])
+        defer { _ = agent.stop() }
+        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+
+        // 1. whoami as root → the team rule fires with the right process, parent and user.
+        let whoamiPID = try runProgram("/usr/bin/whoami", [])
+        let alert = try #require(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(whoamiPID) },
+                                 "no whoami alert:\n\(agent.output)")
+        #expect(alert.path("rule", "name") as? String == "Identity Discovery As Root")
+        #expect(alert.path("rule", "ruleset") as? String == "sigma")
+        #expect(alert.path("event", "kind") as? String == "alert")
+        #expect(alert.path("process", "executable") as? String == "/usr/bin/whoami")
+        #expect(alert.path("process", "command_line") as? String == "/usr/bin/whoami")
+        #expect(alert.path("process", "parent", "pid") as? Int == Int(getpid()))
+        let myExe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        #expect(alert.path("process", "parent", "executable") as? String == myExe)
+        #expect(alert.path("user", "name") as? String == "root")
+        #expect(alert.path("user", "id") as? String == "0")
+        #expect(alert.path("host", "name") as? String != nil)
+        #expect(alert.path("agent", "name") as? String == "edr")
+
+        // 2. Over 1 KiB of arguments, from another working directory, survive intact.
+        let args = [marker] + (0..<80).map { "argument-number-\($0)-padding" }
+        let longPID = try runProgram("/bin/echo", args, cwd: "/usr/share")
+        let long = try #require(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(longPID) }, "no long-args alert")
+        let cmd = try #require(long.path("process", "command_line") as? String)
+        #expect(cmd == "/bin/echo " + args.joined(separator: " "))
+        #expect(cmd.utf8.count > 1024)
+        #expect((long.path("process", "args") as? [String])?.count == 82) // argv[0] + 81
+        #expect(long.path("process", "working_directory") as? String == "/usr/share")
+        #expect(long.path("rule", "name") as? String == "E2E marker \(marker)")
+
+        // 3. Confinement, read from /proc/PID/status of each child.
+        let sensor = try #require(agent.childPID("edr-sensor"))
+        let detect = try #require(agent.childPID("edr-detect"))
+        let s = try ProcStatus.read(pid: sensor)
+        #expect(s.uids.first == 0)
+        #expect(s.capEff == Capability.mask([.bpf, .perfmon, .sysPtrace]))
+        #expect(s.capBnd == s.capEff)
+        #expect(s.seccomp == 2 && s.noNewPrivs == 1)
+        let d = try ProcStatus.read(pid: detect)
+        #expect(d.uids.allSatisfy { $0 != 0 } && d.uids.count == 4)
+        #expect(d.capEff == 0 && d.capPrm == 0 && d.capBnd == 0 && d.capAmb == 0)
+        #expect(d.noNewPrivs == 1)
+        #expect(d.seccomp == 2)
+        #expect(d.seccompFilters >= 2, "pre-exec filter plus the detector's own allowlist")
+
+        // 4. kill -9 edr-detect: it comes back, and the next exec still alerts.
+        kill(detect, SIGKILL)
+        var newDetect: Int32?
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let p = agent.childPID("edr-detect"), p != detect { newDetect = p; break }
+            usleep(20_000)
+        }
+        #expect(newDetect != nil, "edr-detect was not restarted:\n\(agent.output)")
+        #expect(agent.output.contains("edr-detect pid \(detect) killed by signal 9"))
+        #expect(agent.waitFor("edr-detect pid \(newDetect ?? 0) ready again"), "\(agent.output)")
+        let again = try runProgram("/usr/bin/whoami", [])
+        #expect(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(again) } != nil, "no alert after restart:\n\(agent.output)")
+        let restarted = try ProcStatus.read(pid: newDetect ?? 0)
+        #expect(restarted.capEff == 0 && restarted.seccomp == 2 && restarted.noNewPrivs == 1)
+
+        // 5. Clean stop on SIGTERM: exit 0, no children left.
+        #expect(agent.stop() == 0)
+        #expect(agent.childPID("edr-sensor") == nil && agent.childPID("edr-detect") == nil)
+        #expect(agent.output.contains("stopped"))
+    }
+
+    @Test func responderKillsAboveThresholdOnly() throws {
+        let killMarker = "edrkill" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12)).lowercased()
+        let keepMarker = "edrkeep" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12)).lowercased()
+        let agent = try AgentHarness(extraRules: [
+            "kill.yml": Self.markerRule(killMarker, level: "critical"),
+            "keep.yml": Self.markerRule(keepMarker, level: "medium"),
+        ], response: true, minLevel: "high")
+        defer { _ = agent.stop() }
+        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        let respond = try #require(agent.childPID("edr-respond"))
+        let r = try ProcStatus.read(pid: respond)
+        #expect(r.uids.allSatisfy { $0 != 0 })
+        #expect(r.capEff == Capability.kill.bit && r.capBnd == Capability.kill.bit)
+        #expect(r.noNewPrivs == 1 && r.seccomp == 2)
+
+        func sleeper(_ marker: String) throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "sleep 30; : \(marker)"]
+            try p.run()
+            return p
+        }
+        let doomed = try sleeper(killMarker)
+        let spared = try sleeper(keepMarker)
+        let deadline = Date().addingTimeInterval(10)
+        while doomed.isRunning && Date() < deadline { usleep(20_000) }
+        #expect(!doomed.isRunning, "the critical match was not killed:\n\(agent.output)")
+        if !doomed.isRunning { #expect(doomed.terminationReason == .uncaughtSignal && doomed.terminationStatus == SIGKILL) }
+        #expect(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(spared.processIdentifier) } != nil)
+        usleep(500_000)
+        #expect(spared.isRunning, "a medium alert must not kill")
+        spared.terminate()
+        #expect(agent.output.contains("killed pid \(doomed.processIdentifier)"))
+    }
+}
