@@ -15,7 +15,7 @@ struct DomainSet: Sendable {
         offsets.reserveCapacity(n)
         lengths.reserveCapacity(n)
         labelIDs.reserveCapacity(n)
-        bytes.reserveCapacity(n * 20)
+        bytes.reserveCapacity(n * 16)
         var cap = 16
         while cap < n * 2 { cap <<= 1 }
         if cap > table.count { rehash(cap) }
@@ -35,17 +35,21 @@ struct DomainSet: Sendable {
         return h ^ (h >> 29)
     }
 
-    /// Adds a normalized (lowercase, no trailing dot) domain; returns false if already present.
+    /// Adds d[from..<to] (validated, no trailing dot), lowercased; false if already present.
     @discardableResult
-    mutating func insert(normalized d: UnsafeBufferPointer<UInt8>, label: UInt32) -> Bool {
-        let h = DomainSet.hash(d, 0, d.count)
-        if find(d, 0, d.count, h) != nil { return false }
+    mutating func insert(_ d: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int, label: UInt32) -> Bool {
+        let h = DomainSet.hash(d, from, to)
+        if find(d, from, to, h) != nil { return false }
         if (offsets.count + 1) * 2 > table.count { rehash(table.count * 2) }
         let idx = UInt32(offsets.count)
         offsets.append(UInt32(bytes.count))
-        lengths.append(UInt8(d.count))
+        lengths.append(UInt8(to - from))
         labelIDs.append(label)
-        bytes.append(contentsOf: d)
+        let start = bytes.count
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: d[from..<to]))
+        bytes.withUnsafeMutableBufferPointer { m in
+            for i in start..<m.count { m[i] = DomainSet.lower(m[i]) }
+        }
         place(h, idx)
         return true
     }
@@ -95,11 +99,14 @@ struct DomainSet: Sendable {
     }
 
     /// The most specific listed domain equal to `host` or a parent of it.
-    func lookup(_ host: UnsafeBufferPointer<UInt8>) -> Int? {
-        var end = host.count
-        while end > 0 && host[end - 1] == UInt8(ascii: ".") { end -= 1 }
-        guard end > 0, count > 0 else { return nil }
-        var start = 0
+    func lookup(_ host: UnsafeBufferPointer<UInt8>) -> Int? { lookup(host, 0, host.count) }
+
+    /// Same, for host[from..<to].
+    func lookup(_ host: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) -> Int? {
+        var end = to
+        while end > from && host[end - 1] == UInt8(ascii: ".") { end -= 1 }
+        guard end > from, count > 0 else { return nil }
+        var start = from
         while start < end {
             if let i = find(host, start, end, DomainSet.hash(host, start, end)) { return i }
             // Next label.
@@ -117,6 +124,21 @@ struct DomainSet: Sendable {
     func value(_ i: Int) -> String {
         let o = Int(offsets[i])
         return String(decoding: bytes[o..<(o + Int(lengths[i]))], as: UTF8.self)
+    }
+
+    /// Rewrites label ids through `map` (used when merging builders).
+    mutating func remapLabels(_ map: [UInt32]) {
+        labelIDs.withUnsafeMutableBufferPointer { l in for i in l.indices { l[i] = map[Int(l[i])] } }
+    }
+
+    /// Inserts every entry of `other` (labels already remapped).
+    mutating func insertAll(of other: DomainSet) {
+        other.bytes.withUnsafeBufferPointer { b in
+            for i in 0..<other.count {
+                let o = Int(other.offsets[i])
+                insert(b, o, o + Int(other.lengths[i]), label: other.labelIDs[i])
+            }
+        }
     }
 
     var memoryBytes: Int { bytes.capacity + offsets.capacity * 4 + lengths.capacity + labelIDs.capacity * 4 + table.capacity * 8 }

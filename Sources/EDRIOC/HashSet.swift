@@ -35,18 +35,23 @@ struct DigestSet: Sendable {
     /// Parses a hex digest of 32/40/64 characters into (kind, entry).
     static func parse(_ p: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) -> (Int, Entry)? {
         guard let kind = kind(forHexLength: to - from) else { return nil }
-        var w = [UInt64](repeating: 0, count: 4)
+        var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         var i = from
         var n = 0
         while i < to {
             guard let v = nibble(p[i]) else { return nil }
-            w[n >> 4] = w[n >> 4] << 4 | v
+            switch n >> 4 {
+            case 0: w.0 = w.0 << 4 | v
+            case 1: w.1 = w.1 << 4 | v
+            case 2: w.2 = w.2 << 4 | v
+            default: w.3 = w.3 << 4 | v
+            }
             n += 1
             i += 1
         }
-        // Left-align a trailing partial word (SHA-1's last 8 nibbles) so words compare consistently.
-        if n & 15 != 0 { w[n >> 4] <<= UInt64(4 * (16 - n & 15)) }
-        return (kind, Entry(w0: w[0], w1: w[1], w2: w[2], w3: w[3], label: 0))
+        // Left-align SHA-1's trailing partial word so words compare consistently.
+        if n & 15 != 0 { w.2 <<= UInt64(4 * (16 - n & 15)) }
+        return (kind, Entry(w0: w.0, w1: w.1, w2: w.2, w3: w.3, label: 0))
     }
 
     static func parse(_ s: String) -> (Int, Entry)? {
@@ -56,6 +61,15 @@ struct DigestSet: Sendable {
 
     mutating func insert(kind: Int, _ e: Entry) {
         sets[kind].append(e)
+        sorted = false
+    }
+
+    mutating func remapLabels(_ map: [UInt32]) {
+        for k in 0..<3 { for i in sets[k].indices { sets[k][i].label = map[Int(sets[k][i].label)] } }
+    }
+
+    mutating func appendAll(of other: DigestSet) {
+        for k in 0..<3 where !other.sets[k].isEmpty { sets[k].append(contentsOf: other.sets[k]) }
         sorted = false
     }
 

@@ -138,8 +138,8 @@ public struct IOCSetBuilder: Sendable {
         while s < e && b[s] == UInt8(ascii: ".") { s += 1 }
         guard s < e else { throw IOCValueError("empty domain") }
         guard e - s <= 253 else { throw IOCValueError("domain longer than 253 characters") }
-        var buf = [UInt8](repeating: 0, count: e - s)
         var labelLen = 0
+        var dots = 0
         for i in s..<e {
             let c = DomainSet.lower(b[i])
             let ok = (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == UInt8(ascii: "-") || c == UInt8(ascii: "_") || c == UInt8(ascii: ".")
@@ -152,17 +152,16 @@ public struct IOCSetBuilder: Sendable {
             if c == UInt8(ascii: ".") {
                 guard labelLen > 0 else { throw IOCValueError("empty label in domain") }
                 labelLen = 0
+                dots += 1
             } else {
                 labelLen += 1
                 guard labelLen <= 63 else { throw IOCValueError("domain label longer than 63 characters") }
             }
-            buf[i - s] = c
         }
-        guard buf.contains(UInt8(ascii: ".")) else {
+        guard dots > 0 else {
             throw IOCValueError("single-label domain (would match a whole TLD or local names)")
         }
-        let id = labels.intern(label)
-        buf.withUnsafeBufferPointer { _ = domains.insert(normalized: $0, label: id) }
+        domains.insert(b, s, e, label: labels.intern(label))
     }
 
     /// Parses one list file's bytes. Lines: `value[(;|whitespace)label]`, `#` comments, blanks.
@@ -172,6 +171,14 @@ public struct IOCSetBuilder: Sendable {
         var diags: [IOCDiagnostic] = []
         contents.withUnsafeBufferPointer { b in
             let n = b.count
+            // Size the tables once from the line count.
+            var lines = 0
+            for c in b where c == 0x0A { lines += 1 }
+            switch kind {
+            case .domain, .mixed: domains.reserve(domains.count + lines)
+            case .ip: ips.reserveV4(lines)
+            default: break
+            }
             var lineStart = 0
             var lineNo = 0
             if n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF { lineStart = 3 }
@@ -239,7 +246,21 @@ public struct IOCSetBuilder: Sendable {
         try addPathRegex(pattern, label: label.isEmpty ? nil : label, exclude: exclude.isEmpty ? nil : exclude)
     }
 
-    public func build() -> IOCSet {
+    /// Moves everything `other` holds into this builder.
+    public mutating func absorb(_ other: consuming IOCSetBuilder) {
+        let map = labels.absorb(other.labels)
+        other.domains.remapLabels(map)
+        other.ips.remapLabels(map)
+        other.hashes.remapLabels(map)
+        if domains.count == 0 { domains = other.domains } else if other.domains.count > 0 { domains.insertAll(of: other.domains) }
+        ips.appendAll(of: other.ips)
+        hashes.appendAll(of: other.hashes)
+        for e in other.paths.entries {
+            paths.insert(.init(pattern: e.pattern, label: map[Int(e.label)], exclude: e.exclude))
+        }
+    }
+
+    public consuming func build() -> IOCSet {
         var b = self
         b.ips.finish()
         b.hashes.finish()
@@ -299,8 +320,7 @@ public final class IOCSet: Sendable {
         var builder = IOCSetBuilder()
         var diags: [IOCDiagnostic] = []
         var files: [String] = []
-        let fm = FileManager.default
-        guard let names = try? fm.contentsOfDirectory(atPath: directory) else {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
             return IOCLoadResult(set: IOCSet(), diagnostics: [IOCDiagnostic(file: directory, line: 0, message: "cannot read directory")], files: [])
         }
         var plan: [(String, IOCSetBuilder.LineKind)] = []
@@ -311,14 +331,31 @@ public final class IOCSet: Sendable {
             else if lower.contains("hash") { plan.append((name, .hash)) }
             else if lower.contains("filename") { plan.append((name, .pathRegex)) }
         }
-        for (name, kind) in plan {
+        // Files are parsed in parallel, each into its own builder, then merged in order.
+        final class Slot: @unchecked Sendable {
+            var builder = IOCSetBuilder()
+            var diags: [IOCDiagnostic] = []
+            var read = false
+        }
+        let slots = plan.map { _ in Slot() }
+        let work = plan
+        DispatchQueue.concurrentPerform(iterations: plan.count) { k in
+            let (name, kind) = work[k]
             let path = (directory as NSString).appendingPathComponent(name)
-            guard let data = fm.contents(atPath: path) else {
-                diags.append(IOCDiagnostic(file: path, line: 0, message: "cannot read file"))
-                continue
+            guard let data = FileManager.default.contents(atPath: path) else {
+                slots[k].diags.append(IOCDiagnostic(file: path, line: 0, message: "cannot read file"))
+                return
             }
-            files.append(path)
-            diags.append(contentsOf: builder.load(contents: [UInt8](data), kind: kind, fileName: path))
+            slots[k].read = true
+            slots[k].diags = slots[k].builder.load(contents: [UInt8](data), kind: kind, fileName: path)
+            // Sort in parallel too; merging already-sorted single sources keeps them sorted.
+            slots[k].builder.ips.finish()
+        }
+        for (k, slot) in slots.enumerated() {
+            if slot.read { files.append((directory as NSString).appendingPathComponent(plan[k].0)) }
+            diags.append(contentsOf: slot.diags)
+            if k == 0 { builder = slot.builder } else { builder.absorb(slot.builder) }
+            slot.builder = IOCSetBuilder()
         }
         return IOCLoadResult(set: builder.build(), diagnostics: diags, files: files)
     }
@@ -370,36 +407,63 @@ public final class IOCSet: Sendable {
     public func match(event: Event) -> [IOCMatch] {
         var out: [IOCMatch] = []
         let names = event.names, values = event.values
-        var inbound = false
-        for i in names.indices where names[i] == "Initiated" {
-            if case .bool(let b) = values[i] { inbound = !b } else { inbound = values[i].stringValue?.lowercased() == "false" }
-        }
         let hasNet = domains.count > 0 || ips.count > 0
+        var sourceIp: Int?
+        var inbound = false
         for i in names.indices {
+            guard let kind = IOCSet.fieldKind(names[i]) else { continue }
             let name = names[i]
-            switch name {
-            case "DestinationIp":
-                if ips.count > 0 { forEachString(values[i]) { matchAddressField($0, name, &out) } }
-            case "SourceIp":
-                if inbound && ips.count > 0 { forEachString(values[i]) { matchAddressField($0, name, &out) } }
-            case "DestinationHostname", "QueryName":
-                if hasNet { forEachString(values[i]) { matchHostToken($0, name, &out) } }
-            case "QueryResults":
-                if hasNet { forEachString(values[i]) { matchQueryResults($0, name, &out) } }
-            case "Image", "TargetFilename", "ImageLoaded":
+            switch kind {
+            case .initiated:
+                if case .bool(let b) = values[i] { inbound = !b } else { inbound = values[i].stringValue?.lowercased() == "false" }
+            case .destinationIp:
+                if ips.count > 0 { forEachString(values[i]) { matchHosts($0, name, split: false, &out) } }
+            case .sourceIp:
+                sourceIp = i
+            case .host:
+                if hasNet { forEachString(values[i]) { matchHosts($0, name, split: false, &out) } }
+            case .queryResults:
+                if hasNet { forEachString(values[i]) { matchHosts($0, name, split: true, &out) } }
+            case .path:
                 if paths.count > 0 { forEachString(values[i]) { v in for h in matchPath(v) { append(.path, h, name, v, &out) } } }
-            case "Hashes", "md5", "sha1", "sha256", "MD5", "SHA1", "SHA256":
+            case .hashes:
                 if hashes.count > 0 { forEachString(values[i]) { matchHashes($0, name, &out) } }
-            case "CommandLine":
+            case .commandLine:
                 if hasNet {
                     forEachString(values[i]) { v in
-                        for t in IOCSet.networkTokens(in: v) { matchHostToken(t, name, &out) }
+                        var v = v
+                        v.withUTF8 { b in
+                            IOCSet.scanNetworkTokens(b) { s, e in matchHost(b, s, e, name, &out) }
+                        }
                     }
                 }
-            default: break
             }
         }
+        if inbound, let i = sourceIp, ips.count > 0 {
+            forEachString(values[i]) { matchHosts($0, names[i], split: false, &out) }
+        }
         return out
+    }
+
+    enum FieldKind { case initiated, destinationIp, sourceIp, host, queryResults, path, hashes, commandLine }
+
+    /// Field names this matcher reads; dispatched on length first (most fields are skipped).
+    @inline(__always)
+    static func fieldKind(_ name: String) -> FieldKind? {
+        switch name.utf8.count {
+        case 3: return name == "md5" || name == "MD5" ? .hashes : nil
+        case 4: return name == "sha1" || name == "SHA1" ? .hashes : nil
+        case 5: return name == "Image" ? .path : nil
+        case 6: return name == "Hashes" || name == "sha256" || name == "SHA256" ? .hashes : nil
+        case 8: return name == "SourceIp" ? .sourceIp : nil
+        case 9: return name == "Initiated" ? .initiated : (name == "QueryName" ? .host : nil)
+        case 11: return name == "CommandLine" ? .commandLine : (name == "ImageLoaded" ? .path : nil)
+        case 12: return name == "QueryResults" ? .queryResults : nil
+        case 13: return name == "DestinationIp" ? .destinationIp : nil
+        case 14: return name == "TargetFilename" ? .path : nil
+        case 19: return name == "DestinationHostname" ? .host : nil
+        default: return nil
+        }
     }
 
     private func forEachString(_ v: FieldValue, _ body: (String) -> Void) {
@@ -415,30 +479,70 @@ public final class IOCSet: Sendable {
         out.append(IOCMatch(type: type, indicator: hit.indicator, label: hit.label, field: field, observed: observed))
     }
 
-    private func matchAddressField(_ v: String, _ field: String, _ out: inout [IOCMatch]) {
-        if let h = matchIP(v) { append(.ip, h, field, v, &out) }
-    }
-
-    /// A host name or address literal.
-    private func matchHostToken(_ v: String, _ field: String, _ out: inout [IOCMatch]) {
-        if let a = IPAddress.parse(v) {
-            if let h = matchIP(a) { append(.ip, h, field, v, &out) }
-        } else if let h = matchDomain(v) {
-            append(.domain, h, field, v, &out)
+    /// A whole value (split: false) or a list of answers (split: true, Sysmon QueryResults:
+    /// "type: 5 alias.example;::ffff:1.2.3.4;"), each an address or a host name.
+    private func matchHosts(_ v: String, _ field: String, split: Bool, _ out: inout [IOCMatch]) {
+        var v = v
+        v.withUTF8 { b in
+            if !split {
+                var s = 0, e = b.count
+                while s < e && b[s] == 0x20 { s += 1 }
+                while e > s && b[e - 1] == 0x20 { e -= 1 }
+                matchHost(b, s, e, field, &out)
+                return
+            }
+            var i = 0
+            let n = b.count
+            while i < n {
+                while i < n && (b[i] == 0x3B || b[i] == 0x20 || b[i] == 0x2C || b[i] == 0x09) { i += 1 }
+                var j = i
+                while j < n && !(b[j] == 0x3B || b[j] == 0x20 || b[j] == 0x2C || b[j] == 0x09) { j += 1 }
+                if j > i {
+                    var digits = true
+                    for k in i..<j where b[k] &- 48 >= 10 { digits = false; break }
+                    let isType = j - i == 5 && b[i] == UInt8(ascii: "t") && b[j - 1] == UInt8(ascii: ":")
+                    if !digits && !isType { matchHost(b, i, j, field, &out) }
+                }
+                i = j
+            }
         }
     }
 
-    private func matchQueryResults(_ v: String, _ field: String, _ out: inout [IOCMatch]) {
-        for part in v.split(whereSeparator: { $0 == ";" || $0 == " " || $0 == "," || $0 == "\t" }) {
-            if part == "type:" || part.allSatisfy(\.isNumber) { continue }
-            matchHostToken(String(part), field, &out)
+    /// b[s..<e] as an address literal, else as a host name.
+    private func matchHost(_ b: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int, _ field: String, _ out: inout [IOCMatch]) {
+        guard s < e else { return }
+        if let a = IPAddress.parse(b, s, e) {
+            guard let (net, len, label) = ips.lookup(a) else { return }
+            let full = net.v6 ? 128 : 32
+            let hit = IOCHit(indicator: len == full ? net.string : "\(net.string)/\(len)", label: labels.label(label))
+            append(.ip, hit, field, String(decoding: UnsafeBufferPointer(rebasing: b[s..<e]), as: UTF8.self), &out)
+        } else if let i = domains.lookup(b, s, e) {
+            let hit = IOCHit(indicator: domains.value(i), label: labels.label(domains.labelIDs[i]))
+            append(.domain, hit, field, String(decoding: UnsafeBufferPointer(rebasing: b[s..<e]), as: UTF8.self), &out)
         }
     }
 
+    /// "SHA256=...,MD5=..." (Sysmon Hashes) or a bare digest.
     private func matchHashes(_ v: String, _ field: String, _ out: inout [IOCMatch]) {
-        for part in v.split(whereSeparator: { $0 == "," || $0 == ";" || $0 == " " }) {
-            let value = part.split(separator: "=", maxSplits: 1).last.map(String.init) ?? ""
-            if let h = matchHash(value) { append(.hash, h, field, value, &out) }
+        var v = v
+        v.withUTF8 { b in
+            var i = 0
+            let n = b.count
+            while i < n {
+                while i < n && (b[i] == 0x2C || b[i] == 0x3B || b[i] == 0x20) { i += 1 }
+                var j = i
+                var eq = -1
+                while j < n && !(b[j] == 0x2C || b[j] == 0x3B || b[j] == 0x20) {
+                    if b[j] == 0x3D && eq < 0 { eq = j }
+                    j += 1
+                }
+                let s = eq >= 0 ? eq + 1 : i
+                if j - s >= 32, let (k, e) = DigestSet.parse(b, s, j), let label = hashes.lookup(kind: k, e) {
+                    let hit = IOCHit(indicator: DigestSet.hex(kind: k, e), label: labels.label(label))
+                    append(.hash, hit, field, String(decoding: UnsafeBufferPointer(rebasing: b[s..<j]), as: UTF8.self), &out)
+                }
+                i = j
+            }
         }
     }
 
@@ -448,28 +552,36 @@ public final class IOCSet: Sendable {
         var out: [String] = []
         var s = commandLine
         s.withUTF8 { b in
-            let n = b.count
-            var i = 0
-            func isDelim(_ c: UInt8) -> Bool {
-                switch c {
-                case 0x20, 0x09, 0x0A, 0x0D, 0x22, 0x27, 0x60, 0x2C, 0x3B, 0x28, 0x29, 0x3C, 0x3E, 0x7C, 0x26,
-                     0x7B, 0x7D, 0x3D, 0x40, 0x5C, 0x2A, 0x24, 0x21, 0x5E:
-                    return true
-                default: return false
-                }
-            }
-            while i < n {
-                while i < n && isDelim(b[i]) { i += 1 }
-                var j = i
-                while j < n && !isDelim(b[j]) { j += 1 }
-                if j > i { token(b, i, j, &out) }
-                i = j
+            scanNetworkTokens(b) { from, to in
+                let t = UnsafeBufferPointer(rebasing: b[from..<to])
+                if let a = IPAddress.parse(b, from, to), a.v6 { out.append(a.string) } else { out.append(String(decoding: t, as: UTF8.self)) }
             }
         }
         return out
     }
 
-    private static func token(_ b: UnsafeBufferPointer<UInt8>, _ s0: Int, _ e0: Int, _ out: inout [String]) {
+    /// Calls `found` with the byte range of each host/IP candidate in a command line.
+    static func scanNetworkTokens(_ b: UnsafeBufferPointer<UInt8>, _ found: (Int, Int) -> Void) {
+        let n = b.count
+        var i = 0
+        @inline(__always) func isDelim(_ c: UInt8) -> Bool {
+            switch c {
+            case 0x20, 0x09, 0x0A, 0x0D, 0x22, 0x27, 0x60, 0x2C, 0x3B, 0x28, 0x29, 0x3C, 0x3E, 0x7C, 0x26,
+                 0x7B, 0x7D, 0x3D, 0x40, 0x5C, 0x2A, 0x24, 0x21, 0x5E:
+                return true
+            default: return false
+            }
+        }
+        while i < n {
+            while i < n && isDelim(b[i]) { i += 1 }
+            var j = i
+            while j < n && !isDelim(b[j]) { j += 1 }
+            if j > i { token(b, i, j, found) }
+            i = j
+        }
+    }
+
+    private static func token(_ b: UnsafeBufferPointer<UInt8>, _ s0: Int, _ e0: Int, _ found: (Int, Int) -> Void) {
         var s = s0, e = e0
         // Strip a URL scheme.
         var k = s
@@ -490,7 +602,7 @@ public final class IOCSet: Sendable {
         if b[s] == UInt8(ascii: "[") {
             while h < e && b[h] != UInt8(ascii: "]") { h += 1 }
             guard h < e else { return }
-            if let a = IPAddress.parse(b, s + 1, h), a.v6 { out.append(a.string) }
+            if let a = IPAddress.parse(b, s + 1, h), a.v6 { found(s + 1, h) }
             return
         }
         while h < e && b[h] != UInt8(ascii: "/") && b[h] != UInt8(ascii: "?") && b[h] != UInt8(ascii: "#") { h += 1 }
@@ -499,7 +611,7 @@ public final class IOCSet: Sendable {
         var colons = 0
         for x in s..<e where b[x] == UInt8(ascii: ":") { colons += 1 }
         if colons >= 2 {
-            if let a = IPAddress.parse(b, s, e), a.v6 { out.append(a.string) }
+            if let a = IPAddress.parse(b, s, e), a.v6 { found(s, e) }
             return
         }
         if colons == 1 {
@@ -512,7 +624,7 @@ public final class IOCSet: Sendable {
         while s < e && (b[s] == UInt8(ascii: ".") || b[s] == UInt8(ascii: "-")) { s += 1 }
         guard e - s >= 3 else { return }
         if IPAddress.parseV4(b, s, e) != nil {
-            out.append(String(decoding: UnsafeBufferPointer(rebasing: b[s..<e]), as: UTF8.self))
+            found(s, e)
             return
         }
         // Dotted host name: [A-Za-z0-9-_.], at least one dot, alphabetic last label of 2+.
@@ -534,6 +646,6 @@ public final class IOCSet: Sendable {
             let lc = b[x] | 0x20
             guard lc >= 97 && lc <= 122 else { return }
         }
-        out.append(String(decoding: UnsafeBufferPointer(rebasing: b[s..<e]), as: UTF8.self))
+        found(s, e)
     }
 }

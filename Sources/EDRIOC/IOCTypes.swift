@@ -69,4 +69,9 @@ struct LabelTable: Sendable {
     mutating func freeze() { index = [:] }
 
     func label(_ i: UInt32) -> String? { i == 0 ? nil : labels[Int(i)] }
+
+    /// Interns every label of `other`; returns the id map other → self.
+    mutating func absorb(_ other: LabelTable) -> [UInt32] {
+        other.labels.map { intern($0) }
+    }
 }

@@ -24,14 +24,18 @@ struct IPAddress: Hashable, Sendable {
             if p[i] == UInt8(ascii: ":") { colon = true }
         }
         guard colon, e - s >= 2, e - s <= 45 else { return nil }
-        var buf = [CChar](repeating: 0, count: 48)
-        for i in s..<e { buf[i - s] = CChar(bitPattern: p[i]) }
         var addr = in6_addr()
-        guard inet_pton(AF_INET6, buf, &addr) == 1 else { return nil }
-        let bytes = withUnsafeBytes(of: &addr) { Array($0) }
+        let ok = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 48) { buf -> Bool in
+            for i in s..<e { buf[i - s] = CChar(bitPattern: p[i]) }
+            buf[e - s] = 0
+            return inet_pton(AF_INET6, buf.baseAddress!, &addr) == 1
+        }
+        guard ok else { return nil }
         var hi: UInt64 = 0, lo: UInt64 = 0
-        for i in 0..<8 { hi = hi << 8 | UInt64(bytes[i]) }
-        for i in 8..<16 { lo = lo << 8 | UInt64(bytes[i]) }
+        withUnsafeBytes(of: &addr) { bytes in
+            for i in 0..<8 { hi = hi << 8 | UInt64(bytes[i]) }
+            for i in 8..<16 { lo = lo << 8 | UInt64(bytes[i]) }
+        }
         if hi == 0 && lo >> 32 == 0xFFFF { return .v4(UInt32(truncatingIfNeeded: lo)) }
         return IPAddress(v6: true, hi: hi, lo: lo)
     }
@@ -159,6 +163,26 @@ struct IPSet: Sendable {
             prev = e >> 32
         }
         return true
+    }
+
+    mutating func remapLabels(_ map: [UInt32]) {
+        for len in 0...32 where !v4[len].isEmpty {
+            v4[len].withUnsafeMutableBufferPointer { a in
+                for i in a.indices { a[i] = (a[i] & 0xFFFF_FFFF_0000_0000) | UInt64(map[Int(a[i] & 0xFFFF_FFFF)]) }
+            }
+        }
+        for len in 0...128 where !v6[len].isEmpty {
+            for i in v6[len].indices { v6[len][i].label = map[Int(v6[len][i].label)] }
+        }
+    }
+
+    /// Appends every entry of `other` (labels already remapped); call `finish()` after.
+    mutating func appendAll(of other: IPSet) {
+        for len in 0...32 where !other.v4[len].isEmpty {
+            if v4[len].isEmpty { v4[len] = other.v4[len] } else { v4[len].append(contentsOf: other.v4[len]) }
+        }
+        for len in 0...128 where !other.v6[len].isEmpty { v6[len].append(contentsOf: other.v6[len]) }
+        sorted = false
     }
 
     /// Longest matching prefix: (network, prefix length, label).
