@@ -13,7 +13,7 @@ private let repoRoot: String = {
 
 private let signatureBaseIOCs = "/work/shared/corpora/signature-base/iocs"
 
-private func tempDir(_ files: [String: String]) throws -> String {
+private func makeDir(_ files: [String: String]) throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ioc-test-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     for (name, text) in files {
@@ -283,7 +283,7 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
 
 @Suite struct Loading {
     @Test func malformedLinesReportedAndRestLoads() throws {
-        let dir = try tempDir([
+        let dir = try makeDir([
             "domains.txt": "# comment\n\nevil.example;label one\nbad!domain.example\nok.example   spaced label\n198.51.100.1 # an IP in the domain list\n",
             "ips.txt": "203.0.113.0/24;range\n10.0.0.0/40\nnot.an.ip\n2001:db8::/32 doc\n",
             "hashes.txt": "44d88612fea8a8f36de82e1278abb02f;eicar\n1234;short\n",
@@ -301,8 +301,30 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
         #expect(r.set.matchPath("/tmp/x;y").first?.label == "class with semicolon")
     }
 
+    @Test func filesMergeWithTheirLabels() throws {
+        let dir = try makeDir([
+            "domains.txt": "a.example;from domains\nshared.example;first wins\n",
+            "my-c2-list.txt": "b.example;from c2\nshared.example;second\n192.0.2.9;c2 address\n",
+            "ips.txt": "192.0.2.0/24;from ips\n",
+            "hashes.txt": "44d88612fea8a8f36de82e1278abb02f;hash label\n",
+            "extra-hashes.txt": "3395856ce81f2b7382dee72602f798b642f14140;other hash label\n",
+        ])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = IOCSet.load(directory: dir)
+        #expect(r.diagnostics.isEmpty)
+        #expect(r.files.count == 5)
+        #expect(r.set.counts == IOCCounts(domains: 3, ips: 2, hashes: 2, paths: 0))
+        #expect(r.set.matchDomain("x.a.example")?.label == "from domains")
+        #expect(r.set.matchDomain("x.b.example")?.label == "from c2")
+        #expect(r.set.matchDomain("shared.example")?.label == "first wins")
+        #expect(r.set.matchIP("192.0.2.9")?.label == "c2 address")
+        #expect(r.set.matchIP("192.0.2.10")?.label == "from ips")
+        #expect(r.set.matchHash("44d88612fea8a8f36de82e1278abb02f")?.label == "hash label")
+        #expect(r.set.matchHash("3395856ce81f2b7382dee72602f798b642f14140")?.label == "other hash label")
+    }
+
     @Test func absentFilesAndMissingDirectory() throws {
-        let dir = try tempDir(["ips.txt": "192.0.2.1\n"])
+        let dir = try makeDir(["ips.txt": "192.0.2.1\n"])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = IOCSet.load(directory: dir)
         #expect(r.diagnostics.isEmpty)
