@@ -135,6 +135,12 @@ final class AhoCorasick: @unchecked Sendable {
         256 + nDense * nClasses * 4 + (stateCount - nDense + 1) * 4 + edgeCount * 5 + stateCount * 8 + outputCount * 4 + patternCount * 4
     }
 
+    var view: ACView {
+        ACView(nClasses: nClasses, nDense: Int32(nDense), classOf: classOf, dense: dense, edgeStart: edgeStart,
+               edgeClass: edgeClass, edgeTarget: edgeTarget, fail: fail, outStart: outStart, outputs: outputs,
+               patternLength: patternLength)
+    }
+
     /// Scans `text`, calling `hit(pattern, endOffset)` for every occurrence.
     @inline(__always)
     func scan(_ text: UnsafePointer<UInt8>, _ count: Int, _ hit: (Int32, Int) -> Void) {
@@ -156,6 +162,52 @@ final class AhoCorasick: @unchecked Sendable {
             if a != b {
                 var k = Int(a)
                 while k < Int(b) { hit(outputs[k], i + 1); k += 1 }
+            }
+        }
+    }
+}
+
+/// The automaton's tables as plain pointers (valid while the owning `AhoCorasick` lives).
+struct ACView {
+    let nClasses: Int
+    let nDense: Int32
+    let classOf: UnsafeMutablePointer<UInt8>
+    let dense: UnsafeMutablePointer<Int32>
+    let edgeStart: UnsafeMutablePointer<Int32>
+    let edgeClass: UnsafeMutablePointer<UInt8>
+    let edgeTarget: UnsafeMutablePointer<Int32>
+    let fail: UnsafeMutablePointer<Int32>
+    let outStart: UnsafeMutablePointer<Int32>
+    let outputs: UnsafeMutablePointer<Int32>
+    let patternLength: UnsafeMutablePointer<Int32>
+
+    @inline(__always)
+    func scan(_ text: UnsafePointer<UInt8>, _ count: Int, _ hit: (Int32, Int) -> Void) {
+        let nc = nClasses, nd = nDense
+        let full = nc < 256
+        var s: Int32 = 0
+        var i = 0
+        while i < count {
+            let c = classOf[Int(text[i])]
+            i += 1
+            if c == 0 && full { s = 0; continue }
+            if s < nd {
+                s = dense[Int(s) * nc + Int(c)]
+            } else {
+                while true {
+                    if s < nd { s = dense[Int(s) * nc + Int(c)]; break }
+                    let k0 = Int(edgeStart[Int(s - nd)]), k1 = Int(edgeStart[Int(s - nd) + 1])
+                    var found: Int32 = -1
+                    var k = k0
+                    while k < k1 { if edgeClass[k] == c { found = edgeTarget[k]; break }; k += 1 }
+                    if found >= 0 { s = found; break }
+                    s = fail[Int(s)]
+                }
+            }
+            let a = outStart[Int(s)], b = outStart[Int(s) + 1]
+            if a != b {
+                var k = Int(a)
+                while k < Int(b) { hit(outputs[k], i); k += 1 }
             }
         }
     }

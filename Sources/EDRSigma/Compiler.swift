@@ -22,6 +22,12 @@ struct Atom {
     var gate: Int32 = -1
 }
 
+struct GroupHot {
+    let ac: ACView
+    let patStart: UnsafeMutablePointer<Int32>
+    let patAtoms: UnsafeMutablePointer<Int32>
+}
+
 struct NodeRec {
     var op: UInt8    // 0 atom, 1 and, 2 or, 3 not, 4 true, 5 false
     var a: Int32
@@ -46,6 +52,8 @@ final class CompiledUnit: @unchecked Sendable {
     let groupAC: [AhoCorasick]
     let groupPatStart: [UnsafeMutablePointer<Int32>]
     let groupPatAtoms: [UnsafeMutablePointer<Int32>]
+    /// Hot per-group data: automaton view, pattern → atoms tables.
+    let groupHot: UnsafeMutablePointer<GroupHot>
     let fieldGroup: [Int32]          // per field: group index or -1
     let nodes: [NodeRec]
     let children: [Int32]
@@ -72,6 +80,7 @@ final class CompiledUnit: @unchecked Sendable {
     deinit {
         atomIsAC.deallocate(); acMode.deallocate(); atomField.deallocate(); atomGate.deallocate()
         nodePtr.deallocate(); childPtr.deallocate(); anchorStartPtr.deallocate(); anchorRulePtr.deallocate(); isAnchorPtr.deallocate()
+        groupHot.deallocate()
         for p in groupPatStart { p.deallocate() }
         for p in groupPatAtoms { p.deallocate() }
     }
@@ -119,6 +128,9 @@ final class CompiledUnit: @unchecked Sendable {
         groupAC = groups.map(\.ac)
         groupPatStart = groups.map { Self.copy($0.patStart) }
         groupPatAtoms = groups.map { Self.copy($0.patAtoms) }
+        var hot: [GroupHot] = []
+        for i in groups.indices { hot.append(GroupHot(ac: groups[i].ac.view, patStart: groupPatStart[i], patAtoms: groupPatAtoms[i])) }
+        groupHot = Self.copy(hot)
 
         // Anchors: for each rule, a set of AC atoms at least one of which must hold.
         var isAnchor = [Bool](repeating: false, count: atoms.count)

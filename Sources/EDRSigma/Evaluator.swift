@@ -208,8 +208,9 @@ struct EvalContext {
         guard g >= 0 else { return }
         let (first, count) = folded(f)
         if count == 0 { return }
-        let ac = unit.groupAC[Int(g)]
-        let ps = unit.groupPatStart[Int(g)], pa = unit.groupPatAtoms[Int(g)]
+        let hot = unit.groupHot[Int(g)]
+        let ac = hot.ac
+        let ps = hot.patStart, pa = hot.patAtoms
         let gen = core.pointee.gen
         let hit = core.pointee.acHit, rstamp = core.pointee.ruleStamp, cand = core.pointee.cand
         let acMode = unit.acMode, isAnchor = unit.isAnchorPtr, aStart = unit.anchorStartPtr, aRules = unit.anchorRulePtr

@@ -58,7 +58,7 @@ enum IPAddr {
         var s = Substring(s)
         if s.hasPrefix("[") && s.hasSuffix("]") { s = s.dropFirst().dropLast() }
         if let pct = s.firstIndex(of: "%") { s = s[..<pct] }
-        if s.contains(":") {
+        if s.utf8.contains(UInt8(ascii: ":")) {
             var a = in6_addr()
             let ok = String(s).withCString { inet_pton(AF_INET6, $0, &a) }
             guard ok == 1 else { return nil }

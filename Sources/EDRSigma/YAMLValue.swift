@@ -72,7 +72,7 @@ enum YAMLLoader {
         case .scalar(let s):
             let text = s.string
             if s.style != .plain { return .string(text) }
-            let tag = Tag.Name(rawValue: s.tag.description)
+            let tag = Tag.Name(rawValue: node.tag.description)
             if tag == .null { return .null }
             if tag == .bool {
                 switch text.lowercased() {

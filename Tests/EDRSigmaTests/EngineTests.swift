@@ -1,0 +1,176 @@
+import EDRCore
+@testable import EDRSigma
+import Testing
+
+@Test func metadataIsKept() {
+    let yaml = """
+    title: Curl to pipe
+    id: 11111111-2222-3333-4444-555555555555
+    status: test
+    description: d
+    author: me
+    references:
+        - https://example.com
+    tags:
+        - attack.execution
+        - attack.t1059.004
+    logsource:
+        product: linux
+        category: process_creation
+    detection:
+        selection:
+            CommandLine|contains: '| sh'
+        condition: selection
+    falsepositives:
+        - installers
+    level: critical
+    """
+    let e = engine(yaml)
+    let m = e.evaluate(ev([("CommandLine", "curl x | sh")]))
+    #expect(m.count == 1)
+    let r = m[0].rule
+    #expect(r.id == "11111111-2222-3333-4444-555555555555")
+    #expect(r.title == "Curl to pipe")
+    #expect(r.level == .critical)
+    #expect(r.status == "test")
+    #expect(r.tags == ["attack.execution", "attack.t1059.004"])
+    #expect(r.attackTechniques == ["T1059.004"])
+    #expect(r.references == ["https://example.com"])
+    #expect(r.falsepositives == ["installers"])
+    #expect(r.logsource == procLS)
+    #expect(r.path == "test.yml")
+}
+
+@Test func logsourceRouting() {
+    let rules = [
+        ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-proc", logsource: "product: linux\n    category: process_creation"),
+        ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-linux", logsource: "product: linux"),
+        ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-file", logsource: "product: linux\n    category: file_event"),
+        ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-win", logsource: "product: windows\n    category: process_creation"),
+        ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-auditd", logsource: "product: linux\n    service: auditd"),
+    ].joined(separator: "\n---\n")
+    let e = engine(rules)
+    #expect(e.loadedCount == 5)
+    func ids(_ ls: LogSource) -> Set<String> { Set(e.evaluate(ev([("A", "x")], ls: ls)).compactMap(\.rule.id)) }
+    #expect(ids(procLS) == ["r-proc", "r-linux"])
+    #expect(ids(LogSource(product: "linux", category: "file_event")) == ["r-file", "r-linux"])
+    #expect(ids(LogSource(product: "linux", service: "auditd")) == ["r-auditd", "r-linux"])
+    #expect(ids(LogSource(product: "windows", category: "process_creation")) == ["r-win"])
+    #expect(ids(LogSource(category: "process_creation")) == [])
+}
+
+@Test func inertWhenLogsourceNotCollected() {
+    let rules = [
+        ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-proc"),
+        ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-win", logsource: "product: windows\n    category: process_creation"),
+    ].joined(separator: "\n---\n")
+    let e = engine(rules, options: SigmaOptions(collectedLogSources: [procLS, LogSource(product: "linux", category: "file_event")]))
+    let win = e.diagnostics.first { $0.ruleID == "r-win" }!
+    if case .inert(let reason) = win.status { #expect(reason.contains("windows")) } else { Issue.record("not inert: \(win.status)") }
+    #expect(e.diagnostics.first { $0.ruleID == "r-proc" }?.status == .loaded)
+    #expect(e.evaluate(ev([("A", "x")], ls: LogSource(product: "windows", category: "process_creation"))).isEmpty)
+}
+
+@Test func filtersApplyToNamedRulesAndLogsource() {
+    let yaml = [
+        ruleYAML("sel:\n    CommandLine|contains: rar\ncondition: sel", id: "rule-1"),
+        ruleYAML("sel:\n    CommandLine|contains: rar\ncondition: sel", id: "rule-2"),
+        """
+        title: Filter admins
+        logsource:
+            product: linux
+            category: process_creation
+        filter:
+            rules:
+                - rule-1
+            selection:
+                User|startswith: 'adm_'
+            condition: selection
+        """,
+        """
+        title: Filter everything of file events
+        logsource:
+            product: linux
+            category: file_event
+        filter:
+            selection:
+                User: 'backup'
+            condition: selection
+        """,
+        ruleYAML("sel:\n    TargetFilename|endswith: .rar\ncondition: sel", id: "rule-3", logsource: "product: linux\n    category: file_event"),
+    ].joined(separator: "\n---\n")
+    let e = engine(yaml)
+    #expect(e.diagnostics.filter { $0.kind == .filter && $0.status == .loaded }.count == 2)
+    func ids(_ f: [(String, FieldValue)], _ ls: LogSource = procLS) -> Set<String> { Set(e.evaluate(ev(f, ls: ls)).compactMap(\.rule.id)) }
+    #expect(ids([("CommandLine", "rar a x"), ("User", "adm_bob")]) == ["rule-2"])
+    #expect(ids([("CommandLine", "rar a x"), ("User", "bob")]) == ["rule-1", "rule-2"])
+    let fileLS = LogSource(product: "linux", category: "file_event")
+    #expect(ids([("TargetFilename", "/x.rar"), ("User", "backup")], fileLS) == [])
+    #expect(ids([("TargetFilename", "/x.rar"), ("User", "bob")], fileLS) == ["rule-3"])
+}
+
+@Test func malformedInputNeverCrashes() {
+    let inputs = [
+        "", "---", ":", "[", "{a: [}", "title: x\ndetection: 5", "title: x\nlogsource: []\ndetection: {}",
+        "title: x\nlogsource: {product: linux}\ndetection: {sel: {A: {B: C}}, condition: sel}",
+        "title: x\nlogsource: {product: linux}\ndetection: {sel: [], condition: sel}",
+        "title: x\nlogsource: {product: linux}\ndetection: {sel: {A: x}, condition: 5}",
+        "title: x\nlogsource: {product: linux}\ndetection: {sel: {A: x}}",
+        "title: x\nlogsource: {product: linux}\ndetection: {sel: {A: x}, condition: [sel, 3]}",
+        "title: x\nlogsource: {product: linux}\ndetection: {sel: {'A|re': '['}, condition: sel}",
+        "title: x\nlevel: bogus\nlogsource: {product: linux}\ndetection: {sel: {A: x}, condition: sel}",
+        "title: x\nlogsource: {product: linux}\ndetection: {sel: {A: [[x]]}, condition: sel}",
+        "title: x\nlogsource: {product: linux}\ndetection: {sel: {A: x}, condition: '((((((((sel'}",
+        "title: x\nlogsource: {product: linux}\ndetection: {sel: {A: x}, condition: 'not'}",
+        "title: x\nlogsource: {product: linux}\ndetection: {sel: true, condition: sel}",
+        "title: x\ncorrelation: {type: nope}", "title: x\ncorrelation: {type: event_count, rules: [a], timespan: 5x}",
+        "title: x\nfilter: 3\nlogsource: {product: linux}",
+        "action: global\ntitle: x",
+        String(repeating: "- ", count: 200) + "x",
+        "\u{0}\u{1}binary",
+    ]
+    for (i, text) in inputs.enumerated() {
+        let e = SigmaEngine.load(sources: [(name: "bad\(i).yml", yaml: text)])
+        #expect(e.loadedCount == 0, "input \(i) loaded")
+        for d in e.diagnostics {
+            if case .rejected(let r) = d.status { #expect(!r.isEmpty) } else { Issue.record("input \(i): \(d.status)") }
+        }
+        _ = e.evaluate(ev([("A", "x")]))
+    }
+}
+
+@Test func yamlAnchorsAndAliasesAreResolved() {
+    let e = engine("title: x\nlogsource: {product: linux, category: process_creation}\ndetection: {sel: {A: &a x, B: *a}, condition: sel}")
+    #expect(e.loadedCount == 1)
+    #expect(e.evaluate(ev([("A", "x"), ("B", "x")])).count == 1)
+}
+
+@Test func diagnosticsNameFileAndId() {
+    let e = engine(ruleYAML("sel:\n    A|nope: x\ncondition: sel", id: "bad-id"))
+    let d = e.diagnostics[0]
+    #expect(d.path == "test.yml")
+    #expect(d.ruleID == "bad-id")
+    #expect(d.title == "test rule")
+    #expect(d.status == .rejected(reason: "sel: unknown modifier 'nope' in 'A|nope'"))
+}
+
+@Test func multiDocumentYAMLAndEmptyDocuments() {
+    let e = engine([ruleYAML("s:\n    A: x\ncondition: s", id: "one"), "", ruleYAML("s:\n    A: y\ncondition: s", id: "two")].joined(separator: "\n---\n"))
+    #expect(e.loadedCount == 2)
+}
+
+@Test func concurrentEvaluation() async {
+    let e = engine(ruleYAML("sel:\n    CommandLine|contains: evil\ncondition: sel"))
+    await withTaskGroup(of: Int.self) { g in
+        for t in 0..<4 {
+            g.addTask {
+                var n = 0
+                for i in 0..<2000 { n += e.evaluate(ev([("CommandLine", .string(i % 2 == 0 ? "evil \(t)" : "good"))])).count }
+                return n
+            }
+        }
+        var total = 0
+        for await n in g { total += n }
+        #expect(total == 4000)
+    }
+}
