@@ -307,6 +307,9 @@ public final class IOCSet: Sendable {
 
     public var isEmpty: Bool { counts.total == 0 }
 
+    /// How the path regexes are prefiltered: (by required literal, in OR-ed chunks, run alone).
+    public var pathPrefilterStats: (literal: Int, chunked: Int, standalone: Int) { paths.prefilterStats }
+
     /// Files `load(directory:)` reads, by name, and how their lines are parsed.
     public static let standardFiles: [(name: String, kind: IOCSetBuilder.LineKind)] = [
         ("domains.txt", .domain), ("ips.txt", .ip), ("hashes.txt", .hash), ("paths_regex.txt", .pathRegex),

@@ -106,7 +106,8 @@ struct IPSet: Sendable {
         var label: UInt32
     }
 
-    var count: Int { v4.reduce(0) { $0 + $1.count } + v6.reduce(0) { $0 + $1.count } }
+    /// Entries (exact after `finish()`).
+    private(set) var count = 0
 
     mutating func reserveV4(_ n: Int, prefix: Int = 32) { v4[prefix].reserveCapacity(n) }
 
@@ -128,6 +129,7 @@ struct IPSet: Sendable {
             let net = IPSet.maskV4(UInt32(truncatingIfNeeded: a.lo), prefix)
             v4[prefix].append(UInt64(net) << 32 | UInt64(label))
         }
+        count += 1
         sorted = false
     }
 
@@ -151,6 +153,7 @@ struct IPSet: Sendable {
             for e in arr where out.last.map({ $0.hi != e.hi || $0.lo != e.lo }) ?? true { out.append(e) }
             v6[len] = out
         }
+        count = v4.reduce(0) { $0 + $1.count } + v6.reduce(0) { $0 + $1.count }
         v4Lengths = (0...32).reversed().filter { !v4[$0].isEmpty }
         v6Lengths = (0...128).reversed().filter { !v6[$0].isEmpty }
         sorted = true
@@ -182,6 +185,7 @@ struct IPSet: Sendable {
             if v4[len].isEmpty { v4[len] = other.v4[len] } else { v4[len].append(contentsOf: other.v4[len]) }
         }
         for len in 0...128 where !other.v6[len].isEmpty { v6[len].append(contentsOf: other.v6[len]) }
+        count += other.count
         sorted = false
     }
 

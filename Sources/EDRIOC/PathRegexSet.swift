@@ -71,6 +71,11 @@ struct PathRegexSet: Sendable {
     static let chunkSize = 200
 
     var count: Int { entries.count }
+    /// (with a literal prefilter, in OR-ed chunks, standalone)
+    var prefilterStats: (literal: Int, chunked: Int, standalone: Int) {
+        (literals.isEmpty ? 0 : entries.count - chunks.reduce(0) { $0 + $1.members.count } - standalone.count,
+         chunks.reduce(0) { $0 + $1.members.count }, standalone.count)
+    }
 
     mutating func insert(_ e: Entry) { entries.append(e) }
 
