@@ -1,0 +1,75 @@
+import EDRCore
+@testable import EDRSigma
+import Foundation
+import Testing
+
+/// Runs a command, returning (exit status, stdout+stderr).
+func run(_ args: [String]) -> (Int32, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = args
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    do { try p.run() } catch { return (-1, "\(error)") }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+let oracleAvailable: Bool = run(["python3", "-c", "import sigma.backends.sqlite"]).0 == 0
+
+/// Differential test: pySigma's SQLite backend (Tests/EDRSigmaTests/Oracle/oracle.py) and this
+/// engine must agree on every generated event for every Linux SigmaHQ rule both accept.
+@Test(.enabled(if: oracleAvailable, "python3 with pysigma and pysigma-backend-sqlite is not importable (pip install pysigma pysigma-backend-sqlite); differential test skipped"))
+func differentialAgainstPySigma() throws {
+    let rulesDir = corpusRoot() + "/sigmahq/rules/linux"
+    try #require(FileManager.default.fileExists(atPath: rulesDir))
+    let script = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent()
+        .appendingPathComponent("Oracle/oracle.py").path
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("edr-sigma-oracle-\(getpid()).json").path
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let (status, log) = run(["python3", script, rulesDir, out])
+    print(log.trimmingCharacters(in: .whitespacesAndNewlines))
+    try #require(status == 0, "oracle failed: \(log)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+    let rawEvents = try #require(json["events"] as? [[String: Any]])
+    let rules = try #require(json["rules"] as? [String: [String: Any]])
+
+    let engine = try SigmaEngine.load(paths: [rulesDir])
+    var loadedPaths = Set<String>()
+    for d in engine.diagnostics where d.status == .loaded { loadedPaths.insert(d.path) }
+
+    // Our matches per rule path.
+    var ours: [String: Set<Int>] = [:]
+    for (i, raw) in rawEvents.enumerated() {
+        let ls = raw["logsource"] as? [String: Any] ?? [:]
+        let fields = (raw["fields"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { (k, v) -> (String, FieldValue) in
+            (k, .string(v as? String ?? "\(v)"))
+        }
+        let event = Event(logsource: LogSource(product: ls["product"] as? String, category: ls["category"] as? String,
+                                               service: ls["service"] as? String), timestamp: 0, fields: fields)
+        for m in engine.evaluate(event) { ours[m.rule.path, default: []].insert(i) }
+    }
+    var compared = 0, agreed = 0, oracleErrors = 0, positives = 0
+    var disagreements: [String] = []
+    for (path, r) in rules.sorted(by: { $0.key < $1.key }) {
+        guard let m = r["matches"] as? [Int] else { oracleErrors += 1; continue }
+        guard loadedPaths.contains(path) else { continue }
+        compared += 1
+        let theirs = Set(m)
+        let mine = ours[path] ?? []
+        positives += theirs.count
+        if theirs == mine { agreed += 1; continue }
+        let onlyOracle = theirs.subtracting(mine).sorted().prefix(3)
+        let onlyOurs = mine.subtracting(theirs).sorted().prefix(3)
+        var msg = "\((path as NSString).lastPathComponent): oracle-only \(Array(onlyOracle)), ours-only \(Array(onlyOurs))"
+        if let e = (onlyOracle.first ?? onlyOurs.first) { msg += " event \(rawEvents[e]["fields"] ?? "")" }
+        disagreements.append(msg)
+    }
+    print("differential: \(rawEvents.count) events, \(compared) rules compared, \(agreed) agree, \(positives) oracle matches, \(oracleErrors) rules the oracle could not convert")
+    for d in disagreements { print("DISAGREE \(d)") }
+    #expect(compared >= 200)
+    #expect(positives > 200, "the generator should produce many positives")
+    #expect(disagreements.isEmpty)
+}
