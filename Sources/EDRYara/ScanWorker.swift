@@ -53,6 +53,8 @@ public struct ScanWorkerOptions: Sendable {
     public var queueCapacity = 256
     public var threads = 1
     public var computeHashes = true
+    /// Digests computed when `computeHashes` (limit to the kinds the IOC set holds).
+    public var hashKinds: HashKinds = .all
     public var cacheCapacity = 10_000
     public var cacheTTL: Double = 6 * 3600
     /// Paths equal to, or under, one of these prefixes are skipped ("/usr/bin" covers
@@ -226,10 +228,10 @@ public final class ScanWorker: @unchecked Sendable {
         if let v = cache.lookup(id) { return done(.cached, id, v) }
         let verdict: FileVerdict
         if let scanner {
-            let r = scanner.scan(fd: job.fd, path: job.path, computeHashes: options.computeHashes)
+            let r = scanner.scan(fd: job.fd, path: job.path, computeHashes: options.computeHashes, hashKinds: options.hashKinds)
             verdict = FileVerdict(hashes: r.hashes, matches: r.matches, status: r.status)
         } else if options.computeHashes {
-            let h = FileHashes.compute(fd: job.fd, maxSize: options.scan.maxFileSize)
+            let h = FileHashes.compute(fd: job.fd, maxSize: options.scan.maxFileSize, kinds: options.hashKinds)
             verdict = FileVerdict(hashes: h, matches: [],
                                   status: h == nil && id.size > options.scan.maxFileSize ? .skippedTooLarge : .completed)
         } else {

@@ -147,7 +147,7 @@ public final class YaraScanner {
     /// Scans the file open at `fd` from offset 0 (mapped read-only; the fd's offset is not
     /// moved and the file is never opened by path). `path` only feeds the filename/filepath/
     /// extension externals. With `computeHashes`, MD5/SHA-1/SHA-256 come from the same mapping.
-    public func scan(fd: Int32, path: String? = nil, computeHashes: Bool = false) -> YaraScanResult {
+    public func scan(fd: Int32, path: String? = nil, computeHashes: Bool = false, hashKinds: HashKinds = .all) -> YaraScanResult {
         guard let st = FileStat(fd: fd) else {
             return YaraScanResult(status: .failed(-errno), matches: [], identity: nil, hashes: nil, bytesScanned: 0)
         }
@@ -160,7 +160,7 @@ public final class YaraScanner {
         guard let map = MappedFile(fd: fd, size: st.identity.size) else {
             return YaraScanResult(status: .failed(-errno), matches: [], identity: st.identity, hashes: nil, bytesScanned: 0)
         }
-        let hashes = computeHashes ? FileHashes(bytes: map.buffer) : nil
+        let hashes = computeHashes ? FileHashes(bytes: map.buffer, kinds: hashKinds) : nil
         setExternals(path: path, header: map.buffer, uid: st.uid)
         var result = scan(buffer: map.buffer)
         result.identity = st.identity

@@ -134,7 +134,7 @@ final class Collected: @unchecked Sendable {
         #expect(byToken.count == 5)
         #expect(byToken[1]?.outcome == .scanned)
         #expect(byToken[1]?.verdict?.matches.map(\.rule) == ["EDR_Test_Marker"])
-        #expect(byToken[1]?.verdict?.hashes?.md5.count == 32)
+        #expect(byToken[1]?.verdict?.hashes?.md5?.count == 32)
         #expect(byToken[2]?.verdict?.matches.isEmpty == true)
         #expect(byToken[3]?.outcome == .cached)
         #expect(byToken[3]?.verdict?.matches.map(\.rule) == ["EDR_Test_Marker"])

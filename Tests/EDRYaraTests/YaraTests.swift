@@ -139,7 +139,7 @@ func openFD(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC) }
         #expect(m.severity?.level == .low)
         #expect(m.severity?.key == "severity")
         #expect(r.identity == FileIdentity(fd: fd))
-        #expect(r.hashes?.sha256.count == 64)
+        #expect(r.hashes?.sha256?.count == 64)
         #expect(r.bytesScanned == Int64(marker.utf8.count + 16))
     }
 
@@ -243,7 +243,7 @@ func openFD(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC) }
         return String(decoding: data, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
     }
 
-    @Test(arguments: [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 1 << 20, (3 << 20) + 17])
+    @Test(arguments: [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 16447, 1 << 20, (3 << 20) + 17])
     func matchesCoreutils(size: Int) throws {
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -257,5 +257,22 @@ func openFD(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC) }
         #expect(h.sha1 == (try tool("sha1sum", path)))
         #expect(h.sha256 == (try tool("sha256sum", path)))
         #expect(FileHashes(bytes: bytes) == h)
+        // Only the kinds asked for.
+        let some = try #require(FileHashes.compute(fd: fd, kinds: [.sha256]))
+        #expect(some.md5 == nil && some.sha1 == nil && some.sha256 == h.sha256)
+    }
+
+    /// The SHA-extension and portable paths agree (when the CPU has the extensions).
+    @Test func portableAndAcceleratedAgree() {
+        var rng = SystemRandomNumberGenerator()
+        for size in [0, 3, 64, 100, 4096 + 7, 70_000] {
+            let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let fast = FileHashes(bytes: bytes)
+            FileHashes.forcePortableImplementation(true)
+            let portable = FileHashes(bytes: bytes)
+            FileHashes.forcePortableImplementation(false)
+            #expect(fast == portable, "size \(size)")
+        }
+        print("SHA extensions in use: \(FileHashes.usesSHAExtensions)")
     }
 }

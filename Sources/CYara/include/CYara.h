@@ -59,7 +59,15 @@ static inline int edr_yr_compiler_add_path(YR_COMPILER *compiler, const char *pa
 // Small portable implementations (RFC 1321, FIPS 180-4); no external library.
 // ---------------------------------------------------------------------------
 
+#define EDR_HASH_MD5 1u
+#define EDR_HASH_SHA1 2u
+#define EDR_HASH_SHA256 4u
+static inline uint32_t edr_hash_kind_md5(void) { return EDR_HASH_MD5; }
+static inline uint32_t edr_hash_kind_sha1(void) { return EDR_HASH_SHA1; }
+static inline uint32_t edr_hash_kind_sha256(void) { return EDR_HASH_SHA256; }
+
 typedef struct {
+    uint32_t kinds;           // EDR_HASH_* bits: which digests to compute
     uint32_t md5[4];
     uint32_t sha1[5];
     uint32_t sha256[8];
@@ -157,13 +165,149 @@ static inline void edr_sha256_block(uint32_t s[8], const uint8_t *p) {
     s[0] += a; s[1] += b; s[2] += c; s[3] += d; s[4] += e; s[5] += f; s[6] += g; s[7] += h;
 }
 
-static inline void edr_hash_block(edr_hash_ctx *ctx, const uint8_t *p) {
-    edr_md5_block(ctx->md5, p);
-    edr_sha1_block(ctx->sha1, p);
-    edr_sha256_block(ctx->sha256, p);
+
+// SHA-1 and SHA-256 with the x86 SHA extensions, chosen at run time when the CPU has them.
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+#define EDR_HAVE_SHA_NI_CODE 1
+
+__attribute__((target("sha,sse4.1,ssse3")))
+static inline void edr_sha256_ni_blocks(uint32_t s[8], const uint8_t *p, size_t nblocks) {
+    static const uint32_t K[64] = {
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+    const __m128i MASK = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i tmp = _mm_loadu_si128((const __m128i *)&s[0]);
+    __m128i st1 = _mm_loadu_si128((const __m128i *)&s[4]);
+    tmp = _mm_shuffle_epi32(tmp, 0xB1);
+    st1 = _mm_shuffle_epi32(st1, 0x1B);
+    __m128i st0 = _mm_alignr_epi8(tmp, st1, 8);   // ABEF
+    st1 = _mm_blend_epi16(st1, tmp, 0xF0);        // CDGH
+    while (nblocks--) {
+        __m128i save0 = st0, save1 = st1;
+        __m128i w[16];
+        for (int g = 0; g < 16; g++) {
+            if (g < 4) {
+                w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), MASK);
+            } else {
+                __m128i t = _mm_sha256msg1_epu32(w[g - 4], w[g - 3]);
+                t = _mm_add_epi32(t, _mm_alignr_epi8(w[g - 1], w[g - 2], 4));
+                w[g] = _mm_sha256msg2_epu32(t, w[g - 1]);
+            }
+            __m128i msg = _mm_add_epi32(w[g], _mm_loadu_si128((const __m128i *)&K[4 * g]));
+            st1 = _mm_sha256rnds2_epu32(st1, st0, msg);
+            msg = _mm_shuffle_epi32(msg, 0x0E);
+            st0 = _mm_sha256rnds2_epu32(st0, st1, msg);
+        }
+        st0 = _mm_add_epi32(st0, save0);
+        st1 = _mm_add_epi32(st1, save1);
+        p += 64;
+    }
+    tmp = _mm_shuffle_epi32(st0, 0x1B);           // FEBA
+    st1 = _mm_shuffle_epi32(st1, 0xB1);           // DCHG
+    st0 = _mm_blend_epi16(tmp, st1, 0xF0);        // DCBA
+    st1 = _mm_alignr_epi8(st1, tmp, 8);           // ABEF
+    _mm_storeu_si128((__m128i *)&s[0], st0);
+    _mm_storeu_si128((__m128i *)&s[4], st1);
 }
 
-static inline void edr_hash_init(edr_hash_ctx *ctx) {
+#define EDR_SHA1_RNDS4(abcd, e, f) \
+    ((f) == 0 ? _mm_sha1rnds4_epu32(abcd, e, 0) : (f) == 1 ? _mm_sha1rnds4_epu32(abcd, e, 1) \
+     : (f) == 2 ? _mm_sha1rnds4_epu32(abcd, e, 2) : _mm_sha1rnds4_epu32(abcd, e, 3))
+
+__attribute__((target("sha,sse4.1,ssse3")))
+static inline void edr_sha1_ni_blocks(uint32_t s[5], const uint8_t *p, size_t nblocks) {
+    const __m128i MASK = _mm_set_epi64x(0x0001020304050607ULL, 0x08090a0b0c0d0e0fULL);
+    __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)s), 0x1B);
+    __m128i e0 = _mm_set_epi32((int)s[4], 0, 0, 0);
+    while (nblocks--) {
+        __m128i abcd_save = abcd, e_save = e0, e1 = _mm_setzero_si128();
+        __m128i w[20];
+        for (int g = 0; g < 20; g++) {
+            if (g < 4) {
+                w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), MASK);
+            } else {
+                __m128i t = _mm_xor_si128(_mm_sha1msg1_epu32(w[g - 4], w[g - 3]), w[g - 2]);
+                w[g] = _mm_sha1msg2_epu32(t, w[g - 1]);
+            }
+            int f = g / 5;
+            if (g == 0) {
+                e0 = _mm_add_epi32(e0, w[0]);
+                e1 = abcd;
+                abcd = EDR_SHA1_RNDS4(abcd, e0, 0);
+            } else if (g & 1) {
+                e1 = _mm_sha1nexte_epu32(e1, w[g]);
+                e0 = abcd;
+                abcd = EDR_SHA1_RNDS4(abcd, e1, f);
+            } else {
+                e0 = _mm_sha1nexte_epu32(e0, w[g]);
+                e1 = abcd;
+                abcd = EDR_SHA1_RNDS4(abcd, e0, f);
+            }
+        }
+        e0 = _mm_sha1nexte_epu32(e0, e_save);
+        abcd = _mm_add_epi32(abcd, abcd_save);
+        p += 64;
+    }
+    abcd = _mm_shuffle_epi32(abcd, 0x1B);
+    _mm_storeu_si128((__m128i *)s, abcd);
+    s[4] = (uint32_t)_mm_extract_epi32(e0, 3);
+}
+
+static inline int edr_cpu_has_sha_ni(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") ? 1 : 0;
+    }
+    return cached;
+}
+#else
+#define EDR_HAVE_SHA_NI_CODE 0
+static inline int edr_cpu_has_sha_ni(void) { return 0; }
+#endif
+
+/// 1 when SHA-1/SHA-256 use the CPU's SHA instructions. `edr_hash_force_portable` turns them off
+/// (tests compare both paths).
+static int edr_hash_portable_only = 0;
+static inline void edr_hash_force_portable(int on) { edr_hash_portable_only = on; }
+static inline int edr_hash_uses_sha_ni(void) { return !edr_hash_portable_only && edr_cpu_has_sha_ni(); }
+
+/// Runs the selected algorithms over `nblocks` whole 64-byte blocks, one algorithm at a
+/// time per 16 KiB so the data stays in cache.
+static inline void edr_hash_blocks(edr_hash_ctx *ctx, const uint8_t *p, size_t nblocks) {
+    int ni = edr_hash_uses_sha_ni();
+    while (nblocks > 0) {
+        size_t n = nblocks < 256 ? nblocks : 256;
+        if (ctx->kinds & EDR_HASH_MD5)
+            for (size_t i = 0; i < n; i++) edr_md5_block(ctx->md5, p + 64 * i);
+#if EDR_HAVE_SHA_NI_CODE
+        if (ni) {
+            if (ctx->kinds & EDR_HASH_SHA1) edr_sha1_ni_blocks(ctx->sha1, p, n);
+            if (ctx->kinds & EDR_HASH_SHA256) edr_sha256_ni_blocks(ctx->sha256, p, n);
+        } else
+#endif
+        {
+            (void)ni;
+            if (ctx->kinds & EDR_HASH_SHA1)
+                for (size_t i = 0; i < n; i++) edr_sha1_block(ctx->sha1, p + 64 * i);
+            if (ctx->kinds & EDR_HASH_SHA256)
+                for (size_t i = 0; i < n; i++) edr_sha256_block(ctx->sha256, p + 64 * i);
+        }
+        p += 64 * n;
+        nblocks -= n;
+    }
+}
+
+static inline void edr_hash_block(edr_hash_ctx *ctx, const uint8_t *p) { edr_hash_blocks(ctx, p, 1); }
+
+static inline void edr_hash_init(edr_hash_ctx *ctx, uint32_t kinds) {
     static const uint32_t md5_iv[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
     static const uint32_t sha1_iv[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
     static const uint32_t sha256_iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
@@ -173,6 +317,7 @@ static inline void edr_hash_init(edr_hash_ctx *ctx) {
     memcpy(ctx->sha256, sha256_iv, sizeof sha256_iv);
     ctx->length = 0;
     ctx->used = 0;
+    ctx->kinds = kinds;
 }
 
 static inline void edr_hash_update(edr_hash_ctx *ctx, const void *data, size_t len) {
@@ -189,10 +334,11 @@ static inline void edr_hash_update(edr_hash_ctx *ctx, const void *data, size_t l
         edr_hash_block(ctx, ctx->block);
         ctx->used = 0;
     }
-    while (len >= 64) {
-        edr_hash_block(ctx, p);
-        p += 64;
-        len -= 64;
+    if (len >= 64) {
+        size_t n = len / 64;
+        edr_hash_blocks(ctx, p, n);
+        p += 64 * n;
+        len -= 64 * n;
     }
     if (len > 0) {
         memcpy(ctx->block, p, len);
@@ -220,10 +366,13 @@ static inline void edr_hash_final(edr_hash_ctx *ctx, uint8_t *md5_out, uint8_t *
     for (int i = 0; i < 8; i++) lenp[i] = (uint8_t)(bits >> (8 * i));          // little endian
     for (size_t off = 0; off < total; off += 64) edr_md5_block(md5s, block + off);
     for (int i = 0; i < 8; i++) lenp[i] = (uint8_t)(bits >> (56 - 8 * i));     // big endian
-    for (size_t off = 0; off < total; off += 64) {
-        edr_sha1_block(sha1s, block + off);
-        edr_sha256_block(sha256s, block + off);
-    }
+    edr_hash_ctx tail = *ctx;
+    memcpy(tail.sha1, sha1s, sizeof sha1s);
+    memcpy(tail.sha256, sha256s, sizeof sha256s);
+    tail.kinds = ctx->kinds & (EDR_HASH_SHA1 | EDR_HASH_SHA256);
+    edr_hash_blocks(&tail, block, total / 64);
+    memcpy(sha1s, tail.sha1, sizeof sha1s);
+    memcpy(sha256s, tail.sha256, sizeof sha256s);
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) md5_out[4 * i + j] = (uint8_t)(md5s[i] >> (8 * j));
     for (int i = 0; i < 5; i++)
