@@ -23,7 +23,9 @@ let oracleAvailable: Bool = run(["python3", "-c", "import sigma.backends.sqlite"
 /// engine must agree on every generated event for every Linux SigmaHQ rule both accept.
 @Test(.enabled(if: oracleAvailable, "python3 with pysigma and pysigma-backend-sqlite is not importable (pip install pysigma pysigma-backend-sqlite); differential test skipped"))
 func differentialAgainstPySigma() throws {
-    let rulesDir = corpusRoot() + "/sigmahq/rules/linux"
+    // SIGMA_ORACLE_RULES=windows (or any directory under the corpus' rules/) widens the run.
+    let sub = ProcessInfo.processInfo.environment["SIGMA_ORACLE_RULES"] ?? "linux"
+    let rulesDir = corpusRoot() + "/sigmahq/rules/" + sub
     try #require(FileManager.default.fileExists(atPath: rulesDir))
     let script = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent()
         .appendingPathComponent("Oracle/oracle.py").path
@@ -69,7 +71,7 @@ func differentialAgainstPySigma() throws {
     }
     print("differential: \(rawEvents.count) events, \(compared) rules compared, \(agreed) agree, \(positives) oracle matches, \(oracleErrors) rules the oracle could not convert")
     for d in disagreements { print("DISAGREE \(d)") }
-    #expect(compared >= 200)
+    if sub == "linux" { #expect(compared >= 200) }
     #expect(positives > 200, "the generator should produce many positives")
     #expect(disagreements.isEmpty)
 }

@@ -294,7 +294,7 @@ def main():
             if f.endswith((".yml", ".yaml")):
                 paths.append(os.path.join(root, f))
     paths.sort()
-    results, queries, events = {}, {}, []
+    results, queries, events, rule_fields = {}, {}, [], {}
     for p in paths:
         try:
             coll = SigmaCollection.load_ruleset([p], collect_errors=False)
@@ -306,14 +306,23 @@ def main():
             if len(q) != 1:
                 raise ValueError(f"{len(q)} queries")
             queries[p] = (q[0], {k: getattr(rule.logsource, k) for k in ("product", "category", "service")})
-            events.extend(events_for_rule(rule))
+            evs = events_for_rule(rule)
+            rule_fields[p] = {f for _, e in evs for f in e}
+            events.extend(evs)
         except Exception as ex:  # the oracle's own limits
             results[p] = {"error": f"{type(ex).__name__}: {ex}"[:300]}
-    # Table
-    cols = set()
+    # SQLite column names are case-insensitive: one spelling per name; rules spelling a field
+    # differently from the first spelling seen are left out (an oracle limit).
+    canon = {}
     for _, e in events:
-        cols.update(e)
-    cols = sorted(cols)
+        for f in e:
+            canon.setdefault(f.lower(), f)
+    for p, fs in rule_fields.items():
+        if any(canon[f.lower()] != f for f in fs):
+            queries.pop(p, None)
+            results[p] = {"error": "field name differs only in case from another rule's (SQLite limit)"}
+    events = [(ls, {canon[k.lower()]: v for k, v in e.items()}) for ls, e in events]
+    cols = sorted(set(canon.values()))
     db = sqlite3.connect(":memory:")
 
     def regexp(pattern, value):
