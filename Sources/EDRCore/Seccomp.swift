@@ -126,7 +126,7 @@ public struct SeccompFilter {
             try f.addIf(allow, "ioctl", arg: 1, equals: request)
         }
         if role == .responder {
-            try f.add(allow, ["kill", "pidfd_open", "pidfd_send_signal"])
+            try f.add(allow, ["kill", "pidfd_open", "pidfd_send_signal", "accept4", "accept"])
         }
         return f
     }

@@ -53,8 +53,10 @@ public final class Detector {
 
     /// Connects to the sensor (retrying while it starts) and processes frames until stopped.
     public func run() throws {
-        signal(SIGTERM) { _ in Detector.stopRequested = 1 }
-        signal(SIGINT) { _ in Detector.stopRequested = 1 }
+        // Alerts are written synchronously, so nothing is lost by leaving at once; a blocking
+        // read would otherwise be restarted after the signal.
+        signal(SIGTERM) { _ in _exit(0) }
+        signal(SIGINT) { _ in _exit(0) }
         signal(SIGPIPE, SIG_IGN)
         var attempts = 0
         while Detector.stopRequested == 0 {

@@ -23,13 +23,20 @@ public final class Responder {
     }
 
     public func run() throws {
-        signal(SIGTERM) { _ in Responder.stopRequested = 1 }
-        signal(SIGINT) { _ in Responder.stopRequested = 1 }
+        signal(SIGTERM) { _ in _exit(0) }
+        signal(SIGINT) { _ in _exit(0) }
         signal(SIGPIPE, SIG_IGN)
         while Responder.stopRequested == 0 {
             var p = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             if poll(&p, 1, 200) <= 0 { continue }
-            guard let fd = try? UnixSocket.accept(listener) else { continue }
+            let fd: Int32
+            do {
+                fd = try UnixSocket.accept(listener)
+            } catch {
+                Log.error("accept: \(error)")
+                usleep(100_000)
+                continue
+            }
             defer { close(fd) }
             guard let peer = try? UnixSocket.peerCredentials(fd), peer.uid == detectorUID else {
                 Log.warning("refused a connection: only uid \(detectorUID) (edr-detect) may send requests")

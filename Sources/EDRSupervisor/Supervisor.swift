@@ -276,6 +276,11 @@ public final class Supervisor {
     }
 
     private func installSignalHandlers() {
+        // A parent may have started us with signals blocked (some process launchers do).
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGTERM, SIGINT, SIGCHLD, SIGHUP] { sigaddset(&set, sig) }
+        sigprocmask(SIG_UNBLOCK, &set, nil)
         signal(SIGTERM) { sig in Supervisor.stopSignal = sig }
         signal(SIGINT) { sig in Supervisor.stopSignal = sig }
         signal(SIGCHLD) { _ in Supervisor.childSignal = 1 }
