@@ -123,6 +123,7 @@ public final class YaraScanner {
     public var options: YaraScanOptions
     private let scanner: UnsafeMutablePointer<YR_SCANNER>
     private let collector = MatchCollector()
+    private var owners: [UInt32: String] = [:]
 
     public init(rules: YaraRules, options: YaraScanOptions = .init()) throws {
         YaraLibrary.ensureInitialized()
@@ -212,7 +213,10 @@ public final class YaraScanner {
         setExternal("filepath", p)
         setExternal("extension", ext)
         setExternal("filetype", FileType.detect(header))
-        setExternal("owner", FileType.owner(uid: uid))
+        if owners.count > 256 { owners.removeAll() }
+        let owner = owners[uid] ?? FileType.owner(uid: uid)
+        owners[uid] = owner
+        setExternal("owner", owner)
     }
 
     static func match(from rule: UnsafePointer<YR_RULE>) -> YaraMatch {
