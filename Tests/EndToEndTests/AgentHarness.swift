@@ -133,3 +133,11 @@ extension Dictionary where Key == String, Value == Any {
         return cur
     }
 }
+
+/// Running and not a zombie (a killed child stays a zombie until its parent reaps it).
+func isAlive(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(close, offsetBy: 2)]
+    return state != "Z" && state != "X"
+}

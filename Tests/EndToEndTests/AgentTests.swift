@@ -117,12 +117,13 @@ struct AgentTests {
         let doomed = try sleeper(killMarker)
         let spared = try sleeper(keepMarker)
         let deadline = Date().addingTimeInterval(10)
-        while doomed.isRunning && Date() < deadline { usleep(20_000) }
-        #expect(!doomed.isRunning, "the critical match was not killed:\n\(agent.output)")
-        if !doomed.isRunning { #expect(doomed.terminationReason == .uncaughtSignal && doomed.terminationStatus == SIGKILL) }
+        while isAlive(doomed.processIdentifier) && Date() < deadline { usleep(20_000) }
+        #expect(!isAlive(doomed.processIdentifier), "the critical match was not killed:\n\(agent.output)")
+        doomed.waitUntilExit()
+        #expect(doomed.terminationReason == .uncaughtSignal && doomed.terminationStatus == SIGKILL)
         #expect(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(spared.processIdentifier) } != nil)
         usleep(500_000)
-        #expect(spared.isRunning, "a medium alert must not kill")
+        #expect(isAlive(spared.processIdentifier), "a medium alert must not kill")
         spared.terminate()
         #expect(agent.output.contains("killed pid \(doomed.processIdentifier)"))
     }
