@@ -141,3 +141,13 @@ func isAlive(_ pid: Int32) -> Bool {
     let state = stat[stat.index(close, offsetBy: 2)]
     return state != "Z" && state != "X"
 }
+
+/// Starts a program with posix_spawn; the caller waits for it with waitpid.
+func spawnChild(_ path: String, _ args: [String]) throws -> pid_t {
+    var pid: pid_t = 0
+    let argv = ([path] + args).map { strdup($0) } + [nil]
+    defer { for p in argv { free(p) } }
+    let rc = posix_spawn(&pid, path, nil, nil, argv, environ)
+    guard rc == 0 else { throw EDRError("posix_spawn \(path): \(rc)") }
+    return pid
+}

@@ -107,24 +107,19 @@ struct AgentTests {
         #expect(r.capEff == Capability.kill.bit && r.capBnd == Capability.kill.bit)
         #expect(r.noNewPrivs == 1 && r.seccomp == 2)
 
-        func sleeper(_ marker: String) throws -> Process {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", "sleep 30; : \(marker)"]
-            try p.run()
-            return p
-        }
-        let doomed = try sleeper(killMarker)
-        let spared = try sleeper(keepMarker)
+        let doomed = try spawnChild("/bin/sh", ["-c", "sleep 30; : \(killMarker)"])
+        let spared = try spawnChild("/bin/sh", ["-c", "sleep 30; : \(keepMarker)"])
         let deadline = Date().addingTimeInterval(10)
-        while isAlive(doomed.processIdentifier) && Date() < deadline { usleep(20_000) }
-        #expect(!isAlive(doomed.processIdentifier), "the critical match was not killed:\n\(agent.output)")
-        doomed.waitUntilExit()
-        #expect(doomed.terminationReason == .uncaughtSignal && doomed.terminationStatus == SIGKILL)
-        #expect(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(spared.processIdentifier) } != nil)
+        while isAlive(doomed) && Date() < deadline { usleep(20_000) }
+        #expect(!isAlive(doomed), "the critical match was not killed:\n\(agent.output)")
+        var status: Int32 = 0
+        waitpid(doomed, &status, 0)
+        #expect(status & 0x7f == SIGKILL, "killed by SIGKILL")
+        #expect(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(spared) } != nil)
         usleep(500_000)
-        #expect(isAlive(spared.processIdentifier), "a medium alert must not kill")
-        spared.terminate()
-        #expect(agent.output.contains("killed pid \(doomed.processIdentifier)"))
+        #expect(isAlive(spared), "a medium alert must not kill")
+        kill(spared, SIGKILL)
+        waitpid(spared, nil, 0)
+        #expect(agent.output.contains("killed pid \(doomed)"))
     }
 }
