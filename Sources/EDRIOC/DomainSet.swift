@@ -1,3 +1,46 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Zero-filled UInt64 slots from anonymous mmap, with transparent huge pages requested before
+/// first touch: random probes into a multi-megabyte table otherwise pay a TLB miss each.
+final class SlotBuffer: @unchecked Sendable {
+    let base: UnsafeMutablePointer<UInt64>
+    let count: Int
+    private let bytes: Int
+
+    init(count: Int) {
+        self.count = count
+        let huge = 2 << 20
+        let size = max(4096, (count * 8 + huge - 1) / huge * huge)
+        #if canImport(Glibc)
+        let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        if let p, p != MAP_FAILED {
+            if size >= huge { _ = madvise(p, size, MADV_HUGEPAGE) }
+            base = p.bindMemory(to: UInt64.self, capacity: count)
+            bytes = size
+            return
+        }
+        #endif
+        base = UnsafeMutablePointer<UInt64>.allocate(capacity: count)
+        base.initialize(repeating: 0, count: count)
+        bytes = 0
+    }
+
+    func copy() -> SlotBuffer {
+        let c = SlotBuffer(count: count)
+        c.base.update(from: base, count: count)
+        return c
+    }
+
+    deinit {
+        #if canImport(Glibc)
+        if bytes > 0 { munmap(base, bytes); return }
+        #endif
+        base.deallocate()
+    }
+}
+
 /// Domains in one byte arena with an open-addressing hash table. Matching is exact or on any
 /// parent domain, ASCII case-insensitive, trailing dot ignored. About 40 bytes per domain.
 struct DomainSet: Sendable {
@@ -6,7 +49,7 @@ struct DomainSet: Sendable {
     private var lengths: [UInt8] = []
     private(set) var labelIDs: [UInt32] = []
     /// (hash high 32 bits << 32) | (entry index + 1); 0 = empty.
-    private var table: [UInt64] = Array(repeating: 0, count: 16)
+    private var table = SlotBuffer(count: 16)
     private var mask = 15
 
     var count: Int { offsets.count }
@@ -54,22 +97,62 @@ struct DomainSet: Sendable {
         return true
     }
 
+    /// Inserts ranges of `d` in order, as `insert` would, but first loads every target slot so
+    /// the cache misses overlap instead of being paid one after another.
+    mutating func insertBatch(_ d: UnsafeBufferPointer<UInt8>, _ items: UnsafeBufferPointer<(Int, Int, UInt32)>) {
+        if (offsets.count + items.count) * 2 > table.count {
+            var cap = table.count
+            while (offsets.count + items.count) * 2 > cap { cap <<= 1 }
+            rehash(cap)
+        }
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: items.count) { hashes in
+            let t = table.base
+            var touch: UInt64 = 0
+            for (k, item) in items.enumerated() {
+                let h = DomainSet.hash(d, item.0, item.1)
+                hashes[k] = h
+                touch &+= t[Int(truncatingIfNeeded: h) & mask]
+            }
+            sink &+= touch
+            for (k, item) in items.enumerated() {
+                let h = hashes[k]
+                if find(d, item.0, item.1, h) != nil { continue }
+                let idx = UInt32(offsets.count)
+                offsets.append(UInt32(bytes.count))
+                lengths.append(UInt8(item.1 - item.0))
+                labelIDs.append(item.2)
+                let start = bytes.count
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: d[item.0..<item.1]))
+                bytes.withUnsafeMutableBufferPointer { m in
+                    for i in start..<m.count { m[i] = DomainSet.lower(m[i]) }
+                }
+                place(h, idx)
+            }
+        }
+    }
+
+    /// Keeps the slot pre-loads in `insertBatch` from being optimized away.
+    private var sink: UInt64 = 0
+
     private mutating func place(_ h: UInt64, _ idx: UInt32) {
+        if !isKnownUniquelyReferenced(&table) { table = table.copy() }
+        let t = table.base
         var slot = Int(truncatingIfNeeded: h) & mask
-        while table[slot] != 0 { slot = (slot + 1) & mask }
-        table[slot] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(idx + 1)
+        while t[slot] != 0 { slot = (slot + 1) & mask }
+        t[slot] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(idx + 1)
     }
 
     private mutating func rehash(_ cap: Int) {
-        table = Array(repeating: 0, count: cap)
+        table = SlotBuffer(count: cap)
         mask = cap - 1
+        let t = table.base
         bytes.withUnsafeBufferPointer { b in
             for i in 0..<offsets.count {
                 let o = Int(offsets[i])
                 let h = DomainSet.hash(b, o, o + Int(lengths[i]))
                 var slot = Int(truncatingIfNeeded: h) & mask
-                while table[slot] != 0 { slot = (slot + 1) & mask }
-                table[slot] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(i + 1)
+                while t[slot] != 0 { slot = (slot + 1) & mask }
+                t[slot] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(i + 1)
             }
         }
     }
@@ -80,9 +163,10 @@ struct DomainSet: Sendable {
         let tag = h & 0xFFFF_FFFF_0000_0000
         let len = to - from
         var slot = Int(truncatingIfNeeded: h) & mask
+        let t = table.base
         return bytes.withUnsafeBufferPointer { b -> Int? in
             while true {
-                let e = table[slot]
+                let e = t[slot]
                 if e == 0 { return nil }
                 if e & 0xFFFF_FFFF_0000_0000 == tag {
                     let i = Int(e & 0xFFFF_FFFF) - 1
@@ -141,5 +225,5 @@ struct DomainSet: Sendable {
         }
     }
 
-    var memoryBytes: Int { bytes.capacity + offsets.capacity * 4 + lengths.capacity + labelIDs.capacity * 4 + table.capacity * 8 }
+    var memoryBytes: Int { bytes.capacity + offsets.capacity * 4 + lengths.capacity + labelIDs.capacity * 4 + table.count * 8 }
 }

@@ -27,6 +27,9 @@ public struct IOCSetBuilder: Sendable {
     var hashes = DigestSet()
     var paths = PathRegexSet()
     var labels = LabelTable()
+    /// Domains validated during `load(bytes:)` and inserted in batches (ranges into its buffer).
+    var pendingDomains: [(Int, Int, UInt32)] = []
+    var batching = false
 
     public init() {}
 
@@ -161,15 +164,36 @@ public struct IOCSetBuilder: Sendable {
         guard dots > 0 else {
             throw IOCValueError("single-label domain (would match a whole TLD or local names)")
         }
-        domains.insert(b, s, e, label: labels.intern(label))
+        if batching {
+            pendingDomains.append((s, e, labels.intern(label)))
+            if pendingDomains.count == 32 { flushDomains(b) }
+        } else {
+            domains.insert(b, s, e, label: labels.intern(label))
+        }
+    }
+
+    mutating func flushDomains(_ b: UnsafeBufferPointer<UInt8>) {
+        guard !pendingDomains.isEmpty else { return }
+        pendingDomains.withUnsafeBufferPointer { domains.insertBatch(b, $0) }
+        pendingDomains.removeAll(keepingCapacity: true)
     }
 
     /// Parses one list file's bytes. Lines: `value[(;|whitespace)label]`, `#` comments, blanks.
     /// Path regex lines: `regex[;label[;exclude-regex]]` (split at unescaped `;` outside [...]);
     /// spaces belong to the regex, a tab also ends it.
     public mutating func load(contents: [UInt8], kind: LineKind, fileName: String) -> [IOCDiagnostic] {
+        contents.withUnsafeBufferPointer { load(bytes: $0, kind: kind, fileName: fileName) }
+    }
+
+    /// Same as `load(contents:...)` on borrowed bytes (e.g. a mapped file).
+    public mutating func load(bytes b: UnsafeBufferPointer<UInt8>, kind: LineKind, fileName: String) -> [IOCDiagnostic] {
         var diags: [IOCDiagnostic] = []
-        contents.withUnsafeBufferPointer { b in
+        batching = true
+        defer {
+            flushDomains(b)
+            batching = false
+        }
+        do {
             let n = b.count
             // Size the tables once from the line count.
             var lines = 0
@@ -345,12 +369,15 @@ public final class IOCSet: Sendable {
         DispatchQueue.concurrentPerform(iterations: plan.count) { k in
             let (name, kind) = work[k]
             let path = (directory as NSString).appendingPathComponent(name)
-            guard let data = FileManager.default.contents(atPath: path) else {
+            // Mapped, not copied: large lists don't cost their size twice while parsing.
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
                 slots[k].diags.append(IOCDiagnostic(file: path, line: 0, message: "cannot read file"))
                 return
             }
             slots[k].read = true
-            slots[k].diags = slots[k].builder.load(contents: [UInt8](data), kind: kind, fileName: path)
+            slots[k].diags = data.withUnsafeBytes { raw in
+                slots[k].builder.load(bytes: raw.bindMemory(to: UInt8.self), kind: kind, fileName: path)
+            }
             // Sort in parallel too; merging already-sorted single sources keeps them sorted.
             slots[k].builder.ips.finish()
         }
