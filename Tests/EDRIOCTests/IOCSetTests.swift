@@ -323,6 +323,20 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
         #expect(r.set.matchHash("3395856ce81f2b7382dee72602f798b642f14140")?.label == "other hash label")
     }
 
+    @Test func duplicatesInOneFileKeepFirstLabel() throws {
+        var lines = ["dup.example;first", "DUP.example.;second"]
+        for i in 0..<100 { lines.append("d\(i).example;n\(i)") }
+        lines.append("dup.example;third")
+        lines.append("d5.example;later")
+        let dir = try makeDir(["domains.txt": lines.joined(separator: "\n")])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = IOCSet.load(directory: dir)
+        #expect(r.set.counts.domains == 101)
+        #expect(r.set.matchDomain("dup.example")?.label == "first")
+        #expect(r.set.matchDomain("x.d5.example")?.label == "n5")
+        #expect(r.set.matchDomain("d99.example")?.label == "n99")
+    }
+
     @Test func absentFilesAndMissingDirectory() throws {
         let dir = try makeDir(["ips.txt": "192.0.2.1\n"])
         defer { try? FileManager.default.removeItem(atPath: dir) }
