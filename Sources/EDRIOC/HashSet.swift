@@ -12,6 +12,7 @@ struct DigestSet: Sendable {
     private var sorted = true
 
     var count: Int { sets.reduce(0) { $0 + $1.count } }
+    var kindsPresent: (md5: Bool, sha1: Bool, sha256: Bool) { (!sets[0].isEmpty, !sets[1].isEmpty, !sets[2].isEmpty) }
 
     static func kind(forHexLength n: Int) -> Int? {
         switch n {

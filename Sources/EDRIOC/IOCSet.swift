@@ -390,6 +390,19 @@ public final class IOCSet: Sendable {
         return IOCLoadResult(set: builder.build(), diagnostics: diags, files: files)
     }
 
+    /// Which digest lengths the set holds (compute only those when hashing files).
+    public var digestKinds: (md5: Bool, sha1: Bool, sha256: Bool) { hashes.kindsPresent }
+
+    /// Hits for a file's digests (any may be nil), reported with `field` (e.g. "Hashes").
+    public func match(md5: String?, sha1: String?, sha256: String?, field: String = "Hashes") -> [IOCMatch] {
+        var out: [IOCMatch] = []
+        for d in [md5, sha1, sha256] {
+            guard let d, let h = matchHash(d) else { continue }
+            append(.hash, h, field, d, &out)
+        }
+        return out
+    }
+
     // MARK: Single-value lookups
 
     /// The listed domain equal to `host` or its most specific listed parent.

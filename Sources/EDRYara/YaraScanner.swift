@@ -123,7 +123,6 @@ public final class YaraScanner {
     public var options: YaraScanOptions
     private let scanner: UnsafeMutablePointer<YR_SCANNER>
     private let collector = MatchCollector()
-    private var owners: [UInt32: String] = [:]
 
     public init(rules: YaraRules, options: YaraScanOptions = .init()) throws {
         YaraLibrary.ensureInitialized()
@@ -144,6 +143,9 @@ public final class YaraScanner {
     }
 
     deinit { yr_scanner_destroy(scanner) }
+
+    /// Reads /etc/passwd for the `owner` external now (e.g. before a seccomp sandbox is on).
+    public static func preloadOwnerNames() { _ = OwnerNames.shared }
 
     /// Scans the file open at `fd` from offset 0 (mapped read-only; the fd's offset is not
     /// moved and the file is never opened by path). `path` only feeds the filename/filepath/
@@ -213,10 +215,7 @@ public final class YaraScanner {
         setExternal("filepath", p)
         setExternal("extension", ext)
         setExternal("filetype", FileType.detect(header))
-        if owners.count > 256 { owners.removeAll() }
-        let owner = owners[uid] ?? FileType.owner(uid: uid)
-        owners[uid] = owner
-        setExternal("owner", owner)
+        setExternal("owner", FileType.owner(uid: uid))
     }
 
     static func match(from rule: UnsafePointer<YR_RULE>) -> YaraMatch {
@@ -285,12 +284,27 @@ enum FileType {
         return ""
     }
 
+    /// Owner name for the `owner` external, from a uid → name table read from /etc/passwd
+    /// once (plain file read, no NSS: safe under the detector's seccomp policy; call
+    /// `YaraScanner.preloadOwnerNames()` before entering the sandbox). Unknown uids give
+    /// the number.
     static func owner(uid: UInt32) -> String {
-        var pwd = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buf = [CChar](repeating: 0, count: 1024)
-        let rc = getpwuid_r(uid_t(uid), &pwd, &buf, buf.count, &result)
-        if rc == 0, result != nil, let name = pwd.pw_name { return String(cString: name) }
-        return String(uid)
+        OwnerNames.shared.table[uid] ?? String(uid)
+    }
+}
+
+final class OwnerNames: Sendable {
+    static let shared = OwnerNames()
+    let table: [UInt32: String]
+
+    init(path: String = "/etc/passwd") {
+        var t: [UInt32: String] = [:]
+        if let data = FileManager.default.contents(atPath: path) {
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+                let f = line.split(separator: ":", omittingEmptySubsequences: false)
+                if f.count >= 3, let uid = UInt32(f[2]), t[uid] == nil { t[uid] = String(f[0]) }
+            }
+        }
+        table = t
     }
 }

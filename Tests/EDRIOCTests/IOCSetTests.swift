@@ -135,6 +135,10 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
         #expect(set.matchHash("275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f")?.label == "eicar sha256")
         #expect(set.matchHash("3395856ce81f2b7382dee72602f798b642f14141") == nil)
         #expect(set.matchHash("44d88612") == nil)
+        let m = set.match(md5: "44d88612fea8a8f36de82e1278abb02f", sha1: nil, sha256: "00", field: "file.hash")
+        #expect(m == [IOCMatch(type: .hash, indicator: "44d88612fea8a8f36de82e1278abb02f", label: "eicar md5", field: "file.hash", observed: "44d88612fea8a8f36de82e1278abb02f")])
+        #expect(set.digestKinds == (md5: true, sha1: true, sha256: true))
+        #expect(IOCSet().digestKinds == (md5: false, sha1: false, sha256: false))
         var b = IOCSetBuilder()
         #expect(throws: IOCValueError.self) { try b.addHash("zz588612fea8a8f36de82e1278abb02f") }
         #expect(throws: IOCValueError.self) { try b.addHash("abc") }

@@ -161,7 +161,7 @@ func openFD(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC) }
             rule by_ext { condition: extension == ".sh" and filename == "dropper.sh" }
             rule by_type { condition: filetype == "ELF" }
             rule by_path { condition: filepath matches /\\/tmp\\// }
-            rule by_owner { condition: owner != "" }
+            rule by_owner { condition: owner == "root" }
             """)
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
