@@ -6,14 +6,14 @@
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 16 * 1024 * 1024); /* resized by the loader from config */
-} edr_events SEC(".maps");
+} edr_events SEC(".maps") __weak; /* weak: every hook file includes this header */
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, EDR_FAMILY_N * EDR_CTR_N);
     __type(key, __u32);
     __type(value, __u64);
-} edr_counters SEC(".maps");
+} edr_counters SEC(".maps") __weak;
 
 /* Thread-group ids of the agent's own processes (key: tgid). */
 struct {
@@ -21,7 +21,7 @@ struct {
     __uint(max_entries, 64);
     __type(key, __u32);
     __type(value, __u8);
-} edr_agent_pids SEC(".maps");
+} edr_agent_pids SEC(".maps") __weak;
 
 static __always_inline void count(__u32 family, __u32 counter)
 {

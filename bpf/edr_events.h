@@ -16,6 +16,12 @@ enum edr_record_kind {
     EDR_REC_EXEC = 1,
     EDR_REC_EXIT = 2,
     EDR_REC_FORK = 3,
+    /* Telemetry (docs/telemetry.md): one record layout per family. */
+    EDR_REC_NET = 10,
+    EDR_REC_FILE = 11,
+    EDR_REC_DNS = 12,
+    EDR_REC_ATTACK = 13,
+    EDR_REC_CGROUP = 14,
 };
 
 enum edr_exec_flags {
@@ -38,6 +44,11 @@ enum edr_family {
     EDR_FAMILY_EXEC = 0,
     EDR_FAMILY_EXIT = 1,
     EDR_FAMILY_FORK = 2,
+    EDR_FAMILY_NET = 3,
+    EDR_FAMILY_FILE = 4,
+    EDR_FAMILY_DNS = 5,
+    EDR_FAMILY_ATTACK = 6,
+    EDR_FAMILY_CGROUP = 7,
     EDR_FAMILY_N = 16,
 };
 
@@ -91,5 +102,8 @@ struct edr_fork_record {
     struct edr_task_ids ids;   /* the child; ppid is the forking process */
     char comm[16];
 };
+
+/* Telemetry records (network, files, DNS, post-exec activity, cgroups) share this layout. */
+#include "edr_telemetry.h"
 
 #endif

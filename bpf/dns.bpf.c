@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0
+/* DNS telemetry: the raw bytes of every message a process sends to port 53 (sendto, sendmsg,
+ * sendmmsg — the first two messages, as glibc sends A and AAAA together — and write) and of
+ * the answers it receives from port 53 (recvfrom, recvmsg, read). Nothing is parsed here: the
+ * detector parses the name, type and answers. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "edr_events.h"
+#include "edr_common.h"
+#include "edr_telemetry_bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define DNS_PORT 53
+#define NR_recvmsg_id NR_recvmsg
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u64);
+    __type(value, struct edr_sys_state);
+} edr_dns_state SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct edr_dns_record);
+} edr_dns_scratch SEC(".maps");
+
+/* struct user_msghdr / struct iovec, the parts read here (64-bit layout). */
+struct u_msghdr {
+    void *name;
+    int namelen;
+    int pad;
+    void *iov;
+    __u64 iovlen;
+};
+struct u_iovec {
+    void *base;
+    __u64 len;
+};
+
+/* Builds and submits one message record. ends come from the socket; addr, when given, is the
+ * peer the process named (sendto/sendmsg) or was told (recvfrom/recvmsg). */
+static __always_inline void emit(struct sock *sk, __u8 direction, const __u8 *addr, __u32 addrlen, const void *buf,
+                                 __u64 len)
+{
+    __u32 zero = 0;
+    struct edr_dns_record *r = bpf_map_lookup_elem(&edr_dns_scratch, &zero);
+    if (!r)
+        return;
+    r->family = 0;
+    if (!sock_ends(sk, &r->family, &r->protocol, r->saddr, &r->sport, r->daddr, &r->dport))
+        return;
+    if (addr) {
+        __u16 fam = 0, port = 0;
+        __u8 a[16] = {};
+        if (parse_sockaddr(addr, addrlen, &fam, &port, a)) {
+            r->family = fam;
+            r->dport = port;
+            __builtin_memcpy(r->daddr, a, 16);
+        }
+    }
+    if (r->dport != DNS_PORT)
+        return;
+    if (r->protocol != 6 && r->protocol != 17)
+        return;
+    count(EDR_FAMILY_DNS, EDR_CTR_SEEN);
+    if (current_is_agent())
+        return;
+    __u32 cap = len > EDR_DNS_MAX ? EDR_DNS_MAX : (__u32)len;
+    if (cap > EDR_DNS_MAX)
+        cap = EDR_DNS_MAX;
+    if (bpf_probe_read_user(r->data, cap, buf) != 0)
+        cap = 0;
+    r->h.kind = EDR_REC_DNS;
+    r->h.version = EDR_RECORD_VERSION;
+    r->h.ktime_boot_ns = bpf_ktime_get_boot_ns();
+    fill_ctx(&r->ctx);
+    r->direction = direction;
+    r->payload_len = (__u32)len;
+    r->captured = (__u16)cap;
+    r->reserved = 0;
+    __u64 size = __builtin_offsetof(struct edr_dns_record, data) + cap;
+    if (size > sizeof(*r)) {
+        count(EDR_FAMILY_DNS, EDR_CTR_TOO_LARGE);
+        return;
+    }
+    r->h.size = (__u32)size;
+    submit(EDR_FAMILY_DNS, r, size);
+}
+
+/* Copies a user sockaddr with fixed-size reads (the verifier wants constant sizes): 28
+ * bytes (sockaddr_in6), or 16 (sockaddr_in) when 28 would cross into an unmapped page. */
+static __always_inline __u32 read_sockaddr(__u8 addr[28], const void *ua, __u32 ualen)
+{
+    if (ualen >= 28 && bpf_probe_read_user(addr, 28, ua) == 0)
+        return 28;
+    if (ualen >= 16 && bpf_probe_read_user(addr, 16, ua) == 0)
+        return 16;
+    return 0;
+}
+
+/* One sendmsg-style message: its name (if any) and first iovec. */
+static __always_inline void send_msghdr(struct sock *sk, const void *umsg)
+{
+    struct u_msghdr m = {};
+    if (bpf_probe_read_user(&m, sizeof(m), umsg) != 0)
+        return;
+    __u8 addr[28] = {};
+    __u32 alen = 0;
+    if (m.name && m.namelen >= 8) {
+        alen = read_sockaddr(addr, m.name, (__u32)m.namelen);
+    }
+    struct u_iovec iov = {};
+    if (m.iovlen < 1 || bpf_probe_read_user(&iov, sizeof(iov), m.iov) != 0)
+        return;
+    emit(sk, EDR_DNS_QUERY, alen ? addr : 0, alen, iov.base, iov.len);
+}
+
+/* A socket that may carry DNS: inet, UDP or TCP, and either connected to port 53 or (UDP)
+ * unconnected. */
+static __always_inline struct sock *dns_candidate(long fd, int allow_unconnected)
+{
+    struct sock *sk = file_sock(fd_file(fd));
+    if (!sk)
+        return 0;
+    __u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+    if (fam != EDR_AF_INET && fam != EDR_AF_INET6)
+        return 0;
+    __u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+    if (dport == DNS_PORT)
+        return sk;
+    __u8 proto = (__u8)BPF_CORE_READ(sk, sk_protocol);
+    if (allow_unconnected && dport == 0 && proto == 17)
+        return sk;
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(edr_dns_enter, struct pt_regs *regs, long id)
+{
+    if (id != NR_sendto && id != NR_sendmsg && id != NR_sendmmsg && id != NR_write && id != NR_recvfrom &&
+        id != NR_recvmsg && id != NR_read)
+        return 0;
+    long fd = (long)PT_REGS_PARM1_CORE_SYSCALL(regs);
+    int is_send = id == NR_sendto || id == NR_sendmsg || id == NR_sendmmsg || id == NR_write;
+    /* read/write: only sockets connected to port 53 (they have no address argument). */
+    struct sock *sk = dns_candidate(fd, id != NR_read && id != NR_write);
+    if (!sk)
+        return 0;
+    if (is_send) {
+        if (id == NR_write || id == NR_sendto) {
+            const void *buf = (const void *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+            __u64 len = PT_REGS_PARM3_CORE_SYSCALL(regs);
+            __u8 addr[28] = {};
+            __u32 alen = 0;
+            if (id == NR_sendto) {
+                const void *ua = (const void *)PT_REGS_PARM5_CORE_SYSCALL(regs);
+                __u32 ualen = (__u32)EDR_SYSCALL_PARM6(regs);
+                if (ua && ualen >= 8) {
+                    alen = read_sockaddr(addr, ua, ualen);
+                }
+            }
+            emit(sk, EDR_DNS_QUERY, alen ? addr : 0, alen, buf, len);
+        } else if (id == NR_sendmsg) {
+            send_msghdr(sk, (const void *)PT_REGS_PARM2_CORE_SYSCALL(regs));
+        } else {
+            const __u8 *vec = (const __u8 *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+            __u32 vlen = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);
+            if (vlen >= 1)
+                send_msghdr(sk, vec);
+            if (vlen >= 2)
+                send_msghdr(sk, vec + 64); /* sizeof(struct mmsghdr) */
+        }
+        return 0;
+    }
+    if (current_is_agent())
+        return 0;
+    struct edr_sys_state s = {};
+    s.id = (__u32)id;
+    s.args[0] = fd;
+    s.args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
+    s.args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
+    s.args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
+    __u64 key = bpf_get_current_pid_tgid();
+    bpf_map_update_elem(&edr_dns_state, &key, &s, BPF_ANY);
+    return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(edr_dns_exit, struct pt_regs *regs, long ret)
+{
+    __u64 key = bpf_get_current_pid_tgid();
+    struct edr_sys_state *sp = bpf_map_lookup_elem(&edr_dns_state, &key);
+    if (!sp)
+        return 0;
+    struct edr_sys_state s = *sp;
+    bpf_map_delete_elem(&edr_dns_state, &key);
+    if (ret <= 0)
+        return 0;
+    struct sock *sk = file_sock(fd_file((long)s.args[0]));
+    if (!sk)
+        return 0;
+    const void *buf = (const void *)s.args[1];
+    __u64 len = (__u64)ret;
+    const void *ua = 0;
+    if (s.id == NR_recvfrom) {
+        ua = (const void *)s.args[4];
+    } else if (s.id == NR_recvmsg) {
+        struct u_msghdr m = {};
+        if (bpf_probe_read_user(&m, sizeof(m), (const void *)s.args[1]) != 0)
+            return 0;
+        struct u_iovec iov = {};
+        if (m.iovlen < 1 || bpf_probe_read_user(&iov, sizeof(iov), m.iov) != 0)
+            return 0;
+        buf = iov.base;
+        if (len > iov.len)
+            len = iov.len;
+        ua = m.name;
+    }
+    __u8 addr[28] = {};
+    __u32 alen = 0;
+    if (ua)
+        alen = read_sockaddr(addr, ua, 28);
+    emit(sk, EDR_DNS_ANSWER, alen ? addr : 0, alen, buf, len);
+    return 0;
+}

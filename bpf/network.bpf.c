@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Network telemetry: connect (with its result), accept (both ends of the new socket), listen.
+ * raw_tp/sys_enter copies connect's sockaddr; raw_tp/sys_exit reads the socket's own ends. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "edr_events.h"
+#include "edr_common.h"
+#include "edr_telemetry_bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u64);
+    __type(value, struct edr_sys_state);
+} edr_net_state SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct edr_net_record);
+} edr_net_scratch SEC(".maps");
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(edr_net_enter, struct pt_regs *regs, long id)
+{
+    if (id != NR_connect && id != NR_accept && id != NR_accept4 && id != NR_listen)
+        return 0;
+    if (current_is_agent())
+        return 0;
+    struct edr_sys_state s = {};
+    s.id = (__u32)id;
+    s.args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
+    if (id == NR_connect) {
+        void *addr = (void *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+        __u32 len = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);
+        if (len >= 28 && bpf_probe_read_user(s.addr, 28, addr) == 0)
+            len = 28;
+        else if (len >= 16 && bpf_probe_read_user(s.addr, 16, addr) == 0)
+            len = 16;
+        else
+            return 0;
+        __u16 fam = s.addr[0] | (s.addr[1] << 8);
+        if (fam != EDR_AF_INET && fam != EDR_AF_INET6)
+            return 0; /* AF_UNIX, AF_NETLINK, AF_UNSPEC (disconnect), ... */
+        s.addrlen = len;
+    }
+    count(EDR_FAMILY_NET, EDR_CTR_SEEN);
+    __u64 key = bpf_get_current_pid_tgid();
+    if (bpf_map_update_elem(&edr_net_state, &key, &s, BPF_ANY) != 0)
+        count(EDR_FAMILY_NET, EDR_CTR_TOO_LARGE);
+    return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(edr_net_exit, struct pt_regs *regs, long ret)
+{
+    __u64 key = bpf_get_current_pid_tgid();
+    struct edr_sys_state *sp = bpf_map_lookup_elem(&edr_net_state, &key);
+    if (!sp)
+        return 0;
+    struct edr_sys_state s = *sp;
+    bpf_map_delete_elem(&edr_net_state, &key);
+    __u32 zero = 0;
+    struct edr_net_record *r = bpf_map_lookup_elem(&edr_net_scratch, &zero);
+    if (!r)
+        return 0;
+    __builtin_memset(r, 0, sizeof(*r));
+
+    struct sock *sk;
+    if (s.id == NR_connect) {
+        r->op = EDR_NET_CONNECT;
+        sk = file_sock(fd_file((long)s.args[0]));
+    } else if (s.id == NR_listen) {
+        if (ret != 0)
+            return 0;
+        r->op = EDR_NET_LISTEN;
+        sk = file_sock(fd_file((long)s.args[0]));
+    } else {
+        if (ret < 0)
+            return 0; /* EAGAIN on a non-blocking listener, ... */
+        r->op = EDR_NET_ACCEPT;
+        sk = file_sock(fd_file(ret));
+    }
+    if (!sk)
+        return 0;
+    if (!sock_ends(sk, &r->family, &r->protocol, r->saddr, &r->sport, r->daddr, &r->dport))
+        return 0;
+    if (s.id == NR_connect) {
+        /* The destination as asked: a refused connect leaves the socket's own unset. */
+        __u16 fam = 0, port = 0;
+        __u8 addr[16] = {};
+        if (parse_sockaddr(s.addr, s.addrlen, &fam, &port, addr)) {
+            r->dport = port;
+            __builtin_memcpy(r->daddr, addr, 16);
+            if (fam != r->family) { /* AF_INET6 socket given an AF_INET address cannot happen; keep the asked family */
+                r->family = fam;
+            }
+        }
+    }
+    r->h.kind = EDR_REC_NET;
+    r->h.version = EDR_RECORD_VERSION;
+    r->h.size = sizeof(*r);
+    r->h.ktime_boot_ns = bpf_ktime_get_boot_ns();
+    fill_ctx(&r->ctx);
+    r->result = (__s32)ret;
+    submit(EDR_FAMILY_NET, r, sizeof(*r));
+    return 0;
+}
