@@ -18,6 +18,8 @@ final class AhoCorasick: @unchecked Sendable {
     let edgeCount: Int
     let outputCount: Int
     let patternCount: Int
+    static let outputFlag: Int32 = 0x4000_0000
+    static let stateMask: Int32 = 0x3FFF_FFFF
 
     private static func alloc<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
         let p = UnsafeMutablePointer<T>.allocate(capacity: max(a.count, 1))
@@ -102,16 +104,20 @@ final class AhoCorasick: @unchecked Sendable {
                 while true {
                     if let nx = gotoEdge(f, UInt8(c)) { target = nx; break }
                     if f == 0 { target = 0; break }
-                    if f < s { target = d[f * nc + c]; break }   // already computed row
+                    if f < s { target = d[f * nc + c]; break }   // already computed row (not yet flagged)
                     f = Int(failA[f])
                 }
                 d[s * nc + c] = target
             }
         }
+        // Transition targets carry a flag bit when the target state has outputs, so the scan
+        // reads the output table only on a hit.
+        @inline(__always) func flagged(_ t: Int32) -> Int32 { merged[Int(t)].isEmpty ? t : (t | AhoCorasick.outputFlag) }
+        for i in 0..<d.count { d[i] = flagged(d[i]) }
         var es: [Int32] = [], ec: [UInt8] = [], et: [Int32] = []
         for s in nd..<total {
             es.append(Int32(ec.count))
-            for (c, t) in k2[s] { ec.append(c); et.append(t) }
+            for (c, t) in k2[s] { ec.append(c); et.append(flagged(t)) }
         }
         es.append(Int32(ec.count))
         var os: [Int32] = [], outs: [Int32] = []
@@ -141,30 +147,6 @@ final class AhoCorasick: @unchecked Sendable {
                patternLength: patternLength)
     }
 
-    /// Scans `text`, calling `hit(pattern, endOffset)` for every occurrence.
-    @inline(__always)
-    func scan(_ text: UnsafePointer<UInt8>, _ count: Int, _ hit: (Int32, Int) -> Void) {
-        let nc = nClasses, nd = Int32(nDense)
-        var s: Int32 = 0
-        for i in 0..<count {
-            let c = classOf[Int(text[i])]
-            if c == 0 && nc < 256 { s = 0; continue }
-            while true {
-                if s < nd { s = dense[Int(s) * nc + Int(c)]; break }
-                let k0 = Int(edgeStart[Int(s - nd)]), k1 = Int(edgeStart[Int(s - nd) + 1])
-                var found: Int32 = -1
-                var k = k0
-                while k < k1 { if edgeClass[k] == c { found = edgeTarget[k]; break }; k += 1 }
-                if found >= 0 { s = found; break }
-                s = fail[Int(s)]
-            }
-            let a = outStart[Int(s)], b = outStart[Int(s) + 1]
-            if a != b {
-                var k = Int(a)
-                while k < Int(b) { hit(outputs[k], i + 1); k += 1 }
-            }
-        }
-    }
 }
 
 /// The automaton's tables as plain pointers (valid while the owning `AhoCorasick` lives).
@@ -185,30 +167,122 @@ struct ACView {
     func scan(_ text: UnsafePointer<UInt8>, _ count: Int, _ hit: (Int32, Int) -> Void) {
         let nc = nClasses, nd = nDense
         let full = nc < 256
+        let mask = AhoCorasick.stateMask, flag = AhoCorasick.outputFlag
         var s: Int32 = 0
         var i = 0
         while i < count {
             let c = classOf[Int(text[i])]
             i += 1
             if c == 0 && full { s = 0; continue }
+            var v: Int32
             if s < nd {
-                s = dense[Int(s) * nc + Int(c)]
+                v = dense[Int(s) * nc + Int(c)]
             } else {
                 while true {
-                    if s < nd { s = dense[Int(s) * nc + Int(c)]; break }
+                    if s < nd { v = dense[Int(s) * nc + Int(c)]; break }
                     let k0 = Int(edgeStart[Int(s - nd)]), k1 = Int(edgeStart[Int(s - nd) + 1])
                     var found: Int32 = -1
                     var k = k0
                     while k < k1 { if edgeClass[k] == c { found = edgeTarget[k]; break }; k += 1 }
-                    if found >= 0 { s = found; break }
+                    if found >= 0 { v = found; break }
                     s = fail[Int(s)]
                 }
             }
+            s = v & mask
+            if v & flag != 0 {
+                var k = Int(outStart[Int(s)])
+                let b = Int(outStart[Int(s) + 1])
+                while k < b { hit(outputs[k], i); k += 1 }
+            }
+        }
+    }
+}
+
+/// A plain trie for anchored literals: prefix/exact patterns walked from the start of a value,
+/// suffix patterns (stored reversed) walked from its end. Only the bytes of the longest
+/// matching pattern are touched, whatever the value's length.
+final class AnchoredTrie: @unchecked Sendable {
+    let view: TrieView
+    let reversed: Bool
+    private let storage: [UnsafeMutableRawPointer]
+    let memoryBytes: Int
+
+    init(patterns: [[UInt8]], reversed: Bool) {
+        self.reversed = reversed
+        var kids: [[(UInt8, Int32)]] = [[]]
+        var own: [[Int32]] = [[]]
+        for (pi, p0) in patterns.enumerated() {
+            let p = reversed ? Array(p0.reversed()) : p0
+            var s = 0
+            for b in p {
+                if let nx = kids[s].first(where: { $0.0 == b }) { s = Int(nx.1) } else {
+                    let ns = kids.count
+                    kids.append([]); own.append([])
+                    kids[s].append((b, Int32(ns)))
+                    s = ns
+                }
+            }
+            own[s].append(Int32(pi))
+        }
+        var root = [Int32](repeating: -1, count: 256)
+        for (b, t) in kids[0] { root[Int(b)] = t }
+        var es: [Int32] = [], eb: [UInt8] = [], et: [Int32] = []
+        var os: [Int32] = [], outs: [Int32] = []
+        for s in 0..<kids.count {
+            es.append(Int32(eb.count))
+            for (b, t) in kids[s].sorted(by: { $0.0 < $1.0 }) { eb.append(b); et.append(t) }
+            os.append(Int32(outs.count)); outs.append(contentsOf: own[s])
+        }
+        es.append(Int32(eb.count)); os.append(Int32(outs.count))
+        func alloc<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: max(a.count, 1)); p.initialize(from: a, count: a.count); return p
+        }
+        let r = alloc(root), a = alloc(es), b = alloc(eb), c = alloc(et), d = alloc(os), e = alloc(outs)
+        let pl = alloc(patterns.map { Int32($0.count) })
+        storage = [UnsafeMutableRawPointer(r), UnsafeMutableRawPointer(a), UnsafeMutableRawPointer(b), UnsafeMutableRawPointer(c),
+                   UnsafeMutableRawPointer(d), UnsafeMutableRawPointer(e), UnsafeMutableRawPointer(pl)]
+        view = TrieView(root: r, edgeStart: a, edgeByte: b, edgeTarget: c, outStart: d, outputs: e, patternLength: pl)
+        memoryBytes = 1024 + es.count * 4 + eb.count * 5 + os.count * 4 + outs.count * 4 + patterns.count * 4
+    }
+
+    deinit { for p in storage { p.deallocate() } }
+}
+
+struct TrieView {
+    let root: UnsafeMutablePointer<Int32>
+    let edgeStart: UnsafeMutablePointer<Int32>
+    let edgeByte: UnsafeMutablePointer<UInt8>
+    let edgeTarget: UnsafeMutablePointer<Int32>
+    let outStart: UnsafeMutablePointer<Int32>
+    let outputs: UnsafeMutablePointer<Int32>
+    let patternLength: UnsafeMutablePointer<Int32>
+
+    /// Calls `hit(pattern, end)` with end offsets as an unanchored scan would report them:
+    /// forward walks report `end = consumed`, reverse walks report `end = count`.
+    @inline(__always)
+    func walk(_ text: UnsafePointer<UInt8>, _ count: Int, reversed: Bool, _ hit: (Int32, Int) -> Void) {
+        if count == 0 { return }
+        var s = root[Int(text[reversed ? count - 1 : 0])]
+        var consumed = 1
+        while s >= 0 {
             let a = outStart[Int(s)], b = outStart[Int(s) + 1]
             if a != b {
                 var k = Int(a)
-                while k < Int(b) { hit(outputs[k], i); k += 1 }
+                while k < Int(b) { hit(outputs[k], reversed ? count : consumed); k += 1 }
             }
+            if consumed == count { return }
+            let byte = text[reversed ? count - 1 - consumed : consumed]
+            let k0 = Int(edgeStart[Int(s)]), k1 = Int(edgeStart[Int(s) + 1])
+            var next: Int32 = -1
+            var k = k0
+            while k < k1 {
+                let eb = edgeByte[k]
+                if eb == byte { next = edgeTarget[k]; break }
+                if eb > byte { break }
+                k += 1
+            }
+            s = next
+            consumed += 1
         }
     }
 }

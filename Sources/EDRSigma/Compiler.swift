@@ -23,7 +23,10 @@ struct Atom {
 }
 
 struct GroupHot {
-    let ac: ACView
+    let kind: UInt8            // 0 unanchored automaton, 1 forward trie, 2 reverse trie
+    let ac: ACView?
+    let trie: TrieView?
+    let patLength: UnsafeMutablePointer<Int32>
     let patStart: UnsafeMutablePointer<Int32>
     let patAtoms: UnsafeMutablePointer<Int32>
 }
@@ -36,7 +39,9 @@ struct NodeRec {
 
 /// Literal patterns of one field, matched together.
 struct ACGroup {
-    let ac: AhoCorasick
+    let kind: UInt8
+    let ac: AhoCorasick?
+    let trie: AnchoredTrie?
     /// atoms hit by pattern p: patAtoms[patStart[p] ..< patStart[p+1]]
     let patStart: [Int32]
     let patAtoms: [Int32]
@@ -49,12 +54,14 @@ final class CompiledUnit: @unchecked Sendable {
     let fieldIndex: [String: Int32]
     let atoms: [Atom]
     let groups: [ACGroup]
-    let groupAC: [AhoCorasick]
+    let fieldGroupList: [[Int32]]
+    let fieldGroupFirst: UnsafeMutablePointer<Int32>
+    let fieldGroupCount: UnsafeMutablePointer<Int32>
+    let fieldGroupIDs: UnsafeMutablePointer<Int32>
     let groupPatStart: [UnsafeMutablePointer<Int32>]
     let groupPatAtoms: [UnsafeMutablePointer<Int32>]
     /// Hot per-group data: automaton view, pattern → atoms tables.
     let groupHot: UnsafeMutablePointer<GroupHot>
-    let fieldGroup: [Int32]          // per field: group index or -1
     let nodes: [NodeRec]
     let children: [Int32]
     let ruleRoot: [Int32]
@@ -80,7 +87,7 @@ final class CompiledUnit: @unchecked Sendable {
     deinit {
         atomIsAC.deallocate(); acMode.deallocate(); atomField.deallocate(); atomGate.deallocate()
         nodePtr.deallocate(); childPtr.deallocate(); anchorStartPtr.deallocate(); anchorRulePtr.deallocate(); isAnchorPtr.deallocate()
-        groupHot.deallocate()
+        groupHot.deallocate(); fieldGroupFirst.deallocate(); fieldGroupCount.deallocate(); fieldGroupIDs.deallocate()
         for p in groupPatStart { p.deallocate() }
         for p in groupPatAtoms { p.deallocate() }
     }
@@ -101,36 +108,61 @@ final class CompiledUnit: @unchecked Sendable {
         ruleGlobal = b.ruleGlobal
         var atoms = b.atoms
 
-        // Aho–Corasick groups per field.
+        // Literal groups per field: contains → Aho–Corasick; prefix/exact → forward trie;
+        // suffix → reverse trie.
         var groups: [ACGroup] = []
-        var fieldGroup = [Int32](repeating: -1, count: b.fieldNames.count)
+        var fieldGroups = [[Int32]](repeating: [], count: b.fieldNames.count)
         var perField: [Int32: [Int32]] = [:]
         for (i, a) in atoms.enumerated() { if case .ac = a.kind { perField[a.field, default: []].append(Int32(i)) } }
         for f in perField.keys.sorted() {
-            let ids = perField[f]!
-            var patIndex: [[UInt8]: Int] = [:]
-            var pats: [[UInt8]] = []
-            var hits: [[Int32]] = []
-            for a in ids {
-                let bytes = b.acBytes[Int(a)]!
-                if let p = patIndex[bytes] { hits[p].append(a) } else {
-                    patIndex[bytes] = pats.count; pats.append(bytes); hits.append([a])
+            let all = perField[f]!
+            var byKind: [[Int32]] = [[], [], []]   // 0 AC, 1 forward, 2 reverse
+            for a in all {
+                guard case .ac(let mode, _) = atoms[Int(a)].kind else { continue }
+                switch mode {
+                case .contains: byKind[0].append(a)
+                case .prefix, .exact: byKind[1].append(a)
+                case .suffix: byKind[2].append(a)
                 }
             }
-            var ps: [Int32] = []; var pa: [Int32] = []
-            for h in hits { ps.append(Int32(pa.count)); pa.append(contentsOf: h) }
-            ps.append(Int32(pa.count))
-            fieldGroup[Int(f)] = Int32(groups.count)
-            groups.append(ACGroup(ac: AhoCorasick(patterns: pats), patStart: ps, patAtoms: pa))
+            for kind in 0..<3 where !byKind[kind].isEmpty {
+                var patIndex: [[UInt8]: Int] = [:]
+                var pats: [[UInt8]] = []
+                var hits: [[Int32]] = []
+                for a in byKind[kind] {
+                    let bytes = b.acBytes[Int(a)]!
+                    if let p = patIndex[bytes] { hits[p].append(a) } else {
+                        patIndex[bytes] = pats.count; pats.append(bytes); hits.append([a])
+                    }
+                }
+                var ps: [Int32] = []; var pa: [Int32] = []
+                for h in hits { ps.append(Int32(pa.count)); pa.append(contentsOf: h) }
+                ps.append(Int32(pa.count))
+                fieldGroups[Int(f)].append(Int32(groups.count))
+                groups.append(ACGroup(kind: UInt8(kind), ac: kind == 0 ? AhoCorasick(patterns: pats) : nil,
+                                      trie: kind == 0 ? nil : AnchoredTrie(patterns: pats, reversed: kind == 2),
+                                      patStart: ps, patAtoms: pa))
+            }
         }
         self.groups = groups
-        self.fieldGroup = fieldGroup
-        groupAC = groups.map(\.ac)
+        self.fieldGroupList = fieldGroups
         groupPatStart = groups.map { Self.copy($0.patStart) }
         groupPatAtoms = groups.map { Self.copy($0.patAtoms) }
         var hot: [GroupHot] = []
-        for i in groups.indices { hot.append(GroupHot(ac: groups[i].ac.view, patStart: groupPatStart[i], patAtoms: groupPatAtoms[i])) }
+        for i in groups.indices {
+            let g = groups[i]
+            hot.append(GroupHot(kind: g.kind, ac: g.ac?.view, trie: g.trie?.view,
+                                patLength: g.ac?.patternLength ?? g.trie!.view.patternLength,
+                                patStart: groupPatStart[i], patAtoms: groupPatAtoms[i]))
+        }
         groupHot = Self.copy(hot)
+        // Per field: up to three groups, packed as (first, count) into fieldGroupFirst/Count.
+        var gl: [Int32] = []
+        var first = [Int32](repeating: 0, count: b.fieldNames.count), cnt = [Int32](repeating: 0, count: b.fieldNames.count)
+        for f in 0..<b.fieldNames.count { first[f] = Int32(gl.count); cnt[f] = Int32(fieldGroups[f].count); gl.append(contentsOf: fieldGroups[f]) }
+        fieldGroupFirst = Self.copy(first)
+        fieldGroupCount = Self.copy(cnt)
+        fieldGroupIDs = Self.copy(gl)
 
         // Anchors: for each rule, a set of AC atoms at least one of which must hold.
         var isAnchor = [Bool](repeating: false, count: atoms.count)
@@ -196,7 +228,7 @@ final class CompiledUnit: @unchecked Sendable {
         self.atoms = atoms
     }
 
-    var memoryEstimate: Int { groups.reduce(0) { $0 + $1.ac.memoryBytes } }
+    var memoryEstimate: Int { groups.reduce(0) { $0 + ($1.ac?.memoryBytes ?? 0) + ($1.trie?.memoryBytes ?? 0) } }
 }
 
 @inline(__always) func atomLen(_ a: Atom) -> Int {

@@ -124,6 +124,7 @@ extension CompiledUnit {
         event.values.withUnsafeBufferPointer { values in
             var ctx = EvalContext(unit: self, c: c, values: values, md: s.md.md)
             for f in anchorFields { ctx.runAC(f, collect: true) }
+            DebugCounters.cands += c.pointee.candCount; DebugCounters.units += 1; DebugCounters.always += alwaysRules.count
             var i = 0
             while i < c.pointee.candCount {
                 let r = c.pointee.cand[i]
@@ -175,11 +176,12 @@ struct EvalContext {
         if ascii {
             c.pointee.bufLen = start + n
         } else {
-            let lowered = Array(String(decoding: u, as: UTF8.self).lowercased().utf8)
-            c.pointee.reserve(lowered.count)
+            // Lowercasing can grow a scalar's encoding (at most 3× for the longest mappings).
+            c.pointee.reserve(n * 3 + 8)
             let d2 = c.pointee.buf + start
-            for i in 0..<lowered.count { d2[i] = lowered[i] }
-            c.pointee.bufLen = start + lowered.count
+            var w = 0
+            Fold.foldUTF8(u) { d2[w] = $0; w += 1 }
+            c.pointee.bufLen = start + w
         }
         c.pointee.addRange(start, c.pointee.bufLen)
     }
@@ -199,48 +201,54 @@ struct EvalContext {
         }
     }
 
-    /// Runs the field's automaton once and marks every literal atom it satisfies.
+    /// Runs the field's literal matchers once and marks every literal atom they satisfy.
     func runAC(_ f: Int32, collect: Bool) {
         let core = c
         if core.pointee.fieldDone[Int(f)] == core.pointee.gen { return }
         core.pointee.fieldDone[Int(f)] = core.pointee.gen
-        let g = unit.fieldGroup[Int(f)]
-        guard g >= 0 else { return }
+        let gcount = Int(unit.fieldGroupCount[Int(f)])
+        if gcount == 0 { return }
         let (first, count) = folded(f)
         if count == 0 { return }
-        let hot = unit.groupHot[Int(g)]
-        let ac = hot.ac
-        let ps = hot.patStart, pa = hot.patAtoms
+        let gfirst = Int(unit.fieldGroupFirst[Int(f)])
         let gen = core.pointee.gen
         let hit = core.pointee.acHit, rstamp = core.pointee.ruleStamp, cand = core.pointee.cand
         let acMode = unit.acMode, isAnchor = unit.isAnchorPtr, aStart = unit.anchorStartPtr, aRules = unit.anchorRulePtr
-        let plen = ac.patternLength
         let buf = core.pointee.buf, ranges = core.pointee.ranges
         var candCount = core.pointee.candCount
-        for k in first..<(first + count) {
-            let a = Int(ranges[k * 2]), b = Int(ranges[k * 2 + 1])
-            let len = b - a
-            ac.scan(buf + a, len) { p, end in
-                let st = end - Int(plen[Int(p)])
-                for i in Int(ps[Int(p)])..<Int(ps[Int(p) + 1]) {
-                    let atom = Int(pa[i])
-                    if hit[atom] == gen { continue }
-                    let ok: Bool
-                    switch acMode[atom] {
-                    case LitMode.contains.rawValue: ok = true
-                    case LitMode.prefix.rawValue: ok = st == 0
-                    case LitMode.suffix.rawValue: ok = end == len
-                    default: ok = st == 0 && end == len
-                    }
-                    if ok {
-                        hit[atom] = gen
-                        if collect && isAnchor[atom] {
-                            for j in Int(aStart[atom])..<Int(aStart[atom + 1]) {
-                                let r = Int(aRules[j])
-                                if rstamp[r] != gen { rstamp[r] = gen; cand[candCount] = Int32(r); candCount += 1 }
+        for gi in gfirst..<(gfirst + gcount) {
+            let hot = unit.groupHot[Int(unit.fieldGroupIDs[gi])]
+            let ps = hot.patStart, pa = hot.patAtoms, plen = hot.patLength
+            for k in first..<(first + count) {
+                let a = Int(ranges[k * 2]), b = Int(ranges[k * 2 + 1])
+                let len = b - a
+                let onHit: (Int32, Int) -> Void = { p, end in
+                    let st = end - Int(plen[Int(p)])
+                    for i in Int(ps[Int(p)])..<Int(ps[Int(p) + 1]) {
+                        let atom = Int(pa[i])
+                        if hit[atom] == gen { continue }
+                        let ok: Bool
+                        switch acMode[atom] {
+                        case LitMode.contains.rawValue: ok = true
+                        case LitMode.prefix.rawValue: ok = st == 0
+                        case LitMode.suffix.rawValue: ok = end == len
+                        default: ok = st == 0 && end == len
+                        }
+                        if ok {
+                            hit[atom] = gen
+                            if collect && isAnchor[atom] {
+                                for j in Int(aStart[atom])..<Int(aStart[atom + 1]) {
+                                    let r = Int(aRules[j])
+                                    if rstamp[r] != gen { rstamp[r] = gen; cand[candCount] = Int32(r); candCount += 1 }
+                                }
                             }
                         }
                     }
+                }
+                switch hot.kind {
+                case 0: hot.ac.unsafelyUnwrapped.scan(buf + a, len, onHit)
+                case 1: hot.trie.unsafelyUnwrapped.walk(buf + a, len, reversed: false, onHit)
+                default: hot.trie.unsafelyUnwrapped.walk(buf + a, len, reversed: true, onHit)
                 }
             }
         }
@@ -336,6 +344,7 @@ struct EvalContext {
     }
 
     func compute(_ ai: Int) -> Bool {
+        DebugCounters.computes += 1
         let atom = unit.atoms[ai]
         let f = atom.field
         if f == unit.keywordSlot {
@@ -382,4 +391,11 @@ struct EvalContext {
             }
         }
     }
+}
+
+public enum DebugCounters {
+    nonisolated(unsafe) public static var cands = 0
+    nonisolated(unsafe) public static var units = 0
+    nonisolated(unsafe) public static var always = 0
+    nonisolated(unsafe) public static var computes = 0
 }

@@ -229,3 +229,9 @@ public final class SigmaEngine: @unchecked Sendable {
         units.map { ($0.logsource, $0.ruleRoot.count, $0.alwaysRules.count, $0.atoms.count, $0.memoryEstimate) }
     }
 }
+
+/// Timestamp parsing shared by the engine's time modifiers and `edr replay`.
+public enum SigmaTimestamp {
+    /// `YYYY-MM-DD[(T| )hh:mm[:ss[.fff]]][Z|±hh:mm]` → seconds since the epoch (UTC unless an offset is given).
+    public static func parse(_ s: String) -> Double? { ScalarEval.parseISO(s) }
+}

@@ -204,7 +204,32 @@ enum Fold {
 
     static func fold(_ bytes: [UInt8]) -> [UInt8] {
         if bytes.allSatisfy({ $0 < 0x80 }) { return bytes.map(lower) }
-        if let s = String(validating: bytes, as: UTF8.self) { return Array(s.lowercased().utf8) }
-        return bytes.map(lower)
+        guard String(validating: bytes, as: UTF8.self) != nil else { return bytes.map(lower) }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        bytes.withUnsafeBufferPointer { foldUTF8($0) { out.append($0) } }
+        return out
+    }
+
+    /// Lowercases valid UTF-8 scalar by scalar (Unicode simple+special lowercase mappings,
+    /// no context-dependent rules), ASCII inline. Used for rule literals and event values alike.
+    @inline(__always)
+    static func foldUTF8(_ u: UnsafeBufferPointer<UInt8>, _ emit: (UInt8) -> Void) {
+        var i = 0
+        let n = u.count
+        while i < n {
+            let b = u[i]
+            if b < 0x80 { emit(lower(b)); i += 1; continue }
+            let len = b >= 0xF0 ? 4 : (b >= 0xE0 ? 3 : (b >= 0xC0 ? 2 : 1))
+            if len == 1 || i + len > n { emit(b); i += 1; continue }
+            var v = UInt32(b) & (len == 2 ? 0x1F : (len == 3 ? 0x0F : 0x07))
+            for k in 1..<len { v = (v << 6) | (UInt32(u[i + k]) & 0x3F) }
+            if let sc = Unicode.Scalar(v), sc.properties.changesWhenLowercased {
+                for x in sc.properties.lowercaseMapping.utf8 { emit(x) }
+            } else {
+                for k in 0..<len { emit(u[i + k]) }
+            }
+            i += len
+        }
     }
 }

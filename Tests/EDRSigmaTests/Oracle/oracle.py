@@ -250,7 +250,7 @@ def events_for_rule(rule):
 
     def make(names, variant=None):
         fields, keywords = {}, []
-        for f in all_fields:
+        for f in sorted(all_fields):
             fields[f] = "filler"
         for n in names:
             assign_detection(dets[n], fields, keywords)
