@@ -124,7 +124,6 @@ extension CompiledUnit {
         event.values.withUnsafeBufferPointer { values in
             var ctx = EvalContext(unit: self, c: c, values: values, md: s.md.md)
             for f in anchorFields { ctx.runAC(f, collect: true) }
-            DebugCounters.cands += c.pointee.candCount; DebugCounters.units += 1; DebugCounters.always += alwaysRules.count
             var i = 0
             while i < c.pointee.candCount {
                 let r = c.pointee.cand[i]
@@ -344,7 +343,6 @@ struct EvalContext {
     }
 
     func compute(_ ai: Int) -> Bool {
-        DebugCounters.computes += 1
         let atom = unit.atoms[ai]
         let f = atom.field
         if f == unit.keywordSlot {
@@ -391,11 +389,4 @@ struct EvalContext {
             }
         }
     }
-}
-
-public enum DebugCounters {
-    nonisolated(unsafe) public static var cands = 0
-    nonisolated(unsafe) public static var units = 0
-    nonisolated(unsafe) public static var always = 0
-    nonisolated(unsafe) public static var computes = 0
 }
