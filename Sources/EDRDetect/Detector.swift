@@ -13,6 +13,8 @@ public final class Detector {
         public var responseMinLevel: SigmaLevel
         public var context: AlertContext
         public var machineID: String
+        /// File events under these prefixes are dropped (TelemetryNormalizer).
+        public var excludedPathPrefixes: [String] = []
         public init(sensorSocket: String, respondSocket: String?, responseMinLevel: SigmaLevel, context: AlertContext, machineID: String) {
             self.sensorSocket = sensorSocket
             self.respondSocket = respondSocket
@@ -36,6 +38,9 @@ public final class Detector {
     private let sink: AlertSink
     private let options: Options
     public private(set) var normalizer: Normalizer
+    /// Network, file, DNS and post-exec telemetry (TelemetryNormalizer.swift).
+    public private(set) lazy var telemetry = TelemetryNormalizer(machineID: options.machineID,
+                                                                 excludedPathPrefixes: options.excludedPathPrefixes)
     public private(set) var counters = Counters()
     private var respondFD: Int32 = -1
     private var lastRespondAttempt: UInt64 = 0
@@ -143,13 +148,21 @@ public final class Detector {
         counters.recordsDecoded += 1
         switch record {
         case .exec(let r):
-            let (event, process, parent) = normalizer.exec(r)
+            let (e, process, parent) = normalizer.exec(r)
+            var event = e
+            if let c = telemetry.containerID(cgroup: r.cgroupID) { event["ContainerId"] = .string(c) }
             counters.events += 1
             evaluate(event, sequence: sequence, process: process, parent: parent)
         case .exit(let r):
             normalizer.exit(r)
         case .fork(let r):
             normalizer.fork(r)
+        case .net, .file, .dns, .attack, .cgroup:
+            let clock = normalizer
+            for t in telemetry.handle(record, processes: normalizer.cache, wallTime: { clock.wallTime(bootNanos: $0) }) {
+                counters.events += 1
+                evaluate(t.event, sequence: sequence, process: t.process, parent: nil)
+            }
         }
     }
 
@@ -195,7 +208,7 @@ public final class Detector {
         var s: [String: UInt64] = [:]
         for (k, v) in stats { s[k] = v }
         var submitted: UInt64 = 0, ringFull: UInt64 = 0, tooLarge: UInt64 = 0
-        for f in ["exec", "exit", "fork"] {
+        for f in ["exec", "exit", "fork", "net", "file", "dns", "attack", "cgroup"] {
             submitted += s["kernel.\(f).submitted"] ?? 0
             ringFull += s["kernel.\(f).ring_full"] ?? 0
             tooLarge += s["kernel.\(f).too_large"] ?? 0

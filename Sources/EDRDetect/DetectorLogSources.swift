@@ -4,5 +4,5 @@ import EDRCore
 public enum DetectorLogSources {
     public static let collected: [LogSource] = [
         LogSource(product: "linux", category: "process_creation"),
-    ]
+    ] + TelemetryNormalizer.logSources
 }

@@ -53,6 +53,12 @@ public enum KernelRecord: Sendable, Equatable {
     case exec(ExecRecord)
     case exit(ExitRecord)
     case fork(ForkRecord)
+    // Telemetry (TelemetryRecords.swift).
+    case net(NetRecord)
+    case file(FileRecord)
+    case dns(DnsRecord)
+    case attack(AttackRecord)
+    case cgroup(CgroupRecord)
 }
 
 public struct RecordError: Error, CustomStringConvertible, Sendable {
@@ -97,6 +103,8 @@ public enum KernelRecordDecoder {
         case 3:
             guard p.count == forkSize else { throw RecordError(message: "fork record is \(p.count) bytes, expected \(forkSize)") }
             return .fork(ForkRecord(bootNanos: boot, ids: ids(p), comm: cString(p[64..<80])))
+        case 10...14:
+            return try TelemetryRecordDecoder.decode(kind: kind, p, boot: boot)
         default:
             throw RecordError(message: "unknown record kind \(kind)")
         }

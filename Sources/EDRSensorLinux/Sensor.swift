@@ -230,7 +230,7 @@ public final class Sensor {
         guard connection >= 0 else { return }
         var entries: [(String, UInt64)] = []
         if let c = try? programs.counters() {
-            for (f, family) in ["exec", "exit", "fork"].enumerated() {
+            for (f, family) in ["exec", "exit", "fork", "net", "file", "dns", "attack", "cgroup"].enumerated() {
                 for (k, counter) in ["seen", "submitted", "ring_full", "too_large"].enumerated() {
                     entries.append(("kernel.\(family).\(counter)", c[f * 4 + k]))
                 }

@@ -1,0 +1,229 @@
+import EDRCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Decoders for the telemetry records of bpf/edr_telemetry.h (network, files, DNS, post-exec
+/// activity, cgroup names). Same rules as `KernelRecordDecoder`: every length is checked
+/// against the record, a malformed record is an error, never a crash.
+
+/// The task a telemetry record is about (struct edr_ctx).
+public struct TelemetryContext: Sendable, Equatable {
+    public var ids: TaskIDs
+    public var cgroupID: UInt64
+    public var comm: String
+}
+
+public struct NetRecord: Sendable, Equatable {
+    public enum Op: UInt8, Sendable { case connect = 1, accept = 2, listen = 3 }
+    public var bootNanos: UInt64
+    public var ctx: TelemetryContext
+    public var op: Op
+    public var ipProtocol: UInt8
+    public var family: UInt16
+    public var result: Int32
+    /// The socket's local end.
+    public var localIP: String
+    public var localPort: UInt16
+    /// The remote end (for connect: the address the process asked for).
+    public var remoteIP: String
+    public var remotePort: UInt16
+    public var isIPv6: Bool { family == 10 }
+}
+
+public struct FileRecord: Sendable, Equatable {
+    public enum Op: UInt32, Sendable { case create = 1, modify = 2, delete = 3, rename = 4, rmdir = 5 }
+    public static let pathTruncated: UInt32 = 1
+    public static let readFault: UInt32 = 2
+    public var bootNanos: UInt64
+    public var ctx: TelemetryContext
+    public var op: Op
+    public var result: Int32
+    public var openFlags: UInt32
+    public var flags: UInt32
+    /// Absolute path (the rename's source for a rename).
+    public var path: String
+    /// The rename's target.
+    public var targetPath: String?
+}
+
+public struct DnsRecord: Sendable, Equatable {
+    public enum Direction: UInt8, Sendable { case query = 1, answer = 2 }
+    public var bootNanos: UInt64
+    public var ctx: TelemetryContext
+    public var direction: Direction
+    public var ipProtocol: UInt8
+    public var family: UInt16
+    public var payloadLength: UInt32
+    public var localIP: String
+    public var localPort: UInt16
+    public var remoteIP: String
+    public var remotePort: UInt16
+    /// The raw DNS message (at most 512 bytes of it).
+    public var payload: [UInt8]
+}
+
+public struct AttackRecord: Sendable, Equatable {
+    public enum Op: UInt32, Sendable, CaseIterable {
+        case ptrace = 1, initModule, finitModule, bpfProgLoad, setuid, setgid, setreuid, setregid, setresuid, setresgid,
+             setfsuid, setfsgid, capset, memfdCreate, mount, filelessExec
+        public var syscall: String {
+            switch self {
+            case .ptrace: "ptrace"
+            case .initModule: "init_module"
+            case .finitModule: "finit_module"
+            case .bpfProgLoad: "bpf"
+            case .setuid: "setuid"
+            case .setgid: "setgid"
+            case .setreuid: "setreuid"
+            case .setregid: "setregid"
+            case .setresuid: "setresuid"
+            case .setresgid: "setresgid"
+            case .setfsuid: "setfsuid"
+            case .setfsgid: "setfsgid"
+            case .capset: "capset"
+            case .memfdCreate: "memfd_create"
+            case .mount: "mount"
+            case .filelessExec: "execve"
+            }
+        }
+    }
+    public var bootNanos: UInt64
+    public var ctx: TelemetryContext
+    public var op: Op
+    public var result: Int32
+    public var args: [UInt64]
+    public var targetPID: Int32
+    public var flags: UInt32
+    /// User strings the call passed (memfd name, module parameters, mount source/target/type, bpf prog name).
+    public var strings: [String]
+    /// A file's path (finit_module's module, the fileless exec's memfd), if any.
+    public var path: String?
+}
+
+public struct CgroupRecord: Sendable, Equatable {
+    public var bootNanos: UInt64
+    public var cgroupID: UInt64
+    public var level: UInt32
+    public var name: String
+    public var parent: String
+}
+
+public enum TelemetryRecordDecoder {
+    static let ctxEnd = 88
+    static let netSize = 136
+    static let fileFixed = 112
+    static let fileDataMax = 2 * ((4096 + 256) + 4096)
+    static let dnsFixed = 136
+    static let dnsMax = 512
+    static let attackFixed = 144
+    static let attackDataMax = 512 + 4096 + 256
+    static let cgroupSize = 288
+
+    /// Decodes kinds 10–14; `p` has passed the header checks of `KernelRecordDecoder`.
+    public static func decode(kind: UInt16, _ p: [UInt8], boot: UInt64) throws(RecordError) -> KernelRecord {
+        switch kind {
+        case 10:
+            guard p.count == netSize else { throw RecordError(message: "net record is \(p.count) bytes, expected \(netSize)") }
+            guard let op = NetRecord.Op(rawValue: p[88]) else { throw RecordError(message: "net record op \(p[88])") }
+            let family = p.readLE(UInt16.self, at: 90)
+            return .net(NetRecord(bootNanos: boot, ctx: ctx(p), op: op, ipProtocol: p[89], family: family,
+                                  result: Int32(bitPattern: p.readLE(UInt32.self, at: 92)),
+                                  localIP: formatIP(p[104..<120], family: family), localPort: p.readLE(UInt16.self, at: 96),
+                                  remoteIP: formatIP(p[120..<136], family: family), remotePort: p.readLE(UInt16.self, at: 98)))
+        case 11:
+            guard p.count >= fileFixed, p.count <= fileFixed + fileDataMax else {
+                throw RecordError(message: "file record is \(p.count) bytes, outside \(fileFixed)...\(fileFixed + fileDataMax)")
+            }
+            let rawOp = p.readLE(UInt32.self, at: 88)
+            guard let op = FileRecord.Op(rawValue: rawOp) else { throw RecordError(message: "file record op \(rawOp)") }
+            let lens = (0..<4).map { Int(p.readLE(UInt16.self, at: 104 + 2 * $0)) }
+            guard fileFixed + lens.reduce(0, +) == p.count else {
+                throw RecordError(message: "file record lengths \(lens) do not add up to \(p.count - fileFixed)")
+            }
+            var off = fileFixed
+            var sections: [ArraySlice<UInt8>] = []
+            for l in lens { sections.append(p[off..<(off + l)]); off += l }
+            let first = resolve(dir: sections[0], name: sections[1])
+            let second = op == .rename ? resolve(dir: sections[2], name: sections[3]) : nil
+            return .file(FileRecord(bootNanos: boot, ctx: ctx(p), op: op, result: Int32(bitPattern: p.readLE(UInt32.self, at: 92)),
+                                    openFlags: p.readLE(UInt32.self, at: 96), flags: p.readLE(UInt32.self, at: 100),
+                                    path: first, targetPath: second))
+        case 12:
+            guard p.count >= dnsFixed, p.count <= dnsFixed + dnsMax else {
+                throw RecordError(message: "dns record is \(p.count) bytes, outside \(dnsFixed)...\(dnsFixed + dnsMax)")
+            }
+            guard let dir = DnsRecord.Direction(rawValue: p[88]) else { throw RecordError(message: "dns record direction \(p[88])") }
+            let captured = Int(p.readLE(UInt16.self, at: 100))
+            guard dnsFixed + captured == p.count else {
+                throw RecordError(message: "dns record captured \(captured) bytes, holds \(p.count - dnsFixed)")
+            }
+            let family = p.readLE(UInt16.self, at: 90)
+            return .dns(DnsRecord(bootNanos: boot, ctx: ctx(p), direction: dir, ipProtocol: p[89], family: family,
+                                  payloadLength: p.readLE(UInt32.self, at: 92),
+                                  localIP: formatIP(p[104..<120], family: family), localPort: p.readLE(UInt16.self, at: 96),
+                                  remoteIP: formatIP(p[120..<136], family: family), remotePort: p.readLE(UInt16.self, at: 98),
+                                  payload: Array(p[dnsFixed...])))
+        case 13:
+            guard p.count >= attackFixed, p.count <= attackFixed + attackDataMax else {
+                throw RecordError(message: "attack record is \(p.count) bytes, outside \(attackFixed)...\(attackFixed + attackDataMax)")
+            }
+            let rawOp = p.readLE(UInt32.self, at: 88)
+            guard let op = AttackRecord.Op(rawValue: rawOp) else { throw RecordError(message: "attack record op \(rawOp)") }
+            let strLen = Int(p.readLE(UInt16.self, at: 136))
+            let pathLen = Int(p.readLE(UInt16.self, at: 138))
+            guard attackFixed + strLen + pathLen == p.count else {
+                throw RecordError(message: "attack record lengths \(strLen)+\(pathLen) do not add up to \(p.count - attackFixed)")
+            }
+            var strings = KernelRecordDecoder.splitArgs(p[attackFixed..<(attackFixed + strLen)])
+            if strings.last == "" { strings.removeLast() }
+            let path = pathLen > 0 ? KernelRecordDecoder.joinComponents(p[(attackFixed + strLen)...]) : nil
+            return .attack(AttackRecord(bootNanos: boot, ctx: ctx(p), op: op, result: Int32(bitPattern: p.readLE(UInt32.self, at: 92)),
+                                        args: (0..<4).map { p.readLE(UInt64.self, at: 96 + 8 * $0) },
+                                        targetPID: Int32(bitPattern: p.readLE(UInt32.self, at: 128)),
+                                        flags: p.readLE(UInt32.self, at: 132), strings: strings, path: path))
+        case 14:
+            guard p.count == cgroupSize else { throw RecordError(message: "cgroup record is \(p.count) bytes, expected \(cgroupSize)") }
+            return .cgroup(CgroupRecord(bootNanos: boot, cgroupID: p.readLE(UInt64.self, at: 16), level: p.readLE(UInt32.self, at: 24),
+                                        name: KernelRecordDecoder.cString(p[32..<160]),
+                                        parent: KernelRecordDecoder.cString(p[160..<288])))
+        default:
+            throw RecordError(message: "unknown record kind \(kind)")
+        }
+    }
+
+    static func ctx(_ p: [UInt8]) -> TelemetryContext {
+        TelemetryContext(ids: KernelRecordDecoder.ids(p), cgroupID: p.readLE(UInt64.self, at: 64),
+                         comm: KernelRecordDecoder.cString(p[72..<88]))
+    }
+
+    /// A path as the process named it, made absolute against the directory walked in the
+    /// kernel (components leaf first), "." and ".." removed lexically.
+    public static func resolve(dir: ArraySlice<UInt8>, name: ArraySlice<UInt8>) -> String {
+        let n = KernelRecordDecoder.cString(name)
+        if n.isEmpty { return dir.isEmpty ? "" : KernelRecordDecoder.joinComponents(dir) }
+        if n.hasPrefix("/") { return normalize(n) }
+        let base = dir.isEmpty ? "" : KernelRecordDecoder.joinComponents(dir)
+        return normalize(base + "/" + n)
+    }
+
+    public static func normalize(_ path: String) -> String {
+        var out: [Substring] = []
+        for c in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if c == "." { continue }
+            if c == ".." { if !out.isEmpty { out.removeLast() }; continue }
+            out.append(c)
+        }
+        return "/" + out.joined(separator: "/")
+    }
+
+    /// IPv4 dotted quad (first 4 bytes) or RFC 5952 IPv6, through inet_ntop.
+    public static func formatIP(_ bytes: ArraySlice<UInt8>, family: UInt16) -> String {
+        let b = Array(bytes)
+        if family == 2, b.count >= 4 { return "\(b[0]).\(b[1]).\(b[2]).\(b[3])" }
+        guard family == 10, b.count >= 16 else { return "" }
+        var buf = [CChar](repeating: 0, count: 64)
+        let ok = b.withUnsafeBytes { src in inet_ntop(AF_INET6, src.baseAddress, &buf, 64) } != nil
+        return ok ? String(cString: buf) : ""
+    }
+}
