@@ -264,8 +264,9 @@ static __always_inline int sock_ends(struct sock *sk, __u16 *family, __u8 *proto
         __builtin_memcpy(saddr, &s, 4);
         __builtin_memcpy(daddr, &d, 4);
     } else {
-        BPF_CORE_READ_INTO(saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-        BPF_CORE_READ_INTO(daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+        /* Not BPF_CORE_READ_INTO: it would copy sizeof(*saddr), one byte. */
+        bpf_core_read(saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+        bpf_core_read(daddr, 16, &sk->__sk_common.skc_v6_daddr);
     }
     return 1;
 }
@@ -312,7 +313,8 @@ static long tel_path_step(__u32 index, void *ctx)
     struct mount *mnt = w->mnt;
     struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
     struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-    if (dentry == mnt_root || dentry == parent) {
+    int pseudo = dentry == parent && dentry != mnt_root; /* memfd, pipe, socket: a lone dentry */
+    if (!pseudo && (dentry == mnt_root || dentry == parent)) {
         struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
         if (dentry != mnt_root || mp == mnt || !mp) {
             w->done = 1;
@@ -336,6 +338,10 @@ static long tel_path_step(__u32 index, void *ctx)
     }
     w->len += (__u32)n;
     w->dentry = parent;
+    if (pseudo) {
+        w->done = 1;
+        return 1;
+    }
     return 0;
 }
 

@@ -164,7 +164,7 @@ public struct TelemetryNormalizer: Sendable {
             ("DestinationIp", .string(dip)),
             ("DestinationPort", .int(Int64(dport))),
         ]
-        if let host = dns.lookup(ip: dip, now: now) { f.append(("DestinationHostname", .string(host))) }
+        if initiated, let host = dns.lookup(ip: dip, now: now) { f.append(("DestinationHostname", .string(host))) }
         if let host = initiated ? nil : dns.lookup(ip: sip, now: now) { f.append(("SourceHostname", .string(host))) }
         f.append(("Syscall", .string(r.op == .connect ? "connect" : r.op == .accept ? "accept" : "listen")))
         f.append(("Result", .string(Self.resultName(r.result))))
@@ -280,7 +280,7 @@ public struct TelemetryNormalizer: Sendable {
         let p = process(r.ctx, processes)
         let time = wallTime(r.bootNanos)
         var f = base(r.ctx, p, time: time)
-        if !p.commandLine.isEmpty { f.append(("CommandLine", .string(p.commandLine))) }
+        if !p.commandLine.isEmpty && r.op != .filelessExec { f.append(("CommandLine", .string(p.commandLine))) }
         let source: LogSource
         func str(_ i: Int) -> String { i < r.strings.count ? r.strings[i] : "" }
         func id(_ v: UInt64) -> String { UInt32(truncatingIfNeeded: v) == UInt32.max ? "-1" : String(UInt32(truncatingIfNeeded: v)) }
