@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "CLinux.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -31,6 +32,11 @@ int edr_raw_execve(const char *path) {
     char *const argv[] = { (char *)path, NULL };
     char *const envp[] = { NULL };
     return (int)syscall(SYS_execve, path, argv, envp);
+}
+int edr_raw_execveat(const char *path) {
+    char *const argv[] = { (char *)path, NULL };
+    char *const envp[] = { NULL };
+    return (int)syscall(SYS_execveat, AT_FDCWD, path, argv, envp, 0);
 }
 int edr_raw_ptrace_attach(int32_t pid) { return (int)syscall(SYS_ptrace, PTRACE_ATTACH, pid, NULL, NULL); }
 int edr_raw_bpf_probe(void) {

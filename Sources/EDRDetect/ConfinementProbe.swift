@@ -22,6 +22,7 @@ public enum ConfinementProbe {
         }
         var out = [
             attempt("execve(/bin/true)") { edr_raw_execve("/bin/true") },
+            attempt("execveat(/bin/true)") { edr_raw_execveat("/bin/true") },
             attempt("socket(AF_INET)") { edr_raw_socket(AF_INET, Int32(SOCK_STREAM.rawValue)) },
             attempt("socket(AF_INET6)") { edr_raw_socket(AF_INET6, Int32(SOCK_DGRAM.rawValue)) },
             attempt("ptrace(PTRACE_ATTACH, 1)") { edr_raw_ptrace_attach(1) },

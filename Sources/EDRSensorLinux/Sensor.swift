@@ -14,6 +14,9 @@ public final class Sensor {
         public var detectorUID: UInt32
         public var replayBufferBytes: Int
         public var statsIntervalNanos: UInt64
+        /// How often the ring buffer is drained when the kernel has not woken us (it wakes us
+        /// only when a batch has built up): the bound on exec→alert latency at low rates.
+        public var pollIntervalMs: Int32 = 5
         public init(listenerFD: Int32, detectorUID: UInt32, replayBufferBytes: Int, statsIntervalNanos: UInt64) {
             self.listenerFD = listenerFD
             self.detectorUID = detectorUID
@@ -96,7 +99,7 @@ public final class Sensor {
                 let wantWrite = outOffset < out.count || queuedThrough + 1 < nextSequence
                 fds.append(pollfd(fd: connection, events: Int16(POLLIN) | (wantWrite ? Int16(POLLOUT) : 0), revents: 0))
             }
-            let n = poll(&fds, nfds_t(fds.count), 100)
+            let n = poll(&fds, nfds_t(fds.count), options.pollIntervalMs)
             if n < 0 && errno != EINTR { throw SystemError("poll") }
 
             if !paused {

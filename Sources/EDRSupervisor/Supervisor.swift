@@ -86,7 +86,7 @@ public final class Supervisor {
             name: "edr-sensor", executable: options.binDirectory + "/edr-sensor",
             arguments: ["--bpf-object", bpfObject, "--detector-uid", String(detectUser.uid),
                         "--ring-buffer-mib", String(c.sensor.ringBufferMiB), "--replay-buffer-mib", String(c.sensor.replayBufferMiB),
-                        "--stats-interval-seconds", String(c.sensor.statsIntervalSeconds), "--agent-pids", me,
+                        "--stats-interval-seconds", String(c.sensor.statsIntervalSeconds), "--poll-interval-ms", String(c.sensor.pollIntervalMs), "--agent-pids", me,
                         "--log-level", logLevel],
             uid: 0, gid: 0, capabilities: Self.sensorCapabilities, seccompRole: .sensor, fds: [sensorListener])
         sensor.stdoutFD = 2

@@ -14,11 +14,13 @@ do {
     try programs.addAgentPID(getpid())
     for pid in args.strings("agent-pids") { if let p = Int32(pid) { try programs.addAgentPID(p) } }
     for h in programs.hooks { Log.info("hook \(h)") }
-    let sensor = try Sensor(programs: programs, options: .init(
+    var options = Sensor.Options(
         listenerFD: ChildFD.primary,
         detectorUID: UInt32(try args.int("detector-uid")),
         replayBufferBytes: try args.int("replay-buffer-mib") << 20,
-        statsIntervalNanos: UInt64(try args.int("stats-interval-seconds")) * 1_000_000_000))
+        statsIntervalNanos: UInt64(try args.int("stats-interval-seconds")) * 1_000_000_000)
+    options.pollIntervalMs = Int32(try args.int("poll-interval-ms"))
+    let sensor = try Sensor(programs: programs, options: options)
     let hooks = programs.hooks.map { "\($0.program):\($0.attached ? "attached" : "missing")" }.joined(separator: ",")
     reportStatus("READY sensor hooks=\(hooks)")
     for h in programs.hooks where !h.attached { reportStatus("HOOK-MISSING \(h)") }

@@ -20,7 +20,7 @@ struct ConfinementTests {
             let f = try! SeccompFilter.allowlist(role: .detector)
             try! f.loadForAllThreads()
             let outcomes = ConfinementProbe.run()
-            exit(outcomes.allSatisfy(\.denied) && outcomes.count == 7 ? 0 : 1)
+            exit(outcomes.allSatisfy(\.denied) && outcomes.count == 8 ? 0 : 1)
         }
     }
 
@@ -51,7 +51,7 @@ struct ConfinementTests {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         #expect(status == 0, "probe output:\n\(output)")
-        for call in ["execve", "socket(AF_INET)", "socket(AF_INET6)", "ptrace", "bpf", "mount", "kill"] {
+        for call in ["execve(", "execveat(", "socket(AF_INET)", "socket(AF_INET6)", "ptrace", "bpf", "mount", "kill"] {
             #expect(output.contains(call), "missing \(call)")
         }
         #expect(!output.contains("ALLOWED"), "\(output)")

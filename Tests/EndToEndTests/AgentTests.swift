@@ -70,8 +70,10 @@ struct AgentTests {
         #expect(d.seccomp == 2)
         #expect(d.seccompFilters >= 2, "pre-exec filter plus the detector's own allowlist")
 
-        // 4. kill -9 edr-detect: it comes back, and the next exec still alerts.
+        // 4. kill -9 edr-detect: it comes back, and the next exec still alerts. An exec while
+        //    no detector runs is not lost: the sensor replays what was never acknowledged.
         kill(detect, SIGKILL)
+        let duringOutage = try runProgram("/bin/echo", [marker, "during-outage"])
         var newDetect: Int32?
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
@@ -81,6 +83,8 @@ struct AgentTests {
         #expect(newDetect != nil, "edr-detect was not restarted:\n\(agent.output)")
         #expect(agent.output.contains("edr-detect pid \(detect) killed by signal 9"))
         #expect(agent.waitFor("edr-detect pid \(newDetect ?? 0) ready again"), "\(agent.output)")
+        #expect(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(duringOutage) } != nil,
+                "the exec during the detector's outage was lost:\n\(agent.output)")
         let again = try runProgram("/usr/bin/whoami", [])
         #expect(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(again) } != nil, "no alert after restart:\n\(agent.output)")
         let restarted = try ProcStatus.read(pid: newDetect ?? 0)

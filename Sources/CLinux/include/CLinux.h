@@ -16,6 +16,7 @@ int edr_prctl_set_pdeathsig(int sig);
 int edr_prctl_set_name(const char *name);
 /// execve through the raw syscall, for tests that prove it is denied.
 int edr_raw_execve(const char *path);
+int edr_raw_execveat(const char *path);
 int edr_raw_ptrace_attach(int32_t pid);
 int edr_raw_bpf_probe(void);
 int edr_raw_mount_probe(void);
