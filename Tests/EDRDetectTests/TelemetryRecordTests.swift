@@ -37,7 +37,7 @@ enum TelemetryBuilder {
 
     static func file(op: UInt32, dir1: String? = nil, name1: String = "", dir2: String? = nil, name2: String = "",
                      openFlags: UInt32 = 0, flags: UInt32 = 0) -> [UInt8] {
-        let s = [dir1.map(components) ?? [], name1.isEmpty ? [] : Array(name1.utf8) + [0],
+        let s: [[UInt8]] = [dir1.map(components) ?? [], name1.isEmpty ? [] : Array(name1.utf8) + [0],
                  dir2.map(components) ?? [], name2.isEmpty ? [] : Array(name2.utf8) + [0]]
         var b = header(kind: 11, size: 112 + s.map(\.count).reduce(0, +)) + ctx()
         b.appendLE(op); b.appendLE(Int32(0).littleEndian); b.appendLE(openFlags); b.appendLE(flags)
@@ -54,7 +54,7 @@ enum TelemetryBuilder {
 
     static func attack(op: UInt32, result: Int32 = 0, args: [UInt64] = [0, 0, 0, 0], target: UInt32 = 0,
                        strings: [String] = [], path: String? = nil) -> [UInt8] {
-        let s = strings.flatMap { Array($0.utf8) + [0] }
+        let s: [UInt8] = strings.flatMap { (x: String) -> [UInt8] in Array(x.utf8) + [0] }
         let p = path.map(components) ?? []
         var b = header(kind: 13, size: 144 + s.count + p.count) + ctx()
         b.appendLE(op); b.appendLE(UInt32(bitPattern: result))
@@ -218,7 +218,7 @@ struct TelemetryRecordTests {
 
 @Suite("Telemetry normalization")
 struct TelemetryNormalizerTests {
-    static let clock: (UInt64) -> Double = { Double($0) / 1e9 + 1_800_000_000 }
+    static let clock: @Sendable (UInt64) -> Double = { Double($0) / 1e9 + 1_800_000_000 }
 
     func processes() throws -> ProcessCache {
         var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
