@@ -1,0 +1,246 @@
+import Testing
+import Foundation
+import EDRCore
+
+/// Telemetry end to end: a real agent, real actions by a real process (a Python script that
+/// talks only to 127.0.0.1 and ::1), and the normalized events checked field by field in the
+/// alerts that catch-all and SigmaHQ rules raise on them.
+@Suite("Telemetry end to end", .serialized, .enabled(if: runningAsRoot, "the agent loads eBPF: run as root"))
+struct TelemetryTests {
+    static let python = "/usr/bin/python3.11"
+
+    static func rule(_ category: String, _ id: Int, selection: String) -> String {
+        """
+        title: E2E telemetry \(category)
+        id: 00000000-0000-4000-9000-\(String(format: "%012d", id))
+        status: test
+        logsource:
+            product: linux
+            category: \(category)
+        detection:
+            selection:
+                \(selection)
+            condition: selection
+        level: low
+        """
+    }
+
+    /// What the script does, in order. Everything it touches lives under `dir`.
+    static let script = #"""
+    import os, sys, json, socket, threading, ctypes, time
+    d, marker = sys.argv[1], sys.argv[2]
+    out = {"pid": os.getpid()}
+    # Files: create, write (modify), rename, delete; then relative paths from another cwd.
+    a = f"{d}/{marker}-a.txt"
+    with open(a, "w") as f: f.write("x")
+    with open(a, "r+") as f: f.write("y")
+    os.rename(a, f"{d}/{marker}-b.txt")
+    os.unlink(f"{d}/{marker}-b.txt")
+    os.mkdir(f"{d}/sub"); os.chdir(f"{d}/sub")
+    with open(f"../{marker}-rel.txt", "w") as f: f.write("z")
+    os.rename(f"../{marker}-rel.txt", f"./{marker}-rel2.txt")
+    dfd = os.open(d, os.O_RDONLY)
+    os.unlink(f"sub/{marker}-rel2.txt", dir_fd=dfd)
+    os.close(dfd)
+    os.makedirs(f"{d}/etc", exist_ok=True)
+    with open(f"{d}/etc/doas.conf", "w") as f: f.write("permit nopass root\n")   # SigmaHQ: doas.conf creation
+    # Network: refused and accepted, IPv4 and IPv6, with the inbound accept.
+    for fam, host, key in ((socket.AF_INET, "127.0.0.1", "v4"), (socket.AF_INET6, "::1", "v6")):
+        l = socket.socket(fam); l.bind((host, 0)); l.listen(4)
+        port = l.getsockname()[1]
+        c = socket.socket(fam); c.connect((host, port))
+        s, peer = l.accept()
+        out[key] = {"port": port, "client_port": c.getsockname()[1]}
+        s.close(); c.close()
+        r = socket.socket(fam)
+        r.bind((host, 0)); out[key]["refused_port"] = r.getsockname()[1]; r.close()   # a free port: nobody listens
+        r = socket.socket(fam)
+        try: r.connect((host, out[key]["refused_port"]))
+        except ConnectionRefusedError: out[key]["refused"] = True
+        r.close(); l.close()
+    # DNS: a stub resolver on 127.0.0.1:53 answers pool.minexmr.com with 127.0.0.1.
+    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); srv.bind(("127.0.0.1", 53)); srv.settimeout(5)
+    def serve():
+        q, addr = srv.recvfrom(512)
+        end = 12
+        while q[end]: end += q[end] + 1
+        end += 5
+        srv.sendto(q[:2] + b"\x81\x80" + q[4:6] + b"\x00\x01\x00\x00\x00\x00" + q[12:end] +
+                   b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00\x01", addr)
+    t = threading.Thread(target=serve); t.start()
+    name = b"pool.minexmr.com"
+    query = b"\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"".join(bytes([len(p)]) + p for p in name.split(b".")) + b"\x00\x00\x01\x00\x01"
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.settimeout(5); c.connect(("127.0.0.1", 53))
+    c.send(query); out["dns_answer"] = len(c.recv(512)); c.close(); t.join(); srv.close()
+    l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1); out["mining_port"] = l.getsockname()[1]
+    c = socket.socket(); c.connect(("127.0.0.1", out["mining_port"])); c.close(); l.close()
+    # Fileless: exec of a memfd.
+    fd = os.memfd_create(f"{marker}-memfd", 0)
+    os.write(fd, open("/bin/true", "rb").read())
+    pid = os.fork()
+    if pid == 0:
+        os.execv(f"/proc/self/fd/{fd}", ["memfd-true"])
+    os.waitpid(pid, 0); out["memfd_child"] = pid
+    # ptrace attach to a child of ours.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    child = os.fork()
+    if child == 0:
+        time.sleep(10); os._exit(0)
+    out["ptrace_rc"] = libc.ptrace(16, child, None, None)
+    if out["ptrace_rc"] == 0: os.waitpid(child, 0); libc.ptrace(17, child, None, None)
+    os.kill(child, 9); os.waitpid(child, 0); out["ptrace_child"] = child
+    with open(f"{d}/result.json", "w") as f: json.dump(out, f)
+    """#
+
+    @Test func networkFilesDnsAndPostExecActivity() throws {
+        let marker = "edrtel" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(10)).lowercased()
+        var rules: [String: String] = [
+            "net.yml": Self.rule("network_connection", 1, selection: "Image|endswith: '/python3.11'"),
+            "create.yml": Self.rule("file_event", 2, selection: "TargetFilename|contains: '\(marker)'"),
+            "change.yml": Self.rule("file_change", 3, selection: "TargetFilename|contains: '\(marker)'"),
+            "rename.yml": Self.rule("file_rename", 4, selection: "SourceFilename|contains: '\(marker)'"),
+            "delete.yml": Self.rule("file_delete", 5, selection: "TargetFilename|contains: '\(marker)'"),
+            "dns.yml": Self.rule("dns_query", 6, selection: "QueryName: 'pool.minexmr.com'"),
+            "ptrace.yml": Self.rule("process_access", 7, selection: "GrantedAccess: 'PTRACE_ATTACH'"),
+            "memfd.yml": Self.rule("memfd_create", 8, selection: "MemfdName|contains: '\(marker)'"),
+            "fileless.yml": Self.rule("fileless_exec", 9, selection: "Image|contains: '\(marker)'"),
+        ]
+        // SigmaHQ's own Linux rules for the categories, unchanged.
+        let sigmaHQ = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/corpora/sigmahq/rules/linux")
+        for sub in ["network_connection", "file_event"] {
+            let dir = sigmaHQ.appendingPathComponent(sub)
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where f.hasSuffix(".yml") {
+                rules["sigmahq-\(f)"] = try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)
+            }
+        }
+        let agent = try AgentHarness(extraRules: rules)
+        defer { _ = agent.stop() }
+        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        for hook in ["edr_net_enter", "edr_net_exit", "edr_file_enter", "edr_file_exit", "edr_dns_enter", "edr_dns_exit",
+                     "edr_attack_enter", "edr_attack_exit", "edr_fileless_exec"] {
+            #expect(agent.output.contains("\(hook):attached"), "\(hook) not attached:\n\(agent.output)")
+        }
+
+        let work = agent.dir.appendingPathComponent("work")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let scriptPath = agent.dir.appendingPathComponent("actions.py").path
+        try Self.script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        let pid = try spawnChild(Self.python, [scriptPath, work.path, marker])
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        #expect(status == 0, "action script failed (status \(status))")
+        let resultData = try Data(contentsOf: work.appendingPathComponent("result.json"))
+        let result = try #require(try JSONSerialization.jsonObject(with: resultData) as? [String: Any])
+        let w = work.path
+
+        func event(_ a: [String: Any]) -> [String: Any] { a.path("edr", "event") as? [String: Any] ?? [:] }
+        func category(_ a: [String: Any]) -> String? { a.path("edr", "logsource", "category") as? String }
+        func find(_ cat: String, _ what: String, _ match: @escaping ([String: Any]) -> Bool) -> [String: Any]? {
+            let a = agent.waitForAlert(timeout: 20) { a in category(a) == cat && (event(a)["ProcessId"] as? Int) == Int(pid) && match(event(a)) }
+            if a == nil { Issue.record("no \(cat) alert for \(what); alerts: \(agent.alerts().filter { category($0) == cat }.map(event))\n\(agent.output.suffix(3000))") }
+            return a.map(event)
+        }
+
+        // Files, absolute paths whatever the call was relative to.
+        let created = find("file_event", "create") { ($0["TargetFilename"] as? String) == "\(w)/\(marker)-a.txt" }
+        #expect(created?["Image"] as? String == Self.python)
+        #expect(created?["User"] as? String == "root")
+        #expect((created?["ProcessGuid"] as? String)?.count == 38)
+        _ = find("file_change", "write-open of an existing file") { ($0["TargetFilename"] as? String) == "\(w)/\(marker)-a.txt" }
+        _ = find("file_rename", "rename") {
+            ($0["SourceFilename"] as? String) == "\(w)/\(marker)-a.txt" && ($0["TargetFilename"] as? String) == "\(w)/\(marker)-b.txt"
+        }
+        _ = find("file_delete", "unlink") { ($0["TargetFilename"] as? String) == "\(w)/\(marker)-b.txt" }
+        _ = find("file_event", "create relative to another cwd") { ($0["TargetFilename"] as? String) == "\(w)/\(marker)-rel.txt" }
+        _ = find("file_rename", "relative rename") {
+            ($0["SourceFilename"] as? String) == "\(w)/\(marker)-rel.txt" && ($0["TargetFilename"] as? String) == "\(w)/sub/\(marker)-rel2.txt"
+        }
+        _ = find("file_delete", "unlinkat relative to a directory fd") { ($0["TargetFilename"] as? String) == "\(w)/sub/\(marker)-rel2.txt" }
+        #expect(agent.waitForAlert { a in (a.path("rule", "name") as? String) == "Linux Doas Conf File Creation" && (event(a)["ProcessId"] as? Int) == Int(pid) } != nil,
+                "SigmaHQ doas.conf rule did not fire")
+        // Not one alert for a file created while opening an existing one: the write-open is a change, not a create.
+        #expect(agent.alerts().filter { category($0) == "file_event" && (event($0)["TargetFilename"] as? String) == "\(w)/\(marker)-b.txt" }.isEmpty)
+
+        // Network: accepted and refused, v4 and v6, and the inbound side.
+        for (key, loop) in [("v4", "127.0.0.1"), ("v6", "::1")] {
+            let info = try #require(result[key] as? [String: Any])
+            let port = try #require(info["port"] as? Int), clientPort = try #require(info["client_port"] as? Int)
+            let refusedPort = try #require(info["refused_port"] as? Int)
+            #expect(info["refused"] as? Bool == true)
+            let out = find("network_connection", "\(key) connect") {
+                ($0["Syscall"] as? String) == "connect" && ($0["DestinationPort"] as? Int) == port
+            }
+            #expect(out?["Initiated"] as? Bool == true && out?["Protocol"] as? String == "tcp" && out?["Result"] as? String == "success")
+            #expect(out?["DestinationIp"] as? String == loop && out?["SourceIp"] as? String == loop)
+            #expect(out?["SourcePort"] as? Int == clientPort)
+            #expect(out?["SourceIsIpv6"] as? Bool == (key == "v6") && out?["DestinationIsIpv6"] as? Bool == (key == "v6"))
+            let inbound = find("network_connection", "\(key) accept") {
+                ($0["Syscall"] as? String) == "accept" && ($0["DestinationPort"] as? Int) == port
+            }
+            #expect(inbound?["Initiated"] as? Bool == false && inbound?["SourcePort"] as? Int == clientPort)
+            #expect(inbound?["SourceIp"] as? String == loop && inbound?["DestinationIp"] as? String == loop)
+            let refused = find("network_connection", "\(key) refused connect") {
+                ($0["Syscall"] as? String) == "connect" && ($0["DestinationPort"] as? Int) == refusedPort
+            }
+            #expect(refused?["Result"] as? String == "refused" && refused?["DestinationIp"] as? String == loop)
+        }
+
+        // DNS: the query with its answer, then a connection that carries the name.
+        #expect(result["dns_answer"] as? Int ?? 0 > 12)
+        let dns = find("dns_query", "stub resolver query") { ($0["QueryName"] as? String) == "pool.minexmr.com" }
+        #expect(dns?["QueryType"] as? String == "A" && dns?["QueryStatus"] as? String == "0")
+        #expect(dns?["QueryResults"] as? String == "127.0.0.1;" && dns?["DnsServer"] as? String == "127.0.0.1")
+        let miningPort = try #require(result["mining_port"] as? Int)
+        let named = find("network_connection", "connect after the DNS answer") {
+            ($0["Syscall"] as? String) == "connect" && ($0["DestinationPort"] as? Int) == miningPort
+        }
+        #expect(named?["DestinationHostname"] as? String == "pool.minexmr.com")
+        #expect(agent.waitForAlert { a in (a.path("rule", "name") as? String) == "Linux Crypto Mining Pool Connections" && (event(a)["ProcessId"] as? Int) == Int(pid) } != nil,
+                "SigmaHQ crypto mining rule did not fire on DestinationHostname")
+
+        // memfd_create by the script, then the exec of the memfd by its child.
+        let memfd = find("memfd_create", "memfd_create") { ($0["MemfdName"] as? String) == "\(marker)-memfd" }
+        #expect((memfd?["Result"] as? String)?.hasPrefix("fd ") == true)
+        let memfdChild = try #require(result["memfd_child"] as? Int)
+        let fileless = agent.waitForAlert(timeout: 20) { a in category(a) == "fileless_exec" && (event(a)["ProcessId"] as? Int) == memfdChild }
+        #expect(fileless.map(event)?["Image"] as? String == "/memfd:\(marker)-memfd", "no fileless_exec alert:\n\(agent.alerts().filter { category($0) == "fileless_exec" }.map(event))")
+
+        // ptrace attach: source and target.
+        #expect(result["ptrace_rc"] as? Int == 0)
+        let target = try #require(result["ptrace_child"] as? Int)
+        let access = find("process_access", "ptrace attach") { ($0["TargetProcessId"] as? Int) == target }
+        #expect(access?["SourceProcessId"] as? Int == Int(pid) && access?["SourceImage"] as? String == Self.python)
+        #expect(access?["TargetImage"] as? String == Self.python && access?["Result"] as? String == "success")
+        #expect((access?["TargetProcessGUID"] as? String)?.count == 38)
+
+    }
+
+    /// bash's /dev/tcp to ::1 is what SigmaHQ's "Linux Reverse Shell Indicator" looks for
+    /// (its filter only spares 127.0.0.1 and 0.0.0.0).
+    @Test func sigmaHQReverseShellRuleOnBashDevTcp() throws {
+        let dir = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/corpora/sigmahq/rules/linux/network_connection")
+        let name = "net_connection_lnx_back_connect_shell_dev.yml"
+        guard let text = try? String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8) else { return }
+        let agent = try AgentHarness(extraRules: [name: text])
+        defer { _ = agent.stop() }
+        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        // A listener on ::1 so the connection succeeds; the shell closes at once.
+        let listener = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var addr = sockaddr_in6()
+        addr.sin6_family = sa_family_t(AF_INET6)
+        addr.sin6_addr = in6addr_loopback
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        listen(listener, 4)
+        var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
+        let port = Int(UInt16(bigEndian: addr.sin6_port))
+        let bash = try spawnChild("/bin/bash", ["-c", "exec 3<>/dev/tcp/::1/\(port); exec 3>&-"])
+        waitpid(bash, nil, 0)
+        let alert = agent.waitForAlert(timeout: 20) { a in (a.path("rule", "name") as? String) == "Linux Reverse Shell Indicator" && (a.path("process", "pid") as? Int) == Int(bash) }
+        #expect(alert != nil, "reverse shell rule did not fire:\n\(agent.output.suffix(2000))")
+        #expect(alert?.path("edr", "event", "DestinationIp") as? String == "::1")
+        #expect(alert?.path("edr", "event", "DestinationPort") as? Int == port)
+    }
+}
