@@ -39,12 +39,12 @@ static __always_inline int is_agent(struct task_struct *task)
 
 /* Wake the sensor only once this much is waiting; below it the sensor's short poll interval
  * collects records in batches. One wake-up per record would cost more CPU than the record. */
-const volatile __u64 edr_wakeup_bytes = 256 * 1024;
+#define EDR_WAKEUP_BYTES (256 * 1024)
 
 /* Copies a built record into the ring buffer and counts the outcome. */
 static __always_inline void submit(__u32 family, void *record, __u64 size)
 {
-    __u64 flags = bpf_ringbuf_query(&edr_events, BPF_RB_AVAIL_DATA) + size >= edr_wakeup_bytes
+    __u64 flags = bpf_ringbuf_query(&edr_events, BPF_RB_AVAIL_DATA) + size >= EDR_WAKEUP_BYTES
         ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
     if (bpf_ringbuf_output(&edr_events, record, size, flags) == 0)
         count(family, EDR_CTR_SUBMITTED);

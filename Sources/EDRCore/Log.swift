@@ -44,18 +44,37 @@ public enum Log {
     }
 }
 
-/// RFC 3339 UTC timestamp, e.g. 2026-11-29T01:02:03.456Z.
+/// RFC 3339 UTC timestamp, e.g. 2026-11-29T01:02:03.456Z. Built in bytes: it is on the hot path.
 public func formatTimestamp(seconds: Int64, nanos: Int, fractionDigits: Int = 6) -> String {
     var t = time_t(seconds)
     var tm = tm()
     gmtime_r(&t, &tm)
-    func pad(_ v: Int32, _ n: Int) -> String {
-        let s = String(v)
-        return String(repeating: "0", count: max(0, n - s.count)) + s
+    var out = [UInt8]()
+    out.reserveCapacity(32)
+    func put(_ v: Int, _ width: Int) {
+        var div = 1
+        for _ in 1..<width { div *= 10 }
+        var v = v
+        while div > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(v / div % 10))
+            v %= div
+            div /= 10
+        }
     }
-    var frac = String(nanos)
-    frac = String(repeating: "0", count: 9 - frac.count) + frac
-    return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(frac.prefix(fractionDigits))Z"
+    put(Int(tm.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
+    put(Int(tm.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
+    put(Int(tm.tm_mday), 2); out.append(UInt8(ascii: "T"))
+    put(Int(tm.tm_hour), 2); out.append(UInt8(ascii: ":"))
+    put(Int(tm.tm_min), 2); out.append(UInt8(ascii: ":"))
+    put(Int(tm.tm_sec), 2)
+    if fractionDigits > 0 {
+        out.append(UInt8(ascii: "."))
+        var frac = max(0, min(nanos, 999_999_999))
+        for _ in 0..<(9 - min(fractionDigits, 9)) { frac /= 10 }
+        put(frac, min(fractionDigits, 9))
+    }
+    out.append(UInt8(ascii: "Z"))
+    return String(decoding: out, as: UTF8.self)
 }
 
 public func formatTimestamp(epochSeconds: Double) -> String {

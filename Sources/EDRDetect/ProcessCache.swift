@@ -109,14 +109,21 @@ public struct ProcessGuidFactory: Sendable {
     }
 
     public func guid(pid: Int32, startTicks: UInt64) -> String {
-        func hex<T: BinaryInteger>(_ v: T, _ width: Int) -> String {
-            let s = String(v, radix: 16)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
+        // {hhhhhhhh-tttt-tttt-tttt-ttttpppppppp}: host, start ticks, pid; built in bytes (hot path).
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: UInt8(ascii: "-"), count: 38)
+        out[0] = UInt8(ascii: "{")
+        out[37] = UInt8(ascii: "}")
+        var digits = [UInt8](repeating: 0, count: 32)
+        let h = Array(host.utf8)
+        for i in 0..<8 { digits[i] = h[i] }
+        for i in 0..<16 { digits[8 + i] = hex[Int((startTicks >> UInt64(60 - 4 * i)) & 0xF)] }
+        let p = UInt32(bitPattern: pid)
+        for i in 0..<8 { digits[24 + i] = hex[Int((p >> UInt32(28 - 4 * i)) & 0xF)] }
+        var d = 0
+        for (start, count) in [(1, 8), (10, 4), (15, 4), (20, 4), (25, 12)] {
+            for i in 0..<count { out[start + i] = digits[d]; d += 1 }
         }
-        let t = hex(startTicks, 16)
-        let p = hex(UInt32(bitPattern: pid), 8)
-        let all = host + t + p
-        let c = Array(all)
-        return "{" + String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32]) + "}"
+        return String(decoding: out, as: UTF8.self)
     }
 }
