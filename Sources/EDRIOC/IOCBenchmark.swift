@@ -103,6 +103,21 @@ public enum IOCBenchmark {
         }
         let ns = Double(DispatchTime.now().uptimeNanoseconds - t1) / Double(max(1, total))
         let cpuNs = (ProcessMemory.cpuSeconds() - cpu1) * 1e9 / Double(max(1, total))
+        // Per category.
+        var parts: [String] = []
+        for cat in ["process_creation", "network_connection", "dns_query", "file_event"] {
+            let evs = sample.filter { $0.logsource.category == cat }
+            let n = 200_000
+            let c = ProcessMemory.cpuSeconds()
+            var j = 0
+            for _ in 0..<n {
+                _ = matchSet.match(event: evs[j])
+                j += 1
+                if j == evs.count { j = 0 }
+            }
+            parts.append("\(cat) \(fmt((ProcessMemory.cpuSeconds() - c) * 1e9 / Double(n))) ns")
+        }
+        print("IOC per category (CPU): " + parts.joined(separator: ", "))
         print("IOC inline match: \(total) events, \(fmt(ns)) ns/event wall (\(fmt(cpuNs)) ns CPU), \(matched) events matched (\(fmt(100 * Double(matched) / Double(max(1, total))))%)")
         return Figures(domains: set.counts.domains, ips: set.counts.ips, loadSeconds: loadSeconds,
                        rssBeforeMiB: rssBefore, rssAfterMiB: rssAfter, peakRSSMiB: ProcessMemory.peakMiB(),

@@ -333,6 +333,10 @@ public final class IOCSet: Sendable {
 
     /// How the path regexes are prefiltered: (by required literal, in OR-ed chunks, run alone).
     public var pathPrefilterStats: (literal: Int, chunked: Int, standalone: Int) { paths.prefilterStats }
+    /// Path regexes with no required literal (run on every path, OR-ed in chunks).
+    public var pathPatternsWithoutLiteral: [String] {
+        paths.entries.map(\.pattern.source).filter { RegexLiteral.required($0) == nil }
+    }
 
     /// Files `load(directory:)` reads, by name, and how their lines are parsed.
     public static let standardFiles: [(name: String, kind: IOCSetBuilder.LineKind)] = [

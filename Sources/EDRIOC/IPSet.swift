@@ -97,6 +97,9 @@ struct IPSet: Sendable {
     private var v4: [[UInt64]] = Array(repeating: [], count: 33)
     private var v6: [[V6Entry]] = Array(repeating: [], count: 129)
     private var v4Lengths: [Int] = []
+    /// For large IPv4 arrays: start index of each top-16-bit bucket (65,537 entries), so a
+    /// lookup binary-searches ~count/65536 entries instead of the whole array.
+    private var v4Buckets: [[UInt32]] = Array(repeating: [], count: 33)
     private var v6Lengths: [Int] = []
     private var sorted = true
 
@@ -154,6 +157,17 @@ struct IPSet: Sendable {
             v6[len] = out
         }
         count = v4.reduce(0) { $0 + $1.count } + v6.reduce(0) { $0 + $1.count }
+        for len in 0...32 {
+            guard v4[len].count >= 16384 else { v4Buckets[len] = []; continue }
+            var starts = [UInt32](repeating: 0, count: 65537)
+            var i = 0
+            let arr = v4[len]
+            for bucket in 0...65536 {
+                while i < arr.count && Int(arr[i] >> 48) < bucket { i += 1 }
+                starts[bucket] = UInt32(i)
+            }
+            v4Buckets[len] = starts
+        }
         v4Lengths = (0...32).reversed().filter { !v4[$0].isEmpty }
         v6Lengths = (0...128).reversed().filter { !v6[$0].isEmpty }
         sorted = true
@@ -197,6 +211,12 @@ struct IPSet: Sendable {
                 let net = UInt64(IPSet.maskV4(addr, len))
                 let arr = v4[len]
                 var lo = 0, hi = arr.count
+                let buckets = v4Buckets[len]
+                if !buckets.isEmpty {
+                    let b = Int(net >> 16)
+                    lo = Int(buckets[b])
+                    hi = Int(buckets[b + 1])
+                }
                 while lo < hi {
                     let mid = (lo + hi) >> 1
                     if arr[mid] >> 32 < net { lo = mid + 1 } else { hi = mid }
@@ -222,5 +242,7 @@ struct IPSet: Sendable {
         return nil
     }
 
-    var memoryBytes: Int { v4.reduce(0) { $0 + $1.capacity * 8 } + v6.reduce(0) { $0 + $1.capacity * 24 } }
+    var memoryBytes: Int {
+        v4.reduce(0) { $0 + $1.capacity * 8 } + v6.reduce(0) { $0 + $1.capacity * 24 } + v4Buckets.reduce(0) { $0 + $1.capacity * 4 }
+    }
 }

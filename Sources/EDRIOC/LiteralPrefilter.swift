@@ -1,6 +1,6 @@
 /// Extracts from a regex a literal byte string that every match must contain, and finds such
-/// literals in a subject with one Aho–Corasick pass (ASCII case-folded on both sides, so a
-/// case-sensitive pattern is only over-approximated: a candidate, never a miss).
+/// literals in a subject (ASCII case-folded on both sides, so a case-sensitive pattern is only
+/// over-approximated: a candidate, never a miss).
 enum RegexLiteral {
     @inline(__always)
     static func lower(_ c: UInt8) -> UInt8 { c &- 65 < 26 ? c | 0x20 : c }
@@ -9,12 +9,13 @@ enum RegexLiteral {
         (c >= 48 && c <= 57) || (c | 0x20 >= 97 && c | 0x20 <= 122)
     }
 
-    /// The longest required literal (lowercased, at least 2 bytes), or nil when none can be
+    /// The longest required literal (lowercased; even one byte, such as a backslash, filters
+    /// well), or nil when none can be
     /// proven (top-level alternation, extended mode, everything inside groups or classes...).
     static func required(_ pattern: String) -> [UInt8]? {
         let b = Array(pattern.utf8)
         let n = b.count
-        if pattern.contains("(?x") || pattern.contains("(*") || pattern.contains("\\Q") { return nil }
+        if pattern.contains("(?x") || pattern.hasPrefix("(*") { return nil }
         // Top-level alternation: nothing is required.
         do {
             var i = 0, depth = 0
@@ -110,6 +111,7 @@ enum RegexLiteral {
             case UInt8(ascii: "\\"):
                 guard i + 1 < n else { return nil }
                 let e = b[i + 1]
+                if e == UInt8(ascii: "Q") { return nil }   // \Q...\E quoting: not worth parsing
                 if isAlnum(e) {
                     // \d \w \s \b \x.. \p{..} \1 ...: not a literal; skip its argument.
                     endRun()
@@ -166,108 +168,115 @@ enum RegexLiteral {
             }
         }
         endRun()
-        return best.count >= 2 ? best : nil
+        return best.isEmpty ? nil : best
     }
 }
 
-/// Aho–Corasick automaton over lowercased literals with a dense transition table on byte
-/// classes (only bytes that occur in some literal get their own class).
-struct LiteralAutomaton: Sendable {
-    private var classOf = [UInt8](repeating: 0, count: 256)
-    private var classes = 1
-    private var delta: [Int32] = []
-    /// Per state: range in `outputs` of the ids ending here, and the nearest suffix state with outputs.
-    private var outStart: [Int32] = []
-    private var outCount: [Int32] = []
-    private var dictLink: [Int32] = []
-    private var outputs: [Int32] = []
+/// Finds which of many lowercased literals occur in a subject (ASCII case-folded). Literals of
+/// 4+ bytes are indexed by their first 4 bytes in a 65,536-bucket table, so each subject
+/// position costs one independent table load (no dependent walk through a large automaton);
+/// shorter literals are searched directly.
+struct LiteralIndex: Sendable {
+    private var heads: [UInt32] = []          // bucket → start in the entry arrays (65,537 entries)
+    private var keys: [UInt32] = []           // first 4 bytes, folded
+    private var ids: [Int32] = []
+    private var offsets: [UInt32] = []        // literal bytes in `arena`
+    private var lengths: [UInt16] = []
+    private var arena: [UInt8] = []
+    /// Literals of 1–3 bytes, (offset in arena, length, id), grouped by first byte.
+    private var short: [(UInt32, UInt16, Int32)] = []
+    private var shortHeads: [UInt16] = []     // first byte → start in `short` (257 entries)
 
-    var isEmpty: Bool { outputs.isEmpty }
+    var isEmpty: Bool { keys.isEmpty && short.isEmpty }
 
-    init(_ literals: [(bytes: [UInt8], id: Int)]) {
-        guard !literals.isEmpty else { return }
-        var seen = [Bool](repeating: false, count: 256)
-        for l in literals { for c in l.bytes { seen[Int(c)] = true } }
-        for c in 0..<256 where seen[c] {
-            classOf[c] = UInt8(truncatingIfNeeded: classes)
-            classes += 1
-        }
-        // Bytes are case-folded before lookup, so uppercase letters share lowercase classes.
-        for c in 65...90 { classOf[c] = classOf[c | 0x20] }
-        // Trie.
-        var trie: [[Int32]] = [[Int32](repeating: -1, count: classes)]
-        var own: [[Int32]] = [[]]
-        for l in literals {
-            var s = 0
-            for c in l.bytes {
-                let k = Int(classOf[Int(c)])
-                if trie[s][k] < 0 {
-                    trie[s][k] = Int32(trie.count)
-                    trie.append([Int32](repeating: -1, count: classes))
-                    own.append([])
-                }
-                s = Int(trie[s][k])
-            }
-            own[s].append(Int32(l.id))
-        }
-        let states = trie.count
-        var fail = [Int32](repeating: 0, count: states)
-        delta = [Int32](repeating: 0, count: states * classes)
-        dictLink = [Int32](repeating: -1, count: states)
-        var queue: [Int] = []
-        for k in 0..<classes {
-            let t = trie[0][k]
-            if t >= 0 {
-                delta[k] = t
-                fail[Int(t)] = 0
-                queue.append(Int(t))
+    @inline(__always)
+    static func bucket(_ key: UInt32) -> Int { Int((key &* 0x9E37_79B1) >> 16) }
+
+    init(_ list: [(bytes: [UInt8], id: Int)]) {
+        guard !list.isEmpty else { return }
+        var long: [(key: UInt32, bytes: [UInt8], id: Int)] = []
+        for l in list {
+            if l.bytes.count >= 4 {
+                let k = UInt32(l.bytes[0]) | UInt32(l.bytes[1]) << 8 | UInt32(l.bytes[2]) << 16 | UInt32(l.bytes[3]) << 24
+                long.append((k, l.bytes, l.id))
             } else {
-                delta[k] = 0
+                short.append((UInt32(arena.count), UInt16(l.bytes.count), Int32(l.id)))
+                arena.append(contentsOf: l.bytes)
             }
         }
-        var head = 0
-        while head < queue.count {
-            let s = queue[head]
-            head += 1
-            let f = Int(fail[s])
-            dictLink[s] = own[f].isEmpty ? dictLink[f] : Int32(f)
-            for k in 0..<classes {
-                let t = trie[s][k]
-                if t >= 0 {
-                    fail[Int(t)] = delta[f * classes + k]
-                    delta[s * classes + k] = t
-                    queue.append(Int(t))
-                } else {
-                    delta[s * classes + k] = delta[f * classes + k]
-                }
+        if !short.isEmpty {
+            short.sort { arena[Int($0.0)] < arena[Int($1.0)] }
+            shortHeads = [UInt16](repeating: 0, count: 257)
+            var k = 0
+            for c in 0...256 {
+                while k < short.count && Int(arena[Int(short[k].0)]) < c { k += 1 }
+                shortHeads[c] = UInt16(k)
             }
         }
-        outStart = [Int32](repeating: 0, count: states)
-        outCount = [Int32](repeating: 0, count: states)
-        for s in 0..<states {
-            outStart[s] = Int32(outputs.count)
-            outCount[s] = Int32(own[s].count)
-            outputs.append(contentsOf: own[s])
+        long.sort { LiteralIndex.bucket($0.key) < LiteralIndex.bucket($1.key) }
+        heads = [UInt32](repeating: 0, count: 65537)
+        var i = 0
+        for b in 0...65536 {
+            while i < long.count && LiteralIndex.bucket(long[i].key) < b { i += 1 }
+            heads[b] = UInt32(i)
+        }
+        for l in long {
+            keys.append(l.key)
+            ids.append(Int32(l.id))
+            offsets.append(UInt32(arena.count))
+            lengths.append(UInt16(min(l.bytes.count, Int(UInt16.max))))
+            arena.append(contentsOf: l.bytes.prefix(Int(UInt16.max)))
         }
     }
 
     /// Calls `found` with the id of every literal occurring in `subject` (ids may repeat).
-    @inline(__always)
     func scan(_ subject: UnsafeBufferPointer<UInt8>, _ found: (Int) -> Void) {
-        guard !outputs.isEmpty else { return }
-        var s = 0
-        let cls = classes
-        for c in subject {
-            s = Int(delta[s * cls + Int(classOf[Int(c)])])
-            var o = s
-            if outCount[o] == 0 { o = Int(dictLink[o]) }
-            while o > 0 {
-                let st = Int(outStart[o])
-                for k in st..<(st + Int(outCount[o])) { found(Int(outputs[k])) }
-                o = Int(dictLink[o])
+        let n = subject.count
+        guard n > 0 else { return }
+        arena.withUnsafeBufferPointer { a in
+            if !keys.isEmpty && n >= 4 {
+                heads.withUnsafeBufferPointer { h in
+                keys.withUnsafeBufferPointer { ks in
+                    var key = UInt32(RegexLiteral.lower(subject[0])) << 8 | UInt32(RegexLiteral.lower(subject[1])) << 16
+                        | UInt32(RegexLiteral.lower(subject[2])) << 24
+                    for i in 0...(n - 4) {
+                        key = key >> 8 | UInt32(RegexLiteral.lower(subject[i + 3])) << 24
+                        let b = LiteralIndex.bucket(key)
+                        var j = Int(h[b])
+                        let end = Int(h[b + 1])
+                        while j < end {
+                            if ks[j] == key {
+                                let o = Int(offsets[j]), len = Int(lengths[j])
+                                if i + len <= n {
+                                    var k = 4
+                                    while k < len && RegexLiteral.lower(subject[i + k]) == a[o + k] { k += 1 }
+                                    if k == len { found(Int(ids[j])) }
+                                }
+                            }
+                            j += 1
+                        }
+                    }
+                }
+                }
+            }
+            if !short.isEmpty {
+                for i in 0..<n {
+                    let c = Int(RegexLiteral.lower(subject[i]))
+                    var j = Int(shortHeads[c])
+                    let end = Int(shortHeads[c + 1])
+                    while j < end {
+                        let (o, len, id) = short[j]
+                        if i + Int(len) <= n {
+                            var k = 1
+                            while k < Int(len) && RegexLiteral.lower(subject[i + k]) == a[Int(o) + k] { k += 1 }
+                            if k == Int(len) { found(Int(id)) }
+                        }
+                        j += 1
+                    }
+                }
             }
         }
     }
 
-    var memoryBytes: Int { delta.capacity * 4 + outputs.capacity * 4 + outStart.capacity * 12 }
+    var memoryBytes: Int { heads.capacity * 4 + keys.capacity * 4 + ids.capacity * 4 + offsets.capacity * 4 + lengths.capacity * 2 + arena.capacity }
 }

@@ -52,8 +52,8 @@ struct PatternError: Error {
 }
 
 /// Path regexes, with two prefilters so that a path matching nothing (the usual case) costs
-/// little: patterns with a required literal are only run when one Aho–Corasick pass over the
-/// path finds that literal; the others are OR-ed together in chunks, and only a chunk that
+/// little: patterns with a required literal are only run when that literal occurs in the path
+/// (one indexed pass finds them all); the others are OR-ed together in chunks, and only a chunk that
 /// hits runs its patterns one by one (to name them and apply their exclusions).
 struct PathRegexSet: Sendable {
     struct Entry: Sendable {
@@ -66,7 +66,7 @@ struct PathRegexSet: Sendable {
     private var chunks: [(prefilter: PCRE2Pattern, members: [Int])] = []
     /// Entries that can't be combined (backreferences, leading verbs) or whose chunk failed.
     private var standalone: [Int] = []
-    private var literals = LiteralAutomaton([])
+    private var literals = LiteralIndex([])
 
     static let chunkSize = 200
 
@@ -129,7 +129,7 @@ struct PathRegexSet: Sendable {
             }
         }
         flush(pending)
-        literals = LiteralAutomaton(lits)
+        literals = LiteralIndex(lits)
     }
 
     /// Indices of entries matching `path` (exclusions applied).

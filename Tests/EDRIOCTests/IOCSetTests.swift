@@ -112,6 +112,31 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
         #expect(set.matchIP("192.0.2.1") == nil)
     }
 
+    @Test func largeSetUsesBucketIndex() throws {
+        var b = IOCSetBuilder()
+        var rng = SystemRandomNumberGenerator()
+        var listed: [UInt32] = [0, 0xFFFF_FFFF, 0x0A00_0001]
+        for _ in 0..<40_000 { listed.append(UInt32.random(in: 0...UInt32.max, using: &rng)) }
+        for a in listed { try b.addIP("\(a >> 24).\(a >> 16 & 255).\(a >> 8 & 255).\(a & 255)", label: "h") }
+        try b.addIP("10.0.0.0/8", label: "net")
+        let set = b.build()
+        for a in listed.prefix(2000) {
+            #expect(set.matchIP("\(a >> 24).\(a >> 16 & 255).\(a >> 8 & 255).\(a & 255)")?.label == "h")
+        }
+        #expect(set.matchIP("0.0.0.0")?.label == "h")
+        #expect(set.matchIP("255.255.255.255")?.label == "h")
+        #expect(set.matchIP("10.0.0.1")?.label == "h")
+        let listedSet = Set(listed)
+        var misses = 0
+        for _ in 0..<2000 {
+            let a = UInt32.random(in: 0...UInt32.max, using: &rng)
+            if listedSet.contains(a) || a >> 24 == 10 { continue }
+            if set.matchIP("\(a >> 24).\(a >> 16 & 255).\(a >> 8 & 255).\(a & 255)") == nil { misses += 1 }
+        }
+        #expect(misses > 1900)
+        #expect(set.matchIP("10.200.1.1")?.label == "net")
+    }
+
     @Test func invalidNetworks() {
         var b = IOCSetBuilder()
         #expect(throws: IOCValueError.self) { try b.addIP("10.0.0.0/33") }
@@ -187,14 +212,22 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
         #expect(lit(#"\d+\.exe"#) == ".exe")
         #expect(lit("(?x) a b c") == nil)
         #expect(lit("[abc]") == nil)
+        #expect(lit(#"\\[0-9]\.(exe|dll)$"#) == #"\"#)
+        #expect(lit(#"\\QuickPee\.exe"#) == #"\quickpee.exe"#)
+        #expect(lit(#"\Qa.b\E"#) == nil)
     }
 
-    @Test func automatonFindsAllLiterals() {
-        let a = LiteralAutomaton([(Array("he".utf8), 0), (Array("she".utf8), 1), (Array("his".utf8), 2), (Array("hers".utf8), 3)])
+    @Test func indexFindsAllLiterals() {
+        let a = LiteralIndex([(Array("he".utf8), 0), (Array("she".utf8), 1), (Array("his".utf8), 2), (Array("hers".utf8), 3),
+                              (Array("ushers".utf8), 4), (Array("shers".utf8), 5), (Array("rsx".utf8), 6), (Array("ushersx".utf8), 7)])
         var found: [Int] = []
         var s = "USHERS"
         s.withUTF8 { b in a.scan(b) { found.append($0) } }
-        #expect(found.sorted() == [0, 1, 3])
+        #expect(Set(found) == [0, 1, 3, 4, 5])
+        found = []
+        s = "ab"
+        s.withUTF8 { b in a.scan(b) { found.append($0) } }
+        #expect(found.isEmpty)
     }
 }
 
