@@ -108,7 +108,7 @@ public enum YaraBenchmark {
         print("YARA scan (EDRYara, 1 thread, fast mode, best of 3): \(f(scanSeconds)) s, \(f(mb / scanSeconds)) MB/s, "
               + "\(f(Double(files.count) / scanSeconds)) files/s, \(matches) matches, \(timeouts) timeouts")
         print("Hash MD5+SHA1+SHA256 (pread, SHA extensions: \(FileHashes.usesSHAExtensions)): \(f(hashSeconds)) s, "
-              + "\(f(mb / hashSeconds)) MB/s; scan+hash on one mapping: \(f(bothSeconds)) s, \(f(mb / bothSeconds)) MB/s")
+              + "\(f(mb / hashSeconds)) MB/s; scan+hash in one call: \(f(bothSeconds)) s, \(f(mb / bothSeconds)) MB/s")
         var cliSeconds: Double?
         var cliLoad: Double?
         if cliReady && cliFull.isFinite && cliLoadBest.isFinite {

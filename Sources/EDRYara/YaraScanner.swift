@@ -149,7 +149,8 @@ public final class YaraScanner {
 
     /// Scans the file open at `fd` from offset 0 (mapped read-only; the fd's offset is not
     /// moved and the file is never opened by path). `path` only feeds the filename/filepath/
-    /// extension externals. With `computeHashes`, MD5/SHA-1/SHA-256 come from the same mapping.
+    /// extension externals. With `computeHashes`, MD5/SHA-1/SHA-256 are computed in the same
+    /// call (read with pread; the scan itself reads the mapping under libyara's SIGBUS guard).
     public func scan(fd: Int32, path: String? = nil, computeHashes: Bool = false, hashKinds: HashKinds = .all) -> YaraScanResult {
         guard let st = FileStat(fd: fd) else {
             return YaraScanResult(status: .failed(-errno), matches: [], identity: nil, hashes: nil, bytesScanned: 0)
@@ -163,8 +164,15 @@ public final class YaraScanner {
         guard let map = MappedFile(fd: fd, size: st.identity.size) else {
             return YaraScanResult(status: .failed(-errno), matches: [], identity: st.identity, hashes: nil, bytesScanned: 0)
         }
-        let hashes = computeHashes ? FileHashes(bytes: map.buffer, kinds: hashKinds) : nil
-        setExternals(path: path, header: map.buffer, uid: st.uid)
+        // Hashed with pread, not from the mapping: if the file is truncated meanwhile, touching
+        // the mapping past the new end raises SIGBUS, which libyara catches inside its scan
+        // but nothing would catch here.
+        let hashes = computeHashes ? FileHashes.compute(fd: fd, maxSize: options.maxFileSize, kinds: hashKinds) : nil
+        if !rules.externalNames.isEmpty {
+            var header = [UInt8](repeating: 0, count: 128)
+            let n = max(0, pread(fd, &header, header.count, 0))
+            header.withUnsafeBytes { setExternals(path: path, header: UnsafeRawBufferPointer(rebasing: $0[0..<n]), uid: st.uid) }
+        }
         var result = scan(buffer: map.buffer)
         result.identity = st.identity
         result.hashes = hashes
