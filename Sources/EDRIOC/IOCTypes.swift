@@ -25,6 +25,15 @@ public struct IOCMatch: Sendable, Hashable, CustomStringConvertible {
         self.observed = observed
     }
 
+    /// ECS `threat.indicator.type`: "domain-name", "ipv4-addr", "ipv6-addr" or "file".
+    public var ecsIndicatorType: String {
+        switch type {
+        case .domain: return "domain-name"
+        case .ip: return indicator.contains(":") ? "ipv6-addr" : "ipv4-addr"
+        case .hash, .path: return "file"
+        }
+    }
+
     public var description: String {
         "\(type.rawValue) \(indicator) in \(field)=\(observed)" + (label.map { " (\($0))" } ?? "")
     }

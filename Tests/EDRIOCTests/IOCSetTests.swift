@@ -296,6 +296,7 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
         #expect(m.contains { $0.type == .ip && $0.field == "QueryResults" && $0.indicator == "203.0.113.0/24" })
         #expect(m.contains { $0.type == .ip && $0.field == "QueryResults" && $0.indicator == "2001:db8:dead::/48" })
         #expect(m.count == 3)
+        #expect(Set(m.map(\.ecsIndicatorType)) == ["domain-name", "ipv4-addr", "ipv6-addr"])
     }
 
     @Test func processAndFileEvents() {
