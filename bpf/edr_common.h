@@ -31,10 +31,16 @@ static __always_inline void count(__u32 family, __u32 counter)
         *v += 1;
 }
 
+/* The agent's own processes: the supervisor and the sensor are in edr_agent_pids, and every
+ * other agent process (edr-detect, edr-respond, restarted or not) is a child of the supervisor. */
 static __always_inline int is_agent(struct task_struct *task)
 {
     __u32 tgid = BPF_CORE_READ(task, tgid);
-    return bpf_map_lookup_elem(&edr_agent_pids, &tgid) != 0;
+    if (bpf_map_lookup_elem(&edr_agent_pids, &tgid))
+        return 1;
+    struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+    __u32 ptgid = BPF_CORE_READ(parent, tgid);
+    return bpf_map_lookup_elem(&edr_agent_pids, &ptgid) != 0;
 }
 
 /* Wake the sensor only once this much is waiting; below it the sensor's short poll interval

@@ -215,8 +215,7 @@ static __always_inline void fill_ctx(struct edr_ctx *c)
 
 static __always_inline int current_is_agent(void)
 {
-    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
-    return bpf_map_lookup_elem(&edr_agent_pids, &tgid) != 0;
+    return is_agent((struct task_struct *)bpf_get_current_task());
 }
 
 /* The calling task's open file at descriptor fd, or NULL. */

@@ -43,7 +43,9 @@ static long path_step(__u32 index, void *ctx)
     struct mount *mnt = w->mnt;
     struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
     struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-    if (dentry == mnt_root || dentry == parent) {
+    /* A memfd (or other pseudo file) is a lone dentry, its own parent: keep its name. */
+    int pseudo = dentry == parent && dentry != mnt_root;
+    if (!pseudo && (dentry == mnt_root || dentry == parent)) {
         struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
         if (dentry != mnt_root || mp == mnt || !mp) {
             w->done = 1; /* the root of the root mount, or of a detached one */
@@ -67,6 +69,10 @@ static long path_step(__u32 index, void *ctx)
     }
     w->len += (__u32)n;
     w->dentry = parent;
+    if (pseudo) {
+        w->done = 1;
+        return 1;
+    }
     return 0;
 }
 

@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// Subcommands that live in their own files (validate, replay, bench, doctor).
+/// Subcommands that live in their own files.
 enum EDRExtraCommands {
-    static let all: [any ParsableCommand.Type] = []
+    static let all: [any ParsableCommand.Type] = [ValidateCommand.self, ReplayCommand.self, BenchCommand.self]
 }

@@ -79,7 +79,7 @@ struct TelemetryTests {
     os.write(fd, open("/bin/true", "rb").read())
     pid = os.fork()
     if pid == 0:
-        os.execv(f"/proc/self/fd/{fd}", ["memfd-true"])
+        os.execv(f"/proc/self/fd/{fd}", [f"{marker}-memfd-true"])
     os.waitpid(pid, 0); out["memfd_child"] = pid
     # ptrace attach to a child of ours.
     libc = ctypes.CDLL(None, use_errno=True)
@@ -105,6 +105,7 @@ struct TelemetryTests {
             "ptrace.yml": Self.rule("process_access", 7, selection: "GrantedAccess: 'PTRACE_ATTACH'"),
             "memfd.yml": Self.rule("memfd_create", 8, selection: "MemfdName|contains: '\(marker)'"),
             "fileless.yml": Self.rule("fileless_exec", 9, selection: "Image|contains: '\(marker)'"),
+            "exec.yml": Self.rule("process_creation", 10, selection: "CommandLine|contains: '\(marker)-memfd-true'"),
         ]
         // SigmaHQ's own Linux rules for the categories, unchanged.
         let sigmaHQ = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/corpora/sigmahq/rules/linux")
@@ -205,6 +206,8 @@ struct TelemetryTests {
         let memfdChild = try #require(result["memfd_child"] as? Int)
         let fileless = agent.waitForAlert(timeout: 20) { a in category(a) == "fileless_exec" && (event(a)["ProcessId"] as? Int) == memfdChild }
         #expect(fileless.map(event)?["Image"] as? String == "/memfd:\(marker)-memfd", "no fileless_exec alert:\n\(agent.alerts().filter { category($0) == "fileless_exec" }.map(event))")
+        let memfdExec = agent.waitForAlert(timeout: 20) { a in category(a) == "process_creation" && (event(a)["ProcessId"] as? Int) == memfdChild }
+        #expect(memfdExec.map(event)?["Image"] as? String == "/memfd:\(marker)-memfd", "process_creation of the memfd: \(memfdExec.map(event) ?? [:])")
 
         // ptrace attach: source and target.
         #expect(result["ptrace_rc"] as? Int == 0)

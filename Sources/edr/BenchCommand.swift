@@ -1,0 +1,41 @@
+import ArgumentParser
+import EDRIOC
+import EDRSigma
+import EDRYara
+
+/// `edr bench sigma|ioc|yara`: measured figures, printed. Build with `-c release` first
+/// (`make bench` does): debug builds are several times slower.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Measure detection engines and print figures (events/s, µs, MiB).",
+        subcommands: [Sigma.self, IOC.self, Yara.self])
+
+    struct Sigma: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Sigma: load time, events/s per core, µs/event, RSS.")
+        @Option(name: .long, help: "Rule directory (repeatable).")
+        var rules: [String] = ["../shared/corpora/sigmahq/rules/linux", "../shared/corpora/sigmahq/rules/windows"]
+        @Option(name: .long, help: "Events to evaluate.")
+        var events = 500_000
+        func run() throws {
+            print(try SigmaBenchmark.run(rulePaths: rules, events: events))
+        }
+    }
+
+    struct IOC: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "IOC: load of 1M domains + 1M IPs, ns per event.")
+        @Option(name: .long) var domains = 1_000_000
+        @Option(name: .long) var ips = 1_000_000
+        func run() throws {
+            IOCBenchmark.run(domainCount: domains, ipCount: ips)
+        }
+    }
+
+    struct Yara: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "YARA: scan throughput beside the yara CLI, cache hit ratio.")
+        @Option(name: .long) var rules = "../shared/corpora/signature-base/yara"
+        @Option(name: .long) var files = "/usr/bin"
+        func run() throws {
+            YaraBenchmark.run(rulesDirectory: rules, targetDirectory: files)
+        }
+    }
+}
