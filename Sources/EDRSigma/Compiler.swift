@@ -83,9 +83,15 @@ final class CompiledUnit: @unchecked Sendable {
     let anchorStartPtr: UnsafeMutablePointer<Int32>
     let anchorRulePtr: UnsafeMutablePointer<Int32>
     let isAnchorPtr: UnsafeMutablePointer<Bool>
+    /// Case-insensitive literal atoms tested one by one: bytes in one pool.
+    let atomIsLit: UnsafeMutablePointer<Bool>
+    let litOff: UnsafeMutablePointer<Int32>
+    let litLen: UnsafeMutablePointer<Int32>
+    let litPool: UnsafeMutablePointer<UInt8>
 
     deinit {
         atomIsAC.deallocate(); acMode.deallocate(); atomField.deallocate(); atomGate.deallocate()
+        atomIsLit.deallocate(); litOff.deallocate(); litLen.deallocate(); litPool.deallocate()
         nodePtr.deallocate(); childPtr.deallocate(); anchorStartPtr.deallocate(); anchorRulePtr.deallocate(); isAnchorPtr.deallocate()
         groupHot.deallocate(); fieldGroupFirst.deallocate(); fieldGroupCount.deallocate(); fieldGroupIDs.deallocate()
         for p in groupPatStart { p.deallocate() }
@@ -107,6 +113,55 @@ final class CompiledUnit: @unchecked Sendable {
         ruleRoot = b.ruleRoot
         ruleGlobal = b.ruleGlobal
         var atoms = b.atoms
+
+        // Anchors: for each rule, a set of AC atoms at least one of which must hold.
+        var isAnchor = [Bool](repeating: false, count: atoms.count)
+        var byAtom: [[Int32]] = Array(repeating: [], count: atoms.count)
+        var always: [Int32] = []
+        var anchorFieldSet = Set<Int32>()
+        let nodes = b.nodes, children = b.children
+        func anchors(_ n: Int32, _ depth: Int) -> [Int32]? {
+            if depth > 100 { return nil }
+            let r = nodes[Int(n)]
+            switch r.op {
+            case 0:
+                let a = atoms[Int(r.a)]
+                if case .ac = a.kind { return [r.a] }
+                if a.gate >= 0 { return [a.gate] }
+                return nil
+            case 1:
+                var best: [Int32]? = nil
+                var bestScore = -1
+                for k in r.a..<r.b {
+                    guard let s = anchors(children[Int(k)], depth + 1) else { continue }
+                    let minLen = s.map { atomLen(atoms[Int($0)]) }.min() ?? 1000
+                    let score = minLen * 1000 - min(s.count, 999)
+                    if score > bestScore { bestScore = score; best = s }
+                }
+                return best
+            case 2:
+                var u: [Int32] = []
+                for k in r.a..<r.b {
+                    guard let s = anchors(children[Int(k)], depth + 1) else { return nil }
+                    u.append(contentsOf: s)
+                }
+                return u
+            case 5: return []
+            default: return nil
+            }
+        }
+        for (ri, root) in b.ruleRoot.enumerated() {
+            if let s = anchors(root, 0) {
+                for a in Set(s) { isAnchor[Int(a)] = true; byAtom[Int(a)].append(Int32(ri)); anchorFieldSet.insert(atoms[Int(a)].field) }
+            } else {
+                always.append(Int32(ri))
+            }
+        }
+        // Literal atoms that anchor no rule are tested one by one (memoized) on the rules that
+        // become candidates; only anchors go into the shared automata, which keeps them small.
+        for i in atoms.indices where !isAnchor[i] {
+            if case .ac(let mode, _) = atoms[i].kind { atoms[i].kind = .lit(mode, b.acBytes[i]!, cased: false) }
+        }
 
         // Literal groups per field: contains → Aho–Corasick; prefix/exact → forward trie;
         // suffix → reverse trie.
@@ -164,49 +219,6 @@ final class CompiledUnit: @unchecked Sendable {
         fieldGroupCount = Self.copy(cnt)
         fieldGroupIDs = Self.copy(gl)
 
-        // Anchors: for each rule, a set of AC atoms at least one of which must hold.
-        var isAnchor = [Bool](repeating: false, count: atoms.count)
-        var byAtom: [[Int32]] = Array(repeating: [], count: atoms.count)
-        var always: [Int32] = []
-        var anchorFieldSet = Set<Int32>()
-        let nodes = b.nodes, children = b.children
-        func anchors(_ n: Int32, _ depth: Int) -> [Int32]? {
-            if depth > 100 { return nil }
-            let r = nodes[Int(n)]
-            switch r.op {
-            case 0:
-                let a = atoms[Int(r.a)]
-                if case .ac = a.kind { return [r.a] }
-                if a.gate >= 0 { return [a.gate] }
-                return nil
-            case 1:
-                var best: [Int32]? = nil
-                var bestScore = -1
-                for k in r.a..<r.b {
-                    guard let s = anchors(children[Int(k)], depth + 1) else { continue }
-                    let minLen = s.map { atomLen(atoms[Int($0)]) }.min() ?? 1000
-                    let score = minLen * 1000 - min(s.count, 999)
-                    if score > bestScore { bestScore = score; best = s }
-                }
-                return best
-            case 2:
-                var u: [Int32] = []
-                for k in r.a..<r.b {
-                    guard let s = anchors(children[Int(k)], depth + 1) else { return nil }
-                    u.append(contentsOf: s)
-                }
-                return u
-            case 5: return []
-            default: return nil
-            }
-        }
-        for (ri, root) in b.ruleRoot.enumerated() {
-            if let s = anchors(root, 0) {
-                for a in Set(s) { isAnchor[Int(a)] = true; byAtom[Int(a)].append(Int32(ri)); anchorFieldSet.insert(atoms[Int(a)].field) }
-            } else {
-                always.append(Int32(ri))
-            }
-        }
         var st: [Int32] = []; var ar: [Int32] = []
         for l in byAtom { st.append(Int32(ar.count)); ar.append(contentsOf: l) }
         st.append(Int32(ar.count))
@@ -217,7 +229,18 @@ final class CompiledUnit: @unchecked Sendable {
         anchorFields = anchorFieldSet.sorted()
         keywordSlot = b.fieldIndex[UnitBuilder.keywordField] ?? -1
         atomIsAC = Self.copy(atoms.map { if case .ac = $0.kind { return true }; return false })
-        acMode = Self.copy(atoms.map { if case .ac(let m, _) = $0.kind { return m.rawValue }; return 0 })
+        var isLit: [Bool] = [], offs: [Int32] = [], lens: [Int32] = [], pool: [UInt8] = [], modes: [UInt8] = []
+        for a in atoms {
+            switch a.kind {
+            case .ac(let m, _): isLit.append(false); offs.append(0); lens.append(0); modes.append(m.rawValue)
+            case .lit(let m, let bytes, cased: false):
+                isLit.append(true); offs.append(Int32(pool.count)); lens.append(Int32(bytes.count)); pool.append(contentsOf: bytes)
+                modes.append(m.rawValue)
+            default: isLit.append(false); offs.append(0); lens.append(0); modes.append(0)
+            }
+        }
+        acMode = Self.copy(modes)
+        atomIsLit = Self.copy(isLit); litOff = Self.copy(offs); litLen = Self.copy(lens); litPool = Self.copy(pool)
         atomField = Self.copy(atoms.map(\.field))
         atomGate = Self.copy(atoms.map(\.gate))
         nodePtr = Self.copy(b.nodes)

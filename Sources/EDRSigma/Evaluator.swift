@@ -20,6 +20,12 @@ struct ScratchCore {
     var bufLen = 0, bufCap = 4096
     var ranges: UnsafeMutablePointer<Int32>   // start, end pairs
     var rangeCount = 0, rangeCap = 256
+    /// Folded values per event field index, shared by every unit evaluating the event.
+    var evGen: UInt32 = 0
+    var evCap = 64
+    var evFoldStamp: UnsafeMutablePointer<UInt32>
+    var evFoldFirst: UnsafeMutablePointer<Int32>
+    var evFoldCount: UnsafeMutablePointer<Int32>
     let capAtoms: Int, capFields: Int, capRules: Int
 
     init(atoms: Int, fields: Int, rules: Int) {
@@ -32,12 +38,29 @@ struct ScratchCore {
         foldFirst = alloc(capFields, 0); foldCount = alloc(capFields, 0)
         ruleStamp = alloc(capRules, 0); layout = alloc(capFields, -1); cand = alloc(capRules, 0)
         buf = alloc(bufCap, 0); ranges = alloc(rangeCap * 2, 0)
+        evFoldStamp = alloc(evCap, 0); evFoldFirst = alloc(evCap, 0); evFoldCount = alloc(evCap, 0)
     }
 
     func free() {
         acHit.deallocate(); memoStamp.deallocate(); memoVal.deallocate(); fieldDone.deallocate()
         foldStamp.deallocate(); foldFirst.deallocate(); foldCount.deallocate(); ruleStamp.deallocate()
         layout.deallocate(); cand.deallocate(); buf.deallocate(); ranges.deallocate()
+        evFoldStamp.deallocate(); evFoldFirst.deallocate(); evFoldCount.deallocate()
+    }
+
+    /// Starts a new event: folded values are cached per event field from here on.
+    mutating func beginEvent(fieldCount: Int) {
+        evGen &+= 1
+        if evGen == 0 { evFoldStamp.update(repeating: 0, count: evCap); evGen = 1 }
+        if fieldCount > evCap {
+            evFoldStamp.deallocate(); evFoldFirst.deallocate(); evFoldCount.deallocate()
+            evCap = max(fieldCount, evCap * 2)
+            evFoldStamp = .allocate(capacity: evCap); evFoldStamp.initialize(repeating: 0, count: evCap)
+            evFoldFirst = .allocate(capacity: evCap); evFoldFirst.initialize(repeating: 0, count: evCap)
+            evFoldCount = .allocate(capacity: evCap); evFoldCount.initialize(repeating: 0, count: evCap)
+        }
+        bufLen = 0
+        rangeCount = 0
     }
 
     mutating func nextGen() {
@@ -48,8 +71,6 @@ struct ScratchCore {
             ruleStamp.update(repeating: 0, count: capRules)
             gen = 1
         }
-        bufLen = 0
-        rangeCount = 0
         candCount = 0
     }
 
@@ -118,7 +139,7 @@ extension CompiledUnit {
 
     /// Evaluates every applicable rule; appends matching engine rule indices to `s.matched`.
     func evaluate(_ event: Event, _ s: Scratch, unit: Int) {
-        s.core.pointee.nextGen()
+        s.core.pointee.nextGen()   // the caller has called beginEvent
         resolveLayout(event.names, s, unit: unit)
         let c = s.core
         event.values.withUnsafeBufferPointer { values in
@@ -147,17 +168,22 @@ struct EvalContext {
         return i >= 0 ? values[Int(i)] : nil
     }
 
-    /// Folded byte ranges of field `f` (one per scalar element): (first range, count).
+    /// Event field indices a slot reads: the keyword slot reads every field.
     @inline(__always)
-    func folded(_ f: Int32) -> (Int, Int) {
-        let fi = Int(f)
-        if c.pointee.foldStamp[fi] == c.pointee.gen { return (Int(c.pointee.foldFirst[fi]), Int(c.pointee.foldCount[fi])) }
+    func eventFields(_ f: Int32) -> Range<Int> {
+        if f == unit.keywordSlot { return 0..<values.count }
+        let i = Int(c.pointee.layout[Int(f)])
+        return i >= 0 ? i..<(i + 1) : 0..<0
+    }
+
+    /// Folded byte ranges of event field `e` (one per scalar element): (first range, count).
+    @inline(__always)
+    func foldedEvent(_ e: Int) -> (Int, Int) {
+        if c.pointee.evFoldStamp[e] == c.pointee.evGen { return (Int(c.pointee.evFoldFirst[e]), Int(c.pointee.evFoldCount[e])) }
         let first = c.pointee.rangeCount
-        if f == unit.keywordSlot {
-            for v in values { appendFolded(v, depth: 0) }
-        } else if let v = value(f) { appendFolded(v, depth: 0) }
+        appendFolded(values[e], depth: 0)
         let count = c.pointee.rangeCount - first
-        c.pointee.foldStamp[fi] = c.pointee.gen; c.pointee.foldFirst[fi] = Int32(first); c.pointee.foldCount[fi] = Int32(count)
+        c.pointee.evFoldStamp[e] = c.pointee.evGen; c.pointee.evFoldFirst[e] = Int32(first); c.pointee.evFoldCount[e] = Int32(count)
         return (first, count)
     }
 
@@ -207,14 +233,17 @@ struct EvalContext {
         core.pointee.fieldDone[Int(f)] = core.pointee.gen
         let gcount = Int(unit.fieldGroupCount[Int(f)])
         if gcount == 0 { return }
-        let (first, count) = folded(f)
-        if count == 0 { return }
+        let evs = eventFields(f)
+        if evs.isEmpty { return }
+        for e in evs { _ = foldedEvent(e) }
         let gfirst = Int(unit.fieldGroupFirst[Int(f)])
         let gen = core.pointee.gen
         let hit = core.pointee.acHit, rstamp = core.pointee.ruleStamp, cand = core.pointee.cand
         let acMode = unit.acMode, isAnchor = unit.isAnchorPtr, aStart = unit.anchorStartPtr, aRules = unit.anchorRulePtr
         let buf = core.pointee.buf, ranges = core.pointee.ranges
         var candCount = core.pointee.candCount
+        for e in evs {
+        let first = Int(core.pointee.evFoldFirst[e]), count = Int(core.pointee.evFoldCount[e])
         for gi in gfirst..<(gfirst + gcount) {
             let hot = unit.groupHot[Int(unit.fieldGroupIDs[gi])]
             let ps = hot.patStart, pa = hot.patAtoms, plen = hot.patLength
@@ -250,6 +279,7 @@ struct EvalContext {
                 default: hot.trie.unsafelyUnwrapped.walk(buf + a, len, reversed: true, onHit)
                 }
             }
+        }
         }
         core.pointee.candCount = candCount
     }
@@ -290,11 +320,13 @@ struct EvalContext {
 
     /// Whether any scalar element of the field satisfies `body`, over folded bytes.
     func anyFolded(_ f: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
-        let (first, count) = folded(f)
-        let buf = c.pointee.buf, ranges = c.pointee.ranges
-        for k in first..<(first + count) {
-            let a = Int(ranges[k * 2]), b = Int(ranges[k * 2 + 1])
-            if body(UnsafeBufferPointer(start: buf + a, count: b - a)) { return true }
+        for e in eventFields(f) {
+            let (first, count) = foldedEvent(e)
+            let buf = c.pointee.buf, ranges = c.pointee.ranges   // reread: folding may grow them
+            for k in first..<(first + count) {
+                let a = Int(ranges[k * 2]), b = Int(ranges[k * 2 + 1])
+                if body(UnsafeBufferPointer(start: buf + a, count: b - a)) { return true }
+            }
         }
         return false
     }
@@ -343,6 +375,12 @@ struct EvalContext {
     }
 
     func compute(_ ai: Int) -> Bool {
+        if unit.atomIsLit[ai] {
+            // Case-insensitive literal on a field (or on every field): no enum payload copies.
+            let p = unit.litPool + Int(unit.litOff[ai]), n = Int(unit.litLen[ai])
+            let mode = LitMode(rawValue: unit.acMode[ai]).unsafelyUnwrapped
+            return anyFolded(unit.atomField[ai]) { ScalarEval.lit(mode, p, n, $0) }
+        }
         let atom = unit.atoms[ai]
         let f = atom.field
         if f == unit.keywordSlot {

@@ -147,24 +147,30 @@ enum ScalarEval {
 
     @inline(__always)
     static func lit(_ mode: LitMode, _ p: [UInt8], _ s: UnsafeBufferPointer<UInt8>) -> Bool {
-        let n = p.count, m = s.count
+        p.withUnsafeBufferPointer { lit(mode, $0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count, s) }
+    }
+
+    @inline(__always)
+    static func lit(_ mode: LitMode, _ pp: UnsafePointer<UInt8>, _ n: Int, _ s: UnsafeBufferPointer<UInt8>) -> Bool {
+        let pb = UnsafeBufferPointer(start: pp, count: n)
+        let m = s.count
         if n > m { return false }
         if n == 0 { return mode != .exact || m == 0 }
-        return p.withUnsafeBufferPointer { pb -> Bool in
-            switch mode {
-            case .exact: return n == m && memcmp(pb.baseAddress!, s.baseAddress!, n) == 0
-            case .prefix: return n == 0 || memcmp(pb.baseAddress!, s.baseAddress!, n) == 0
-            case .suffix: return n == 0 || memcmp(pb.baseAddress!, s.baseAddress! + (m - n), n) == 0
-            case .contains:
-                if n == 0 { return true }
-                let first = pb[0]
-                var i = 0
-                while i + n <= m {
-                    if s[i] == first && memcmp(pb.baseAddress!, s.baseAddress! + i, n) == 0 { return true }
-                    i += 1
-                }
-                return false
+        switch mode {
+        case .exact: return n == m && memcmp(pp, s.baseAddress!, n) == 0
+        case .prefix: return memcmp(pp, s.baseAddress!, n) == 0
+        case .suffix: return memcmp(pp, s.baseAddress! + (m - n), n) == 0
+        case .contains:
+            let first = Int32(pb[0])
+            let base = UnsafeRawPointer(s.baseAddress!)
+            var off = 0
+            while off + n <= m {
+                guard let hit = memchr(base + off, first, m - off - n + 1) else { return false }
+                let pos = UnsafeRawPointer(hit) - base
+                if memcmp(pp, base + pos, n) == 0 { return true }
+                off = pos + 1
             }
+            return false
         }
     }
 

@@ -207,6 +207,7 @@ public final class SigmaEngine: @unchecked Sendable {
             routeUnits = r
         }
         s.matched.removeAll(keepingCapacity: true)
+        s.core.pointee.beginEvent(fieldCount: event.count)
         for u in routeUnits! { units[u].evaluate(event, s, unit: u) }
         if s.matched.isEmpty { return [] }
         if s.matched.count > 1 { s.matched.sort() }
