@@ -65,7 +65,6 @@ final class MappedFile {
         }
         let p = mmap(nil, Int(size), PROT_READ, MAP_PRIVATE, fd, 0)
         guard let p, p != MAP_FAILED else { return nil }
-        _ = madvise(p, Int(size), MADV_SEQUENTIAL)
         base = UnsafeRawPointer(p)
         count = Int(size)
     }
