@@ -25,6 +25,21 @@ public struct AgentConfig: Sendable, Equatable {
     public struct Detect: Sendable, Equatable {
         /// The unprivileged user edr-detect runs as (name or numeric uid).
         public var user = "nobody"
+        /// Rebuild a detector when its rule files change (inotify, polling as fallback).
+        public var watchRules = true
+    }
+    public struct Yara: Sendable, Equatable {
+        public var rules: [String] = []
+        public var maxFileMiB = 64
+        public var scanTimeoutSeconds = 10
+        public var cacheEntries = 10_000
+        public var cacheTTLSeconds = 6 * 3600
+        /// Executables under these prefixes are neither scanned nor hashed.
+        public var allowlist: [String] = []
+    }
+    public struct IOC: Sendable, Equatable {
+        /// Directories holding domains.txt, ips.txt, hashes.txt, paths_regex.txt.
+        public var rules: [String] = []
     }
     public struct Sigma: Sendable, Equatable {
         public var rules: [String] = []
@@ -52,6 +67,8 @@ public struct AgentConfig: Sendable, Equatable {
     public var sensor = Sensor()
     public var detect = Detect()
     public var sigma = Sigma()
+    public var yara = Yara()
+    public var ioc = IOC()
     public var alerts = Alerts()
     public var response = Response()
     public var supervisor = Supervisor()
@@ -126,6 +143,18 @@ extension AgentConfig {
         ],
         "detect": [
             "user": { c, v, w throws(ConfigError) in c.detect.user = try string(v, w) },
+            "watch_rules": { c, v, w throws(ConfigError) in c.detect.watchRules = try bool(v, w) },
+        ],
+        "yara": [
+            "rules": { c, v, w throws(ConfigError) in c.yara.rules = try strings(v, w) },
+            "max_file_mib": { c, v, w throws(ConfigError) in c.yara.maxFileMiB = try int(v, w, range: 1...4096) },
+            "scan_timeout_seconds": { c, v, w throws(ConfigError) in c.yara.scanTimeoutSeconds = try int(v, w, range: 1...3600) },
+            "cache_entries": { c, v, w throws(ConfigError) in c.yara.cacheEntries = try int(v, w, range: 1...10_000_000) },
+            "cache_ttl_seconds": { c, v, w throws(ConfigError) in c.yara.cacheTTLSeconds = try int(v, w, range: 1...30 * 86400) },
+            "allowlist": { c, v, w throws(ConfigError) in c.yara.allowlist = try strings(v, w) },
+        ],
+        "ioc": [
+            "rules": { c, v, w throws(ConfigError) in c.ioc.rules = try strings(v, w) },
         ],
         "sigma": [
             "rules": { c, v, w throws(ConfigError) in c.sigma.rules = try strings(v, w) },
@@ -221,6 +250,8 @@ extension AgentConfig {
             p.isEmpty || p.hasPrefix("/") || p == "-" ? p : dir + "/" + p
         }
         sigma.rules = sigma.rules.map(resolve)
+        yara.rules = yara.rules.map(resolve)
+        ioc.rules = ioc.rules.map(resolve)
         alerts.path = resolve(alerts.path)
         if !sensor.bpfObject.isEmpty { sensor.bpfObject = resolve(sensor.bpfObject) }
     }

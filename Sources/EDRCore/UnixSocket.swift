@@ -72,7 +72,7 @@ public enum UnixSocket {
     }
 
     /// Sends a frame and descriptors with it (SCM_RIGHTS).
-    public static func send(_ fd: Int32, bytes: [UInt8], passing fds: [Int32]) throws {
+    public static func send(_ fd: Int32, bytes: [UInt8], passing fds: [Int32], blocking: Bool = true) throws {
         guard !fds.isEmpty else { return try writeAll(fd, bytes) }
         let controlLen = cmsgSpace(fds.count * MemoryLayout<Int32>.size)
         var control = [UInt8](repeating: 0, count: controlLen)
@@ -94,11 +94,16 @@ public enum UnixSocket {
                     for (i, f) in fds.enumerated() {
                         dataStart.storeBytes(of: f, toByteOffset: i * 4, as: Int32.self)
                     }
-                    return try syscallRetrying("sendmsg") { sendmsg(fd, &msg, Int32(MSG_NOSIGNAL)) }
+                    return try syscallRetrying("sendmsg") { sendmsg(fd, &msg, Int32(MSG_NOSIGNAL) | (blocking ? 0 : Int32(MSG_DONTWAIT))) }
                 }
             }
         }
-        if sent < bytes.count { try writeAll(fd, Array(bytes[sent...])) }
+        if sent < bytes.count {
+            // The descriptors went with the first byte; the rest of a frame this small follows.
+            try setNonBlocking(fd, false)
+            defer { if !blocking { try? setNonBlocking(fd, true) } }
+            try writeAll(fd, Array(bytes[sent...]))
+        }
     }
 
     /// Reads into `buffer`; returns bytes read (0 at end of stream) and any descriptors that

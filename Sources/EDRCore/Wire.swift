@@ -34,12 +34,15 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let snapshotDone = FrameType(rawValue: 12)
     /// Loss counters: kernel per-CPU counters summed, and the sensor's own.
     public static let sensorStats = FrameType(rawValue: 13)
+    /// The executable of the exec record with this sequence number (u64 payload); its open
+    /// descriptor travels with the frame (SCM_RIGHTS). Not sequenced, never replayed.
+    public static let executableFile = FrameType(rawValue: 14)
     /// Detector → responder: act on this process.
     public static let responseRequest = FrameType(rawValue: 20)
     /// Responder → detector: what was done.
     public static let responseResult = FrameType(rawValue: 21)
 
-    static let known: Set<UInt8> = [1, 2, 10, 11, 12, 13, 20, 21]
+    static let known: Set<UInt8> = [1, 2, 10, 11, 12, 13, 14, 20, 21]
     /// Types whose frames are numbered; the rest carry sequence 0.
     public var isSequenced: Bool { self == .kernelRecord }
 
@@ -51,6 +54,7 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .procSnapshot: return "proc-snapshot"
         case .snapshotDone: return "snapshot-done"
         case .sensorStats: return "sensor-stats"
+        case .executableFile: return "executable-file"
         case .responseRequest: return "response-request"
         case .responseResult: return "response-result"
         default: return "type-\(rawValue)"

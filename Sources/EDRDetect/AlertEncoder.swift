@@ -60,8 +60,47 @@ public enum AlertEncoder {
         }
     }
 
+    /// What an alert says about the rule that raised it, whatever the engine.
+    public struct RuleFields: Sendable {
+        public var ruleset: String
+        public var id: String?
+        public var name: String
+        public var description: String?
+        public var level: SigmaLevel
+        public var tags: [String] = []
+        public var references: [String] = []
+        public var author: String?
+        public var category: String?
+        public var techniques: [String] = []
+
+        public init(ruleset: String, id: String?, name: String, description: String? = nil, level: SigmaLevel) {
+            self.ruleset = ruleset
+            self.id = id
+            self.name = name
+            self.description = description
+            self.level = level
+        }
+
+        public init(sigma rule: SigmaRuleInfo, category: String?) {
+            self.init(ruleset: "sigma", id: rule.id, name: rule.title, description: rule.description, level: rule.level)
+            tags = rule.tags
+            references = rule.references
+            author = rule.author
+            self.category = category
+            techniques = rule.attackTechniques
+        }
+    }
+
     public static func sigma(event: Event, rule: SigmaRuleInfo, sequence: UInt64?, context: AlertContext,
                              process: ProcessEntry? = nil, parent: ProcessEntry? = nil) -> [UInt8] {
+        encode(event: event, rule: RuleFields(sigma: rule, category: event.logsource.category), sequence: sequence,
+               context: context, process: process, parent: parent)
+    }
+
+    /// One ECS NDJSON line; `extra` adds engine-specific objects (file, threat.indicator, yara).
+    public static func encode(event: Event, rule: RuleFields, sequence: UInt64?, context: AlertContext,
+                              process: ProcessEntry? = nil, parent: ProcessEntry? = nil,
+                              extra: ((inout JSONWriter) -> Void)? = nil) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
         w.field("@timestamp", formatTimestamp(epochSeconds: event.timestamp == 0 ? wallClockNow() : event.timestamp))
@@ -76,25 +115,24 @@ public enum AlertEncoder {
         w.field("created", formatTimestamp(epochSeconds: wallClockNow()))
         w.field("severity", severity(rule.level))
         w.field("module", "edr")
-        w.field("dataset", "edr.sigma")
+        w.field("dataset", "edr.\(rule.ruleset)")
         if let sequence { w.field("sequence", sequence) }
         w.endObject()
 
         w.key("rule"); w.beginObject()
         w.field("id", rule.id)
-        w.field("name", rule.title)
+        w.field("name", rule.name)
         w.field("description", rule.description)
-        w.field("ruleset", "sigma")
-        w.field("category", event.logsource.category)
+        w.field("ruleset", rule.ruleset)
+        w.field("category", rule.category)
         if !rule.references.isEmpty { w.field("reference", rule.references.joined(separator: " ")) }
         if let a = rule.author { w.field("author", [a]) }
         w.endObject()
         w.key("log"); w.beginObject(); w.field("level", rule.level.description); w.endObject()
-        let techniques = rule.attackTechniques
-        if !techniques.isEmpty {
+        if !rule.techniques.isEmpty {
             w.key("threat"); w.beginObject()
             w.field("framework", "MITRE ATT&CK")
-            w.key("technique"); w.beginObject(); w.field("id", techniques); w.endObject()
+            w.key("technique"); w.beginObject(); w.field("id", rule.techniques); w.endObject()
             w.endObject()
         }
         if !rule.tags.isEmpty { w.field("tags", rule.tags) }
@@ -118,8 +156,9 @@ public enum AlertEncoder {
         w.field("type", "edr")
         w.field("version", context.agentVersion)
         w.endObject()
+        extra?(&w)
 
-        // The normalized event as Sigma saw it, Sysmon field names.
+        // The normalized event as the rules saw it, Sysmon field names.
         w.key("edr"); w.beginObject()
         w.key("logsource"); w.beginObject()
         w.field("product", event.logsource.product)
@@ -169,11 +208,15 @@ public enum AlertEncoder {
 
     /// One readable line for a terminal.
     public static func readable(event: Event, rule: SigmaRuleInfo) -> String {
-        let level = rule.level.description.uppercased()
+        readable(event: event, title: rule.title, level: rule.level)
+    }
+
+    public static func readable(event: Event, title: String, level sigmaLevel: SigmaLevel) -> String {
+        let level = sigmaLevel.description.uppercased()
         let pid = event["ProcessId"]?.stringValue ?? "?"
         let user = event["User"]?.stringValue ?? "?"
         let what = event["CommandLine"]?.stringValue ?? event["Image"]?.stringValue ?? ""
         let parent = event["ParentImage"]?.stringValue.map { " parent=\($0)" } ?? ""
-        return "[\(formatTimestamp(epochSeconds: event.timestamp == 0 ? wallClockNow() : event.timestamp))] \(level) \(rule.title) — pid=\(pid) user=\(user)\(parent) \(what)"
+        return "[\(formatTimestamp(epochSeconds: event.timestamp == 0 ? wallClockNow() : event.timestamp))] \(level) \(title) — pid=\(pid) user=\(user)\(parent) \(what)"
     }
 }

@@ -1,4 +1,5 @@
 import EDRCore
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +17,12 @@ public final class AlertSink {
         self.console = consoleFD
     }
 
+    private let lock = NSLock()
+
+    /// Thread-safe: the detector loop and the scan worker both write.
     public func write(line: [UInt8], readable: String?) {
+        lock.lock()
+        defer { lock.unlock() }
         do {
             try writeFully(fd, line)
             written += 1

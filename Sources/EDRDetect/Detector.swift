@@ -1,12 +1,13 @@
 import EDRCore
 import EDRSigma
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The detector's loop: frames in, events normalized, rules evaluated, alerts out, frames
 /// acknowledged so the sensor can forget them.
-public final class Detector {
+public final class Detector: @unchecked Sendable {
     public struct Options: Sendable {
         public var sensorSocket: String
         public var respondSocket: String?
@@ -34,8 +35,15 @@ public final class Detector {
         public var snapshotProcesses: UInt64 = 0
     }
 
-    private let engine: SigmaEngine
+    private let store: DetectorStore
     private let sink: AlertSink
+    /// YARA and hashes of executed files, in the background; nil when neither is configured.
+    public var scanner: ExecutableScanner?
+    /// Descriptors received with executable-file frames, in arrival order.
+    private var receivedFDs: [Int32] = []
+    /// Recent exec records by sequence number, for their executable-file frames.
+    private var recentExecs: [UInt64: (Event, ProcessEntry)] = [:]
+    private let respondLock = NSLock()
     private let options: Options
     public private(set) var normalizer: Normalizer
     /// Network, file, DNS and post-exec telemetry (TelemetryNormalizer.swift).
@@ -48,8 +56,8 @@ public final class Detector {
 
     nonisolated(unsafe) static var stopRequested: sig_atomic_t = 0
 
-    public init(engine: SigmaEngine, sink: AlertSink, options: Options, onReady: (() -> Void)? = nil) {
-        self.engine = engine
+    public init(store: DetectorStore, sink: AlertSink, options: Options, onReady: (() -> Void)? = nil) {
+        self.store = store
         self.sink = sink
         self.options = options
         self.normalizer = Normalizer(machineID: options.machineID)
@@ -112,6 +120,7 @@ public final class Detector {
                 if n < 0 { if errno == EINTR { continue } else { throw SystemError("poll") } }
             }
             guard let frame = try reader.next() else { return }
+            receivedFDs.append(contentsOf: reader.takeFDs())
             counters.framesReceived += 1
             switch frame.type {
             case .kernelRecord:
@@ -124,6 +133,16 @@ public final class Detector {
                 } catch {
                     counters.recordErrors += 1
                     Log.warning("\(error)")
+                }
+            case .executableFile:
+                guard !receivedFDs.isEmpty else { throw EDRError("executable-file frame without a descriptor") }
+                let fd = receivedFDs.removeFirst()
+                guard frame.payload.count == 8 else { close(fd); throw EDRError("executable-file payload is \(frame.payload.count) bytes") }
+                let seq = frame.payload.readLE(UInt64.self, at: 0)
+                if let scanner, let (event, process) = recentExecs.removeValue(forKey: seq) {
+                    scanner.submit(fd: fd, event: event, process: process, sequence: seq)
+                } else {
+                    close(fd)
                 }
             case .snapshotDone:
                 Log.info("process cache warm: \(counters.snapshotProcesses) processes from the sensor's /proc snapshot")
@@ -152,6 +171,10 @@ public final class Detector {
             var event = e
             if let c = telemetry.containerID(cgroup: r.cgroupID) { event["ContainerId"] = .string(c) }
             counters.events += 1
+            if scanner != nil {
+                recentExecs[sequence] = (event, process)
+                if recentExecs.count > 1024, let oldest = recentExecs.keys.min() { recentExecs[oldest] = nil }
+            }
             evaluate(event, sequence: sequence, process: process, parent: parent)
         case .exit(let r):
             normalizer.exit(r)
@@ -167,16 +190,35 @@ public final class Detector {
     }
 
     public func evaluate(_ event: Event, sequence: UInt64?, process: ProcessEntry?, parent: ProcessEntry?) {
-        for m in engine.evaluate(event) {
+        let detectors = store.current
+        if let ioc = detectors.ioc {
+            for m in ioc.match(event: event) {
+                counters.alerts += 1
+                let (line, readable) = IOCAlerts.encode(m, event: event, process: process, sequence: sequence, context: options.context)
+                sink.write(line: line, readable: readable)
+                if let p = process { respond(p, level: IOCAlerts.level, ruleID: "ioc:\(m.indicator)", ruleName: "IOC \(m.indicator)") }
+            }
+        }
+        for m in detectors.sigma.evaluate(event) {
             counters.alerts += 1
             let line = AlertEncoder.sigma(event: event, rule: m.rule, sequence: sequence, context: options.context,
                                           process: process, parent: parent)
             sink.write(line: line, readable: AlertEncoder.readable(event: event, rule: m.rule))
-            if let p = process, options.respondSocket != nil, m.rule.level >= options.responseMinLevel {
-                requestResponse(ResponseRequest(pid: p.pid, startTicks: p.startTicks, level: UInt8(m.rule.level.rawValue),
-                                                ruleID: m.rule.id ?? "", ruleName: m.rule.title))
-            }
+            if let p = process { respond(p, level: m.rule.level, ruleID: m.rule.id ?? "", ruleName: m.rule.title) }
         }
+    }
+
+    /// Asks edr-respond to act if the level reaches the threshold. Any thread.
+    public func respond(_ p: ProcessEntry, level: SigmaLevel, ruleID: String, ruleName: String) {
+        guard options.respondSocket != nil, level >= options.responseMinLevel else { return }
+        respondLock.lock()
+        defer { respondLock.unlock() }
+        requestResponse(ResponseRequest(pid: p.pid, startTicks: p.startTicks, level: UInt8(level.rawValue), ruleID: ruleID, ruleName: ruleName))
+    }
+
+    /// Writes an alert line from any thread (the scanner's callback).
+    public func emit(line: [UInt8], readable: String) {
+        sink.write(line: line, readable: readable)
     }
 
     private func requestResponse(_ request: ResponseRequest) {

@@ -17,6 +17,9 @@ public final class Sensor {
         /// How often the ring buffer is drained when the kernel has not woken us (it wakes us
         /// only when a batch has built up): the bound on exec→alert latency at low rates.
         public var pollIntervalMs: Int32 = 5
+        /// Open each executed file (/proc/PID/exe, the exact inode that ran) and pass the
+        /// descriptor to the detector for YARA and hashing, which may not open it itself.
+        public var passExecutables = false
         public init(listenerFD: Int32, detectorUID: UInt32, replayBufferBytes: Int, statsIntervalNanos: UInt64) {
             self.listenerFD = listenerFD
             self.detectorUID = detectorUID
@@ -30,7 +33,7 @@ public final class Sensor {
     private var ring: OpaquePointer?
 
     /// Frames not yet acknowledged, oldest first: pending[head...].
-    private var pending: [(seq: UInt64, bytes: [UInt8])] = []
+    private var pending: [(seq: UInt64, bytes: [UInt8], fd: Int32)] = []
     private var head = 0
     private var pendingBytes = 0
     private var nextSequence: UInt64 = 1
@@ -40,6 +43,14 @@ public final class Sensor {
     private var connection: Int32 = -1
     private var out: [UInt8] = []
     private var outOffset = 0
+    /// Descriptors to send with the frame starting at this offset of `out` (SCM_RIGHTS).
+    private var outFDs: [(offset: Int, fd: Int32)] = []
+    /// Executables held open for frames not yet sent; bounded so an absent detector cannot
+    /// exhaust the sensor's descriptors.
+    private var heldFDs = 0
+    private let maxHeldFDs = 512
+    private var executablesPassed: UInt64 = 0
+    private var executablesUnavailable: UInt64 = 0
     private var decoder = FrameDecoder(maxFrameSize: 4096)
     private var readBuffer = [UInt8](repeating: 0, count: 4096)
 
@@ -78,7 +89,17 @@ public final class Sensor {
         frame.reserveCapacity(Wire.headerSize + bytes.count)
         Frame.appendHeader(to: &frame, type: .kernelRecord, sequence: nextSequence, payloadCount: bytes.count)
         frame.append(contentsOf: bytes)
-        pending.append((nextSequence, frame))
+        var fd: Int32 = -1
+        if options.passExecutables, bytes.count >= 104, bytes.load(fromByteOffset: 0, as: UInt16.self) == 1 {
+            let pid = bytes.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
+            if heldFDs < maxHeldFDs {
+                fd = open("/proc/\(pid)/exe", O_RDONLY | O_CLOEXEC)
+                if fd >= 0 { heldFDs += 1 } else { executablesUnavailable += 1 }
+            } else {
+                executablesUnavailable += 1
+            }
+        }
+        pending.append((nextSequence, frame, fd))
         pendingBytes += frame.count
         nextSequence += 1
     }
@@ -141,6 +162,8 @@ public final class Sensor {
         decoder = FrameDecoder(maxFrameSize: 4096)
         out.removeAll(keepingCapacity: true)
         outOffset = 0
+        for m in outFDs { close(m.fd); heldFDs -= 1 }
+        outFDs.removeAll()
         let first = head < pending.count ? pending[head].seq : nextSequence
         queuedThrough = first - 1
         let replay = pending.count - head
@@ -160,6 +183,8 @@ public final class Sensor {
         connection = -1
         out.removeAll(keepingCapacity: true)
         outOffset = 0
+        for m in outFDs { close(m.fd); heldFDs -= 1 }
+        outFDs.removeAll()
     }
 
     private func readAcks() {
@@ -192,6 +217,7 @@ public final class Sensor {
         while head < pending.count && pending[head].seq <= seq {
             pendingBytes -= pending[head].bytes.count
             pending[head].bytes = []
+            releaseFD(&pending[head].fd)
             head += 1
         }
         if head > 4096 && head * 2 > pending.count {
@@ -202,7 +228,7 @@ public final class Sensor {
 
     private func flush() {
         // Copy not-yet-queued frames into the output buffer, then write what the socket takes.
-        if outOffset >= out.count {
+        if outOffset >= out.count && outFDs.isEmpty {
             out.removeAll(keepingCapacity: true)
             outOffset = 0
         }
@@ -213,19 +239,54 @@ public final class Sensor {
             }
             while i < pending.count && out.count - outOffset < 1 << 20 {
                 out.append(contentsOf: pending[i].bytes)
+                if pending[i].fd >= 0 {
+                    // ExecutableFile frame right behind its exec record, carrying the descriptor.
+                    var p = [UInt8]()
+                    p.appendLE(pending[i].seq)
+                    outFDs.append((out.count, pending[i].fd))
+                    out.append(contentsOf: Frame(type: .executableFile, payload: p).encoded())
+                    pending[i].fd = -1
+                }
                 queuedThrough = pending[i].seq
                 framesSent += 1
                 i += 1
             }
         }
         while outOffset < out.count {
-            let n = out.withUnsafeBytes { send(connection, $0.baseAddress! + outOffset, $0.count - outOffset, Int32(MSG_NOSIGNAL)) }
+            if let marker = outFDs.first, marker.offset == outOffset {
+                // The descriptor travels with the first byte of its frame.
+                let end = min(out.count, outOffset + Wire.headerSize + 8)
+                do {
+                    try UnixSocket.send(connection, bytes: Array(out[outOffset..<end]), passing: [marker.fd], blocking: false)
+                } catch let e as SystemError where e.errno == EAGAIN {
+                    return
+                } catch {
+                    dropConnection(reason: "\(error)")
+                    return
+                }
+                close(marker.fd)
+                heldFDs -= 1
+                executablesPassed += 1
+                outFDs.removeFirst()
+                outOffset = end
+                continue
+            }
+            let limit = outFDs.first?.offset ?? out.count
+            let n = out.withUnsafeBytes { send(connection, $0.baseAddress! + outOffset, limit - outOffset, Int32(MSG_NOSIGNAL)) }
             if n < 0 {
                 if errno == EAGAIN || errno == EINTR { return }
                 dropConnection(reason: String(cString: strerror(errno)))
                 return
             }
             outOffset += n
+        }
+    }
+
+    private func releaseFD(_ fd: inout Int32) {
+        if fd >= 0 {
+            close(fd)
+            heldFDs -= 1
+            fd = -1
         }
     }
 
@@ -241,7 +302,8 @@ public final class Sensor {
         }
         entries += [("sensor.records_read", recordsRead), ("sensor.frames_sent", framesSent),
                     ("sensor.frames_replayed", framesReplayed), ("sensor.pending_frames", UInt64(pending.count - head)),
-                    ("sensor.backpressure_pauses", backpressurePauses), ("sensor.connections", connections),
+                    ("sensor.backpressure_pauses", backpressurePauses),
+                    ("sensor.executables_passed", executablesPassed), ("sensor.executables_unavailable", executablesUnavailable), ("sensor.connections", connections),
                     ("sensor.rejected_peers", rejectedPeers)]
         out.append(contentsOf: SensorStats.frame(entries).encoded())
     }

@@ -23,7 +23,12 @@ public final class Supervisor {
     /// - CAP_SYS_PTRACE: read /proc/PID/exe and /proc/PID/cwd of every process for the start-up
     ///   snapshot (ptrace_may_access); without it the links of other users' and of more
     ///   privileged processes are unreadable (EACCES).
+    /// - CAP_DAC_READ_SEARCH: open the executed file (through /proc/PID/exe) for YARA and
+    ///   hashing even when its mode does not let root's uid read it; the descriptor goes to
+    ///   the detector, which never gains the right to open it itself. Only when [yara] or
+    ///   [ioc] rules are configured.
     public static let sensorCapabilities: [Capability] = [.bpf, .perfmon, .sysPtrace]
+    public static let sensorScanCapabilities: [Capability] = [.bpf, .perfmon, .sysPtrace, .dacReadSearch]
     public static let responderCapabilities: [Capability] = [.kill]
 
     final class Child {
@@ -54,6 +59,7 @@ public final class Supervisor {
 
     nonisolated(unsafe) static var stopSignal: sig_atomic_t = 0
     nonisolated(unsafe) static var childSignal: sig_atomic_t = 0
+    nonisolated(unsafe) static var hangupSignal: sig_atomic_t = 0
 
     public init(options: Options) {
         self.options = options
@@ -78,6 +84,7 @@ public final class Supervisor {
         }
         alertFD = try openAlertOutput(c.alerts.path)
 
+        let scans = !c.yara.rules.isEmpty || !c.ioc.rules.isEmpty
         let bpfObject = c.sensor.bpfObject.isEmpty ? options.binDirectory + "/edr.bpf.o" : c.sensor.bpfObject
         let logLevel = c.agent.logLevel
         let me = String(getpid())
@@ -87,14 +94,19 @@ public final class Supervisor {
             arguments: ["--bpf-object", bpfObject, "--detector-uid", String(detectUser.uid),
                         "--ring-buffer-mib", String(c.sensor.ringBufferMiB), "--replay-buffer-mib", String(c.sensor.replayBufferMiB),
                         "--stats-interval-seconds", String(c.sensor.statsIntervalSeconds), "--poll-interval-ms", String(c.sensor.pollIntervalMs), "--agent-pids", me,
-                        "--log-level", logLevel],
-            uid: 0, gid: 0, capabilities: Self.sensorCapabilities, seccompRole: .sensor, fds: [sensorListener])
+                        "--log-level", logLevel] + (scans ? ["--pass-executables", "true"] : []),
+            uid: 0, gid: 0, capabilities: scans ? Self.sensorScanCapabilities : Self.sensorCapabilities,
+            seccompRole: .sensor, fds: [sensorListener])
         sensor.stdoutFD = 2
         var detect = ChildSpec(
             name: "edr-detect", executable: options.binDirectory + "/edr-detect",
             arguments: ["--sensor-socket", sensorSocketPath, "--rules", ChildArguments.join(c.sigma.rules),
                         "--respond-socket", c.response.enabled ? respondSocketPath : "", "--min-level", c.response.minLevel,
-                        "--host-name", c.agent.hostName, "--log-level", logLevel] + (options.printAlerts ? ["--print-alerts"] : []),
+                        "--host-name", c.agent.hostName, "--log-level", logLevel,
+                        "--yara-rules", ChildArguments.join(c.yara.rules), "--ioc-rules", ChildArguments.join(c.ioc.rules),
+                        "--yara-max-file-mib", String(c.yara.maxFileMiB), "--yara-timeout-seconds", String(c.yara.scanTimeoutSeconds),
+                        "--yara-cache-entries", String(c.yara.cacheEntries), "--yara-cache-ttl-seconds", String(c.yara.cacheTTLSeconds),
+                        "--yara-allowlist", ChildArguments.join(c.yara.allowlist), "--watch-rules", String(c.detect.watchRules)] + (options.printAlerts ? ["--print-alerts"] : []),
             uid: detectUser.uid, gid: detectUser.gid, capabilities: [], seccompRole: .detector, fds: [alertFD])
         detect.stdoutFD = options.printAlerts ? 1 : 2
         let levels = ["informational", "low", "medium", "high", "critical"]
@@ -154,6 +166,12 @@ public final class Supervisor {
                 readStatus(child)
             }
             if let code = reap() { return code }
+            if Self.hangupSignal != 0 {
+                Self.hangupSignal = 0
+                // Reload: the detector rebuilds every detector set it has.
+                for child in children where child.role == "detect" && child.pid > 0 { kill(child.pid, SIGHUP) }
+                Log.info("SIGHUP: asked edr-detect to reload its rules")
+            }
             let now = monotonicNanos()
             for child in children {
                 if let at = child.restartAt, now >= at {
@@ -284,6 +302,7 @@ public final class Supervisor {
         signal(SIGTERM) { sig in Supervisor.stopSignal = sig }
         signal(SIGINT) { sig in Supervisor.stopSignal = sig }
         signal(SIGCHLD) { _ in Supervisor.childSignal = 1 }
+        signal(SIGHUP) { _ in Supervisor.hangupSignal = 1 }
         signal(SIGPIPE, SIG_IGN)
     }
 

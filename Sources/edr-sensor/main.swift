@@ -20,6 +20,7 @@ do {
         replayBufferBytes: try args.int("replay-buffer-mib") << 20,
         statsIntervalNanos: UInt64(try args.int("stats-interval-seconds")) * 1_000_000_000)
     options.pollIntervalMs = Int32(try args.int("poll-interval-ms"))
+    options.passExecutables = args.values["pass-executables"] == "true"
     let sensor = try Sensor(programs: programs, options: options)
     let hooks = programs.hooks.map { "\($0.program):\($0.attached ? "attached" : "missing")" }.joined(separator: ",")
     reportStatus("READY sensor hooks=\(hooks)")

@@ -14,7 +14,10 @@ final class AgentHarness: @unchecked Sendable {
     private var log = ""
     private var alertOffset = 0
 
-    init(extraRules: [String: String] = [:], response: Bool = false, minLevel: String = "critical") throws {
+    var rulesDir: URL { dir.appendingPathComponent("rules") }
+
+    init(extraRules: [String: String] = [:], response: Bool = false, minLevel: String = "critical",
+         extraConfig: String = "", prepare: ((URL) throws -> Void)? = nil) throws {
         dir = URL(fileURLWithPath: "/tmp").appendingPathComponent("edr-e2e-\(UUID().uuidString.prefix(8))")
         let rules = dir.appendingPathComponent("rules")
         try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: true)
@@ -24,6 +27,7 @@ final class AgentHarness: @unchecked Sendable {
         chmod(rules.path, 0o755)
         for name in extraRules.keys { chmod(rules.appendingPathComponent(name).path, 0o644) }
         alertsPath = dir.appendingPathComponent("alerts/alerts.ndjson").path
+        try prepare?(dir)
         let config = """
             [sigma]
             rules = ["\(repoRoot.appendingPathComponent("rules/sigma").path)", "\(rules.path)"]
@@ -36,9 +40,11 @@ final class AgentHarness: @unchecked Sendable {
             stats_interval_seconds = 1
             [supervisor]
             runtime_dir = "\(dir.appendingPathComponent("run").path)"
+            \(extraConfig)
             """
         let configPath = dir.appendingPathComponent("edr.toml")
-        try config.write(to: configPath, atomically: true, encoding: .utf8)
+        let resolved = config.replacingOccurrences(of: "__DIR__", with: dir.path)
+        try resolved.write(to: configPath, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: binDirectory + "/edr")
         process.arguments = ["run", "--config", configPath.path]
         let pipe = Pipe()

@@ -1,0 +1,179 @@
+import EDRCore
+import EDRIOC
+import EDRSigma
+import EDRYara
+import Foundation
+
+/// Scans and hashes the executable of each new process in the background: YARA rules, then
+/// the file hashes against the IOC set. The file arrives as a descriptor the sensor opened on
+/// the exact inode that ran; the detector never opens it by path.
+public final class ExecutableScanner: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var maxFileBytes: Int64
+        public var timeoutSeconds: Int
+        public var cacheEntries: Int
+        public var cacheTTLSeconds: Double
+        public var allowlist: [String]
+        public init(maxFileBytes: Int64, timeoutSeconds: Int, cacheEntries: Int, cacheTTLSeconds: Double, allowlist: [String]) {
+            self.maxFileBytes = maxFileBytes
+            self.timeoutSeconds = timeoutSeconds
+            self.cacheEntries = cacheEntries
+            self.cacheTTLSeconds = cacheTTLSeconds
+            self.allowlist = allowlist
+        }
+    }
+
+    /// What to say about the process when its verdict comes back.
+    struct Context {
+        var event: Event
+        var process: ProcessEntry
+        var sequence: UInt64
+    }
+
+    public typealias Emit = @Sendable (_ line: [UInt8], _ readable: String, _ level: SigmaLevel, _ process: ProcessEntry) -> Void
+
+    private let store: DetectorStore
+    private let options: Options
+    private let context: AlertContext
+    private let emit: Emit
+    private let lock = NSLock()
+    private var worker: ScanWorker?
+    private var pending: [UInt64: Context] = [:]
+    private var nextToken: UInt64 = 1
+
+    public init(store: DetectorStore, options: Options, context: AlertContext, emit: @escaping Emit) throws {
+        self.store = store
+        self.options = options
+        self.context = context
+        self.emit = emit
+        try rebuildWorker(store.current.yara)
+    }
+
+    /// A new worker for new rules; the old one finishes its queue and stops.
+    public func rebuildWorker(_ rules: YaraRules?) throws {
+        var o = ScanWorkerOptions()
+        o.scan.maxFileSize = options.maxFileBytes
+        o.scan.timeoutSeconds = options.timeoutSeconds
+        o.cacheCapacity = options.cacheEntries
+        o.cacheTTL = options.cacheTTLSeconds
+        o.allowlistPrefixes = options.allowlist
+        o.computeHashes = true
+        let w = try ScanWorker(rules: rules, options: o) { [weak self] result in self?.finished(result) }
+        lock.lock()
+        let old = worker
+        worker = w
+        lock.unlock()
+        old?.shutdown()
+    }
+
+    public var statistics: ScanWorker.Stats? {
+        lock.lock(); defer { lock.unlock() }
+        return worker?.statistics
+    }
+
+    /// Takes ownership of `fd`.
+    public func submit(fd: Int32, event: Event, process: ProcessEntry, sequence: UInt64) {
+        lock.lock()
+        let token = nextToken
+        nextToken += 1
+        pending[token] = Context(event: event, process: process, sequence: sequence)
+        if pending.count > 4096 { pending.removeValue(forKey: pending.keys.min()!) }
+        let w = worker
+        lock.unlock()
+        guard let w, w.submit(ScanJob(fd: fd, path: process.image, token: token)) else {
+            lock.lock(); pending[token] = nil; lock.unlock()
+            return
+        }
+    }
+
+    private func finished(_ result: ScanJobResult) {
+        lock.lock()
+        let ctx = pending.removeValue(forKey: result.job.token)
+        lock.unlock()
+        guard let ctx, let verdict = result.verdict else { return }
+        let sha256 = verdict.hashes?.sha256
+        var event = ctx.event
+        if let h = verdict.hashes {
+            event["Hashes"] = .string([h.md5.map { "MD5=\($0.uppercased())" }, h.sha1.map { "SHA1=\($0.uppercased())" },
+                                       h.sha256.map { "SHA256=\($0.uppercased())" }].compactMap { $0 }.joined(separator: ","))
+        }
+        for m in verdict.matches {
+            let level = Self.level(m.severity)
+            var rule = AlertEncoder.RuleFields(ruleset: "yara", id: "\(m.namespace):\(m.rule)", name: m.rule,
+                                               description: m[meta: "description"]?.description, level: level)
+            rule.tags = m.tags
+            rule.author = m[meta: "author"]?.description
+            rule.category = "executable"
+            let line = AlertEncoder.encode(event: event, rule: rule, sequence: ctx.sequence, context: context,
+                                           process: ctx.process) { w in
+                Self.writeFile(&w, path: ctx.process.image, hashes: verdict.hashes)
+                w.key("yara"); w.beginObject()
+                w.field("namespace", m.namespace)
+                w.field("rule", m.rule)
+                w.field("tags", m.tags)
+                w.key("meta"); w.beginObject()
+                for meta in m.meta { w.field(meta.key, meta.value.description) }
+                w.endObject()
+                w.endObject()
+            }
+            emit(line, AlertEncoder.readable(event: event, title: "YARA \(m.rule) in \(ctx.process.image)", level: level), level, ctx.process)
+        }
+        if let ioc = store.current.ioc, let h = verdict.hashes {
+            for m in ioc.match(md5: h.md5, sha1: h.sha1, sha256: sha256) {
+                let (line, readable) = IOCAlerts.encode(m, event: event, process: ctx.process, sequence: ctx.sequence, context: context) { w in
+                    Self.writeFile(&w, path: ctx.process.image, hashes: h)
+                }
+                emit(line, readable, IOCAlerts.level, ctx.process)
+            }
+        }
+    }
+
+    static func writeFile(_ w: inout JSONWriter, path: String, hashes: FileHashes?) {
+        w.key("file"); w.beginObject()
+        w.field("path", path)
+        w.field("name", String(path.split(separator: "/").last ?? Substring(path)))
+        if let h = hashes {
+            w.key("hash"); w.beginObject()
+            w.field("md5", h.md5)
+            w.field("sha1", h.sha1)
+            w.field("sha256", h.sha256)
+            w.endObject()
+        }
+        w.endObject()
+    }
+
+    static func level(_ s: YaraSeverity?) -> SigmaLevel {
+        switch s?.level {
+        case .informational: .informational
+        case .low: .low
+        case .medium: .medium
+        case .critical: .critical
+        case .high, .none: .high
+        }
+    }
+}
+
+/// ECS alerts for indicator matches.
+public enum IOCAlerts {
+    public static let level = SigmaLevel.high
+
+    public static func encode(_ m: IOCMatch, event: Event, process: ProcessEntry?, sequence: UInt64?, context: AlertContext,
+                              extra: ((inout JSONWriter) -> Void)? = nil) -> ([UInt8], String) {
+        var rule = AlertEncoder.RuleFields(ruleset: "ioc", id: "ioc:\(m.type.rawValue):\(m.indicator)",
+                                           name: "Known-bad \(m.type.rawValue) \(m.indicator)", description: m.label, level: level)
+        rule.category = event.logsource.category
+        let line = AlertEncoder.encode(event: event, rule: rule, sequence: sequence, context: context, process: process) { w in
+            w.key("threat"); w.beginObject()
+            w.key("indicator"); w.beginObject()
+            w.field("type", m.ecsIndicatorType)
+            w.field("value", m.indicator)
+            w.field("description", m.label)
+            w.field("matched_field", m.field)
+            w.field("observed", m.observed)
+            w.endObject()
+            w.endObject()
+            extra?(&w)
+        }
+        return (line, AlertEncoder.readable(event: event, title: "IOC \(m.type.rawValue) \(m.indicator) in \(m.field)", level: level))
+    }
+}

@@ -1,0 +1,182 @@
+import Testing
+import Foundation
+import EDRCore
+
+/// YARA, IOC and hot reload with the real agent.
+@Suite("YARA, IOC and reload", .serialized, .enabled(if: runningAsRoot, "the agent loads eBPF and changes uids: run as root"))
+struct DetectorSetTests {
+    static func token() -> String { String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12)).lowercased() }
+
+    static func yaraRule(_ name: String, _ marker: String) -> String {
+        """
+        rule \(name) : e2e
+        {
+            meta:
+                description = "end-to-end marker \(marker)"
+                severity = "high"
+                author = "EDR team"
+            strings:
+                $m = "\(marker)"
+            condition:
+                $m
+        }
+        """
+    }
+
+    static func sha256(_ path: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        p.arguments = [path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let out = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(String(decoding: out, as: UTF8.self).prefix(64))
+    }
+
+    func write(_ text: String, to path: String) throws {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o644)
+    }
+
+    func makeDir(_ path: String, mode: mode_t = 0o755) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        chmod(path, mode)
+    }
+
+    /// A copy of /bin/sleep carrying a marker, in a root-only directory the detector cannot enter.
+    func markedBinary(in dir: String, marker: String) throws -> String {
+        try makeDir(dir, mode: 0o700)
+        let path = dir + "/marked-sleep"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: "/bin/sleep"))
+        bytes.append(Data(("\n" + marker + "\n").utf8))
+        try bytes.write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o700)
+        return path
+    }
+
+    @Test func yaraAndHashOnARootOnlyExecutableWhileTheDetectorStaysUnprivileged() throws {
+        let marker = "EDR-YARA-MARKER-" + Self.token()
+        var binary = "", digest = ""
+        let agent = try AgentHarness(extraConfig: """
+            [yara]
+            rules = ["yara"]
+            [ioc]
+            rules = ["ioc"]
+            """.replacingOccurrences(of: "\"yara\"", with: "\"__DIR__/yara\"").replacingOccurrences(of: "\"ioc\"", with: "\"__DIR__/ioc\""),
+            prepare: { dir in
+                try makeDir(dir.path + "/yara")
+                try write(Self.yaraRule("edr_e2e_marker", marker), to: dir.path + "/yara/marker.yar")
+                binary = try markedBinary(in: dir.path + "/root-only", marker: marker)
+                digest = try Self.sha256(binary)
+                try makeDir(dir.path + "/ioc")
+                try write("# e2e\n\(digest);e2e marked binary\n", to: dir.path + "/ioc/hashes.txt")
+            })
+        defer { _ = agent.stop() }
+        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        #expect(agent.output.contains("yara=1"), "\(agent.output)")
+
+        let pid = try spawnChild(binary, ["2"])
+        // Replace the file at the same path right after exec: what ran is what gets scanned.
+        let replacement = binary + ".new"
+        try Data("#!/bin/sh\nexit 0\n".utf8).write(to: URL(fileURLWithPath: replacement))
+        rename(replacement, binary)
+
+        let yara = try #require(agent.waitForAlert(timeout: 20) { a in
+            (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
+        }, "no YARA alert:\n\(agent.output)")
+        #expect(yara.path("rule", "name") as? String == "edr_e2e_marker")
+        #expect(yara.path("file", "path") as? String == binary)
+        #expect(yara.path("file", "hash", "sha256") as? String == digest)
+        #expect(yara.path("log", "level") as? String == "high")
+        #expect((yara.path("yara", "meta") as? [String: Any])?["description"] as? String == "end-to-end marker \(marker)")
+
+        let ioc = try #require(agent.waitForAlert(timeout: 20) { a in
+            (a.path("rule", "ruleset") as? String) == "ioc" && (a.path("threat", "indicator", "value") as? String) == digest
+        }, "no hash IOC alert:\n\(agent.output)")
+        #expect(ioc.path("threat", "indicator", "type") as? String == "file")
+        #expect(ioc.path("threat", "indicator", "description") as? String == "e2e marked binary")
+        #expect(ioc.path("process", "pid") as? Int == Int(pid))
+
+        // The scan happened in the unprivileged detector.
+        let detect = try #require(agent.childPID("edr-detect"))
+        let st = try ProcStatus.read(pid: detect)
+        #expect(st.uids.allSatisfy { $0 != 0 } && st.capEff == 0 && st.seccomp == 2)
+        #expect(access(binary, R_OK) == 0) // root can; nobody cannot enter the 0700 directory
+        waitpid(pid, nil, 0)
+    }
+
+    @Test func ipAndDomainIndicatorsOnNetworkEvents() throws {
+        let domain = "e2e-\(Self.token()).example"
+        let agent = try AgentHarness(extraConfig: "[ioc]\nrules = [\"__DIR__/ioc\"]", prepare: { dir in
+            try makeDir(dir.path + "/ioc")
+            try write("127.0.0.66;e2e bad address\n", to: dir.path + "/ioc/ips.txt")
+            try write("\(domain);e2e bad domain\n", to: dir.path + "/ioc/domains.txt")
+        })
+        defer { _ = agent.stop() }
+        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+
+        // A refused TCP connect to a listed loopback address.
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(9).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.66")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        close(s)
+        let ip = agent.waitForAlert(timeout: 15) { a in (a.path("threat", "indicator", "value") as? String) == "127.0.0.66" }
+        #expect(ip != nil, "no IP IOC alert:\n\(agent.output)")
+        #expect(ip?.path("threat", "indicator", "type") as? String == "ipv4-addr")
+
+        // A DNS query for a name under the listed domain, sent to port 53 on loopback.
+        var q: [UInt8] = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
+        for label in ("www." + domain).split(separator: ".") { q.append(UInt8(label.utf8.count)); q += Array(label.utf8) }
+        q += [0, 0, 1, 0, 1]
+        let u = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var dst = sockaddr_in()
+        dst.sin_family = sa_family_t(AF_INET)
+        dst.sin_port = UInt16(53).bigEndian
+        dst.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = q.withUnsafeBytes { b in withUnsafePointer(to: &dst) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            sendto(u, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } }
+        close(u)
+        let dns = agent.waitForAlert(timeout: 15) { a in (a.path("threat", "indicator", "value") as? String) == domain }
+        #expect(dns != nil, "no domain IOC alert:\n\(agent.output)")
+        #expect(dns?.path("threat", "indicator", "type") as? String == "domain-name")
+    }
+
+    /// Runs `marker` commands every 200 ms until one alerts; seconds it took, nil if none in `limit`.
+    func secondsUntilAlert(_ agent: AgentHarness, marker: String, limit: Double = 6) throws -> Double? {
+        let start = Date()
+        while Date().timeIntervalSince(start) < limit {
+            let pid = try runProgram("/bin/echo", [marker])
+            if agent.waitForAlert(timeout: 0.2, { a in (a.path("process", "pid") as? Int) == Int(pid) }) != nil {
+                return Date().timeIntervalSince(start)
+            }
+        }
+        return nil
+    }
+
+    @Test func editedRulesFireWithoutRestartAndBrokenOnesKeepTheLiveSet() throws {
+        let first = "edrreload" + Self.token(), second = "edrreload" + Self.token()
+        let agent = try AgentHarness(extraRules: ["first.yml": AgentTests.markerRule(first, level: "low")])
+        defer { _ = agent.stop() }
+        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        let detectBefore = agent.childPID("edr-detect")
+        #expect(try secondsUntilAlert(agent, marker: first) != nil)
+
+        // A new rule file: fires within 3 s, no restart.
+        try write(AgentTests.markerRule(second, level: "low"), to: agent.rulesDir.path + "/second.yml")
+        let took = try secondsUntilAlert(agent, marker: second)
+        #expect(took != nil && took! < 3, "new rule took \(took ?? -1) s:\n\(agent.output)")
+        #expect(agent.childPID("edr-detect") == detectBefore, "the detector must not restart to reload")
+
+        // A broken file: reported with its path, and the live rules keep firing.
+        try write("title: broken\nlogsource: [unclosed\n", to: agent.rulesDir.path + "/broken.yml")
+        #expect(agent.waitFor("sigma reload failed", timeout: 10), "\(agent.output)")
+        #expect(agent.output.contains("broken.yml"))
+        #expect(try secondsUntilAlert(agent, marker: second) != nil, "live rules stopped firing")
+        #expect(try secondsUntilAlert(agent, marker: first) != nil)
+    }
+}
