@@ -41,7 +41,8 @@ final class SlotBuffer: @unchecked Sendable {
     }
 }
 
-/// Domains in one byte arena with an open-addressing hash table. Matching is exact or on any
+/// Domains in one byte arena with an open-addressing hash table (linear probing, load ≤ 0.7,
+/// 32-bit hash tags in the slots). Matching is exact or on any
 /// parent domain, ASCII case-insensitive, trailing dot ignored. About 40 bytes per domain.
 struct DomainSet: Sendable {
     private var bytes: [UInt8] = []
@@ -60,7 +61,7 @@ struct DomainSet: Sendable {
         labelIDs.reserveCapacity(n)
         bytes.reserveCapacity(n * 16)
         var cap = 16
-        while cap < n * 2 { cap <<= 1 }
+        while cap * 7 < n * 10 { cap <<= 1 }
         if cap > table.count { rehash(cap) }
     }
 
@@ -83,7 +84,7 @@ struct DomainSet: Sendable {
     mutating func insert(_ d: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int, label: UInt32) -> Bool {
         let h = DomainSet.hash(d, from, to)
         if find(d, from, to, h) != nil { return false }
-        if (offsets.count + 1) * 2 > table.count { rehash(table.count * 2) }
+        if (offsets.count + 1) * 10 > table.count * 7 { rehash(table.count * 2) }
         let idx = UInt32(offsets.count)
         offsets.append(UInt32(bytes.count))
         lengths.append(UInt8(to - from))
@@ -100,9 +101,9 @@ struct DomainSet: Sendable {
     /// Inserts ranges of `d` in order, as `insert` would, but first loads every target slot so
     /// the cache misses overlap instead of being paid one after another.
     mutating func insertBatch(_ d: UnsafeBufferPointer<UInt8>, _ items: UnsafeBufferPointer<(Int, Int, UInt32)>) {
-        if (offsets.count + items.count) * 2 > table.count {
+        if (offsets.count + items.count) * 10 > table.count * 7 {
             var cap = table.count
-            while (offsets.count + items.count) * 2 > cap { cap <<= 1 }
+            while (offsets.count + items.count) * 10 > cap * 7 { cap <<= 1 }
             rehash(cap)
         }
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: items.count) { hashes in

@@ -132,8 +132,8 @@ public enum IOCBenchmark {
         var out: [Event] = []
         for i in 0..<count {
             let bad = rng.next() % 100 == 0
-            let host = bad ? "x." + domains[Int(rng.next() % UInt64(domains.count))] : benignHosts[i % benignHosts.count]
-            let ip = bad ? ips[Int(rng.next() % UInt64(ips.count))] : "10.\(rng.next() % 256).\(rng.next() % 256).\(rng.next() % 256)"
+            let host = bad && !domains.isEmpty ? "x." + domains[Int(rng.next() % UInt64(domains.count))] : benignHosts[i % benignHosts.count]
+            let ip = bad && !ips.isEmpty ? ips[Int(rng.next() % UInt64(ips.count))] : "10.\(rng.next() % 256).\(rng.next() % 256).\(rng.next() % 256)"
             let image = images[i % images.count]
             switch i % 10 {
             case 0, 1, 2, 3:
