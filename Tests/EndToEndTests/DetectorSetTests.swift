@@ -179,4 +179,73 @@ struct DetectorSetTests {
         #expect(try secondsUntilAlert(agent, marker: second) != nil, "live rules stopped firing")
         #expect(try secondsUntilAlert(agent, marker: first) != nil)
     }
+
+    @Test func yaraAndIOCFilesReloadAndBrokenOnesKeepTheLiveSet() throws {
+        let markerA = "EDR-YARA-A-" + Self.token(), markerB = "EDR-YARA-B-" + Self.token()
+        var binA = "", binB = ""
+        let agent = try AgentHarness(extraConfig: "[yara]\nrules = [\"__DIR__/yara\"]\n[ioc]\nrules = [\"__DIR__/ioc\"]", prepare: { dir in
+            try makeDir(dir.path + "/yara")
+            try write(Self.yaraRule("edr_e2e_a", markerA), to: dir.path + "/yara/a.yar")
+            binA = try markedBinary(in: dir.path + "/root-a", marker: markerA)
+            binB = try markedBinary(in: dir.path + "/root-b", marker: markerB)
+            try makeDir(dir.path + "/ioc")
+            try write("127.0.0.70;first\n", to: dir.path + "/ioc/ips.txt")
+        })
+        defer { _ = agent.stop() }
+        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        let yaraDir = agent.dir.path + "/yara", iocDir = agent.dir.path + "/ioc"
+
+        func yaraAlert(_ bin: String, rule: String, limit: Double = 6) throws -> Double? {
+            let start = Date()
+            while Date().timeIntervalSince(start) < limit {
+                let pid = try spawnChild(bin, ["0.3"])
+                let hit = agent.waitForAlert(timeout: 0.6) { a in
+                    (a.path("process", "pid") as? Int) == Int(pid) && (a.path("rule", "name") as? String) == rule
+                }
+                waitpid(pid, nil, 0)
+                if hit != nil { return Date().timeIntervalSince(start) }
+            }
+            return nil
+        }
+        func connectTo(_ ip: String) {
+            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = UInt16(9).bigEndian
+            addr.sin_addr.s_addr = inet_addr(ip)
+            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            close(s)
+        }
+        func iocAlert(_ ip: String, limit: Double = 6) -> Double? {
+            let start = Date()
+            while Date().timeIntervalSince(start) < limit {
+                connectTo(ip)
+                if agent.waitForAlert(timeout: 0.3, { a in (a.path("threat", "indicator", "value") as? String) == ip }) != nil {
+                    return Date().timeIntervalSince(start)
+                }
+            }
+            return nil
+        }
+
+        #expect(try yaraAlert(binA, rule: "edr_e2e_a") != nil, "\(agent.output)")
+        // A new YARA file fires within 3 s.
+        try write(Self.yaraRule("edr_e2e_b", markerB), to: yaraDir + "/b.yar")
+        let tookYara = try yaraAlert(binB, rule: "edr_e2e_b")
+        #expect(tookYara != nil && tookYara! < 3, "new YARA rule took \(tookYara ?? -1) s:\n\(agent.output)")
+        // A broken YARA file is reported with file and line; the live rules keep firing.
+        try write("rule broken {\n  strings: $a = \"x\"\n  condition: $b\n}\n", to: yaraDir + "/broken.yar")
+        #expect(agent.waitFor("yara reload failed", timeout: 10), "\(agent.output)")
+        #expect(agent.output.contains("broken.yar:"))
+        #expect(try yaraAlert(binA, rule: "edr_e2e_a") != nil, "live YARA rules stopped firing")
+
+        // IOC: a new address fires within 3 s; a malformed line keeps the live set.
+        #expect(iocAlert("127.0.0.70") != nil, "\(agent.output)")
+        try write("127.0.0.70;first\n127.0.0.71;second\n", to: iocDir + "/ips.txt")
+        let tookIOC = iocAlert("127.0.0.71")
+        #expect(tookIOC != nil && tookIOC! < 3, "new indicator took \(tookIOC ?? -1) s:\n\(agent.output)")
+        try write("127.0.0.70;first\n127.0.0.71;second\n300.1.2.3;not an address\n", to: iocDir + "/ips.txt")
+        #expect(agent.waitFor("ioc reload failed", timeout: 10), "\(agent.output)")
+        #expect(agent.output.contains("ips.txt:3"), "\(agent.output)")
+        #expect(iocAlert("127.0.0.71") != nil, "live indicators stopped firing")
+    }
 }
