@@ -108,12 +108,10 @@ struct DomainSet: Sendable {
         }
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: items.count) { hashes in
             let t = table.base
+            for (k, item) in items.enumerated() { hashes[k] = DomainSet.hash(d, item.0, item.1) }
+            // A tight loop of independent loads: the out-of-order window holds all of them.
             var touch: UInt64 = 0
-            for (k, item) in items.enumerated() {
-                let h = DomainSet.hash(d, item.0, item.1)
-                hashes[k] = h
-                touch &+= t[Int(truncatingIfNeeded: h) & mask]
-            }
+            for k in 0..<items.count { touch &+= t[Int(truncatingIfNeeded: hashes[k]) & mask] }
             sink &+= touch
             for (k, item) in items.enumerated() {
                 let h = hashes[k]

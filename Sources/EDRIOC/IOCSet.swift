@@ -166,7 +166,7 @@ public struct IOCSetBuilder: Sendable {
         }
         if batching {
             pendingDomains.append((s, e, labels.intern(label)))
-            if pendingDomains.count == 32 { flushDomains(b) }
+            if pendingDomains.count == 64 { flushDomains(b) }
         } else {
             domains.insert(b, s, e, label: labels.intern(label))
         }
