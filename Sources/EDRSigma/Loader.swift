@@ -13,34 +13,17 @@ struct SigmaLoader {
         var filters: [(ParsedFilter, Int)] = []
         var corrs: [(ParsedCorrelation, Int)] = []
 
-        for (path, text) in sources {
-            guard let text else {
-                diags.append(SigmaRuleDiagnostic(path: path, ruleID: nil, title: nil, status: .rejected(reason: "file is unreadable or not UTF-8"), kind: .file))
-                continue
-            }
-            let docs: [YV]
-            do { docs = try YAMLLoader.documents(text) } catch {
-                let msg = "\(error)".replacingOccurrences(of: "\n", with: " ")
-                diags.append(SigmaRuleDiagnostic(path: path, ruleID: nil, title: nil, status: .rejected(reason: "invalid YAML: \(msg.prefix(300))"), kind: .file))
-                continue
-            }
-            for (i, doc) in docs.enumerated() {
-                if case .null = doc { continue }
-                let id = doc["id"]?.scalarText, title = doc["title"]?.scalarText
-                var kind: SigmaRuleDiagnostic.Kind = .rule
-                if doc["correlation"] != nil { kind = .correlation } else if doc["filter"] != nil && doc["detection"] == nil { kind = .filter }
-                do {
-                    let parsed = try RuleParser.document(doc, path: path, index: i, options: options)
-                    let di = diags.count
-                    diags.append(SigmaRuleDiagnostic(path: path, ruleID: id, title: title, status: .loaded, kind: kind, document: i))
-                    switch parsed {
-                    case .rule(let r): rules.append((r, di))
-                    case .filter(let f): filters.append((f, di))
-                    case .correlation(let c): corrs.append((c, di))
-                    }
-                } catch {
-                    let reason = (error as? RuleError)?.reason ?? "\(error)"
-                    diags.append(SigmaRuleDiagnostic(path: path, ruleID: id, title: title, status: .rejected(reason: reason), kind: kind, document: i))
+        // Parse files in parallel (YAML parsing dominates load time); merge in file order.
+        let parsedFiles = Self.parseAll(sources, options: options)
+        for file in parsedFiles {
+            for item in file {
+                let di = diags.count
+                diags.append(item.diag)
+                switch item.parsed {
+                case .rule(let r)?: rules.append((r, di))
+                case .filter(let f)?: filters.append((f, di))
+                case .correlation(let c)?: corrs.append((c, di))
+                case nil: break
                 }
             }
         }
@@ -178,6 +161,61 @@ struct SigmaLoader {
         return SigmaEngine(diagnostics: diags, rules: infos, correlationRules: cInfos, units: units,
                            suppressed: suppressed, correlation: corrEngine)
     }
+}
+
+struct ParsedItem {
+    var diag: SigmaRuleDiagnostic
+    var parsed: ParsedDocument?
+}
+
+extension SigmaLoader {
+    static func parseFile(path: String, text: String?, options: SigmaOptions) -> [ParsedItem] {
+        guard let text else {
+            return [ParsedItem(diag: SigmaRuleDiagnostic(path: path, ruleID: nil, title: nil, status: .rejected(reason: "file is unreadable or not UTF-8"), kind: .file), parsed: nil)]
+        }
+        let docs: [YV]
+        do { docs = try YAMLLoader.documents(text) } catch {
+            let msg = "\(error)".replacingOccurrences(of: "\n", with: " ")
+            return [ParsedItem(diag: SigmaRuleDiagnostic(path: path, ruleID: nil, title: nil, status: .rejected(reason: "invalid YAML: \(msg.prefix(300))"), kind: .file), parsed: nil)]
+        }
+        var out: [ParsedItem] = []
+        for (i, doc) in docs.enumerated() {
+            if case .null = doc { continue }
+            let id = doc["id"]?.scalarText, title = doc["title"]?.scalarText
+            var kind: SigmaRuleDiagnostic.Kind = .rule
+            if doc["correlation"] != nil { kind = .correlation } else if doc["filter"] != nil && doc["detection"] == nil { kind = .filter }
+            do {
+                let parsed = try RuleParser.document(doc, path: path, index: i, options: options)
+                out.append(ParsedItem(diag: SigmaRuleDiagnostic(path: path, ruleID: id, title: title, status: .loaded, kind: kind, document: i), parsed: parsed))
+            } catch {
+                let reason = (error as? RuleError)?.reason ?? "\(error)"
+                out.append(ParsedItem(diag: SigmaRuleDiagnostic(path: path, ruleID: id, title: title, status: .rejected(reason: reason), kind: kind, document: i), parsed: nil))
+            }
+        }
+        return out
+    }
+
+    static func parseAll(_ sources: [(String, String?)], options: SigmaOptions) -> [[ParsedItem]] {
+        let n = sources.count
+        let results = UnsafeMutableBufferPointer<[ParsedItem]>.allocate(capacity: max(n, 1))
+        results.initialize(repeating: [])
+        defer { results.deallocate() }
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+        let chunk = (n + workers - 1) / max(workers, 1)
+        let box = UnsafeSendable(results)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let lo = w * chunk, hi = min(n, lo + chunk)
+            if lo >= hi { return }
+            for i in lo..<hi { box.value[i] = parseFile(path: sources[i].0, text: sources[i].1, options: options) }
+        }
+        return Array(results)
+    }
+}
+
+/// Hands a buffer to worker threads that write disjoint elements.
+struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ v: T) { value = v }
 }
 
 extension LogSource {

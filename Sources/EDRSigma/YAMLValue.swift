@@ -58,12 +58,66 @@ enum YAMLLoader {
     /// Parses every document in a YAML stream.
     static func documents(_ text: String) throws -> [YV] {
         var out: [YV] = []
-        var seq = try Yams.compose_all(yaml: text)
+        // The basic resolver skips Yams' regular-expression tag resolution (most of the parse
+        // time); plain scalars are resolved below with the same YAML 1.1 rules.
+        var seq = try Yams.compose_all(yaml: text, Resolver.basic)
         while let node = seq.next() {
             out.append(try convert(node, depth: 0))
         }
         if let err = seq.error { throw err }
         return out
+    }
+
+    /// YAML 1.1 core resolution of a plain scalar (as Yams' default resolver, without regexes).
+    static func resolvePlain(_ t: String) -> YV {
+        switch t {
+        case "", "~", "null", "Null", "NULL": return .null
+        case "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON": return .bool(true)
+        case "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF": return .bool(false)
+        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return .double(.infinity)
+        case "-.inf", "-.Inf", "-.INF": return .double(-.infinity)
+        case ".nan", ".NaN", ".NAN": return .double(.nan)
+        default: break
+        }
+        let u = Array(t.utf8)
+        guard let f = u.first, (f >= 0x30 && f <= 0x39) || f == 0x2B || f == 0x2D || f == 0x2E else { return .string(t) }
+        var body = Substring(t)
+        var negative = false
+        if body.hasPrefix("+") { body = body.dropFirst() } else if body.hasPrefix("-") { body = body.dropFirst(); negative = true }
+        let digits = body.replacingOccurrences(of: "_", with: "")
+        func signed(_ v: Int64) -> YV { .int(negative ? -v : v) }
+        if body.hasPrefix("0x") || body.hasPrefix("0X") {
+            if let v = Int64(digits.dropFirst(2), radix: 16), digits.count > 2 { return signed(v) }
+            return .string(t)
+        }
+        if body.hasPrefix("0b") {
+            if let v = Int64(digits.dropFirst(2), radix: 2), digits.count > 2 { return signed(v) }
+            return .string(t)
+        }
+        if body.count > 1 && body.hasPrefix("0") && body.allSatisfy({ $0 >= "0" && $0 <= "7" || $0 == "_" }) {
+            if let v = Int64(digits.dropFirst(1), radix: 8) { return signed(v) }
+        }
+        if !body.isEmpty, body.allSatisfy({ ($0 >= "0" && $0 <= "9") || $0 == "_" }), body.first != "_" {
+            if body == "0" || !body.hasPrefix("0") { if let v = Int64(digits) { return signed(v) } }
+            return .string(t)
+        }
+        // float: [0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9]+)? | \.[0-9_]+([eE][-+][0-9]+)?
+        var i = body.startIndex
+        var sawDigit = false, sawDot = false, sawExp = false
+        while i < body.endIndex {
+            let c = body[i]
+            if c.isASCII && c.isNumber { sawDigit = true } else if c == "_" && sawDigit && !sawExp {
+            } else if c == "." && !sawDot && !sawExp { sawDot = true } else if (c == "e" || c == "E") && sawDigit && !sawExp {
+                sawExp = true
+                let n = body.index(after: i)
+                if n < body.endIndex && (body[n] == "+" || body[n] == "-") { i = n }
+                let after = body.index(after: i)
+                if after >= body.endIndex { return .string(t) }
+            } else { return .string(t) }
+            i = body.index(after: i)
+        }
+        if sawDigit && (sawDot || sawExp), let d = Double(t.replacingOccurrences(of: "_", with: "")) { return .double(d) }
+        return .string(t)
     }
 
     static func convert(_ node: Node, depth: Int) throws -> YV {
@@ -72,18 +126,9 @@ enum YAMLLoader {
         case .scalar(let s):
             let text = s.string
             if s.style != .plain { return .string(text) }
-            let tag = Tag.Name(rawValue: node.tag.description)
-            if tag == .null { return .null }
-            if tag == .bool {
-                switch text.lowercased() {
-                case "true", "yes", "on", "y": return .bool(true)
-                case "false", "no", "off", "n": return .bool(false)
-                default: return .string(text)
-                }
-            }
-            if tag == .int, let i = node.int { return .int(Int64(i)) }
-            if tag == .float, let d = node.float { return .double(d) }
-            return .string(text)
+            let explicit = s.tag.description
+            if explicit == Tag.Name.str.rawValue { return .string(text) }
+            return resolvePlain(text)
         case .sequence(let seq):
             return .list(try seq.map { try convert($0, depth: depth + 1) })
         case .mapping(let map):

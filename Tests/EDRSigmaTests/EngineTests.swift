@@ -174,3 +174,22 @@ import Testing
         #expect(total == 4000)
     }
 }
+
+@Test("YAML 1.1 plain scalar resolution", arguments: [
+    ("4688", "int 4688"), ("-12", "int -12"), ("0x17", "int 23"), ("017", "int 15"), ("1_000", "int 1000"),
+    ("1.5", "double 1.5"), ("1e3", "double 1000.0"), ("1.0e+3", "double 1000.0"), (".5", "double 0.5"),
+    ("true", "bool true"), ("Off", "bool false"), ("~", "null"), ("null", "null"), ("", "null"),
+    ("1.2.3", "string"), ("0x", "string"), ("-", "string"), ("abc", "string"), ("08", "string"), ("12ab", "string"),
+])
+func yamlScalars(_ text: String, _ expect: String) {
+    let got: String
+    switch YAMLLoader.resolvePlain(text) {
+    case .int(let i): got = "int \(i)"
+    case .double(let d): got = "double \(d)"
+    case .bool(let b): got = "bool \(b)"
+    case .null: got = "null"
+    case .string: got = "string"
+    default: got = "other"
+    }
+    #expect(got == expect)
+}
