@@ -347,20 +347,28 @@ public final class IOCSet: Sendable {
     /// absent). Other `.txt` files named like LOKI/signature-base lists are read too: a name
     /// containing "c2" → domains and IPs mixed, "hash" → digests, "filename" → path regexes
     /// (`regex;score[;exclude]`). Bad lines are reported and skipped.
-    public static func load(directory: String) -> IOCLoadResult {
+    public static func load(directory: String) -> IOCLoadResult { load(directories: [directory]) }
+
+    /// Several directories merged into one set (same file rules as `load(directory:)`); on a
+    /// duplicate indicator the first directory's label wins. All files are parsed in parallel.
+    public static func load(directories: [String]) -> IOCLoadResult {
         var builder = IOCSetBuilder()
         var diags: [IOCDiagnostic] = []
         var files: [String] = []
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-            return IOCLoadResult(set: IOCSet(), diagnostics: [IOCDiagnostic(file: directory, line: 0, message: "cannot read directory")], files: [])
-        }
         var plan: [(String, IOCSetBuilder.LineKind)] = []
-        for (name, kind) in standardFiles where names.contains(name) { plan.append((name, kind)) }
-        for name in names.sorted() where name.hasSuffix(".txt") && !standardFiles.contains(where: { $0.name == name }) {
-            let lower = name.lowercased()
-            if lower.contains("c2") { plan.append((name, .mixed)) }
-            else if lower.contains("hash") { plan.append((name, .hash)) }
-            else if lower.contains("filename") { plan.append((name, .pathRegex)) }
+        for directory in directories {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+                diags.append(IOCDiagnostic(file: directory, line: 0, message: "cannot read directory"))
+                continue
+            }
+            let dir = directory as NSString
+            for (name, kind) in standardFiles where names.contains(name) { plan.append((dir.appendingPathComponent(name), kind)) }
+            for name in names.sorted() where name.hasSuffix(".txt") && !standardFiles.contains(where: { $0.name == name }) {
+                let lower = name.lowercased()
+                if lower.contains("c2") { plan.append((dir.appendingPathComponent(name), .mixed)) }
+                else if lower.contains("hash") { plan.append((dir.appendingPathComponent(name), .hash)) }
+                else if lower.contains("filename") { plan.append((dir.appendingPathComponent(name), .pathRegex)) }
+            }
         }
         // Files are parsed in parallel, each into its own builder, then merged in order.
         final class Slot: @unchecked Sendable {
@@ -371,8 +379,7 @@ public final class IOCSet: Sendable {
         let slots = plan.map { _ in Slot() }
         let work = plan
         DispatchQueue.concurrentPerform(iterations: plan.count) { k in
-            let (name, kind) = work[k]
-            let path = (directory as NSString).appendingPathComponent(name)
+            let (path, kind) = work[k]
             // Mapped, not copied: large lists don't cost their size twice while parsing.
             guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
                 slots[k].diags.append(IOCDiagnostic(file: path, line: 0, message: "cannot read file"))
@@ -386,7 +393,7 @@ public final class IOCSet: Sendable {
             slots[k].builder.ips.finish()
         }
         for (k, slot) in slots.enumerated() {
-            if slot.read { files.append((directory as NSString).appendingPathComponent(plan[k].0)) }
+            if slot.read { files.append(plan[k].0) }
             diags.append(contentsOf: slot.diags)
             if k == 0 { builder = slot.builder } else { builder.absorb(slot.builder) }
             slot.builder = IOCSetBuilder()

@@ -375,6 +375,19 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
         #expect(r.set.matchDomain("d99.example")?.label == "n99")
     }
 
+    @Test func severalDirectories() throws {
+        let a = try makeDir(["domains.txt": "one.example;from a\nboth.example;a wins\n"])
+        let b = try makeDir(["domains.txt": "two.example;from b\nboth.example;b\n", "ips.txt": "192.0.2.1;b ip\n"])
+        defer { for d in [a, b] { try? FileManager.default.removeItem(atPath: d) } }
+        let r = IOCSet.load(directories: [a, b, a + "/missing"])
+        #expect(r.files.count == 3)
+        #expect(r.diagnostics.count == 1)
+        #expect(r.set.counts == IOCCounts(domains: 3, ips: 1, hashes: 0, paths: 0))
+        #expect(r.set.matchDomain("both.example")?.label == "a wins")
+        #expect(r.set.matchDomain("two.example")?.label == "from b")
+        #expect(r.set.matchIP("192.0.2.1")?.label == "b ip")
+    }
+
     @Test func absentFilesAndMissingDirectory() throws {
         let dir = try makeDir(["ips.txt": "192.0.2.1\n"])
         defer { try? FileManager.default.removeItem(atPath: dir) }
