@@ -157,9 +157,10 @@ final class CompiledUnit: @unchecked Sendable {
                 always.append(Int32(ri))
             }
         }
-        // Literal atoms that anchor no rule are tested one by one (memoized) on the rules that
-        // become candidates; only anchors go into the shared automata, which keeps them small.
-        for i in atoms.indices where !isAnchor[i] {
+        // Fields holding anchors are scanned for every event anyway, so all their literals share
+        // the scan. Literals on other fields are tested one by one (memoized) only for the rules
+        // that become candidates.
+        for i in atoms.indices where !anchorFieldSet.contains(atoms[i].field) {
             if case .ac(let mode, _) = atoms[i].kind { atoms[i].kind = .lit(mode, b.acBytes[i]!, cased: false) }
         }
 
