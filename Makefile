@@ -10,7 +10,7 @@ ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 APT_PKGS   := libbpf-dev libelf-dev zlib1g-dev libyara-dev libpcre2-dev libseccomp-dev libcap-dev bpftool yara
 CONFIG     ?= config/edr.toml
 
-.PHONY: all deps bpf build release run test bench clean
+.PHONY: all deps pydeps bpf build release run test bench clean
 
 all: build
 
@@ -21,6 +21,10 @@ deps:
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# The Sigma differential test's oracle (pySigma turns rules into SQL that SQLite runs).
+pydeps:
+	@python3 -c "import sigma.backends.sqlite" 2>/dev/null || python3 -m pip install -q pysigma pysigma-backend-sqlite
 
 $(BPF_OUT)/vmlinux.h:
 	@mkdir -p $(BPF_OUT)
@@ -47,7 +51,7 @@ release: bpf
 run: release
 	$$($(SWIFT) build -c release --show-bin-path)/edr run --config $(CONFIG)
 
-test: build
+test: build pydeps
 	EDR_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --no-parallel
 
 bench: release

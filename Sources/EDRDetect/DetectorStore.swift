@@ -140,23 +140,15 @@ public final class DetectorStore: @unchecked Sendable {
         return true
     }
 
-    /// IOC directories merged into one set. Strict: any bad line fails the load.
+    /// IOC directories merged into one set (files read in parallel). Strict: any bad line
+    /// fails the load, so a reload keeps the live set.
     static func loadIOC(_ dirs: [String], strict: Bool) throws -> IOCSet {
-        var builder = IOCSetBuilder()
-        var problems: [String] = []
-        for dir in dirs {
-            for (name, kind) in IOCSet.standardFiles {
-                let path = dir + "/" + name
-                guard let bytes = try? readFile(path) else { continue }
-                let diags = builder.load(contents: bytes, kind: kind, fileName: path)
-                problems += diags.map(\.description)
-            }
-        }
+        let result = IOCSet.load(directories: dirs)
+        let problems = result.diagnostics.map(\.description)
         for p in problems { Log.warning("ioc: \(p)") }
         if strict && !problems.isEmpty { throw EDRError("\(problems.count) malformed indicator line(s), first: \(problems[0])") }
-        let set = builder.build()
-        Log.info("ioc: \(set.counts) from \(dirs.joined(separator: ", "))")
-        return set
+        Log.info("ioc: \(result.set.counts) from \(result.files.count) file(s) in \(dirs.joined(separator: ", "))")
+        return result.set
     }
 
     /// path → size and modification time of every file under the paths.
