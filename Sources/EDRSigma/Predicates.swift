@@ -114,35 +114,40 @@ enum ScalarEval {
         }
     }
 
-    /// Glob over bytes; `?` takes one UTF-8 scalar.
+    /// Glob over bytes; `?` takes one UTF-8 scalar. Iterative with a single backtrack point
+    /// (the last `*`), so it runs in O(pattern × text) whatever the number of stars.
     static func glob(_ toks: [GlobTok], _ s: UnsafeBufferPointer<UInt8>) -> Bool {
-        globFrom(toks, 0, s, 0)
-    }
-
-    private static func globFrom(_ toks: [GlobTok], _ ti: Int, _ s: UnsafeBufferPointer<UInt8>, _ si: Int) -> Bool {
-        var ti = ti, si = si
-        while ti < toks.count {
-            switch toks[ti] {
-            case .lit(let b):
-                if s.count - si < b.count { return false }
-                for k in 0..<b.count where s[si + k] != b[k] { return false }
-                si += b.count; ti += 1
-            case .one:
-                if si >= s.count { return false }
-                si += 1
-                while si < s.count && (s[si] & 0xC0) == 0x80 { si += 1 }
-                ti += 1
-            case .star:
-                if ti == toks.count - 1 { return true }
-                var k = si
-                while k <= s.count {
-                    if globFrom(toks, ti + 1, s, k) { return true }
-                    k += 1
+        var ti = 0, si = 0
+        var starT = -1, starS = 0
+        let n = s.count
+        while true {
+            if ti < toks.count {
+                switch toks[ti] {
+                case .star:
+                    starT = ti; starS = si; ti += 1
+                    continue
+                case .lit(let b):
+                    if n - si >= b.count && b.withUnsafeBufferPointer({ memcmp($0.baseAddress!, s.baseAddress! + si, b.count) == 0 }) {
+                        si += b.count; ti += 1
+                        continue
+                    }
+                case .one:
+                    if si < n {
+                        si += 1
+                        while si < n && (s[si] & 0xC0) == 0x80 { si += 1 }
+                        ti += 1
+                        continue
+                    }
                 }
-                return false
+            } else if si == n {
+                return true
             }
+            // Mismatch: let the last star take one more scalar, or fail.
+            guard starT >= 0, starS < n else { return false }
+            starS += 1
+            while starS < n && (s[starS] & 0xC0) == 0x80 { starS += 1 }
+            si = starS; ti = starT + 1
         }
-        return si == s.count
     }
 
     @inline(__always)
