@@ -87,9 +87,16 @@ def children(sup):
 
 def counters(sensor_pid):
     """Kernel counters summed over CPUs, from the edr_counters map the sensor holds."""
+    held = set()  # map ids among the sensor's descriptors (bpftool here has no "pids" column)
+    for fd in os.listdir(f"/proc/{sensor_pid}/fdinfo"):
+        try:
+            for line in open(f"/proc/{sensor_pid}/fdinfo/{fd}"):
+                if line.startswith("map_id:"):
+                    held.add(int(line.split()[1]))
+        except OSError:
+            pass
     maps = json.loads(subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True, text=True).stdout)
-    ids = [m["id"] for m in maps if m.get("name") == "edr_counters"
-           and any(p.get("pid") == sensor_pid for p in m.get("pids", []))]
+    ids = [m["id"] for m in maps if m.get("name") == "edr_counters" and m["id"] in held]
     if not ids:
         return {}
     dump = json.loads(subprocess.run(["bpftool", "-j", "map", "dump", "id", str(ids[0])], capture_output=True, text=True).stdout)
