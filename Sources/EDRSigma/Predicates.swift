@@ -54,21 +54,35 @@ struct CIDR: Hashable, Sendable {
 }
 
 enum IPAddr {
-    static func parse(_ s: String) -> [UInt8]? {
-        var s = Substring(s)
-        if s.hasPrefix("[") && s.hasSuffix("]") { s = s.dropFirst().dropLast() }
-        if let pct = s.firstIndex(of: "%") { s = s[..<pct] }
-        if s.utf8.contains(UInt8(ascii: ":")) {
-            var a = in6_addr()
-            let ok = String(s).withCString { inet_pton(AF_INET6, $0, &a) }
-            guard ok == 1 else { return nil }
-            return withUnsafeBytes(of: &a) { Array($0) }
-        } else {
-            var a = in_addr()
-            let ok = String(s).withCString { inet_pton(AF_INET, $0, &a) }
-            guard ok == 1 else { return nil }
-            return withUnsafeBytes(of: &a) { Array($0) }
+    /// Dotted-quad IPv4 without allocation; nil if not exactly four decimal octets.
+    static func parseV4(_ u: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        var out: [UInt8] = [0, 0, 0, 0]
+        var part = 0, val = 0, digits = 0
+        for b in u {
+            if b >= 0x30 && b <= 0x39 {
+                val = val * 10 + Int(b - 0x30); digits += 1
+                if digits > 3 || val > 255 { return nil }
+            } else if b == UInt8(ascii: ".") {
+                if digits == 0 || part == 3 { return nil }
+                out[part] = UInt8(val); part += 1; val = 0; digits = 0
+            } else { return nil }
         }
+        if digits == 0 || part != 3 { return nil }
+        out[3] = UInt8(val)
+        return out
+    }
+
+    static func parse(_ s: String) -> [UInt8]? {
+        var str = s
+        if let v4 = str.withUTF8({ parseV4($0) }) { return v4 }
+        guard str.utf8.contains(UInt8(ascii: ":")) else { return nil }
+        var sub = Substring(s)
+        if sub.hasPrefix("[") && sub.hasSuffix("]") { sub = sub.dropFirst().dropLast() }
+        if let pct = sub.firstIndex(of: "%") { sub = sub[..<pct] }
+        var a = in6_addr()
+        let ok = String(sub).withCString { inet_pton(AF_INET6, $0, &a) }
+        guard ok == 1 else { return nil }
+        return withUnsafeBytes(of: &a) { Array($0) }
     }
 }
 
