@@ -27,6 +27,8 @@ public struct AgentConfig: Sendable, Equatable {
         public var user = "nobody"
         /// Rebuild a detector when its rule files change (inotify, polling as fallback).
         public var watchRules = true
+        /// File events under these path prefixes are dropped.
+        public var excludePaths: [String] = []
     }
     public struct Yara: Sendable, Equatable {
         public var rules: [String] = []
@@ -144,6 +146,7 @@ extension AgentConfig {
         "detect": [
             "user": { c, v, w throws(ConfigError) in c.detect.user = try string(v, w) },
             "watch_rules": { c, v, w throws(ConfigError) in c.detect.watchRules = try bool(v, w) },
+            "exclude_paths": { c, v, w throws(ConfigError) in c.detect.excludePaths = try strings(v, w) },
         ],
         "yara": [
             "rules": { c, v, w throws(ConfigError) in c.yara.rules = try strings(v, w) },

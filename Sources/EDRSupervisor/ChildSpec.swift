@@ -1,3 +1,4 @@
+import CCap
 import CSpawn
 import EDRCore
 #if canImport(Glibc)
@@ -106,7 +107,14 @@ public func capabilityNames(_ mask: UInt64) -> String {
     if mask == 0 { return "none" }
     var names: [String] = []
     for bit in 0..<64 where mask & (1 << UInt64(bit)) != 0 {
-        names.append(Capability(rawValue: bit)?.name ?? "cap_\(bit)")
+        if let known = Capability(rawValue: bit) {
+            names.append(known.name)
+        } else if let p = edr_cap_name(Int32(bit)) {
+            names.append(String(cString: p).uppercased())  // libcap knows every kernel capability
+            edr_cap_free(p)
+        } else {
+            names.append("cap_\(bit)")
+        }
     }
     return names.joined(separator: ",")
 }

@@ -106,7 +106,8 @@ public final class Supervisor {
                         "--yara-rules", ChildArguments.join(c.yara.rules), "--ioc-rules", ChildArguments.join(c.ioc.rules),
                         "--yara-max-file-mib", String(c.yara.maxFileMiB), "--yara-timeout-seconds", String(c.yara.scanTimeoutSeconds),
                         "--yara-cache-entries", String(c.yara.cacheEntries), "--yara-cache-ttl-seconds", String(c.yara.cacheTTLSeconds),
-                        "--yara-allowlist", ChildArguments.join(c.yara.allowlist), "--watch-rules", String(c.detect.watchRules)] + (options.printAlerts ? ["--print-alerts"] : []),
+                        "--yara-allowlist", ChildArguments.join(c.yara.allowlist), "--watch-rules", String(c.detect.watchRules),
+                        "--exclude-paths", ChildArguments.join(c.detect.excludePaths)] + (options.printAlerts ? ["--print-alerts"] : []),
             uid: detectUser.uid, gid: detectUser.gid, capabilities: [], seccompRole: .detector, fds: [alertFD])
         detect.stdoutFD = options.printAlerts ? 1 : 2
         let levels = ["informational", "low", "medium", "high", "critical"]

@@ -87,10 +87,26 @@ struct ConfinementTests {
         #expect { try Spawner.spawn(spec) } throws: { e in "\(e)".contains("execve") }
     }
 
-    @Test func sensorNeedsPtraceForOtherUsersExe() {
-        // Documented reason for CAP_SYS_PTRACE: without it, another user's /proc/PID/exe is unreadable.
-        #expect(Supervisor.sensorCapabilities.contains(.sysPtrace))
+    /// Why the sensor holds CAP_SYS_PTRACE, proven: root with only CAP_BPF and CAP_PERFMON cannot
+    /// read /proc/1/exe (init holds more capabilities), with CAP_SYS_PTRACE added it can.
+    @Test(.enabled(if: isRoot, "needs root"))
+    func sensorNeedsPtraceToReadOtherProcessesExecutables() throws {
+        func readlinkInit(_ caps: [Capability]) throws -> Int32 {
+            let spec = ChildSpec(name: "readlink", executable: "/usr/bin/readlink", arguments: ["/proc/1/exe"],
+                                 uid: 0, gid: 0, capabilities: caps, seccompRole: .sensor, fds: [])
+            var spawned = spec
+            spawned.stdoutFD = open("/dev/null", O_WRONLY)
+            let pid = try Spawner.spawn(spawned)
+            close(spawned.stdoutFD)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            return status
+        }
+        #expect(try readlinkInit([.bpf, .perfmon]) != 0)
+        #expect(try readlinkInit(Supervisor.sensorCapabilities) == 0)
         #expect(Supervisor.sensorCapabilities.count == 3)
+        #expect(capabilityNames(Capability.mask([.bpf, .perfmon, .sysPtrace])) == "CAP_SYS_PTRACE,CAP_PERFMON,CAP_BPF")
+        #expect(capabilityNames(1 << 40) == "CAP_CHECKPOINT_RESTORE")
     }
 }
 
