@@ -116,7 +116,10 @@ public final class Detector: @unchecked Sendable {
             if reader.decoder.bufferedBytes == 0 {
                 pollfds[0].revents = 0
                 let n = poll(&pollfds, 1, 200)
-                if n == 0 { continue }
+                if n == 0 {
+                    flushTelemetry()
+                    continue
+                }
                 if n < 0 { if errno == EINTR { continue } else { throw SystemError("poll") } }
             }
             guard let frame = try reader.next() else { return }
@@ -186,6 +189,16 @@ public final class Detector: @unchecked Sendable {
                 counters.events += 1
                 evaluate(t.event, sequence: sequence, process: t.process, parent: nil)
             }
+        }
+    }
+
+    /// DNS queries whose answer never came are reported once their wait is over, even when
+    /// no other record arrives to trigger it.
+    private func flushTelemetry() {
+        let clock = normalizer
+        for t in telemetry.flushUnanswered(processes: normalizer.cache, now: monotonicNanos(), wallTime: { clock.wallTime(bootNanos: $0) }) {
+            counters.events += 1
+            evaluate(t.event, sequence: nil, process: t.process, parent: nil)
         }
     }
 

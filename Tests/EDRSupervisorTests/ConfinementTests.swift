@@ -88,11 +88,12 @@ struct ConfinementTests {
     }
 
     /// Why the sensor holds CAP_SYS_PTRACE, proven: root with only CAP_BPF and CAP_PERFMON cannot
-    /// read /proc/1/exe (init holds more capabilities), with CAP_SYS_PTRACE added it can.
+    /// read the executable link of a process holding more capabilities (this test process, root
+    /// with a full set); with CAP_SYS_PTRACE added it can.
     @Test(.enabled(if: isRoot, "needs root"))
     func sensorNeedsPtraceToReadOtherProcessesExecutables() throws {
         func readlinkInit(_ caps: [Capability]) throws -> Int32 {
-            let spec = ChildSpec(name: "readlink", executable: "/usr/bin/readlink", arguments: ["/proc/1/exe"],
+            let spec = ChildSpec(name: "readlink", executable: "/usr/bin/readlink", arguments: ["/proc/\(getpid())/exe"],
                                  uid: 0, gid: 0, capabilities: caps, seccompRole: .sensor, fds: [])
             var spawned = spec
             spawned.stdoutFD = open("/dev/null", O_WRONLY)
