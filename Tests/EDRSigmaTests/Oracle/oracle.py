@@ -220,6 +220,14 @@ def assign_detection(det, fields, keywords):
             assign_item(it, fields, keywords)
 
 
+def cidr_fields(det, out):
+    for it in det.detection_items:
+        if isinstance(it, SigmaDetection):
+            cidr_fields(it, out)
+        elif it.field is not None and any(isinstance(v, T.SigmaCIDRExpression) for v in it.value):
+            out.add(it.field)
+
+
 def item_fields(det, out):
     for it in det.detection_items:
         if isinstance(it, SigmaDetection):
@@ -243,9 +251,10 @@ def mutate(s):
 def events_for_rule(rule):
     ls = {k: getattr(rule.logsource, k) for k in ("product", "category", "service")}
     dets = rule.detection.detections
-    all_fields = set()
+    all_fields, ip_fields = set(), set()
     for d in dets.values():
         item_fields(d, all_fields)
+        cidr_fields(d, ip_fields)
     out = []
 
     def make(names, variant=None):
@@ -272,6 +281,10 @@ def events_for_rule(rule):
     out.append(make(main, "upper"))
     base = make(main)
     for f in list(base):
+        if f in ip_fields:
+            # cidr is textual in the oracle: near misses must stay valid addresses.
+            out.append({**base, f: "2001:db8::9" if ":" in str(base[f]) else "203.0.113.9"})
+            continue
         if isinstance(base[f], str) and base[f] != "filler":
             e = dict(base)
             e[f] = mutate(base[f])
@@ -282,6 +295,15 @@ def events_for_rule(rule):
             out.append({**base, f: base[f] + "x"})   # breaks endswith / exact
             out.append({**base, f: "x" + base[f]})   # breaks startswith / exact
     return [(ls, e) for e in out]
+
+
+def _is_ip(v):
+    import ipaddress
+    try:
+        ipaddress.ip_address(v)
+        return True
+    except ValueError:
+        return False
 
 
 # ---------------------------------------------------------------- main
@@ -295,6 +317,7 @@ def main():
                 paths.append(os.path.join(root, f))
     paths.sort()
     results, queries, events, rule_fields = {}, {}, [], {}
+    global_ip_fields = set()
     for p in paths:
         try:
             coll = SigmaCollection.load_ruleset([p], collect_errors=False)
@@ -307,6 +330,8 @@ def main():
                 raise ValueError(f"{len(q)} queries")
             queries[p] = (q[0], {k: getattr(rule.logsource, k) for k in ("product", "category", "service")})
             evs = events_for_rule(rule)
+            for d in rule.detection.detections.values():
+                cidr_fields(d, global_ip_fields)
             rule_fields[p] = {f for _, e in evs for f in e}
             events.extend(evs)
         except Exception as ex:  # the oracle's own limits
@@ -348,7 +373,11 @@ def main():
         keys = list(row)
         db.execute(f"INSERT INTO logs ({', '.join(q(k) for k in keys)}) VALUES ({', '.join('?' for _ in keys)})",
                    [row[k] for k in keys])
-        out_events.append({"logsource": ls, "fields": e})
+        # cidr is textual in the oracle: an address-like value that is not an address (another
+        # rule's near miss such as "127.0.0.1x") may match a network there and not here.
+        unsure = any(k in global_ip_fields and isinstance(v, str) and re.match(r"^[0-9a-fA-F:.]+", v)
+                     and not _is_ip(v) for k, v in e.items())
+        out_events.append({"logsource": ls, "fields": e, "oracle_unsure": unsure})
     for p, (query, ls) in queries.items():
         try:
             rows = [r[0] for r in db.execute(query.replace("SELECT *", "SELECT rowid", 1))]
