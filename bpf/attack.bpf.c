@@ -118,6 +118,9 @@ static __always_inline void finish(struct edr_attack_record *r, __u32 off)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(edr_attack_exit, struct pt_regs *regs, long ret)
 {
+    long id = exit_syscall_id(regs);
+    if (id >= 0 && !(attack_op(id)))
+        return 0;
     __u64 key = bpf_get_current_pid_tgid();
     struct edr_sys_state *sp = bpf_map_lookup_elem(&edr_attack_state, &key);
     if (!sp)

@@ -195,6 +195,9 @@ int BPF_PROG(edr_dns_enter, struct pt_regs *regs, long id)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(edr_dns_exit, struct pt_regs *regs, long ret)
 {
+    long id = exit_syscall_id(regs);
+    if (id >= 0 && !(id == NR_sendto || id == NR_sendmsg || id == NR_sendmmsg || id == NR_write || id == NR_recvfrom || id == NR_recvmsg || id == NR_read))
+        return 0;
     __u64 key = bpf_get_current_pid_tgid();
     struct edr_sys_state *sp = bpf_map_lookup_elem(&edr_dns_state, &key);
     if (!sp)

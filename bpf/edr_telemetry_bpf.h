@@ -213,6 +213,20 @@ static __always_inline void fill_ctx(struct edr_ctx *c)
     note_cgroup(c->cgroup_id);
 }
 
+/* The syscall number at raw_tp/sys_exit, so an exit hook can leave before its state-map
+ * lookup for the many syscalls it never cares about (that lookup would run on every syscall
+ * of every process). */
+static __always_inline long exit_syscall_id(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+    return (long)BPF_CORE_READ(regs, orig_ax);
+#elif defined(__TARGET_ARCH_arm64)
+    return (long)BPF_CORE_READ(regs, syscallno);
+#else
+    return -1;
+#endif
+}
+
 static __always_inline int current_is_agent(void)
 {
     return is_agent((struct task_struct *)bpf_get_current_task());

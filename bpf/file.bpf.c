@@ -92,13 +92,16 @@ static __always_inline void put_dir_and_name(struct edr_file_record *r, int sect
 SEC("raw_tp/sys_exit")
 int BPF_PROG(edr_file_exit, struct pt_regs *regs, long ret)
 {
+    long id = exit_syscall_id(regs);
+    if (id >= 0 && !(is_open_call(id) || id == NR_unlink || id == NR_unlinkat || id == NR_rmdir || id == NR_rename || id == NR_renameat || id == NR_renameat2))
+        return 0;
     __u64 key = bpf_get_current_pid_tgid();
     struct edr_sys_state *sp = bpf_map_lookup_elem(&edr_file_state, &key);
     if (!sp)
         return 0;
     struct edr_sys_state s = *sp;
     bpf_map_delete_elem(&edr_file_state, &key);
-    long id = s.id;
+    id = s.id;
     if (ret < 0)
         return 0; /* failed calls changed nothing */
 

@@ -60,6 +60,9 @@ int BPF_PROG(edr_net_enter, struct pt_regs *regs, long id)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(edr_net_exit, struct pt_regs *regs, long ret)
 {
+    long id = exit_syscall_id(regs);
+    if (id >= 0 && !(id == NR_connect || id == NR_accept || id == NR_accept4 || id == NR_listen))
+        return 0;
     __u64 key = bpf_get_current_pid_tgid();
     struct edr_sys_state *sp = bpf_map_lookup_elem(&edr_net_state, &key);
     if (!sp)
