@@ -1,7 +1,9 @@
 import ArgumentParser
 import EDRCore
 import EDRDetect
+import EDRIOC
 import EDRSigma
+import EDRYara
 import Foundation
 
 /// `edr validate --rules DIR [--rules DIR …] [--json]`: loads rules exactly as the detector
@@ -14,6 +16,12 @@ struct ValidateCommand: ParsableCommand {
     @Option(name: .long, help: "A rule file or directory (searched recursively for .yml/.yaml); repeatable.")
     var rules: [String] = []
 
+    @Option(name: .long, help: "A YARA rule directory to compile (every .yar/.yara file); repeatable.")
+    var yara: [String] = []
+
+    @Option(name: .long, help: "An IOC directory (domains.txt, ips.txt, hashes.txt, paths_regex.txt); repeatable.")
+    var ioc: [String] = []
+
     @Flag(name: .long, help: "Print one JSON document instead of text.")
     var json = false
 
@@ -24,7 +32,7 @@ struct ValidateCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        if rules.isEmpty { throw ValidationError("give at least one --rules DIR") }
+        if rules.isEmpty && yara.isEmpty && ioc.isEmpty { throw ValidationError("give at least one --rules, --yara or --ioc DIR") }
     }
 
     func run() throws {
@@ -59,9 +67,26 @@ struct ValidateCommand: ParsableCommand {
                 out += "\n"
             }
         }
+        // YARA and IOC files: every error with file and line, as the detector would report it.
+        var yaraErrors: [String] = [], iocErrors: [String] = []
+        var yaraRules = 0, iocCounts = ""
+        if !yara.isEmpty {
+            let r = YaraRules.compile(directories: yara)
+            yaraErrors = r.errors.map(\.description)
+            yaraRules = r.rules?.ruleCount ?? 0
+            if !json { out += "YARA: \(r.compiledFiles.count) of \(r.files.count) files compiled, \(yaraRules) rules\n" + yaraErrors.map { "REJECTED \($0)\n" }.joined() }
+        }
+        if !ioc.isEmpty {
+            let r = IOCSet.load(directories: ioc)
+            iocErrors = r.diagnostics.map(\.description)
+            iocCounts = r.set.counts.description
+            if !json { out += "IOC: \(iocCounts) from \(r.files.count) files\n" + iocErrors.map { "REJECTED \($0)\n" }.joined() }
+        }
         if json {
-            let doc: [String: Any] = ["rules": entries,
+            var doc: [String: Any] = ["rules": entries,
                                       "totals": ["documents": engine.diagnostics.count, "loaded": loaded, "rejected": rejected, "inert": inert]]
+            if !yara.isEmpty { doc["yara"] = ["rules": yaraRules, "errors": yaraErrors] }
+            if !ioc.isEmpty { doc["ioc"] = ["counts": iocCounts, "errors": iocErrors] }
             let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
             FileHandle.standardOutput.write(data)
             FileHandle.standardOutput.write(Data("\n".utf8))
@@ -69,6 +94,6 @@ struct ValidateCommand: ParsableCommand {
             out += "\(engine.diagnostics.count) documents: \(loaded) loaded, \(rejected) rejected, \(inert) inert\n"
             FileHandle.standardOutput.write(Data(out.utf8))
         }
-        if rejected > 0 { throw ExitCode(1) }
+        if rejected > 0 || !yaraErrors.isEmpty || !iocErrors.isEmpty { throw ExitCode(1) }
     }
 }

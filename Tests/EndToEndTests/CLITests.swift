@@ -1,0 +1,56 @@
+import Testing
+import Foundation
+
+/// The `edr` command line, run as a user would.
+@Suite("edr command line")
+struct CLITests {
+    func edr(_ args: [String]) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binDirectory + "/edr")
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func tempDir() throws -> String {
+        let d = NSTemporaryDirectory() + "edr-cli-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    @Test func versionAndHelp() throws {
+        let v = try edr(["version"])
+        #expect(v.status == 0 && v.output.hasPrefix("edr "))
+        let h = try edr(["--help"])
+        #expect(h.status == 0)
+        for sub in ["run", "validate", "replay", "bench", "version"] { #expect(h.output.contains(sub)) }
+    }
+
+    @Test func validateChecksSigmaYaraAndIOC() throws {
+        let repo = repoRoot.path
+        let good = try edr(["validate", "--rules", repo + "/rules/sigma", "--yara", repo + "/rules/yara", "--ioc", repo + "/rules/ioc"])
+        #expect(good.status == 0, "\(good.output)")
+        #expect(good.output.contains("YARA: 1 of 1 files compiled"))
+
+        let bad = try tempDir()
+        try "rule r { strings: $a = \"x\" condition: $missing }\n".write(toFile: bad + "/bad.yar", atomically: true, encoding: .utf8)
+        try "10.0.0.1;fine\nnot-an-ip;broken\n".write(toFile: bad + "/ips.txt", atomically: true, encoding: .utf8)
+        let yara = try edr(["validate", "--yara", bad])
+        #expect(yara.status == 1 && yara.output.contains(bad + "/bad.yar:1"), "\(yara.output)")
+        let ioc = try edr(["validate", "--ioc", bad])
+        #expect(ioc.status == 1 && ioc.output.contains(bad + "/ips.txt:2"), "\(ioc.output)")
+    }
+
+    @Test func runRejectsUnknownConfigKeysByName() throws {
+        let d = try tempDir()
+        try "[alerts]\npaht = \"/tmp/x\"\n".write(toFile: d + "/edr.toml", atomically: true, encoding: .utf8)
+        let r = try edr(["run", "--config", d + "/edr.toml"])
+        #expect(r.status != 0)
+        #expect(r.output.contains("unknown key 'alerts.paht'"), "\(r.output)")
+    }
+}
