@@ -254,3 +254,57 @@ func invalidCorrelation(_ doc: String, _ reason: String) {
     guard case .rejected(let r)? = d?.status else { Issue.record("not rejected: \(String(describing: d?.status))"); return }
     #expect(r.contains(reason), "reason was: \(r)")
 }
+
+@Test func valuePercentileFlagsRareValues() {
+    let yaml = """
+    title: Rare process image for this host
+    id: corr-7
+    correlation:
+        type: value_percentile
+        rules: [proc]
+        group-by: [Computer]
+        timespan: 1d
+        condition:
+            field: Image
+            lte: 5
+    ---
+    title: proc
+    name: proc
+    id: proc-1
+    logsource:
+        product: linux
+        category: process_creation
+    detection:
+        sel:
+            Image|startswith: '/'
+        condition: sel
+    """
+    let e = engine(yaml)
+    #expect(e.loadedCount == 2)
+    var fired: [String] = []
+    // The first event is trivially "rare" (100% share > 5%), nothing fires; 40 common ones, then a rare one.
+    for i in 0..<40 { fired += e.evaluate(ev([("Image", "/usr/bin/ls"), ("Computer", "h")], t: Double(i))).compactMap(\.rule.id) }
+    #expect(fired.isEmpty)
+    let rare = e.evaluate(ev([("Image", "/tmp/.x/miner"), ("Computer", "h")], t: 50))
+    #expect(rare.map(\.rule.id) == ["corr-7"])
+    #expect((rare.first?.correlation?.value ?? 100) < 5)
+}
+
+@Test func eventCountEqualsFiresOnce() {
+    let yaml = """
+    title: exactly three
+    id: corr-8
+    correlation:
+        type: event_count
+        rules: [failed_login]
+        group-by: [User]
+        timespan: 1h
+        condition:
+            eq: 3
+    ---
+    """ + "\n" + baseRules
+    let e = engine(yaml)
+    var n = 0
+    for t in 0..<7 { n += e.evaluate(login(4625, user: "u", t: Double(t))).count }
+    #expect(n == 2)   // at the 3rd and (after the restart) the 6th event
+}
