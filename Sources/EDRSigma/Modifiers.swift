@@ -208,8 +208,19 @@ enum DetectionCompiler {
                 }
             case "expand":
                 try mapAll { v in
-                    guard case .raw(let s) = v else { throw RuleError("'expand' needs a plain string in '\(key)'") }
-                    return try expand(s, placeholders).map { .raw($0) }
+                    switch v {
+                    case .raw(let s): return try expand(s, placeholders).map { .raw($0) }
+                    case .str(let ss):
+                        // After contains/startswith/endswith: expand inside the literal runs.
+                        var failure: RuleError? = nil
+                        let out = ss.expandLiterals { bytes in
+                            do { return try expand(String(decoding: bytes, as: UTF8.self), placeholders).map { Array($0.utf8) } }
+                            catch { failure = error as? RuleError ?? RuleError("\(error)"); return [bytes] }
+                        }
+                        if let failure { throw failure }
+                        return out.map { .str($0) }
+                    default: throw RuleError("'expand' needs a string in '\(key)'")
+                    }
                 }
             case "fieldref":
                 sawFieldref = true

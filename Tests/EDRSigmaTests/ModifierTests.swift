@@ -168,3 +168,11 @@ func invalidModifier(_ det: String, _ reason: String) {
     let out = Encoders.base64offset(Array("/bin/sh".utf8)).map { String(decoding: $0, as: UTF8.self) }
     #expect(out == ["L2Jpbi9za", "9iaW4vc2", "vYmluL3No"])
 }
+
+@Test func expandAfterContains() {
+    let opts = SigmaOptions(placeholders: ["known_cdcs": ["dc01", "dc02"]])
+    let det = sel("Attributes|contains|expand: '%known_cdcs%'")
+    #expect(matches(det, [("Attributes", "cdc:DC02.corp")], options: opts) == true)
+    #expect(matches(det, [("Attributes", "cdc:dc03")], options: opts) == false)
+    #expect(rejection(det)?.contains("known_cdcs") == true)
+}
