@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(name: "edr-respond", dependencies: ["EDRCore", "EDRRespond"], swiftSettings: strict),
 
         .testTarget(name: "EDRCoreTests", dependencies: ["EDRCore"]),
-        .testTarget(name: "EDRSigmaTests", dependencies: ["EDRSigma", "EDRCore"]),
+        .testTarget(name: "EDRSigmaTests", dependencies: ["EDRSigma", "EDRCore"], exclude: ["Oracle"]),
         .testTarget(name: "EDRIOCTests", dependencies: ["EDRIOC", "EDRCore"]),
         .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
         .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSigma"]),
