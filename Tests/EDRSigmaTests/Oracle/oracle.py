@@ -23,6 +23,7 @@ import random
 import re
 import sqlite3
 import sys
+import time
 
 try:
     import re._parser as sre_parse  # Python ≥ 3.11
@@ -378,6 +379,7 @@ def main():
         unsure = any(k in global_ip_fields and isinstance(v, str) and re.match(r"^[0-9a-fA-F:.]+", v)
                      and not _is_ip(v) for k, v in e.items())
         out_events.append({"logsource": ls, "fields": e, "oracle_unsure": unsure})
+    sql_started = time.perf_counter()
     for p, (query, ls) in queries.items():
         try:
             rows = [r[0] for r in db.execute(query.replace("SELECT *", "SELECT rowid", 1))]
@@ -390,6 +392,9 @@ def main():
             if all(ls[k] is None or ls[k] == ev_ls[k] for k in ls):
                 ok.append(rid - 1)
         results[p] = {"matches": ok, "query": query[:2000]}
+    sql_seconds = time.perf_counter() - sql_started
+    print(f"pysigma->sqlite: {len(out_events)} events through {len(queries)} rule queries in {sql_seconds:.4f} s "
+          f"({len(out_events) / max(sql_seconds, 1e-9):.0f} events/s)")
     with open(out_path, "w") as f:
         json.dump({"events": out_events, "rules": results}, f)
     conv = sum(1 for r in results.values() if "matches" in r)
