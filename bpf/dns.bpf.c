@@ -148,6 +148,11 @@ int BPF_PROG(edr_dns_enter, struct pt_regs *regs, long id)
         id != NR_recvmsg && id != NR_read)
         return 0;
     long fd = (long)PT_REGS_PARM1_CORE_SYSCALL(regs);
+    if (id == NR_read || id == NR_write) {
+        __u64 dkey = dns_fd_key(fd);
+        if (!bpf_map_lookup_elem(&edr_dns_fds, &dkey))
+            return 0;
+    }
     int is_send = id == NR_sendto || id == NR_sendmsg || id == NR_sendmmsg || id == NR_write;
     /* read/write: only sockets connected to port 53 (they have no address argument). */
     struct sock *sk = dns_candidate(fd, id != NR_read && id != NR_write);

@@ -213,6 +213,21 @@ static __always_inline void fill_ctx(struct edr_ctx *c)
     note_cgroup(c->cgroup_id);
 }
 
+/* Descriptors that were connect()ed to port 53, keyed tgid << 32 | fd: read() and write() are
+ * the commonest syscalls, so the DNS hooks look at their descriptor only when it is in here,
+ * instead of walking every process's fd table on every read and write. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u64);
+    __type(value, __u8);
+} edr_dns_fds SEC(".maps") __weak;
+
+static __always_inline __u64 dns_fd_key(long fd)
+{
+    return (bpf_get_current_pid_tgid() & 0xffffffff00000000ULL) | (__u32)fd;
+}
+
 /* The syscall number at raw_tp/sys_exit, so an exit hook can leave before its state-map
  * lookup for the many syscalls it never cares about (that lookup would run on every syscall
  * of every process). */

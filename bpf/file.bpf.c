@@ -35,6 +35,21 @@ int BPF_PROG(edr_file_enter, struct pt_regs *regs, long id)
     if (!(is_open_call(id) || id == NR_unlink || id == NR_unlinkat || id == NR_rmdir || id == NR_rename ||
           id == NR_renameat || id == NR_renameat2))
         return 0;
+    /* Read-only opens are most syscalls this hook sees: leave before anything else. */
+    __u64 flags = 0;
+    if (is_open_call(id)) {
+        /* Only opens that can create or change a file: write access, O_CREAT or O_TRUNC. */
+        if (id == NR_open)
+            flags = PT_REGS_PARM2_CORE_SYSCALL(regs);
+        else if (id == NR_openat)
+            flags = PT_REGS_PARM3_CORE_SYSCALL(regs);
+        else if (id == NR_openat2)
+            bpf_probe_read_user(&flags, sizeof(flags), (void *)PT_REGS_PARM3_CORE_SYSCALL(regs)); /* open_how.flags */
+        else
+            flags = EDR_O_CREAT | 1 | EDR_O_TRUNC; /* creat */
+        if (!(flags & (EDR_O_ACCMODE | EDR_O_CREAT | EDR_O_TRUNC)))
+            return 0;
+    }
     if (current_is_agent())
         return 0;
     struct edr_sys_state s = {};
@@ -44,22 +59,8 @@ int BPF_PROG(edr_file_enter, struct pt_regs *regs, long id)
     s.args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
     s.args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
     s.args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
-    if (is_open_call(id)) {
-        /* Only opens that can create or change a file: write access, O_CREAT or O_TRUNC. */
-        __u64 flags;
-        if (id == NR_open)
-            flags = s.args[1];
-        else if (id == NR_openat)
-            flags = s.args[2];
-        else if (id == NR_openat2) {
-            flags = 0;
-            bpf_probe_read_user(&flags, sizeof(flags), (void *)s.args[2]); /* open_how.flags */
-        } else
-            flags = EDR_O_CREAT | 1 | EDR_O_TRUNC; /* creat */
-        if (!(flags & (EDR_O_ACCMODE | EDR_O_CREAT | EDR_O_TRUNC)))
-            return 0;
+    if (is_open_call(id))
         s.aux = (__u32)flags;
-    }
     count(EDR_FAMILY_FILE, EDR_CTR_SEEN);
     __u64 key = bpf_get_current_pid_tgid();
     if (bpf_map_update_elem(&edr_file_state, &key, &s, BPF_ANY) != 0)

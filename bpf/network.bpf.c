@@ -49,6 +49,11 @@ int BPF_PROG(edr_net_enter, struct pt_regs *regs, long id)
         if (fam != EDR_AF_INET && fam != EDR_AF_INET6)
             return 0; /* AF_UNIX, AF_NETLINK, AF_UNSPEC (disconnect), ... */
         s.addrlen = len;
+        if (s.addr[2] == 0 && s.addr[3] == 53) { /* port 53, network byte order, both families */
+            __u64 dkey = dns_fd_key((long)s.args[0]);
+            __u8 one = 1;
+            bpf_map_update_elem(&edr_dns_fds, &dkey, &one, BPF_ANY);
+        }
     }
     count(EDR_FAMILY_NET, EDR_CTR_SEEN);
     __u64 key = bpf_get_current_pid_tgid();
