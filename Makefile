@@ -30,7 +30,7 @@ $(BPF_OUT)/vmlinux.h:
 	@mkdir -p $(BPF_OUT)
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(BPF_OUT)/%.bpf.o: bpf/%.bpf.c bpf/*.h $(BPF_OUT)/vmlinux.h
+$(BPF_OUT)/%.bpf.o: bpf/%.bpf.c bpf/*.h bpf/*.hooks.c $(BPF_OUT)/vmlinux.h
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-default-const-init-var-unsafe \
 		-I$(BPF_OUT) -Ibpf -c $< -o $@
 

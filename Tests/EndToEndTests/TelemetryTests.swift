@@ -118,8 +118,7 @@ struct TelemetryTests {
         let agent = try AgentHarness(extraRules: rules)
         defer { _ = agent.stop() }
         #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
-        for hook in ["edr_net_enter", "edr_net_exit", "edr_file_enter", "edr_file_exit", "edr_dns_enter", "edr_dns_exit",
-                     "edr_attack_enter", "edr_attack_exit", "edr_fileless_exec"] {
+        for hook in ["edr_sys_enter", "edr_sys_exit", "edr_fileless_exec", "edr_cgroup_exec", "edr_exec", "edr_exit", "edr_fork"] {
             #expect(agent.output.contains("\(hook):attached"), "\(hook) not attached:\n\(agent.output)")
         }
 

@@ -12,7 +12,7 @@
 #include "edr_common.h"
 #include "edr_telemetry_bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
+/* Included by syscalls.bpf.c: one program per syscall direction dispatches to these. */
 
 #define PTRACE_ATTACH 16
 #define PTRACE_SEIZE 0x4206
@@ -47,8 +47,7 @@ static __always_inline __u32 attack_op(long id)
     return 0;
 }
 
-SEC("raw_tp/sys_enter")
-int BPF_PROG(edr_attack_enter, struct pt_regs *regs, long id)
+static __always_inline int edr_attack_enter(struct pt_regs *regs, long id)
 {
     __u32 op = attack_op(id);
     if (!op)
@@ -115,10 +114,8 @@ static __always_inline void finish(struct edr_attack_record *r, __u32 off)
     submit(EDR_FAMILY_ATTACK, r, size);
 }
 
-SEC("raw_tp/sys_exit")
-int BPF_PROG(edr_attack_exit, struct pt_regs *regs, long ret)
+static __always_inline int edr_attack_exit(struct pt_regs *regs, long ret, long id)
 {
-    long id = exit_syscall_id(regs);
     if (id >= 0 && !(attack_op(id)))
         return 0;
     __u64 key = bpf_get_current_pid_tgid();

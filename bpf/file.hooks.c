@@ -13,7 +13,7 @@
 #include "edr_common.h"
 #include "edr_telemetry_bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
+/* Included by syscalls.bpf.c: one program per syscall direction dispatches to these. */
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -29,8 +29,7 @@ static __always_inline int is_open_call(long id)
     return id == NR_open || id == NR_openat || id == NR_openat2 || id == NR_creat;
 }
 
-SEC("raw_tp/sys_enter")
-int BPF_PROG(edr_file_enter, struct pt_regs *regs, long id)
+static __always_inline int edr_file_enter(struct pt_regs *regs, long id)
 {
     if (!(is_open_call(id) || id == NR_unlink || id == NR_unlinkat || id == NR_rmdir || id == NR_rename ||
           id == NR_renameat || id == NR_renameat2))
@@ -90,10 +89,8 @@ static __always_inline void put_dir_and_name(struct edr_file_record *r, int sect
     }
 }
 
-SEC("raw_tp/sys_exit")
-int BPF_PROG(edr_file_exit, struct pt_regs *regs, long ret)
+static __always_inline int edr_file_exit(struct pt_regs *regs, long ret, long id)
 {
-    long id = exit_syscall_id(regs);
     if (id >= 0 && !(is_open_call(id) || id == NR_unlink || id == NR_unlinkat || id == NR_rmdir || id == NR_rename || id == NR_renameat || id == NR_renameat2))
         return 0;
     __u64 key = bpf_get_current_pid_tgid();

@@ -12,7 +12,7 @@
 #include "edr_common.h"
 #include "edr_telemetry_bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
+/* Included by syscalls.bpf.c: one program per syscall direction dispatches to these. */
 
 #define DNS_PORT 53
 #define NR_recvmsg_id NR_recvmsg
@@ -141,8 +141,7 @@ static __always_inline struct sock *dns_candidate(long fd, int allow_unconnected
     return 0;
 }
 
-SEC("raw_tp/sys_enter")
-int BPF_PROG(edr_dns_enter, struct pt_regs *regs, long id)
+static __always_inline int edr_dns_enter(struct pt_regs *regs, long id)
 {
     if (id != NR_sendto && id != NR_sendmsg && id != NR_sendmmsg && id != NR_write && id != NR_recvfrom &&
         id != NR_recvmsg && id != NR_read)
@@ -197,10 +196,8 @@ int BPF_PROG(edr_dns_enter, struct pt_regs *regs, long id)
     return 0;
 }
 
-SEC("raw_tp/sys_exit")
-int BPF_PROG(edr_dns_exit, struct pt_regs *regs, long ret)
+static __always_inline int edr_dns_exit(struct pt_regs *regs, long ret, long id)
 {
-    long id = exit_syscall_id(regs);
     if (id >= 0 && !(id == NR_sendto || id == NR_sendmsg || id == NR_sendmmsg || id == NR_write || id == NR_recvfrom || id == NR_recvmsg || id == NR_read))
         return 0;
     __u64 key = bpf_get_current_pid_tgid();

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Network telemetry: connect (with its result), accept (both ends of the new socket), listen.
- * raw_tp/sys_enter copies connect's sockaddr; raw_tp/sys_exit reads the socket's own ends. */
+ * The sys_enter hook copies connect's sockaddr; raw_tp/sys_exit reads the socket's own ends. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -10,7 +10,7 @@
 #include "edr_common.h"
 #include "edr_telemetry_bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
+/* Included by syscalls.bpf.c: one program per syscall direction dispatches to these. */
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -26,8 +26,7 @@ struct {
     __type(value, struct edr_net_record);
 } edr_net_scratch SEC(".maps");
 
-SEC("raw_tp/sys_enter")
-int BPF_PROG(edr_net_enter, struct pt_regs *regs, long id)
+static __always_inline int edr_net_enter(struct pt_regs *regs, long id)
 {
     if (id != NR_connect && id != NR_accept && id != NR_accept4 && id != NR_listen)
         return 0;
@@ -62,10 +61,8 @@ int BPF_PROG(edr_net_enter, struct pt_regs *regs, long id)
     return 0;
 }
 
-SEC("raw_tp/sys_exit")
-int BPF_PROG(edr_net_exit, struct pt_regs *regs, long ret)
+static __always_inline int edr_net_exit(struct pt_regs *regs, long ret, long id)
 {
-    long id = exit_syscall_id(regs);
     if (id >= 0 && !(id == NR_connect || id == NR_accept || id == NR_accept4 || id == NR_listen))
         return 0;
     __u64 key = bpf_get_current_pid_tgid();
