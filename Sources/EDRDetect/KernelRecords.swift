@@ -31,6 +31,8 @@ public struct ExecRecord: Sendable, Equatable {
     public var flags: UInt32
     public var argc: UInt32
     public var args: [String]
+    /// argv joined with spaces, as Sysmon's CommandLine.
+    public var commandLine: String = ""
     public var path: String
     public var cwd: String
     public var comm: String
@@ -91,12 +93,14 @@ public enum KernelRecordDecoder {
                 throw RecordError(message: "exec record lengths \(argsLen)+\(pathLen)+\(cwdLen) do not add up to \(p.count - execFixed)")
             }
             var off = execFixed
-            let args = splitArgs(p[off..<(off + argsLen)]); off += argsLen
+            let argBytes = p[off..<(off + argsLen)]
+            let args = splitArgs(argBytes); off += argsLen
             let path = joinComponents(p[off..<(off + pathLen)]); off += pathLen
             let cwd = joinComponents(p[off..<(off + cwdLen)])
             return .exec(ExecRecord(bootNanos: boot, ids: ids(p), cgroupID: p.readLE(UInt64.self, at: 64),
                                     flags: p.readLE(UInt32.self, at: 72), argc: p.readLE(UInt32.self, at: 76),
-                                    args: args, path: path, cwd: cwd, comm: cString(p[88..<104])))
+                                    args: args, commandLine: commandLine(argBytes), path: path, cwd: cwd,
+                                    comm: cString(p[88..<104])))
         case 2:
             guard p.count == exitSize else { throw RecordError(message: "exit record is \(p.count) bytes, expected \(exitSize)") }
             return .exit(ExitRecord(bootNanos: boot, ids: ids(p), exitCode: p.readLE(UInt32.self, at: 64), comm: cString(p[72..<88])))
@@ -131,10 +135,37 @@ public enum KernelRecordDecoder {
     }
 
     /// Path components arrive leaf first, each NUL-terminated: reverse and join with "/".
+    /// Works on the bytes and makes one string (it runs for every path of every record).
     public static func joinComponents(_ bytes: ArraySlice<UInt8>) -> String {
-        let parts = splitArgs(bytes).filter { !$0.isEmpty && $0 != "/" }
-        if parts.isEmpty { return "/" }
-        return "/" + parts.reversed().joined(separator: "/")
+        // Component ranges, leaf first; empty components and a lone "/" (a root) are skipped.
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(16)
+        var start = bytes.startIndex
+        var i = bytes.startIndex
+        while i <= bytes.endIndex {
+            if i == bytes.endIndex || bytes[i] == 0 {
+                if i > start && !(i - start == 1 && bytes[start] == UInt8(ascii: "/")) { ranges.append(start..<i) }
+                start = i + 1
+            }
+            i += 1
+        }
+        if ranges.isEmpty { return "/" }
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count + 1)
+        for r in ranges.reversed() {
+            out.append(UInt8(ascii: "/"))
+            out.append(contentsOf: bytes[r])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// argv joined with spaces, straight from the NUL-separated bytes (one string).
+    public static func commandLine(_ bytes: ArraySlice<UInt8>) -> String {
+        var end = bytes.endIndex
+        while end > bytes.startIndex && bytes[end - 1] == 0 { end -= 1 }
+        var out = Array(bytes[bytes.startIndex..<end])
+        for j in out.indices where out[j] == 0 { out[j] = UInt8(ascii: " ") }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func cString(_ bytes: ArraySlice<UInt8>) -> String {

@@ -32,7 +32,7 @@ public struct Normalizer: Sendable {
         let parent = cache.lookup(pid: r.ids.ppid, startTicks: r.ids.parentStartTicks)
             ?? cache.lookup(pid: r.ids.ppid)
         let user = users.name(r.ids.uid)
-        let commandLine = r.args.joined(separator: " ")
+        let commandLine = r.commandLine.isEmpty && !r.args.isEmpty ? r.args.joined(separator: " ") : r.commandLine
         let entry = ProcessEntry(
             pid: r.ids.pid, ppid: r.ids.ppid, startTicks: r.ids.startTicks, image: r.path, args: r.args,
             commandLine: commandLine, cwd: r.cwd, uid: r.ids.uid, user: user, loginuid: r.ids.loginuid,
