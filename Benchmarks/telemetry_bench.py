@@ -14,6 +14,8 @@ pending frames. Only the loopback interface is used.
 """
 import argparse, json, os, socket, subprocess, sys, tempfile, threading, time
 
+from agentproc import children, cpu_ticks, paced_execs
+
 FAMILIES = ["exec", "exit", "fork", "net", "file", "dns", "attack", "cgroup"]
 COUNTERS = ["seen", "submitted", "ring_full", "too_large"]
 
@@ -64,27 +66,6 @@ def connect_storm(n):
     return el
 
 
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        s = f.read()
-    fields = s[s.rindex(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
-def children(sup):
-    out = {}
-    for e in os.listdir("/proc"):
-        if not e.isdigit():
-            continue
-        try:
-            stat = open(f"/proc/{e}/stat").read()
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == sup:
-                out[open(f"/proc/{e}/comm").read().strip()] = int(e)
-        except (OSError, ValueError):
-            pass
-    return out
-
-
 def counters(sensor_pid):
     """Kernel counters summed over CPUs, from the edr_counters map the sensor holds."""
     held = set()  # map ids among the sensor's descriptors (bpftool here has no "pids" column)
@@ -112,19 +93,6 @@ def counters(sensor_pid):
         if f < len(FAMILIES):
             out[f"{FAMILIES[f]}.{COUNTERS[c]}"] = total
     return out
-
-
-def paced_execs(rate, seconds):
-    n = int(rate * seconds)
-    t0 = time.perf_counter()
-    for i in range(n):
-        target = t0 + i / rate
-        now = time.perf_counter()
-        if target > now:
-            time.sleep(target - now)
-        pid = os.posix_spawn("/bin/true", ["/bin/true"], {})
-        os.waitpid(pid, 0)
-    return n, time.perf_counter() - t0
 
 
 def start_agent(binary, d, ring_mib, replay_mib):

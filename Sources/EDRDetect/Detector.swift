@@ -51,10 +51,7 @@ public final class Detector: @unchecked Sendable {
                                                                  excludedPathPrefixes: options.excludedPathPrefixes)
     public private(set) var counters = Counters()
     private var respondFD: Int32 = -1
-    private var lastRespondAttempt: UInt64 = 0
     private var onReady: (() -> Void)?
-
-    nonisolated(unsafe) static var stopRequested: sig_atomic_t = 0
 
     public init(store: DetectorStore, sink: AlertSink, options: Options, onReady: (() -> Void)? = nil) {
         self.store = store
@@ -72,7 +69,7 @@ public final class Detector: @unchecked Sendable {
         signal(SIGINT) { _ in _exit(0) }
         signal(SIGPIPE, SIG_IGN)
         var attempts = 0
-        while Detector.stopRequested == 0 {
+        while true {
             let fd: Int32
             do {
                 fd = try UnixSocket.connect(path: options.sensorSocket)
@@ -107,7 +104,7 @@ public final class Detector: @unchecked Sendable {
         var acked = processed
         var pollfds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
 
-        while Detector.stopRequested == 0 {
+        while true {
             // Drain what is buffered, then acknowledge before blocking for more.
             if reader.decoder.bufferedBytes == 0 && processed != acked {
                 try UnixSocket.writeAll(fd, Ack.frame(upTo: processed).encoded())

@@ -14,8 +14,6 @@ public final class Responder {
     public private(set) var killed: UInt64 = 0
     public private(set) var refused: UInt64 = 0
 
-    nonisolated(unsafe) static var stopRequested: sig_atomic_t = 0
-
     public init(listener: Int32, detectorUID: UInt32, policy: ResponsePolicy) {
         self.listener = listener
         self.detectorUID = detectorUID
@@ -26,7 +24,7 @@ public final class Responder {
         signal(SIGTERM) { _ in _exit(0) }
         signal(SIGINT) { _ in _exit(0) }
         signal(SIGPIPE, SIG_IGN)
-        while Responder.stopRequested == 0 {
+        while true {
             var p = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             if poll(&p, 1, 200) <= 0 { continue }
             let fd: Int32
@@ -49,7 +47,7 @@ public final class Responder {
 
     private func serve(_ fd: Int32) {
         var reader = FrameReader(fd: fd, maxFrameSize: 8192)
-        while Responder.stopRequested == 0 {
+        while true {
             do {
                 guard let frame = try reader.next() else { return }
                 let request = try ResponseRequest(frame: frame)

@@ -39,7 +39,7 @@ public final class BPFPrograms {
                 let others = try Self.programNames(objectPath).filter { $0 != name }
                 let single = try Self.open(objectPath, ringBufferBytes: ringBufferBytes, disabled: Set(others))
                 if bpf_object__load(single) != 0 {
-                    refused[name] = String(cString: edr_libbpf_last_error()).trimmingCharacters(in: .newlines)
+                    refused[name] = oneLine(String(cString: edr_libbpf_last_error()))
                 }
                 bpf_object__close(single)
             }
@@ -132,12 +132,7 @@ public final class BPFPrograms {
     }
 }
 
-extension String {
-    func trimmingCharacters(in set: CharacterSetLike) -> String {
-        var s = Substring(self)
-        while let l = s.last, l.isNewline || l == " " { s = s.dropLast() }
-        return String(s)
-    }
+/// libbpf messages end with a newline; the hook report wants one line.
+private func oneLine(_ s: String) -> String {
+    String(s.reversed().drop(while: { $0.isNewline || $0 == " " }).reversed())
 }
-
-enum CharacterSetLike { case newlines }

@@ -80,6 +80,7 @@ struct WireTests {
     /// Random bytes must only ever produce frames or errors, never a crash.
     @Test func randomInputNeverCrashes() {
         var rng = SystemRandomNumberGenerator()
+        var decoded = 0, rejected = 0
         for _ in 0..<3000 {
             var decoder = FrameDecoder(maxFrameSize: 4096)
             let n = Int.random(in: 0..<300, using: &rng)
@@ -87,11 +88,22 @@ struct WireTests {
             if n > 8 && Bool.random() { bytes[4] = 10; bytes[5] = 1; bytes[6] = 0; bytes[7] = 0 }
             decoder.feed(bytes)
             while true {
-                guard let f = try? decoder.next() else { break }
+                let f: Frame
+                do {
+                    guard let next = try decoder.next() else { break }
+                    f = next
+                } catch {
+                    rejected += 1
+                    break
+                }
+                decoded += 1
                 _ = try? Hello(frame: f)
                 _ = try? ResponseRequest(frame: f)
                 _ = try? SensorStats.parse(f.payload)
             }
         }
+        // Both paths were exercised: random bytes are mostly rejected, never crash.
+        #expect(rejected > 1000)
+        #expect(decoded + rejected > 0)
     }
 }
