@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "EDRSupervisor", dependencies: ["EDRCore", "CSpawn", "CSeccomp", "CCap"], swiftSettings: strict),
 
         .executableTarget(name: "edr", dependencies: [
-            "EDRCore", "EDRSigma", "EDRDetect", "EDRSupervisor", "EDRIOC", "EDRYara",
+            "EDRCore", "EDRSigma", "EDRDetect", "EDRSupervisor", "EDRIOC", "EDRYara", "EDRSensorLinux", "CLinux",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "edr-sensor", dependencies: ["EDRCore", "EDRSensorLinux"], swiftSettings: strict),

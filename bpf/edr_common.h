@@ -43,15 +43,17 @@ static __always_inline int is_agent(struct task_struct *task)
     return bpf_map_lookup_elem(&edr_agent_pids, &ptgid) != 0;
 }
 
-/* Wake the sensor only once this much is waiting; below it the sensor's short poll interval
- * collects records in batches. One wake-up per record would cost more CPU than the record. */
+/* The kernel's default (adaptive) notification wakes the sensor only for a record written
+ * when it had read everything: the first record of a burst. While the sensor sleeps its batch
+ * delay it does not watch the ring, so records then cost no wake-up at all. Past this much
+ * waiting, force a wake-up anyway. */
 #define EDR_WAKEUP_BYTES (256 * 1024)
 
 /* Copies a built record into the ring buffer and counts the outcome. */
 static __always_inline void submit(__u32 family, void *record, __u64 size)
 {
     __u64 flags = bpf_ringbuf_query(&edr_events, BPF_RB_AVAIL_DATA) + size >= EDR_WAKEUP_BYTES
-        ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+        ? BPF_RB_FORCE_WAKEUP : 0;
     if (bpf_ringbuf_output(&edr_events, record, size, flags) == 0)
         count(family, EDR_CTR_SUBMITTED);
     else

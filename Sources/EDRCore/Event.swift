@@ -57,8 +57,25 @@ public struct Event: Sendable {
     public init(logsource: LogSource, timestamp: Double = 0, fields: [(String, FieldValue)] = []) {
         self.logsource = logsource
         self.timestamp = timestamp
-        self.names = fields.map(\.0)
-        self.values = fields.map(\.1)
+        var names: [String] = []
+        var values: [FieldValue] = []
+        names.reserveCapacity(fields.count)
+        values.reserveCapacity(fields.count)
+        for (n, v) in fields {
+            names.append(n)
+            values.append(v)
+        }
+        self.names = names
+        self.values = values
+    }
+
+    /// Parallel arrays, as built on hot paths: a constant `names` array is shared, not copied.
+    public init(logsource: LogSource, timestamp: Double, names: [String], values: [FieldValue]) {
+        precondition(names.count == values.count, "one value per field name")
+        self.logsource = logsource
+        self.timestamp = timestamp
+        self.names = names
+        self.values = values
     }
 
     public var count: Int { names.count }

@@ -91,6 +91,11 @@ public final class Detector: @unchecked Sendable {
         }
     }
 
+    /// Acknowledge at most this often while frames keep coming (and when idle, after this long).
+    static let ackIntervalNanos: UInt64 = 100_000_000
+    /// ... or once this many frames are unacknowledged.
+    static let ackFrames: UInt64 = 4096
+
     private func serve(_ fd: Int32) throws {
         let peer = try UnixSocket.peerCredentials(fd)
         guard peer.uid == 0 else { throw EDRError("sensor socket peer is uid \(peer.uid), not root: refusing") }
@@ -104,55 +109,75 @@ public final class Detector: @unchecked Sendable {
         var acked = processed
         var pollfds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
 
+        var lastAck = monotonicNanos()
         while true {
-            // Drain what is buffered, then acknowledge before blocking for more.
+            // Drain what is buffered; acknowledge before blocking for more, but at most every
+            // `ackIntervalNanos` (or `ackFrames` frames): each ack is a write here and a read in
+            // the sensor, and the sensor keeps unacknowledged frames for a restart anyway.
             if reader.decoder.bufferedBytes == 0 && processed != acked {
-                try UnixSocket.writeAll(fd, Ack.frame(upTo: processed).encoded())
-                acked = processed
+                let now = monotonicNanos()
+                if processed &- acked >= Self.ackFrames || now &- lastAck >= Self.ackIntervalNanos {
+                    try UnixSocket.writeAll(fd, Ack.frame(upTo: processed).encoded())
+                    acked = processed
+                    lastAck = now
+                }
             }
             if reader.decoder.bufferedBytes == 0 {
                 pollfds[0].revents = 0
-                let n = poll(&pollfds, 1, 200)
+                let n = poll(&pollfds, 1, processed != acked ? Int32(Self.ackIntervalNanos / 1_000_000) : 200)
                 if n == 0 {
                     flushTelemetry()
+                    if processed != acked {
+                        try UnixSocket.writeAll(fd, Ack.frame(upTo: processed).encoded())
+                        acked = processed
+                        lastAck = monotonicNanos()
+                    }
                     continue
                 }
                 if n < 0 { if errno == EINTR { continue } else { throw SystemError("poll") } }
             }
             guard let frame = try reader.next() else { return }
             receivedFDs.append(contentsOf: reader.takeFDs())
-            counters.framesReceived += 1
-            switch frame.type {
-            case .kernelRecord:
-                handle(record: frame.payload, sequence: frame.sequence)
-                processed = frame.sequence
-            case .procSnapshot:
-                do {
-                    try normalizer.snapshot(frame.payload)
-                    counters.snapshotProcesses += 1
-                } catch {
-                    counters.recordErrors += 1
-                    Log.warning("\(error)")
-                }
-            case .executableFile:
-                guard !receivedFDs.isEmpty else { throw EDRError("executable-file frame without a descriptor") }
-                let fd = receivedFDs.removeFirst()
-                guard frame.payload.count == 8 else { close(fd); throw EDRError("executable-file payload is \(frame.payload.count) bytes") }
-                let seq = frame.payload.readLE(UInt64.self, at: 0)
-                if let scanner, let (event, process) = recentExecs.removeValue(forKey: seq) {
-                    scanner.submit(fd: fd, event: event, process: process, sequence: seq)
-                } else {
-                    close(fd)
-                }
-            case .snapshotDone:
-                Log.info("process cache warm: \(counters.snapshotProcesses) processes from the sensor's /proc snapshot")
-                if let r = onReady { onReady = nil; r() }
-            case .sensorStats:
-                reconcile(try SensorStats.parse(frame.payload))
-            default:
-                throw EDRError("unexpected \(frame.type) frame from the sensor")
-            }
+            if try ingest(frame) { processed = frame.sequence }
         }
+    }
+
+    /// One frame from the sensor. Returns true for a sequenced record (to acknowledge).
+    /// Descriptors that came with the stream must already be in `receivedFDs`.
+    @discardableResult
+    public func ingest(_ frame: Frame) throws -> Bool {
+        counters.framesReceived += 1
+        switch frame.type {
+        case .kernelRecord:
+            handle(record: frame.payload, sequence: frame.sequence)
+            return true
+        case .procSnapshot:
+            do {
+                try normalizer.snapshot(frame.payload)
+                counters.snapshotProcesses += 1
+            } catch {
+                counters.recordErrors += 1
+                Log.warning("\(error)")
+            }
+        case .executableFile:
+            guard !receivedFDs.isEmpty else { throw EDRError("executable-file frame without a descriptor") }
+            let fd = receivedFDs.removeFirst()
+            guard frame.payload.count == 8 else { close(fd); throw EDRError("executable-file payload is \(frame.payload.count) bytes") }
+            let seq = frame.payload.readLE(UInt64.self, at: 0)
+            if let scanner, let (event, process) = recentExecs.removeValue(forKey: seq) {
+                scanner.submit(fd: fd, event: event, process: process, sequence: seq)
+            } else {
+                close(fd)
+            }
+        case .snapshotDone:
+            Log.info("process cache warm: \(counters.snapshotProcesses) processes from the sensor's /proc snapshot")
+            if let r = onReady { onReady = nil; r() }
+        case .sensorStats:
+            reconcile(try SensorStats.parse(frame.payload))
+        default:
+            throw EDRError("unexpected \(frame.type) frame from the sensor")
+        }
+        return false
     }
 
     private func handle(record payload: [UInt8], sequence: UInt64) {

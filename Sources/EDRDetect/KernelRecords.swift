@@ -30,7 +30,9 @@ public struct ExecRecord: Sendable, Equatable {
     public var cgroupID: UInt64
     public var flags: UInt32
     public var argc: UInt32
-    public var args: [String]
+    /// argv, NUL-separated as the kernel copied it (split by `args` on demand).
+    public var argBytes: [UInt8]
+    public var args: [String] { KernelRecordDecoder.splitArgs(argBytes[...]) }
     /// argv joined with spaces, as Sysmon's CommandLine.
     public var commandLine: String = ""
     public var path: String
@@ -94,12 +96,12 @@ public enum KernelRecordDecoder {
             }
             var off = execFixed
             let argBytes = p[off..<(off + argsLen)]
-            let args = splitArgs(argBytes); off += argsLen
+            off += argsLen
             let path = joinComponents(p[off..<(off + pathLen)]); off += pathLen
             let cwd = joinComponents(p[off..<(off + cwdLen)])
             return .exec(ExecRecord(bootNanos: boot, ids: ids(p), cgroupID: p.readLE(UInt64.self, at: 64),
                                     flags: p.readLE(UInt32.self, at: 72), argc: p.readLE(UInt32.self, at: 76),
-                                    args: args, commandLine: commandLine(argBytes), path: path, cwd: cwd,
+                                    argBytes: Array(argBytes), commandLine: commandLine(argBytes), path: path, cwd: cwd,
                                     comm: cString(p[88..<104])))
         case 2:
             guard p.count == exitSize else { throw RecordError(message: "exit record is \(p.count) bytes, expected \(exitSize)") }
@@ -137,26 +139,31 @@ public enum KernelRecordDecoder {
     /// Path components arrive leaf first, each NUL-terminated: reverse and join with "/".
     /// Works on the bytes and makes one string (it runs for every path of every record).
     public static func joinComponents(_ bytes: ArraySlice<UInt8>) -> String {
-        // Component ranges, leaf first; empty components and a lone "/" (a root) are skipped.
-        var ranges: [Range<Int>] = []
-        ranges.reserveCapacity(16)
-        var start = bytes.startIndex
-        var i = bytes.startIndex
-        while i <= bytes.endIndex {
-            if i == bytes.endIndex || bytes[i] == 0 {
-                if i > start && !(i - start == 1 && bytes[start] == UInt8(ascii: "/")) { ranges.append(start..<i) }
-                start = i + 1
+        // Walk the components from the last (the root side) to the first (the leaf), writing
+        // "/" + component for each: one pass, one allocation.
+        if bytes.isEmpty { return "/" }
+        return bytes.withUnsafeBufferPointer { src in
+            String(unsafeUninitializedCapacity: src.count + 1) { out in
+                var w = 0
+                var end = src.count
+                while end > 0 {
+                    // The component ends at `end` and starts after the previous NUL.
+                    var start = end
+                    while start > 0 && src[start - 1] != 0 { start -= 1 }
+                    let n = end - start
+                    if n > 0 && !(n == 1 && src[start] == UInt8(ascii: "/")) {
+                        out[w] = UInt8(ascii: "/")
+                        w += 1
+                        for k in 0..<n { out[w + k] = src[start + k] }
+                        w += n
+                    }
+                    if start == 0 { break }
+                    end = start - 1
+                }
+                if w == 0 { out[0] = UInt8(ascii: "/"); w = 1 }
+                return w
             }
-            i += 1
         }
-        if ranges.isEmpty { return "/" }
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count + 1)
-        for r in ranges.reversed() {
-            out.append(UInt8(ascii: "/"))
-            out.append(contentsOf: bytes[r])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// argv joined with spaces, straight from the NUL-separated bytes (one string).

@@ -32,10 +32,9 @@ public struct Normalizer: Sendable {
         let parent = cache.lookup(pid: r.ids.ppid, startTicks: r.ids.parentStartTicks)
             ?? cache.lookup(pid: r.ids.ppid)
         let user = users.name(r.ids.uid)
-        let commandLine = r.commandLine.isEmpty && !r.args.isEmpty ? r.args.joined(separator: " ") : r.commandLine
         let entry = ProcessEntry(
-            pid: r.ids.pid, ppid: r.ids.ppid, startTicks: r.ids.startTicks, image: r.path, args: r.args,
-            commandLine: commandLine, cwd: r.cwd, uid: r.ids.uid, user: user, loginuid: r.ids.loginuid,
+            pid: r.ids.pid, ppid: r.ids.ppid, startTicks: r.ids.startTicks, image: r.path, argv: .nulSeparated(r.argBytes),
+            commandLine: r.commandLine, cwd: r.cwd, uid: r.ids.uid, user: user, loginuid: r.ids.loginuid,
             guid: guids.guid(pid: r.ids.pid, startTicks: r.ids.startTicks),
             parentGuid: guids.guid(pid: r.ids.ppid, startTicks: r.ids.parentStartTicks),
             cgroupID: r.cgroupID, exitedAtNanos: nil)
@@ -44,25 +43,41 @@ public struct Normalizer: Sendable {
         return (event, entry, parent)
     }
 
+    static let creationNames = ["UtcTime", "ProcessGuid", "ProcessId", "Image", "CommandLine", "CurrentDirectory",
+                                "User", "LogonId", "ParentProcessId"]
+    static let creationNamesWithParentGuid = creationNames + ["ParentProcessGuid"]
+    static let creationNamesWithParent = creationNamesWithParentGuid + ["ParentImage", "ParentCommandLine", "ParentUser"]
+
     public static func processCreationEvent(_ p: ProcessEntry, parent: ProcessEntry?, timestamp: Double, logonID: UInt32) -> Event {
-        var fields: [(String, FieldValue)] = [
-            ("UtcTime", .string(formatTimestamp(epochSeconds: timestamp))),
-            ("ProcessGuid", .string(p.guid)),
-            ("ProcessId", .int(Int64(p.pid))),
-            ("Image", .string(p.image)),
-            ("CommandLine", .string(p.commandLine)),
-            ("CurrentDirectory", .string(p.cwd)),
-            ("User", .string(p.user)),
-            ("LogonId", .int(Int64(logonID == UInt32.max ? -1 : Int64(logonID)))),
-            ("ParentProcessId", .int(Int64(p.ppid))),
-        ]
-        if let g = p.parentGuid { fields.append(("ParentProcessGuid", .string(g))) }
-        if let parent {
-            fields.append(("ParentImage", .string(parent.image)))
-            fields.append(("ParentCommandLine", .string(parent.commandLine)))
-            fields.append(("ParentUser", .string(parent.user)))
+        // The names are shared constant arrays; only the values are built per event.
+        var values: [FieldValue] = []
+        values.reserveCapacity(creationNamesWithParent.count + 1)
+        values.append(.string(formatTimestamp(epochSeconds: timestamp)))
+        values.append(.string(p.guid))
+        values.append(.int(Int64(p.pid)))
+        values.append(.string(p.image))
+        values.append(.string(p.commandLine))
+        values.append(.string(p.cwd))
+        values.append(.string(p.user))
+        values.append(.int(logonID == UInt32.max ? -1 : Int64(logonID)))
+        values.append(.int(Int64(p.ppid)))
+        guard let g = p.parentGuid else {
+            var e = Event(logsource: processCreation, timestamp: timestamp, names: creationNames, values: values)
+            if let parent {
+                e["ParentImage"] = .string(parent.image)
+                e["ParentCommandLine"] = .string(parent.commandLine)
+                e["ParentUser"] = .string(parent.user)
+            }
+            return e
         }
-        return Event(logsource: processCreation, timestamp: timestamp, fields: fields)
+        values.append(.string(g))
+        guard let parent else {
+            return Event(logsource: processCreation, timestamp: timestamp, names: creationNamesWithParentGuid, values: values)
+        }
+        values.append(.string(parent.image))
+        values.append(.string(parent.commandLine))
+        values.append(.string(parent.user))
+        return Event(logsource: processCreation, timestamp: timestamp, names: creationNamesWithParent, values: values)
     }
 
     public mutating func exit(_ r: ExitRecord) {
@@ -71,13 +86,17 @@ public struct Normalizer: Sendable {
 
     /// A fork without exec: the child runs the parent's image until it execs.
     public mutating func fork(_ r: ForkRecord) {
-        let parent = cache.lookup(pid: r.ids.ppid)
-        let entry = ProcessEntry(
-            pid: r.ids.pid, ppid: r.ids.ppid, startTicks: r.ids.startTicks, image: parent?.image ?? "",
-            args: parent?.args ?? [], commandLine: parent?.commandLine ?? "", cwd: parent?.cwd ?? "",
-            uid: r.ids.uid, user: users.name(r.ids.uid), loginuid: r.ids.loginuid,
-            guid: guids.guid(pid: r.ids.pid, startTicks: r.ids.startTicks),
-            parentGuid: parent?.guid, cgroupID: parent?.cgroupID ?? 0, exitedAtNanos: nil)
+        let guid = guids.guid(pid: r.ids.pid, startTicks: r.ids.startTicks)
+        let user = users.name(r.ids.uid)
+        let entry: ProcessEntry
+        if let parent = cache.lookup(pid: r.ids.ppid) {
+            entry = parent.forked(pid: r.ids.pid, ppid: r.ids.ppid, startTicks: r.ids.startTicks, uid: r.ids.uid,
+                                  user: user, loginuid: r.ids.loginuid, guid: guid)
+        } else {
+            entry = ProcessEntry(
+                pid: r.ids.pid, ppid: r.ids.ppid, startTicks: r.ids.startTicks, image: "", args: [], commandLine: "", cwd: "",
+                uid: r.ids.uid, user: user, loginuid: r.ids.loginuid, guid: guid, parentGuid: nil, cgroupID: 0, exitedAtNanos: nil)
+        }
         cache.upsert(entry, now: monotonicNanos())
     }
 

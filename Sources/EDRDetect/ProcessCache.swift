@@ -1,22 +1,82 @@
 import EDRCore
 
-/// What the detector knows about one process.
-public struct ProcessEntry: Sendable, Equatable {
-    public var pid: Int32
-    public var ppid: Int32
-    public var startTicks: UInt64
-    public var image: String
-    public var args: [String]
-    public var commandLine: String
-    public var cwd: String
-    public var uid: UInt32
-    public var user: String
-    public var loginuid: UInt32
-    public var guid: String
-    public var parentGuid: String?
-    public var cgroupID: UInt64
+/// What the detector knows about one process. A class, so the cache, events in flight and
+/// the scan worker share one copy: every exec and fork stores one, and copying a dozen
+/// strings per record cost more than the rest of the record. Immutable except for the exit
+/// time, which only the detector loop writes.
+public final class ProcessEntry: @unchecked Sendable, Equatable, CustomStringConvertible {
+    public let pid: Int32
+    public let ppid: Int32
+    public let startTicks: UInt64
+    public let image: String
+    /// argv, NUL-separated as the kernel holds it; split into `args` only when an alert needs it.
+    private let argv: Argv
+    public let commandLine: String
+    public let cwd: String
+    public let uid: UInt32
+    public let user: String
+    public let loginuid: UInt32
+    public let guid: String
+    public let parentGuid: String?
+    public let cgroupID: UInt64
     /// Monotonic time it exited, if it has.
-    public var exitedAtNanos: UInt64?
+    public internal(set) var exitedAtNanos: UInt64?
+
+    enum Argv: Equatable {
+        case list([String])
+        case nulSeparated([UInt8])
+    }
+
+    public convenience init(pid: Int32, ppid: Int32, startTicks: UInt64, image: String, args: [String], commandLine: String,
+                cwd: String, uid: UInt32, user: String, loginuid: UInt32, guid: String, parentGuid: String?,
+                cgroupID: UInt64, exitedAtNanos: UInt64?) {
+        self.init(pid: pid, ppid: ppid, startTicks: startTicks, image: image, argv: .list(args), commandLine: commandLine,
+                  cwd: cwd, uid: uid, user: user, loginuid: loginuid, guid: guid, parentGuid: parentGuid,
+                  cgroupID: cgroupID, exitedAtNanos: exitedAtNanos)
+    }
+
+    init(pid: Int32, ppid: Int32, startTicks: UInt64, image: String, argv: Argv, commandLine: String,
+         cwd: String, uid: UInt32, user: String, loginuid: UInt32, guid: String, parentGuid: String?,
+         cgroupID: UInt64, exitedAtNanos: UInt64?) {
+        self.pid = pid
+        self.ppid = ppid
+        self.startTicks = startTicks
+        self.image = image
+        self.argv = argv
+        self.commandLine = commandLine
+        self.cwd = cwd
+        self.uid = uid
+        self.user = user
+        self.loginuid = loginuid
+        self.guid = guid
+        self.parentGuid = parentGuid
+        self.cgroupID = cgroupID
+        self.exitedAtNanos = exitedAtNanos
+    }
+
+    /// The same process seen by a fork: the child runs the parent's image until it execs.
+    func forked(pid: Int32, ppid: Int32, startTicks: UInt64, uid: UInt32, user: String, loginuid: UInt32, guid: String) -> ProcessEntry {
+        ProcessEntry(pid: pid, ppid: ppid, startTicks: startTicks, image: image, argv: argv, commandLine: commandLine,
+                     cwd: cwd, uid: uid, user: user, loginuid: loginuid, guid: guid, parentGuid: self.guid,
+                     cgroupID: cgroupID, exitedAtNanos: nil)
+    }
+
+    public var args: [String] {
+        switch argv {
+        case .list(let a): return a
+        case .nulSeparated(let bytes):
+            return KernelRecordDecoder.splitArgs(bytes[...])
+        }
+    }
+
+    public static func == (a: ProcessEntry, b: ProcessEntry) -> Bool {
+        a.pid == b.pid && a.ppid == b.ppid && a.startTicks == b.startTicks && a.image == b.image && a.args == b.args
+            && a.commandLine == b.commandLine && a.cwd == b.cwd && a.uid == b.uid && a.user == b.user
+            && a.loginuid == b.loginuid && a.guid == b.guid && a.parentGuid == b.parentGuid && a.cgroupID == b.cgroupID
+            && a.exitedAtNanos == b.exitedAtNanos
+    }
+
+    public var description: String { "process \(pid) (\(image)) started \(startTicks)" }
 }
 
 /// pid → process, bounded. Exited processes stay a little while, because their children's
@@ -30,6 +90,7 @@ public struct ProcessCache: Sendable {
     public init(capacity: Int = 65536, exitedRetentionNanos: UInt64 = 30_000_000_000) {
         self.capacity = capacity
         self.exitedRetentionNanos = exitedRetentionNanos
+        entries.reserveCapacity(min(capacity, 8192))
     }
 
     public var count: Int { entries.count }
@@ -47,9 +108,8 @@ public struct ProcessCache: Sendable {
     }
 
     public mutating func markExited(pid: Int32, startTicks: UInt64, now: UInt64) {
-        if var e = entries[pid], e.startTicks == startTicks {
+        if let e = entries[pid], e.startTicks == startTicks {
             e.exitedAtNanos = now
-            entries[pid] = e
         }
     }
 
@@ -79,8 +139,12 @@ public struct UserNames: Sendable {
         reload()
     }
 
+    /// The last answer: a burst of records usually comes from one user.
+    private var last: (uid: UInt32, name: String)?
+
     public mutating func name(_ uid: UInt32) -> String {
-        if let n = names[uid] { return n }
+        if let last, last.uid == uid { return last.name }
+        if let n = names[uid] { last = (uid, n); return n }
         if monotonicNanos() &- loadedAt > 30_000_000_000 {
             reload()
             if let n = names[uid] { return n }
@@ -102,28 +166,32 @@ public struct UserNames: Sendable {
 /// and the same whether the process was seen at exec or in the start-up /proc snapshot.
 public struct ProcessGuidFactory: Sendable {
     let host: String
+    let hostBytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
 
     public init(machineID: String) {
         let hex = machineID.filter { $0.isHexDigit }.lowercased()
         host = String((hex + "00000000").prefix(8))
+        let b = Array(host.utf8)
+        hostBytes = (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7])
     }
 
     public func guid(pid: Int32, startTicks: UInt64) -> String {
-        // {hhhhhhhh-tttt-tttt-tttt-ttttpppppppp}: host, start ticks, pid; built in bytes (hot path).
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: UInt8(ascii: "-"), count: 38)
-        out[0] = UInt8(ascii: "{")
-        out[37] = UInt8(ascii: "}")
-        var digits = [UInt8](repeating: 0, count: 32)
-        let h = Array(host.utf8)
-        for i in 0..<8 { digits[i] = h[i] }
-        for i in 0..<16 { digits[8 + i] = hex[Int((startTicks >> UInt64(60 - 4 * i)) & 0xF)] }
-        let p = UInt32(bitPattern: pid)
-        for i in 0..<8 { digits[24 + i] = hex[Int((p >> UInt32(28 - 4 * i)) & 0xF)] }
-        var d = 0
-        for (start, count) in [(1, 8), (10, 4), (15, 4), (20, 4), (25, 12)] {
-            for i in 0..<count { out[start + i] = digits[d]; d += 1 }
+        // {hhhhhhhh-tttt-tttt-tttt-ttttpppppppp}: host, start ticks, pid. One allocation, no
+        // per-character calls: it runs for every exec and fork.
+        let p = UInt64(UInt32(bitPattern: pid))
+        let h = hostBytes
+        return String(unsafeUninitializedCapacity: 38) { out in
+            @inline(__always) func hex(_ v: UInt64) -> UInt8 { let d = UInt8(truncatingIfNeeded: v & 0xF); return d < 10 ? 48 + d : 87 + d }
+            out[0] = 123 // {
+            out[1] = h.0; out[2] = h.1; out[3] = h.2; out[4] = h.3; out[5] = h.4; out[6] = h.5; out[7] = h.6; out[8] = h.7
+            out[9] = 45; out[14] = 45; out[19] = 45; out[24] = 45 // -
+            for k in 0..<4 { out[10 + k] = hex(startTicks >> UInt64(60 - 4 * k)) }
+            for k in 0..<4 { out[15 + k] = hex(startTicks >> UInt64(44 - 4 * k)) }
+            for k in 0..<4 { out[20 + k] = hex(startTicks >> UInt64(28 - 4 * k)) }
+            for k in 0..<4 { out[25 + k] = hex(startTicks >> UInt64(12 - 4 * k)) }
+            for k in 0..<8 { out[29 + k] = hex(p >> UInt64(28 - 4 * k)) }
+            out[37] = 125 // }
+            return 38
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }

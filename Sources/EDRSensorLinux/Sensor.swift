@@ -14,9 +14,8 @@ public final class Sensor {
         public var detectorUID: UInt32
         public var replayBufferBytes: Int
         public var statsIntervalNanos: UInt64
-        /// How often the ring buffer is drained when the kernel has not woken us (it wakes us
-        /// only when a batch has built up): the bound on exec→alert latency at low rates.
-        public var pollIntervalMs: Int32 = 5
+        /// Longest a record waits in the ring while records keep coming (see `run()`).
+        public var maxBatchDelayMs: Int32 = 20
         /// Open each executed file (/proc/PID/exe, the exact inode that ran) and pass the
         /// descriptor to the detector for YARA and hashing, which may not open it itself.
         public var passExecutables = false
@@ -104,40 +103,83 @@ public final class Sensor {
         nextSequence += 1
     }
 
+    /// Batch delay per record/s of load: 4 µs, so 250 records/s → 1 ms, 1,000/s → 4 ms,
+    /// 5,000/s → 20 ms (the default cap). Like a NIC's adaptive interrupt moderation: a quiet
+    /// host gets its records at once, a busy one in fewer, larger batches.
+    static let delayPerRecordPerSecond = 4e-6
+    /// Shortest batch delay: right after the first record of a burst (an exec's fork record
+    /// wakes us; its exec record follows within a millisecond).
+    static let minBatchDelayNanos: UInt64 = 1_000_000
+
+    /// The loop has two states. Quiet: it sleeps on the ring buffer's descriptor, and the
+    /// kernel wakes it for the first record written after it had read everything. Busy (the
+    /// last drain found records): it does not watch the ring and sleeps a batch delay instead,
+    /// which grows with the rate just seen (`delayPerRecordPerSecond`), between 1 ms and
+    /// `maxBatchDelayMs`; a drain that finds nothing returns it to quiet. Acknowledgements are
+    /// read without being waited for, unless the replay buffer is full. So an idle host costs
+    /// no wake-ups, and a busy one at most one per batch delay.
     public func run() throws {
         signal(SIGTERM) { _ in Sensor.stopRequested = 1 }
         signal(SIGINT) { _ in Sensor.stopRequested = 1 }
         signal(SIGPIPE, SIG_IGN)
         try UnixSocket.setNonBlocking(options.listenerFD)
         let ringFD = ring_buffer__epoll_fd(ring)
+        let maxDelay = UInt64(max(1, options.maxBatchDelayMs)) * 1_000_000
         var lastStats = monotonicNanos()
+        var lastDrain = lastStats
+        var busy = false
+        var delay = Self.minBatchDelayNanos
+        var fds = [pollfd](repeating: pollfd(fd: -1, events: 0, revents: 0), count: 3)
 
         while Sensor.stopRequested == 0 {
             let paused = pendingBytes >= options.replayBufferBytes
-            var fds = [pollfd(fd: options.listenerFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: paused ? -1 : ringFD, events: Int16(POLLIN), revents: 0)]
+            let now = monotonicNanos()
+            let untilStats = lastStats + options.statsIntervalNanos > now ? lastStats + options.statsIntervalNanos - now : 0
+            var timeout = untilStats
+            if busy && !paused { timeout = min(timeout, delay) }
+            fds[0] = pollfd(fd: options.listenerFD, events: Int16(POLLIN), revents: 0)
+            fds[1] = pollfd(fd: busy || paused ? -1 : ringFD, events: Int16(POLLIN), revents: 0)
             if connection >= 0 {
                 let wantWrite = outOffset < out.count || queuedThrough + 1 < nextSequence
-                fds.append(pollfd(fd: connection, events: Int16(POLLIN) | (wantWrite ? Int16(POLLOUT) : 0), revents: 0))
+                // Peer hang-up is reported without asking; acks are awaited only when they are
+                // what would let the sensor go on draining.
+                fds[2] = pollfd(fd: connection, events: (paused ? Int16(POLLIN) : 0) | (wantWrite ? Int16(POLLOUT) : 0), revents: 0)
+            } else {
+                fds[2] = pollfd(fd: -1, events: 0, revents: 0)
             }
-            let n = poll(&fds, nfds_t(fds.count), options.pollIntervalMs)
+            let n = poll(&fds, 3, Int32((timeout + 999_999) / 1_000_000))
             if n < 0 && errno != EINTR { throw SystemError("poll") }
 
             if !paused {
+                let before = recordsRead
                 ring_buffer__consume(ring)
+                let got = recordsRead - before
+                let t = monotonicNanos()
+                if got == 0 {
+                    busy = false
+                    delay = Self.minBatchDelayNanos
+                } else {
+                    // First drain of a burst: shortest delay; afterwards one that grows with the rate.
+                    let elapsed = max(t - lastDrain, 1)
+                    let rate = busy ? Double(got) * 1e9 / Double(elapsed) : 0
+                    let wanted = UInt64(min(rate * Self.delayPerRecordPerSecond * 1e9, Double(maxDelay)))
+                    delay = min(maxDelay, max(Self.minBatchDelayNanos, wanted))
+                    busy = true
+                }
+                lastDrain = t
             } else {
                 backpressurePauses += 1
             }
             if fds[0].revents & Int16(POLLIN) != 0 { acceptConnection() }
-            if connection >= 0 && fds.count > 2 {
-                let r = fds[2].revents
-                if r & Int16(POLLIN | POLLHUP | POLLERR) != 0 { readAcks() }
+            if connection >= 0 {
+                readAcks()
                 if connection >= 0 { flush() }
             }
-            let now = monotonicNanos()
-            if now - lastStats >= options.statsIntervalNanos {
-                lastStats = now
+            let t = monotonicNanos()
+            if t - lastStats >= options.statsIntervalNanos {
+                lastStats = t
                 sendStats()
+                if connection >= 0 { flush() }
             }
         }
         Log.info("stopping: \(recordsRead) records read, \(framesSent) frames sent, \(pending.count - head) unacknowledged")

@@ -93,7 +93,7 @@ public final class Supervisor {
             name: "edr-sensor", executable: options.binDirectory + "/edr-sensor",
             arguments: ["--bpf-object", bpfObject, "--detector-uid", String(detectUser.uid),
                         "--ring-buffer-mib", String(c.sensor.ringBufferMiB), "--replay-buffer-mib", String(c.sensor.replayBufferMiB),
-                        "--stats-interval-seconds", String(c.sensor.statsIntervalSeconds), "--poll-interval-ms", String(c.sensor.pollIntervalMs), "--agent-pids", me,
+                        "--stats-interval-seconds", String(c.sensor.statsIntervalSeconds), "--max-batch-delay-ms", String(c.sensor.maxBatchDelayMs), "--agent-pids", me,
                         "--log-level", logLevel] + (scans ? ["--pass-executables", "true"] : []),
             uid: 0, gid: 0, capabilities: scans ? Self.sensorScanCapabilities : Self.sensorCapabilities,
             seccompRole: .sensor, fds: [sensorListener])

@@ -19,7 +19,7 @@ do {
         detectorUID: UInt32(try args.int("detector-uid")),
         replayBufferBytes: try args.int("replay-buffer-mib") << 20,
         statsIntervalNanos: UInt64(try args.int("stats-interval-seconds")) * 1_000_000_000)
-    options.pollIntervalMs = Int32(try args.int("poll-interval-ms"))
+    options.maxBatchDelayMs = Int32(try args.int("max-batch-delay-ms"))
     options.passExecutables = args.values["pass-executables"] == "true"
     let sensor = try Sensor(programs: programs, options: options)
     let hooks = programs.hooks.map { "\($0.program):\($0.attached ? "attached" : "missing")" }.joined(separator: ",")

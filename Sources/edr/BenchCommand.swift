@@ -1,4 +1,5 @@
 import ArgumentParser
+import EDRDetect
 import EDRIOC
 import EDRSigma
 import EDRYara
@@ -8,7 +9,7 @@ import EDRYara
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure detection engines and print figures (events/s, µs, MiB).",
-        subcommands: [Sigma.self, IOC.self, Yara.self])
+        subcommands: [Sigma.self, IOC.self, Yara.self, Pipeline.self])
 
     struct Sigma: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Sigma: load time, events/s per core, µs/event, RSS.")
@@ -18,6 +19,18 @@ struct BenchCommand: ParsableCommand {
         var events = 500_000
         func run() throws {
             print(try SigmaBenchmark.run(rulePaths: rules, events: events))
+        }
+    }
+
+    struct Pipeline: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The detector's cost per fork/exec/exit record: frame decoding, record decoding, normalization, Sigma.")
+        @Option(name: .long, help: "Rule directory (repeatable).")
+        var rules: [String] = ["rules/sigma"]
+        @Option(name: .long, help: "Execs to simulate (3 records each).")
+        var execs = 200_000
+        func run() throws {
+            print(try PipelineBenchmark.run(rulePaths: rules, execs: execs))
         }
     }
 
