@@ -27,7 +27,16 @@ def cpu_ticks(pid):
 
 
 def cpu_seconds(pid):
-    return cpu_ticks(pid) / os.sysconf("SC_CLK_TCK")
+    """CPU time of every thread of a process in nanosecond resolution (schedstat), falling
+    back to clock ticks (10 ms resolution) when schedstat is missing."""
+    try:
+        total = 0
+        for t in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+                total += int(f.read().split()[0])
+        return total / 1e9
+    except (OSError, ValueError, IndexError):
+        return cpu_ticks(pid) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid):
@@ -38,9 +47,35 @@ def rss_kib(pid):
     return 0
 
 
+def _spawner():
+    """Builds Benchmarks/paced_spawn.c with the C compiler beside swift (or cc); None if none."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = "/tmp/edr-paced-spawn"
+    src = os.path.join(here, "paced_spawn.c")
+    if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
+        return out
+    import shutil, subprocess
+    swift = shutil.which("swift")
+    candidates = ([os.path.join(os.path.dirname(os.path.realpath(swift)), "clang")] if swift else []) + ["cc", "gcc", "clang"]
+    for cc in candidates:
+        if shutil.which(cc) or os.path.exists(cc):
+            if subprocess.run([cc, "-O2", "-o", out, src], capture_output=True).returncode == 0:
+                return out
+    return None
+
+
 def paced_execs(rate, seconds, arg=None):
-    """/bin/true at a fixed rate from one spawner that waits for each child.
+    """/bin/true at a fixed rate, each spawner waiting for its child: two C spawners
+    (Python alone tops out near 1,200 execs/s on a small VM), else one Python loop.
     Returns (execs, elapsed seconds)."""
+    spawner = _spawner()
+    if spawner:
+        # Two spawners at half the rate each: one alone tops out near 1,500 execs/s here.
+        import subprocess
+        procs = [subprocess.Popen([spawner, str(rate / 2), str(seconds)] + ([arg] if arg else []),
+                                  stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        results = [p.communicate()[0].split() for p in procs]
+        return sum(int(r[0]) for r in results), max(float(r[1]) for r in results)
     n = int(rate * seconds)
     argv = ["/bin/true"] + ([arg] if arg else [])
     t0 = time.perf_counter()

@@ -49,32 +49,35 @@ public func formatTimestamp(seconds: Int64, nanos: Int, fractionDigits: Int = 6)
     var t = time_t(seconds)
     var tm = tm()
     gmtime_r(&t, &tm)
-    var out = [UInt8]()
-    out.reserveCapacity(32)
-    func put(_ v: Int, _ width: Int) {
-        var div = 1
-        for _ in 1..<width { div *= 10 }
-        var v = v
-        while div > 0 {
-            out.append(UInt8(ascii: "0") + UInt8(v / div % 10))
-            v %= div
-            div /= 10
+    let digits = min(max(fractionDigits, 0), 9)
+    return String(unsafeUninitializedCapacity: 21 + digits) { out in
+        var i = 0
+        func put(_ v: Int, _ width: Int) {
+            var v = v
+            var k = width - 1
+            while k >= 0 {
+                out[i + k] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+                k -= 1
+            }
+            i += width
         }
+        func sep(_ c: Unicode.Scalar) { out[i] = UInt8(ascii: c); i += 1 }
+        put(Int(tm.tm_year) + 1900, 4); sep("-")
+        put(Int(tm.tm_mon) + 1, 2); sep("-")
+        put(Int(tm.tm_mday), 2); sep("T")
+        put(Int(tm.tm_hour), 2); sep(":")
+        put(Int(tm.tm_min), 2); sep(":")
+        put(Int(tm.tm_sec), 2)
+        if digits > 0 {
+            sep(".")
+            var frac = max(0, min(nanos, 999_999_999))
+            for _ in 0..<(9 - digits) { frac /= 10 }
+            put(frac, digits)
+        }
+        sep("Z")
+        return i
     }
-    put(Int(tm.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
-    put(Int(tm.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
-    put(Int(tm.tm_mday), 2); out.append(UInt8(ascii: "T"))
-    put(Int(tm.tm_hour), 2); out.append(UInt8(ascii: ":"))
-    put(Int(tm.tm_min), 2); out.append(UInt8(ascii: ":"))
-    put(Int(tm.tm_sec), 2)
-    if fractionDigits > 0 {
-        out.append(UInt8(ascii: "."))
-        var frac = max(0, min(nanos, 999_999_999))
-        for _ in 0..<(9 - min(fractionDigits, 9)) { frac /= 10 }
-        put(frac, min(fractionDigits, 9))
-    }
-    out.append(UInt8(ascii: "Z"))
-    return String(decoding: out, as: UTF8.self)
 }
 
 public func formatTimestamp(epochSeconds: Double) -> String {

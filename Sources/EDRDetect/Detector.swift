@@ -36,6 +36,9 @@ public final class Detector: @unchecked Sendable {
     }
 
     private let store: DetectorStore
+    /// The live rule sets, taken from the store once per batch of frames (not per event: the
+    /// store's lock is then off the per-event path). A reload is seen from the next batch on.
+    private var detectors: DetectorStore.Snapshot
     private let sink: AlertSink
     /// YARA and hashes of executed files, in the background; nil when neither is configured.
     public var scanner: ExecutableScanner?
@@ -47,8 +50,7 @@ public final class Detector: @unchecked Sendable {
     private let options: Options
     public private(set) var normalizer: Normalizer
     /// Network, file, DNS and post-exec telemetry (TelemetryNormalizer.swift).
-    public private(set) lazy var telemetry = TelemetryNormalizer(machineID: options.machineID,
-                                                                 excludedPathPrefixes: options.excludedPathPrefixes)
+    public private(set) var telemetry: TelemetryNormalizer
     public private(set) var counters = Counters()
     private var respondFD: Int32 = -1
     private var onReady: (() -> Void)?
@@ -58,6 +60,8 @@ public final class Detector: @unchecked Sendable {
         self.sink = sink
         self.options = options
         self.normalizer = Normalizer(machineID: options.machineID)
+        self.telemetry = TelemetryNormalizer(machineID: options.machineID, excludedPathPrefixes: options.excludedPathPrefixes)
+        self.detectors = store.current
         self.onReady = onReady
     }
 
@@ -136,6 +140,7 @@ public final class Detector: @unchecked Sendable {
                 }
                 if n < 0 { if errno == EINTR { continue } else { throw SystemError("poll") } }
             }
+            if reader.decoder.bufferedBytes == 0 { detectors = store.current }
             guard let frame = try reader.next() else { return }
             receivedFDs.append(contentsOf: reader.takeFDs())
             if try ingest(frame) { processed = frame.sequence }
@@ -225,7 +230,6 @@ public final class Detector: @unchecked Sendable {
     }
 
     public func evaluate(_ event: Event, sequence: UInt64?, process: ProcessEntry?, parent: ProcessEntry?) {
-        let detectors = store.current
         if let ioc = detectors.ioc {
             for m in ioc.match(event: event) {
                 counters.alerts += 1

@@ -218,9 +218,18 @@ public final class RuleWatcher: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 8192)
         var dirtySince: UInt64?
         var lastPoll = monotonicNanos()
+        // With inotify the file scan is only a safety net; without it, it is the watcher.
+        let scanInterval: UInt64 = fd >= 0 && !watched.isEmpty ? 10_000_000_000 : 2_000_000_000
         while true {
+            // Wake for inotify, at the end of a debounce, or once a second (SIGHUP is noticed
+            // then: the handler only sets a flag). An idle detector wakes once a second here.
+            var timeout: Int32 = 1000
+            if let since = dirtySince {
+                let left = since + debounceNanos > monotonicNanos() ? since + debounceNanos - monotonicNanos() : 0
+                timeout = Int32(min(1000, left / 1_000_000 + 1))
+            }
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            _ = poll(&p, fd >= 0 ? 1 : 0, 100)
+            _ = poll(&p, fd >= 0 ? 1 : 0, timeout)
             if fd >= 0 && p.revents & Int16(POLLIN) != 0 {
                 while buffer.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) > 0 {}
                 dirtySince = dirtySince ?? monotonicNanos()
@@ -237,7 +246,7 @@ public final class RuleWatcher: @unchecked Sendable {
                 dirtySince = nil
                 store.reloadChanged()
                 watchAll()
-            } else if now - lastPoll >= 2_000_000_000 {
+            } else if now - lastPoll >= scanInterval {
                 // Fallback and safety net: a change inotify did not report is still found.
                 lastPoll = now
                 store.reloadChanged()

@@ -31,8 +31,12 @@ public final class Sensor {
     private let options: Options
     private var ring: OpaquePointer?
 
-    /// Frames not yet acknowledged, oldest first: pending[head...].
-    private var pending: [(seq: UInt64, bytes: [UInt8], fd: Int32)] = []
+    /// Frames not yet acknowledged, oldest first: pending[head...]. Their bytes lie back to
+    /// back in `store` (offsets count from the start of the stream; store[0] is at
+    /// `storeBase`), so a record costs a copy, not an allocation.
+    private var pending: [(seq: UInt64, offset: Int, length: Int, fd: Int32)] = []
+    private var store: [UInt8] = []
+    private var storeBase = 0
     private var head = 0
     private var pendingBytes = 0
     private var nextSequence: UInt64 = 1
@@ -84,10 +88,10 @@ public final class Sensor {
 
     private func record(_ bytes: UnsafeRawBufferPointer) {
         recordsRead += 1
-        var frame = [UInt8]()
-        frame.reserveCapacity(Wire.headerSize + bytes.count)
-        Frame.appendHeader(to: &frame, type: .kernelRecord, sequence: nextSequence, payloadCount: bytes.count)
-        frame.append(contentsOf: bytes)
+        let offset = storeBase + store.count
+        Frame.appendHeader(to: &store, type: .kernelRecord, sequence: nextSequence, payloadCount: bytes.count)
+        store.append(contentsOf: bytes)
+        let length = Wire.headerSize + bytes.count
         var fd: Int32 = -1
         if options.passExecutables, bytes.count >= 104, bytes.load(fromByteOffset: 0, as: UInt16.self) == 1 {
             let pid = bytes.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
@@ -98,8 +102,8 @@ public final class Sensor {
                 executablesUnavailable += 1
             }
         }
-        pending.append((nextSequence, frame, fd))
-        pendingBytes += frame.count
+        pending.append((nextSequence, offset, length, fd))
+        pendingBytes += length
         nextSequence += 1
     }
 
@@ -257,14 +261,19 @@ public final class Sensor {
 
     private func acknowledge(_ seq: UInt64) {
         while head < pending.count && pending[head].seq <= seq {
-            pendingBytes -= pending[head].bytes.count
-            pending[head].bytes = []
+            pendingBytes -= pending[head].length
             releaseFD(&pending[head].fd)
             head += 1
         }
         if head > 4096 && head * 2 > pending.count {
             pending.removeFirst(head)
             head = 0
+        }
+        // Bytes before the oldest unacknowledged frame are dropped once they are most of the store.
+        let keepFrom = (head < pending.count ? pending[head].offset : storeBase + store.count) - storeBase
+        if keepFrom >= 1 << 20 && keepFrom * 2 >= store.count {
+            store.removeFirst(keepFrom)
+            storeBase += keepFrom
         }
     }
 
@@ -280,7 +289,8 @@ public final class Sensor {
                 i += Int(queuedThrough + 1 - pending[i].seq)
             }
             while i < pending.count && out.count - outOffset < 1 << 20 {
-                out.append(contentsOf: pending[i].bytes)
+                let start = pending[i].offset - storeBase
+                out.append(contentsOf: store[start..<(start + pending[i].length)])
                 if pending[i].fd >= 0 {
                     // ExecutableFile frame right behind its exec record, carrying the descriptor.
                     var p = [UInt8]()
