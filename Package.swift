@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "EDRSigmaTests", dependencies: ["EDRSigma", "EDRCore"], exclude: ["Oracle"]),
         .testTarget(name: "EDRIOCTests", dependencies: ["EDRIOC", "EDRCore"]),
         .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
-        .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSigma"]),
+        .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSigma", "EDRYara"]),
         .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRRespond", "EDRCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EDRCore"]),
     ],

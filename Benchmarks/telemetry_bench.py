@@ -14,7 +14,7 @@ pending frames. Only the loopback interface is used.
 """
 import argparse, json, os, socket, subprocess, sys, tempfile, threading, time
 
-from agentproc import children, cpu_ticks, paced_execs
+from agentproc import children, cpu_seconds, paced_execs
 
 FAMILIES = ["exec", "exit", "fork", "net", "file", "dns", "attack", "cgroup"]
 COUNTERS = ["seen", "submitted", "ring_full", "too_large"]
@@ -154,11 +154,10 @@ def main():
 
         # Agent CPU at a fixed exec rate.
         procs = [agent.pid] + list(kids.values())
-        t0 = {p: cpu_ticks(p) for p in procs}
+        t0 = {p: cpu_seconds(p) for p in procs}
         n, el = paced_execs(a.rate, a.seconds)
         time.sleep(1)
-        hz = os.sysconf("SC_CLK_TCK")
-        used = {p: (cpu_ticks(p) - t0[p]) / hz for p in procs}
+        used = {p: cpu_seconds(p) - t0[p] for p in procs}
         total = sum(used.values())
         names = {agent.pid: "edr"} | {v: k for k, v in kids.items()}
         detail = ", ".join(f"{names[p]} {used[p] / (el + 1) * 100:.2f}%" for p in procs)

@@ -86,6 +86,13 @@ struct edr_exec_record {
     __u16 cwd_len;
     __u16 reserved;
     char comm[16];
+    /* The executed file's identity (its inode, as fstat would report it): the sensor opens
+     * /proc/PID/exe for the detector only for a file it has not passed recently. */
+    __u64 exe_ino;
+    __u64 exe_size;
+    __u64 exe_ctime_ns;   /* 0: unknown on this kernel */
+    __u32 exe_dev;        /* kernel dev_t (major << 20 | minor) */
+    __u32 exe_reserved;
     __u8 data[EDR_EXEC_DATA_MAX];
 };
 

@@ -149,6 +149,16 @@ static __always_inline int on_exec(struct task_struct *task, struct linux_binprm
 
     int truncated = 0;
     struct file *file = BPF_CORE_READ(bprm, file);
+    struct inode *inode = BPF_CORE_READ(file, f_inode);
+    r->exe_ino = BPF_CORE_READ(inode, i_ino);
+    r->exe_size = (__u64)BPF_CORE_READ(inode, i_size);
+    r->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+    r->exe_reserved = 0;
+    r->exe_ctime_ns = 0;
+    if (bpf_core_field_exists(inode->i_ctime_sec))
+        /* Multigrain timestamps keep a "queried" flag in bit 31 of the nanoseconds. */
+        r->exe_ctime_ns = (__u64)BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ull
+                        + (BPF_CORE_READ(inode, i_ctime_nsec) & 0x3fffffff);
     struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
     struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
     __u32 plen = put_path((__u32)alen, dentry, vfsmnt, &truncated);

@@ -106,6 +106,40 @@ public enum UnixSocket {
         }
     }
 
+    /// Most descriptors one message carries (the kernel's SCM_MAX_FD is 253).
+    public static let maxFDsPerMessage = 250
+
+    /// One non-blocking sendmsg of `data` with `fds` attached to its first byte; returns the
+    /// bytes sent (the descriptors went in any case). Throws SystemError (errno EAGAIN when
+    /// the socket is full: nothing, descriptors included, was sent).
+    public static func sendSome(_ fd: Int32, _ data: UnsafeRawBufferPointer, passing fds: [Int32]) throws -> Int {
+        precondition(fds.count <= maxFDsPerMessage)
+        var control = [UInt8](repeating: 0, count: cmsgSpace(max(fds.count, 1) * MemoryLayout<Int32>.size))
+        return try control.withUnsafeMutableBytes { ctl -> Int in
+            var iov = iovec(iov_base: UnsafeMutableRawPointer(mutating: data.baseAddress), iov_len: data.count)
+            return try withUnsafeMutablePointer(to: &iov) { iovp -> Int in
+                var msg = msghdr()
+                msg.msg_iov = iovp
+                msg.msg_iovlen = 1
+                if !fds.isEmpty {
+                    msg.msg_control = ctl.baseAddress
+                    msg.msg_controllen = cmsgSpace(fds.count * MemoryLayout<Int32>.size)
+                    let hdr = ctl.baseAddress!.assumingMemoryBound(to: cmsghdr.self)
+                    hdr.pointee.cmsg_level = SOL_SOCKET
+                    hdr.pointee.cmsg_type = Int32(SCM_RIGHTS)
+                    hdr.pointee.cmsg_len = cmsgLen(fds.count * MemoryLayout<Int32>.size)
+                    let dataStart = ctl.baseAddress! + cmsgLen(0)
+                    for (i, f) in fds.enumerated() {
+                        dataStart.storeBytes(of: f, toByteOffset: i * 4, as: Int32.self)
+                    }
+                }
+                let n = sendmsg(fd, &msg, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+                if n < 0 { throw SystemError("sendmsg") }
+                return n
+            }
+        }
+    }
+
     /// Reads into `buffer`; returns bytes read (0 at end of stream) and any descriptors that
     /// arrived (received close-on-exec).
     public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, maxFDs: Int = 4) throws -> (Int, [Int32]) {
@@ -177,7 +211,7 @@ public struct FrameReader {
     public mutating func next() throws -> Frame? {
         while true {
             if let f = try decoder.next() { return f }
-            let (n, fds) = try buffer.withUnsafeMutableBytes { try UnixSocket.receive(fd, into: $0) }
+            let (n, fds) = try buffer.withUnsafeMutableBytes { try UnixSocket.receive(fd, into: $0, maxFDs: UnixSocket.maxFDsPerMessage) }
             receivedFDs.append(contentsOf: fds)
             if n == 0 {
                 try decoder.finish()

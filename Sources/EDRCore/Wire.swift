@@ -35,14 +35,19 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// Loss counters: kernel per-CPU counters summed, and the sensor's own.
     public static let sensorStats = FrameType(rawValue: 13)
     /// The executable of the exec record with this sequence number (u64 payload); its open
-    /// descriptor travels with the frame (SCM_RIGHTS). Not sequenced, never replayed.
+    /// descriptor travels with the frame (SCM_RIGHTS). Not sequenced, never replayed. A
+    /// 9-byte payload ending in 1 carries no descriptor: the sensor passed one for the same
+    /// file (same inode, size and ctime) within the last minute.
     public static let executableFile = FrameType(rawValue: 14)
+    /// Detector → sensor: forget which executables were passed (the detector's verdict cache
+    /// was emptied, by a YARA rule reload); the next exec of each file brings a descriptor.
+    public static let forgetExecutables = FrameType(rawValue: 15)
     /// Detector → responder: act on this process.
     public static let responseRequest = FrameType(rawValue: 20)
     /// Responder → detector: what was done.
     public static let responseResult = FrameType(rawValue: 21)
 
-    static let known: Set<UInt8> = [1, 2, 10, 11, 12, 13, 14, 20, 21]
+    static let known: Set<UInt8> = [1, 2, 10, 11, 12, 13, 14, 15, 20, 21]
     /// Types whose frames are numbered; the rest carry sequence 0.
     public var isSequenced: Bool { self == .kernelRecord }
 
@@ -55,6 +60,7 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .snapshotDone: return "snapshot-done"
         case .sensorStats: return "sensor-stats"
         case .executableFile: return "executable-file"
+        case .forgetExecutables: return "forget-executables"
         case .responseRequest: return "response-request"
         case .responseResult: return "response-result"
         default: return "type-\(rawValue)"

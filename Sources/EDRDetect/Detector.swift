@@ -1,5 +1,6 @@
 import EDRCore
 import EDRSigma
+import EDRYara
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -44,8 +45,9 @@ public final class Detector: @unchecked Sendable {
     public var scanner: ExecutableScanner?
     /// Descriptors received with executable-file frames, in arrival order.
     private var receivedFDs: [Int32] = []
-    /// Recent exec records by sequence number, for their executable-file frames.
-    private var recentExecs: [UInt64: (Event, ProcessEntry)] = [:]
+    /// The last exec record, for its executable-file frame: the sensor sends that frame right
+    /// behind its record, so no older exec can still get one.
+    private var lastExec: (sequence: UInt64, event: Event, process: ProcessEntry, identity: FileIdentity?)?
     private let respondLock = NSLock()
     private let options: Options
     public private(set) var normalizer: Normalizer
@@ -54,6 +56,16 @@ public final class Detector: @unchecked Sendable {
     public private(set) var counters = Counters()
     private var respondFD: Int32 = -1
     private var onReady: (() -> Void)?
+    private let forgetLock = NSLock()
+    private var forgetExecutablesRequested = false
+
+    /// Any thread: tell the sensor to send descriptors again for files it passed recently
+    /// (after a YARA reload emptied the verdict cache).
+    public func requestForgetExecutables() {
+        forgetLock.lock()
+        forgetExecutablesRequested = true
+        forgetLock.unlock()
+    }
 
     public init(store: DetectorStore, sink: AlertSink, options: Options, onReady: (() -> Void)? = nil) {
         self.store = store
@@ -115,6 +127,11 @@ public final class Detector: @unchecked Sendable {
 
         var lastAck = monotonicNanos()
         while true {
+            forgetLock.lock()
+            let forget = forgetExecutablesRequested
+            forgetExecutablesRequested = false
+            forgetLock.unlock()
+            if forget { try UnixSocket.writeAll(fd, Frame(type: .forgetExecutables, payload: []).encoded()) }
             // Drain what is buffered; acknowledge before blocking for more, but at most every
             // `ackIntervalNanos` (or `ackFrames` frames): each ack is a write here and a read in
             // the sensor, and the sensor keeps unacknowledged frames for a restart anyway.
@@ -165,12 +182,23 @@ public final class Detector: @unchecked Sendable {
                 Log.warning("\(error)")
             }
         case .executableFile:
+            // 8 bytes: the descriptor came with it. 9 bytes ending in 1: the sensor passed the
+            // same file moments ago and sent none; the verdict cache answers by identity.
+            if frame.payload.count == 9 && frame.payload[8] == 1 {
+                let seq = frame.payload.readLE(UInt64.self, at: 0)
+                if let scanner, let last = lastExec, last.sequence == seq, let id = last.identity {
+                    lastExec = nil
+                    scanner.submit(identity: id, event: last.event, process: last.process, sequence: seq)
+                }
+                return false
+            }
             guard !receivedFDs.isEmpty else { throw EDRError("executable-file frame without a descriptor") }
             let fd = receivedFDs.removeFirst()
             guard frame.payload.count == 8 else { close(fd); throw EDRError("executable-file payload is \(frame.payload.count) bytes") }
             let seq = frame.payload.readLE(UInt64.self, at: 0)
-            if let scanner, let (event, process) = recentExecs.removeValue(forKey: seq) {
-                scanner.submit(fd: fd, event: event, process: process, sequence: seq)
+            if let scanner, let last = lastExec, last.sequence == seq {
+                lastExec = nil
+                scanner.submit(fd: fd, event: last.event, process: last.process, sequence: seq)
             } else {
                 close(fd)
             }
@@ -202,8 +230,7 @@ public final class Detector: @unchecked Sendable {
             if let c = telemetry.containerID(cgroup: r.cgroupID) { event["ContainerId"] = .string(c) }
             counters.events += 1
             if scanner != nil {
-                recentExecs[sequence] = (event, process)
-                if recentExecs.count > 1024, let oldest = recentExecs.keys.min() { recentExecs[oldest] = nil }
+                lastExec = (sequence, event, process, r.executable)
             }
             evaluate(event, sequence: sequence, process: process, parent: parent)
         case .exit(let r):
@@ -296,7 +323,7 @@ public final class Detector: @unchecked Sendable {
         }
         let lost = ringFull + tooLarge
         let previousLost = (lastReconcile["kernel.lost"] ?? 0)
-        let line = "loss accounting: kernel submitted \(submitted), ring-full \(ringFull), too-large \(tooLarge); sensor read \(s["sensor.records_read"] ?? 0), pending \(s["sensor.pending_frames"] ?? 0); detector decoded \(counters.recordsDecoded), record errors \(counters.recordErrors), alerts \(counters.alerts)"
+        let line = "loss accounting: kernel submitted \(submitted), ring-full \(ringFull), too-large \(tooLarge); sensor read \(s["sensor.records_read"] ?? 0), pending \(s["sensor.pending_frames"] ?? 0); detector decoded \(counters.recordsDecoded), record errors \(counters.recordErrors), alerts \(counters.alerts); executables passed \(s["sensor.executables_passed"] ?? 0), known \(s["sensor.executables_known"] ?? 0), unavailable \(s["sensor.executables_unavailable"] ?? 0), uncached \(scanner?.uncachedIdentities ?? 0)"
         if lost > previousLost { Log.warning(line) } else { Log.debug(line) }
         s["kernel.lost"] = lost
         lastReconcile = s

@@ -86,12 +86,43 @@ public final class ExecutableScanner: @unchecked Sendable {
         }
     }
 
+    /// Execs the sensor sent no descriptor for whose verdict was no longer cached (evicted,
+    /// or dropped with the old rules by a YARA reload): not scanned.
+    public private(set) var uncachedIdentities: UInt64 = 0
+
+    /// An executed file the sensor sent no descriptor for (it passed one for the same
+    /// identity moments ago): answered from the verdict cache on the caller's thread (the
+    /// cache is locked; waking the worker per exec would cost more than the lookup).
+    public func submit(identity: FileIdentity, event: Event, process: ProcessEntry, sequence: UInt64) {
+        lock.lock()
+        let w = worker
+        lock.unlock()
+        guard let w else { return }
+        let job = ScanJob(identity: identity, path: process.image)
+        if w.isAllowlisted(process.image) { return }
+        guard let v = w.cache.lookup(identity) else {
+            lock.lock(); uncachedIdentities += 1; lock.unlock()
+            Log.debug("no cached verdict for \(process.image) (\(identity)); not scanned this time")
+            return
+        }
+        report(ScanJobResult(job: job, outcome: .cached, identity: identity, verdict: v, seconds: 0),
+               Context(event: event, process: process, sequence: sequence))
+    }
+
     private func finished(_ result: ScanJobResult) {
         lock.lock()
         let ctx = pending.removeValue(forKey: result.job.token)
         lock.unlock()
-        guard let ctx, let verdict = result.verdict else { return }
+        guard let ctx else { return }
+        report(result, ctx)
+    }
+
+    private func report(_ result: ScanJobResult, _ ctx: Context) {
+        guard let verdict = result.verdict else { return }
         let sha256 = verdict.hashes?.sha256
+        let iocMatches = store.current.ioc.flatMap { ioc in verdict.hashes.map { ioc.match(md5: $0.md5, sha1: $0.sha1, sha256: sha256) } } ?? []
+        // Most executions match nothing: build the alert fields only when something did.
+        if verdict.matches.isEmpty && iocMatches.isEmpty { return }
         var event = ctx.event
         if let h = verdict.hashes {
             event["Hashes"] = .string([h.md5.map { "MD5=\($0.uppercased())" }, h.sha1.map { "SHA1=\($0.uppercased())" },
@@ -118,8 +149,8 @@ public final class ExecutableScanner: @unchecked Sendable {
             }
             emit(line, AlertEncoder.readable(event: event, title: "YARA \(m.rule) in \(ctx.process.image)", level: level), level, ctx.process)
         }
-        if let ioc = store.current.ioc, let h = verdict.hashes {
-            for m in ioc.match(md5: h.md5, sha1: h.sha1, sha256: sha256) {
+        if let h = verdict.hashes {
+            for m in iocMatches {
                 let (line, readable) = IOCAlerts.encode(m, event: event, process: ctx.process, sequence: ctx.sequence, context: context) { w in
                     Self.writeFile(&w, path: ctx.process.image, hashes: h)
                 }

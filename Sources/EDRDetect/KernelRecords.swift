@@ -1,4 +1,5 @@
 import EDRCore
+import EDRYara
 
 /// Decoders for the records the BPF programs write (layout: bpf/edr_events.h). Every offset
 /// and length is checked: a record that does not fit its own header is an error, never a crash.
@@ -38,6 +39,8 @@ public struct ExecRecord: Sendable, Equatable {
     public var path: String
     public var cwd: String
     public var comm: String
+    /// The executed file as fstat would identify it; nil when the kernel gave no ctime.
+    public var executable: FileIdentity?
 }
 
 public struct ExitRecord: Sendable, Equatable {
@@ -73,7 +76,7 @@ public struct RecordError: Error, CustomStringConvertible, Sendable {
 public enum KernelRecordDecoder {
     public static let version: UInt16 = 1
     static let headerSize = 16
-    static let execFixed = 104
+    static let execFixed = 136
     static let exitSize = 88
     static let forkSize = 80
 
@@ -102,7 +105,7 @@ public enum KernelRecordDecoder {
             return .exec(ExecRecord(bootNanos: boot, ids: ids(p), cgroupID: p.readLE(UInt64.self, at: 64),
                                     flags: p.readLE(UInt32.self, at: 72), argc: p.readLE(UInt32.self, at: 76),
                                     argBytes: Array(argBytes), commandLine: commandLine(argBytes), path: path, cwd: cwd,
-                                    comm: cString(p[88..<104])))
+                                    comm: cString(p[88..<104]), executable: executableIdentity(p)))
         case 2:
             guard p.count == exitSize else { throw RecordError(message: "exit record is \(p.count) bytes, expected \(exitSize)") }
             return .exit(ExitRecord(bootNanos: boot, ids: ids(p), exitCode: p.readLE(UInt32.self, at: 64), comm: cString(p[72..<88])))
@@ -114,6 +117,18 @@ public enum KernelRecordDecoder {
         default:
             throw RecordError(message: "unknown record kind \(kind)")
         }
+    }
+
+    /// exe_ino, exe_size, exe_ctime_ns, exe_dev (bpf/edr_events.h), with the kernel's dev_t
+    /// (major << 20 | minor) re-encoded as user space's st_dev (glibc makedev).
+    static func executableIdentity(_ p: [UInt8]) -> FileIdentity? {
+        let ctime = p.readLE(UInt64.self, at: 120)
+        guard ctime != 0 else { return nil }
+        let kdev = UInt64(p.readLE(UInt32.self, at: 128))
+        let major = kdev >> 20, minor = kdev & 0xFFFFF
+        let dev = ((major & 0xFFFF_F000) << 32) | ((major & 0xFFF) << 8) | ((minor & 0xFFFF_FF00) << 12) | (minor & 0xFF)
+        return FileIdentity(device: dev, inode: p.readLE(UInt64.self, at: 104), size: Int64(bitPattern: p.readLE(UInt64.self, at: 112)),
+                            ctimeSeconds: Int64(ctime / 1_000_000_000), ctimeNanoseconds: Int64(ctime % 1_000_000_000))
     }
 
     static func ids(_ p: [UInt8]) -> TaskIDs {

@@ -125,12 +125,14 @@ public enum PipelineBenchmark {
             var a: [UInt8] = []
             for s in args { a += Array(s.utf8); a.append(0) }
             let pc = components(path), cc = components(cwd)
-            var b = header(kind: 1, size: 104 + a.count + pc.count + cc.count)
+            var b = header(kind: 1, size: 136 + a.count + pc.count + cc.count)
             b += ids(pid: pid, ppid: ppid, start: start, parentStart: parentStart)
             b.appendLE(UInt64(777))
             b.appendLE(UInt32(0)); b.appendLE(UInt32(args.count))
             b.appendLE(UInt16(a.count)); b.appendLE(UInt16(pc.count)); b.appendLE(UInt16(cc.count)); b.appendLE(UInt16(0))
             b += comm(String(path.split(separator: "/").last ?? ""))
+            b.appendLE(UInt64(4242 + args.count)); b.appendLE(UInt64(35_000)); b.appendLE(UInt64(1_700_000_000_000_000_000))
+            b.appendLE(UInt32(8 << 20 | 1)); b.appendLE(UInt32(0))
             b += a
             b += pc
             b += cc

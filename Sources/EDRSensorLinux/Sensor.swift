@@ -53,6 +53,22 @@ public final class Sensor {
     private var heldFDs = 0
     private let maxHeldFDs = 512
     private var executablesPassed: UInt64 = 0
+    /// Execs of a file passed within the TTL: no descriptor, an executable-file frame that
+    /// says "known" instead.
+    private var executablesKnown: UInt64 = 0
+    /// Executables whose descriptor went to the connected detector, by identity → when.
+    /// Cleared when a detector connects (a new one has an empty cache).
+    private var passedExecutables: [ExecutableKey: UInt64] = [:]
+    static let passedExecutableTTLNanos: UInt64 = 60_000_000_000
+    /// `pending` descriptor value for "known executable, no descriptor".
+    static let knownExecutable: Int32 = -2
+
+    struct ExecutableKey: Hashable {
+        var inode: UInt64
+        var size: UInt64
+        var ctime: UInt64
+        var device: UInt32
+    }
     private var executablesUnavailable: UInt64 = 0
     private var decoder = FrameDecoder(maxFrameSize: 4096)
     private var readBuffer = [UInt8](repeating: 0, count: 4096)
@@ -93,11 +109,29 @@ public final class Sensor {
         store.append(contentsOf: bytes)
         let length = Wire.headerSize + bytes.count
         var fd: Int32 = -1
-        if options.passExecutables, bytes.count >= 104, bytes.load(fromByteOffset: 0, as: UInt16.self) == 1 {
-            let pid = bytes.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
-            if heldFDs < maxHeldFDs {
+        if options.passExecutables, bytes.count >= 136, bytes.load(fromByteOffset: 0, as: UInt16.self) == 1 {
+            // The kernel wrote the file's identity (bpf/edr_events.h): a file passed moments
+            // ago is not opened again; the detector's verdict cache answers for it.
+            let identity = ExecutableKey(inode: bytes.loadUnaligned(fromByteOffset: 104, as: UInt64.self),
+                                         size: bytes.loadUnaligned(fromByteOffset: 112, as: UInt64.self),
+                                         ctime: bytes.loadUnaligned(fromByteOffset: 120, as: UInt64.self),
+                                         device: bytes.loadUnaligned(fromByteOffset: 128, as: UInt32.self))
+            let now = monotonicNanos()
+            if identity.ctime != 0, let at = passedExecutables[identity], now &- at < Self.passedExecutableTTLNanos {
+                fd = Self.knownExecutable
+                executablesKnown += 1
+            } else if heldFDs < maxHeldFDs {
+                let pid = bytes.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
                 fd = open("/proc/\(pid)/exe", O_RDONLY | O_CLOEXEC)
-                if fd >= 0 { heldFDs += 1 } else { executablesUnavailable += 1 }
+                if fd >= 0 {
+                    heldFDs += 1
+                    if identity.ctime != 0 {
+                        if passedExecutables.count >= 4096 { passedExecutables.removeAll(keepingCapacity: true) }
+                        passedExecutables[identity] = now
+                    }
+                } else {
+                    executablesUnavailable += 1
+                }
             } else {
                 executablesUnavailable += 1
             }
@@ -154,6 +188,8 @@ public final class Sensor {
             let n = poll(&fds, 3, Int32((timeout + 999_999) / 1_000_000))
             if n < 0 && errno != EINTR { throw SystemError("poll") }
 
+            // Control frames first (a forget-executables must apply to the records read next).
+            if connection >= 0 { readAcks() }
             if !paused {
                 let before = recordsRead
                 ring_buffer__consume(ring)
@@ -175,10 +211,7 @@ public final class Sensor {
                 backpressurePauses += 1
             }
             if fds[0].revents & Int16(POLLIN) != 0 { acceptConnection() }
-            if connection >= 0 {
-                readAcks()
-                if connection >= 0 { flush() }
-            }
+            if connection >= 0 { flush() }
             let t = monotonicNanos()
             if t - lastStats >= options.statsIntervalNanos {
                 lastStats = t
@@ -204,6 +237,7 @@ public final class Sensor {
         }
         try? UnixSocket.setNonBlocking(fd)
         connection = fd
+        passedExecutables.removeAll()
         connections += 1
         decoder = FrameDecoder(maxFrameSize: 4096)
         out.removeAll(keepingCapacity: true)
@@ -247,6 +281,7 @@ public final class Sensor {
                 while let f = try decoder.next() {
                     switch f.type {
                     case .ack: acknowledge(try Ack.sequence(from: f))
+                    case .forgetExecutables: passedExecutables.removeAll()
                     case .hello: _ = try Hello(frame: f)
                     default: throw WireError.malformedPayload("unexpected \(f.type) from detector")
                     }
@@ -291,7 +326,13 @@ public final class Sensor {
             while i < pending.count && out.count - outOffset < 1 << 20 {
                 let start = pending[i].offset - storeBase
                 out.append(contentsOf: store[start..<(start + pending[i].length)])
-                if pending[i].fd >= 0 {
+                if pending[i].fd == Self.knownExecutable {
+                    var p = [UInt8]()
+                    p.appendLE(pending[i].seq)
+                    p.append(1)
+                    out.append(contentsOf: Frame(type: .executableFile, payload: p).encoded())
+                    pending[i].fd = -1
+                } else if pending[i].fd >= 0 {
                     // ExecutableFile frame right behind its exec record, carrying the descriptor.
                     var p = [UInt8]()
                     p.appendLE(pending[i].seq)
@@ -305,30 +346,33 @@ public final class Sensor {
             }
         }
         while outOffset < out.count {
-            if let marker = outFDs.first, marker.offset == outOffset {
-                // The descriptor travels with the first byte of its frame.
-                let end = min(out.count, outOffset + Wire.headerSize + 8)
+            // Descriptors travel together with the first byte of a send that reaches their
+            // frames (at most `maxFDsPerMessage` per send): one sendmsg per batch, not per exec.
+            // They arrive before or with their frames, in order; the detector queues them.
+            let k = min(outFDs.count, UnixSocket.maxFDsPerMessage)
+            let limit = k < outFDs.count ? outFDs[k].offset : out.count
+            let fds = outFDs.prefix(k).map(\.fd)
+            let n: Int
+            if fds.isEmpty {
+                n = out.withUnsafeBytes { Glibc.send(connection, $0.baseAddress! + outOffset, limit - outOffset, Int32(MSG_NOSIGNAL)) }
+                if n < 0 {
+                    if errno == EAGAIN || errno == EINTR { return }
+                    dropConnection(reason: String(cString: strerror(errno)))
+                    return
+                }
+            } else {
                 do {
-                    try UnixSocket.send(connection, bytes: Array(out[outOffset..<end]), passing: [marker.fd], blocking: false)
-                } catch let e as SystemError where e.errno == EAGAIN {
+                    n = try out.withUnsafeBytes { try UnixSocket.sendSome(connection, UnsafeRawBufferPointer(rebasing: $0[outOffset..<limit]), passing: fds) }
+                } catch let e as SystemError where e.errno == EAGAIN || e.errno == EINTR {
                     return
                 } catch {
                     dropConnection(reason: "\(error)")
                     return
                 }
-                close(marker.fd)
-                heldFDs -= 1
-                executablesPassed += 1
-                outFDs.removeFirst()
-                outOffset = end
-                continue
-            }
-            let limit = outFDs.first?.offset ?? out.count
-            let n = out.withUnsafeBytes { send(connection, $0.baseAddress! + outOffset, limit - outOffset, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
-                if errno == EAGAIN || errno == EINTR { return }
-                dropConnection(reason: String(cString: strerror(errno)))
-                return
+                for f in fds { close(f) }
+                heldFDs -= k
+                executablesPassed += UInt64(k)
+                outFDs.removeFirst(k)
             }
             outOffset += n
         }
@@ -355,7 +399,7 @@ public final class Sensor {
         entries += [("sensor.records_read", recordsRead), ("sensor.frames_sent", framesSent),
                     ("sensor.frames_replayed", framesReplayed), ("sensor.pending_frames", UInt64(pending.count - head)),
                     ("sensor.backpressure_pauses", backpressurePauses),
-                    ("sensor.executables_passed", executablesPassed), ("sensor.executables_unavailable", executablesUnavailable), ("sensor.connections", connections),
+                    ("sensor.executables_passed", executablesPassed), ("sensor.executables_known", executablesKnown), ("sensor.executables_unavailable", executablesUnavailable), ("sensor.connections", connections),
                     ("sensor.rejected_peers", rejectedPeers)]
         out.append(contentsOf: SensorStats.frame(entries).encoded())
     }

@@ -12,12 +12,24 @@ public struct ScanJob: Sendable {
     /// Caller's correlation token (event id, pid...), handed back in the result.
     public var token: UInt64
     public var closeWhenDone: Bool
+    /// With `fd` -1: the file's identity, answered from the cache only (the sensor sent no
+    /// descriptor because it passed one for the same file moments ago).
+    public var identity: FileIdentity?
 
     public init(fd: Int32, path: String, token: UInt64 = 0, closeWhenDone: Bool = true) {
         self.fd = fd
         self.path = path
         self.token = token
         self.closeWhenDone = closeWhenDone
+    }
+
+    /// A file known by identity only: answered from the cache.
+    public init(identity: FileIdentity, path: String, token: UInt64 = 0) {
+        self.fd = -1
+        self.path = path
+        self.token = token
+        self.closeWhenDone = false
+        self.identity = identity
     }
 }
 
@@ -37,6 +49,9 @@ public struct ScanJobResult: Sendable {
         case allowlisted
         /// fstat failed (errno).
         case failed(Int32)
+        /// Known by identity only, and not in the cache (evicted, or dropped by a rule reload):
+        /// not scanned this time.
+        case uncached
     }
     public var job: ScanJob
     public var outcome: Outcome
@@ -45,6 +60,14 @@ public struct ScanJobResult: Sendable {
     public var verdict: FileVerdict?
     /// Wall time spent on this job, seconds.
     public var seconds: Double
+
+    public init(job: ScanJob, outcome: Outcome, identity: FileIdentity?, verdict: FileVerdict?, seconds: Double) {
+        self.job = job
+        self.outcome = outcome
+        self.identity = identity
+        self.verdict = verdict
+        self.seconds = seconds
+    }
 }
 
 public struct ScanWorkerOptions: Sendable {
@@ -76,6 +99,7 @@ public final class ScanWorker: @unchecked Sendable {
         public var skippedTooLarge: UInt64 = 0
         public var timedOut: UInt64 = 0
         public var failed: UInt64 = 0
+        public var uncached: UInt64 = 0
         public var matched: UInt64 = 0
         public var bytesScanned: UInt64 = 0
     }
@@ -126,7 +150,7 @@ public final class ScanWorker: @unchecked Sendable {
         if stopping || queue.count - queueHead >= options.queueCapacity {
             stats.dropped += 1
             cond.unlock()
-            if job.closeWhenDone { close(job.fd) }
+            if job.closeWhenDone && job.fd >= 0 { close(job.fd) }
             return false
         }
         stats.submitted += 1
@@ -188,7 +212,7 @@ public final class ScanWorker: @unchecked Sendable {
             cond.unlock()
 
             let result = process(job, scanner: scanner)
-            if job.closeWhenDone { close(job.fd) }
+            if job.closeWhenDone && job.fd >= 0 { close(job.fd) }
             handler(result)
 
             cond.lock()
@@ -199,6 +223,7 @@ public final class ScanWorker: @unchecked Sendable {
             case .cached: stats.cached += 1
             case .allowlisted: stats.allowlisted += 1
             case .failed: stats.failed += 1
+            case .uncached: stats.uncached += 1
             }
             if let v = result.verdict {
                 if !v.matches.isEmpty { stats.matched += 1 }
@@ -224,6 +249,10 @@ public final class ScanWorker: @unchecked Sendable {
                           seconds: ScanCache<FileVerdict>.monotonicSeconds() - start)
         }
         if isAllowlisted(job.path) { return done(.allowlisted, nil, nil) }
+        if job.fd < 0 {
+            guard let id = job.identity, let v = cache.lookup(id) else { return done(.uncached, job.identity, nil) }
+            return done(.cached, id, v)
+        }
         guard let id = FileIdentity(fd: job.fd) else { return done(.failed(errno), nil, nil) }
         if let v = cache.lookup(id) { return done(.cached, id, v) }
         let verdict: FileVerdict

@@ -63,7 +63,10 @@ do {
             }
         detector.scanner = scanner
         store.onSwap = { kind, snapshot in
-            if kind == .yara { try? scanner.rebuildWorker(snapshot.yara) }
+            if kind == .yara {
+                try? scanner.rebuildWorker(snapshot.yara)
+                detector.requestForgetExecutables()
+            }
         }
     }
     if args.values["watch-rules"] != "false" {

@@ -3,6 +3,7 @@ import Foundation
 @testable import EDRCore
 @testable import EDRDetect
 import EDRSigma
+import EDRYara
 
 /// Builds records byte for byte as bpf/edr_events.h lays them out.
 enum RecordBuilder {
@@ -22,13 +23,16 @@ enum RecordBuilder {
         let a = args.flatMap { (s: String) -> [UInt8] in Array(s.utf8) + [0] }
         let pc = components(path), cc = components(cwd)
         var b = [UInt8]()
-        b.appendLE(UInt16(1)); b.appendLE(UInt16(1)); b.appendLE(UInt32(104 + a.count + pc.count + cc.count)); b.appendLE(UInt64(123))
+        b.appendLE(UInt16(1)); b.appendLE(UInt16(1)); b.appendLE(UInt32(136 + a.count + pc.count + cc.count)); b.appendLE(UInt64(123))
         b += ids(pid: pid, ppid: ppid, uid: uid, start: start, parentStart: parentStart)
         b.appendLE(UInt64(777)) // cgroup
         b.appendLE(flags); b.appendLE(UInt32(args.count))
         b.appendLE(UInt16(a.count)); b.appendLE(UInt16(pc.count)); b.appendLE(UInt16(cc.count)); b.appendLE(UInt16(0))
         b += Array("comm".utf8)
         b += [UInt8](repeating: 0, count: 12)
+        // Executable identity: inode, size, ctime (ns), kernel dev_t (8:1), reserved.
+        b.appendLE(UInt64(4242)); b.appendLE(UInt64(35_000)); b.appendLE(UInt64(1_700_000_000_123_456_789))
+        b.appendLE(UInt32(8 << 20 | 1)); b.appendLE(UInt32(0))
         return b + a + pc + cc
     }
 }
@@ -43,6 +47,9 @@ struct KernelRecordTests {
         #expect(r.cwd == "/home/a b")
         #expect(r.ids.pid == 100 && r.ids.ppid == 50)
         #expect(r.cgroupID == 777 && r.comm == "comm" && r.argc == 3)
+        // The identity as fstat reports it: st_dev of 8:1 is 0x801.
+        #expect(r.executable == FileIdentity(device: 0x801, inode: 4242, size: 35_000,
+                                             ctimeSeconds: 1_700_000_000, ctimeNanoseconds: 123_456_789))
     }
 
     @Test func rootPathAndTruncatedArgs() throws {
@@ -51,7 +58,7 @@ struct KernelRecordTests {
         #expect(r.cwd == "/")
         // A truncated argv has no final NUL: the partial argument is kept.
         bytes = RecordBuilder.exec(args: ["a", "bcd"], path: "/x", cwd: "/", flags: ExecRecord.argsTruncated)
-        bytes.remove(at: 104 + 5)          // drop the last NUL of argv
+        bytes.remove(at: 136 + 5)          // drop the last NUL of argv
         bytes[80] -= 1                      // args_len
         let size = UInt32(bytes.count)
         withUnsafeBytes(of: size.littleEndian) { for i in 0..<4 { bytes[4 + i] = $0[i] } }

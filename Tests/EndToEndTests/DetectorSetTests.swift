@@ -107,6 +107,39 @@ struct DetectorSetTests {
         waitpid(pid, nil, 0)
     }
 
+    /// The second exec of a file the sensor passed moments ago carries no descriptor (the
+    /// kernel's record names the inode; the sensor does not open it again) and still alerts,
+    /// from the detector's verdict cache.
+    @Test func aRepeatedExecOfAKnownFileAlertsWithoutANewDescriptor() throws {
+        let marker = "EDR-YARA-REPEAT-" + Self.token()
+        var binary = ""
+        let agent = try AgentHarness(extraConfig: """
+            [agent]
+            log_level = "debug"
+            [yara]
+            rules = ["__DIR__/yara"]
+            """, prepare: { dir in
+                try makeDir(dir.path + "/yara")
+                try write(Self.yaraRule("edr_e2e_repeat", marker), to: dir.path + "/yara/marker.yar")
+                binary = try markedBinary(in: dir.path + "/root-only", marker: marker)
+            })
+        defer { _ = agent.stop() }
+        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        var pids: [Int32] = []
+        for _ in 0..<2 {
+            let pid = try spawnChild(binary, ["1"])
+            pids.append(pid)
+            _ = try #require(agent.waitForAlert(timeout: 20) { a in
+                (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
+            }, "no YARA alert for exec of pid \(pid):\n\(agent.output)")
+        }
+        for p in pids { waitpid(p, nil, 0) }
+        // The sensor's counters (reconciled in the detector's log) show one descriptor passed
+        // and one exec answered by identity.
+        #expect(agent.waitFor("known 1,", timeout: 10), "\(agent.output)")
+        #expect(!agent.output.contains("uncached 1"), "the verdict cache missed the file's kernel identity:\n\(agent.output)")
+    }
+
     @Test func ipAndDomainIndicatorsOnNetworkEvents() throws {
         let domain = "e2e-\(Self.token()).example"
         let agent = try AgentHarness(extraConfig: "[ioc]\nrules = [\"__DIR__/ioc\"]", prepare: { dir in
