@@ -157,7 +157,10 @@ public final class Detector: @unchecked Sendable {
                 }
                 if n < 0 { if errno == EINTR { continue } else { throw SystemError("poll") } }
             }
-            if reader.decoder.bufferedBytes == 0 { detectors = store.current }
+            if reader.decoder.bufferedBytes == 0 {
+                detectors = store.current
+                normalizer.batchNanos = monotonicNanos()
+            }
             guard let frame = try reader.next() else { return }
             receivedFDs.append(contentsOf: reader.takeFDs())
             if try ingest(frame) { processed = frame.sequence }

@@ -17,6 +17,12 @@ public struct Normalizer: Sendable {
         calibrateClock()
     }
 
+    /// Monotonic time of the batch being processed, set once per batch by the detector loop
+    /// (0: read the clock per record). Cache retention needs no finer time than that.
+    public var batchNanos: UInt64 = 0
+
+    func clockNow() -> UInt64 { batchNanos != 0 ? batchNanos : monotonicNanos() }
+
     public mutating func calibrateClock() {
         let wall = Int64(wallClockNow() * 1e9)
         bootToWallNanos = wall - Int64(bootClockNanos())
@@ -28,7 +34,7 @@ public struct Normalizer: Sendable {
 
     /// A process start: updates the cache and returns the process_creation event.
     public mutating func exec(_ r: ExecRecord) -> (Event, ProcessEntry, ProcessEntry?) {
-        let now = monotonicNanos()
+        let now = clockNow()
         let parent = cache.lookup(pid: r.ids.ppid, startTicks: r.ids.parentStartTicks)
             ?? cache.lookup(pid: r.ids.ppid)
         let user = users.name(r.ids.uid)
@@ -81,7 +87,7 @@ public struct Normalizer: Sendable {
     }
 
     public mutating func exit(_ r: ExitRecord) {
-        cache.markExited(pid: r.ids.pid, startTicks: r.ids.startTicks, now: monotonicNanos())
+        cache.markExited(pid: r.ids.pid, startTicks: r.ids.startTicks, now: clockNow())
     }
 
     /// A fork without exec: the child runs the parent's image until it execs.
@@ -97,7 +103,7 @@ public struct Normalizer: Sendable {
                 pid: r.ids.pid, ppid: r.ids.ppid, startTicks: r.ids.startTicks, image: "", args: [], commandLine: "", cwd: "",
                 uid: r.ids.uid, user: user, loginuid: r.ids.loginuid, guid: guid, parentGuid: nil, cgroupID: 0, exitedAtNanos: nil)
         }
-        cache.upsert(entry, now: monotonicNanos())
+        cache.upsert(entry, now: clockNow())
     }
 
     /// One process from the sensor's /proc snapshot (raw bytes, parsed here).

@@ -167,6 +167,7 @@ public final class Sensor {
         var lastDrain = lastStats
         var busy = false
         var delay = Self.minBatchDelayNanos
+        var lastControlRead: UInt64 = 0
         var fds = [pollfd](repeating: pollfd(fd: -1, events: 0, revents: 0), count: 3)
 
         while Sensor.stopRequested == 0 {
@@ -188,8 +189,17 @@ public final class Sensor {
             let n = poll(&fds, 3, Int32((timeout + 999_999) / 1_000_000))
             if n < 0 && errno != EINTR { throw SystemError("poll") }
 
-            // Control frames first (a forget-executables must apply to the records read next).
-            if connection >= 0 { readAcks() }
+            // Control frames first (a forget-executables must apply to the records read next);
+            // read every 100 ms, or at once when the replay buffer waits for them or the
+            // detector hung up. The detector acknowledges at most every 100 ms anyway.
+            if connection >= 0 {
+                let hungUp = fds[2].revents & Int16(POLLHUP | POLLERR | POLLIN) != 0
+                let t = monotonicNanos()
+                if paused || hungUp || t &- lastControlRead >= 100_000_000 {
+                    lastControlRead = t
+                    readAcks()
+                }
+            }
             if !paused {
                 let before = recordsRead
                 ring_buffer__consume(ring)

@@ -60,6 +60,11 @@ public final class Supervisor {
     nonisolated(unsafe) static var stopSignal: sig_atomic_t = 0
     nonisolated(unsafe) static var childSignal: sig_atomic_t = 0
     nonisolated(unsafe) static var hangupSignal: sig_atomic_t = 0
+    /// Self-pipe: each handler writes a byte, so the loop can sleep until something happens
+    /// (no periodic wake-up while the agent runs undisturbed) without missing a signal that
+    /// arrives just before it blocks.
+    nonisolated(unsafe) static var wakeWrite: Int32 = -1
+    private var wakeRead: Int32 = -1
 
     public init(options: Options) {
         self.options = options
@@ -162,7 +167,19 @@ public final class Supervisor {
     private func loop() -> Int32 {
         while Self.stopSignal == 0 {
             var pfds = children.map { pollfd(fd: $0.statusRead, events: Int16(POLLIN), revents: 0) }
-            _ = poll(&pfds, nfds_t(pfds.count), 100)
+            pfds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+            // Sleep until a child reports, a signal arrives, or a restart or the summary is due.
+            var timeout: Int32 = -1
+            let before = monotonicNanos()
+            for child in children {
+                if let at = child.restartAt { timeout = min(timeout < 0 ? Int32.max : timeout, Int32(clamping: at > before ? (at - before) / 1_000_000 + 1 : 0)) }
+            }
+            if !summaryPrinted || wakeRead < 0 { timeout = timeout < 0 ? 100 : min(timeout, 100) }
+            _ = poll(&pfds, nfds_t(pfds.count), timeout)
+            if pfds[pfds.count - 1].revents & Int16(POLLIN) != 0 {
+                var drain = [UInt8](repeating: 0, count: 64)
+                while read(wakeRead, &drain, drain.count) > 0 {}
+            }
             for (i, child) in children.enumerated() where pfds[i].revents & Int16(POLLIN | POLLHUP) != 0 {
                 readStatus(child)
             }
@@ -300,11 +317,26 @@ public final class Supervisor {
         sigemptyset(&set)
         for sig in [SIGTERM, SIGINT, SIGCHLD, SIGHUP] { sigaddset(&set, sig) }
         sigprocmask(SIG_UNBLOCK, &set, nil)
-        signal(SIGTERM) { sig in Supervisor.stopSignal = sig }
-        signal(SIGINT) { sig in Supervisor.stopSignal = sig }
-        signal(SIGCHLD) { _ in Supervisor.childSignal = 1 }
-        signal(SIGHUP) { _ in Supervisor.hangupSignal = 1 }
+        var p: [Int32] = [-1, -1]
+        if pipe(&p) == 0 {
+            for fd in p {
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            }
+            wakeRead = p[0]
+            Self.wakeWrite = p[1]
+        }
+        signal(SIGTERM) { sig in Supervisor.stopSignal = sig; Supervisor.wake() }
+        signal(SIGINT) { sig in Supervisor.stopSignal = sig; Supervisor.wake() }
+        signal(SIGCHLD) { _ in Supervisor.childSignal = 1; Supervisor.wake() }
+        signal(SIGHUP) { _ in Supervisor.hangupSignal = 1; Supervisor.wake() }
         signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Async-signal-safe: one byte into the self-pipe.
+    static func wake() {
+        var one: UInt8 = 1
+        _ = write(wakeWrite, &one, 1)
     }
 
     private func openAlertOutput(_ path: String) throws -> Int32 {
