@@ -12,7 +12,7 @@ ramp: file-event storms from 1..N parallel writers, the kernel's submitted and r
 counters (read from the sensor's own edr_counters map with bpftool) and the sensor's
 pending frames. Only the loopback interface is used.
 """
-import argparse, json, os, socket, subprocess, sys, tempfile, threading, time
+import argparse, json, os, signal, socket, subprocess, sys, tempfile, threading, time
 
 from agentproc import children, cpu_seconds, paced_execs
 
@@ -130,6 +130,8 @@ def main():
     ap.add_argument("--replay-mib", type=int, default=64)
     ap.add_argument("--ramp-files", type=int, default=100000, help="files per writer in the loss ramp")
     ap.add_argument("--ramp-writers", type=int, default=4)
+    ap.add_argument("--stall-files", type=int, default=0,
+                    help="files created and deleted while edr-detect is stopped (shows where loss is counted)")
     a = ap.parse_args()
     d = tempfile.mkdtemp(prefix="edr-telbench-")
     os.chmod(d, 0o755)
@@ -188,6 +190,26 @@ def main():
                        - c0.get(f + ".too_large", 0) for f in FAMILIES)
             print(f"loss ramp, {writers} writer(s): {sub / el:,.0f} events/s submitted for {el:.1f} s, "
                   f"{lost} lost (ring_full + too_large){'  <- loss begins' if lost else ''}")
+        # Loss on purpose: stop edr-detect (SIGSTOP) during a file storm. The sensor keeps
+        # what the detector has not acknowledged until its replay buffer is full, then stops
+        # draining; the ring buffer fills and the kernel counts every record it cannot write.
+        if a.stall_files:
+            detect = kids.get("edr-detect")
+            c0 = counters(sensor)
+            os.kill(detect, signal.SIGSTOP)
+            t = time.perf_counter()
+            file_storm(a.stall_files, work)
+            el = time.perf_counter() - t
+            c1 = counters(sensor)
+            os.kill(detect, signal.SIGCONT)
+            time.sleep(3)
+            c2 = counters(sensor)
+            sub = sum(c1.get(f + ".submitted", 0) - c0.get(f + ".submitted", 0) for f in FAMILIES)
+            full = sum(c1.get(f + ".ring_full", 0) - c0.get(f + ".ring_full", 0) for f in FAMILIES)
+            seen = sum(c1.get(f + ".seen", 0) - c0.get(f + ".seen", 0) for f in FAMILIES)
+            print(f"detector stopped during {a.stall_files} file create+delete ({el:.1f} s): kernel submitted {sub}, "
+                  f"ring_full {full} (seen by the hooks {seen}); after SIGCONT the loss stays counted: "
+                  f"ring_full total {sum(c2.get(f + '.ring_full', 0) for f in FAMILIES)}")
     finally:
         agent.terminate()
         agent.wait(timeout=30)
