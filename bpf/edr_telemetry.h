@@ -25,6 +25,7 @@ enum edr_net_op {
     EDR_NET_CONNECT = 1,  /* outbound: result 0, -EINPROGRESS (-115), -ECONNREFUSED (-111), ... */
     EDR_NET_ACCEPT = 2,   /* inbound: the accepted socket, both ends */
     EDR_NET_LISTEN = 3,
+    EDR_NET_BIND = 4,     /* an IPv4/IPv6 socket bound to a local address (result 0 only) */
 };
 
 /* Addresses in network byte order (IPv4 in the first 4 bytes), ports in host order.

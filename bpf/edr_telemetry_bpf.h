@@ -16,6 +16,7 @@
 #define NR_sendmsg 46
 #define NR_recvmsg 47
 #define NR_listen 50
+#define NR_bind 49
 #define NR_rename 82
 #define NR_rmdir 84
 #define NR_creat 85
@@ -54,6 +55,7 @@
 #define NR_sendmsg 211
 #define NR_recvmsg 212
 #define NR_listen 201
+#define NR_bind 200
 #define NR_rename -1
 #define NR_rmdir -1
 #define NR_creat -1

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Network telemetry: connect (with its result), accept (both ends of the new socket), listen.
+/* Network telemetry: connect (with its result), accept (both ends of the new socket), listen,
+ * bind (IPv4/IPv6 only, successful only).
  * The sys_enter hook copies connect's sockaddr; raw_tp/sys_exit reads the socket's own ends. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -28,13 +29,21 @@ struct {
 
 static __always_inline int edr_net_enter(struct pt_regs *regs, long id)
 {
-    if (id != NR_connect && id != NR_accept && id != NR_accept4 && id != NR_listen)
+    if (id != NR_connect && id != NR_accept && id != NR_accept4 && id != NR_listen && id != NR_bind)
         return 0;
     if (current_is_agent())
         return 0;
     struct edr_sys_state s = {};
     s.id = (__u32)id;
     s.args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
+    if (id == NR_bind) {
+        /* Most binds are AF_UNIX/AF_NETLINK: leave before touching the state map. */
+        __u16 fam = 0;
+        if (bpf_probe_read_user(&fam, sizeof(fam), (void *)PT_REGS_PARM2_CORE_SYSCALL(regs)) != 0)
+            return 0;
+        if (fam != EDR_AF_INET && fam != EDR_AF_INET6)
+            return 0;
+    }
     if (id == NR_connect) {
         void *addr = (void *)PT_REGS_PARM2_CORE_SYSCALL(regs);
         __u32 len = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);
@@ -63,7 +72,7 @@ static __always_inline int edr_net_enter(struct pt_regs *regs, long id)
 
 static __always_inline int edr_net_exit(struct pt_regs *regs, long ret, long id)
 {
-    if (id >= 0 && !(id == NR_connect || id == NR_accept || id == NR_accept4 || id == NR_listen))
+    if (id >= 0 && !(id == NR_connect || id == NR_accept || id == NR_accept4 || id == NR_listen || id == NR_bind))
         return 0;
     __u64 key = bpf_get_current_pid_tgid();
     struct edr_sys_state *sp = bpf_map_lookup_elem(&edr_net_state, &key);
@@ -81,10 +90,10 @@ static __always_inline int edr_net_exit(struct pt_regs *regs, long ret, long id)
     if (s.id == NR_connect) {
         r->op = EDR_NET_CONNECT;
         sk = file_sock(fd_file((long)s.args[0]));
-    } else if (s.id == NR_listen) {
+    } else if (s.id == NR_listen || s.id == NR_bind) {
         if (ret != 0)
             return 0;
-        r->op = EDR_NET_LISTEN;
+        r->op = s.id == NR_bind ? EDR_NET_BIND : EDR_NET_LISTEN;
         sk = file_sock(fd_file((long)s.args[0]));
     } else {
         if (ret < 0)

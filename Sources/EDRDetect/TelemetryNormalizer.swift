@@ -107,6 +107,15 @@ public struct TelemetryNormalizer: Sendable {
         return f
     }
 
+    static func syscallName(_ op: NetRecord.Op) -> String {
+        switch op {
+        case .connect: "connect"
+        case .accept: "accept"
+        case .listen: "listen"
+        case .bind: "bind"
+        }
+    }
+
     static func resultName(_ r: Int32) -> String {
         switch r {
         case 0...: "success"
@@ -137,7 +146,7 @@ public struct TelemetryNormalizer: Sendable {
         let p = process(r.ctx, processes)
         let initiated = r.op == .connect
         var repeats: UInt64 = 0, interval = 0.0
-        if r.op != .listen {
+        if r.op != .listen && r.op != .bind {
             let key = ConnectionAggregator.Key(pid: r.ctx.ids.pid, startTicks: r.ctx.ids.startTicks, initiated: initiated,
                                                ipProtocol: r.ipProtocol, remoteIP: r.remoteIP,
                                                remotePort: r.op == .accept ? r.localPort : r.remotePort, result: r.result)
@@ -166,7 +175,7 @@ public struct TelemetryNormalizer: Sendable {
         ]
         if initiated, let host = dns.lookup(ip: dip, now: now) { f.append(("DestinationHostname", .string(host))) }
         if let host = initiated ? nil : dns.lookup(ip: sip, now: now) { f.append(("SourceHostname", .string(host))) }
-        f.append(("Syscall", .string(r.op == .connect ? "connect" : r.op == .accept ? "accept" : "listen")))
+        f.append(("Syscall", .string(Self.syscallName(r.op))))
         f.append(("Result", .string(Self.resultName(r.result))))
         if repeats > 0 {
             f.append(("RepeatCount", .int(Int64(repeats))))

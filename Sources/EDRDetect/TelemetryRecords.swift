@@ -15,7 +15,7 @@ public struct TelemetryContext: Sendable, Equatable {
 }
 
 public struct NetRecord: Sendable, Equatable {
-    public enum Op: UInt8, Sendable { case connect = 1, accept = 2, listen = 3 }
+    public enum Op: UInt8, Sendable { case connect = 1, accept = 2, listen = 3, bind = 4 }
     public var bootNanos: UInt64
     public var ctx: TelemetryContext
     public var op: Op

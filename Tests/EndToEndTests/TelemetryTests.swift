@@ -184,6 +184,13 @@ struct TelemetryTests {
                 ($0["Syscall"] as? String) == "connect" && ($0["DestinationPort"] as? Int) == refusedPort
             }
             #expect(refused?["Result"] as? String == "refused" && refused?["DestinationIp"] as? String == loop)
+            // bind: the listener's and the free port's sockets, each bound to the loopback address.
+            for bound in [port, refusedPort] {
+                let b = find("network_connection", "\(key) bind to \(bound)") {
+                    ($0["Syscall"] as? String) == "bind" && ($0["DestinationPort"] as? Int) == bound
+                }
+                #expect(b?["DestinationIp"] as? String == loop && b?["Initiated"] as? Bool == false && b?["Result"] as? String == "success")
+            }
         }
 
         // DNS: the query with its answer, then a connection that carries the name.
