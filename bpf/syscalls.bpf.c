@@ -25,7 +25,7 @@ char LICENSE[] SEC("license") = "GPL";
  * combination of the four bodies. */
 static __always_inline int edr_family(long id)
 {
-    if (id == NR_connect || id == NR_accept || id == NR_accept4 || id == NR_listen)
+    if (id == NR_connect || id == NR_accept || id == NR_accept4 || id == NR_listen || id == NR_bind)
         return 1;
     if (is_open_call(id) || id == NR_unlink || id == NR_unlinkat || id == NR_rmdir || id == NR_rename ||
         id == NR_renameat || id == NR_renameat2)

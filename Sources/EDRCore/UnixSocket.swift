@@ -71,41 +71,6 @@ public enum UnixSocket {
         }
     }
 
-    /// Sends a frame and descriptors with it (SCM_RIGHTS).
-    public static func send(_ fd: Int32, bytes: [UInt8], passing fds: [Int32], blocking: Bool = true) throws {
-        guard !fds.isEmpty else { return try writeAll(fd, bytes) }
-        let controlLen = cmsgSpace(fds.count * MemoryLayout<Int32>.size)
-        var control = [UInt8](repeating: 0, count: controlLen)
-        var bytes = bytes
-        let sent = try bytes.withUnsafeMutableBytes { data -> Int in
-            try control.withUnsafeMutableBytes { ctl -> Int in
-                var iov = iovec(iov_base: data.baseAddress, iov_len: data.count)
-                return try withUnsafeMutablePointer(to: &iov) { iovp -> Int in
-                    var msg = msghdr()
-                    msg.msg_iov = iovp
-                    msg.msg_iovlen = 1
-                    msg.msg_control = ctl.baseAddress
-                    msg.msg_controllen = ctl.count
-                    let hdr = ctl.baseAddress!.assumingMemoryBound(to: cmsghdr.self)
-                    hdr.pointee.cmsg_level = SOL_SOCKET
-                    hdr.pointee.cmsg_type = Int32(SCM_RIGHTS)
-                    hdr.pointee.cmsg_len = cmsgLen(fds.count * MemoryLayout<Int32>.size)
-                    let dataStart = ctl.baseAddress! + cmsgLen(0)
-                    for (i, f) in fds.enumerated() {
-                        dataStart.storeBytes(of: f, toByteOffset: i * 4, as: Int32.self)
-                    }
-                    return try syscallRetrying("sendmsg") { sendmsg(fd, &msg, Int32(MSG_NOSIGNAL) | (blocking ? 0 : Int32(MSG_DONTWAIT))) }
-                }
-            }
-        }
-        if sent < bytes.count {
-            // The descriptors went with the first byte; the rest of a frame this small follows.
-            try setNonBlocking(fd, false)
-            defer { if !blocking { try? setNonBlocking(fd, true) } }
-            try writeAll(fd, Array(bytes[sent...]))
-        }
-    }
-
     /// Most descriptors one message carries (the kernel's SCM_MAX_FD is 253).
     public static let maxFDsPerMessage = 250
 
@@ -113,11 +78,18 @@ public enum UnixSocket {
     /// bytes sent (the descriptors went in any case). Throws SystemError (errno EAGAIN when
     /// the socket is full: nothing, descriptors included, was sent).
     public static func sendSome(_ fd: Int32, _ data: UnsafeRawBufferPointer, passing fds: [Int32]) throws -> Int {
+        let n = sendMessage(fd, data, fds, flags: Int32(MSG_DONTWAIT))
+        if n < 0 { throw SystemError("sendmsg") }
+        return n
+    }
+
+    /// sendmsg with MSG_NOSIGNAL and, when `fds` is not empty, one SCM_RIGHTS message.
+    private static func sendMessage(_ fd: Int32, _ data: UnsafeRawBufferPointer, _ fds: [Int32], flags: Int32) -> Int {
         precondition(fds.count <= maxFDsPerMessage)
         var control = [UInt8](repeating: 0, count: cmsgSpace(max(fds.count, 1) * MemoryLayout<Int32>.size))
-        return try control.withUnsafeMutableBytes { ctl -> Int in
+        return control.withUnsafeMutableBytes { ctl -> Int in
             var iov = iovec(iov_base: UnsafeMutableRawPointer(mutating: data.baseAddress), iov_len: data.count)
-            return try withUnsafeMutablePointer(to: &iov) { iovp -> Int in
+            return withUnsafeMutablePointer(to: &iov) { iovp -> Int in
                 var msg = msghdr()
                 msg.msg_iov = iovp
                 msg.msg_iovlen = 1
@@ -133,9 +105,7 @@ public enum UnixSocket {
                         dataStart.storeBytes(of: f, toByteOffset: i * 4, as: Int32.self)
                     }
                 }
-                let n = sendmsg(fd, &msg, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
-                if n < 0 { throw SystemError("sendmsg") }
-                return n
+                return sendmsg(fd, &msg, Int32(MSG_NOSIGNAL) | flags)
             }
         }
     }
