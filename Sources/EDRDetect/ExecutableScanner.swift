@@ -40,6 +40,7 @@ public final class ExecutableScanner: @unchecked Sendable {
     private var worker: ScanWorker?
     private var pending: [UInt64: Context] = [:]
     private var nextToken: UInt64 = 1
+    private var oldestToken: UInt64 = 1
 
     public init(store: DetectorStore, options: Options, context: AlertContext, emit: @escaping Emit) throws {
         self.store = store
@@ -77,7 +78,11 @@ public final class ExecutableScanner: @unchecked Sendable {
         let token = nextToken
         nextToken += 1
         pending[token] = Context(event: event, process: process, sequence: sequence)
-        if pending.count > 4096 { pending.removeValue(forKey: pending.keys.min()!) }
+        // Tokens only grow: the oldest pending one is the first still present from `oldestToken`.
+        while pending.count > 4096 {
+            pending[oldestToken] = nil
+            oldestToken += 1
+        }
         let w = worker
         lock.unlock()
         guard let w, w.submit(ScanJob(fd: fd, path: process.image, token: token)) else {
