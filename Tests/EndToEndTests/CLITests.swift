@@ -28,7 +28,32 @@ struct CLITests {
         #expect(v.status == 0 && v.output.hasPrefix("edr "))
         let h = try edr(["--help"])
         #expect(h.status == 0)
-        for sub in ["run", "validate", "replay", "bench", "version"] { #expect(h.output.contains(sub)) }
+        for sub in ["run", "validate", "replay", "bench", "version", "doctor"] { #expect(h.output.contains(sub)) }
+    }
+
+    /// `edr doctor` loads and attaches the real BPF object (then drops it) and reports every
+    /// hook; a configuration the supervisor would refuse is a failed check and exit status 1.
+    @Test func doctorListsEveryHookAndFailsOnARootDetector() throws {
+        let repo = repoRoot.path
+        let ok = try edr(["doctor", "--config", repo + "/config/edr.toml", "--json"])
+        #expect(ok.status == 0, "\(ok.output)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(ok.output.utf8)) as? [String: Any], "\(ok.output)")
+        #expect(doc["ok"] as? Bool == true)
+        let hooks = try #require(doc["hooks"] as? [[String: Any]])
+        let names = Set(hooks.compactMap { $0["program"] as? String })
+        for program in ["edr_exec", "edr_exit", "edr_fork", "edr_sys_enter", "edr_sys_exit"] {
+            #expect(names.contains(program), "\(program) not listed: \(names)")
+        }
+        // This kernel (tp_btf and raw_tp available) attaches every hook.
+        #expect(hooks.allSatisfy { $0["attached"] as? Bool == true }, "\(hooks)")
+        let checks = try #require(doc["checks"] as? [[String: Any]])
+        #expect(checks.contains { $0["name"] as? String == "seccomp" && $0["level"] as? String == "ok" })
+
+        let dir = try tempDir()
+        try "[detect]\nuser = \"root\"\n".write(toFile: dir + "/edr.toml", atomically: true, encoding: .utf8)
+        let bad = try edr(["doctor", "--config", dir + "/edr.toml"])
+        #expect(bad.status == 1, "\(bad.output)")
+        #expect(bad.output.contains("FAIL") && bad.output.contains("[detect] user") && bad.output.contains("the agent cannot run"))
     }
 
     @Test func validateChecksSigmaYaraAndIOC() throws {
