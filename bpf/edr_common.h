@@ -60,4 +60,73 @@ static __always_inline void submit(__u32 family, void *record, __u64 size)
         count(family, EDR_CTR_RING_FULL);
 }
 
+/* One step of a path walk, leaf first, each component NUL-terminated, through bpf_loop (a plain
+ * loop over 64 components would be unrolled into more states than the verifier accepts).
+ * Shared by the exec record (process.bpf.c) and the telemetry records (edr_telemetry_bpf.h);
+ * each step callback looks up its own per-CPU scratch buffer and calls this. */
+struct edr_walk {
+    struct dentry *dentry;
+    struct vfsmount *vfsmnt;
+    struct mount *mnt;
+    __u32 start;
+    __u32 len;
+    __u32 limit;   /* the walk stops (truncated) once len + EDR_NAME_MAX would pass this */
+    int truncated;
+    int done;
+};
+
+static __always_inline void edr_walk_init(struct edr_walk *w, struct dentry *dentry, struct vfsmount *vfsmnt,
+                                          __u32 start, __u32 limit)
+{
+    w->dentry = dentry;
+    w->vfsmnt = vfsmnt;
+    w->mnt = (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
+    w->start = start;
+    w->len = 0;
+    w->limit = limit;
+    w->truncated = 0;
+    w->done = 0;
+}
+
+static __always_inline long edr_walk_step(struct edr_walk *w, __u8 *buf, __u32 buf_size)
+{
+    /* Locals, not w->field, inside BPF_CORE_READ: only kernel types are relocated. */
+    struct dentry *dentry = w->dentry;
+    struct vfsmount *vfsmnt = w->vfsmnt;
+    struct mount *mnt = w->mnt;
+    struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+    struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+    /* A memfd, pipe or socket is a lone dentry, its own parent: keep its name. */
+    int pseudo = dentry == parent && dentry != mnt_root;
+    if (!pseudo && (dentry == mnt_root || dentry == parent)) {
+        struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+        if (dentry != mnt_root || mp == mnt || !mp) {
+            w->done = 1; /* the root of the root mount, or of a detached one */
+            return 1;
+        }
+        w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+        w->mnt = mp;
+        w->vfsmnt = (struct vfsmount *)((void *)mp + bpf_core_field_offset(struct mount, mnt));
+        return 0;
+    }
+    const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+    __u32 off = w->start + w->len;
+    if (w->len + EDR_NAME_MAX > w->limit || off > buf_size - EDR_NAME_MAX) {
+        w->truncated = 1;
+        return 1;
+    }
+    long n = bpf_probe_read_kernel_str(buf + off, EDR_NAME_MAX, name);
+    if (n <= 0) {
+        w->done = 1;
+        return 1;
+    }
+    w->len += (__u32)n;
+    w->dentry = parent;
+    if (pseudo) {
+        w->done = 1;
+        return 1;
+    }
+    return 0;
+}
+
 #endif

@@ -320,74 +320,23 @@ static __always_inline int parse_sockaddr(const __u8 *a, __u32 len, __u16 *famil
     return 0;
 }
 
-/* Path walk into the scratch record, leaf first, through bpf_loop (see process.bpf.c). */
-struct tel_walk {
-    struct dentry *dentry;
-    struct vfsmount *vfsmnt;
-    struct mount *mnt;
-    __u32 start;
-    __u32 len;
-    __u32 limit;
-    int truncated;
-    int done;
-};
-
+/* Path walk into the scratch record (edr_walk_step in edr_common.h). */
 static long tel_path_step(__u32 index, void *ctx)
 {
-    struct tel_walk *w = ctx;
     struct edr_tel_buf *r = tel_scratch();
     if (!r)
         return 1;
-    struct dentry *dentry = w->dentry;
-    struct vfsmount *vfsmnt = w->vfsmnt;
-    struct mount *mnt = w->mnt;
-    struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-    struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-    int pseudo = dentry == parent && dentry != mnt_root; /* memfd, pipe, socket: a lone dentry */
-    if (!pseudo && (dentry == mnt_root || dentry == parent)) {
-        struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
-        if (dentry != mnt_root || mp == mnt || !mp) {
-            w->done = 1;
-            return 1;
-        }
-        w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-        w->mnt = mp;
-        w->vfsmnt = (struct vfsmount *)((void *)mp + bpf_core_field_offset(struct mount, mnt));
-        return 0;
-    }
-    const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
-    __u32 off = w->start + w->len;
-    if (w->len + EDR_NAME_MAX > w->limit || off > EDR_TEL_SCRATCH - EDR_NAME_MAX) {
-        w->truncated = 1;
-        return 1;
-    }
-    long n = bpf_probe_read_kernel_str(r->b + off, EDR_NAME_MAX, name);
-    if (n <= 0) {
-        w->done = 1;
-        return 1;
-    }
-    w->len += (__u32)n;
-    w->dentry = parent;
-    if (pseudo) {
-        w->done = 1;
-        return 1;
-    }
-    return 0;
+    return edr_walk_step(ctx, r->b, EDR_TEL_SCRATCH);
 }
 
 /* Appends the components of (dentry, vfsmnt) at scratch offset start, at most limit bytes. */
 static __always_inline __u32 tel_put_path(__u32 start, __u32 limit, struct dentry *dentry, struct vfsmount *vfsmnt,
                                           int *truncated)
 {
-    struct tel_walk w = {
-        .dentry = dentry,
-        .vfsmnt = vfsmnt,
-        .mnt = (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt)),
-        .start = start,
-        .limit = limit,
-    };
     if (!dentry || !vfsmnt)
         return 0;
+    struct edr_walk w;
+    edr_walk_init(&w, dentry, vfsmnt, start, limit);
     bpf_loop(EDR_PATH_DEPTH, tel_path_step, &w, 0);
     if (!w.done)
         w.truncated = 1;

@@ -18,75 +18,23 @@ struct {
     __type(value, struct edr_exec_record);
 } edr_exec_scratch SEC(".maps");
 
-/* State of one path walk, carried through bpf_loop (a plain loop over 64 components would
- * be unrolled into more states than the verifier accepts). */
-struct path_walk {
-    struct dentry *dentry;
-    struct vfsmount *vfsmnt;
-    struct mount *mnt;
-    __u32 start;
-    __u32 len;
-    int truncated;
-    int done;
-};
-
 static long path_step(__u32 index, void *ctx)
 {
-    struct path_walk *w = ctx;
     __u32 zero = 0;
     struct edr_exec_record *r = bpf_map_lookup_elem(&edr_exec_scratch, &zero);
     if (!r)
         return 1;
-    /* Locals, not w->field, inside BPF_CORE_READ: only kernel types are relocated. */
-    struct dentry *dentry = w->dentry;
-    struct vfsmount *vfsmnt = w->vfsmnt;
-    struct mount *mnt = w->mnt;
-    struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-    struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-    /* A memfd (or other pseudo file) is a lone dentry, its own parent: keep its name. */
-    int pseudo = dentry == parent && dentry != mnt_root;
-    if (!pseudo && (dentry == mnt_root || dentry == parent)) {
-        struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
-        if (dentry != mnt_root || mp == mnt || !mp) {
-            w->done = 1; /* the root of the root mount, or of a detached one */
-            return 1;
-        }
-        w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-        w->mnt = mp;
-        w->vfsmnt = (struct vfsmount *)((void *)mp + bpf_core_field_offset(struct mount, mnt));
-        return 0;
-    }
-    const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
-    __u32 off = w->start + w->len;
-    if (w->len >= EDR_PATH_MAX || off > EDR_EXEC_DATA_MAX - EDR_NAME_MAX) {
-        w->truncated = 1;
-        return 1;
-    }
-    long n = bpf_probe_read_kernel_str(r->data + off, EDR_NAME_MAX, name);
-    if (n <= 0) {
-        w->done = 1;
-        return 1;
-    }
-    w->len += (__u32)n;
-    w->dentry = parent;
-    if (pseudo) {
-        w->done = 1;
-        return 1;
-    }
-    return 0;
+    return edr_walk_step(ctx, r->data, EDR_EXEC_DATA_MAX);
 }
 
 /* Appends the components of a path, leaf first, each NUL-terminated, at data[start...].
- * Returns the bytes written; sets *truncated when the path did not fit. */
+ * Returns the bytes written; sets *truncated when the path did not fit. A component may start
+ * until EDR_PATH_MAX bytes are written. */
 static __always_inline __u32 put_path(__u32 start, struct dentry *dentry, struct vfsmount *vfsmnt,
                                       int *truncated)
 {
-    struct path_walk w = {
-        .dentry = dentry,
-        .vfsmnt = vfsmnt,
-        .mnt = (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt)),
-        .start = start,
-    };
+    struct edr_walk w;
+    edr_walk_init(&w, dentry, vfsmnt, start, EDR_PATH_MAX + EDR_NAME_MAX - 1);
     bpf_loop(EDR_PATH_DEPTH, path_step, &w, 0);
     if (!w.done)
         w.truncated = 1; /* deeper than EDR_PATH_DEPTH, or out of room */

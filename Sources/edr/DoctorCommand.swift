@@ -41,7 +41,7 @@ struct DoctorCommand: ParsableCommand {
         "edr_exec": "process_creation",
         "edr_fileless_exec": "execution of memfd/deleted files",
         "edr_cgroup_exec": "cgroup names for ContainerId",
-        "edr_exit": "process exits (cache, loss of nothing)",
+        "edr_exit": "process exits (process cache)",
         "edr_fork": "fork/clone and parent linkage",
         "edr_sys_enter": "network_connection, file_event/change/delete/rename, dns_query, process_access, driver_load, bpf, setuid/capset, memfd_create, mount (syscall entry)",
         "edr_sys_exit": "results of the same syscalls (syscall exit)",
