@@ -21,9 +21,10 @@ public struct AgentConfig: Sendable, Equatable {
         public var statsIntervalSeconds = 10
         /// Longest a record waits in the ring buffer while records keep coming. The first
         /// record after a quiet spell wakes the sensor at once; under load the sensor drains in
-        /// batches whose delay grows with the rate (4 µs per record/s, never more than this),
-        /// because on this class of machine each wake-up costs 20–50 µs of CPU.
-        public var maxBatchDelayMs = 20
+        /// batches whose delay grows with the rate and reaches this at 5,000 records/s, because
+        /// on this class of machine each wake-up costs 20–50 µs of CPU. Larger: less CPU under
+        /// load, later alerts under load.
+        public var maxBatchDelayMs = 30
     }
     public struct Detect: Sendable, Equatable {
         /// The unprivileged user edr-detect runs as (name or numeric uid).

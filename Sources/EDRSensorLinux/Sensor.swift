@@ -15,7 +15,7 @@ public final class Sensor {
         public var replayBufferBytes: Int
         public var statsIntervalNanos: UInt64
         /// Longest a record waits in the ring while records keep coming (see `run()`).
-        public var maxBatchDelayMs: Int32 = 20
+        public var maxBatchDelayMs: Int32 = 30
         /// Open each executed file (/proc/PID/exe, the exact inode that ran) and pass the
         /// descriptor to the detector for YARA and hashing, which may not open it itself.
         public var passExecutables = false
@@ -141,10 +141,12 @@ public final class Sensor {
         nextSequence += 1
     }
 
-    /// Batch delay per record/s of load: 4 µs, so 250 records/s → 1 ms, 1,000/s → 4 ms,
-    /// 5,000/s → 20 ms (the default cap). Like a NIC's adaptive interrupt moderation: a quiet
-    /// host gets its records at once, a busy one in fewer, larger batches.
-    static let delayPerRecordPerSecond = 4e-6
+    /// The record rate at which the batch delay reaches `maxBatchDelayMs`; below it the delay
+    /// grows in proportion (with the default 30 ms: 250 records/s → 1.5 ms, 1,000/s → 6 ms,
+    /// 5,000/s → 30 ms). Like a NIC's adaptive interrupt moderation: a quiet host gets its
+    /// records at once, a busy one in fewer, larger batches. One knob trades latency under
+    /// load for CPU: a larger `max_batch_delay_ms` means fewer wake-ups at every busy rate.
+    static let fullDelayRate = 5000.0
     /// Shortest batch delay: right after the first record of a burst (an exec's fork record
     /// wakes us; its exec record follows within a millisecond).
     static let minBatchDelayNanos: UInt64 = 1_000_000
@@ -152,7 +154,7 @@ public final class Sensor {
     /// The loop has two states. Quiet: it sleeps on the ring buffer's descriptor, and the
     /// kernel wakes it for the first record written after it had read everything. Busy (the
     /// last drain found records): it does not watch the ring and sleeps a batch delay instead,
-    /// which grows with the rate just seen (`delayPerRecordPerSecond`), between 1 ms and
+    /// which grows with the rate just seen (`fullDelayRate`), between 1 ms and
     /// `maxBatchDelayMs`; a drain that finds nothing returns it to quiet. Acknowledgements are
     /// read without being waited for, unless the replay buffer is full. So an idle host costs
     /// no wake-ups, and a busy one at most one per batch delay.
@@ -212,7 +214,7 @@ public final class Sensor {
                     // First drain of a burst: shortest delay; afterwards one that grows with the rate.
                     let elapsed = max(t - lastDrain, 1)
                     let rate = busy ? Double(got) * 1e9 / Double(elapsed) : 0
-                    let wanted = UInt64(min(rate * Self.delayPerRecordPerSecond * 1e9, Double(maxDelay)))
+                    let wanted = UInt64(min(rate / Self.fullDelayRate * Double(maxDelay), Double(maxDelay)))
                     delay = min(maxDelay, max(Self.minBatchDelayNanos, wanted))
                     busy = true
                 }
