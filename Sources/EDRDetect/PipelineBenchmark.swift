@@ -40,10 +40,10 @@ public enum PipelineBenchmark {
             let pid = UInt32(2000 + i % 30000)
             let start = spawnerStart + UInt64(i + 1) * 1_000_000
             let c = commands[i % commands.count]
-            frame(Records.fork(pid: pid, ppid: spawner, start: start, parentStart: spawnerStart))
-            frame(Records.exec(pid: pid, ppid: spawner, start: start, parentStart: spawnerStart,
+            frame(KernelRecordLayout.fork(pid: pid, ppid: spawner, start: start, parentStart: spawnerStart))
+            frame(KernelRecordLayout.exec(pid: pid, ppid: spawner, start: start, parentStart: spawnerStart,
                                args: c.args, path: c.path, cwd: "/home/user/project"))
-            frame(Records.exit(pid: pid, ppid: spawner, start: start, parentStart: spawnerStart))
+            frame(KernelRecordLayout.exit(pid: pid, ppid: spawner, start: start, parentStart: spawnerStart))
         }
         // Fed in 256 KiB chunks, as the socket reads deliver them.
         var decoder = FrameDecoder()
@@ -78,65 +78,5 @@ public enum PipelineBenchmark {
         var ts = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
-    /// Records in the kernel's layout (bpf/edr_events.h).
-    enum Records {
-        static func header(kind: UInt16, size: Int) -> [UInt8] {
-            var b = [UInt8]()
-            b.appendLE(kind); b.appendLE(UInt16(1)); b.appendLE(UInt32(size)); b.appendLE(UInt64(123_456_789))
-            return b
-        }
-
-        static func ids(pid: UInt32, ppid: UInt32, start: UInt64, parentStart: UInt64) -> [UInt8] {
-            var b = [UInt8]()
-            for v in [pid, pid, ppid, 1000, 1000, 1000, 1000, 1000] { b.appendLE(UInt32(v)) }
-            b.appendLE(start)
-            b.appendLE(parentStart)
-            return b
-        }
-
-        static func comm(_ s: String) -> [UInt8] {
-            Array((Array(s.utf8) + [UInt8](repeating: 0, count: 16)).prefix(16))
-        }
-
-        static func fork(pid: UInt32, ppid: UInt32, start: UInt64, parentStart: UInt64) -> [UInt8] {
-            var b = header(kind: 3, size: 80)
-            b += ids(pid: pid, ppid: ppid, start: start, parentStart: parentStart)
-            b += comm("python3")
-            return b
-        }
-
-        static func exit(pid: UInt32, ppid: UInt32, start: UInt64, parentStart: UInt64) -> [UInt8] {
-            var b = header(kind: 2, size: 88)
-            b += ids(pid: pid, ppid: ppid, start: start, parentStart: parentStart)
-            b.appendLE(UInt32(0)); b.appendLE(UInt32(0))
-            b += comm("true")
-            return b
-        }
-
-        static func exec(pid: UInt32, ppid: UInt32, start: UInt64, parentStart: UInt64,
-                         args: [String], path: String, cwd: String) -> [UInt8] {
-            func components(_ p: String) -> [UInt8] {
-                var out: [UInt8] = []
-                for c in p.split(separator: "/").reversed() { out += Array(c.utf8); out.append(0) }
-                return out
-            }
-            var a: [UInt8] = []
-            for s in args { a += Array(s.utf8); a.append(0) }
-            let pc = components(path), cc = components(cwd)
-            var b = header(kind: 1, size: 136 + a.count + pc.count + cc.count)
-            b += ids(pid: pid, ppid: ppid, start: start, parentStart: parentStart)
-            b.appendLE(UInt64(777))
-            b.appendLE(UInt32(0)); b.appendLE(UInt32(args.count))
-            b.appendLE(UInt16(a.count)); b.appendLE(UInt16(pc.count)); b.appendLE(UInt16(cc.count)); b.appendLE(UInt16(0))
-            b += comm(String(path.split(separator: "/").last ?? ""))
-            b.appendLE(UInt64(4242 + args.count)); b.appendLE(UInt64(35_000)); b.appendLE(UInt64(1_700_000_000_000_000_000))
-            b.appendLE(UInt32(8 << 20 | 1)); b.appendLE(UInt32(0))
-            b += a
-            b += pc
-            b += cc
-            return b
-        }
     }
 }

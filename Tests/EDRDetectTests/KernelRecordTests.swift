@@ -5,35 +5,16 @@ import Foundation
 import EDRSigma
 import EDRYara
 
-/// Builds records byte for byte as bpf/edr_events.h lays them out.
+/// The test names for the shared record encoder (Sources/EDRDetect/KernelRecordLayout.swift).
 enum RecordBuilder {
     static func ids(pid: UInt32, ppid: UInt32, uid: UInt32, start: UInt64, parentStart: UInt64) -> [UInt8] {
-        var b = [UInt8]()
-        for v in [pid, pid, ppid, uid, uid, uid, uid, UInt32.max] { b.appendLE(v) }
-        b.appendLE(start)
-        b.appendLE(parentStart)
-        return b
+        KernelRecordLayout.ids(pid: pid, ppid: ppid, uid: uid, start: start, parentStart: parentStart)
     }
 
     static func exec(pid: UInt32 = 100, ppid: UInt32 = 50, uid: UInt32 = 0, args: [String], path: String, cwd: String,
                      start: UInt64 = 5_000_000_000, parentStart: UInt64 = 1_000_000_000, flags: UInt32 = 0) -> [UInt8] {
-        func components(_ p: String) -> [UInt8] {
-            p.split(separator: "/").reversed().flatMap { (c: Substring) -> [UInt8] in Array(c.utf8) + [0] }
-        }
-        let a = args.flatMap { (s: String) -> [UInt8] in Array(s.utf8) + [0] }
-        let pc = components(path), cc = components(cwd)
-        var b = [UInt8]()
-        b.appendLE(UInt16(1)); b.appendLE(UInt16(1)); b.appendLE(UInt32(136 + a.count + pc.count + cc.count)); b.appendLE(UInt64(123))
-        b += ids(pid: pid, ppid: ppid, uid: uid, start: start, parentStart: parentStart)
-        b.appendLE(UInt64(777)) // cgroup
-        b.appendLE(flags); b.appendLE(UInt32(args.count))
-        b.appendLE(UInt16(a.count)); b.appendLE(UInt16(pc.count)); b.appendLE(UInt16(cc.count)); b.appendLE(UInt16(0))
-        b += Array("comm".utf8)
-        b += [UInt8](repeating: 0, count: 12)
-        // Executable identity: inode, size, ctime (ns), kernel dev_t (8:1), reserved.
-        b.appendLE(UInt64(4242)); b.appendLE(UInt64(35_000)); b.appendLE(UInt64(1_700_000_000_123_456_789))
-        b.appendLE(UInt32(8 << 20 | 1)); b.appendLE(UInt32(0))
-        return b + a + pc + cc
+        KernelRecordLayout.exec(pid: pid, ppid: ppid, uid: uid, start: start, parentStart: parentStart,
+                                args: args, path: path, cwd: cwd, flags: flags)
     }
 }
 
@@ -106,6 +87,40 @@ struct KernelRecordTests {
         #expect(parent?.pid == 50)
         #expect(proc.guid.hasPrefix("{01234567-") && proc.guid.count == 38)
         #expect(event["ParentProcessGuid"] == .string(parent!.guid))
+    }
+
+    /// The hot-path builders write bytes by hand: check them character for character.
+    @Test func guidTimestampAndPathsAreExact() {
+        let g = ProcessGuidFactory(machineID: "0123456789abcdef0123456789abcdef")
+        #expect(g.guid(pid: 0x1234, startTicks: 0x0123_4567_89ab_cdef) == "{01234567-0123-4567-89ab-cdef00001234}")
+        #expect(g.guid(pid: -1, startTicks: 0) == "{01234567-0000-0000-0000-0000ffffffff}")
+        #expect(formatTimestamp(seconds: 1_700_000_000, nanos: 123_456_789) == "2023-11-14T22:13:20.123456Z")
+        #expect(formatTimestamp(seconds: 0, nanos: 5_000_000, fractionDigits: 3) == "1970-01-01T00:00:00.005Z")
+        func join(_ parts: [String]) -> String {
+            KernelRecordDecoder.joinComponents(parts.flatMap { Array($0.utf8) + [0] }[...])
+        }
+        // Leaf first; a mount root's "/" and empty components are skipped; a truncated last
+        // component without its NUL is kept.
+        #expect(join(["leaf", "/", "mid", "usr"]) == "/usr/mid/leaf")
+        #expect(join(["", "x"]) == "/x")
+        #expect(join([]) == "/")
+        #expect(KernelRecordDecoder.joinComponents(Array("a\u{0}bc".utf8)[...]) == "/bc/a")
+    }
+
+    /// A fork without exec runs the parent's image: the child shares the parent's fields, gets
+    /// its own ProcessGuid, and names the parent's as ParentProcessGuid; argv is split on demand.
+    @Test func forkInheritsTheParentAndSplitsArgvOnDemand() throws {
+        var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
+        guard case .exec(let p) = try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 50, ppid: 1, args: ["bash", "-c", "a b"], path: "/usr/bin/bash", cwd: "/root", start: 1_000_000_000, parentStart: 10)) else { return }
+        let (_, parent, _) = n.exec(p)
+        #expect(parent.args == ["bash", "-c", "a b"] && parent.commandLine == "bash -c a b")
+        guard case .fork(let f) = try KernelRecordDecoder.decode(KernelRecordLayout.fork(pid: 60, ppid: 50, start: 2_000_000_000, parentStart: 1_000_000_000)) else { return }
+        n.fork(f)
+        let child = try #require(n.cache.lookup(pid: 60))
+        #expect(child.image == "/usr/bin/bash" && child.args == ["bash", "-c", "a b"] && child.cwd == "/root")
+        #expect(child.parentGuid == parent.guid && child.guid != parent.guid && child.ppid == 50)
+        n.exit(ExitRecord(bootNanos: 0, ids: f.ids, exitCode: 0, comm: ""))
+        #expect(n.cache.lookup(pid: 60)?.exitedAtNanos != nil)
     }
 
     @Test func snapshotParsesProcText() throws {

@@ -1,0 +1,68 @@
+import EDRCore
+
+/// Builds records byte for byte as bpf/edr_events.h lays them out: the decoder's tests and
+/// `edr bench pipeline` feed the detector with these (the kernel writes the real ones).
+enum KernelRecordLayout {
+    static func header(kind: UInt16, size: Int, bootNanos: UInt64 = 123) -> [UInt8] {
+        var b = [UInt8]()
+        b.appendLE(kind); b.appendLE(UInt16(1)); b.appendLE(UInt32(size)); b.appendLE(bootNanos)
+        return b
+    }
+
+    /// struct edr_task_ids: pid, tid, ppid, uid, euid, gid, egid, loginuid, start, parent start.
+    static func ids(pid: UInt32, ppid: UInt32, uid: UInt32, start: UInt64, parentStart: UInt64,
+                    loginuid: UInt32 = UInt32.max) -> [UInt8] {
+        var b = [UInt8]()
+        for v in [pid, pid, ppid, uid, uid, uid, uid, loginuid] { b.appendLE(v) }
+        b.appendLE(start)
+        b.appendLE(parentStart)
+        return b
+    }
+
+    static func comm(_ s: String) -> [UInt8] {
+        Array((Array(s.utf8) + [UInt8](repeating: 0, count: 16)).prefix(16))
+    }
+
+    static func fork(pid: UInt32, ppid: UInt32, uid: UInt32 = 0, start: UInt64, parentStart: UInt64, comm name: String = "fork") -> [UInt8] {
+        var b = header(kind: 3, size: 80)
+        b += ids(pid: pid, ppid: ppid, uid: uid, start: start, parentStart: parentStart)
+        b += comm(name)
+        return b
+    }
+
+    static func exit(pid: UInt32, ppid: UInt32, uid: UInt32 = 0, start: UInt64, parentStart: UInt64, code: UInt32 = 0,
+                     comm name: String = "exit") -> [UInt8] {
+        var b = header(kind: 2, size: 88)
+        b += ids(pid: pid, ppid: ppid, uid: uid, start: start, parentStart: parentStart)
+        b.appendLE(code); b.appendLE(UInt32(0))
+        b += comm(name)
+        return b
+    }
+
+    /// An exec record. The executable's identity defaults to inode 4242, 35,000 bytes, ctime
+    /// 1,700,000,000.123456789 s, device 8:1 (kernel dev_t).
+    static func exec(pid: UInt32, ppid: UInt32, uid: UInt32 = 0, start: UInt64, parentStart: UInt64,
+                     args: [String], path: String, cwd: String, flags: UInt32 = 0, cgroup: UInt64 = 777,
+                     comm name: String = "comm", inode: UInt64 = 4242) -> [UInt8] {
+        func components(_ p: String) -> [UInt8] {
+            var out: [UInt8] = []
+            for c in p.split(separator: "/").reversed() { out += Array(c.utf8); out.append(0) }
+            return out
+        }
+        var a: [UInt8] = []
+        for s in args { a += Array(s.utf8); a.append(0) }
+        let pc = components(path), cc = components(cwd)
+        var b = header(kind: 1, size: 136 + a.count + pc.count + cc.count)
+        b += ids(pid: pid, ppid: ppid, uid: uid, start: start, parentStart: parentStart)
+        b.appendLE(cgroup)
+        b.appendLE(flags); b.appendLE(UInt32(args.count))
+        b.appendLE(UInt16(a.count)); b.appendLE(UInt16(pc.count)); b.appendLE(UInt16(cc.count)); b.appendLE(UInt16(0))
+        b += comm(name)
+        b.appendLE(inode); b.appendLE(UInt64(35_000)); b.appendLE(UInt64(1_700_000_000_123_456_789))
+        b.appendLE(UInt32(8 << 20 | 1)); b.appendLE(UInt32(0))
+        b += a
+        b += pc
+        b += cc
+        return b
+    }
+}
