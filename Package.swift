@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "EDRSensorLinux", dependencies: ["EDRCore", "CLibBPF"], swiftSettings: strict),
         .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSigma", "EDRIOC", "EDRYara", "CSeccomp"], swiftSettings: strict),
         .target(name: "EDRRespond", dependencies: ["EDRCore", "CLinux"], swiftSettings: strict),
-        .target(name: "EDRSupervisor", dependencies: ["EDRCore", "CSpawn", "CSeccomp", "CCap"], swiftSettings: strict),
+        .target(name: "EDRSupervisor", dependencies: ["EDRCore", "CSpawn", "CSeccomp", "CCap", "CLinux"], swiftSettings: strict),
 
         .executableTarget(name: "edr", dependencies: [
             "EDRCore", "EDRSigma", "EDRDetect", "EDRSupervisor", "EDRIOC", "EDRYara", "EDRSensorLinux", "CLinux",

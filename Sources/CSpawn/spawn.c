@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,11 +26,11 @@ struct report { int stage; int err; };
 
 static const char *names[] = {
     "ok", "fork", "pipe", "signals", "fds", "bounding-set", "setgroups", "setresgid", "keepcaps",
-    "setresuid", "capset", "ambient-caps", "pdeathsig", "no-new-privs", "seccomp", "execve",
+    "setresuid", "capset", "ambient-caps", "pdeathsig", "no-new-privs", "seccomp", "execve", "unshare",
 };
 
 const char *edr_spawn_stage_name(int stage) {
-    if (stage < 0 || stage > EDR_SPAWN_EXEC) return "unknown";
+    if (stage < 0 || stage > EDR_SPAWN_UNSHARE) return "unknown";
     return names[stage];
 }
 
@@ -68,6 +69,11 @@ static void child(const struct edr_spawn_spec *s, int report_fd, int last_cap, p
         if (moved < 0) fail(report_fd, EDR_SPAWN_FDS);
         report_fd = moved;
     }
+    int exec_fd = -1;
+    if (s->exec_fd >= 0) {
+        exec_fd = fcntl(s->exec_fd, F_DUPFD_CLOEXEC, base + 1 + 64 + 2);
+        if (exec_fd < 0) fail(report_fd, EDR_SPAWN_FDS);
+    }
     int high[64];
     if (s->nfds > 60) { errno = EMFILE; fail(report_fd, EDR_SPAWN_FDS); }
     for (int i = 0; i < s->nfds; i++) {
@@ -82,9 +88,17 @@ static void child(const struct edr_spawn_spec *s, int report_fd, int last_cap, p
     for (int fd = 3 + s->nfds; fd < base + 1 + s->nfds + 1; fd++) {
         if (fd != report_fd) close(fd);
     }
-    /* Everything else above: close_range where the kernel has it, leaving the report pipe. */
-    if (report_fd > base + 1 + s->nfds + 1) syscall(SYS_close_range, base + 1 + s->nfds + 1, report_fd - 1, 0);
-    syscall(SYS_close_range, report_fd + 1, ~0U, 0);
+    /* The executable's descriptor: moved with the others, above them, kept until execveat. */
+    /* Everything else above: close_range, leaving the report pipe and the executable. */
+    int keep_lo = report_fd, keep_hi = exec_fd >= 0 ? exec_fd : report_fd;
+    if (keep_lo > keep_hi) { int t = keep_lo; keep_lo = keep_hi; keep_hi = t; }
+    if (keep_lo > base + 1 + s->nfds + 1) syscall(SYS_close_range, base + 1 + s->nfds + 1, keep_lo - 1, 0);
+    if (keep_hi > keep_lo + 1) syscall(SYS_close_range, keep_lo + 1, keep_hi - 1, 0);
+    syscall(SYS_close_range, keep_hi + 1, ~0U, 0);
+
+    /* Own namespaces (network: no interfaces, no host abstract sockets; IPC), entered while
+       still privileged. */
+    if (s->unshare_flags && unshare(s->unshare_flags) != 0) fail(report_fd, EDR_SPAWN_UNSHARE);
 
     /* Capability bounding set: drop what the child must never regain (needs CAP_SETPCAP). */
     for (int cap = 0; cap <= last_cap; cap++) {
@@ -131,7 +145,13 @@ static void child(const struct edr_spawn_spec *s, int report_fd, int last_cap, p
         if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) fail(report_fd, EDR_SPAWN_SECCOMP);
     }
 
-    execve(s->path, s->argv, s->envp);
+    if (exec_fd >= 0) {
+        /* By descriptor: opened by the supervisor as root, so no directory on the way needs to
+           be searchable by the child's uid, and nothing can swap the file after the check. */
+        syscall(SYS_execveat, exec_fd, "", s->argv, s->envp, AT_EMPTY_PATH);
+    } else {
+        execve(s->path, s->argv, s->envp);
+    }
     fail(report_fd, EDR_SPAWN_EXEC);
 }
 

@@ -5,9 +5,10 @@ import Glibc
 /// Descriptors every child receives from the supervisor, and the plain `--key value`
 /// arguments it passes them. Children are started by `edr run`, not by hand.
 public enum ChildFD {
-    /// Write end of the status pipe: one line "READY …" when the child is up.
-    public static let status: Int32 = 3
-    /// Sensor and responder: their listening socket. Detector: the alert stream.
+    /// The control channel to the supervisor (ControlChannel): status lines and heartbeats
+    /// up, connected peer sockets down.
+    public static let control: Int32 = 3
+    /// Detector: the alert stream (append-only). Others: unused.
     public static let primary: Int32 = 4
 }
 
@@ -51,10 +52,9 @@ public struct ChildArguments {
     public static func join(_ items: [String]) -> String { items.joined(separator: "\u{1F}") }
 }
 
-/// Reports readiness (or anything) to the supervisor on the status pipe.
+/// Reports readiness (or anything) to the supervisor on the control channel.
 public func reportStatus(_ line: String) {
-    var bytes = Array((line.replacingNewlines() + "\n").utf8)
-    bytes.withUnsafeMutableBytes { _ = write(ChildFD.status, $0.baseAddress, $0.count) }
+    ControlChannel.send(line)
 }
 
 extension String {

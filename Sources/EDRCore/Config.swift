@@ -27,8 +27,10 @@ public struct AgentConfig: Sendable, Equatable {
         public var maxBatchDelayMs = 30
     }
     public struct Detect: Sendable, Equatable {
-        /// The unprivileged user edr-detect runs as (name or numeric uid).
-        public var user = "nobody"
+        /// The user edr-detect runs as (name or numeric uid). Empty: an unused uid picked at
+        /// start from 61184–65519 (as systemd's DynamicUser does), never one another process
+        /// has. A named user must be one no other process runs as (not root, not nobody).
+        public var user = ""
         /// Rebuild a detector when its rule files change (inotify, polling as fallback).
         public var watchRules = true
         /// File events under these path prefixes are dropped.
@@ -57,8 +59,17 @@ public struct AgentConfig: Sendable, Equatable {
     public struct Response: Sendable, Equatable {
         public var enabled = false
         public var minLevel = "critical"
-        /// The user edr-respond runs as; it keeps CAP_KILL only.
-        public var user = "nobody"
+        /// The user edr-respond runs as; it keeps CAP_KILL only. Empty: an unused uid, as for
+        /// [detect] user.
+        public var user = ""
+        /// Report what would be killed; kill nothing.
+        public var dryRun = false
+        /// Kills within any 60 s; further requests are refused and reported.
+        public var maxKillsPerMinute = 100
+        /// Executables never killed: exact paths, or prefixes ending in "/".
+        public var protectedExecutables = AgentConfig.defaultProtectedExecutables
+        /// Users (names or uids) whose processes are never killed.
+        public var protectedUsers: [String] = []
     }
     public struct Supervisor: Sendable, Equatable {
         public var runtimeDir = "/run/edr"
@@ -68,6 +79,11 @@ public struct AgentConfig: Sendable, Equatable {
         public var crashLoopRestarts = 5
         public var crashLoopWindowSeconds = 60
     }
+
+    public static let defaultProtectedExecutables = [
+        "/usr/sbin/sshd", "/usr/lib/systemd/", "/lib/systemd/", "/usr/bin/systemd", "/sbin/init", "/usr/sbin/init",
+        "/usr/bin/dbus-daemon",
+    ]
 
     public var agent = Agent()
     public var sensor = Sensor()
@@ -179,6 +195,16 @@ extension AgentConfig {
                 c.response.minLevel = s
             },
             "user": { c, v, w throws(ConfigError) in c.response.user = try string(v, w) },
+            "dry_run": { c, v, w throws(ConfigError) in c.response.dryRun = try bool(v, w) },
+            "max_kills_per_minute": { c, v, w throws(ConfigError) in c.response.maxKillsPerMinute = try int(v, w, range: 0...100_000) },
+            "protected_executables": { c, v, w throws(ConfigError) in
+                let list = try strings(v, w)
+                for (i, p) in list.enumerated() where !p.hasPrefix("/") {
+                    throw ConfigError("\(w)[\(i)]: \"\(p)\" is not an absolute path")
+                }
+                c.response.protectedExecutables = list
+            },
+            "protected_users": { c, v, w throws(ConfigError) in c.response.protectedUsers = try strings(v, w) },
         ],
         "supervisor": [
             "runtime_dir": { c, v, w throws(ConfigError) in c.supervisor.runtimeDir = try string(v, w) },

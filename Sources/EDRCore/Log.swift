@@ -23,6 +23,25 @@ public enum Log {
     nonisolated(unsafe) private static var component = "edr"
     nonisolated(unsafe) private static var minimum = Level.info
 
+    /// Descriptor paths shown as the paths they were opened from ("/proc/self/fd/6" →
+    /// "/etc/edr/rules"): a child reads its rules through descriptors, a reader wants names.
+    nonisolated(unsafe) public static var pathNames: [(descriptorPath: String, name: String)] = []
+
+    /// `text` with descriptor paths replaced by the names they stand for.
+    public static func displayPaths(_ text: String) -> String {
+        var t = text
+        for (d, n) in pathNames {
+            var out = ""
+            var rest = Substring(t)
+            while let r = rest.range(of: d) {
+                out += rest[..<r.lowerBound] + n
+                rest = rest[r.upperBound...]
+            }
+            t = out + rest
+        }
+        return t
+    }
+
     /// Set once at process start, before any thread is spawned.
     public static func setup(component: String, level: Level) {
         Self.component = component
@@ -38,7 +57,7 @@ public enum Log {
         guard level >= minimum else { return }
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        let line = "\(formatTimestamp(seconds: Int64(ts.tv_sec), nanos: Int(ts.tv_nsec), fractionDigits: 3)) \(component)[\(getpid())] \(level.label): \(message())\n"
+        let line = "\(formatTimestamp(seconds: Int64(ts.tv_sec), nanos: Int(ts.tv_nsec), fractionDigits: 3)) \(component)[\(getpid())] \(level.label): \(pathNames.isEmpty ? message() : displayPaths(message()))\n"
         var bytes = Array(line.utf8)
         bytes.withUnsafeMutableBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
     }

@@ -58,77 +58,120 @@ public struct SeccompFilter {
         "lookup_dcookie", "personality", "uselib", "nfsservctl", "syslog",
     ]
 
-    /// The filter the supervisor installs before execve.
+    /// The filter the supervisor installs before execve. It must let the exec by descriptor
+    /// (execveat) through; each child's final allowlist then kills both exec calls.
     public static func preExec(role: Role) throws -> SeccompFilter {
         let f = try SeccompFilter(defaultAction: edr_scmp_act_allow())
         let deny = edr_scmp_act_errno(UInt16(EPERM))
         var names = neverNeeded
         switch role {
         case .sensor:
-            names += ["kill", "tkill", "pidfd_send_signal", "execveat"]
+            names += ["kill", "tkill", "pidfd_send_signal", "io_uring_setup", "io_uring_enter", "io_uring_register"]
         case .detector:
-            names += ["bpf", "kill", "tkill", "pidfd_send_signal", "execveat", "setuid", "setgid", "setreuid",
-                      "setregid", "setresuid", "setresgid", "setgroups", "capset"]
+            names += ["bpf", "kill", "tkill", "pidfd_send_signal", "setuid", "setgid", "setreuid",
+                      "setregid", "setresuid", "setresgid", "setgroups", "capset", "io_uring_setup"]
         case .responder:
-            names += ["bpf", "execveat", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
-                      "setgroups", "capset"]
+            names += ["bpf", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
+                      "setgroups", "capset", "io_uring_setup"]
         }
         try f.add(deny, names)
-        if role != .sensor {
-            // Network sockets: only AF_UNIX is ever needed.
-            if let n = f.nr("socket") {
-                let rc = edr_seccomp_rule_arg_ne(f.ctx, deny, n, 0, UInt64(AF_UNIX))
-                if rc != 0 { throw EDRError("seccomp rule for socket: \(String(cString: strerror(-rc)))") }
-            }
+        // Network sockets: no child creates an inet socket (the sensor none at all once its
+        // allowlist is on; the others receive their channels connected).
+        if let n = f.nr("socket") {
+            let rc = edr_seccomp_rule_arg_ne(f.ctx, deny, n, 0, UInt64(AF_UNIX))
+            if rc != 0 { throw EDRError("seccomp rule for socket: \(String(cString: strerror(-rc)))") }
         }
         return f
     }
 
     /// Calls a Swift process needs to run at all: memory, threads, time, signals to itself,
-    /// reading and writing descriptors it already holds.
+    /// reading and writing descriptors it already holds. Nothing here opens, creates or
+    /// changes a file by name, makes a socket, or maps memory executable (those are added per
+    /// role below, with their arguments checked).
     static let runtime = [
-        "read", "write", "readv", "writev", "pread64", "pwrite64", "close", "close_range", "fstat", "newfstatat",
-        "statx", "lseek", "mmap", "munmap", "mprotect", "mremap", "madvise", "brk", "futex", "futex_waitv",
+        "read", "write", "readv", "writev", "pread64", "close", "close_range", "fstat", "newfstatat",
+        "statx", "lseek", "munmap", "mremap", "madvise", "brk", "futex", "futex_waitv",
         "set_robust_list", "get_robust_list", "rseq", "exit", "exit_group", "rt_sigaction", "rt_sigprocmask",
         "rt_sigreturn", "sigaltstack", "gettid", "getpid", "getppid", "getuid", "geteuid", "getgid", "getegid",
         "getresuid", "getresgid", "getgroups", "getrandom", "clock_gettime", "clock_getres", "clock_nanosleep",
         "nanosleep", "gettimeofday", "time", "sched_yield", "sched_getaffinity", "sched_getparam",
-        "sched_getscheduler", "membarrier", "restart_syscall", "fcntl", "dup", "dup2", "dup3", "pipe2",
+        "sched_getscheduler", "membarrier", "restart_syscall", "dup", "dup2", "dup3", "pipe2",
         "poll", "ppoll", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
         "eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime", "getcwd", "uname", "sysinfo",
-        "getrlimit", "getrusage", "times", "capget", "umask", "fsync", "fdatasync",
-        "openat", "open", "readlink", "readlinkat", "access", "faccessat", "faccessat2", "getdents64",
-        "statfs", "fstatfs", "inotify_init1", "inotify_add_watch", "inotify_rm_watch", "mkdirat", "ftruncate",
-        "connect", "sendmsg", "recvmsg", "sendto", "recvfrom", "shutdown", "getsockopt", "setsockopt",
-        "getsockname", "getpeername", "select", "pselect6", "mlock", "munlock", "pkey_alloc", "pkey_free",
-        "pkey_mprotect", "prlimit64",
+        "getrusage", "times", "capget", "readlink", "readlinkat", "access", "faccessat", "faccessat2", "getdents64",
+        "statfs", "fstatfs", "sendmsg", "recvmsg", "sendto", "recvfrom", "shutdown", "getsockopt",
+        "getsockname", "getpeername", "select", "pselect6",
     ]
 
-    /// The detector's (and responder's) final allowlist; everything else fails with EPERM.
+    /// The final allowlist of a child. Anything not listed kills the whole process
+    /// (SECCOMP_RET_KILL_PROCESS); the supervisor reads the kernel's record of the call and
+    /// reports it as a tamper alert.
+    ///
+    /// - detector: reads what it was handed, writes alerts to its append-only descriptor.
+    ///   No open for writing, no mkdir/unlink/rename/truncate, no F_SETFL (it could clear
+    ///   O_APPEND on the alert descriptor), no pwrite (RWF_NOAPPEND), no sockets, no connect,
+    ///   no signals but to itself, no prlimit on others, no executable memory.
+    /// - responder: the same, plus kill/pidfd_open/pidfd_send_signal.
+    /// - sensor (installed after its BPF programs are loaded and attached): the same, plus
+    ///   bpf() for its maps and file descriptors passing; no exec, no io_uring, no sockets.
     public static func allowlist(role: Role) throws -> SeccompFilter {
-        let f = try SeccompFilter(defaultAction: edr_scmp_act_errno(UInt16(EPERM)))
+        let f = try SeccompFilter(defaultAction: edr_scmp_act_kill_process())
         let allow = edr_scmp_act_allow()
         try f.add(allow, runtime)
         // Threads only: clone without CLONE_THREAD would fork. clone3 passes its flags in
         // memory a filter cannot read, so it answers ENOSYS and glibc falls back to clone.
         try f.addIfMasked(allow, "clone", arg: 0, mask: 0x0001_0000, equals: 0x0001_0000)
         try f.add(edr_scmp_act_errno(UInt16(ENOSYS)), ["clone3"])
-        try f.addIf(allow, "socket", arg: 0, equals: UInt64(AF_UNIX))
-        try f.addIf(allow, "socketpair", arg: 0, equals: UInt64(AF_UNIX))
+        // Opening for reading only: O_WRONLY, O_RDWR, O_CREAT and O_TRUNC must all be clear
+        // (O_TMPFILE needs write access, so it is covered).
+        let writeFlags = UInt64(O_ACCMODE | O_CREAT | O_TRUNC)
+        try f.addIfMasked(allow, "openat", arg: 2, mask: writeFlags, equals: 0)
+        try f.addIfMasked(allow, "open", arg: 1, mask: writeFlags, equals: 0)
+        // Memory that is never executable (PCRE2's JIT is off in the agent's children).
+        try f.addIfMasked(allow, "mmap", arg: 2, mask: UInt64(PROT_EXEC), equals: 0)
+        try f.addIfMasked(allow, "mprotect", arg: 2, mask: UInt64(PROT_EXEC), equals: 0)
+        // fcntl: descriptor flags and duplication only; F_SETFL could clear O_APPEND.
+        for cmd in [F_DUPFD, F_GETFD, F_SETFD, F_GETFL, 1030 /* F_DUPFD_CLOEXEC */] as [Int32] {
+            try f.addIf(allow, "fcntl", arg: 1, equals: UInt64(cmd))
+        }
+        // Limits of itself only (glibc's getrlimit is prlimit64(0, …)).
+        try f.addIf(allow, "prlimit64", arg: 0, equals: 0)
+        // libdispatch sets its worker threads' nice value; raising it fails without
+        // CAP_SYS_NICE and dispatch then logs through syslog (a socket). Answered 0 without
+        // effect: no child changes any priority.
+        try f.add(edr_scmp_act_errno(0), ["setpriority"])
         // Signals to itself only (abort, thread wake-ups).
         try f.addIf(allow, "tgkill", arg: 0, equals: UInt64(getpid()))
-        // prctl: naming threads and reading own state, nothing that changes privilege.
+        // prctl: naming threads and reading its own state, nothing that changes privilege
+        // (PR_SET_DUMPABLE is not here: a child cannot make itself traceable again).
         for option in [15, 16, 21, 23, 39, 3, 0x5356_4d41] as [UInt64] {
             try f.addIf(allow, "prctl", arg: 0, equals: option)
         }
-        // ioctl: terminal queries and non-blocking mode only.
+        // ioctl: terminal queries and FIONBIO/FIOCLEX-style descriptor flags only.
         for request in [0x5401, 0x5413, 0x5421, 0x541B, 0x5451, 0x5450] as [UInt64] {
             try f.addIf(allow, "ioctl", arg: 1, equals: request)
         }
-        if role == .responder {
-            try f.add(allow, ["kill", "pidfd_open", "pidfd_send_signal", "accept4", "accept"])
+        switch role {
+        case .detector:
+            try f.add(allow, ["inotify_init1", "inotify_add_watch", "inotify_rm_watch"])
+        case .responder:
+            try f.add(allow, ["kill", "pidfd_open", "pidfd_send_signal"])
+        case .sensor:
+            try f.add(allow, ["bpf"])
         }
         return f
+    }
+
+    /// Every syscall name the role's allowlist admits without argument checks, and those it
+    /// admits only with checked arguments (for `edr doctor` and the security document).
+    public static func allowedNames(role: Role) -> (plain: [String], checked: [String]) {
+        var plain = runtime
+        switch role {
+        case .detector: plain += ["inotify_init1", "inotify_add_watch", "inotify_rm_watch"]
+        case .responder: plain += ["kill", "pidfd_open", "pidfd_send_signal"]
+        case .sensor: plain += ["bpf"]
+        }
+        return (plain, ["clone", "openat", "open", "mmap", "mprotect", "fcntl", "prlimit64", "tgkill", "prctl", "ioctl"])
     }
 
     /// Applies the filter to every thread of this process (TSYNC). Requires NoNewPrivs.

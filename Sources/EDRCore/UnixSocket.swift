@@ -112,7 +112,7 @@ public enum UnixSocket {
 
     /// Reads into `buffer`; returns bytes read (0 at end of stream) and any descriptors that
     /// arrived (received close-on-exec).
-    public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, maxFDs: Int = 4) throws -> (Int, [Int32]) {
+    public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, maxFDs: Int = 4, flags: Int32 = 0) throws -> (Int, [Int32]) {
         var control = [UInt8](repeating: 0, count: cmsgSpace(maxFDs * 4))
         return try control.withUnsafeMutableBytes { ctl in
             var iov = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
@@ -122,7 +122,7 @@ public enum UnixSocket {
                 msg.msg_iovlen = 1
                 msg.msg_control = ctl.baseAddress
                 msg.msg_controllen = ctl.count
-                let n = try syscallRetrying("recvmsg") { recvmsg(fd, &msg, Int32(MSG_CMSG_CLOEXEC)) }
+                let n = try syscallRetrying("recvmsg") { recvmsg(fd, &msg, Int32(MSG_CMSG_CLOEXEC) | flags) }
                 var fds: [Int32] = []
                 if msg.msg_controllen >= cmsgLen(0) {
                     let hdr = ctl.baseAddress!.assumingMemoryBound(to: cmsghdr.self)

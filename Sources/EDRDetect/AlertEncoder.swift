@@ -18,11 +18,11 @@ public struct AlertContext: Sendable {
     }
 
     /// This machine: kernel host name (or the configured one) and /etc/machine-id.
-    public static func local(hostNameOverride: String = "") -> AlertContext {
+    public static func local(hostNameOverride: String = "", hostID: String? = nil) -> AlertContext {
         var buf = [CChar](repeating: 0, count: 256)
         gethostname(&buf, 255)
         let name = hostNameOverride.isEmpty ? String(cString: buf) : hostNameOverride
-        let id = (try? readTextFile("/etc/machine-id"))?.filter { !$0.isWhitespace } ?? ""
+        let id = hostID ?? (try? readTextFile("/etc/machine-id"))?.filter { !$0.isWhitespace } ?? ""
         var ctx = AlertContext(hostName: name, hostID: id)
         var u = utsname()
         if uname(&u) == 0 {

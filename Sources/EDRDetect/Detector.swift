@@ -10,16 +10,16 @@ import Glibc
 /// acknowledged so the sensor can forget them.
 public final class Detector: @unchecked Sendable {
     public struct Options: Sendable {
-        public var sensorSocket: String
-        public var respondSocket: String?
+        /// Whether edr-respond runs: requests are queued for it (its connection arrives over
+        /// the control channel, and again after it restarts).
+        public var respondEnabled: Bool
         public var responseMinLevel: SigmaLevel
         public var context: AlertContext
         public var machineID: String
         /// File events under these prefixes are dropped (TelemetryNormalizer).
         public var excludedPathPrefixes: [String] = []
-        public init(sensorSocket: String, respondSocket: String?, responseMinLevel: SigmaLevel, context: AlertContext, machineID: String) {
-            self.sensorSocket = sensorSocket
-            self.respondSocket = respondSocket
+        public init(respondEnabled: Bool, responseMinLevel: SigmaLevel, context: AlertContext, machineID: String) {
+            self.respondEnabled = respondEnabled
             self.responseMinLevel = responseMinLevel
             self.context = context
             self.machineID = machineID
@@ -33,6 +33,8 @@ public final class Detector: @unchecked Sendable {
         public var events: UInt64 = 0
         public var alerts: UInt64 = 0
         public var responseRequests: UInt64 = 0
+        public var responseOutcomes: UInt64 = 0
+        public var responseQueueFull: UInt64 = 0
         public var snapshotProcesses: UInt64 = 0
     }
 
@@ -54,7 +56,15 @@ public final class Detector: @unchecked Sendable {
     /// Network, file, DNS and post-exec telemetry (TelemetryNormalizer.swift).
     public private(set) var telemetry: TelemetryNormalizer
     public private(set) var counters = Counters()
+    /// edr-respond: requests queued here and written without blocking; results read in the
+    /// main loop. Detection never waits for the responder (a responder that stops reading
+    /// fills this queue, whose overflow is reported as refused outcomes).
     private var respondFD: Int32 = -1
+    private var respondOut: [UInt8] = []
+    private var respondIn = FrameDecoder(maxFrameSize: 16384)
+    private var nextRequestID: UInt64 = 1
+    static let maxQueuedResponseBytes = 4 << 20
+    private var healthLimiter = HealthAlertLimiter(limit: 6, windowNanos: 60_000_000_000)
     private var onReady: (() -> Void)?
     private let forgetLock = NSLock()
     private var forgetExecutablesRequested = false
@@ -77,34 +87,64 @@ public final class Detector: @unchecked Sendable {
         self.onReady = onReady
     }
 
-    /// Connects to the sensor (retrying while it starts) and processes frames until stopped.
+    /// Waits for the sensor connection the supervisor hands over, processes frames until the
+    /// connection ends, then waits for the next one. Returns when the supervisor is gone.
     public func run() throws {
         // Alerts are written synchronously, so nothing is lost by leaving at once; a blocking
         // read would otherwise be restarted after the signal.
         signal(SIGTERM) { _ in _exit(0) }
         signal(SIGINT) { _ in _exit(0) }
         signal(SIGPIPE, SIG_IGN)
-        var attempts = 0
+        var sensor: Int32 = -1
         while true {
-            let fd: Int32
-            do {
-                fd = try UnixSocket.connect(path: options.sensorSocket)
-            } catch {
-                attempts += 1
-                if attempts % 50 == 1 { Log.info("waiting for the sensor at \(options.sensorSocket): \(error)") }
-                usleep(100_000)
+            if sensor < 0 {
+                ControlChannel.heartbeat()
+                var p = [pollfd(fd: ChildFD.control, events: Int16(POLLIN), revents: 0),
+                         pollfd(fd: respondFD, events: Int16(POLLIN) | (respondOut.isEmpty ? 0 : Int16(POLLOUT)), revents: 0)]
+                _ = poll(&p, 2, 500)
+                if p[1].revents != 0 { serviceResponder() }
+                guard p[0].revents == 0 || takePeers(&sensor) else { return }
                 continue
             }
-            attempts = 0
+            let fd = sensor
             do {
-                try serve(fd)
-                Log.warning("sensor closed the connection; reconnecting")
+                let next = try serve(fd)
+                if next < 0 { Log.warning("sensor closed the connection; waiting for the next one") }
+                sensor = next
             } catch {
                 Log.error("dropping the sensor connection: \(error)")
+                sensor = -1
             }
             close(fd)
-            usleep(100_000)
+            if sensor == -2 { return }
         }
+    }
+
+    /// Takes the peers the supervisor handed over. A new sensor connection goes to `sensor`
+    /// (the caller switches to it). Returns false when the supervisor is gone.
+    private func takePeers(_ sensor: inout Int32) -> Bool {
+        guard let peers = ControlChannel.receivePeers() else {
+            Log.info("supervisor gone; exiting")
+            return false
+        }
+        for p in peers {
+            switch p.role {
+            case "sensor":
+                if sensor >= 0 && sensor != p.fd { close(sensor) }
+                sensor = p.fd
+            case "respond":
+                if respondFD >= 0 { close(respondFD) }
+                respondFD = p.fd
+                respondIn = FrameDecoder(maxFrameSize: 16384)
+                Log.info("connected to edr-respond")
+                respondLock.lock()
+                flushResponder()
+                respondLock.unlock()
+            default:
+                close(p.fd)
+            }
+        }
+        return true
     }
 
     /// Acknowledge at most this often while frames keep coming (and when idle, after this long).
@@ -112,9 +152,9 @@ public final class Detector: @unchecked Sendable {
     /// ... or once this many frames are unacknowledged.
     static let ackFrames: UInt64 = 4096
 
-    private func serve(_ fd: Int32) throws {
-        let peer = try UnixSocket.peerCredentials(fd)
-        guard peer.uid == 0 else { throw EDRError("sensor socket peer is uid \(peer.uid), not root: refusing") }
+    /// Serves one sensor connection. Returns -1 when it ended, the descriptor of a newer
+    /// sensor connection handed over meanwhile, or -2 when the supervisor is gone.
+    private func serve(_ fd: Int32) throws -> Int32 {
         try UnixSocket.writeAll(fd, Hello(role: .detector, pid: UInt32(getpid()), nextSequence: 0).frame().encoded())
         var reader = FrameReader(fd: fd)
         guard let first = try reader.next() else { throw EDRError("sensor closed before hello") }
@@ -123,7 +163,9 @@ public final class Detector: @unchecked Sendable {
         reader.decoder.expectSequence(from: hello.nextSequence)
         var processed: UInt64 = hello.nextSequence &- 1
         var acked = processed
-        var pollfds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+        var pollfds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: ChildFD.control, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: -1, events: 0, revents: 0)]
 
         var lastAck = monotonicNanos()
         while true {
@@ -144,8 +186,20 @@ public final class Detector: @unchecked Sendable {
                 }
             }
             if reader.decoder.bufferedBytes == 0 {
-                pollfds[0].revents = 0
-                let n = poll(&pollfds, 1, processed != acked ? Int32(Self.ackIntervalNanos / 1_000_000) : 200)
+                ControlChannel.heartbeat()
+                for i in pollfds.indices { pollfds[i].revents = 0 }
+                respondLock.lock()
+                let wantOut = !respondOut.isEmpty
+                respondLock.unlock()
+                pollfds[2] = pollfd(fd: respondFD, events: Int16(POLLIN) | (wantOut ? Int16(POLLOUT) : 0), revents: 0)
+                let n = poll(&pollfds, 3, processed != acked ? Int32(Self.ackIntervalNanos / 1_000_000) : 200)
+                if n > 0 && pollfds[2].revents != 0 { serviceResponder() }
+                if n > 0 && pollfds[1].revents != 0 {
+                    var next = fd
+                    guard takePeers(&next) else { return -2 }
+                    if next != fd { return next }
+                }
+                if n > 0 && pollfds[0].revents == 0 { continue }
                 if n == 0 {
                     flushTelemetry()
                     if processed != acked {
@@ -161,7 +215,7 @@ public final class Detector: @unchecked Sendable {
                 detectors = store.current
                 normalizer.batchNanos = monotonicNanos()
             }
-            guard let frame = try reader.next() else { return }
+            guard let frame = try reader.next() else { return -1 }
             receivedFDs.append(contentsOf: reader.takeFDs())
             if try ingest(frame) { processed = frame.sequence }
         }
@@ -277,39 +331,111 @@ public final class Detector: @unchecked Sendable {
         }
     }
 
-    /// Asks edr-respond to act if the level reaches the threshold. Any thread.
+    /// Asks edr-respond to act if the level reaches the threshold. Any thread; never blocks.
     public func respond(_ p: ProcessEntry, level: SigmaLevel, ruleID: String, ruleName: String) {
-        guard options.respondSocket != nil, level >= options.responseMinLevel else { return }
+        guard options.respondEnabled, level >= options.responseMinLevel else { return }
         respondLock.lock()
         defer { respondLock.unlock() }
-        requestResponse(ResponseRequest(pid: p.pid, startTicks: p.startTicks, level: UInt8(level.rawValue), ruleID: ruleID, ruleName: ruleName))
+        let id = nextRequestID
+        nextRequestID += 1
+        let request = ResponseRequest(pid: p.pid, startTicks: p.startTicks, level: UInt8(level.rawValue), ruleID: ruleID,
+                                      ruleName: ruleName, executable: p.image, requestID: id)
+        guard respondOut.count < Self.maxQueuedResponseBytes else {
+            counters.responseQueueFull += 1
+            writeOutcome(ResponseResult(pid: p.pid, outcome: .refused, message: "not sent: the queue to edr-respond is full (it is not reading)",
+                                        requestID: id, ruleID: ruleID, ruleName: ruleName, executable: p.image))
+            return
+        }
+        respondOut.append(contentsOf: request.frame().encoded())
+        counters.responseRequests += 1
+        flushResponder()
+    }
+
+    /// Writes what the responder socket takes now (MSG_DONTWAIT). Caller holds respondLock.
+    private func flushResponder() {
+        guard respondFD >= 0 else { return }
+        while !respondOut.isEmpty {
+            let n = respondOut.withUnsafeBytes { Glibc.send(respondFD, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+            if n > 0 {
+                respondOut.removeFirst(n)
+            } else {
+                if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
+                Log.error("edr-respond connection lost: \(String(cString: strerror(errno))); requests stay queued for the next one")
+                close(respondFD)
+                respondFD = -1
+                return
+            }
+        }
+    }
+
+    /// Reads the responder's results (each becomes an outcome event) and sends queued requests.
+    private func serviceResponder() {
+        guard respondFD >= 0 else { return }
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.recv(respondFD, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n > 0 {
+                buf.withUnsafeBytes { respondIn.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                do {
+                    while let f = try respondIn.next() {
+                        let result = try ResponseResult(frame: f)
+                        counters.responseOutcomes += 1
+                        respondLock.lock()
+                        writeOutcome(result)
+                        respondLock.unlock()
+                    }
+                } catch {
+                    Log.error("malformed result from edr-respond: \(error); dropping its connection")
+                    respondLock.lock()
+                    close(respondFD)
+                    respondFD = -1
+                    respondLock.unlock()
+                    return
+                }
+                continue
+            }
+            if n < 0 && (errno == EAGAIN || errno == EINTR) { break }
+            Log.warning("edr-respond closed its connection; waiting for the next one")
+            respondLock.lock()
+            close(respondFD)
+            respondFD = -1
+            respondLock.unlock()
+            return
+        }
+        respondLock.lock()
+        flushResponder()
+        respondLock.unlock()
+    }
+
+    /// One response outcome as its own ECS event in the alert stream.
+    private func writeOutcome(_ r: ResponseResult) {
+        let action: String
+        switch r.outcome {
+        case .killed: action = "process-killed"
+        case .wouldKill: action = "process-kill-dry-run"
+        case .refused, .disabled: action = "process-kill-refused"
+        case .gone: action = "process-kill-target-gone"
+        case .failed: action = "process-kill-failed"
+        }
+        var e = HealthAlert(ruleID: r.ruleID, title: r.ruleName, level: "informational", action: action,
+                            message: "response to pid \(r.pid): \(r.outcome.name): \(r.message)")
+        e.kind = "event"
+        e.ruleset = "edr-response"
+        e.section = "response"
+        e.eventType = r.outcome == .killed ? "end" : "info"
+        e.outcome = r.outcome == .killed || r.outcome == .wouldKill ? "success" : "failure"
+        e.processPID = r.pid
+        e.processExecutable = r.executable.isEmpty ? nil : r.executable
+        if r.uid != .max { e.userID = String(r.uid) }
+        e.fields = [("outcome", r.outcome.name), ("reason", r.message), ("dry_run", r.dryRun ? "true" : "false")]
+        e.numbers = [("request_id", Int64(r.requestID))]
+        sink.write(line: e.encoded(host: .init(name: options.context.hostName, id: options.context.hostID)),
+                   readable: "[response] pid \(r.pid) \(r.outcome.name): \(r.message)")
     }
 
     /// Writes an alert line from any thread (the scanner's callback).
     public func emit(line: [UInt8], readable: String) {
         sink.write(line: line, readable: readable)
-    }
-
-    private func requestResponse(_ request: ResponseRequest) {
-        guard let path = options.respondSocket else { return }
-        if respondFD < 0 {
-            do {
-                respondFD = try UnixSocket.connect(path: path)
-                Log.info("connected to edr-respond at \(path)")
-            } catch {
-                Log.error("cannot reach edr-respond at \(path): \(error); response for pid \(request.pid) not sent")
-                if respondFD >= 0 { close(respondFD); respondFD = -1 }
-                return
-            }
-        }
-        do {
-            try UnixSocket.writeAll(respondFD, request.frame().encoded())
-            counters.responseRequests += 1
-        } catch {
-            Log.error("sending to edr-respond: \(error)")
-            close(respondFD)
-            respondFD = -1
-        }
     }
 
     private var lastReconcile: [String: UInt64] = [:]
@@ -327,7 +453,18 @@ public final class Detector: @unchecked Sendable {
         let lost = ringFull + tooLarge
         let previousLost = (lastReconcile["kernel.lost"] ?? 0)
         let line = "loss accounting: kernel submitted \(submitted), ring-full \(ringFull), too-large \(tooLarge); sensor read \(s["sensor.records_read"] ?? 0), pending \(s["sensor.pending_frames"] ?? 0); detector decoded \(counters.recordsDecoded), record errors \(counters.recordErrors), alerts \(counters.alerts); executables passed \(s["sensor.executables_passed"] ?? 0), known \(s["sensor.executables_known"] ?? 0), unavailable \(s["sensor.executables_unavailable"] ?? 0), uncached \(scanner?.uncachedIdentities ?? 0)"
-        if lost > previousLost { Log.warning(line) } else { Log.debug(line) }
+        if lost > previousLost {
+            Log.warning(line)
+            // Counted loss reaches the alert stream too, so a fleet sees a blinded agent.
+            var a = HealthAlert(ruleID: "edr-health-events-lost", title: "Kernel events lost", level: "high",
+                                action: "events-lost", message: "the kernel dropped \(lost - previousLost) events since the last report (\(ringFull) ring-full, \(tooLarge) too-large in all)")
+            a.numbers = [("lost", Int64(lost - previousLost)), ("ring_full_total", Int64(ringFull)), ("too_large_total", Int64(tooLarge))]
+            if let admitted = healthLimiter.admit(a) {
+                sink.write(line: admitted.encoded(host: .init(name: options.context.hostName, id: options.context.hostID)), readable: "[health] \(a.message)")
+            }
+        } else {
+            Log.debug(line)
+        }
         s["kernel.lost"] = lost
         lastReconcile = s
     }

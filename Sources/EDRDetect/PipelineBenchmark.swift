@@ -17,7 +17,7 @@ public enum PipelineBenchmark {
         let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
         defer { close(null) }
         let detector = Detector(store: store, sink: AlertSink(fd: null),
-                                options: .init(sensorSocket: "", respondSocket: nil, responseMinLevel: .critical,
+                                options: .init(respondEnabled: false, responseMinLevel: .critical,
                                                context: AlertContext(hostName: "bench", hostID: "bench"),
                                                machineID: "0123456789abcdef0123456789abcdef"))
         // A spawner (pid 1000) runs short commands, as the paced exec benchmark does; a few

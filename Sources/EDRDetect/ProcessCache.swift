@@ -154,7 +154,7 @@ public struct UserNames: Sendable {
 
     private mutating func reload() {
         loadedAt = monotonicNanos()
-        guard let text = try? readTextFile(path) else { return }
+        guard let text = path == "/etc/passwd" ? SystemFiles.passwd() : try? readTextFile(path) else { return }
         for line in text.split(separator: "\n") {
             let f = line.split(separator: ":", omittingEmptySubsequences: false)
             if f.count >= 3, let uid = UInt32(f[2]), names[uid] == nil { names[uid] = String(f[0]) }

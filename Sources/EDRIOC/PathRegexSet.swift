@@ -1,4 +1,5 @@
 import CPCRE2
+import EDRCore
 
 /// One compiled PCRE2 pattern (JIT when available). The code is immutable and shared across
 /// threads; match data is per call.
@@ -21,7 +22,7 @@ final class PCRE2Pattern: @unchecked Sendable {
             let msg = n > 0 ? String(decoding: buf[0..<Int(n)], as: UTF8.self) : "error \(err)"
             return .failure(PatternError(message: msg, offset: off))
         }
-        _ = pcre2_jit_compile_8(code, edr_pcre2_jit_complete())
+        if RegexJIT.enabled { _ = pcre2_jit_compile_8(code, edr_pcre2_jit_complete()) }
         return .success(PCRE2Pattern(code: code, source: source))
     }
 

@@ -4,19 +4,19 @@ import EDRCore
 import Glibc
 #endif
 
-/// Accepts the detector's requests and kills the named process if policy allows and the pid
-/// still names the same process: a pidfd pins the process, then its start time is compared,
-/// then the signal goes through the pidfd, so a recycled pid is never hit.
+/// Reads the detector's requests from the socket the supervisor handed over and answers each
+/// with an outcome. It kills only if policy allows and the pid still names the same process:
+/// a pidfd pins the process, its start time is read again after that, and the signal goes
+/// through the pidfd, so a recycled pid is never hit.
 public final class Responder {
-    private let listener: Int32
-    private let detectorUID: UInt32
     private let policy: ResponsePolicy
+    private var detector: Int32 = -1
+    private var reader: FrameReader?
+    private var kills: [UInt64] = []
     public private(set) var killed: UInt64 = 0
     public private(set) var refused: UInt64 = 0
 
-    public init(listener: Int32, detectorUID: UInt32, policy: ResponsePolicy) {
-        self.listener = listener
-        self.detectorUID = detectorUID
+    public init(policy: ResponsePolicy) {
         self.policy = policy
     }
 
@@ -25,66 +25,79 @@ public final class Responder {
         signal(SIGINT) { _ in _exit(0) }
         signal(SIGPIPE, SIG_IGN)
         while true {
-            var p = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            if poll(&p, 1, 200) <= 0 { continue }
-            let fd: Int32
-            do {
-                fd = try UnixSocket.accept(listener)
-            } catch {
-                Log.error("accept: \(error)")
-                usleep(100_000)
-                continue
+            ControlChannel.heartbeat()
+            var fds = [pollfd(fd: ChildFD.control, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: detector, events: Int16(POLLIN), revents: 0)]
+            let n = poll(&fds, 2, 500)
+            if n < 0 && errno != EINTR { throw SystemError("poll") }
+            if fds[0].revents != 0 {
+                guard let peers = ControlChannel.receivePeers() else { Log.info("supervisor gone; exiting"); exit(0) }
+                for p in peers {
+                    guard p.role == "detector" else { close(p.fd); continue }
+                    if detector >= 0 { close(detector) }
+                    detector = p.fd
+                    reader = FrameReader(fd: p.fd, maxFrameSize: 8192)
+                    Log.info("connected to edr-detect")
+                }
             }
-            defer { close(fd) }
-            guard let peer = try? UnixSocket.peerCredentials(fd), peer.uid == detectorUID else {
-                Log.warning("refused a connection: only uid \(detectorUID) (edr-detect) may send requests")
-                continue
-            }
-            Log.info("edr-detect pid \(peer.pid) connected")
-            serve(fd)
-        }
-    }
-
-    private func serve(_ fd: Int32) {
-        var reader = FrameReader(fd: fd, maxFrameSize: 8192)
-        while true {
+            guard detector >= 0, fds[1].revents != 0, reader != nil else { continue }
             do {
-                guard let frame = try reader.next() else { return }
-                let request = try ResponseRequest(frame: frame)
-                let result = handle(request)
-                try UnixSocket.writeAll(fd, result.frame().encoded())
+                // One read's worth of requests, then back to the heartbeat.
+                repeat {
+                    guard let frame = try reader!.next() else {
+                        Log.info("edr-detect closed the connection")
+                        close(detector); detector = -1; reader = nil
+                        break
+                    }
+                    let request = try ResponseRequest(frame: frame)
+                    try UnixSocket.writeAll(detector, handle(request).frame().encoded())
+                } while (reader?.decoder.bufferedBytes ?? 0) > 0
             } catch {
                 Log.error("dropping the detector connection: \(error)")
-                return
+                close(detector); detector = -1; reader = nil
             }
         }
     }
 
     public func handle(_ r: ResponseRequest) -> ResponseResult {
-        if case .refuse(let why) = policy.decide(r, parentOf: { pid in
-            (try? readTextFile("/proc/\(pid)/stat")).flatMap(parseStatPPid)
-        }) {
+        let now = monotonicNanos()
+        kills.removeAll { now &- $0 >= 60_000_000_000 }
+        let facts = TargetFacts.read(pid: r.pid)
+        func result(_ o: ResponseResult.Outcome, _ message: String) -> ResponseResult {
+            ResponseResult(pid: r.pid, outcome: o, message: message, requestID: r.requestID, dryRun: policy.dryRun,
+                           uid: facts?.uid ?? .max, ruleID: r.ruleID, ruleName: r.ruleName,
+                           executable: facts?.executable ?? r.executable)
+        }
+        switch policy.decide(r, target: facts, recentKills: kills.count) {
+        case .refuse(let why):
             refused += 1
             Log.info("not killing pid \(r.pid) (rule \(r.ruleName)): \(why)")
-            return ResponseResult(pid: r.pid, outcome: .refused, message: why)
+            return result(.refused, why)
+        case .gone(let why):
+            return result(.gone, why)
+        case .act:
+            break
+        }
+        if policy.dryRun {
+            Log.info("dry run: would kill pid \(r.pid) for rule \"\(r.ruleName)\"")
+            return result(.wouldKill, "dry run: would kill pid \(r.pid)")
         }
         let pidfd = edr_pidfd_open(r.pid)
-        guard pidfd >= 0 else {
-            return ResponseResult(pid: r.pid, outcome: .gone, message: "pidfd_open: \(String(cString: strerror(edr_errno())))")
-        }
+        guard pidfd >= 0 else { return result(.gone, "pidfd_open: \(String(cString: strerror(edr_errno())))") }
         defer { close(pidfd) }
+        // The pidfd now pins this process: if its start time still matches, it is the one.
         guard let start = procStartTicks(pid: r.pid), start == r.startTicks else {
-            refused += 1
-            Log.warning("pid \(r.pid) no longer names the process that matched \(r.ruleName) (start time differs); not killing")
-            return ResponseResult(pid: r.pid, outcome: .gone, message: "pid reused or process gone")
+            Log.warning("pid \(r.pid) no longer names the process that matched \(r.ruleName); not killing")
+            return result(.gone, "pid reused or process gone")
         }
         guard edr_pidfd_send_signal(pidfd, SIGKILL) == 0 else {
             let e = String(cString: strerror(edr_errno()))
             Log.error("kill pid \(r.pid): \(e)")
-            return ResponseResult(pid: r.pid, outcome: .failed, message: e)
+            return result(.failed, e)
         }
         killed += 1
+        kills.append(now)
         Log.warning("killed pid \(r.pid) for rule \"\(r.ruleName)\" (\(r.ruleID))")
-        return ResponseResult(pid: r.pid, outcome: .killed, message: "killed")
+        return result(.killed, "killed with SIGKILL")
     }
 }

@@ -10,8 +10,8 @@ import Glibc
 /// counter, not a silent user-space drop, records any loss.
 public final class Sensor {
     public struct Options: Sendable {
-        public var listenerFD: Int32
-        public var detectorUID: UInt32
+        /// The control channel: the supervisor hands each new detector connection over it.
+        public var controlFD: Int32 = ChildFD.control
         public var replayBufferBytes: Int
         public var statsIntervalNanos: UInt64
         /// Longest a record waits in the ring while records keep coming (see `run()`).
@@ -19,9 +19,7 @@ public final class Sensor {
         /// Open each executed file (/proc/PID/exe, the exact inode that ran) and pass the
         /// descriptor to the detector for YARA and hashing, which may not open it itself.
         public var passExecutables = false
-        public init(listenerFD: Int32, detectorUID: UInt32, replayBufferBytes: Int, statsIntervalNanos: UInt64) {
-            self.listenerFD = listenerFD
-            self.detectorUID = detectorUID
+        public init(replayBufferBytes: Int, statsIntervalNanos: UInt64) {
             self.replayBufferBytes = replayBufferBytes
             self.statsIntervalNanos = statsIntervalNanos
         }
@@ -79,7 +77,6 @@ public final class Sensor {
     private var framesReplayed: UInt64 = 0
     private var backpressurePauses: UInt64 = 0
     private var connections: UInt64 = 0
-    private var rejectedPeers: UInt64 = 0
 
     nonisolated(unsafe) static var stopRequested: sig_atomic_t = 0
 
@@ -162,7 +159,6 @@ public final class Sensor {
         signal(SIGTERM) { _ in Sensor.stopRequested = 1 }
         signal(SIGINT) { _ in Sensor.stopRequested = 1 }
         signal(SIGPIPE, SIG_IGN)
-        try UnixSocket.setNonBlocking(options.listenerFD)
         let ringFD = ring_buffer__epoll_fd(ring)
         let maxDelay = UInt64(max(1, options.maxBatchDelayMs)) * 1_000_000
         var lastStats = monotonicNanos()
@@ -176,9 +172,10 @@ public final class Sensor {
             let paused = pendingBytes >= options.replayBufferBytes
             let now = monotonicNanos()
             let untilStats = lastStats + options.statsIntervalNanos > now ? lastStats + options.statsIntervalNanos - now : 0
-            var timeout = untilStats
+            // At least one heartbeat a second reaches the supervisor, which replaces a silent child.
+            var timeout = min(untilStats, ControlChannel.heartbeatNanos)
             if busy && !paused { timeout = min(timeout, delay) }
-            fds[0] = pollfd(fd: options.listenerFD, events: Int16(POLLIN), revents: 0)
+            fds[0] = pollfd(fd: options.controlFD, events: Int16(POLLIN), revents: 0)
             fds[1] = pollfd(fd: busy || paused ? -1 : ringFD, events: Int16(POLLIN), revents: 0)
             if connection >= 0 {
                 let wantWrite = outOffset < out.count || queuedThrough + 1 < nextSequence
@@ -222,7 +219,16 @@ public final class Sensor {
             } else {
                 backpressurePauses += 1
             }
-            if fds[0].revents & Int16(POLLIN) != 0 { acceptConnection() }
+            if fds[0].revents != 0 {
+                guard let peers = ControlChannel.receivePeers(fd: options.controlFD) else {
+                    Log.info("supervisor gone; stopping")
+                    break
+                }
+                for p in peers {
+                    if p.role == "detector" { adopt(p.fd) } else { close(p.fd) }
+                }
+            }
+            ControlChannel.heartbeat()
             if connection >= 0 { flush() }
             let t = monotonicNanos()
             if t - lastStats >= options.statsIntervalNanos {
@@ -234,20 +240,11 @@ public final class Sensor {
         Log.info("stopping: \(recordsRead) records read, \(framesSent) frames sent, \(pending.count - head) unacknowledged")
     }
 
-    private func acceptConnection() {
-        guard let fd = try? UnixSocket.accept(options.listenerFD) else { return }
-        guard let peer = try? UnixSocket.peerCredentials(fd), peer.uid == options.detectorUID else {
-            let who = (try? UnixSocket.peerCredentials(fd)).map { "pid \($0.pid) uid \($0.uid)" } ?? "unknown peer"
-            Log.warning("refused connection from \(who): only uid \(options.detectorUID) (edr-detect) may connect")
-            rejectedPeers += 1
-            close(fd)
-            return
-        }
-        if connection >= 0 {
-            Log.warning("a new detector (pid \(peer.pid)) replaces the connected one")
-            dropConnection(reason: "replaced")
-        }
-        try? UnixSocket.setNonBlocking(fd)
+    /// A detector connection handed over by the supervisor (a socketpair end: nothing else
+    /// can reach the sensor). It replaces the previous one, whose detector is gone.
+    private func adopt(_ fd: Int32) {
+        if connection >= 0 { dropConnection(reason: "the supervisor handed over a new detector connection") }
+        // The supervisor made this end non-blocking (the sensor's allowlist has no F_SETFL).
         connection = fd
         passedExecutables.removeAll()
         connections += 1
@@ -260,7 +257,7 @@ public final class Sensor {
         queuedThrough = first - 1
         let replay = pending.count - head
         framesReplayed += UInt64(replay)
-        Log.info("detector pid \(peer.pid) connected; replaying \(replay) unacknowledged frames from sequence \(first)")
+        Log.info("detector connected; replaying \(replay) unacknowledged frames from sequence \(first)")
         out.append(contentsOf: Hello(role: .sensor, pid: UInt32(getpid()), nextSequence: first).frame().encoded())
         for f in ProcSnapshot.frames() { out.append(contentsOf: f.encoded()) }
         out.append(contentsOf: Frame(type: .snapshotDone, payload: []).encoded())
@@ -412,7 +409,7 @@ public final class Sensor {
                     ("sensor.frames_replayed", framesReplayed), ("sensor.pending_frames", UInt64(pending.count - head)),
                     ("sensor.backpressure_pauses", backpressurePauses),
                     ("sensor.executables_passed", executablesPassed), ("sensor.executables_known", executablesKnown), ("sensor.executables_unavailable", executablesUnavailable), ("sensor.connections", connections),
-                    ("sensor.rejected_peers", rejectedPeers)]
+                    ("sensor.held_descriptors", UInt64(heldFDs))]
         out.append(contentsOf: SensorStats.frame(entries).encoded())
     }
 }

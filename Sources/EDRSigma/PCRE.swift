@@ -1,4 +1,5 @@
 import CPCRE2
+import EDRCore
 
 /// A compiled PCRE2 pattern (JIT-compiled where the platform supports it).
 final class PCRERegex: @unchecked Sendable {
@@ -23,7 +24,7 @@ final class PCRERegex: @unchecked Sendable {
             let msg = n > 0 ? String(decoding: buf[0..<Int(n)], as: UTF8.self) : "error \(err)"
             throw RuleError("invalid regular expression at offset \(off): \(msg)")
         }
-        _ = pcre2_jit_compile_8(c, edr_pcre2_jit_complete())
+        if RegexJIT.enabled { _ = pcre2_jit_compile_8(c, edr_pcre2_jit_complete()) }
         code = c
         self.pattern = pattern
     }

@@ -19,6 +19,12 @@ public struct ChildSpec: Sendable {
     /// Descriptors handed to the child: [0] becomes fd 3, [1] fd 4, ...
     public var fds: [Int32]
     public var stdoutFD: Int32 = -1
+    /// The executable, opened by the supervisor (O_PATH): exec by descriptor, so no directory
+    /// above it must be searchable by the child's uid (a checkout under a 0700 home works)
+    /// and the file cannot be swapped between check and exec. -1: exec `executable` by path.
+    public var execFD: Int32 = -1
+    /// CLONE_NEW* flags: namespaces entered before the uid change.
+    public var unshareFlags: Int32 = 0
 
     public init(name: String, executable: String, arguments: [String], uid: uid_t, gid: gid_t,
                 capabilities: [Capability], seccompRole: SeccompFilter.Role, fds: [Int32]) {
@@ -77,6 +83,8 @@ public enum Spawner {
                             s.no_new_privs = 1
                             s.seccomp_filter = prog.baseAddress
                             s.seccomp_len = prog.count
+                            s.exec_fd = spec.execFD
+                            s.unshare_flags = spec.unshareFlags
                             s.pdeathsig = SIGKILL
                             s.new_process_group = 1
                             return edr_spawn(&s, &pid, &err)

@@ -1,19 +1,30 @@
+import CLinux
 import EDRCore
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// `edr run`: owns the sockets and the alert file, spawns the three children confined,
-/// restarts one that dies (backoff, crash-loop limit), and stops everything on SIGTERM/SIGINT.
+/// `edr run`: opens, as root, everything the children need (their executables, the BPF object,
+/// rule directories, the user table, the alert file) and hands it down as descriptors; spawns
+/// the three children confined, each under an identity of its own; wires them together with
+/// socketpairs (nothing has a name to connect to); notices a child that dies, stops, hangs or
+/// is killed by its seccomp filter, replaces it and reports it in the alert stream; and stops
+/// everything on SIGTERM/SIGINT.
 public final class Supervisor {
     public struct Options: Sendable {
         public var config: AgentConfig
         public var binDirectory: String
         public var printAlerts: Bool
-        public init(config: AgentConfig, binDirectory: String, printAlerts: Bool) {
+        /// The configuration file, checked like the rules (writable by root alone).
+        public var configPath: String?
+        /// A confinement probe the first edr-detect runs (EDR_DETECT_PROBE; tests only): the
+        /// supervisor must notice the kill and report it.
+        public var detectorProbe: String?
+        public init(config: AgentConfig, binDirectory: String, printAlerts: Bool, configPath: String? = nil) {
             self.config = config
             self.binDirectory = binDirectory
             self.printAlerts = printAlerts
+            self.configPath = configPath
         }
     }
 
@@ -30,20 +41,29 @@ public final class Supervisor {
     public static let sensorCapabilities: [Capability] = [.bpf, .perfmon, .sysPtrace]
     public static let sensorScanCapabilities: [Capability] = [.bpf, .perfmon, .sysPtrace, .dacReadSearch]
     public static let responderCapabilities: [Capability] = [.kill]
+    /// Namespaces of their own for the children that need no network and no System V IPC.
+    public static let isolatedNamespaces: Int32 = Int32(EDR_CLONE_NEWNET | EDR_CLONE_NEWIPC)
+
+    enum Role: String { case sensor, detect, respond }
 
     final class Child {
-        let role: String
+        let role: Role
         var spec: ChildSpec
         var pid: pid_t = 0
-        var statusRead: Int32 = -1
+        var control: Int32 = -1
         var statusBuffer: [UInt8] = []
         var ready: String?
+        var everReady = false
         var restarts: [UInt64] = []
         var consecutiveFailures = 0
         var restartAt: UInt64?
         var startedAt: UInt64 = 0
+        var lastHeard: UInt64 = 0
+        var crashLoopReported = false
+        /// Why the supervisor killed it, if it did (stopped, hung): the reap then says so.
+        var killedBecause: String?
 
-        init(role: String, spec: ChildSpec) {
+        init(role: Role, spec: ChildSpec) {
             self.role = role
             self.spec = spec
         }
@@ -51,85 +71,143 @@ public final class Supervisor {
 
     private let options: Options
     private var children: [Child] = []
-    private var sensorListener: Int32 = -1
-    private var respondListener: Int32 = -1
     private var alertFD: Int32 = -1
+    private var kmsgFD: Int32 = -1
+    private var held: [Int32] = []
     private var summaryPrinted = false
     private var startTime: UInt64 = 0
+    private var host = HealthAlert.Host(name: "", id: "")
+    private var limiter = HealthAlertLimiter()
+    private var probePending: String?
 
     nonisolated(unsafe) static var stopSignal: sig_atomic_t = 0
     nonisolated(unsafe) static var childSignal: sig_atomic_t = 0
     nonisolated(unsafe) static var hangupSignal: sig_atomic_t = 0
     /// Self-pipe: each handler writes a byte, so the loop can sleep until something happens
-    /// (no periodic wake-up while the agent runs undisturbed) without missing a signal that
-    /// arrives just before it blocks.
+    /// without missing a signal that arrives just before it blocks.
     nonisolated(unsafe) static var wakeWrite: Int32 = -1
     private var wakeRead: Int32 = -1
 
+    /// A child not ready this long after its start is reported (and replaced if it is silent).
+    static let startupLimitNanos: UInt64 = 120_000_000_000
+    /// The summary says "not ready" if a child is not ready by then.
+    static let summaryLimitNanos: UInt64 = 30_000_000_000
+
     public init(options: Options) {
         self.options = options
+        self.probePending = options.detectorProbe
     }
 
-    public var sensorSocketPath: String { options.config.supervisor.runtimeDir + "/sensor.sock" }
-    public var respondSocketPath: String { options.config.supervisor.runtimeDir + "/respond.sock" }
-
-    /// Runs until SIGTERM/SIGINT (returns 0) or a crash loop (returns 1).
+    /// Runs until SIGTERM/SIGINT (returns 0), or returns 1 when the sensor cannot run at all.
     public func run() throws -> Int32 {
         guard geteuid() == 0 else { throw EDRError("edr run must start as root: it loads eBPF programs and drops each child to its own privileges") }
         let c = options.config
-        let detectUser = try resolveUser(c.detect.user)
-        guard detectUser.uid != 0 else { throw EDRError("[detect] user must not be root (it parses untrusted data)") }
-        let respondUser = try resolveUser(c.response.user)
-        guard respondUser.uid != 0 else { throw EDRError("[response] user must not be root (it keeps CAP_KILL only)") }
+        let bin = options.binDirectory
 
-        try makeDirectory(c.supervisor.runtimeDir, mode: 0o755)
-        sensorListener = try UnixSocket.listen(path: sensorSocketPath, mode: 0o600, owner: (detectUser.uid, detectUser.gid))
-        if c.response.enabled {
-            respondListener = try UnixSocket.listen(path: respondSocketPath, mode: 0o600, owner: (detectUser.uid, detectUser.gid))
+        // 1. Everything that steers the agent must be writable by root alone.
+        let bpfObject = c.sensor.bpfObject.isEmpty ? bin + "/edr.bpf.o" : c.sensor.bpfObject
+        if let path = options.configPath { try TrustedFiles.check(path, what: "configuration file") }
+        for p in c.sigma.rules { try TrustedFiles.check(p, what: "[sigma] rules") }
+        for p in c.yara.rules { try TrustedFiles.check(p, what: "[yara] rules") }
+        for p in c.ioc.rules { try TrustedFiles.check(p, what: "[ioc] rules") }
+        for exe in ["edr-sensor", "edr-detect", "edr-respond"] {
+            guard access(bin + "/" + exe, X_OK) == 0 else { throw EDRError("\(bin)/\(exe) is missing or not executable (build with `make build`)") }
+            try TrustedFiles.check(bin + "/" + exe, what: "executable")
         }
+        try TrustedFiles.check(bpfObject, what: "BPF object")
+
+        // 2. Identities of their own.
+        let dynamic = try ChildIdentity.allocate(count: 2)
+        let detectUser = try ChildIdentity.resolve(c.detect.user, key: "[detect] user", dynamic: dynamic[0])
+        let respondUser = try ChildIdentity.resolve(c.response.user, key: "[response] user", dynamic: dynamic[1])
+        guard detectUser.uid != respondUser.uid else { throw EDRError("[detect] user and [response] user must differ (uid \(detectUser.uid))") }
+        let protectedUIDs = try c.response.protectedUsers.map { try resolveUser($0).uid }
+
+        // 3. Descriptors, opened as root.
+        host = .local(nameOverride: c.agent.hostName)
         alertFD = try openAlertOutput(c.alerts.path)
+        let exeFD = { (name: String) throws -> Int32 in try self.hold(open(bin + "/" + name, EDR_O_PATH | O_CLOEXEC), "open", bin + "/" + name) }
+        let bpfFD = try hold(open(bpfObject, O_RDONLY | O_CLOEXEC), "open", bpfObject)
+        let passwdFD = try hold(open("/etc/passwd", O_RDONLY | O_CLOEXEC), "open", "/etc/passwd")
+        let procFD = try hold(open("/proc", EDR_O_PATH | O_DIRECTORY | O_CLOEXEC), "open", "/proc")
+        // Rule trees: each directory (or a file's directory) as an EDR_O_PATH descriptor; the
+        // detector reads beneath it as /proc/self/fd/N/… and Landlock lets it read nothing else.
+        var dirFDs: [(fd: Int32, path: String)] = []
+        func ruleRef(_ path: String) throws -> String {
+            var st = stat()
+            guard stat(path, &st) == 0 else { throw SystemError("stat", detail: path) }
+            let isDir = (st.st_mode & S_IFMT) == S_IFDIR
+            let dir = isDir ? path : directoryName(of: path)
+            let index: Int
+            if let i = dirFDs.firstIndex(where: { $0.path == dir }) {
+                index = i
+            } else {
+                dirFDs.append((try hold(open(dir, EDR_O_PATH | O_DIRECTORY | O_CLOEXEC), "open", dir), dir))
+                index = dirFDs.count - 1
+            }
+            let childFD = 6 + index  // control 3, alerts 4, passwd 5, then the directories
+            // "/." so that directory walkers (fts) step through the descriptor's magic link.
+            let base = "/proc/self/fd/\(childFD)"
+            return isDir ? base + "/." : base + "/" + String(path.split(separator: "/").last ?? "")
+        }
+        let sigmaRefs = try c.sigma.rules.map(ruleRef)
+        let yaraRefs = try c.yara.rules.map(ruleRef)
+        let iocRefs = try c.ioc.rules.map(ruleRef)
+        let pathNames = dirFDs.enumerated().flatMap {
+            ["/proc/self/fd/\(6 + $0.offset)/.=\($0.element.path)", "/proc/self/fd/\(6 + $0.offset)=\($0.element.path)"]
+        }
 
         let scans = !c.yara.rules.isEmpty || !c.ioc.rules.isEmpty
-        let bpfObject = c.sensor.bpfObject.isEmpty ? options.binDirectory + "/edr.bpf.o" : c.sensor.bpfObject
         let logLevel = c.agent.logLevel
         let me = String(getpid())
 
         var sensor = ChildSpec(
-            name: "edr-sensor", executable: options.binDirectory + "/edr-sensor",
-            arguments: ["--bpf-object", bpfObject, "--detector-uid", String(detectUser.uid),
+            name: "edr-sensor", executable: bin + "/edr-sensor",
+            arguments: ["--bpf-object", "/proc/self/fd/4",
                         "--ring-buffer-mib", String(c.sensor.ringBufferMiB), "--replay-buffer-mib", String(c.sensor.replayBufferMiB),
                         "--stats-interval-seconds", String(c.sensor.statsIntervalSeconds), "--max-batch-delay-ms", String(c.sensor.maxBatchDelayMs), "--agent-pids", me,
                         "--log-level", logLevel] + (scans ? ["--pass-executables", "true"] : []),
             uid: 0, gid: 0, capabilities: scans ? Self.sensorScanCapabilities : Self.sensorCapabilities,
-            seccompRole: .sensor, fds: [sensorListener])
+            seccompRole: .sensor, fds: [bpfFD])
         sensor.stdoutFD = 2
+        sensor.execFD = try exeFD("edr-sensor")
         var detect = ChildSpec(
-            name: "edr-detect", executable: options.binDirectory + "/edr-detect",
-            arguments: ["--sensor-socket", sensorSocketPath, "--rules", ChildArguments.join(c.sigma.rules),
-                        "--respond-socket", c.response.enabled ? respondSocketPath : "", "--min-level", c.response.minLevel,
-                        "--host-name", c.agent.hostName, "--log-level", logLevel,
-                        "--yara-rules", ChildArguments.join(c.yara.rules), "--ioc-rules", ChildArguments.join(c.ioc.rules),
+            name: "edr-detect", executable: bin + "/edr-detect",
+            arguments: ["--rules", ChildArguments.join(sigmaRefs), "--respond", String(c.response.enabled), "--min-level", c.response.minLevel,
+                        "--host-name", host.name, "--host-id", host.id, "--log-level", logLevel,
+                        "--yara-rules", ChildArguments.join(yaraRefs), "--ioc-rules", ChildArguments.join(iocRefs),
                         "--yara-max-file-mib", String(c.yara.maxFileMiB), "--yara-timeout-seconds", String(c.yara.scanTimeoutSeconds),
                         "--yara-cache-entries", String(c.yara.cacheEntries), "--yara-cache-ttl-seconds", String(c.yara.cacheTTLSeconds),
                         "--yara-allowlist", ChildArguments.join(c.yara.allowlist), "--watch-rules", String(c.detect.watchRules),
-                        "--exclude-paths", ChildArguments.join(c.detect.excludePaths)] + (options.printAlerts ? ["--print-alerts"] : []),
-            uid: detectUser.uid, gid: detectUser.gid, capabilities: [], seccompRole: .detector, fds: [alertFD])
+                        "--exclude-paths", ChildArguments.join(c.detect.excludePaths), "--passwd-fd", "5",
+                        "--read-fds", ChildArguments.join(dirFDs.indices.map { String(6 + $0) }),
+                        "--path-names", ChildArguments.join(pathNames)] + (options.printAlerts ? ["--print-alerts"] : []),
+            uid: detectUser.uid, gid: detectUser.gid, capabilities: [], seccompRole: .detector,
+            fds: [alertFD, passwdFD] + dirFDs.map(\.fd))
         detect.stdoutFD = options.printAlerts ? 1 : 2
+        detect.execFD = try exeFD("edr-detect")
+        detect.unshareFlags = Self.isolatedNamespaces
         let levels = ["informational", "low", "medium", "high", "critical"]
         var respond = ChildSpec(
-            name: "edr-respond", executable: options.binDirectory + "/edr-respond",
-            arguments: ["--detector-uid", String(detectUser.uid), "--enabled", String(c.response.enabled),
+            name: "edr-respond", executable: bin + "/edr-respond",
+            arguments: ["--enabled", String(c.response.enabled),
                         "--min-level", String(levels.firstIndex(of: c.response.minLevel) ?? 4), "--agent-pids", me,
+                        "--dry-run", String(c.response.dryRun), "--max-kills-per-minute", String(c.response.maxKillsPerMinute),
+                        "--protected-executables", ChildArguments.join(c.response.protectedExecutables),
+                        "--protected-uids", ChildArguments.join(protectedUIDs.map(String.init)),
                         "--log-level", logLevel],
             uid: respondUser.uid, gid: respondUser.gid, capabilities: Self.responderCapabilities, seccompRole: .responder,
-            fds: [respondListener])
+            fds: [procFD])
         respond.stdoutFD = 2
+        respond.execFD = try exeFD("edr-respond")
+        respond.unshareFlags = Self.isolatedNamespaces
 
-        for exe in [sensor.executable, detect.executable, respond.executable] where access(exe, X_OK) != 0 {
-            throw EDRError("\(exe) is missing or not executable (build with `make build`)")
-        }
-        children = [Child(role: "sensor", spec: sensor), Child(role: "detect", spec: detect)]
-        if c.response.enabled { children.append(Child(role: "respond", spec: respond)) }
+        children = [Child(role: .sensor, spec: sensor), Child(role: .detect, spec: detect)]
+        if c.response.enabled { children.append(Child(role: .respond, spec: respond)) }
+        Log.info("identities: edr-detect \(detectUser.name), edr-respond \(c.response.enabled ? respondUser.name : "not started")")
+
+        kmsgFD = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        if kmsgFD >= 0 { lseek(kmsgFD, 0, SEEK_END) } else { Log.warning("cannot read /dev/kmsg: seccomp kills will be reported without the syscall's name") }
 
         installSignalHandlers()
         startTime = monotonicNanos()
@@ -139,58 +217,107 @@ public final class Supervisor {
         return code
     }
 
+    private func hold(_ fd: Int32, _ call: String, _ path: String) throws -> Int32 {
+        guard fd >= 0 else { throw SystemError(call, detail: path) }
+        held.append(fd)
+        return fd
+    }
+
+    private func child(_ role: Role) -> Child? { children.first { $0.role == role } }
+
     private func start(_ child: Child) throws {
-        var fds = [Int32](repeating: -1, count: 2)
-        guard pipe(&fds) == 0 else { throw SystemError("pipe") }
-        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        let (mine, theirs) = try ControlChannel.controlPair()
         var spec = child.spec
-        spec.fds = [fds[1]] + spec.fds
+        spec.fds = [theirs] + spec.fds
+        if child.role == .detect, let probe = probePending {
+            probePending = nil
+            spec.arguments += ["--probe", probe, "--target", "1"]
+        }
         let pid: pid_t
         do {
             pid = try Spawner.spawn(spec)
         } catch {
-            close(fds[0]); close(fds[1])
+            close(mine); close(theirs)
             throw error
         }
-        close(fds[1])
-        if child.statusRead >= 0 { close(child.statusRead) }
-        child.statusRead = fds[0]
-        _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+        close(theirs)
+        if child.control >= 0 { close(child.control) }
+        child.control = mine
+        _ = fcntl(mine, F_SETFL, O_NONBLOCK)
         child.pid = pid
         child.ready = nil
         child.statusBuffer = []
         child.startedAt = monotonicNanos()
+        child.lastHeard = child.startedAt
+        child.killedBecause = nil
         Log.info("started \(spec.name) pid \(pid) (uid \(spec.uid), capabilities \(capabilityNames(Capability.mask(spec.capabilities))))")
+        // Wire it to each running peer with a fresh socketpair.
+        switch child.role {
+        case .sensor:
+            if let d = self.child(.detect), d.pid > 0 { connect(sensor: child, detect: d) }
+        case .detect:
+            if let s = self.child(.sensor), s.pid > 0 { connect(sensor: s, detect: child) }
+            if let r = self.child(.respond), r.pid > 0 { connect(detect: child, respond: r) }
+        case .respond:
+            if let d = self.child(.detect), d.pid > 0 { connect(detect: d, respond: child) }
+        }
+    }
+
+    /// The sensor's end is non-blocking (it never waits on the detector; its allowlist has no
+    /// F_SETFL); the detector's end blocks.
+    private func connect(sensor: Child, detect: Child) {
+        do {
+            let (a, b) = try ControlChannel.streamPair()
+            defer { close(a); close(b) }
+            _ = fcntl(a, F_SETFL, O_NONBLOCK)
+            try ControlChannel.sendPeer(a, role: "detector", over: sensor.control)
+            try ControlChannel.sendPeer(b, role: "sensor", over: detect.control)
+        } catch {
+            Log.error("connecting edr-sensor and edr-detect: \(error)")
+        }
+    }
+
+    /// The detector's end is non-blocking: detection never waits on the responder.
+    private func connect(detect: Child, respond: Child) {
+        do {
+            let (a, b) = try ControlChannel.streamPair()
+            defer { close(a); close(b) }
+            _ = fcntl(b, F_SETFL, O_NONBLOCK)
+            try ControlChannel.sendPeer(a, role: "detector", over: respond.control)
+            try ControlChannel.sendPeer(b, role: "respond", over: detect.control)
+        } catch {
+            Log.error("connecting edr-detect and edr-respond: \(error)")
+        }
     }
 
     private func loop() -> Int32 {
         while Self.stopSignal == 0 {
-            var pfds = children.map { pollfd(fd: $0.statusRead, events: Int16(POLLIN), revents: 0) }
+            var pfds = children.map { pollfd(fd: $0.pid > 0 ? $0.control : -1, events: Int16(POLLIN), revents: 0) }
             pfds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
-            // Sleep until a child reports, a signal arrives, or a restart or the summary is due.
-            var timeout: Int32 = -1
+            // Sleep until a child reports, a signal arrives, a restart is due, or the next
+            // liveness check (once a second).
+            var timeout: Int32 = 1000
             let before = monotonicNanos()
             for child in children {
-                if let at = child.restartAt { timeout = min(timeout < 0 ? Int32.max : timeout, Int32(clamping: at > before ? (at - before) / 1_000_000 + 1 : 0)) }
+                if let at = child.restartAt { timeout = min(timeout, Int32(clamping: at > before ? (at - before) / 1_000_000 + 1 : 0)) }
             }
-            if !summaryPrinted || wakeRead < 0 { timeout = timeout < 0 ? 100 : min(timeout, 100) }
             _ = poll(&pfds, nfds_t(pfds.count), timeout)
             if pfds[pfds.count - 1].revents & Int16(POLLIN) != 0 {
                 var drain = [UInt8](repeating: 0, count: 64)
                 while read(wakeRead, &drain, drain.count) > 0 {}
             }
-            for (i, child) in children.enumerated() where pfds[i].revents & Int16(POLLIN | POLLHUP) != 0 {
+            for (i, child) in children.enumerated() where pfds[i].revents != 0 {
                 readStatus(child)
             }
             if let code = reap() { return code }
             if Self.hangupSignal != 0 {
                 Self.hangupSignal = 0
                 // Reload: the detector rebuilds every detector set it has.
-                for child in children where child.role == "detect" && child.pid > 0 { kill(child.pid, SIGHUP) }
+                for child in children where child.role == .detect && child.pid > 0 { kill(child.pid, SIGHUP) }
                 Log.info("SIGHUP: asked edr-detect to reload its rules")
             }
             let now = monotonicNanos()
+            checkLiveness(now: now)
             for child in children {
                 if let at = child.restartAt, now >= at {
                     child.restartAt = nil
@@ -198,15 +325,16 @@ public final class Supervisor {
                         try start(child)
                     } catch {
                         Log.error("restarting \(child.spec.name): \(error)")
-                        scheduleRestart(child, reason: "spawn failed")
+                        scheduleRestart(child, reason: "spawn failed: \(error)")
                     }
                 }
                 // A child that stayed up 30 s is healthy again: reset its backoff.
                 if child.pid > 0 && child.consecutiveFailures > 0 && now &- child.startedAt > 30_000_000_000 && now > child.startedAt {
                     child.consecutiveFailures = 0
+                    child.crashLoopReported = false
                 }
             }
-            if !summaryPrinted && (children.allSatisfy { $0.ready != nil } || now - startTime > 60_000_000_000) {
+            if !summaryPrinted && (children.allSatisfy { $0.ready != nil } || now - startTime > Self.summaryLimitNanos) {
                 printSummary()
             }
         }
@@ -214,18 +342,35 @@ public final class Supervisor {
         return 0
     }
 
+    /// A child that stopped sending heartbeats (hung, or stopped by a signal the kernel did
+    /// not report to us) is killed and replaced.
+    private func checkLiveness(now: UInt64) {
+        for child in children where child.pid > 0 && child.killedBecause == nil {
+            let silent = now &- child.lastHeard
+            let limit = child.ready != nil ? ControlChannel.silenceLimitNanos : Self.startupLimitNanos
+            if silent > limit {
+                child.killedBecause = "hung: no heartbeat for \(silent / 1_000_000) ms"
+                Log.error("\(child.spec.name) pid \(child.pid) \(child.killedBecause!); killing it")
+                kill(child.pid, SIGKILL)
+            }
+        }
+    }
+
     private func readStatus(_ child: Child) {
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(child.statusRead, $0.baseAddress, $0.count) }
+        var buf = [UInt8](repeating: 0, count: 8192)
+        while child.control >= 0 {
+            let n = buf.withUnsafeMutableBytes { read(child.control, $0.baseAddress, $0.count) }
             if n <= 0 { return }
+            child.lastHeard = monotonicNanos()
             child.statusBuffer.append(contentsOf: buf[0..<n])
             while let nl = child.statusBuffer.firstIndex(of: 0x0A) {
                 let line = String(decoding: child.statusBuffer[..<nl], as: UTF8.self).filter { !$0.isNewline && $0.asciiValue.map { $0 >= 0x20 } ?? true }
                 child.statusBuffer.removeFirst(nl + 1)
+                if line == "ALIVE" { continue }
                 if line.hasPrefix("READY ") {
                     let wasReady = summaryPrinted
                     child.ready = String(line.dropFirst(6).prefix(2000))
+                    child.everReady = true
                     if wasReady { Log.info("\(child.spec.name) pid \(child.pid) ready again: \(child.ready!)") }
                 } else {
                     Log.info("\(child.spec.name): \(line.prefix(2000))")
@@ -234,59 +379,153 @@ public final class Supervisor {
         }
     }
 
-    /// Collects dead children; schedules restarts. Returns an exit code on a crash loop.
+    /// Collects dead and stopped children; reports each and schedules restarts. Returns an
+    /// exit code only when the sensor could never run.
     private func reap() -> Int32? {
         while true {
             var status: Int32 = 0
-            let pid = waitpid(-1, &status, WNOHANG)
+            let pid = waitpid(-1, &status, WNOHANG | WUNTRACED)
             if pid <= 0 { return nil }
             guard let child = children.first(where: { $0.pid == pid }) else { continue }
+            if status & 0xff == 0x7f {
+                // Stopped (SIGSTOP/SIGTSTP…): blind while stopped, and the sensor buffers. A
+                // stopped child is replaced, never waited for.
+                let sig = (status >> 8) & 0xff
+                child.killedBecause = "stopped by signal \(sig) (\(String(cString: strsignal(sig))))"
+                Log.error("\(child.spec.name) pid \(pid) \(child.killedBecause!); killing and replacing it")
+                kill(pid, SIGKILL)
+                continue
+            }
             child.pid = 0
+            if child.control >= 0 { readStatus(child); close(child.control); child.control = -1 }
             let why: String
-            if status & 0x7f == 0 {
+            var alert: HealthAlert
+            let sig = status & 0x7f
+            if sig == 0 {
                 why = "exited with status \((status >> 8) & 0xff)"
+                alert = HealthAlert(ruleID: "edr-health-child-died", title: "\(child.spec.name) exited", level: "medium", action: "child-exited",
+                                    message: "\(child.spec.name) pid \(pid) \(why)")
+            } else if sig == SIGSYS {
+                let call = seccompViolation(pid: pid)
+                why = "killed by its seccomp filter" + (call.map { " for calling \($0.name) (syscall \($0.number))" } ?? "")
+                alert = HealthAlert(ruleID: "edr-health-seccomp-kill", title: "\(child.spec.name) killed by its seccomp filter\(call.map { " (\($0.name))" } ?? "")",
+                                    level: "critical", action: "child-seccomp-violation", message: "\(child.spec.name) pid \(pid) \(why): a compromised or misbehaving child")
+                if let call { alert.fields.append(("syscall", call.name)); alert.numbers.append(("syscall_nr", Int64(call.number))) }
+            } else if let because = child.killedBecause {
+                why = because
+                let hung = because.hasPrefix("hung")
+                alert = HealthAlert(ruleID: hung ? "edr-health-child-hung" : "edr-health-child-stopped",
+                                    title: "\(child.spec.name) \(hung ? "hung" : "stopped")", level: "high",
+                                    action: hung ? "child-hung" : "child-stopped", message: "\(child.spec.name) pid \(pid) \(because); replaced")
             } else {
-                let sig = status & 0x7f
                 why = "killed by signal \(sig) (\(String(cString: strsignal(sig))))"
+                alert = HealthAlert(ruleID: "edr-health-child-killed", title: "\(child.spec.name) killed", level: "high", action: "child-killed",
+                                    message: "\(child.spec.name) pid \(pid) \(why)")
             }
             Log.error("\(child.spec.name) pid \(pid) \(why)")
             if Self.stopSignal != 0 { continue }
+            alert.processName = child.spec.name
+            alert.processPID = pid
+            alert.fields.append(("child", child.spec.name))
+            alert.fields.append(("reason", why))
+            writeHealth(alert)
             let now = monotonicNanos()
             let window = UInt64(options.config.supervisor.crashLoopWindowSeconds) * 1_000_000_000
             child.restarts = child.restarts.filter { now - $0 < window } + [now]
             if child.restarts.count > options.config.supervisor.crashLoopRestarts {
-                Log.error("\(child.spec.name) died \(child.restarts.count) times within \(options.config.supervisor.crashLoopWindowSeconds) s: crash loop, giving up and stopping the agent")
-                return 1
+                if child.role == .sensor && !child.everReady {
+                    Log.error("edr-sensor never started (\(child.restarts.count) attempts): the agent cannot run")
+                    return 1
+                }
+                if !child.crashLoopReported {
+                    child.crashLoopReported = true
+                    var a = HealthAlert(ruleID: "edr-health-crash-loop", title: "\(child.spec.name) crash loop", level: "critical", action: "child-crash-loop",
+                                        message: "\(child.spec.name) died \(child.restarts.count) times within \(options.config.supervisor.crashLoopWindowSeconds) s; restarting it every \(options.config.supervisor.maxRestartDelayMs) ms while the sensor keeps buffering")
+                    a.processName = child.spec.name
+                    writeHealth(a)
+                }
+                Log.error("\(child.spec.name) died \(child.restarts.count) times within \(options.config.supervisor.crashLoopWindowSeconds) s: crash loop; retrying at the longest delay")
             }
             scheduleRestart(child, reason: why)
         }
     }
 
+    /// The syscall the kernel logged (audit type 1326) when it killed `pid` for a seccomp
+    /// violation.
+    private func seccompViolation(pid: pid_t) -> (name: String, number: Int32)? {
+        guard kmsgFD >= 0 else { return nil }
+        let deadline = monotonicNanos() + 300_000_000
+        var buf = [UInt8](repeating: 0, count: 8192)
+        while monotonicNanos() < deadline {
+            let n = buf.withUnsafeMutableBytes { read(kmsgFD, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EPIPE { continue }  // overwritten records: read on
+                usleep(10_000)
+                continue
+            }
+            let record = String(decoding: buf[0..<n], as: UTF8.self)
+            guard record.contains("type=1326"), record.contains(" pid=\(pid) ") else { continue }
+            guard let r = record.range(of: " syscall=") else { continue }
+            let digits = record[r.upperBound...].prefix(while: { $0.isNumber })
+            if let nr = Int32(digits) { return (SyscallName.name(nr), nr) }
+        }
+        return nil
+    }
+
+    private func writeHealth(_ alert: HealthAlert) {
+        guard let a = limiter.admit(alert), alertFD >= 0 else { return }
+        let bytes = a.encoded(host: host)
+        bytes.withUnsafeBytes { _ = write(alertFD, $0.baseAddress, $0.count) }
+        if options.printAlerts {
+            let line = "[health] \(a.level.uppercased()) \(a.title) — \(a.message)\n"
+            line.utf8CString.withUnsafeBytes { _ = write(1, $0.baseAddress, $0.count - 1) }
+        }
+    }
+
     private func scheduleRestart(_ child: Child, reason: String) {
         let s = options.config.supervisor
-        let delay = min(s.maxRestartDelayMs, s.restartDelayMs << min(child.consecutiveFailures, 16))
+        let looping = child.restarts.count > s.crashLoopRestarts
+        let delay = looping ? s.maxRestartDelayMs : min(s.maxRestartDelayMs, s.restartDelayMs << min(child.consecutiveFailures, 16))
         child.consecutiveFailures += 1
         child.restartAt = monotonicNanos() + UInt64(delay) * 1_000_000
-        Log.warning("restarting \(child.spec.name) in \(delay) ms (\(reason); restart \(child.restarts.count) of at most \(s.crashLoopRestarts) in \(s.crashLoopWindowSeconds) s)")
+        Log.warning("restarting \(child.spec.name) in \(delay) ms (\(reason); restart \(child.restarts.count) in \(s.crashLoopWindowSeconds) s)")
     }
 
     private func printSummary() {
         summaryPrinted = true
+        let allReady = children.allSatisfy { $0.ready != nil }
         var lines = ["edr \(AgentVersion.version) running (supervisor pid \(getpid()))"]
+        let myNet = namespaceID(getpid(), "net")
         for child in children {
-            var line = "  \(child.role.padding(8)) pid \(child.pid)"
+            var line = "  \(child.role.rawValue.padding(8)) pid \(child.pid)"
             if let st = try? ProcStatus.read(pid: child.pid) {
                 line += "  uid \(st.uids.first ?? 0)  CapEff \(capabilityNames(st.capEff))  NoNewPrivs \(st.noNewPrivs)  Seccomp \(st.seccomp)"
+                let ownNet = namespaceID(child.pid, "net") != myNet
+                // A non-dumpable process's /proc entries belong to root.
+                let dumpable = st.uids.first == 0 ? "n/a" : (procOwner(child.pid) == 0 ? "no" : "yes")
+                line += "  netns \(ownNet ? "own" : "host")  dumpable \(dumpable)"
             }
             lines.append(line)
             lines.append("           \(child.ready ?? "not ready")")
         }
         lines.append("  alerts → \(options.config.alerts.path == "-" ? "standard output" : options.config.alerts.path)")
-        lines.append("  response \(options.config.response.enabled ? "enabled at \(options.config.response.minLevel) and above" : "disabled")")
-        lines.append("edr: ready")
+        let r = options.config.response
+        lines.append("  response \(r.enabled ? "enabled at \(r.minLevel) and above\(r.dryRun ? " (dry run)" : ""), at most \(r.maxKillsPerMinute) kills per minute" : "disabled")")
+        lines.append(allReady ? "edr: ready" : "edr: not ready (see the lines above)")
         let text = lines.joined(separator: "\n") + "\n"
         var bytes = Array(text.utf8)
         bytes.withUnsafeMutableBytes { _ = write(2, $0.baseAddress, $0.count) }
+    }
+
+    private func namespaceID(_ pid: pid_t, _ ns: String) -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        let n = readlink("/proc/\(pid)/ns/\(ns)", &buf, 255)
+        return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+    }
+
+    private func procOwner(_ pid: pid_t) -> uid_t {
+        var st = stat()
+        return stat("/proc/\(pid)/mem", &st) == 0 ? st.st_uid : .max
     }
 
     private func shutdown() {
@@ -306,8 +545,6 @@ public final class Supervisor {
             kill(child.pid, SIGKILL)
             waitpid(child.pid, nil, 0)
         }
-        unlink(sensorSocketPath)
-        if respondListener >= 0 { unlink(respondSocketPath) }
         Log.info("stopped")
     }
 

@@ -1,4 +1,5 @@
 import CYara
+import EDRCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -307,8 +308,8 @@ final class OwnerNames: Sendable {
 
     init(path: String = "/etc/passwd") {
         var t: [UInt32: String] = [:]
-        if let data = FileManager.default.contents(atPath: path) {
-            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        if let text = path == "/etc/passwd" ? SystemFiles.passwd() : FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) {
+            for line in text.split(separator: "\n") {
                 let f = line.split(separator: ":", omittingEmptySubsequences: false)
                 if f.count >= 3, let uid = UInt32(f[2]), t[uid] == nil { t[uid] = String(f[0]) }
             }

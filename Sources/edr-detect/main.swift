@@ -1,5 +1,7 @@
-// edr-detect: an unprivileged uid, no capabilities, NoNewPrivs, seccomp. Everything that
-// parses untrusted data (kernel records, /proc text, rules) runs here and nowhere else.
+// edr-detect: its own unprivileged uid, no capabilities, NoNewPrivs, not dumpable, own network
+// and IPC namespaces, Landlock (read-only beneath the rule directories it was handed), and a
+// seccomp allowlist that kills the process on anything else. Everything that parses untrusted
+// data (kernel records, /proc text, rules, executables) runs here and nowhere else.
 import EDRCore
 import EDRDetect
 import EDRSigma
@@ -7,27 +9,45 @@ import EDRSigma
 import Glibc
 #endif
 
-// First: the final seccomp allowlist, on every thread, before any input is read.
+// First, before any input is read and while the process has one thread: confinement.
+let args: ChildArguments
 do {
-    _ = edr_no_new_privs()
-    let filter = try SeccompFilter.allowlist(role: .detector)
-    try filter.loadForAllThreads()
-    filter.release()
+    args = try ChildArguments(Array(CommandLine.arguments.dropFirst()), flags: ["print-alerts", "unconfined"])
 } catch {
-    Log.error("cannot confine edr-detect: \(error)")
-    exit(70)
+    Log.error("\(error)")
+    exit(64)
+}
+let probe = args.values["probe"].flatMap(ConfinementProbe.init(rawValue:))
+if args.values["probe"] != nil && probe == nil { Log.error("unknown probe \(args.values["probe"]!)"); exit(64) }
+let readBeneath = args.strings("read-fds").compactMap { Int32($0) }
+if !(probe != nil && args.flags.contains("unconfined")) {
+    do {
+        try SelfConfinement.makeUndumpable()
+        ConfinementSummary.landlockABI = try SelfConfinement.restrictFilesystem(
+            readBeneath: readBeneath.map { ($0, SelfConfinement.isDirectory($0)) })
+        RegexJIT.enabled = false
+        let filter = try SeccompFilter.allowlist(role: .detector)
+        try filter.loadForAllThreads()
+        filter.release()
+    } catch {
+        reportStatus("FATAL cannot confine edr-detect: \(error)")
+        Log.error("cannot confine edr-detect: \(error)")
+        exit(70)
+    }
+}
+if let probe {
+    let result = probe.perform(scratch: args.values["scratch"] ?? "/tmp", target: Int32(args.values["target"] ?? "1") ?? 1)
+    print(ConfinementProbe.report(probe, result))
+    exit(0)
 }
 
-func edr_no_new_privs() -> Int32 { prctlNoNewPrivs() }
-
 do {
-    let args = try ChildArguments(Array(CommandLine.arguments.dropFirst()), flags: ["print-alerts", "probe-confinement"])
     Log.setup(component: "edr-detect", level: Log.Level(name: args.values["log-level"] ?? "info") ?? .info)
-    if args.flags.contains("probe-confinement") {
-        let outcomes = ConfinementProbe.run()
-        print(ConfinementProbe.report(outcomes))
-        exit(outcomes.allSatisfy(\.denied) ? 0 : 1)
+    Log.pathNames = args.strings("path-names").compactMap { pair in
+        guard let eq = pair.firstIndex(of: "=") else { return nil }
+        return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
     }
+    if let fd = Int32(args.values["passwd-fd"] ?? "") { SystemFiles.passwdFD = fd }
     let started = monotonicNanos()
     let store = try DetectorStore(sources: DetectorSources(
         sigma: args.strings("rules"), yara: args.strings("yara-rules"), ioc: args.strings("ioc-rules"),
@@ -42,16 +62,15 @@ do {
     let yaraCount = store.current.yara?.ruleCount ?? 0
     let iocCounts = store.current.ioc?.counts.description ?? "none"
 
-    let context = AlertContext.local(hostNameOverride: args.values["host-name"] ?? "")
+    let context = AlertContext.local(hostNameOverride: args.values["host-name"] ?? "", hostID: args.values["host-id"])
     let sink = AlertSink(fd: ChildFD.primary, consoleFD: args.flags.contains("print-alerts") ? 1 : nil)
-    let respond = args.values["respond-socket"].flatMap { $0.isEmpty ? nil : $0 }
     let minLevel = SigmaLevel(name: args.values["min-level"] ?? "critical") ?? .critical
-    var options = Detector.Options(
-        sensorSocket: try args.string("sensor-socket"), respondSocket: respond, responseMinLevel: minLevel,
-        context: context, machineID: context.hostID)
+    var options = Detector.Options(respondEnabled: args.values["respond"] == "true", responseMinLevel: minLevel,
+                                   context: context, machineID: context.hostID)
     options.excludedPathPrefixes = args.strings("exclude-paths")
+    let abi = ConfinementSummary.landlockABI
     let detector = Detector(store: store, sink: sink, options: options, onReady: {
-        reportStatus("READY detector rules=\(engine.loadedCount) rejected=\(rejected.count) inert=\(inert.count) yara=\(yaraCount) ioc=\(iocCounts)")
+        reportStatus("READY detector rules=\(engine.loadedCount) rejected=\(rejected.count) inert=\(inert.count) yara=\(yaraCount) ioc=\(iocCounts) landlock_abi=\(abi)")
     })
     if store.current.yara != nil || store.current.ioc != nil {
         let scanner = try ExecutableScanner(store: store, options: .init(

@@ -99,8 +99,9 @@ struct DoctorCommand: ParsableCommand {
         // Users the children run as.
         for (key, name) in [("[detect] user", cfg.detect.user), ("[response] user", cfg.response.user)] {
             do {
-                let u = try resolveUser(name)
-                add(u.uid == 0 ? .fail : .ok, key, u.uid == 0 ? "\"\(name)\" is root: refused" : "\"\(name)\" → uid \(u.uid), gid \(u.gid)")
+                let dynamic = try ChildIdentity.allocate(count: 1)[0]
+                let u = try ChildIdentity.resolve(name, key: key, dynamic: dynamic)
+                add(.ok, key, name.isEmpty ? "empty: a dynamic uid (e.g. \(dynamic), free now)" : "\(u.name), gid \(u.gid)")
             } catch {
                 add(.fail, key, "\(error)")
             }

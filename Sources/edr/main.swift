@@ -40,11 +40,17 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("\(error)")
         }
         Log.setup(component: "edr", level: Log.Level(name: cfg.agent.logLevel) ?? .info)
-        let supervisor = Supervisor(options: .init(config: cfg, binDirectory: executableDirectory(),
-                                                   printAlerts: printAlerts || isatty(1) != 0))
+        var options = Supervisor.Options(config: cfg, binDirectory: executableDirectory(),
+                                         printAlerts: printAlerts || isatty(1) != 0, configPath: path)
+        options.detectorProbe = ProcessEnvironment.value("EDR_DETECT_PROBE")
+        let supervisor = Supervisor(options: options)
         let code = try supervisor.run()
         if code != 0 { throw ExitCode(code) }
     }
+}
+
+enum ProcessEnvironment {
+    static func value(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 }
 
 func environment() -> [String: String] {

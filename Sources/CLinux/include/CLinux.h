@@ -6,6 +6,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define EDR_O_PATH 010000000
+#define EDR_CLONE_NEWNET 0x40000000
+#define EDR_CLONE_NEWIPC 0x08000000
+
 int edr_accept4_cloexec(int fd);
 /// SO_PEERCRED: 0 or -1/errno.
 int edr_peer_cred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
@@ -23,5 +27,33 @@ int edr_raw_mount_probe(void);
 int edr_raw_kill(int32_t pid, int sig);
 int edr_raw_socket(int domain, int type);
 int edr_errno(void);
+/// PR_SET_DUMPABLE 0: no core dumps, /proc/PID owned by root, no ptrace by the same uid.
+int edr_prctl_set_dumpable(int on);
+int edr_prctl_get_dumpable(void);
+
+/// Landlock (linux/landlock.h): the highest ABI the kernel supports, or -1/errno.
+int edr_landlock_abi(void);
+/// Creates a ruleset handling every filesystem right of `abi` (and, from ABI 6, scoping
+/// abstract Unix sockets and signals to the domain); -1/errno on failure.
+int edr_landlock_create(int abi);
+/// Allows read-only access (read files, list directories) beneath `fd` (an O_PATH
+/// descriptor of a directory or file).
+int edr_landlock_allow_read(int ruleset, int fd, int is_directory);
+/// no_new_privs must already be set. Applies to the calling thread only: call before any
+/// other thread exists, or in every thread.
+int edr_landlock_restrict_self(int ruleset);
+
+/// Probes for the sandbox tests: each performs exactly one call and returns its result.
+int edr_raw_open(const char *path, int flags);
+int edr_raw_mkdir(const char *path);
+int edr_raw_ftruncate(int fd);
+int edr_raw_fcntl_setfl(int fd, int flags);
+int edr_raw_pwritev2_noappend(int fd);
+int edr_raw_connect_unix(const char *path, int abstract);
+int edr_raw_prlimit_other(int32_t pid);
+int edr_raw_mmap_exec(void);
+int edr_raw_io_uring_setup(void);
+int edr_raw_write_self_mem(void);
+int edr_raw_unshare_net(void);
 #endif
 #endif

@@ -22,6 +22,8 @@ struct edr_spawn_spec {
     int no_new_privs;
     const void *seccomp_filter; /* struct sock_filter[], or NULL */
     size_t seccomp_len;         /* bytes */
+    int exec_fd;             /* >= 0: execveat(exec_fd, "", AT_EMPTY_PATH) instead of execve(path) */
+    int unshare_flags;       /* CLONE_NEW* namespaces entered before the uid change (0: none) */
     int pdeathsig;           /* signal sent to the child when the supervisor dies; 0 for none */
     int new_process_group;
 };
@@ -32,6 +34,7 @@ enum edr_spawn_stage {
     EDR_SPAWN_FORK, EDR_SPAWN_PIPE, EDR_SPAWN_SIGNALS, EDR_SPAWN_FDS, EDR_SPAWN_BOUNDING,
     EDR_SPAWN_GROUPS, EDR_SPAWN_GID, EDR_SPAWN_KEEPCAPS, EDR_SPAWN_UID, EDR_SPAWN_CAPSET,
     EDR_SPAWN_AMBIENT, EDR_SPAWN_PDEATHSIG, EDR_SPAWN_NNP, EDR_SPAWN_SECCOMP, EDR_SPAWN_EXEC,
+    EDR_SPAWN_UNSHARE,
 };
 
 /// Forks, confines and executes. Returns 0 and sets *pid on success; on failure returns the
