@@ -54,7 +54,7 @@ int edr_raw_bpf_probe(void) {
     attr.key_size = 4; attr.value_size = 4; attr.max_entries = 1;
     return (int)syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
 }
-int edr_raw_mount_probe(void) { return (int)syscall(SYS_mount, "none", "/tmp", "tmpfs", 0, NULL); }
+int edr_raw_mount_probe(const char *target) { return (int)syscall(SYS_mount, "none", target, "tmpfs", 0, NULL); }
 int edr_raw_kill(int32_t pid, int sig) { return (int)syscall(SYS_kill, pid, sig); }
 int edr_raw_socket(int domain, int type) { return (int)syscall(SYS_socket, domain, type, 0); }
 int edr_errno(void) { return errno; }

@@ -62,7 +62,7 @@ public enum ConfinementProbe: String, CaseIterable, Sendable {
         case .writeSelfMem: rc = edr_raw_write_self_mem()
         case .ptrace: rc = edr_raw_ptrace_attach(target)
         case .bpf: rc = edr_raw_bpf_probe()
-        case .mount: rc = edr_raw_mount_probe()
+        case .mount: rc = edr_raw_mount_probe(scratch)
         case .kill: rc = edr_raw_kill(target, 0)
         case .prlimitOther: rc = edr_raw_prlimit_other(target)
         case .mmapExec: rc = edr_raw_mmap_exec()

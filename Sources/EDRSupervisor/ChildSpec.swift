@@ -14,8 +14,8 @@ public struct ChildSpec: Sendable {
     public var gid: gid_t
     /// Capabilities kept (bounding, permitted, effective; ambient for non-root).
     public var capabilities: [Capability]
-    /// The pre-exec seccomp filter's role.
-    public var seccompRole: SeccompFilter.Role
+    /// The pre-exec seccomp filter's role (nil: no filter; tests' unconfined control runs).
+    public var seccompRole: SeccompFilter.Role?
     /// Descriptors handed to the child: [0] becomes fd 3, [1] fd 4, ...
     public var fds: [Int32]
     public var stdoutFD: Int32 = -1
@@ -27,7 +27,7 @@ public struct ChildSpec: Sendable {
     public var unshareFlags: Int32 = 0
 
     public init(name: String, executable: String, arguments: [String], uid: uid_t, gid: gid_t,
-                capabilities: [Capability], seccompRole: SeccompFilter.Role, fds: [Int32]) {
+                capabilities: [Capability], seccompRole: SeccompFilter.Role?, fds: [Int32]) {
         self.name = name
         self.executable = executable
         self.arguments = arguments
@@ -49,9 +49,12 @@ public struct SpawnError: Error, CustomStringConvertible {
 public enum Spawner {
     /// Forks, confines (groups, uid/gid, capabilities, NoNewPrivs, seccomp) and execs.
     public static func spawn(_ spec: ChildSpec) throws -> pid_t {
-        let filter = try SeccompFilter.preExec(role: spec.seccompRole)
-        let program = try filter.exportBPF()
-        filter.release()
+        var program: [UInt8] = []
+        if let role = spec.seccompRole {
+            let filter = try SeccompFilter.preExec(role: role)
+            program = try filter.exportBPF()
+            filter.release()
+        }
 
         let argStrings = [spec.executable] + spec.arguments
         var cArgs: [UnsafeMutablePointer<CChar>?] = argStrings.map { strdup($0) } + [nil]
@@ -81,7 +84,7 @@ public enum Spawner {
                             s.gid = spec.gid
                             s.caps = Capability.mask(spec.capabilities)
                             s.no_new_privs = 1
-                            s.seccomp_filter = prog.baseAddress
+                            s.seccomp_filter = prog.count > 0 ? prog.baseAddress : nil
                             s.seccomp_len = prog.count
                             s.exec_fd = spec.execFD
                             s.unshare_flags = spec.unshareFlags

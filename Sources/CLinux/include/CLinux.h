@@ -23,7 +23,7 @@ int edr_raw_execve(const char *path);
 int edr_raw_execveat(const char *path);
 int edr_raw_ptrace_attach(int32_t pid);
 int edr_raw_bpf_probe(void);
-int edr_raw_mount_probe(void);
+int edr_raw_mount_probe(const char *target);
 int edr_raw_kill(int32_t pid, int sig);
 int edr_raw_socket(int domain, int type);
 int edr_errno(void);
