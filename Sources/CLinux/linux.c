@@ -85,13 +85,13 @@ struct edr_ruleset_attr {
     uint64_t scoped;
 };
 
-int edr_landlock_create(int abi) {
+int edr_landlock_create(int abi, int scope_signals) {
     struct edr_ruleset_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.handled_access_fs = fs_rights(abi);
     size_t size = sizeof(uint64_t);
     if (abi >= 4) { attr.handled_access_net = 3; size = 2 * sizeof(uint64_t); } /* TCP bind + connect */
-    if (abi >= 6) { attr.scoped = 3; size = sizeof(attr); }                     /* abstract Unix sockets, signals */
+    if (abi >= 6) { attr.scoped = scope_signals ? 3 : 1; size = sizeof(attr); } /* abstract Unix sockets (, signals) */
     return (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
 }
 

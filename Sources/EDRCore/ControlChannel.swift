@@ -13,7 +13,7 @@ public enum ControlChannel {
     /// A child says ALIVE at least this often from its main loop; the supervisor replaces a
     /// child it has not heard from for `silenceLimitNanos`.
     public static let heartbeatNanos: UInt64 = 1_000_000_000
-    public static let silenceLimitNanos: UInt64 = 5_000_000_000
+    public static let silenceLimitNanos: UInt64 = 3_000_000_000
 
     /// One message to the supervisor (never blocks for long: the supervisor always reads).
     public static func send(_ line: String, fd: Int32 = ChildFD.control) {

@@ -23,17 +23,18 @@ public enum SelfConfinement {
     /// Landlock: from now on this process may read files and list directories beneath the
     /// given descriptors (O_PATH descriptors the supervisor opened) and nothing else in the
     /// filesystem: no write, create, remove, rename, truncate or execute anywhere; from ABI 6
-    /// on also no abstract Unix socket and no signal outside its own domain. Descriptors it
+    /// on also no abstract Unix socket and (unless `scopeSignals` is false: the responder's
+    /// job is signals) no signal outside its own domain. Descriptors it
     /// already holds keep working. Returns the ABI used.
     ///
     /// Landlock confines the calling thread (and threads it creates later), so this must run
     /// while the process has one thread.
     @discardableResult
-    public static func restrictFilesystem(readBeneath: [(fd: Int32, isDirectory: Bool)]) throws -> Int {
+    public static func restrictFilesystem(readBeneath: [(fd: Int32, isDirectory: Bool)], scopeSignals: Bool = true) throws -> Int {
         let abi = landlockABI
         guard abi > 0 else { throw EDRError("Landlock is not available in this kernel (needed to confine the child's filesystem view)") }
         guard threadCount() == 1 else { throw EDRError("Landlock must be applied while the process has one thread (it has \(threadCount()))") }
-        let ruleset = edr_landlock_create(Int32(abi))
+        let ruleset = edr_landlock_create(Int32(abi), scopeSignals ? 1 : 0)
         guard ruleset >= 0 else { throw SystemError("landlock_create_ruleset") }
         defer { close(ruleset) }
         for entry in readBeneath {

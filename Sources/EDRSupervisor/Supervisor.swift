@@ -349,9 +349,15 @@ public final class Supervisor {
             let silent = now &- child.lastHeard
             let limit = child.ready != nil ? ControlChannel.silenceLimitNanos : Self.startupLimitNanos
             if silent > limit {
-                child.killedBecause = "hung: no heartbeat for \(silent / 1_000_000) ms"
-                Log.error("\(child.spec.name) pid \(child.pid) \(child.killedBecause!); killing it")
-                kill(child.pid, SIGKILL)
+                let pid = child.pid
+                let why = "hung: no heartbeat for \(silent / 1_000_000) ms"
+                Log.error("\(child.spec.name) pid \(pid) \(why); killing it")
+                kill(pid, SIGKILL)
+                // Replaced now, not when it is reaped: a process held by a tracer is reported
+                // to us only once the tracer lets go.
+                var alert = HealthAlert(ruleID: "edr-health-child-hung", title: "\(child.spec.name) hung", level: "high",
+                                        action: "child-hung", message: "\(child.spec.name) pid \(pid) \(why); replaced")
+                childGone(child, pid: pid, why: why, alert: &alert)
             }
         }
     }
@@ -424,11 +430,22 @@ public final class Supervisor {
             }
             Log.error("\(child.spec.name) pid \(pid) \(why)")
             if Self.stopSignal != 0 { continue }
-            alert.processName = child.spec.name
-            alert.processPID = pid
-            alert.fields.append(("child", child.spec.name))
-            alert.fields.append(("reason", why))
-            writeHealth(alert)
+            if let code = childGone(child, pid: pid, why: why, alert: &alert) { return code }
+        }
+    }
+
+    /// A child is gone (or given up on): report it, count it, schedule its replacement.
+    /// Returns an exit code only when the sensor could never run.
+    @discardableResult
+    private func childGone(_ child: Child, pid: pid_t, why: String, alert: inout HealthAlert) -> Int32? {
+        child.pid = 0
+        if child.control >= 0 { close(child.control); child.control = -1 }
+        alert.processName = child.spec.name
+        alert.processPID = pid
+        alert.fields.append(("child", child.spec.name))
+        alert.fields.append(("reason", why))
+        writeHealth(alert)
+        do {
             let now = monotonicNanos()
             let window = UInt64(options.config.supervisor.crashLoopWindowSeconds) * 1_000_000_000
             child.restarts = child.restarts.filter { now - $0 < window } + [now]
@@ -448,6 +465,7 @@ public final class Supervisor {
             }
             scheduleRestart(child, reason: why)
         }
+        return nil
     }
 
     /// The syscall the kernel logged (audit type 1326) when it killed `pid` for a seccomp

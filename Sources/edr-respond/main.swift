@@ -12,7 +12,7 @@ let procFD: Int32 = 4
 
 do {
     try SelfConfinement.makeUndumpable()
-    let abi = try SelfConfinement.restrictFilesystem(readBeneath: [(procFD, true)])
+    let abi = try SelfConfinement.restrictFilesystem(readBeneath: [(procFD, true)], scopeSignals: false)
     let filter = try SeccompFilter.allowlist(role: .responder)
     try filter.loadForAllThreads()
     filter.release()

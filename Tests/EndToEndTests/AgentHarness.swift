@@ -17,12 +17,14 @@ final class AgentHarness: @unchecked Sendable {
     var rulesDir: URL { dir.appendingPathComponent("rules") }
 
     init(extraRules: [String: String] = [:], response: Bool = false, minLevel: String = "critical",
-         extraConfig: String = "", prepare: ((URL) throws -> Void)? = nil) throws {
-        dir = URL(fileURLWithPath: "/tmp").appendingPathComponent("edr-e2e-\(UUID().uuidString.prefix(8))")
+         extraConfig: String = "", responseConfig: String = "", bin: String = binDirectory, base: String = "/tmp",
+         environment: [String: String] = [:], prepare: ((URL) throws -> Void)? = nil) throws {
+        dir = URL(fileURLWithPath: base).appendingPathComponent("edr-e2e-\(UUID().uuidString.prefix(8))")
         let rules = dir.appendingPathComponent("rules")
         try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: true)
         for (name, text) in extraRules { try text.write(to: rules.appendingPathComponent(name), atomically: true, encoding: .utf8) }
-        // The detector runs as nobody: it must be able to read the rules.
+        // The detector reads the rules through a descriptor the supervisor opened: the
+        // directory must be readable by others, but nothing above it needs to be.
         chmod(dir.path, 0o755)
         chmod(rules.path, 0o755)
         for name in extraRules.keys { chmod(rules.appendingPathComponent(name).path, 0o644) }
@@ -36,16 +38,16 @@ final class AgentHarness: @unchecked Sendable {
             [response]
             enabled = \(response)
             min_level = "\(minLevel)"
+            \(responseConfig)
             [sensor]
             stats_interval_seconds = 1
-            [supervisor]
-            runtime_dir = "\(dir.appendingPathComponent("run").path)"
             \(extraConfig)
             """
         let configPath = dir.appendingPathComponent("edr.toml")
         let resolved = config.replacingOccurrences(of: "__DIR__", with: dir.path)
         try resolved.write(to: configPath, atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: binDirectory + "/edr")
+        process.executableURL = URL(fileURLWithPath: bin + "/edr")
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.arguments = ["run", "--config", configPath.path]
         let pipe = Pipe()
         process.standardError = pipe
@@ -60,10 +62,14 @@ final class AgentHarness: @unchecked Sendable {
 
     var output: String { lock.lock(); defer { lock.unlock() }; return log }
 
+    /// Waits for `text` in the agent's output; false at once when the agent exited or (for
+    /// "edr: ready") said it is not ready, so an agent that cannot start fails fast.
     func waitFor(_ text: String, timeout: Double = 60) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if output.contains(text) { return true }
+            let out = output
+            if out.contains(text) { return true }
+            if text == "edr: ready" && out.contains("edr: not ready") { return false }
             if !process.isRunning { return output.contains(text) }
             usleep(50_000)
         }
@@ -88,6 +94,22 @@ final class AgentHarness: @unchecked Sendable {
         return nil
     }
 
+    /// Every child of the supervisor, by pid (while it runs).
+    func childPIDs() -> [Int32] {
+        let me = process.processIdentifier
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return entries.compactMap { e in
+            guard let pid = Int32(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
+                  parseStatPPid(stat) == me else { return nil }
+            return pid
+        }
+    }
+
+    /// Alerts of the agent's own rulesets (edr-health, edr-response).
+    func alerts(ruleset: String) -> [[String: Any]] {
+        alerts().filter { $0.path("rule", "ruleset") as? String == ruleset }
+    }
+
     /// Children of the supervisor by executable name.
     func childPID(_ name: String) -> Int32? {
         let me = process.processIdentifier
@@ -96,7 +118,7 @@ final class AgentHarness: @unchecked Sendable {
             guard let pid = Int32(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
                   parseStatPPid(stat) == me, let comm = try? String(contentsOfFile: "/proc/\(e)/comm", encoding: .utf8)
             else { continue }
-            if comm.trimmingCharacters(in: .whitespacesAndNewlines) == name { return pid }
+            if comm.trimmingCharacters(in: .whitespacesAndNewlines) == name && isAlive(pid) { return pid }
         }
         return nil
     }

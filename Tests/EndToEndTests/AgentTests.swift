@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import EDRCore
+import CLinux
 
 /// The real agent: real eBPF programs on this kernel, real confined processes, real alerts.
 @Suite("End to end", .serialized, .enabled(if: runningAsRoot, "the agent loads eBPF and changes uids: run as root"))
@@ -25,7 +26,7 @@ struct AgentTests {
         let marker = "edrmark" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12)).lowercased()
         let agent = try AgentHarness(extraRules: ["marker.yml": Self.markerRule(marker, level: "high")])
         defer { _ = agent.stop() }
-        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        try #require(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
 
         // 1. whoami as root → the team rule fires with the right process, parent and user.
         let whoamiPID = try runProgram("/usr/bin/whoami", [])
@@ -64,11 +65,19 @@ struct AgentTests {
         #expect(s.capBnd == s.capEff)
         #expect(s.seccomp == 2 && s.noNewPrivs == 1)
         let d = try ProcStatus.read(pid: detect)
-        #expect(d.uids.allSatisfy { $0 != 0 } && d.uids.count == 4)
+        #expect(d.uids.count == 4 && Set(d.uids).count == 1)
+        let detectUID = try #require(d.uids.first)
+        #expect((61184...65519).contains(detectUID), "a dynamic uid of its own, not nobody: \(detectUID)")
+        #expect(d.gids == [detectUID, detectUID, detectUID, detectUID])
+        #expect(ownerOf("/proc/\(detect)/mem") == 0, "not dumpable: its /proc entries belong to root")
+        #expect(namespace(detect, "net") != namespace(getpid(), "net") && namespace(detect, "ipc") != namespace(getpid(), "ipc"))
+        #expect(namespace(sensor, "net") == namespace(getpid(), "net"))
+        #expect(agent.output.contains("landlock_abi=\(landlockABI())"), "the start-up summary names the Landlock ABI")
         #expect(d.capEff == 0 && d.capPrm == 0 && d.capBnd == 0 && d.capAmb == 0)
         #expect(d.noNewPrivs == 1)
         #expect(d.seccomp == 2)
-        #expect(d.seccompFilters >= 2, "pre-exec filter plus the detector's own allowlist")
+        #expect(d.seccompFilters == 2, "pre-exec filter plus the detector's own allowlist")
+        #expect(s.seccompFilters == 2, "pre-exec filter plus the sensor's own allowlist")
 
         // 4. kill -9 edr-detect: it comes back, and the next exec still alerts. An exec while
         //    no detector runs is not lost: the sensor replays what was never acknowledged.
@@ -80,7 +89,7 @@ struct AgentTests {
             if let p = agent.childPID("edr-detect"), p != detect { newDetect = p; break }
             usleep(20_000)
         }
-        #expect(newDetect != nil, "edr-detect was not restarted:\n\(agent.output)")
+        try #require(newDetect != nil, "edr-detect was not restarted:\n\(agent.output)")
         #expect(agent.output.contains("edr-detect pid \(detect) killed by signal 9"))
         #expect(agent.waitFor("edr-detect pid \(newDetect ?? 0) ready again"), "\(agent.output)")
         #expect(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(duringOutage) } != nil,
@@ -89,10 +98,17 @@ struct AgentTests {
         #expect(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(again) } != nil, "no alert after restart:\n\(agent.output)")
         let restarted = try ProcStatus.read(pid: newDetect ?? 0)
         #expect(restarted.capEff == 0 && restarted.seccomp == 2 && restarted.noNewPrivs == 1)
+        #expect(restarted.uids.first == detectUID, "the replacement runs under the same identity")
+        // The kill was reported in the alert stream.
+        let died = agent.alerts(ruleset: "edr-health").first { $0.path("process", "pid") as? Int == Int(detect) }
+        #expect(died?.path("rule", "id") as? String == "edr-health-child-killed", "\(agent.alerts(ruleset: "edr-health"))")
 
-        // 5. Clean stop on SIGTERM: exit 0, no children left.
+        // 5. Clean stop on SIGTERM: exit 0, and every child it had is gone (checked by pid:
+        //    looking children up by parent after the supervisor exited would find nothing).
+        let childrenBefore = agent.childPIDs()
+        #expect(childrenBefore.count == 2 && childrenBefore.contains(sensor) && childrenBefore.contains(newDetect ?? 0))
         #expect(agent.stop() == 0)
-        #expect(agent.childPID("edr-sensor") == nil && agent.childPID("edr-detect") == nil)
+        for pid in childrenBefore { #expect(!isAlive(pid), "child \(pid) survived the supervisor") }
         #expect(agent.output.contains("stopped"))
     }
 
@@ -104,26 +120,50 @@ struct AgentTests {
             "keep.yml": Self.markerRule(keepMarker, level: "medium"),
         ], response: true, minLevel: "high")
         defer { _ = agent.stop() }
-        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        try #require(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
         let respond = try #require(agent.childPID("edr-respond"))
+        let detect = try #require(agent.childPID("edr-detect"))
         let r = try ProcStatus.read(pid: respond)
-        #expect(r.uids.allSatisfy { $0 != 0 })
+        #expect(Set(r.uids).count == 1 && (61184...65519).contains(r.uids[0]))
+        #expect(r.uids[0] != (try ProcStatus.read(pid: detect)).uids[0], "responder and detector have identities of their own")
         #expect(r.capEff == Capability.kill.bit && r.capBnd == Capability.kill.bit)
         #expect(r.noNewPrivs == 1 && r.seccomp == 2)
 
-        let doomed = try spawnChild("/bin/sh", ["-c", "sleep 30; : \(killMarker)"])
+        // The medium match first: requests are answered in order, so once the critical one's
+        // outcome is in, a request for the medium one would have been answered before it.
         let spared = try spawnChild("/bin/sh", ["-c", "sleep 30; : \(keepMarker)"])
+        #expect(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(spared) } != nil)
+        let doomed = try spawnChild("/bin/sh", ["-c", "sleep 30; : \(killMarker)"])
+        defer { kill(doomed, SIGKILL); waitpid(doomed, nil, 0) }
         let deadline = Date().addingTimeInterval(10)
         while isAlive(doomed) && Date() < deadline { usleep(20_000) }
         #expect(!isAlive(doomed), "the critical match was not killed:\n\(agent.output)")
         var status: Int32 = 0
-        waitpid(doomed, &status, 0)
+        #expect(waitpid(doomed, &status, WNOHANG) == doomed)
         #expect(status & 0x7f == SIGKILL, "killed by SIGKILL")
-        #expect(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(spared) } != nil)
-        usleep(500_000)
+        // The kill is its own event in the alert stream.
+        let outcome = agent.waitForAlert { a in a.path("rule", "ruleset") as? String == "edr-response" && a.path("process", "pid") as? Int == Int(doomed) }
+        #expect(outcome?.path("event", "action") as? String == "process-killed")
+        #expect(outcome?.path("edr", "response", "outcome") as? String == "killed")
+        #expect(outcome?.path("process", "executable") as? String == "/usr/bin/dash" || outcome?.path("process", "executable") as? String == "/usr/bin/bash")
+        // The medium match asked for nothing: no outcome for it, and it lives.
+        #expect(!agent.alerts(ruleset: "edr-response").contains { $0.path("process", "pid") as? Int == Int(spared) })
         #expect(isAlive(spared), "a medium alert must not kill")
         kill(spared, SIGKILL)
         waitpid(spared, nil, 0)
         #expect(agent.output.contains("killed pid \(doomed)"))
     }
 }
+
+/// Owner uid of a path (a non-dumpable process's /proc entries belong to root).
+func ownerOf(_ path: String) -> uid_t? {
+    var st = stat()
+    return stat(path, &st) == 0 ? st.st_uid : nil
+}
+
+/// The namespace a process is in ("net:[4026531840]").
+func namespace(_ pid: Int32, _ kind: String) -> String? {
+    try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/\(kind)")
+}
+
+func landlockABI() -> Int { Int(edr_landlock_abi()) }

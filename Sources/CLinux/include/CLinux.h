@@ -34,8 +34,8 @@ int edr_prctl_get_dumpable(void);
 /// Landlock (linux/landlock.h): the highest ABI the kernel supports, or -1/errno.
 int edr_landlock_abi(void);
 /// Creates a ruleset handling every filesystem right of `abi` (and, from ABI 6, scoping
-/// abstract Unix sockets and signals to the domain); -1/errno on failure.
-int edr_landlock_create(int abi);
+/// abstract Unix sockets and, if `scope_signals`, signals to the domain); -1/errno on failure.
+int edr_landlock_create(int abi, int scope_signals);
 /// Allows read-only access (read files, list directories) beneath `fd` (an O_PATH
 /// descriptor of a directory or file).
 int edr_landlock_allow_read(int ruleset, int fd, int is_directory);
