@@ -16,7 +16,25 @@ struct ConfigTests {
         let c = try AgentConfig.load(file: nil, environment: [:])
         #expect(c == AgentConfig())
         #expect(c.response.enabled == false)
-        #expect(c.detect.user == "nobody")
+        #expect(c.detect.user == "", "empty: a dynamic uid of its own")
+        #expect(c.response.user == "")
+        #expect(c.response.dryRun == false && c.response.maxKillsPerMinute == 100)
+        #expect(c.response.protectedExecutables.contains("/usr/sbin/sshd"))
+    }
+
+    @Test func responseKeysAreCheckedByName() throws {
+        var c = AgentConfig()
+        try c.apply(toml: "[response]\ndry_run = true\nmax_kills_per_minute = 7\nprotected_users = [\"root\"]\nprotected_executables = [\"/usr/bin/x\", \"/opt/\"]", origin: "t.toml")
+        #expect(c.response.dryRun && c.response.maxKillsPerMinute == 7 && c.response.protectedUsers == ["root"])
+        #expect(c.response.protectedExecutables == ["/usr/bin/x", "/opt/"])
+        #expect(throws: ConfigError("t.toml: response.protected_executables[0]: \"sshd\" is not an absolute path")) {
+            var d = AgentConfig()
+            try d.apply(toml: "[response]\nprotected_executables = [\"sshd\"]", origin: "t.toml")
+        }
+        #expect(throws: ConfigError("t.toml: response.max_kills_per_minute must be between 0 and 100000, not -1")) {
+            var d = AgentConfig()
+            try d.apply(toml: "[response]\nmax_kills_per_minute = -1", origin: "t.toml")
+        }
     }
 
     @Test func fileThenEnvironmentPrecedence() throws {
