@@ -1,4 +1,5 @@
 import ArgumentParser
+import EDRCore
 import EDRDetect
 import EDRIOC
 import EDRSigma
@@ -17,7 +18,10 @@ struct BenchCommand: ParsableCommand {
         var rules: [String] = ["../shared/corpora/sigmahq/rules/linux", "../shared/corpora/sigmahq/rules/windows"]
         @Option(name: .long, help: "Events to evaluate.")
         var events = 500_000
+        @Flag(name: .long, help: "PCRE2 without its JIT, as in the confined edr-detect (no executable memory).")
+        var noJit = false
         func run() throws {
+            RegexJIT.enabled = !noJit
             print(try SigmaBenchmark.run(rulePaths: rules, events: events))
         }
     }
@@ -29,7 +33,10 @@ struct BenchCommand: ParsableCommand {
         var rules: [String] = ["rules/sigma"]
         @Option(name: .long, help: "Execs to simulate (3 records each).")
         var execs = 200_000
+        @Flag(name: .long, help: "PCRE2 with its JIT (the confined edr-detect runs without).")
+        var jit = false
         func run() throws {
+            RegexJIT.enabled = jit
             print(try PipelineBenchmark.run(rulePaths: rules, execs: execs))
         }
     }
