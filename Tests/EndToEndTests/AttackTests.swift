@@ -160,6 +160,23 @@ struct AttackTests {
         #expect(agent.waitFor("edr-detect pid \(next) ready again"), "\(agent.output)")
         let pid = try runProgram("/bin/echo", [marker])
         #expect(agent.waitForAlert { $0.path("process", "pid") as? Int == Int(pid) } != nil, "no alert after the replacement:\n\(agent.output)")
+
+        // The same from the responder's uid: its own process only, and that is noticed too.
+        let respondUID = try Self.uid(of: respond)
+        #expect(respondUID != detectUID)
+        let q = try Self.runAs(uid: respondUID, pids: ["detect": next, "respond": respond], """
+            result("respond.ptrace", lambda: ptrace_attach(pids['respond']))
+            result("respond.mem", lambda: open_ro(f"/proc/{pids['respond']}/mem"))
+            result("detect.stop", lambda: os.kill(pids['detect'], signal.SIGSTOP))
+            result("respond.stop", lambda: os.kill(pids['respond'], signal.SIGSTOP))
+            """)
+        #expect(q["respond.ptrace"] == "errno \(EPERM)", "\(q["_output"] ?? "")")
+        #expect(q["respond.mem"] == "errno \(EACCES)", "\(q["_output"] ?? "")")
+        #expect(q["detect.stop"] == "errno \(EPERM)", "\(q["_output"] ?? "")")
+        #expect(q["respond.stop"] == "ok", "\(q["_output"] ?? "")")
+        let nextRespond = try #require(Self.replacement(of: respond, "edr-respond", in: agent), "a stopped responder was not replaced:\n\(agent.output)")
+        #expect(agent.waitForAlert { $0.path("rule", "id") as? String == "edr-health-child-stopped" && $0.path("process", "pid") as? Int == Int(respond) } != nil)
+        #expect(agent.waitFor("edr-respond pid \(nextRespond) ready again"), "\(agent.output)")
     }
 
     /// A child that stops answering without the kernel telling its parent (here: held in a
@@ -249,9 +266,11 @@ struct AttackTests {
         #expect(!loop.isRunning, "the exec loop did not finish")
         #expect(loop.terminationStatus == 0)
 
+        let laterStart = Date()
         let later = try runProgram("/bin/echo", [after])
         #expect(agent.waitForAlert(timeout: 30) { $0.path("process", "pid") as? Int == Int(later) } != nil,
                 "detection stalled behind the responder:\n\(agent.output.suffix(3000))")
+        print("the exec after the flood alerted within \(String(format: "%.0f", Date().timeIntervalSince(laterStart) * 1000)) ms (polling every 50 ms)")
         var outcomes: [[String: Any]] = []
         let until = Date().addingTimeInterval(60)
         repeat {
