@@ -83,6 +83,11 @@ struct DoctorCommand: ParsableCommand {
         } else {
             add(.fail, "seccomp", "/proc/sys/kernel/seccomp/actions_avail unreadable: the children cannot be confined")
         }
+        let abi = SelfConfinement.landlockABI
+        add(abi > 0 ? .ok : .fail, "Landlock", abi > 0 ? "ABI \(abi)\(abi >= 6 ? " (abstract sockets and signals scoped)" : "")" : "not available: edr-detect and edr-respond cannot confine their filesystem view")
+        let kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        add(kmsg >= 0 ? .ok : .warn, "/dev/kmsg", kmsg >= 0 ? "readable: a child killed by its seccomp filter is reported with the syscall's name" : "unreadable: seccomp kills are reported without the syscall's name")
+        if kmsg >= 0 { close(kmsg) }
         let pidfd = edr_pidfd_open(getpid())
         if pidfd >= 0 {
             close(pidfd)
