@@ -76,10 +76,10 @@ fuzz:
 	$(SWIFT) build --build-tests
 	EDR_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) $(SWIFT) test --skip-build --no-parallel --filter 'FuzzTests|KnownCrashTests'
 
-# Deliberate breakages, one at a time, in a scratch copy (scripts/mutants.sh): each must be
+# Deliberate breakages, one at a time, in a scratch copy (scripts/mutants.py): each must be
 # caught (KILLED) by the tests named for it.
 mutants:
-	scripts/mutants.sh
+	$(PYTHON) scripts/mutants.py
 
 bench: release
 	$$($(SWIFT) build -c release --show-bin-path)/edr bench
