@@ -11,6 +11,9 @@ APT_PKGS   := libbpf-dev libelf-dev zlib1g-dev libyara-dev libpcre2-dev libsecco
 CONFIG     ?= config/edr.toml
 
 PYENV      := .build/pyenv
+# Pinned: the differential test's figures are exact for these versions.
+PYSIGMA_VERSION := 2.0.1
+PYSIGMA    := pysigma==$(PYSIGMA_VERSION) pysigma-backend-sqlite==2.1.1
 PYTHON     ?= python3
 # `make fuzz`: connections of the structure-aware fuzz test (the normal suite runs 6,000).
 FUZZ_ITERATIONS ?= 300000
@@ -30,7 +33,7 @@ deps:
 # The Sigma differential test's oracle (pySigma turns rules into SQL that SQLite runs), in a
 # virtualenv under .build: Debian 12's system Python refuses pip installs (externally managed).
 pydeps:
-	@if ! $(PYENV)/bin/python -c "import sigma.backends.sqlite" 2>/dev/null; then \
+	@if ! $(PYENV)/bin/python -c "import sigma.backends.sqlite, importlib.metadata as m; assert m.version('pysigma') == '$(PYSIGMA_VERSION)'" 2>/dev/null; then \
 		if [ ! -x $(PYENV)/bin/python ]; then \
 			rm -rf $(PYENV); \
 			if ! $(PYTHON) -m venv $(PYENV) >/dev/null 2>&1; then \
@@ -39,7 +42,7 @@ pydeps:
 				$(PYTHON) -m venv $(PYENV); \
 			fi; \
 		fi; \
-		$(PYENV)/bin/python -m pip install -q pysigma pysigma-backend-sqlite; \
+		$(PYENV)/bin/python -m pip install -q $(PYSIGMA); \
 	fi
 
 $(BPF_OUT)/vmlinux.h:
