@@ -88,7 +88,7 @@ struct TelemetryTests {
     c = socket.socket(); c.bind(("127.0.0.88", 0)); c.connect((answered, out["mining_port"])); out["mining_client_port"] = c.getsockname()[1]
     c.close(); l.close()
     # Fileless: exec of a memfd.
-    fd = os.memfd_create(f"{marker}-memfd", 0)
+    fd = os.memfd_create(f"{marker}-memfd", 0); out["memfd_fd"] = fd
     os.write(fd, open("/bin/true", "rb").read())
     pid = os.fork()
     if pid == 0:
@@ -263,7 +263,8 @@ struct TelemetryTests {
 
         // memfd_create by the script, then the exec of the memfd by its child.
         let memfd = find("memfd_create", "memfd_create") { ($0["MemfdName"] as? String) == "\(marker)-memfd" }
-        #expect((memfd?["Result"] as? String)?.hasPrefix("fd ") == true)
+        let memfdFD = try #require(result["memfd_fd"] as? Int)
+        #expect(memfd?["Result"] as? String == "fd \(memfdFD)")
         let memfdChild = try #require(result["memfd_child"] as? Int)
         let fileless = agent.waitForAlert(timeout: 20) { a in category(a) == "fileless_exec" && (event(a)["ProcessId"] as? Int) == memfdChild }
         #expect(fileless.map(event)?["Image"] as? String == "/memfd:\(marker)-memfd", "no fileless_exec alert:\n\(agent.alerts().filter { category($0) == "fileless_exec" }.map(event))")
