@@ -154,7 +154,7 @@ def same(a, b):
 def sync():
     """Makes the scratch copy equal to the working tree; unchanged files keep their mtime."""
     files = tree_files()
-    wanted = set(files)
+    wanted = set(files) | {"Package.resolved"}
     copied = 0
     for f in files:
         src, dst = os.path.join(REPO, f), os.path.join(SRC, f)
