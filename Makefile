@@ -10,7 +10,15 @@ ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 APT_PKGS   := libbpf-dev libelf-dev zlib1g-dev libyara-dev libpcre2-dev libseccomp-dev libcap-dev bpftool yara
 CONFIG     ?= config/edr.toml
 
-.PHONY: all deps pydeps bpf build release run test bench clean
+PYENV      := .build/pyenv
+# Pinned: the differential test's figures are exact for these versions.
+PYSIGMA_VERSION := 2.0.1
+PYSIGMA    := pysigma==$(PYSIGMA_VERSION) pysigma-backend-sqlite==2.1.1
+PYTHON     ?= python3
+# `make fuzz`: connections of the structure-aware fuzz test (the normal suite runs 6,000).
+FUZZ_ITERATIONS ?= 300000
+
+.PHONY: all deps pydeps bpf build release run test fuzz mutants bench clean
 
 all: build
 
@@ -22,9 +30,20 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# The Sigma differential test's oracle (pySigma turns rules into SQL that SQLite runs).
+# The Sigma differential test's oracle (pySigma turns rules into SQL that SQLite runs), in a
+# virtualenv under .build: Debian 12's system Python refuses pip installs (externally managed).
 pydeps:
-	@python3 -c "import sigma.backends.sqlite" 2>/dev/null || python3 -m pip install -q pysigma pysigma-backend-sqlite
+	@if ! $(PYENV)/bin/python -c "import sigma.backends.sqlite, importlib.metadata as m; assert m.version('pysigma') == '$(PYSIGMA_VERSION)'" 2>/dev/null; then \
+		if [ ! -x $(PYENV)/bin/python ]; then \
+			rm -rf $(PYENV); \
+			if ! $(PYTHON) -m venv $(PYENV) >/dev/null 2>&1; then \
+				echo "installing: python3-venv"; rm -rf $(PYENV); \
+				apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
+				$(PYTHON) -m venv $(PYENV); \
+			fi; \
+		fi; \
+		$(PYENV)/bin/python -m pip install -q $(PYSIGMA); \
+	fi
 
 $(BPF_OUT)/vmlinux.h:
 	@mkdir -p $(BPF_OUT)
@@ -52,7 +71,18 @@ run: release
 	$$($(SWIFT) build -c release --show-bin-path)/edr run --config $(CONFIG)
 
 test: build pydeps
-	EDR_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --no-parallel
+	EDR_PYTHON=$(CURDIR)/$(PYENV)/bin/python EDR_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --no-parallel
+
+# The structure-aware fuzz test (Tests/EDRDetectTests/FuzzTests.swift), long: FUZZ_ITERATIONS
+# connections; EDR_FUZZ_SEED=n for another seed.
+fuzz:
+	$(SWIFT) build --build-tests
+	EDR_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) $(SWIFT) test --skip-build --no-parallel --filter 'FuzzTests|KnownCrashTests'
+
+# Deliberate breakages, one at a time, in a scratch copy (scripts/mutants.py): each must be
+# caught (KILLED) by the tests named for it.
+mutants:
+	$(PYTHON) scripts/mutants.py
 
 bench: release
 	$$($(SWIFT) build -c release --show-bin-path)/edr bench

@@ -10,10 +10,13 @@ enum KernelRecordLayout {
     }
 
     /// struct edr_task_ids: pid, tid, ppid, uid, euid, gid, egid, loginuid, start, parent start.
-    static func ids(pid: UInt32, ppid: UInt32, uid: UInt32, start: UInt64, parentStart: UInt64,
-                    loginuid: UInt32 = UInt32.max) -> [UInt8] {
+    /// Each field has its own parameter so a test can give every one a distinct value (a
+    /// decoder that swapped two of them must not go unnoticed); left out, tid is the pid and
+    /// euid, gid and egid are the uid (a single-threaded process without set-id bits).
+    static func ids(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32, euid: UInt32? = nil, gid: UInt32? = nil,
+                    egid: UInt32? = nil, start: UInt64, parentStart: UInt64, loginuid: UInt32 = UInt32.max) -> [UInt8] {
         var b = [UInt8]()
-        for v in [pid, pid, ppid, uid, uid, uid, uid, loginuid] { b.appendLE(v) }
+        for v in [pid, tid ?? pid, ppid, uid, euid ?? uid, gid ?? uid, egid ?? uid, loginuid] { b.appendLE(v) }
         b.appendLE(start)
         b.appendLE(parentStart)
         return b
@@ -23,17 +26,22 @@ enum KernelRecordLayout {
         Array((Array(s.utf8) + [UInt8](repeating: 0, count: 16)).prefix(16))
     }
 
-    static func fork(pid: UInt32, ppid: UInt32, uid: UInt32 = 0, start: UInt64, parentStart: UInt64, comm name: String = "fork") -> [UInt8] {
-        var b = header(kind: 3, size: 80)
-        b += ids(pid: pid, ppid: ppid, uid: uid, start: start, parentStart: parentStart)
+    static func fork(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
+                     egid: UInt32? = nil, loginuid: UInt32 = UInt32.max, start: UInt64, parentStart: UInt64,
+                     comm name: String = "fork", bootNanos: UInt64 = 123) -> [UInt8] {
+        var b = header(kind: 3, size: 80, bootNanos: bootNanos)
+        b += ids(pid: pid, tid: tid, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid, start: start, parentStart: parentStart,
+                 loginuid: loginuid)
         b += comm(name)
         return b
     }
 
-    static func exit(pid: UInt32, ppid: UInt32, uid: UInt32 = 0, start: UInt64, parentStart: UInt64, code: UInt32 = 0,
-                     comm name: String = "exit") -> [UInt8] {
-        var b = header(kind: 2, size: 88)
-        b += ids(pid: pid, ppid: ppid, uid: uid, start: start, parentStart: parentStart)
+    static func exit(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
+                     egid: UInt32? = nil, loginuid: UInt32 = UInt32.max, start: UInt64, parentStart: UInt64, code: UInt32 = 0,
+                     comm name: String = "exit", bootNanos: UInt64 = 123) -> [UInt8] {
+        var b = header(kind: 2, size: 88, bootNanos: bootNanos)
+        b += ids(pid: pid, tid: tid, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid, start: start, parentStart: parentStart,
+                 loginuid: loginuid)
         b.appendLE(code); b.appendLE(UInt32(0))
         b += comm(name)
         return b
@@ -41,9 +49,10 @@ enum KernelRecordLayout {
 
     /// An exec record. The executable's identity defaults to inode 4242, 35,000 bytes, ctime
     /// 1,700,000,000.123456789 s, device 8:1 (kernel dev_t).
-    static func exec(pid: UInt32, ppid: UInt32, uid: UInt32 = 0, start: UInt64, parentStart: UInt64,
+    static func exec(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
+                     egid: UInt32? = nil, loginuid: UInt32 = UInt32.max, start: UInt64, parentStart: UInt64,
                      args: [String], path: String, cwd: String, flags: UInt32 = 0, cgroup: UInt64 = 777,
-                     comm name: String = "comm", inode: UInt64 = 4242) -> [UInt8] {
+                     comm name: String = "comm", inode: UInt64 = 4242, bootNanos: UInt64 = 123) -> [UInt8] {
         func components(_ p: String) -> [UInt8] {
             var out: [UInt8] = []
             for c in p.split(separator: "/").reversed() { out += Array(c.utf8); out.append(0) }
@@ -52,8 +61,9 @@ enum KernelRecordLayout {
         var a: [UInt8] = []
         for s in args { a += Array(s.utf8); a.append(0) }
         let pc = components(path), cc = components(cwd)
-        var b = header(kind: 1, size: 136 + a.count + pc.count + cc.count)
-        b += ids(pid: pid, ppid: ppid, uid: uid, start: start, parentStart: parentStart)
+        var b = header(kind: 1, size: 136 + a.count + pc.count + cc.count, bootNanos: bootNanos)
+        b += ids(pid: pid, tid: tid, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid, start: start, parentStart: parentStart,
+                 loginuid: loginuid)
         b.appendLE(cgroup)
         b.appendLE(flags); b.appendLE(UInt32(args.count))
         b.appendLE(UInt16(a.count)); b.appendLE(UInt16(pc.count)); b.appendLE(UInt16(cc.count)); b.appendLE(UInt16(0))

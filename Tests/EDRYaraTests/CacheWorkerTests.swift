@@ -39,7 +39,19 @@ private func identity(_ n: UInt64) -> FileIdentity {
         close(fd)
         #expect(second != first)
         #expect(second.inode != first.inode)
-        // Rewritten in place (same inode): size and ctime change.
+        // Rewritten in place with the same number of bytes (same inode, same size): ctime changes.
+        usleep(20_000)
+        let sameSize = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        sameSize.write(Data("VERSION TWO".utf8))
+        try sameSize.close()
+        fd = openFD(path)
+        let rewritten = try #require(FileIdentity(fd: fd))
+        close(fd)
+        #expect(rewritten.inode == second.inode && rewritten.device == second.device)
+        #expect(rewritten.size == second.size)
+        #expect(rewritten != second, "a same-size rewrite in place must change the identity (ctime)")
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "VERSION TWO")
+        // Rewritten in place and grown (same inode): size and ctime change.
         usleep(20_000)
         try FileHandle(forWritingAtPath: path).map { h in
             h.seekToEndOfFile()
@@ -50,13 +62,17 @@ private func identity(_ n: UInt64) -> FileIdentity {
         let third = try #require(FileIdentity(fd: fd))
         close(fd)
         #expect(third.inode == second.inode)
-        #expect(third != second)
+        #expect(third.size == second.size + 8)
+        #expect(third != second && third != rewritten)
         // A cache keyed by identity misses on the replaced file.
         let cache = ScanCache<String>()
         cache.insert(first, "verdict one")
         #expect(cache.lookup(first) == "verdict one")
         #expect(cache.lookup(second) == nil)
         #expect(cache.lookup(third) == nil)
+        cache.insert(second, "verdict two")
+        #expect(cache.lookup(rewritten) == nil, "a same-size rewrite must miss the cache")
+        #expect(cache.lookup(second) == "verdict two")
     }
 
     @Test func lruEvictionAndCounters() {
@@ -103,6 +119,18 @@ private func identity(_ n: UInt64) -> FileIdentity {
     }
 }
 
+/// Waits until every accepted job has completed, at most `timeout` seconds (a stuck worker
+/// fails the test instead of hanging it); then `waitUntilIdle` returns at once.
+func waitForCompletion(_ worker: ScanWorker, timeout: Double = 60) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        let s = worker.statistics
+        if s.completed == s.submitted { worker.waitUntilIdle(); return true }
+        usleep(5_000)
+    }
+    return false
+}
+
 final class Collected: @unchecked Sendable {
     let lock = NSLock()
     var results: [ScanJobResult] = []
@@ -124,17 +152,18 @@ final class Collected: @unchecked Sendable {
         let worker = try ScanWorker(rules: rules, options: options) { collected.add($0) }
         #expect(worker.submit(ScanJob(fd: openFD(bad), path: bad, token: 1)))
         #expect(worker.submit(ScanJob(fd: openFD(good), path: good, token: 2)))
-        worker.waitUntilIdle()
+        try #require(waitForCompletion(worker), "the worker did not finish jobs 1-2")
         #expect(worker.submit(ScanJob(fd: openFD(bad), path: bad, token: 3)))
         #expect(worker.submit(ScanJob(fd: openFD(good), path: dir + "/allowed/good", token: 4)))
         #expect(worker.submit(ScanJob(fd: openFD(good), path: dir + "/allowedx/good", token: 5)))
-        worker.waitUntilIdle()
+        try #require(waitForCompletion(worker), "the worker did not finish jobs 3-5")
         worker.shutdown()
         let byToken = Dictionary(uniqueKeysWithValues: collected.all.map { ($0.job.token, $0) })
         #expect(byToken.count == 5)
         #expect(byToken[1]?.outcome == .scanned)
         #expect(byToken[1]?.verdict?.matches.map(\.rule) == ["EDR_Test_Marker"])
-        #expect(byToken[1]?.verdict?.hashes?.md5?.count == 32)
+        #expect(byToken[1]?.verdict?.hashes?.md5 == (try coreutilsDigest("md5sum", bad)))
+        #expect(byToken[1]?.verdict?.hashes?.sha256 == (try coreutilsDigest("sha256sum", bad)))
         #expect(byToken[2]?.verdict?.matches.isEmpty == true)
         #expect(byToken[3]?.outcome == .cached)
         #expect(byToken[3]?.verdict?.matches.map(\.rule) == ["EDR_Test_Marker"])
@@ -158,19 +187,22 @@ final class Collected: @unchecked Sendable {
         let started = DispatchSemaphore(value: 0)
         let collected = Collected()
         // Hash-only worker (no rules); the handler blocks so the queue fills up.
+        // Every wait has a deadline: a broken worker fails the test, it does not hang it.
         let worker = try ScanWorker(rules: nil, options: options) { r in
             started.signal()
-            gate.wait()
+            _ = gate.wait(timeout: .now() + 60)
             collected.add(r)
         }
+        defer { for _ in 0..<4 { gate.signal() } }
         #expect(worker.submit(ScanJob(fd: openFD(path), path: path, token: 1)))
-        started.wait()   // job 1 is in the handler: the queue is empty again
+        // job 1 is in the handler: the queue is empty again
+        try #require(started.wait(timeout: .now() + 60) == .success, "job 1 never reached the handler")
         #expect(worker.submit(ScanJob(fd: openFD(path), path: path, token: 2)))
         #expect(worker.submit(ScanJob(fd: openFD(path), path: path, token: 3)))
         #expect(!worker.submit(ScanJob(fd: openFD(path), path: path, token: 4)))
         #expect(worker.statistics.dropped == 1)
         for _ in 0..<3 { gate.signal() }
-        worker.waitUntilIdle()
+        try #require(waitForCompletion(worker), "the worker did not finish after the gate opened")
         worker.shutdown()
         #expect(collected.all.map(\.job.token).sorted() == [1, 2, 3])
         #expect(collected.all.first { $0.job.token == 1 }?.verdict?.hashes?.md5 == "8d777f385d3dfec8815d20f7496026dc")

@@ -1,20 +1,42 @@
 import Testing
 import Foundation
 
+struct DeadlineExceeded: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Runs a program to completion with stdout and stderr in a file (no pipe that a lingering
+/// grandchild could hold open) and a deadline: past it the program is killed and this throws,
+/// so a hung command fails its test instead of stalling the suite.
+func runWithDeadline(_ path: String, _ args: [String], timeout: Double) throws -> (status: Int32, output: String) {
+    let out = NSTemporaryDirectory() + "edr-run-" + UUID().uuidString
+    FileManager.default.createFile(atPath: out, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+    defer { try? handle.close() }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    p.standardOutput = handle
+    p.standardError = handle
+    try p.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    while p.isRunning && Date() < deadline { usleep(10_000) }
+    if p.isRunning {
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let partial = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        throw DeadlineExceeded(description: "\(path) \(args.joined(separator: " ")) still running after \(Int(timeout)) s; output so far:\n\(partial)")
+    }
+    p.waitUntilExit()
+    return (p.terminationStatus, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+}
+
 /// The `edr` command line, run as a user would.
 @Suite("edr command line")
 struct CLITests {
-    func edr(_ args: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binDirectory + "/edr")
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    func edr(_ args: [String], timeout: Double = 120) throws -> (status: Int32, output: String) {
+        try runWithDeadline(binDirectory + "/edr", args, timeout: timeout)
     }
 
     func tempDir() throws -> String {
@@ -25,7 +47,7 @@ struct CLITests {
 
     @Test func versionAndHelp() throws {
         let v = try edr(["version"])
-        #expect(v.status == 0 && v.output.hasPrefix("edr "))
+        #expect(v.status == 0 && v.output.hasPrefix("edr "), "\(v.output)")
         let h = try edr(["--help"])
         #expect(h.status == 0)
         for sub in ["run", "validate", "replay", "bench", "version", "doctor"] { #expect(h.output.contains(sub)) }

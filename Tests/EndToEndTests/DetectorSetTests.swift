@@ -24,15 +24,9 @@ struct DetectorSetTests {
     }
 
     static func sha256(_ path: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        p.arguments = [path]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(String(decoding: out, as: UTF8.self).prefix(64))
+        let r = try runWithDeadline("/usr/bin/sha256sum", [path], timeout: 60)
+        try #require(r.status == 0, "sha256sum \(path): \(r.output)")
+        return String(r.output.prefix(64))
     }
 
     func write(_ text: String, to path: String) throws {
@@ -74,7 +68,7 @@ struct DetectorSetTests {
                 try write("# e2e\n\(digest);e2e marked binary\n", to: dir.path + "/ioc/hashes.txt")
             })
         defer { _ = agent.stop() }
-        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
         #expect(agent.output.contains("yara=1"), "\(agent.output)")
 
         let pid = try spawnChild(binary, ["2"])
@@ -124,7 +118,7 @@ struct DetectorSetTests {
                 binary = try markedBinary(in: dir.path + "/root-only", marker: marker)
             })
         defer { _ = agent.stop() }
-        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
         var pids: [Int32] = []
         for _ in 0..<2 {
             let pid = try spawnChild(binary, ["1"])
@@ -148,7 +142,7 @@ struct DetectorSetTests {
             try write("\(domain);e2e bad domain\n", to: dir.path + "/ioc/domains.txt")
         })
         defer { _ = agent.stop() }
-        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
 
         // A refused TCP connect to a listed loopback address.
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -158,9 +152,12 @@ struct DetectorSetTests {
         addr.sin_addr.s_addr = inet_addr("127.0.0.66")
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         close(s)
-        let ip = agent.waitForAlert(timeout: 15) { a in (a.path("threat", "indicator", "value") as? String) == "127.0.0.66" }
-        #expect(ip != nil, "no IP IOC alert:\n\(agent.output)")
-        #expect(ip?.path("threat", "indicator", "type") as? String == "ipv4-addr")
+        let ip = try #require(agent.waitForAlert(timeout: 30) { a in (a.path("threat", "indicator", "value") as? String) == "127.0.0.66" },
+                              "no IP IOC alert:\n\(agent.output)")
+        #expect(ip.path("threat", "indicator", "type") as? String == "ipv4-addr")
+        #expect(ip.path("threat", "indicator", "description") as? String == "e2e bad address")
+        #expect(ip.path("edr", "event", "DestinationIp") as? String == "127.0.0.66" && ip.path("edr", "event", "DestinationPort") as? Int == 9)
+        #expect(ip.path("process", "pid") as? Int == Int(getpid()))
 
         // A DNS query for a name under the listed domain, sent to port 53 on loopback.
         var q: [UInt8] = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
@@ -174,35 +171,54 @@ struct DetectorSetTests {
         _ = q.withUnsafeBytes { b in withUnsafePointer(to: &dst) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             sendto(u, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } }
         close(u)
-        let dns = agent.waitForAlert(timeout: 15) { a in (a.path("threat", "indicator", "value") as? String) == domain }
-        #expect(dns != nil, "no domain IOC alert:\n\(agent.output)")
-        #expect(dns?.path("threat", "indicator", "type") as? String == "domain-name")
+        let dns = try #require(agent.waitForAlert(timeout: 30) { a in (a.path("threat", "indicator", "value") as? String) == domain },
+                               "no domain IOC alert:\n\(agent.output)")
+        #expect(dns.path("threat", "indicator", "type") as? String == "domain-name")
+        #expect(dns.path("threat", "indicator", "description") as? String == "e2e bad domain")
+        #expect(dns.path("edr", "event", "QueryName") as? String == "www." + domain)
     }
 
-    /// Runs `marker` commands every 200 ms until one alerts; seconds it took, nil if none in `limit`.
-    func secondsUntilAlert(_ agent: AgentHarness, marker: String, limit: Double = 6) throws -> Double? {
+    /// Seconds from now until `attempt` (run now and then once a second, each returning what
+    /// identifies it) is answered by an alert `answers` says is for one of the attempts, however
+    /// late that alert comes; nil if none within `limit` (a generous deadline: how fast a
+    /// reload takes effect is a benchmark figure, not an assertion).
+    func secondsUntilAnswered<ID: Hashable>(_ agent: AgentHarness, limit: Double, attempt: () throws -> ID,
+                                            answers: ([String: Any]) -> ID?) rethrows -> Double? {
         let start = Date()
+        var tried = Set<ID>()
+        var lastAttempt = Date.distantPast
         while Date().timeIntervalSince(start) < limit {
-            let pid = try runProgram("/bin/echo", [marker])
-            if agent.waitForAlert(timeout: 0.2, { a in (a.path("process", "pid") as? Int) == Int(pid) }) != nil {
+            if Date().timeIntervalSince(lastAttempt) >= 1 {
+                tried.insert(try attempt())
+                lastAttempt = Date()
+            }
+            if agent.alerts().contains(where: { a in answers(a).map { tried.contains($0) } ?? false }) {
                 return Date().timeIntervalSince(start)
             }
+            usleep(50_000)
         }
         return nil
+    }
+
+    /// Runs `echo marker` until the alert for one of those runs arrives.
+    func secondsUntilAlert(_ agent: AgentHarness, marker: String, limit: Double = 60) throws -> Double? {
+        try secondsUntilAnswered(agent, limit: limit, attempt: { Int(try runProgram("/bin/echo", [marker])) }, answers: { a in
+            (a.path("process", "command_line") as? String)?.contains(marker) == true ? a.path("process", "pid") as? Int : nil
+        })
     }
 
     @Test func editedRulesFireWithoutRestartAndBrokenOnesKeepTheLiveSet() throws {
         let first = "edrreload" + Self.token(), second = "edrreload" + Self.token()
         let agent = try AgentHarness(extraRules: ["first.yml": AgentTests.markerRule(first, level: "low")])
         defer { _ = agent.stop() }
-        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
         let detectBefore = agent.childPID("edr-detect")
-        #expect(try secondsUntilAlert(agent, marker: first) != nil)
+        #expect(try secondsUntilAlert(agent, marker: first) != nil, "the first rule never fired:\n\(agent.output)")
 
-        // A new rule file: fires within 3 s, no restart.
+        // A new rule file: fires without a restart.
         try write(AgentTests.markerRule(second, level: "low"), to: agent.rulesDir.path + "/second.yml")
         // Timing is a benchmark figure (docs/benchmarks.md), not an assertion: only that it fires.
-        let took = try secondsUntilAlert(agent, marker: second, limit: 15)
+        let took = try secondsUntilAlert(agent, marker: second)
         #expect(took != nil, "the new rule never fired:\n\(agent.output)")
         print("sigma reload: new rule fired \(took ?? -1) s after the file was written")
         #expect(agent.childPID("edr-detect") == detectBefore, "the detector must not restart to reload")
@@ -211,8 +227,8 @@ struct DetectorSetTests {
         try write("title: broken\nlogsource: [unclosed\n", to: agent.rulesDir.path + "/broken.yml")
         #expect(agent.waitFor("sigma reload failed", timeout: 10), "\(agent.output)")
         #expect(agent.output.contains("broken.yml"))
-        #expect(try secondsUntilAlert(agent, marker: second, limit: 15) != nil, "live rules stopped firing")
-        #expect(try secondsUntilAlert(agent, marker: first, limit: 15) != nil)
+        #expect(try secondsUntilAlert(agent, marker: second) != nil, "live rules stopped firing")
+        #expect(try secondsUntilAlert(agent, marker: first) != nil, "the first rule stopped firing")
     }
 
     @Test func yaraAndIOCFilesReloadAndBrokenOnesKeepTheLiveSet() throws {
@@ -227,24 +243,23 @@ struct DetectorSetTests {
             try write("127.0.0.70;first\n", to: dir.path + "/ioc/ips.txt")
         })
         defer { _ = agent.stop() }
-        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
         let yaraDir = agent.dir.path + "/yara", iocDir = agent.dir.path + "/ioc"
 
-        func yaraAlert(_ bin: String, rule: String, limit: Double = 6) throws -> Double? {
-            let start = Date()
-            while Date().timeIntervalSince(start) < limit {
+        var children: [pid_t] = []
+        defer { for c in children { waitpid(c, nil, 0) } }
+        /// Runs the marked binary (a 0.3 s sleep) until one of those runs gets the rule's alert.
+        func yaraAlert(_ bin: String, rule: String, limit: Double = 60) throws -> Double? {
+            try secondsUntilAnswered(agent, limit: limit, attempt: { () throws -> Int in
                 let pid = try spawnChild(bin, ["0.3"])
-                let hit = agent.waitForAlert(timeout: 0.6) { a in
-                    (a.path("process", "pid") as? Int) == Int(pid) && (a.path("rule", "name") as? String) == rule
-                }
-                waitpid(pid, nil, 0)
-                if hit != nil { return Date().timeIntervalSince(start) }
-            }
-            return nil
+                children.append(pid)
+                return Int(pid)
+            }, answers: { a in (a.path("rule", "name") as? String) == rule ? a.path("process", "pid") as? Int : nil })
         }
         var port: UInt16 = 20000
-        func connectTo(_ ip: String) {
-            // A new port each time: identical repeats are aggregated, not reported again.
+        func connectTo(_ ip: String) -> Int {
+            // A new port each time: identical repeats are aggregated, not reported again; and
+            // the port tells this attempt's alert from an earlier one for the same address.
             port += 1
             let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var addr = sockaddr_in()
@@ -253,39 +268,37 @@ struct DetectorSetTests {
             addr.sin_addr.s_addr = inet_addr(ip)
             _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
             close(s)
+            return Int(port)
         }
-        func iocAlert(_ ip: String, limit: Double = 6) -> Double? {
-            let start = Date()
-            while Date().timeIntervalSince(start) < limit {
-                connectTo(ip)
-                if agent.waitForAlert(timeout: 0.3, { a in (a.path("threat", "indicator", "value") as? String) == ip }) != nil {
-                    return Date().timeIntervalSince(start)
-                }
-            }
-            return nil
+        /// Connects to `ip` (a new port each time) until one of those connections gets the indicator's alert.
+        func iocAlert(_ ip: String, limit: Double = 60) -> Double? {
+            secondsUntilAnswered(agent, limit: limit, attempt: { connectTo(ip) }, answers: { a in
+                (a.path("threat", "indicator", "value") as? String) == ip ? a.path("edr", "event", "DestinationPort") as? Int : nil
+            })
         }
 
-        #expect(try yaraAlert(binA, rule: "edr_e2e_a", limit: 15) != nil, "\(agent.output)")
-        // A new YARA file fires within 3 s.
+        #expect(try yaraAlert(binA, rule: "edr_e2e_a") != nil, "\(agent.output)")
+        // A new YARA file fires without a restart.
         try write(Self.yaraRule("edr_e2e_b", markerB), to: yaraDir + "/b.yar")
-        let tookYara = try yaraAlert(binB, rule: "edr_e2e_b", limit: 15)
+        let tookYara = try yaraAlert(binB, rule: "edr_e2e_b")
         #expect(tookYara != nil, "the new YARA rule never fired:\n\(agent.output)")
         print("yara reload: new rule fired \(tookYara ?? -1) s after the file was written")
         // A broken YARA file is reported with file and line; the live rules keep firing.
         try write("rule broken {\n  strings: $a = \"x\"\n  condition: $b\n}\n", to: yaraDir + "/broken.yar")
         #expect(agent.waitFor("yara reload failed", timeout: 10), "\(agent.output)")
         #expect(agent.output.contains("broken.yar:"))
-        #expect(try yaraAlert(binA, rule: "edr_e2e_a", limit: 15) != nil, "live YARA rules stopped firing")
+        #expect(try yaraAlert(binA, rule: "edr_e2e_a") != nil, "live YARA rules stopped firing")
 
-        // IOC: a new address fires within 3 s; a malformed line keeps the live set.
-        #expect(iocAlert("127.0.0.70", limit: 15) != nil, "\(agent.output)")
+        // IOC: a new address fires without a restart; a malformed line keeps the live set.
+        #expect(iocAlert("127.0.0.70") != nil, "\(agent.output)")
         try write("127.0.0.70;first\n127.0.0.71;second\n", to: iocDir + "/ips.txt")
-        let tookIOC = iocAlert("127.0.0.71", limit: 15)
+        let tookIOC = iocAlert("127.0.0.71")
         #expect(tookIOC != nil, "the new indicator never fired:\n\(agent.output)")
         print("ioc reload: new indicator fired \(tookIOC ?? -1) s after the file was written")
         try write("127.0.0.70;first\n127.0.0.71;second\n300.1.2.3;not an address\n", to: iocDir + "/ips.txt")
         #expect(agent.waitFor("ioc reload failed", timeout: 10), "\(agent.output)")
         #expect(agent.output.contains("ips.txt:3"), "\(agent.output)")
-        #expect(iocAlert("127.0.0.71", limit: 15) != nil, "live indicators stopped firing")
+        #expect(iocAlert("127.0.0.71") != nil, "live indicators stopped firing")
+        #expect(iocAlert("127.0.0.70") != nil, "the first indicator stopped firing")
     }
 }

@@ -3,8 +3,13 @@ import Foundation
 import EDRCore
 
 /// Telemetry end to end: a real agent, real actions by a real process (a Python script that
-/// talks only to 127.0.0.1 and ::1), and the normalized events checked field by field in the
+/// talks only to loopback addresses), and the normalized events checked field by field in the
 /// alerts that catch-all and SigmaHQ rules raise on them.
+///
+/// Every address that could be swapped with another is distinct: the IPv4 listener is
+/// 127.0.0.21 and its clients bind 127.0.0.22; the DNS server is 127.0.0.53, its answer
+/// 127.0.0.77 (where the next connection goes) and the querying socket 127.0.0.88. (IPv6
+/// loopback has only ::1, so there source and destination are the same address; the ports differ.)
 @Suite("Telemetry end to end", .serialized, .enabled(if: runningAsRoot, "the agent loads eBPF: run as root"))
 struct TelemetryTests {
     static let python = "/usr/bin/python3.11"
@@ -44,38 +49,46 @@ struct TelemetryTests {
     os.close(dfd)
     os.makedirs(f"{d}/etc", exist_ok=True)
     with open(f"{d}/etc/doas.conf", "w") as f: f.write("permit nopass root\n")   # SigmaHQ: doas.conf creation
-    # Network: refused and accepted, IPv4 and IPv6, with the inbound accept.
-    for fam, host, key in ((socket.AF_INET, "127.0.0.1", "v4"), (socket.AF_INET6, "::1", "v6")):
+    # A file that exists, opened read-only: no file event of any kind.
+    with open(f"{d}/{marker}-ro.txt", "r") as f: out["ro"] = f.read()
+    # Network: refused and accepted, IPv4 and IPv6, with the inbound accept. The IPv4 client
+    # binds another loopback address than the listener's.
+    for fam, host, client, key in ((socket.AF_INET, "127.0.0.21", "127.0.0.22", "v4"), (socket.AF_INET6, "::1", "::1", "v6")):
         l = socket.socket(fam); l.bind((host, 0)); l.listen(4)
         port = l.getsockname()[1]
-        c = socket.socket(fam); c.connect((host, port))
+        c = socket.socket(fam); c.bind((client, 0)); c.connect((host, port))
         s, peer = l.accept()
-        out[key] = {"port": port, "client_port": c.getsockname()[1]}
+        out[key] = {"port": port, "client_port": c.getsockname()[1], "peer": peer[0]}
         s.close(); c.close()
         r = socket.socket(fam)
         r.bind((host, 0)); out[key]["refused_port"] = r.getsockname()[1]; r.close()   # a free port: nobody listens
-        r = socket.socket(fam)
+        r = socket.socket(fam); r.bind((client, 0))
         try: r.connect((host, out[key]["refused_port"]))
         except ConnectionRefusedError: out[key]["refused"] = True
         r.close(); l.close()
-    # DNS: a stub resolver on 127.0.0.1:53 answers pool.minexmr.com with 127.0.0.1.
-    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); srv.bind(("127.0.0.1", 53)); srv.settimeout(5)
+    # DNS: a stub resolver on 127.0.0.53:53 answers pool.minexmr.com with 127.0.0.77; the
+    # query comes from 127.0.0.88.
+    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); srv.bind(("127.0.0.53", 53)); srv.settimeout(5)
     def serve():
         q, addr = srv.recvfrom(512)
         end = 12
         while q[end]: end += q[end] + 1
         end += 5
         srv.sendto(q[:2] + b"\x81\x80" + q[4:6] + b"\x00\x01\x00\x00\x00\x00" + q[12:end] +
-                   b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00\x01", addr)
+                   b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00\x4d", addr)
     t = threading.Thread(target=serve); t.start()
     name = b"pool.minexmr.com"
     query = b"\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"".join(bytes([len(p)]) + p for p in name.split(b".")) + b"\x00\x00\x01\x00\x01"
-    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.settimeout(5); c.connect(("127.0.0.1", 53))
-    c.send(query); out["dns_answer"] = len(c.recv(512)); c.close(); t.join(); srv.close()
-    l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1); out["mining_port"] = l.getsockname()[1]
-    c = socket.socket(); c.connect(("127.0.0.1", out["mining_port"])); c.close(); l.close()
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.settimeout(5); c.bind(("127.0.0.88", 0)); c.connect(("127.0.0.53", 53))
+    c.send(query); answer = c.recv(512); out["dns_answer"] = len(answer); out["dns_client_port"] = c.getsockname()[1]
+    c.close(); t.join(); srv.close()
+    answered = socket.inet_ntoa(answer[-4:]); out["answered"] = answered
+    # The next connection goes to the answered address, from yet another loopback address.
+    l = socket.socket(); l.bind((answered, 0)); l.listen(1); out["mining_port"] = l.getsockname()[1]
+    c = socket.socket(); c.bind(("127.0.0.88", 0)); c.connect((answered, out["mining_port"])); out["mining_client_port"] = c.getsockname()[1]
+    c.close(); l.close()
     # Fileless: exec of a memfd.
-    fd = os.memfd_create(f"{marker}-memfd", 0)
+    fd = os.memfd_create(f"{marker}-memfd", 0); out["memfd_fd"] = fd
     os.write(fd, open("/bin/true", "rb").read())
     pid = os.fork()
     if pid == 0:
@@ -93,6 +106,22 @@ struct TelemetryTests {
     with open(f"{d}/result.json", "w") as f: json.dump(out, f)
     """#
 
+    /// Run as uid/gid 61999 (no such user: the name is the number): a file created, a refused
+    /// connection.
+    static let nonRootScript = #"""
+    import os, sys, socket, json
+    d, marker = sys.argv[1], sys.argv[2]
+    with open(f"{d}/{marker}-nonroot.txt", "w") as f: f.write("n")
+    s = socket.socket(); s.bind(("127.0.0.24", 0)); client_port = s.getsockname()[1]
+    try: s.connect(("127.0.0.23", 9))
+    except ConnectionRefusedError: pass
+    port_after = s.getsockname()[1]   # still the bound port after the refusal
+    s.close()
+    with open(f"{d}/nonroot.json", "w") as f:
+        json.dump({"pid": os.getpid(), "uid": os.getuid(), "euid": os.geteuid(), "client_port": client_port, "port_after": port_after}, f)
+    """#
+    static let spareUID = 61999
+
     @Test func networkFilesDnsAndPostExecActivity() throws {
         let marker = "edrtel" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(10)).lowercased()
         var rules: [String: String] = [
@@ -106,40 +135,58 @@ struct TelemetryTests {
             "memfd.yml": Self.rule("memfd_create", 8, selection: "MemfdName|contains: '\(marker)'"),
             "fileless.yml": Self.rule("fileless_exec", 9, selection: "Image|contains: '\(marker)'"),
             "exec.yml": Self.rule("process_creation", 10, selection: "CommandLine|contains: '\(marker)-memfd-true'"),
+            "nonroot.yml": Self.rule("process_creation", 11, selection: "CommandLine|contains: '\(marker)-nonroot'"),
         ]
         // SigmaHQ's own Linux rules for the categories, unchanged.
         let sigmaHQ = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/corpora/sigmahq/rules/linux")
         for sub in ["network_connection", "file_event"] {
             let dir = sigmaHQ.appendingPathComponent(sub)
-            for f in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where f.hasSuffix(".yml") {
-                rules["sigmahq-\(f)"] = try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)
-            }
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yml") }
+            try #require(!files.isEmpty, "no SigmaHQ rules in \(dir.path)")
+            for f in files { rules["sigmahq-\(f)"] = try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8) }
         }
         let agent = try AgentHarness(extraRules: rules)
         defer { _ = agent.stop() }
-        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
         for hook in ["edr_sys_enter", "edr_sys_exit", "edr_fileless_exec", "edr_cgroup_exec", "edr_exec", "edr_exit", "edr_fork"] {
             #expect(agent.output.contains("\(hook):attached"), "\(hook) not attached:\n\(agent.output)")
         }
 
         let work = agent.dir.appendingPathComponent("work")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        // The file the script only reads (created here, by this process, before the script runs).
+        try "read me\n".write(toFile: work.path + "/\(marker)-ro.txt", atomically: false, encoding: .utf8)
         let scriptPath = agent.dir.appendingPathComponent("actions.py").path
         try Self.script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
         let pid = try spawnChild(Self.python, [scriptPath, work.path, marker])
         var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        #expect(status == 0, "action script failed (status \(status))")
+        try #require(waitForChild(pid, &status, timeout: 120), "action script still running after 120 s")
+        try #require(status == 0, "action script failed (status \(status))")
+
+        // The same kind of activity by a user who is not root.
+        let nonRootDir = work.appendingPathComponent("nonroot")
+        try FileManager.default.createDirectory(at: nonRootDir, withIntermediateDirectories: true)
+        chmod(nonRootDir.path, 0o777)
+        let nonRootScript = agent.dir.appendingPathComponent("nonroot.py").path
+        try Self.nonRootScript.write(toFile: nonRootScript, atomically: true, encoding: .utf8)
+        chmod(nonRootScript, 0o644)
+        let nonRootPID = try spawnChild("/usr/bin/setpriv", ["--reuid=\(Self.spareUID)", "--regid=\(Self.spareUID)", "--clear-groups",
+                                                             Self.python, nonRootScript, nonRootDir.path, "\(marker)-nonroot"])
+        try #require(waitForChild(nonRootPID, &status, timeout: 60), "non-root script still running after 60 s")
+        try #require(status == 0, "non-root script failed (status \(status))")
         let resultData = try Data(contentsOf: work.appendingPathComponent("result.json"))
         let result = try #require(try JSONSerialization.jsonObject(with: resultData) as? [String: Any])
         let w = work.path
 
         func event(_ a: [String: Any]) -> [String: Any] { a.path("edr", "event") as? [String: Any] ?? [:] }
         func category(_ a: [String: Any]) -> String? { a.path("edr", "logsource", "category") as? String }
-        func find(_ cat: String, _ what: String, _ match: @escaping ([String: Any]) -> Bool) -> [String: Any]? {
-            let a = agent.waitForAlert(timeout: 20) { a in category(a) == cat && (event(a)["ProcessId"] as? Int) == Int(pid) && match(event(a)) }
+        func findAlert(_ cat: String, _ what: String, pid: pid_t = pid, _ match: @escaping ([String: Any]) -> Bool) -> [String: Any]? {
+            let a = agent.waitForAlert(timeout: 30) { a in category(a) == cat && (event(a)["ProcessId"] as? Int) == Int(pid) && match(event(a)) }
             if a == nil { Issue.record("no \(cat) alert for \(what); alerts: \(agent.alerts().filter { category($0) == cat }.map(event))\n\(agent.output.suffix(3000))") }
-            return a.map(event)
+            return a
+        }
+        func find(_ cat: String, _ what: String, pid: pid_t = pid, _ match: @escaping ([String: Any]) -> Bool) -> [String: Any]? {
+            findAlert(cat, what, pid: pid, match).map(event)
         }
 
         // Files, absolute paths whatever the call was relative to.
@@ -159,56 +206,65 @@ struct TelemetryTests {
         _ = find("file_delete", "unlinkat relative to a directory fd") { ($0["TargetFilename"] as? String) == "\(w)/sub/\(marker)-rel2.txt" }
         #expect(agent.waitForAlert { a in (a.path("rule", "name") as? String) == "Linux Doas Conf File Creation" && (event(a)["ProcessId"] as? Int) == Int(pid) } != nil,
                 "SigmaHQ doas.conf rule did not fire")
-        // Not one alert for a file created while opening an existing one: the write-open is a change, not a create.
-        #expect(agent.alerts().filter { category($0) == "file_event" && (event($0)["TargetFilename"] as? String) == "\(w)/\(marker)-b.txt" }.isEmpty)
 
         // Network: accepted and refused, v4 and v6, and the inbound side.
-        for (key, loop) in [("v4", "127.0.0.1"), ("v6", "::1")] {
+        for (key, server, client) in [("v4", "127.0.0.21", "127.0.0.22"), ("v6", "::1", "::1")] {
             let info = try #require(result[key] as? [String: Any])
             let port = try #require(info["port"] as? Int), clientPort = try #require(info["client_port"] as? Int)
             let refusedPort = try #require(info["refused_port"] as? Int)
             #expect(info["refused"] as? Bool == true)
+            #expect(info["peer"] as? String == client)
             let out = find("network_connection", "\(key) connect") {
                 ($0["Syscall"] as? String) == "connect" && ($0["DestinationPort"] as? Int) == port
             }
             #expect(out?["Initiated"] as? Bool == true && out?["Protocol"] as? String == "tcp" && out?["Result"] as? String == "success")
-            #expect(out?["DestinationIp"] as? String == loop && out?["SourceIp"] as? String == loop)
+            #expect(out?["DestinationIp"] as? String == server, "\(key) connect: \(out ?? [:])")
+            #expect(out?["SourceIp"] as? String == client, "\(key) connect: \(out ?? [:])")
             #expect(out?["SourcePort"] as? Int == clientPort)
             #expect(out?["SourceIsIpv6"] as? Bool == (key == "v6") && out?["DestinationIsIpv6"] as? Bool == (key == "v6"))
+            // Inbound: the peer is the source.
             let inbound = find("network_connection", "\(key) accept") {
                 ($0["Syscall"] as? String) == "accept" && ($0["DestinationPort"] as? Int) == port
             }
             #expect(inbound?["Initiated"] as? Bool == false && inbound?["SourcePort"] as? Int == clientPort)
-            #expect(inbound?["SourceIp"] as? String == loop && inbound?["DestinationIp"] as? String == loop)
+            #expect(inbound?["SourceIp"] as? String == client, "\(key) accept: \(inbound ?? [:])")
+            #expect(inbound?["DestinationIp"] as? String == server, "\(key) accept: \(inbound ?? [:])")
             let refused = find("network_connection", "\(key) refused connect") {
                 ($0["Syscall"] as? String) == "connect" && ($0["DestinationPort"] as? Int) == refusedPort
             }
-            #expect(refused?["Result"] as? String == "refused" && refused?["DestinationIp"] as? String == loop)
-            // bind: the listener's and the free port's sockets, each bound to the loopback address.
+            #expect(refused?["Result"] as? String == "refused" && refused?["DestinationIp"] as? String == server)
+            #expect(refused?["SourceIp"] as? String == client, "\(key) refused: \(refused ?? [:])")
+            // bind: the listener's and the free port's sockets, each bound to the server address.
             for bound in [port, refusedPort] {
                 let b = find("network_connection", "\(key) bind to \(bound)") {
                     ($0["Syscall"] as? String) == "bind" && ($0["DestinationPort"] as? Int) == bound
                 }
-                #expect(b?["DestinationIp"] as? String == loop && b?["Initiated"] as? Bool == false && b?["Result"] as? String == "success")
+                #expect(b?["DestinationIp"] as? String == server && b?["Initiated"] as? Bool == false && b?["Result"] as? String == "success")
             }
         }
 
         // DNS: the query with its answer, then a connection that carries the name.
-        #expect(result["dns_answer"] as? Int ?? 0 > 12)
+        // The answer: header 12 + question 22 + answer record 16 bytes.
+        #expect(result["dns_answer"] as? Int == 50)
+        #expect(result["answered"] as? String == "127.0.0.77")
         let dns = find("dns_query", "stub resolver query") { ($0["QueryName"] as? String) == "pool.minexmr.com" }
-        #expect(dns?["QueryType"] as? String == "A" && dns?["QueryStatus"] as? String == "0")
-        #expect(dns?["QueryResults"] as? String == "127.0.0.1;" && dns?["DnsServer"] as? String == "127.0.0.1")
-        let miningPort = try #require(result["mining_port"] as? Int)
+        #expect(dns?["QueryType"] as? String == "A" && dns?["QueryStatus"] as? String == "0" && dns?["Protocol"] as? String == "udp")
+        #expect(dns?["QueryResults"] as? String == "127.0.0.77;")
+        #expect(dns?["DnsServer"] as? String == "127.0.0.53")
+        let miningPort = try #require(result["mining_port"] as? Int), miningClientPort = try #require(result["mining_client_port"] as? Int)
         let named = find("network_connection", "connect after the DNS answer") {
             ($0["Syscall"] as? String) == "connect" && ($0["DestinationPort"] as? Int) == miningPort
         }
         #expect(named?["DestinationHostname"] as? String == "pool.minexmr.com")
+        #expect(named?["DestinationIp"] as? String == "127.0.0.77")
+        #expect(named?["SourceIp"] as? String == "127.0.0.88" && named?["SourcePort"] as? Int == miningClientPort)
         #expect(agent.waitForAlert { a in (a.path("rule", "name") as? String) == "Linux Crypto Mining Pool Connections" && (event(a)["ProcessId"] as? Int) == Int(pid) } != nil,
                 "SigmaHQ crypto mining rule did not fire on DestinationHostname")
 
         // memfd_create by the script, then the exec of the memfd by its child.
         let memfd = find("memfd_create", "memfd_create") { ($0["MemfdName"] as? String) == "\(marker)-memfd" }
-        #expect((memfd?["Result"] as? String)?.hasPrefix("fd ") == true)
+        let memfdFD = try #require(result["memfd_fd"] as? Int)
+        #expect(memfd?["Result"] as? String == "fd \(memfdFD)")
         let memfdChild = try #require(result["memfd_child"] as? Int)
         let fileless = agent.waitForAlert(timeout: 20) { a in category(a) == "fileless_exec" && (event(a)["ProcessId"] as? Int) == memfdChild }
         #expect(fileless.map(event)?["Image"] as? String == "/memfd:\(marker)-memfd", "no fileless_exec alert:\n\(agent.alerts().filter { category($0) == "fileless_exec" }.map(event))")
@@ -222,7 +278,49 @@ struct TelemetryTests {
         #expect(access?["SourceProcessId"] as? Int == Int(pid) && access?["SourceImage"] as? String == Self.python)
         #expect(access?["TargetImage"] as? String == Self.python && access?["Result"] as? String == "success")
         #expect((access?["TargetProcessGUID"] as? String)?.count == 38)
+        #expect(access?["TargetProcessGUID"] as? String != access?["SourceProcessGUID"] as? String)
 
+        // The non-root run: its user everywhere, as name (no passwd entry: the number) and id.
+        let nonRoot = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: nonRootDir.appendingPathComponent("nonroot.json"))) as? [String: Any])
+        #expect(nonRoot["pid"] as? Int == Int(nonRootPID) && nonRoot["uid"] as? Int == Self.spareUID && nonRoot["euid"] as? Int == Self.spareUID)
+        // (setpriv itself, run by root, execs first under the same pid: the python exec is the one after setresuid.)
+        let nonRootExec = findAlert("process_creation", "exec as uid \(Self.spareUID)", pid: nonRootPID) { ($0["Image"] as? String) == Self.python }
+        #expect(nonRootExec.map(event)?["User"] as? String == "\(Self.spareUID)", "\(nonRootExec ?? [:])")
+        #expect(nonRootExec?.path("user", "id") as? String == "\(Self.spareUID)" && nonRootExec?.path("user", "name") as? String == "\(Self.spareUID)")
+        #expect(nonRootExec.map(event)?["Image"] as? String == Self.python)
+        let nonRootFile = findAlert("file_event", "file created as uid \(Self.spareUID)", pid: nonRootPID) {
+            ($0["TargetFilename"] as? String) == "\(nonRootDir.path)/\(marker)-nonroot-nonroot.txt"
+        }
+        #expect(nonRootFile.map(event)?["User"] as? String == "\(Self.spareUID)", "\(nonRootFile ?? [:])")
+        #expect(nonRootFile?.path("user", "id") as? String == "\(Self.spareUID)")
+        let nonRootNet = findAlert("network_connection", "connect as uid \(Self.spareUID)", pid: nonRootPID) {
+            ($0["Syscall"] as? String) == "connect" && ($0["DestinationIp"] as? String) == "127.0.0.23"
+        }
+        #expect(nonRootNet.map(event)?["User"] as? String == "\(Self.spareUID)" && nonRootNet.map(event)?["SourceIp"] as? String == "127.0.0.24")
+        #expect(nonRootNet.map(event)?["Result"] as? String == "refused" && nonRootNet.map(event)?["DestinationPort"] as? Int == 9)
+        #expect(nonRoot["port_after"] as? Int == nonRoot["client_port"] as? Int)
+        // The socket still names its port after the refusal (getsockname), but the sensor reports
+        // 0: it reads the port the kernel released when the connect failed. Production fix pending;
+        // this known issue fails as soon as the port is right, so it cannot outlive the fix.
+        withKnownIssue("sensor: SourcePort 0 on a refused connect of a bound socket") {
+            #expect(nonRootNet.map(event)?["SourcePort"] as? Int == nonRoot["client_port"] as? Int, "\(nonRootNet.map(event) ?? [:]) \(nonRoot)")
+        }
+        #expect(nonRootNet?.path("user", "id") as? String == "\(Self.spareUID)")
+        // And root's activity was root's.
+        #expect(created?["User"] as? String == "root")
+
+        // Negative checks last, when every event of the script has long been processed.
+        // The write-open of an existing file is a change, not a create: one create for a.txt.
+        let creates = agent.alerts().filter {
+            category($0) == "file_event" && (event($0)["ProcessId"] as? Int) == Int(pid) && (event($0)["TargetFilename"] as? String) == "\(w)/\(marker)-a.txt"
+        }
+        #expect(creates.count == 1, "file_event alerts for a.txt: \(creates.map(event))")
+        // The read-only open of an existing file is no file event of any kind.
+        let readOnly = agent.alerts().filter {
+            (category($0) ?? "").hasPrefix("file_") && (event($0)["TargetFilename"] as? String) == "\(w)/\(marker)-ro.txt" && (event($0)["ProcessId"] as? Int) == Int(pid)
+        }
+        #expect(readOnly.isEmpty, "a read-only open was reported: \(readOnly.map(event))")
+        #expect(result["ro"] as? String == "read me\n")
     }
 
     /// bash's /dev/tcp to ::1 is what SigmaHQ's "Linux Reverse Shell Indicator" looks for
@@ -230,10 +328,10 @@ struct TelemetryTests {
     @Test func sigmaHQReverseShellRuleOnBashDevTcp() throws {
         let dir = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/corpora/sigmahq/rules/linux/network_connection")
         let name = "net_connection_lnx_back_connect_shell_dev.yml"
-        guard let text = try? String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8) else { return }
+        let text = try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
         let agent = try AgentHarness(extraRules: [name: text])
         defer { _ = agent.stop() }
-        #expect(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
         // A listener on ::1 so the connection succeeds; the shell closes at once.
         let listener = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(listener) }
@@ -246,10 +344,28 @@ struct TelemetryTests {
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
         let port = Int(UInt16(bigEndian: addr.sin6_port))
         let bash = try spawnChild("/bin/bash", ["-c", "exec 3<>/dev/tcp/::1/\(port); exec 3>&-"])
-        waitpid(bash, nil, 0)
-        let alert = agent.waitForAlert(timeout: 20) { a in (a.path("rule", "name") as? String) == "Linux Reverse Shell Indicator" && (a.path("process", "pid") as? Int) == Int(bash) }
-        #expect(alert != nil, "reverse shell rule did not fire:\n\(agent.output.suffix(2000))")
-        #expect(alert?.path("edr", "event", "DestinationIp") as? String == "::1")
-        #expect(alert?.path("edr", "event", "DestinationPort") as? Int == port)
+        var status: Int32 = 0
+        try #require(waitForChild(bash, &status, timeout: 60), "bash still running after 60 s")
+        let alert = try #require(agent.waitForAlert(timeout: 30) { a in (a.path("rule", "name") as? String) == "Linux Reverse Shell Indicator" && (a.path("process", "pid") as? Int) == Int(bash) },
+                                 "reverse shell rule did not fire:\n\(agent.output.suffix(2000))")
+        #expect(alert.path("edr", "event", "DestinationIp") as? String == "::1")
+        #expect(alert.path("edr", "event", "DestinationPort") as? Int == port)
+        #expect(alert.path("edr", "event", "Image") as? String == "/usr/bin/bash")
+        #expect(alert.path("rule", "id") as? String == "83dcd9f6-9ca8-4af7-a16e-a1c7a6b51871")
     }
+}
+
+/// waitpid with a deadline: false if the child is still running after `timeout` seconds (it is
+/// then killed and reaped, so nothing is left behind).
+func waitForChild(_ pid: pid_t, _ status: inout Int32, timeout: Double) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid { return true }
+        if r < 0 && errno != EINTR { return false }
+        usleep(20_000)
+    }
+    kill(pid, SIGKILL)
+    waitpid(pid, &status, 0)
+    return false
 }
