@@ -118,16 +118,64 @@ MUTANTS = [
         tests="DetectorCounterTests",
         why="the kernel's ring-full drops leave the loss sum"),
 
-    # --- privilege boundary: mutants to come with that rewrite, in the same form ---
-    # (seccomp allowlist, the sensor's peer-credential check, the responder's start-time
-    # check), e.g.
-    # Mutant(
-    #     name="seccomp-allows-ptrace",
-    #     file="Sources/EDRCore/Seccomp.swift",
-    #     find="<exact line of the allowlist>",
-    #     replace="<the line with ptrace added>",
-    #     tests="ConfinementTests",
-    #     why="the detector's seccomp filter lets ptrace through"),
+    # --- privilege boundary (Sources/EDRCore, EDRSupervisor, EDRRespond) ---
+    # The confinement probes spawn the scratch copy's own edr-detect (built by --build-tests).
+    Mutant(
+        name="detector-allowlist-admits-execve",
+        file="Sources/EDRCore/Seccomp.swift",
+        find="        try f.add(allow, runtime)\n",
+        replace="        try f.add(allow, runtime + (role == .detector ? [\"execve\"] : []))\n",
+        tests="detectorProbeIsDeniedConfinedAndWorksUnconfined",
+        why="a compromised detector can run any program"),
+    Mutant(
+        name="detector-allowlist-admits-fsetfl",
+        file="Sources/EDRCore/Seccomp.swift",
+        find="for cmd in [F_DUPFD, F_GETFD, F_SETFD, F_GETFL, 1030 /* F_DUPFD_CLOEXEC */] as [Int32] {",
+        replace="for cmd in [F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, 1030 /* F_DUPFD_CLOEXEC */] as [Int32] {",
+        tests="detectorProbeIsDeniedConfinedAndWorksUnconfined",
+        why="the detector can clear O_APPEND on the alert descriptor and overwrite alerts already written"),
+    Mutant(
+        name="sensor-allowlist-admits-sockets",
+        file="Sources/EDRCore/Seccomp.swift",
+        find='            try f.add(allow, ["bpf"])\n',
+        replace='            try f.add(allow, ["bpf", "socket"])\n',
+        tests="sensorAllowlistKills",
+        why="the root sensor can open sockets (and be reached or reach out)"),
+    Mutant(
+        name="landlock-not-applied",
+        file="Sources/EDRCore/SelfConfinement.swift",
+        find="        guard edr_landlock_restrict_self(ruleset) == 0 else { throw SystemError(\"landlock_restrict_self\") }",
+        replace="        _ = ruleset",
+        tests="detectorProbeIsDeniedConfinedAndWorksUnconfined",
+        why="the detector reads any file its uid may (/etc/passwd, other users' world-readable files)"),
+    Mutant(
+        name="responder-skips-start-time-check",
+        file="Sources/EDRRespond/ResponsePolicy.swift",
+        find="        guard t.startTicks == r.startTicks else {",
+        replace="        guard t.startTicks == t.startTicks else {",
+        tests="policyRefusesWhatItProtects|killsTheRealProcessOnlyWhenStartTimeMatches",
+        why="a recycled pid is killed: the process that matched is gone, an innocent one has its pid"),
+    Mutant(
+        name="responder-kills-kernel-threads",
+        file="Sources/EDRRespond/ResponsePolicy.swift",
+        find='        if t.isKernelThread { return .refuse("pid \\(r.pid) is a kernel thread") }',
+        replace="",
+        tests="policyRefusesWhatItProtects",
+        why="the responder acts on kernel threads"),
+    Mutant(
+        name="identity-accepts-nobody",
+        file="Sources/EDRSupervisor/ChildIdentity.swift",
+        find="        guard u.uid != 65534 else {",
+        replace="        guard u.uid != 65534 || true else {",
+        tests="namedUsersMustBeDedicated",
+        why="a child runs as nobody, a uid other daemons share (they could signal or trace it)"),
+    Mutant(
+        name="trusted-files-ignore-world-write",
+        file="Sources/EDRSupervisor/ChildIdentity.swift",
+        find="        let otherWrite = st.st_mode & S_IWOTH != 0",
+        replace="        let otherWrite = false",
+        tests="filesWritableByOthersAreRefusedByName",
+        why="a rule file anyone can edit is loaded: any user can blind the agent"),
 ]
 
 
@@ -186,7 +234,9 @@ def restore(m):
 def run(cmd, timeout, logfile):
     """Runs cmd in the scratch copy, output to logfile; returns the exit status (None on timeout)."""
     with open(logfile, "w") as out:
-        p = subprocess.Popen(cmd, cwd=SRC, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        # The scratch copy's own binaries (the confinement probes spawn its edr-detect).
+        env = {k: v for k, v in os.environ.items() if k != "EDR_BIN_DIR"}
+        p = subprocess.Popen(cmd, cwd=SRC, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         try:
             return p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -29,7 +29,7 @@ public struct Normalizer: Sendable {
     }
 
     public func wallTime(bootNanos: UInt64) -> Double {
-        Double(Int64(bootNanos) + bootToWallNanos) / 1e9
+        Double(Int64(truncatingIfNeeded: bootNanos) &+ bootToWallNanos) / 1e9
     }
 
     /// A process start: updates the cache and returns the process_creation event.

@@ -125,7 +125,7 @@ public struct TelemetryNormalizer: Sendable {
         case -101: "network unreachable"
         case -113: "host unreachable"
         case -13, -1: "denied"
-        default: "error \(-r)"
+        default: "error \(-Int64(r))"  // Int64: -Int32.min would trap
         }
     }
 
@@ -314,9 +314,9 @@ public struct TelemetryNormalizer: Sendable {
             f.append(("Parameters", .string(str(0))))
         case .bpfProgLoad:
             source = Self.bpfProgramLoad
-            f.append(("ProgramType", .int(Int64(r.args[0]))))
+            f.append(("ProgramType", .int(Int64(bitPattern: r.args[0]))))
             f.append(("ProgramName", .string(str(0))))
-            f.append(("InstructionCount", .int(Int64(r.args[1]))))
+            f.append(("InstructionCount", .int(Int64(bitPattern: r.args[1]))))
         case .capset:
             source = Self.privilegeChange
             f.append(("TargetProcessId", .int(Int64(r.targetPID == 0 ? r.ctx.ids.pid : r.targetPID))))
@@ -338,11 +338,11 @@ public struct TelemetryNormalizer: Sendable {
         case .memfdCreate:
             source = Self.memfdCreate
             f.append(("MemfdName", .string(str(0))))
-            f.append(("Flags", .int(Int64(r.args[0]))))
+            f.append(("Flags", .int(Int64(bitPattern: r.args[0]))))
         case .mount:
             source = Self.mount
             f += [("Source", .string(str(0))), ("Target", .string(str(1))), ("FsType", .string(str(2))),
-                  ("Flags", .int(Int64(r.args[0])))]
+                  ("Flags", .int(Int64(bitPattern: r.args[0])))]
         case .filelessExec:
             source = Self.filelessExec
             // The exec record may not have been handled yet: the kernel's path is authoritative.
