@@ -286,7 +286,9 @@ static __always_inline int sock_ends(struct sock *sk, __u16 *family, __u8 *proto
         return 0;
     *family = fam;
     *protocol = (__u8)BPF_CORE_READ(sk, sk_protocol);
-    *sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+    /* inet_sport, not skc_num: a refused connect releases the port number (skc_num = 0) but
+       the socket still names it (getsockname reads inet_sport). */
+    *sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
     *dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
     if (fam == EDR_AF_INET) {
         __u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);

@@ -127,23 +127,26 @@ public final class Detector: @unchecked Sendable {
             Log.info("supervisor gone; exiting")
             return false
         }
+        var newSensor: Int32?
         for p in peers {
             switch p.role {
             case "sensor":
-                if sensor >= 0 && sensor != p.fd { close(sensor) }
-                sensor = p.fd
+                // The connection being served is closed by the caller when it switches.
+                if let pending = newSensor { close(pending) }
+                newSensor = p.fd
             case "respond":
+                respondLock.lock()
                 if respondFD >= 0 { close(respondFD) }
                 respondFD = p.fd
                 respondIn = FrameDecoder(maxFrameSize: 16384)
-                Log.info("connected to edr-respond")
-                respondLock.lock()
                 flushResponder()
                 respondLock.unlock()
+                Log.info("connected to edr-respond")
             default:
                 close(p.fd)
             }
         }
+        if let newSensor { sensor = newSensor }
         return true
     }
 
@@ -369,7 +372,10 @@ public final class Detector: @unchecked Sendable {
     }
 
     /// Reads the responder's results (each becomes an outcome event) and sends queued requests.
+    /// Holds respondLock throughout: the scan worker's thread may send on the same socket.
     private func serviceResponder() {
+        respondLock.lock()
+        defer { respondLock.unlock() }
         guard respondFD >= 0 else { return }
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -378,33 +384,24 @@ public final class Detector: @unchecked Sendable {
                 buf.withUnsafeBytes { respondIn.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                 do {
                     while let f = try respondIn.next() {
-                        let result = try ResponseResult(frame: f)
                         counters.responseOutcomes += 1
-                        respondLock.lock()
-                        writeOutcome(result)
-                        respondLock.unlock()
+                        writeOutcome(try ResponseResult(frame: f))
                     }
                 } catch {
                     Log.error("malformed result from edr-respond: \(error); dropping its connection")
-                    respondLock.lock()
                     close(respondFD)
                     respondFD = -1
-                    respondLock.unlock()
                     return
                 }
                 continue
             }
             if n < 0 && (errno == EAGAIN || errno == EINTR) { break }
             Log.warning("edr-respond closed its connection; waiting for the next one")
-            respondLock.lock()
             close(respondFD)
             respondFD = -1
-            respondLock.unlock()
             return
         }
-        respondLock.lock()
         flushResponder()
-        respondLock.unlock()
     }
 
     /// One response outcome as its own ECS event in the alert stream.

@@ -299,12 +299,9 @@ struct TelemetryTests {
         #expect(nonRootNet.map(event)?["User"] as? String == "\(Self.spareUID)" && nonRootNet.map(event)?["SourceIp"] as? String == "127.0.0.24")
         #expect(nonRootNet.map(event)?["Result"] as? String == "refused" && nonRootNet.map(event)?["DestinationPort"] as? Int == 9)
         #expect(nonRoot["port_after"] as? Int == nonRoot["client_port"] as? Int)
-        // The socket still names its port after the refusal (getsockname), but the sensor reports
-        // 0: it reads the port the kernel released when the connect failed. Production fix pending;
-        // this known issue fails as soon as the port is right, so it cannot outlive the fix.
-        withKnownIssue("sensor: SourcePort 0 on a refused connect of a bound socket") {
-            #expect(nonRootNet.map(event)?["SourcePort"] as? Int == nonRoot["client_port"] as? Int, "\(nonRootNet.map(event) ?? [:]) \(nonRoot)")
-        }
+        // The socket still names its port after the refusal (getsockname): so does the sensor
+        // (it reads inet_sport; skc_num is released when the connect fails).
+        #expect(nonRootNet.map(event)?["SourcePort"] as? Int == nonRoot["client_port"] as? Int, "\(nonRootNet.map(event) ?? [:]) \(nonRoot)")
         #expect(nonRootNet?.path("user", "id") as? String == "\(Self.spareUID)")
         // And root's activity was root's.
         #expect(created?["User"] as? String == "root")
