@@ -55,6 +55,11 @@ public struct AgentConfig: Sendable, Equatable {
     public struct Alerts: Sendable, Equatable {
         /// NDJSON alert file; "-" writes to standard output.
         public var path = "/var/log/edr/alerts.ndjson"
+        /// Rotate the file at this size (0: never; leave rotation to logrotate, which sends
+        /// SIGHUP so that the supervisor reopens the file).
+        public var maxSizeMiB = 0
+        /// Rotated files kept by the size-based rotation: path.1 … path.N.
+        public var keep = 5
     }
     public struct Response: Sendable, Equatable {
         public var enabled = false
@@ -71,7 +76,14 @@ public struct AgentConfig: Sendable, Equatable {
         /// Users (names or uids) whose processes are never killed.
         public var protectedUsers: [String] = []
     }
+    public struct Metrics: Sendable, Equatable {
+        /// node_exporter's textfile-collector directory: the supervisor writes edr.prom there
+        /// every 2 s (no agent process listens on a network socket). Empty: off.
+        public var textfileDir = ""
+    }
     public struct Supervisor: Sendable, Equatable {
+        /// edr.pid (for logrotate's SIGHUP) and status.json (`edr status`); named sockets of
+        /// the systemd units.
         public var runtimeDir = "/run/edr"
         public var restartDelayMs = 100
         public var maxRestartDelayMs = 5000
@@ -94,6 +106,7 @@ public struct AgentConfig: Sendable, Equatable {
     public var alerts = Alerts()
     public var response = Response()
     public var supervisor = Supervisor()
+    public var metrics = Metrics()
 
     public init() {}
 }
@@ -184,6 +197,8 @@ extension AgentConfig {
         ],
         "alerts": [
             "path": { c, v, w throws(ConfigError) in c.alerts.path = try string(v, w) },
+            "max_size_mib": { c, v, w throws(ConfigError) in c.alerts.maxSizeMiB = try int(v, w, range: 0...1_000_000) },
+            "keep": { c, v, w throws(ConfigError) in c.alerts.keep = try int(v, w, range: 1...1000) },
         ],
         "response": [
             "enabled": { c, v, w throws(ConfigError) in c.response.enabled = try bool(v, w) },
@@ -205,6 +220,9 @@ extension AgentConfig {
                 c.response.protectedExecutables = list
             },
             "protected_users": { c, v, w throws(ConfigError) in c.response.protectedUsers = try strings(v, w) },
+        ],
+        "metrics": [
+            "textfile_dir": { c, v, w throws(ConfigError) in c.metrics.textfileDir = try string(v, w) },
         ],
         "supervisor": [
             "runtime_dir": { c, v, w throws(ConfigError) in c.supervisor.runtimeDir = try string(v, w) },
@@ -286,6 +304,8 @@ extension AgentConfig {
         yara.rules = yara.rules.map(resolve)
         ioc.rules = ioc.rules.map(resolve)
         alerts.path = resolve(alerts.path)
+        if !metrics.textfileDir.isEmpty { metrics.textfileDir = resolve(metrics.textfileDir) }
+        supervisor.runtimeDir = resolve(supervisor.runtimeDir)
         if !sensor.bpfObject.isEmpty { sensor.bpfObject = resolve(sensor.bpfObject) }
     }
 

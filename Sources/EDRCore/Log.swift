@@ -42,11 +42,28 @@ public enum Log {
         return t
     }
 
+    /// Standard error is the journal (systemd's JOURNAL_STREAM names its device and inode):
+    /// lines carry a syslog priority prefix ("<3>" error … "<7>" debug) and no timestamp of
+    /// their own (the journal stamps them).
+    nonisolated(unsafe) public private(set) static var toJournal = false
+
     /// Set once at process start, before any thread is spawned.
     public static func setup(component: String, level: Level) {
         Self.component = component
         Self.minimum = level
+        Self.toJournal = stderrIsJournal()
     }
+
+    static func stderrIsJournal() -> Bool {
+        guard let v = getenv("JOURNAL_STREAM") else { return false }
+        let parts = String(cString: v).split(separator: ":")
+        guard parts.count == 2, let dev = UInt64(parts[0]), let ino = UInt64(parts[1]) else { return false }
+        var st = stat()
+        return fstat(2, &st) == 0 && UInt64(st.st_dev) == dev && UInt64(st.st_ino) == ino
+    }
+
+    /// sd-daemon(3) priority of a level.
+    static func priority(_ level: Level) -> Int { [7, 6, 4, 3][level.rawValue] }
 
     public static func debug(_ message: @autoclosure () -> String) { write(.debug, message) }
     public static func info(_ message: @autoclosure () -> String) { write(.info, message) }
@@ -55,9 +72,15 @@ public enum Log {
 
     private static func write(_ level: Level, _ message: () -> String) {
         guard level >= minimum else { return }
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let line = "\(formatTimestamp(seconds: Int64(ts.tv_sec), nanos: Int(ts.tv_nsec), fractionDigits: 3)) \(component)[\(getpid())] \(level.label): \(pathNames.isEmpty ? message() : displayPaths(message()))\n"
+        let text = pathNames.isEmpty ? message() : displayPaths(message())
+        let line: String
+        if toJournal {
+            line = "<\(priority(level))>\(component)[\(getpid())] \(level.label): \(text)\n"
+        } else {
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            line = "\(formatTimestamp(seconds: Int64(ts.tv_sec), nanos: Int(ts.tv_nsec), fractionDigits: 3)) \(component)[\(getpid())] \(level.label): \(text)\n"
+        }
         var bytes = Array(line.utf8)
         bytes.withUnsafeMutableBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
     }

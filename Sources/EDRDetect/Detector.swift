@@ -134,6 +134,12 @@ public final class Detector: @unchecked Sendable {
                 // The connection being served is closed by the caller when it switches.
                 if let pending = newSensor { close(pending) }
                 newSensor = p.fd
+            case "alerts":
+                // The supervisor reopened the alert file (SIGHUP, rotation): the new file takes
+                // the alert descriptor's place; a line is written whole to one or the other.
+                if dup2(p.fd, ChildFD.primary) < 0 { Log.error("switching the alert file: \(String(cString: strerror(errno)))") }
+                close(p.fd)
+                Log.info("alert file reopened")
             case "respond":
                 respondLock.lock()
                 if respondFD >= 0 { close(respondFD) }
@@ -190,6 +196,7 @@ public final class Detector: @unchecked Sendable {
             }
             if reader.decoder.bufferedBytes == 0 {
                 ControlChannel.heartbeat()
+                reportStats()
                 for i in pollfds.indices { pollfds[i].revents = 0 }
                 respondLock.lock()
                 let wantOut = !respondOut.isEmpty
@@ -436,6 +443,36 @@ public final class Detector: @unchecked Sendable {
     }
 
     private var lastReconcile: [String: UInt64] = [:]
+    private var lastStatsReport: UInt64 = 0
+    /// How often the detector's counters go to the supervisor (for `edr status` and metrics).
+    static let statsReportNanos: UInt64 = 2_000_000_000
+
+    /// One "STATS k=v …" line to the supervisor, at most every `statsReportNanos`.
+    private func reportStats() {
+        let now = monotonicNanos()
+        guard now &- lastStatsReport >= Self.statsReportNanos else { return }
+        lastStatsReport = now
+        let s = lastReconcile
+        var submitted: UInt64 = 0, ringFull: UInt64 = 0, tooLarge: UInt64 = 0
+        for f in ["exec", "exit", "fork", "net", "file", "dns", "attack", "cgroup"] {
+            submitted += s["kernel.\(f).submitted"] ?? 0
+            ringFull += s["kernel.\(f).ring_full"] ?? 0
+            tooLarge += s["kernel.\(f).too_large"] ?? 0
+        }
+        let d = detectors
+        let fields: [(String, String)] = [
+            ("frames", "\(counters.framesReceived)"), ("records", "\(counters.recordsDecoded)"),
+            ("record_errors", "\(counters.recordErrors)"), ("events", "\(counters.events)"), ("alerts", "\(counters.alerts)"),
+            ("alerts_written", "\(sink.written)"), ("alert_write_errors", "\(sink.writeErrors)"),
+            ("response_requests", "\(counters.responseRequests)"), ("response_outcomes", "\(counters.responseOutcomes)"),
+            ("response_queue_full", "\(counters.responseQueueFull)"),
+            ("kernel_submitted", "\(submitted)"), ("kernel_ring_full", "\(ringFull)"), ("kernel_too_large", "\(tooLarge)"),
+            ("sensor_records_read", "\(s["sensor.records_read"] ?? 0)"), ("sensor_pending_frames", "\(s["sensor.pending_frames"] ?? 0)"),
+            ("sensor_executables_unavailable", "\(s["sensor.executables_unavailable"] ?? 0)"),
+            ("sigma_rules", "\(d.sigma.loadedCount)"), ("yara_rules", "\(d.yara?.ruleCount ?? 0)"),
+        ]
+        ControlChannel.send("STATS " + fields.map { "\($0.0)=\($0.1)" }.joined(separator: " ") + " last_reload=" + store.lastReload)
+    }
 
     /// Compares what the kernel submitted, what the sensor read and what arrived here.
     private func reconcile(_ stats: [(String, UInt64)]) {

@@ -81,9 +81,23 @@ public final class DetectorStore: @unchecked Sendable {
             let fp = Self.fingerprint(paths(kind))
             guard force || fp != fingerprints[kind] else { continue }
             fingerprints[kind] = fp
-            if rebuild(kind) { swapped.append(kind) }
+            let ok = rebuild(kind)
+            if ok { swapped.append(kind) }
+            let line = "\(kind.rawValue) \(ok ? "ok" : "failed, previous set kept") at \(formatTimestamp(epochSeconds: wallClockNow()))"
+            lock.lock()
+            reloadResult = line
+            lock.unlock()
         }
         return swapped
+    }
+
+    private var reloadResult = "none"
+
+    /// The last reload's outcome ("sigma ok at …", "yara failed, previous set kept at …").
+    public var lastReload: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return reloadResult
     }
 
     private func rebuild(_ kind: Kind) -> Bool {

@@ -24,8 +24,14 @@ public final class Responder {
         signal(SIGTERM) { _ in _exit(0) }
         signal(SIGINT) { _ in _exit(0) }
         signal(SIGPIPE, SIG_IGN)
+        var lastStats: UInt64 = 0
         while true {
             ControlChannel.heartbeat()
+            let now = monotonicNanos()
+            if now &- lastStats >= 2_000_000_000 {
+                lastStats = now
+                ControlChannel.send("STATS killed=\(killed) refused=\(refused) requests=\(requests)")
+            }
             var fds = [pollfd(fd: ChildFD.control, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: detector, events: Int16(POLLIN), revents: 0)]
             let n = poll(&fds, 2, 500)
@@ -59,7 +65,10 @@ public final class Responder {
         }
     }
 
+    public private(set) var requests: UInt64 = 0
+
     public func handle(_ r: ResponseRequest) -> ResponseResult {
+        requests += 1
         let now = monotonicNanos()
         kills.removeAll { now &- $0 >= 60_000_000_000 }
         let facts = TargetFacts.read(pid: r.pid)

@@ -58,7 +58,9 @@ public enum Spawner {
 
         let argStrings = [spec.executable] + spec.arguments
         var cArgs: [UnsafeMutablePointer<CChar>?] = argStrings.map { strdup($0) } + [nil]
-        let envStrings = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "SWIFT_BACKTRACE=enable=no"]
+        var envStrings = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "SWIFT_BACKTRACE=enable=no"]
+        // The children share the supervisor's standard error: under systemd that is the journal.
+        if let j = getenv("JOURNAL_STREAM") { envStrings.append("JOURNAL_STREAM=" + String(cString: j)) }
         var env: [UnsafeMutablePointer<CChar>?] = envStrings.map { strdup($0) } + [nil]
         defer {
             for p in cArgs { free(p) }

@@ -60,6 +60,8 @@ public final class Supervisor {
         var startedAt: UInt64 = 0
         var lastHeard: UInt64 = 0
         var crashLoopReported = false
+        var totalRestarts = 0
+        var stats: [String: String] = [:]
         /// Why the supervisor killed it, if it did (stopped, hung): the reap then says so.
         var killedBecause: String?
 
@@ -209,6 +211,10 @@ public final class Supervisor {
         kmsgFD = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         if kmsgFD >= 0 { lseek(kmsgFD, 0, SEEK_END) } else { Log.warning("cannot read /dev/kmsg: seccomp kills will be reported without the syscall's name") }
 
+        try makeDirectory(c.supervisor.runtimeDir, mode: 0o755)
+        writeAtomically(pidPath, Array("\(getpid())\n".utf8))
+        startWall = wallClockNow()
+
         installSignalHandlers()
         startTime = monotonicNanos()
         for child in children { try start(child) }
@@ -244,6 +250,7 @@ public final class Supervisor {
         if child.control >= 0 { close(child.control) }
         child.control = mine
         _ = fcntl(mine, F_SETFL, O_NONBLOCK)
+        if child.startedAt != 0 { child.totalRestarts += 1 }
         child.pid = pid
         child.ready = nil
         child.statusBuffer = []
@@ -312,12 +319,19 @@ public final class Supervisor {
             if let code = reap() { return code }
             if Self.hangupSignal != 0 {
                 Self.hangupSignal = 0
-                // Reload: the detector rebuilds every detector set it has.
+                // Reload: the detector rebuilds every detector set it has; the alert file is
+                // reopened (logrotate renamed it).
                 for child in children where child.role == .detect && child.pid > 0 { kill(child.pid, SIGHUP) }
-                Log.info("SIGHUP: asked edr-detect to reload its rules")
+                Log.info("SIGHUP: asked edr-detect to reload its rules; reopening the alert file")
+                reopenAlerts()
             }
+            rotateAlertsIfLarge()
             let now = monotonicNanos()
             checkLiveness(now: now)
+            if now &- lastStatusWrite >= 2_000_000_000 {
+                lastStatusWrite = now
+                writeStatus(now: now)
+            }
             for child in children {
                 if let at = child.restartAt, now >= at {
                     child.restartAt = nil
@@ -373,6 +387,7 @@ public final class Supervisor {
                 let line = String(decoding: child.statusBuffer[..<nl], as: UTF8.self).filter { !$0.isNewline && $0.asciiValue.map { $0 >= 0x20 } ?? true }
                 child.statusBuffer.removeFirst(nl + 1)
                 if line == "ALIVE" { continue }
+                if line.hasPrefix("STATS ") { child.stats = StatusReport.parseStats(line); continue }
                 if line.hasPrefix("READY ") {
                     let wasReady = summaryPrinted
                     child.ready = String(line.dropFirst(6).prefix(2000))
@@ -563,6 +578,13 @@ public final class Supervisor {
             kill(child.pid, SIGKILL)
             waitpid(child.pid, nil, 0)
         }
+        unlink(pidPath)
+        unlink(statusPath)
+        // A stopped agent says so (edr_up 0) rather than leaving its last figures behind.
+        if !options.config.metrics.textfileDir.isEmpty {
+            writeAtomically(options.config.metrics.textfileDir + "/edr.prom",
+                            Array("# HELP edr_up 1 while the supervisor runs.\n# TYPE edr_up gauge\nedr_up 0\n".utf8))
+        }
         Log.info("stopped")
     }
 
@@ -592,6 +614,74 @@ public final class Supervisor {
     static func wake() {
         var one: UInt8 = 1
         _ = write(wakeWrite, &one, 1)
+    }
+
+    /// Opens the alert path again and hands the new descriptor to the detector (which puts it
+    /// in place of the old one) and to every later start of it.
+    private func reopenAlerts() {
+        let path = options.config.alerts.path
+        guard path != "-" else { return }
+        let fd: Int32
+        do {
+            fd = try openAlertOutput(path)
+        } catch {
+            Log.error("reopening the alert file: \(error); writing on to the old one")
+            return
+        }
+        let old = alertFD
+        alertFD = fd
+        if let d = child(.detect) {
+            if let i = d.spec.fds.firstIndex(of: old) { d.spec.fds[i] = fd }
+            if d.pid > 0 && d.control >= 0 {
+                do { try ControlChannel.sendPeer(fd, role: "alerts", over: d.control) } catch { Log.error("handing over the new alert file: \(error)") }
+            }
+        }
+        close(old)
+        alertsReopened += 1
+    }
+
+    private var alertsReopened = 0
+    private var lastStatusWrite: UInt64 = 0
+    private var startWall: Double = 0
+
+    private var statusPath: String { options.config.supervisor.runtimeDir + "/status.json" }
+    private var pidPath: String { options.config.supervisor.runtimeDir + "/edr.pid" }
+
+    private func writeStatus(now: UInt64) {
+        let c = options.config
+        let report = StatusReport(
+            supervisorPID: getpid(), startedAt: startWall, uptimeSeconds: Double(now &- startTime) / 1e9,
+            alertsPath: c.alerts.path, alertsReopened: alertsReopened, responseEnabled: c.response.enabled, dryRun: c.response.dryRun,
+            children: children.map {
+                .init(name: $0.spec.name, role: $0.role.rawValue, pid: $0.pid, ready: $0.ready,
+                      uptimeSeconds: $0.pid > 0 ? Double(now &- $0.startedAt) / 1e9 : 0, restarts: $0.totalRestarts, stats: $0.stats)
+            })
+        writeAtomically(statusPath, report.json(), mode: 0o640)
+        if !c.metrics.textfileDir.isEmpty {
+            writeAtomically(c.metrics.textfileDir + "/edr.prom", Array(report.prometheus().utf8))
+        }
+    }
+    private var lastSizeCheck: UInt64 = 0
+
+    /// Size-based rotation ([alerts] max_size_mib): path → path.1 → … → path.keep, then reopen.
+    private func rotateAlertsIfLarge() {
+        let a = options.config.alerts
+        guard a.maxSizeMiB > 0, a.path != "-" else { return }
+        let now = monotonicNanos()
+        guard now &- lastSizeCheck >= 500_000_000 else { return }
+        lastSizeCheck = now
+        var st = stat()
+        guard fstat(alertFD, &st) == 0, st.st_size >= Int(a.maxSizeMiB) << 20 else { return }
+        unlink(a.path + ".\(a.keep)")
+        if a.keep > 1 {
+            for i in stride(from: a.keep - 1, through: 1, by: -1) { rename(a.path + ".\(i)", a.path + ".\(i + 1)") }
+        }
+        guard rename(a.path, a.path + ".1") == 0 else {
+            Log.error("rotating \(a.path): \(String(cString: strerror(errno)))")
+            return
+        }
+        Log.info("rotated \(a.path) at \(st.st_size) bytes")
+        reopenAlerts()
     }
 
     private func openAlertOutput(_ path: String) throws -> Int32 {

@@ -15,10 +15,13 @@ final class AgentHarness: @unchecked Sendable {
     private var alertOffset = 0
 
     var rulesDir: URL { dir.appendingPathComponent("rules") }
+    var configPath: String { dir.appendingPathComponent("edr.toml").path }
+    var runtimeDir: String { dir.appendingPathComponent("run").path }
 
     init(extraRules: [String: String] = [:], response: Bool = false, minLevel: String = "critical",
-         extraConfig: String = "", responseConfig: String = "", bin: String = binDirectory, base: String = "/tmp",
-         environment: [String: String] = [:], prepare: ((URL) throws -> Void)? = nil) throws {
+         extraConfig: String = "", responseConfig: String = "", supervisorConfig: String = "", alertsConfig: String = "",
+         bin: String = binDirectory, base: String = "/tmp", environment: [String: String] = [:], journal: Bool = false,
+         prepare: ((URL) throws -> Void)? = nil) throws {
         dir = URL(fileURLWithPath: base).appendingPathComponent("edr-e2e-\(UUID().uuidString.prefix(8))")
         let rules = dir.appendingPathComponent("rules")
         try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: true)
@@ -35,6 +38,10 @@ final class AgentHarness: @unchecked Sendable {
             rules = ["\(repoRoot.appendingPathComponent("rules/sigma").path)", "\(rules.path)"]
             [alerts]
             path = "\(alertsPath)"
+            \(alertsConfig)
+            [supervisor]
+            runtime_dir = "\(dir.appendingPathComponent("run").path)"
+            \(supervisorConfig)
             [response]
             enabled = \(response)
             min_level = "\(minLevel)"
@@ -47,9 +54,16 @@ final class AgentHarness: @unchecked Sendable {
         let resolved = config.replacingOccurrences(of: "__DIR__", with: dir.path)
         try resolved.write(to: configPath, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: bin + "/edr")
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.arguments = ["run", "--config", configPath.path]
         let pipe = Pipe()
+        var env = environment
+        if journal {
+            // As systemd does when standard error is the journal: JOURNAL_STREAM names it.
+            var st = stat()
+            fstat(pipe.fileHandleForWriting.fileDescriptor, &st)
+            env["JOURNAL_STREAM"] = "\(st.st_dev):\(st.st_ino)"
+        }
+        if !env.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 } }
         process.standardError = pipe
         process.standardOutput = pipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] h in

@@ -229,7 +229,7 @@ struct AttackTests {
     @Test func aCrashLoopNeverStopsTheAgent() throws {
         let marker = Self.unique("edrloop")
         let agent = try AgentHarness(extraRules: ["m.yml": AgentTests.markerRule(marker, level: "high")],
-                                     extraConfig: "[supervisor]\ncrash_loop_restarts = 3\nmax_restart_delay_ms = 1500")
+                                     supervisorConfig: "crash_loop_restarts = 3\nmax_restart_delay_ms = 1500")
         defer { _ = agent.stop() }
         try #require(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
         var victim = try #require(agent.childPID("edr-detect"))

@@ -1,0 +1,174 @@
+import EDRCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `edr status` and the metrics show: the supervisor's view of each child (from /proc and
+/// from the STATS lines the children send on their control channel), written by the
+/// supervisor to `<runtime_dir>/status.json` and, when configured, as Prometheus text to
+/// `<textfile_dir>/edr.prom` (node_exporter's textfile collector serves it; no agent process
+/// listens on a network socket).
+struct StatusReport {
+    struct ChildState {
+        var name: String
+        var role: String
+        var pid: Int32
+        var ready: String?
+        var uptimeSeconds: Double
+        var restarts: Int
+        var stats: [String: String]
+    }
+
+    var supervisorPID: Int32
+    var startedAt: Double
+    var uptimeSeconds: Double
+    var alertsPath: String
+    var alertsReopened: Int
+    var responseEnabled: Bool
+    var dryRun: Bool
+    var children: [ChildState]
+
+    /// Parses "STATS k=v k=v … last_reload=free text".
+    static func parseStats(_ line: String) -> [String: String] {
+        var out: [String: String] = [:]
+        var rest = Substring(line.hasPrefix("STATS ") ? line.dropFirst(6) : Substring(line))
+        if let r = rest.range(of: "last_reload=") {
+            out["last_reload"] = String(rest[r.upperBound...])
+            rest = rest[..<r.lowerBound]
+        }
+        for pair in rest.split(separator: " ") {
+            guard let eq = pair.firstIndex(of: "=") else { continue }
+            out[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+        }
+        return out
+    }
+
+    func json() -> [UInt8] {
+        var w = JSONWriter(capacity: 4096)
+        w.beginObject()
+        w.field("version", AgentVersion.version)
+        w.field("updated", formatTimestamp(epochSeconds: wallClockNow()))
+        w.key("supervisor"); w.beginObject()
+        w.field("pid", supervisorPID)
+        w.field("started", formatTimestamp(epochSeconds: startedAt))
+        w.key("uptime_seconds"); w.double((uptimeSeconds * 10).rounded() / 10)
+        w.endObject()
+        w.key("alerts"); w.beginObject()
+        w.field("path", alertsPath)
+        w.field("reopened", alertsReopened)
+        var st = stat()
+        if alertsPath != "-", stat(alertsPath, &st) == 0 { w.field("size_bytes", Int64(st.st_size)) }
+        w.endObject()
+        w.key("response"); w.beginObject(); w.field("enabled", responseEnabled); w.field("dry_run", dryRun); w.endObject()
+        w.key("children"); w.beginArray()
+        for c in children {
+            w.beginObject()
+            w.field("name", c.name)
+            w.field("role", c.role)
+            w.field("pid", c.pid)
+            w.field("running", c.pid > 0)
+            w.field("ready", c.ready != nil)
+            w.field("ready_line", c.ready)
+            if c.pid > 0, let p = try? ProcStatus.read(pid: c.pid) {
+                w.field("uid", p.uids.first ?? 0)
+                w.field("cap_eff", capabilityNames(p.capEff))
+                w.field("no_new_privs", p.noNewPrivs)
+                w.field("seccomp", p.seccomp)
+                w.field("seccomp_filters", p.seccompFilters)
+                w.field("own_network_namespace", Self.namespace(c.pid, "net") != Self.namespace(supervisorPID, "net"))
+                w.field("rss_kib", p.vmRSSKiB)
+            }
+            w.key("uptime_seconds"); w.double((c.uptimeSeconds * 10).rounded() / 10)
+            w.field("restarts", c.restarts)
+            w.key("stats"); w.beginObject()
+            for k in c.stats.keys.sorted() {
+                if let n = Int64(c.stats[k]!) { w.field(k, n) } else { w.field(k, c.stats[k]!) }
+            }
+            w.endObject()
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        var b = w.bytes
+        b.append(0x0A)
+        return b
+    }
+
+    /// Prometheus text exposition format 0.0.4.
+    func prometheus() -> String {
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
+            guard !samples.isEmpty else { return }
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for s in samples { out += "\(name)\(s.labels.isEmpty ? "" : "{\(s.labels)}") \(s.value)\n" }
+        }
+        metric("edr_up", "gauge", "1 while the supervisor runs (the file's age tells a stale one).", [("", "1")])
+        metric("edr_supervisor_uptime_seconds", "gauge", "Seconds since the supervisor started.", [("", String(format: "%.1f", uptimeSeconds))])
+        metric("edr_child_up", "gauge", "1 when the child runs and said it is ready.",
+               children.map { ("child=\"\($0.name)\"", $0.pid > 0 && $0.ready != nil ? "1" : "0") })
+        metric("edr_child_restarts_total", "counter", "Times the supervisor replaced the child.",
+               children.map { ("child=\"\($0.name)\"", "\($0.restarts)") })
+        metric("edr_child_uptime_seconds", "gauge", "Seconds since the child's current process started.",
+               children.map { ("child=\"\($0.name)\"", String(format: "%.1f", $0.uptimeSeconds)) })
+        metric("edr_alert_file_reopened_total", "counter", "Times the alert file was reopened (SIGHUP, rotation).", [("", "\(alertsReopened)")])
+        let detect = children.first { $0.role == "detect" }?.stats ?? [:]
+        let counters: [(String, String, String)] = [
+            ("frames", "edr_detector_frames_total", "Frames the detector received from the sensor."),
+            ("records", "edr_detector_records_total", "Kernel records the detector decoded."),
+            ("record_errors", "edr_detector_record_errors_total", "Kernel records the detector could not decode (lost)."),
+            ("events", "edr_events_total", "Normalized events evaluated."),
+            ("alerts", "edr_alerts_total", "Alerts raised (Sigma, IOC, YARA)."),
+            ("alerts_written", "edr_alert_lines_written_total", "Lines written to the alert file (alerts, outcomes, health)."),
+            ("alert_write_errors", "edr_alert_write_errors_total", "Failed writes to the alert file."),
+            ("response_requests", "edr_response_requests_total", "Kill requests sent to edr-respond."),
+            ("response_outcomes", "edr_response_outcomes_total", "Outcomes received from edr-respond."),
+            ("response_queue_full", "edr_response_queue_full_total", "Requests refused because edr-respond was not reading."),
+            ("kernel_submitted", "edr_kernel_records_submitted_total", "Records the BPF programs submitted to the ring buffer."),
+            ("kernel_ring_full", "edr_kernel_records_lost_ring_full_total", "Records the kernel dropped: ring buffer full."),
+            ("kernel_too_large", "edr_kernel_records_lost_too_large_total", "Records the kernel dropped: too large or no state slot."),
+            ("sensor_records_read", "edr_sensor_records_read_total", "Records the sensor read from the ring buffer."),
+            ("sensor_executables_unavailable", "edr_sensor_executables_unavailable_total", "Executed files the sensor could not open for scanning."),
+        ]
+        for (key, name, help) in counters {
+            if let v = detect[key] { metric(name, "counter", help, [("", v)]) }
+        }
+        let gauges: [(String, String, String)] = [
+            ("sensor_pending_frames", "edr_sensor_unacknowledged_frames", "Frames the sensor keeps until the detector acknowledges them."),
+            ("sigma_rules", "edr_sigma_rules_loaded", "Sigma rules loaded."),
+            ("yara_rules", "edr_yara_rules_loaded", "YARA rules loaded."),
+        ]
+        for (key, name, help) in gauges {
+            if let v = detect[key] { metric(name, "gauge", help, [("", v)]) }
+        }
+        if let r = children.first(where: { $0.role == "respond" })?.stats {
+            if let v = r["killed"] { metric("edr_responder_kills_total", "counter", "Processes edr-respond killed.", [("", v)]) }
+            if let v = r["refused"] { metric("edr_responder_refusals_total", "counter", "Requests edr-respond refused by policy.", [("", v)]) }
+        }
+        return out
+    }
+
+    static func namespace(_ pid: Int32, _ ns: String) -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        let n = readlink("/proc/\(pid)/ns/\(ns)", &buf, 255)
+        return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+    }
+}
+
+/// Writes `bytes` to `path` atomically (a temporary file beside it, then rename), mode 0644.
+func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) {
+    let tmp = path + ".tmp"
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    guard fd >= 0 else { return }
+    var ok = true
+    bytes.withUnsafeBytes { b in
+        var off = 0
+        while off < b.count {
+            let n = write(fd, b.baseAddress! + off, b.count - off)
+            if n <= 0 { ok = false; break }
+            off += n
+        }
+    }
+    fchmod(fd, mode)
+    close(fd)
+    if ok { rename(tmp, path) } else { unlink(tmp) }
+}
