@@ -7,7 +7,7 @@ BPF_OUT    := .build/bpf
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.bpf.o,$(BPF_SRCS))
 ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-APT_PKGS   := libbpf-dev libelf-dev zlib1g-dev libyara-dev libpcre2-dev libseccomp-dev libcap-dev bpftool yara logrotate prometheus-node-exporter
+APT_PKGS   := libbpf-dev libelf-dev zlib1g-dev libyara-dev libpcre2-dev libseccomp-dev libcap-dev bpftool yara logrotate prometheus-node-exporter lintian
 CONFIG     ?= config/edr.toml
 
 PYENV      := .build/pyenv
@@ -18,7 +18,18 @@ PYTHON     ?= python3
 # `make fuzz`: connections of the structure-aware fuzz test (the normal suite runs 6,000).
 FUZZ_ITERATIONS ?= 300000
 
-.PHONY: all deps pydeps bpf build release run test fuzz mutants bench clean
+# `make install` / `make deb`: an install tree of statically linked (Swift runtime) release
+# binaries, the BPF object, configuration, rules, units and docs.
+PREFIX     ?= /usr
+DESTDIR    ?=
+VERSION    := $(shell sed -n 's/.*static let version = "\(.*\)"/\1/p' Sources/EDRCore/Version.swift)
+DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+STATIC     := .build-static
+DEB_VERSION := $(VERSION)-1
+DEB_ROOT   := .build/deb/edr_$(DEB_VERSION)_$(DEB_ARCH)
+DEB_DEPENDS := libc6 (>= 2.36), libstdc++6, libgcc-s1, libbpf1, libelf1, zlib1g, libyara9, libpcre2-8-0, libseccomp2, libcap2, adduser
+
+.PHONY: all deps pydeps bpf build release run test fuzz mutants bench clean static install deb
 
 all: build
 
@@ -70,7 +81,7 @@ release: bpf
 run: release
 	$$($(SWIFT) build -c release --show-bin-path)/edr run --config $(CONFIG)
 
-test: build pydeps
+test: build pydeps deb
 	EDR_PYTHON=$(CURDIR)/$(PYENV)/bin/python EDR_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --no-parallel
 
 # The structure-aware fuzz test (Tests/EDRDetectTests/FuzzTests.swift), long: FUZZ_ITERATIONS
@@ -87,5 +98,48 @@ mutants:
 bench: release
 	$$($(SWIFT) build -c release --show-bin-path)/edr bench
 
+# Release binaries with the Swift runtime and Foundation linked in: the package depends on
+# Debian's libraries only, not on a Swift toolchain.
+static: bpf
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC)
+
+install: static
+	install -d $(DESTDIR)$(PREFIX)/lib/edr $(DESTDIR)$(PREFIX)/bin
+	for b in edr edr-sensor edr-detect edr-respond; do \
+		install -m 0755 -s $(STATIC)/release/$$b $(DESTDIR)$(PREFIX)/lib/edr/$$b; done
+	install -m 0644 $(BPF_OUT)/edr.bpf.o $(DESTDIR)$(PREFIX)/lib/edr/edr.bpf.o
+	ln -sf ../lib/edr/edr $(DESTDIR)$(PREFIX)/bin/edr
+	install -d -m 0755 $(DESTDIR)/etc/edr $(DESTDIR)/etc/edr/rules/sigma
+	install -m 0644 config/edr.installed.toml $(DESTDIR)/etc/edr/edr.toml
+	install -d $(DESTDIR)/etc/logrotate.d
+	install -m 0644 config/edr.logrotate $(DESTDIR)/etc/logrotate.d/edr
+	for d in sigma yara ioc; do \
+		install -d $(DESTDIR)$(PREFIX)/share/edr/rules/$$d; \
+		install -m 0644 rules/$$d/* $(DESTDIR)$(PREFIX)/share/edr/rules/$$d/; done
+	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
+	install -m 0644 systemd/edr.service $(DESTDIR)/lib/systemd/system/edr.service
+	install -m 0644 systemd/edr.sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/edr.conf
+	install -m 0644 systemd/edr.tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/edr.conf
+	install -d $(DESTDIR)$(PREFIX)/share/doc/edr
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/edr/
+
+# The Debian package, from the same install tree (dpkg-deb; `lintian` checks it).
+deb: deps
+	rm -rf $(DEB_ROOT)
+	$(MAKE) install DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr
+	install -d -m 0755 $(DEB_ROOT)/DEBIAN
+	install -m 0644 config/debian/copyright $(DEB_ROOT)/usr/share/doc/edr/copyright
+	sed 's/@VERSION@/$(DEB_VERSION)/' config/debian/changelog | gzip -9n > $(DEB_ROOT)/usr/share/doc/edr/changelog.Debian.gz
+	install -d $(DEB_ROOT)/usr/share/lintian/overrides
+	install -m 0644 config/debian/lintian-overrides $(DEB_ROOT)/usr/share/lintian/overrides/edr
+	gzip -9n $(DEB_ROOT)/usr/share/doc/edr/*.md
+	install -m 0755 config/debian/postinst config/debian/prerm config/debian/postrm $(DEB_ROOT)/DEBIAN/
+	printf '/etc/edr/edr.toml\n/etc/logrotate.d/edr\n' > $(DEB_ROOT)/DEBIAN/conffiles
+	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' -e 's/@DEPENDS@/$(DEB_DEPENDS)/' \
+		-e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)/" config/debian/control.in > $(DEB_ROOT)/DEBIAN/control
+	cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -type f -print0 | sort -z | xargs -0 md5sum | sed 's| \./| |' > DEBIAN/md5sums
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) .build/deb/
+	@ls -l .build/deb/*.deb
+
 clean:
-	rm -rf .build
+	rm -rf .build $(STATIC)

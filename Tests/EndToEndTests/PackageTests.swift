@@ -1,0 +1,91 @@
+import Testing
+import Foundation
+
+/// The Debian package `make deb` built (make test builds it first): lintian-clean, the files a
+/// fleet expects, static binaries that run without a Swift toolchain, a unit systemd accepts
+/// and whose exposure stays low.
+@Suite("Debian package", .serialized)
+struct PackageTests {
+    static let debDirectory = repoRoot.appendingPathComponent(".build/deb").path
+
+    static func deb() throws -> String {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: debDirectory)) ?? []
+        let deb = try #require(names.filter { $0.hasSuffix(".deb") }.sorted().last, "no package in \(debDirectory): run `make deb` (make test does)")
+        return debDirectory + "/" + deb
+    }
+
+    /// Runs a program with a deadline; stdout and stderr together.
+    static func run(_ path: String, _ args: [String], timeout: Double = 300) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("edr-pkg-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: out) }
+        let h = try FileHandle(forWritingTo: out)
+        p.standardOutput = h
+        p.standardError = h
+        try p.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning { p.terminate(); Issue.record("\(path) did not finish within \(timeout) s") }
+        p.waitUntilExit()
+        return (p.terminationStatus, (try? String(contentsOf: out, encoding: .utf8)) ?? "")
+    }
+
+    @Test func lintianFindsNoError() throws {
+        let r = try Self.run("/usr/bin/lintian", ["--suppress-tags", "initial-upload-closes-no-bugs,no-manual-page", try Self.deb()])
+        let findings = r.output.split(separator: "\n").filter { $0.hasPrefix("E:") || $0.hasPrefix("W:") }
+        #expect(findings.isEmpty, "\(r.output)")
+        #expect(r.status == 0, "\(r.output)")
+    }
+
+    @Test func packageHoldsWhatAFleetExpects() throws {
+        let deb = try Self.deb()
+        let contents = try Self.run("/usr/bin/dpkg-deb", ["-c", deb]).output
+        for path in ["./usr/lib/edr/edr", "./usr/lib/edr/edr-sensor", "./usr/lib/edr/edr-detect", "./usr/lib/edr/edr-respond",
+                     "./usr/lib/edr/edr.bpf.o", "./usr/bin/edr -> ../lib/edr/edr", "./etc/edr/edr.toml", "./etc/logrotate.d/edr",
+                     "./lib/systemd/system/edr.service", "./usr/lib/sysusers.d/edr.conf", "./usr/lib/tmpfiles.d/edr.conf",
+                     "./usr/share/edr/rules/sigma/whoami_as_root.yml", "./usr/share/doc/edr/copyright", "./usr/share/doc/edr/security.md.gz"] {
+            #expect(contents.contains(path), "\(path) missing")
+        }
+        let conffiles = try Self.run("/usr/bin/dpkg-deb", ["-I", deb, "conffiles"]).output
+        #expect(conffiles.split(separator: "\n").sorted() == ["/etc/edr/edr.toml", "/etc/logrotate.d/edr"])
+        let control = try Self.run("/usr/bin/dpkg-deb", ["-f", deb, "Depends"]).output
+        #expect(control.contains("libbpf1") && control.contains("libyara9") && !control.contains("swift"), control)
+    }
+
+    /// The packaged binaries need no Swift toolchain, and the packaged configuration and rules load.
+    @Test func packagedBinariesRunOnTheirOwn() throws {
+        let root = "/tmp/edr-deb-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(try Self.run("/usr/bin/dpkg-deb", ["-x", try Self.deb(), root]).status == 0)
+        for b in ["edr", "edr-sensor", "edr-detect", "edr-respond"] {
+            let ldd = try Self.run("/usr/bin/ldd", [root + "/usr/lib/edr/" + b]).output
+            #expect(!ldd.contains("libswift") && !ldd.contains("libFoundation") && !ldd.contains("not found"), "\(b): \(ldd)")
+        }
+        let version = try Self.run(root + "/usr/lib/edr/edr", ["version"])
+        #expect(version.status == 0 && version.output.hasPrefix("edr "), version.output)
+        let validate = try Self.run(root + "/usr/lib/edr/edr", ["validate", "--rules", root + "/usr/share/edr/rules/sigma"])
+        #expect(validate.status == 0, validate.output)
+        #expect(validate.output.contains("4 loaded"), validate.output)
+    }
+
+    /// systemd accepts the unit, and its exposure stays where docs/operations.md says.
+    @Test func theUnitVerifiesAndItsExposureIsLow() throws {
+        let unit = repoRoot.appendingPathComponent("systemd/edr.service").path
+        let dir = "/tmp/edr-unit-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // verify checks that ExecStart exists: point it at a built edr instead of /usr/bin/edr.
+        let text = try String(contentsOfFile: unit, encoding: .utf8).replacingOccurrences(of: "/usr/bin/edr", with: binDirectory + "/edr")
+        try text.write(toFile: dir + "/edr.service", atomically: true, encoding: .utf8)
+        let verify = try Self.run("/usr/bin/systemd-analyze", ["verify", dir + "/edr.service"])
+        #expect(verify.status == 0 && verify.output.isEmpty, verify.output)
+        let security = try Self.run("/usr/bin/systemd-analyze", ["security", "--offline=true", unit])
+        let line = try #require(security.output.split(separator: "\n").first { $0.contains("Overall exposure level") }, security.output)
+        let score = Double(line.split(separator: " ").first { Double($0) != nil } ?? "") ?? 99
+        print("systemd-analyze security --offline=true systemd/edr.service: \(score)")
+        #expect(score <= 3.0, "\(line)")
+    }
+}
