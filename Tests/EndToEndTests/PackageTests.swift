@@ -52,7 +52,7 @@ struct PackageTests {
         let conffiles = try Self.run("/usr/bin/dpkg-deb", ["-I", deb, "conffiles"]).output
         #expect(conffiles.split(separator: "\n").sorted() == ["/etc/edr/edr.toml", "/etc/logrotate.d/edr"])
         let control = try Self.run("/usr/bin/dpkg-deb", ["-f", deb, "Depends"]).output
-        #expect(control.contains("libbpf1") && control.contains("libyara9") && !control.contains("swift"), control)
+        #expect(control.contains("libbpf1") && control.contains("libyara9") && !control.contains("swift"), "\(control)")
     }
 
     /// The packaged binaries need no Swift toolchain, and the packaged configuration and rules load.
@@ -65,10 +65,10 @@ struct PackageTests {
             #expect(!ldd.contains("libswift") && !ldd.contains("libFoundation") && !ldd.contains("not found"), "\(b): \(ldd)")
         }
         let version = try Self.run(root + "/usr/lib/edr/edr", ["version"])
-        #expect(version.status == 0 && version.output.hasPrefix("edr "), version.output)
+        #expect(version.status == 0 && version.output.hasPrefix("edr "), "\(version.output)")
         let validate = try Self.run(root + "/usr/lib/edr/edr", ["validate", "--rules", root + "/usr/share/edr/rules/sigma"])
-        #expect(validate.status == 0, validate.output)
-        #expect(validate.output.contains("4 loaded"), validate.output)
+        #expect(validate.status == 0, "\(validate.output)")
+        #expect(validate.output.contains("4 loaded"), "\(validate.output)")
     }
 
     /// systemd accepts the unit, and its exposure stays where docs/operations.md says.
@@ -81,9 +81,9 @@ struct PackageTests {
         let text = try String(contentsOfFile: unit, encoding: .utf8).replacingOccurrences(of: "/usr/bin/edr", with: binDirectory + "/edr")
         try text.write(toFile: dir + "/edr.service", atomically: true, encoding: .utf8)
         let verify = try Self.run("/usr/bin/systemd-analyze", ["verify", dir + "/edr.service"])
-        #expect(verify.status == 0 && verify.output.isEmpty, verify.output)
+        #expect(verify.status == 0 && verify.output.isEmpty, "\(verify.output)")
         let security = try Self.run("/usr/bin/systemd-analyze", ["security", "--offline=true", unit])
-        let line = try #require(security.output.split(separator: "\n").first { $0.contains("Overall exposure level") }, security.output)
+        let line = try #require(security.output.split(separator: "\n").first { $0.contains("Overall exposure level") }, "\(security.output)")
         let score = Double(line.split(separator: " ").first { Double($0) != nil } ?? "") ?? 99
         print("systemd-analyze security --offline=true systemd/edr.service: \(score)")
         #expect(score <= 3.0, "\(line)")
