@@ -273,27 +273,26 @@ public final class Supervisor {
     /// The sensor's end is non-blocking (it never waits on the detector; its allowlist has no
     /// F_SETFL); the detector's end blocks.
     private func connect(sensor: Child, detect: Child) {
-        do {
-            let (a, b) = try ControlChannel.streamPair()
-            defer { close(a); close(b) }
-            _ = fcntl(a, F_SETFL, O_NONBLOCK)
-            try ControlChannel.sendPeer(a, role: "detector", over: sensor.control)
-            try ControlChannel.sendPeer(b, role: "sensor", over: detect.control)
-        } catch {
-            Log.error("connecting edr-sensor and edr-detect: \(error)")
-        }
+        connect(sensor, as: "detector", nonBlocking: true, detect, as: "sensor", nonBlocking: false)
     }
 
     /// The detector's end is non-blocking: detection never waits on the responder.
     private func connect(detect: Child, respond: Child) {
+        connect(respond, as: "detector", nonBlocking: false, detect, as: "respond", nonBlocking: true)
+    }
+
+    /// A fresh socketpair between two running children: `a` gets one end as its connection
+    /// to `aPeer`, `b` the other as its connection to `bPeer`.
+    private func connect(_ a: Child, as aPeer: String, nonBlocking aNB: Bool, _ b: Child, as bPeer: String, nonBlocking bNB: Bool) {
         do {
-            let (a, b) = try ControlChannel.streamPair()
-            defer { close(a); close(b) }
-            _ = fcntl(b, F_SETFL, O_NONBLOCK)
-            try ControlChannel.sendPeer(a, role: "detector", over: respond.control)
-            try ControlChannel.sendPeer(b, role: "respond", over: detect.control)
+            let (x, y) = try ControlChannel.streamPair()
+            defer { close(x); close(y) }
+            if aNB { _ = fcntl(x, F_SETFL, O_NONBLOCK) }
+            if bNB { _ = fcntl(y, F_SETFL, O_NONBLOCK) }
+            try ControlChannel.sendPeer(x, role: aPeer, over: a.control)
+            try ControlChannel.sendPeer(y, role: bPeer, over: b.control)
         } catch {
-            Log.error("connecting edr-detect and edr-respond: \(error)")
+            Log.error("connecting \(a.spec.name) and \(b.spec.name): \(error)")
         }
     }
 

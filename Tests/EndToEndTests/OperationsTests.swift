@@ -42,16 +42,9 @@ struct OperationsTests {
 
     /// One HTTP GET on loopback (Python's urllib: Foundation here has no networking).
     static func httpGet(_ url: String) -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())", url]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return "" }
-        let data = out.fileHandleForReading.readDataToEndOfFile()  // the child's 5 s timeout bounds this
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        let script = "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())"
+        guard let r = try? runWithDeadline("/usr/bin/python3", ["-c", script, url], timeout: 10), r.status == 0 else { return "" }
+        return r.output
     }
 
     static func wait(_ p: Process, timeout: Double) -> Bool {
@@ -150,16 +143,8 @@ struct OperationsTests {
         let detectUID = try AttackTests.uid(of: detect)
 
         func status(_ args: [String] = []) throws -> (Int32, String) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: binDirectory + "/edr")
-            p.arguments = ["status", "--config", agent.configPath] + args
-            let out = FileManager.default.temporaryDirectory.appendingPathComponent("edr-status-\(UUID().uuidString)")
-            FileManager.default.createFile(atPath: out.path, contents: nil)
-            defer { try? FileManager.default.removeItem(at: out) }
-            p.standardOutput = try FileHandle(forWritingTo: out)
-            try p.run()
-            #expect(Self.wait(p, timeout: 30) || p.terminationStatus != 0)
-            return (p.terminationStatus, (try? String(contentsOf: out, encoding: .utf8)) ?? "")
+            let r = try runWithDeadline(binDirectory + "/edr", ["status", "--config", agent.configPath] + args, timeout: 30)
+            return (r.status, r.output)
         }
         // The status file is written every 2 s: wait for one that has the detector's counters.
         var doc: [String: Any] = [:]

@@ -14,23 +14,8 @@ struct PackageTests {
         return debDirectory + "/" + deb
     }
 
-    /// Runs a program with a deadline; stdout and stderr together.
     static func run(_ path: String, _ args: [String], timeout: Double = 300) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("edr-pkg-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: out) }
-        let h = try FileHandle(forWritingTo: out)
-        p.standardOutput = h
-        p.standardError = h
-        try p.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning { p.terminate(); Issue.record("\(path) did not finish within \(timeout) s") }
-        p.waitUntilExit()
-        return (p.terminationStatus, (try? String(contentsOf: out, encoding: .utf8)) ?? "")
+        try runWithDeadline(path, args, timeout: timeout)
     }
 
     @Test func lintianFindsNoError() throws {
