@@ -17,6 +17,7 @@ do {
     Log.error("\(error)")
     exit(64)
 }
+Log.setup(component: "edr-detect", level: Log.Level(name: args.values["log-level"] ?? "info") ?? .info)
 let probe = args.values["probe"].flatMap(ConfinementProbe.init(rawValue:))
 if args.values["probe"] != nil && probe == nil { Log.error("unknown probe \(args.values["probe"]!)"); exit(64) }
 let readBeneath = args.strings("read-fds").compactMap { Int32($0) }
@@ -42,7 +43,6 @@ if let probe {
 }
 
 do {
-    Log.setup(component: "edr-detect", level: Log.Level(name: args.values["log-level"] ?? "info") ?? .info)
     Log.pathNames = args.strings("path-names").compactMap { pair in
         guard let eq = pair.firstIndex(of: "=") else { return nil }
         return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))

@@ -10,6 +10,7 @@ import Glibc
 /// Descriptor of /proc (O_PATH), opened by the supervisor: the only tree this process reads.
 let procFD: Int32 = 4
 
+Log.setup(component: "edr-respond", level: .info)
 do {
     try SelfConfinement.makeUndumpable()
     let abi = try SelfConfinement.restrictFilesystem(readBeneath: [(procFD, true)], scopeSignals: false)
