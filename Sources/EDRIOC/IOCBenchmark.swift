@@ -25,7 +25,7 @@ public enum IOCBenchmark {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ioc-bench-\(getpid())").path
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         let tlds = ["com", "net", "org", "info", "ru", "cn", "io", "xyz", "top", "biz"]
         func word(_ n: Int) -> String {
             let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
@@ -125,7 +125,7 @@ public enum IOCBenchmark {
                        matchedEvents: matched)
     }
 
-    static func makeEvents(count: Int, domains: [String], ips: [String], rng: inout SplitMix) -> [Event] {
+    static func makeEvents(count: Int, domains: [String], ips: [String], rng: inout SplitMix64) -> [Event] {
         let images = ["/usr/bin/bash", "/usr/bin/curl", "/usr/bin/python3.11", "/usr/lib/systemd/systemd-journald",
                       "/usr/bin/git", "/usr/sbin/sshd", "/opt/app/bin/server", "/usr/bin/apt-get"]
         let benignHosts = ["deb.debian.org", "github.com", "api.internal.corp.example", "pypi.org", "ntp.ubuntu.com", "registry.npmjs.org"]
@@ -164,17 +164,6 @@ public enum IOCBenchmark {
     static func fmt(_ d: Double) -> String { String(format: d < 10 ? "%.3f" : "%.1f", d) }
 }
 
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Resident set size of this process from /proc/self/status.
 enum ProcessMemory {

@@ -120,7 +120,7 @@ public enum SigmaBenchmark {
     /// 12% Windows process_creation, 4% registry_set, 4% file_event). About 2% of the events are
     /// suspicious command lines taken from common attack tooling.
     public static func eventMix(count: Int, windows: Bool = false) -> [Event] {
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         let linuxBins = ["/usr/bin/ls", "/usr/bin/git", "/usr/bin/python3", "/usr/bin/bash", "/usr/bin/grep", "/usr/sbin/sshd",
                          "/usr/bin/systemctl", "/usr/bin/cat", "/usr/bin/awk", "/usr/bin/sed", "/usr/lib/systemd/systemd-journald",
                          "/usr/bin/node", "/usr/bin/dpkg", "/usr/bin/apt-get", "/usr/bin/curl", "/usr/bin/tar", "/usr/bin/find"]
@@ -201,15 +201,4 @@ public enum SigmaBenchmark {
         return out
     }
 
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E3779B97F4A7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-            z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-            return z ^ (z >> 31)
-        }
-    }
 }

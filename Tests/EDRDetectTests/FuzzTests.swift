@@ -4,18 +4,6 @@ import Foundation
 @testable import EDRDetect
 import EDRSigma
 
-/// A seeded generator: a failing fuzz input is reproduced by its seed (printed on failure).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A detector that writes its alerts to /dev/null, with the team's Sigma rules.
 func makeTestDetector() throws -> Detector {
@@ -89,7 +77,7 @@ struct FuzzTests {
     }
 
     /// One to four mutations of a valid record; the size field is made to match most of the time.
-    static func mutateRecord(_ good: [UInt8], kind: UInt16, _ rng: inout SplitMix) -> [UInt8] {
+    static func mutateRecord(_ good: [UInt8], kind: UInt16, _ rng: inout SplitMix64) -> [UInt8] {
         var b = good
         let edge: [UInt8] = [0, 1, 0x7F, 0x80, 0xFE, 0xFF]
         // Half the DNS records keep their fixed part and have only the captured message mutated.
@@ -143,7 +131,7 @@ struct FuzzTests {
     }
 
     /// A valid payload for each frame type.
-    static func payload(for type: FrameType, _ rng: inout SplitMix) -> [UInt8] {
+    static func payload(for type: FrameType, _ rng: inout SplitMix64) -> [UInt8] {
         switch type {
         case .hello: return Hello(role: [.sensor, .detector, .responder].randomElement(using: &rng)!, pid: 4242, nextSequence: 17).frame().payload
         case .ack: return Ack.frame(upTo: 99).payload
@@ -170,7 +158,7 @@ struct FuzzTests {
         }
     }
 
-    static func mutatePayload(_ good: [UInt8], _ rng: inout SplitMix) -> [UInt8] {
+    static func mutatePayload(_ good: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var b = good
         for _ in 0..<Int.random(in: 0...3, using: &rng) {
             switch Int.random(in: 0..<5, using: &rng) {
@@ -193,7 +181,7 @@ struct FuzzTests {
                                           .forgetExecutables, .responseRequest, .responseResult]
 
     @Test func framesAndRecordsReachEveryDecoder() throws {
-        var rng = SplitMix(seed: Self.seed)
+        var rng = SplitMix64(seed: Self.seed)
         let detector = try makeTestDetector()
         var frames: [UInt8: Reach] = [:]        // payload parser per frame type
         var kinds: [UInt16: Reach] = [:]        // kernel record decoder per kind

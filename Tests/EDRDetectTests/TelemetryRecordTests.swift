@@ -211,7 +211,7 @@ struct TelemetryRecordTests {
         forward[12] = 0xC0; forward[13] = 200
         #expect(DnsMessage.parse(forward) == nil)
         #expect(DnsMessage.parse(Array(a.answers.isEmpty ? [] : TelemetryBuilder.dnsMessage(name: "x.y").prefix(14))) == nil)
-        var rng = SplitMix(seed: 53)
+        var rng = SplitMix64(seed: 53)
         let good = TelemetryBuilder.dnsMessage(name: "www.example.com", response: true, answers: ["1.2.3.4"], cname: "c.example")
         for _ in 0..<5000 {
             var b = good

@@ -207,7 +207,7 @@ func yamlScalars(_ text: String, _ expect: String) {
     // SIGMA_FUZZ_ROUNDS=n runs n rounds with different seeds (default 1).
     let rounds = Int(ProcessInfo.processInfo.environment["SIGMA_FUZZ_ROUNDS"] ?? "1") ?? 1
     for round in 0..<rounds {
-    var rng = SigmaBenchmark.SplitMix(seed: 7 + UInt64(round))
+    var rng = SplitMix64(seed: 7 + UInt64(round))
     let alphabet = Array("|*?\\:-[]{}'\"# \n\tabc01%".utf8)
     var sources: [(name: String, yaml: String)] = []
     for (i, f) in files.enumerated() {
