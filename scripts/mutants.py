@@ -163,6 +163,13 @@ MUTANTS = [
         tests="policyRefusesWhatItProtects",
         why="the responder acts on kernel threads"),
     Mutant(
+        name="named-socket-swaps-in-a-second-client",
+        file="Sources/EDRCore/SinglePeerListener.swift",
+        find="            if peer >= 0 && peerIsLive {",
+        replace="            if false {",
+        tests="SinglePeerListenerTests",
+        why="a second client on a named socket displaces the live peer (as a nobody process displaced the detector)"),
+    Mutant(
         name="identity-accepts-nobody",
         file="Sources/EDRSupervisor/ChildIdentity.swift",
         find="        guard u.uid != 65534 else {",

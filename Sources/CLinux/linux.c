@@ -22,6 +22,7 @@
 #include <sys/un.h>
 
 int edr_accept4_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }
+int edr_accept4_cloexec_nonblock(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
 
 int edr_peer_cred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
     struct ucred c;

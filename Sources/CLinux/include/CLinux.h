@@ -7,10 +7,12 @@
 #include <sys/types.h>
 
 #define EDR_O_PATH 010000000
+#define EDR_POLLRDHUP 0x2000
 #define EDR_CLONE_NEWNET 0x40000000
 #define EDR_CLONE_NEWIPC 0x08000000
 
 int edr_accept4_cloexec(int fd);
+int edr_accept4_cloexec_nonblock(int fd);
 /// SO_PEERCRED: 0 or -1/errno.
 int edr_peer_cred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 int edr_pidfd_open(int32_t pid);
