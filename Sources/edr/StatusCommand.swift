@@ -20,6 +20,10 @@ struct StatusCommand: ParsableCommand {
         let cfg: AgentConfig
         do { cfg = try AgentConfig.load(file: config.map(absolutePath), environment: environment()) } catch { throw ValidationError("\(error)") }
         let path = cfg.supervisor.runtimeDir + "/status.json"
+        if access(path, F_OK) == 0 && access(path, R_OK) != 0 {
+            print("cannot read \(path): it is root's (mode 0640); run edr status as root")
+            throw ExitCode(4)
+        }
         guard let data = FileManager.default.contents(atPath: path),
               let doc = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             print("edr is not running (no \(path))")
