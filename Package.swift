@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "EDRSigma", dependencies: ["EDRCore", "CPCRE2", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "EDRIOC", dependencies: ["EDRCore", "CPCRE2"], swiftSettings: strict),
         .target(name: "EDRYara", dependencies: ["EDRCore", "CYara"], swiftSettings: strict),
-        .target(name: "EDRSensorLinux", dependencies: ["EDRCore", "CLibBPF"], swiftSettings: strict),
+        .target(name: "EDRSensorLinux", dependencies: ["EDRCore", "CLibBPF", "CLinux"], swiftSettings: strict),
         .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSigma", "EDRIOC", "EDRYara", "CSeccomp"], swiftSettings: strict),
         .target(name: "EDRRespond", dependencies: ["EDRCore", "CLinux"], swiftSettings: strict),
         .target(name: "EDRSupervisor", dependencies: ["EDRCore", "CSpawn", "CSeccomp", "CCap", "CLinux"], swiftSettings: strict),

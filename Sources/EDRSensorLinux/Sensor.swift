@@ -1,4 +1,5 @@
 import CLibBPF
+import CLinux
 import EDRCore
 #if canImport(Glibc)
 import Glibc
@@ -68,6 +69,39 @@ public final class Sensor {
         var device: UInt32
     }
     private var executablesUnavailable: UInt64 = 0
+    /// Executables passed by the recorded path (the process was gone) after the identity check.
+    private var executablesByPath: UInt64 = 0
+
+    /// The executed file by the path in the exec record (components leaf first, bpf/edr_events.h),
+    /// opened O_PATH (no open side effect on whatever the path names now) and passed only if it
+    /// is a regular file with the identity the kernel recorded at exec: device, inode, size and
+    /// ctime. Then reopened for reading. -1 otherwise (a renamed, replaced or rewritten file).
+    private func openRecordedExecutable(_ bytes: UnsafeRawBufferPointer, _ id: ExecutableKey) -> Int32 {
+        guard id.ctime != 0, bytes.count >= 136 else { return -1 }
+        let flags = bytes.loadUnaligned(fromByteOffset: 72, as: UInt32.self)
+        guard flags & 2 == 0 else { return -1 }  // path truncated
+        let argsLen = Int(bytes.loadUnaligned(fromByteOffset: 80, as: UInt16.self))
+        let pathLen = Int(bytes.loadUnaligned(fromByteOffset: 82, as: UInt16.self))
+        let start = 136 + argsLen
+        guard pathLen > 0, start + pathLen <= bytes.count else { return -1 }
+        var components: [Substring] = []
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + pathLen)]), as: UTF8.self)
+        for c in text.split(separator: "\0", omittingEmptySubsequences: true) where c != "/" {
+            components.append(c)
+        }
+        guard !components.isEmpty else { return -1 }
+        let path = "/" + components.reversed().joined(separator: "/")
+        let pfd = open(path, Int32(EDR_O_PATH) | O_NOFOLLOW | O_CLOEXEC)
+        guard pfd >= 0 else { return -1 }
+        defer { close(pfd) }
+        var st = stat()
+        guard fstat(pfd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return -1 }
+        let kdev = UInt64(id.device), major = kdev >> 20, minor = kdev & 0xFFFFF
+        let dev = ((major & 0xFFFF_F000) << 32) | ((major & 0xFFF) << 8) | ((minor & 0xFFFF_FF00) << 12) | (minor & 0xFF)
+        let ctime = UInt64(st.st_ctim.tv_sec) &* 1_000_000_000 &+ UInt64(st.st_ctim.tv_nsec)
+        guard UInt64(st.st_dev) == dev, UInt64(st.st_ino) == id.inode, UInt64(st.st_size) == id.size, ctime == id.ctime else { return -1 }
+        return open("/proc/self/fd/\(pfd)", O_RDONLY | O_CLOEXEC)
+    }
     private var decoder = FrameDecoder(maxFrameSize: 4096)
     private var readBuffer = [UInt8](repeating: 0, count: 4096)
 
@@ -120,6 +154,12 @@ public final class Sensor {
             } else if heldFDs < maxHeldFDs {
                 let pid = bytes.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
                 fd = open("/proc/\(pid)/exe", O_RDONLY | O_CLOEXEC)
+                if fd < 0 {
+                    // A process that lived a millisecond is gone before we look: open what the
+                    // kernel recorded, if it is still the very file that ran.
+                    fd = openRecordedExecutable(bytes, identity)
+                    if fd >= 0 { executablesByPath += 1 }
+                }
                 if fd >= 0 {
                     heldFDs += 1
                     if identity.ctime != 0 {
@@ -408,7 +448,7 @@ public final class Sensor {
         entries += [("sensor.records_read", recordsRead), ("sensor.frames_sent", framesSent),
                     ("sensor.frames_replayed", framesReplayed), ("sensor.pending_frames", UInt64(pending.count - head)),
                     ("sensor.backpressure_pauses", backpressurePauses),
-                    ("sensor.executables_passed", executablesPassed), ("sensor.executables_known", executablesKnown), ("sensor.executables_unavailable", executablesUnavailable), ("sensor.connections", connections),
+                    ("sensor.executables_passed", executablesPassed), ("sensor.executables_known", executablesKnown), ("sensor.executables_unavailable", executablesUnavailable), ("sensor.executables_by_path", executablesByPath), ("sensor.connections", connections),
                     ("sensor.held_descriptors", UInt64(heldFDs))]
         out.append(contentsOf: SensorStats.frame(entries).encoded())
     }

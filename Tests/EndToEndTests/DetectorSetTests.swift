@@ -40,10 +40,10 @@ struct DetectorSetTests {
     }
 
     /// A copy of /bin/sleep carrying a marker, in a root-only directory the detector cannot enter.
-    func markedBinary(in dir: String, marker: String) throws -> String {
+    func markedBinary(in dir: String, marker: String, from original: String = "/bin/sleep") throws -> String {
         try makeDir(dir, mode: 0o700)
-        let path = dir + "/marked-sleep"
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: "/bin/sleep"))
+        let path = dir + "/marked-" + (original as NSString).lastPathComponent
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: original))
         bytes.append(Data(("\n" + marker + "\n").utf8))
         try bytes.write(to: URL(fileURLWithPath: path))
         chmod(path, 0o700)
@@ -99,6 +99,35 @@ struct DetectorSetTests {
         #expect(st.uids.allSatisfy { $0 != 0 } && st.capEff == 0 && st.seccomp == 2)
         #expect(access(binary, R_OK) == 0) // root can; nobody cannot enter the 0700 directory
         waitpid(pid, nil, 0)
+    }
+
+    /// One-shot executables: a marked copy of /bin/true in a root-only directory lives about a
+    /// millisecond, gone before the sensor can open /proc/PID/exe. The sensor opens the path the
+    /// kernel recorded and passes it because its identity is the one that ran: every exec is
+    /// scanned and alerts.
+    @Test func oneShotExecutablesAreScanned() throws {
+        let marker = "EDR-YARA-ONESHOT-" + Self.token()
+        var binary = ""
+        let agent = try AgentHarness(extraConfig: """
+            [yara]
+            rules = ["__DIR__/yara"]
+            """, prepare: { dir in
+                try makeDir(dir.path + "/yara")
+                try write(Self.yaraRule("edr_e2e_oneshot", marker), to: dir.path + "/yara/marker.yar")
+                binary = try markedBinary(in: dir.path + "/root-only", marker: marker, from: "/bin/true")
+            })
+        defer { _ = agent.stop() }
+        try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
+        var pids: [Int32] = []
+        for _ in 0..<10 {
+            pids.append(try runProgram(binary, []))
+            usleep(200_000)
+        }
+        for pid in pids {
+            #expect(agent.waitForAlert(timeout: 20) { a in
+                (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
+            } != nil, "no YARA alert for the one-shot exec of pid \(pid):\n\(agent.output.suffix(3000))")
+        }
     }
 
     /// The second exec of a file the sensor passed moments ago carries no descriptor (the
