@@ -45,8 +45,21 @@ public struct Normalizer: Sendable {
             parentGuid: guids.guid(pid: r.ids.ppid, startTicks: r.ids.parentStartTicks),
             cgroupID: r.cgroupID, exitedAtNanos: nil)
         cache.upsert(entry, now: now)
-        let event = Self.processCreationEvent(entry, parent: parent, timestamp: wallTime(bootNanos: r.bootNanos), logonID: r.ids.loginuid)
+        var event = Self.processCreationEvent(entry, parent: parent, timestamp: wallTime(bootNanos: r.bootNanos), logonID: r.ids.loginuid)
+        if r.flags & Self.truncationFlags != 0 { event["Truncated"] = Self.truncated(r.flags) }
         return (event, entry, parent)
+    }
+
+    static let truncationFlags = ExecRecord.argsTruncated | ExecRecord.pathTruncated | ExecRecord.cwdTruncated | ExecRecord.argsFault
+
+    /// Which fields the kernel cut (argv past 8 KiB, paths past 4 KiB or 64 components) or could
+    /// not read: rules and analysts see that a value is incomplete, not just a shorter value.
+    static func truncated(_ flags: UInt32) -> FieldValue {
+        var fields: [FieldValue] = []
+        if flags & (ExecRecord.argsTruncated | ExecRecord.argsFault) != 0 { fields.append(.string("CommandLine")) }
+        if flags & ExecRecord.pathTruncated != 0 { fields.append(.string("Image")) }
+        if flags & ExecRecord.cwdTruncated != 0 { fields.append(.string("CurrentDirectory")) }
+        return .array(fields)
     }
 
     static let creationNames = ["UtcTime", "ProcessGuid", "ProcessId", "Image", "CommandLine", "CurrentDirectory",

@@ -126,6 +126,22 @@ struct KernelRecordTests {
         // Structure-aware fuzzing of every record kind: FuzzTests.swift.
     }
 
+    /// What the kernel cut is said in the event ("Truncated"), never silently shortened.
+    @Test func truncationIsReportedInTheEvent() throws {
+        var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
+        let whole = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(args: ["a"], path: "/x", cwd: "/")).asExec)
+        #expect(n.exec(whole).0["Truncated"] == nil)
+        let cases: [(UInt32, [String])] = [
+            (ExecRecord.argsTruncated, ["CommandLine"]), (ExecRecord.argsFault, ["CommandLine"]),
+            (ExecRecord.pathTruncated, ["Image"]), (ExecRecord.cwdTruncated, ["CurrentDirectory"]),
+            (ExecRecord.argsTruncated | ExecRecord.pathTruncated | ExecRecord.cwdTruncated, ["CommandLine", "Image", "CurrentDirectory"]),
+        ]
+        for (flags, fields) in cases {
+            let r = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(args: ["a"], path: "/x", cwd: "/", flags: flags)).asExec)
+            #expect(n.exec(r).0["Truncated"] == .array(fields.map { .string($0) }), "flags \(flags)")
+        }
+    }
+
     @Test func normalizerLinksParentAndBuildsSysmonFields() throws {
         var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
         let parentStart: UInt64 = 1_000_000_000

@@ -55,6 +55,13 @@ struct AgentTests {
         #expect((long.path("process", "args") as? [String])?.count == 82) // argv[0] + 81
         #expect(long.path("process", "working_directory") as? String == "/usr/share")
         #expect(long.path("rule", "name") as? String == "E2E marker \(marker)")
+        #expect(long.path("edr", "event", "Truncated") == nil, "nothing was cut")
+        // Past 8 KiB of argv the kernel side cuts, and the alert says so.
+        let huge = [marker] + (0..<400).map { "argument-\($0)-" + String(repeating: "x", count: 20) }
+        let hugePID = try runProgram("/bin/echo", huge)
+        let cut = try #require(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(hugePID) }, "no alert for the 12 KiB exec")
+        #expect(cut.path("edr", "event", "Truncated") as? [String] == ["CommandLine"])
+        #expect(((cut.path("process", "command_line") as? String)?.utf8.count ?? 0) < 8192 + 16)
 
         // 3. Confinement, read from /proc/PID/status of each child.
         let sensor = try #require(agent.childPID("edr-sensor"))
