@@ -115,9 +115,7 @@ public struct HealthAlert: Sendable {
         w.endObject()
         w.endObject()
         w.endObject()
-        var bytes = w.bytes
-        bytes.append(0x0A)
-        return bytes
+        return w.line
     }
 }
 

@@ -6,6 +6,9 @@ public struct JSONWriter: Sendable {
 
     public init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
 
+    /// The document written so far as one NDJSON line (newline appended).
+    public var line: [UInt8] { bytes + [0x0A] }
+
     public mutating func beginObject() { separator(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
     public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma.removeLast() }
     public mutating func beginArray() { separator(); bytes.append(UInt8(ascii: "[")); needsComma.append(false) }

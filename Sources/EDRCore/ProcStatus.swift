@@ -76,6 +76,32 @@ public enum Capability: Int, Sendable, CaseIterable {
     public static func mask(_ caps: [Capability]) -> UInt64 { caps.reduce(0) { $0 | $1.bit } }
 }
 
+/// The namespace a process is in, as /proc/PID/ns/KIND names it ("net:[4026531840]"); nil
+/// when the process is gone or the link unreadable.
+public func namespaceLink(pid: Int32, _ kind: String) -> String? {
+    var buf = [CChar](repeating: 0, count: 256)
+    let n = readlink("/proc/\(pid)/ns/\(kind)", &buf, 255)
+    return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+}
+
+/// Every process's /proc/PID/status, in /proc's order (processes that vanish are skipped).
+public func forEachProcessStatus(_ body: (Int32, ProcStatus) -> Bool) {
+    guard let dir = opendir("/proc") else { return }
+    defer { closedir(dir) }
+    while let e = readdir(dir) {
+        let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        guard let pid = Int32(name), let st = try? ProcStatus.read(pid: pid) else { continue }
+        if !body(pid, st) { return }
+    }
+}
+
+/// The kernel's dev_t (major << 20 | minor, as BPF reads it) in user space's st_dev encoding
+/// (glibc makedev).
+public func userDevice(fromKernel kdev: UInt64) -> UInt64 {
+    let major = kdev >> 20, minor = kdev & 0xFFFFF
+    return ((major & 0xFFFF_F000) << 32) | ((major & 0xFFF) << 8) | ((minor & 0xFFFF_FF00) << 12) | (minor & 0xFF)
+}
+
 /// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), the value
 /// that tells one process from a later one with the same pid.
 public func procStartTicks(pid: Int32) -> UInt64? {

@@ -170,9 +170,7 @@ public enum AlertEncoder {
         w.endObject()
         w.endObject()
         w.endObject()
-        var bytes = w.bytes
-        bytes.append(0x0A)
-        return bytes
+        return w.line
     }
 
     static func writeProcess(_ w: inout JSONWriter, event: Event, process: ProcessEntry?, parent: ProcessEntry?) {

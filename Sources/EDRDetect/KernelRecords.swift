@@ -124,10 +124,7 @@ public enum KernelRecordDecoder {
     static func executableIdentity(_ p: [UInt8]) -> FileIdentity? {
         let ctime = p.readLE(UInt64.self, at: 120)
         guard ctime != 0 else { return nil }
-        let kdev = UInt64(p.readLE(UInt32.self, at: 128))
-        let major = kdev >> 20, minor = kdev & 0xFFFFF
-        let dev = ((major & 0xFFFF_F000) << 32) | ((major & 0xFFF) << 8) | ((minor & 0xFFFF_FF00) << 12) | (minor & 0xFF)
-        return FileIdentity(device: dev, inode: p.readLE(UInt64.self, at: 104), size: Int64(bitPattern: p.readLE(UInt64.self, at: 112)),
+        return FileIdentity(device: userDevice(fromKernel: UInt64(p.readLE(UInt32.self, at: 128))), inode: p.readLE(UInt64.self, at: 104), size: Int64(bitPattern: p.readLE(UInt64.self, at: 112)),
                             ctimeSeconds: Int64(ctime / 1_000_000_000), ctimeNanoseconds: Int64(ctime % 1_000_000_000))
     }
 

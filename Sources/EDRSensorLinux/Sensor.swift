@@ -96,8 +96,7 @@ public final class Sensor {
         defer { close(pfd) }
         var st = stat()
         guard fstat(pfd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return -1 }
-        let kdev = UInt64(id.device), major = kdev >> 20, minor = kdev & 0xFFFFF
-        let dev = ((major & 0xFFFF_F000) << 32) | ((major & 0xFFF) << 8) | ((minor & 0xFFFF_FF00) << 12) | (minor & 0xFF)
+        let dev = userDevice(fromKernel: UInt64(id.device))
         let ctime = UInt64(st.st_ctim.tv_sec) &* 1_000_000_000 &+ UInt64(st.st_ctim.tv_nsec)
         guard UInt64(st.st_dev) == dev, UInt64(st.st_ino) == id.inode, UInt64(st.st_size) == id.size, ctime == id.ctime else { return -1 }
         return open("/proc/self/fd/\(pfd)", O_RDONLY | O_CLOEXEC)

@@ -13,13 +13,10 @@ public enum ChildIdentity {
     /// uids and gids any running process holds (real, effective, saved or filesystem).
     public static func idsInUse() -> (uids: Set<UInt32>, gids: Set<UInt32>) {
         var uids = Set<UInt32>(), gids = Set<UInt32>()
-        guard let dir = opendir("/proc") else { return (uids, gids) }
-        defer { closedir(dir) }
-        while let e = readdir(dir) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            guard let pid = Int32(name), let st = try? ProcStatus.read(pid: pid) else { continue }
+        forEachProcessStatus { _, st in
             uids.formUnion(st.uids)
             gids.formUnion(st.gids)
+            return true
         }
         return (uids, gids)
     }
@@ -57,14 +54,12 @@ public enum ChildIdentity {
     }
 
     static func firstProcess(uid: UInt32) -> Int32? {
-        guard let dir = opendir("/proc") else { return nil }
-        defer { closedir(dir) }
-        while let e = readdir(dir) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            guard let pid = Int32(name), let st = try? ProcStatus.read(pid: pid) else { continue }
-            if st.uids.contains(uid) { return pid }
+        var found: Int32?
+        forEachProcessStatus { pid, st in
+            if st.uids.contains(uid) { found = pid }
+            return found == nil
         }
-        return nil
+        return found
     }
 }
 

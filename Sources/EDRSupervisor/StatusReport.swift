@@ -75,7 +75,7 @@ struct StatusReport {
                 w.field("no_new_privs", p.noNewPrivs)
                 w.field("seccomp", p.seccomp)
                 w.field("seccomp_filters", p.seccompFilters)
-                w.field("own_network_namespace", Self.namespace(c.pid, "net") != Self.namespace(supervisorPID, "net"))
+                w.field("own_network_namespace", namespaceLink(pid: c.pid, "net") != namespaceLink(pid: supervisorPID, "net"))
                 w.field("rss_kib", p.vmRSSKiB)
             }
             w.key("uptime_seconds"); w.double((c.uptimeSeconds * 10).rounded() / 10)
@@ -89,9 +89,7 @@ struct StatusReport {
         }
         w.endArray()
         w.endObject()
-        var b = w.bytes
-        b.append(0x0A)
-        return b
+        return w.line
     }
 
     /// Prometheus text exposition format 0.0.4.
@@ -147,11 +145,6 @@ struct StatusReport {
         return out
     }
 
-    static func namespace(_ pid: Int32, _ ns: String) -> String {
-        var buf = [CChar](repeating: 0, count: 256)
-        let n = readlink("/proc/\(pid)/ns/\(ns)", &buf, 255)
-        return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
-    }
 }
 
 /// Writes `bytes` to `path` atomically (a temporary file beside it, then rename), mode 0644.

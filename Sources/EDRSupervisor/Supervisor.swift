@@ -527,12 +527,12 @@ public final class Supervisor {
         summaryPrinted = true
         let allReady = children.allSatisfy { $0.ready != nil }
         var lines = ["edr \(AgentVersion.version) running (supervisor pid \(getpid()))"]
-        let myNet = namespaceID(getpid(), "net")
+        let myNet = namespaceLink(pid: getpid(), "net")
         for child in children {
             var line = "  \(child.role.rawValue.padding(8)) pid \(child.pid)"
             if let st = try? ProcStatus.read(pid: child.pid) {
                 line += "  uid \(st.uids.first ?? 0)  CapEff \(capabilityNames(st.capEff))  NoNewPrivs \(st.noNewPrivs)  Seccomp \(st.seccomp)"
-                let ownNet = namespaceID(child.pid, "net") != myNet
+                let ownNet = namespaceLink(pid: child.pid, "net") != myNet
                 // A non-dumpable process's /proc entries belong to root.
                 let dumpable = st.uids.first == 0 ? "n/a" : (procOwner(child.pid) == 0 ? "no" : "yes")
                 line += "  netns \(ownNet ? "own" : "host")  dumpable \(dumpable)"
@@ -547,12 +547,6 @@ public final class Supervisor {
         let text = lines.joined(separator: "\n") + "\n"
         var bytes = Array(text.utf8)
         bytes.withUnsafeMutableBytes { _ = write(2, $0.baseAddress, $0.count) }
-    }
-
-    private func namespaceID(_ pid: pid_t, _ ns: String) -> String {
-        var buf = [CChar](repeating: 0, count: 256)
-        let n = readlink("/proc/\(pid)/ns/\(ns)", &buf, 255)
-        return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
     }
 
     private func procOwner(_ pid: pid_t) -> uid_t {

@@ -77,8 +77,8 @@ struct AgentTests {
         #expect((61184...65519).contains(detectUID), "a dynamic uid of its own, not nobody: \(detectUID)")
         #expect(d.gids == [detectUID, detectUID, detectUID, detectUID])
         #expect(ownerOf("/proc/\(detect)/mem") == 0, "not dumpable: its /proc entries belong to root")
-        #expect(namespace(detect, "net") != namespace(getpid(), "net") && namespace(detect, "ipc") != namespace(getpid(), "ipc"))
-        #expect(namespace(sensor, "net") == namespace(getpid(), "net"))
+        #expect(namespaceLink(pid: detect, "net") != namespaceLink(pid: getpid(), "net") && namespaceLink(pid: detect, "ipc") != namespaceLink(pid: getpid(), "ipc"))
+        #expect(namespaceLink(pid: sensor, "net") == namespaceLink(pid: getpid(), "net"))
         #expect(agent.output.contains("landlock_abi=\(landlockABI())"), "the start-up summary names the Landlock ABI")
         #expect(d.capEff == 0 && d.capPrm == 0 && d.capBnd == 0 && d.capAmb == 0)
         #expect(d.noNewPrivs == 1)
@@ -168,9 +168,5 @@ func ownerOf(_ path: String) -> uid_t? {
     return stat(path, &st) == 0 ? st.st_uid : nil
 }
 
-/// The namespace a process is in ("net:[4026531840]").
-func namespace(_ pid: Int32, _ kind: String) -> String? {
-    try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/\(kind)")
-}
 
 func landlockABI() -> Int { Int(edr_landlock_abi()) }
