@@ -43,8 +43,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "edr-sensor", dependencies: ["EDRCore", "EDRSensorLinux"], swiftSettings: strict),
-        .executableTarget(name: "edr-detect", dependencies: ["EDRCore", "EDRDetect"], swiftSettings: strict),
-        .executableTarget(name: "edr-respond", dependencies: ["EDRCore", "EDRRespond"], swiftSettings: strict),
+        .executableTarget(name: "edr-detect", dependencies: ["EDRCore", "EDRDetect", "CLinux"], swiftSettings: strict),
+        .executableTarget(name: "edr-respond", dependencies: ["EDRCore", "EDRRespond", "CLinux"], swiftSettings: strict),
 
         .testTarget(name: "EDRCoreTests", dependencies: ["EDRCore"]),
         .testTarget(name: "EDRSigmaTests", dependencies: ["EDRSigma", "EDRCore"], exclude: ["Oracle"]),

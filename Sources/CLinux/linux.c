@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -21,6 +22,15 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
+int edr_epoll_of(const int *fds, int count) {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) return -1;
+    for (int i = 0; i < count; i++) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.fd = fds[i] };
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) != 0) { int e = errno; close(ep); errno = e; return -1; }
+    }
+    return ep;
+}
 int edr_accept4_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }
 int edr_accept4_cloexec_nonblock(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
 

@@ -6,10 +6,13 @@ import Glibc
 /// arguments it passes them. Children are started by `edr run`, not by hand.
 public enum ChildFD {
     /// The control channel to the supervisor (ControlChannel): status lines and heartbeats
-    /// up, connected peer sockets down.
-    public static let control: Int32 = 3
-    /// Detector: the alert stream (append-only). Others: unused.
-    public static let primary: Int32 = 4
+    /// up, connected peer sockets down. Under a systemd unit: the notification socket
+    /// (`Systemd.connectNotifySocket`), spoken to in sd_notify's terms.
+    public nonisolated(unsafe) static var control: Int32 = 3
+    /// Whether `control` is systemd's notification socket rather than the supervisor's channel.
+    public nonisolated(unsafe) static var controlIsSystemd = false
+    /// Detector: the alert stream (append-only; standard output under its systemd unit).
+    public nonisolated(unsafe) static var primary: Int32 = 4
 }
 
 public struct ChildArguments {

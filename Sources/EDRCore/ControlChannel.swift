@@ -17,7 +17,10 @@ public enum ControlChannel {
 
     /// One message to the supervisor (never blocks for long: the supervisor always reads).
     public static func send(_ line: String, fd: Int32 = ChildFD.control) {
-        var bytes = Array((line.replacingNewlines() + "\n").utf8.prefix(8000))
+        guard fd >= 0 else { return }
+        let flat = line.replacingNewlines()
+        let text = ChildFD.controlIsSystemd && fd == ChildFD.control ? Systemd.notifyMessage(for: flat) : flat + "\n"
+        var bytes = Array(text.utf8.prefix(8000))
         bytes.withUnsafeMutableBytes { _ = Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
@@ -34,6 +37,10 @@ public enum ControlChannel {
     public struct Peer: Sendable {
         public var role: String
         public var fd: Int32
+        public init(role: String, fd: Int32) {
+            self.role = role
+            self.fd = fd
+        }
     }
 
     /// Every peer socket the supervisor has handed over since the last call (non-blocking).

@@ -114,8 +114,13 @@ public struct SeccompFilter {
     /// - responder: the same, plus kill/pidfd_open/pidfd_send_signal.
     /// - sensor (installed after its BPF programs are loaded and attached): the same, plus
     ///   bpf() for its maps and file descriptors passing; no exec, no io_uring, no sockets.
-    public static func allowlist(role: Role) throws -> SeccompFilter {
+    ///
+    /// `accepts`: under one systemd unit per process, the sensor and the detector accept
+    /// connections on the sockets of their socket units (accept4 on a listener systemd made;
+    /// still no socket, bind or connect of their own).
+    public static func allowlist(role: Role, accepts: Bool = false) throws -> SeccompFilter {
         let f = try SeccompFilter(defaultAction: edr_scmp_act_kill_process())
+        if accepts { try f.add(edr_scmp_act_allow(), ["accept4"]) }
         let allow = edr_scmp_act_allow()
         try f.add(allow, runtime)
         // Threads only: clone without CLONE_THREAD would fork. clone3 passes its flags in

@@ -87,8 +87,13 @@ public final class Detector: @unchecked Sendable {
         self.onReady = onReady
     }
 
+    /// Where its sensor, responder and alert-file descriptors come from: the supervisor's
+    /// control channel, or (one systemd unit per process) its own connection and its sockets.
+    public var peers: any PeerSource = SupervisorPeers()
+
     /// Waits for the sensor connection the supervisor hands over, processes frames until the
-    /// connection ends, then waits for the next one. Returns when the supervisor is gone.
+    /// connection ends, then waits for the next one. Returns when the supervisor is gone, or
+    /// (under systemd) when the sensor connection it made at start ends: the unit restarts it.
     public func run() throws {
         // Alerts are written synchronously, so nothing is lost by leaving at once; a blocking
         // read would otherwise be restarted after the signal.
@@ -96,10 +101,12 @@ public final class Detector: @unchecked Sendable {
         signal(SIGINT) { _ in _exit(0) }
         signal(SIGPIPE, SIG_IGN)
         var sensor: Int32 = -1
+        // Connections made at start (systemd) or already handed over.
+        guard takePeers(&sensor) else { return }
         while true {
             if sensor < 0 {
                 ControlChannel.heartbeat()
-                var p = [pollfd(fd: ChildFD.control, events: Int16(POLLIN), revents: 0),
+                var p = [pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
                          pollfd(fd: respondFD, events: Int16(POLLIN) | (respondOut.isEmpty ? 0 : Int16(POLLOUT)), revents: 0)]
                 _ = poll(&p, 2, 500)
                 if p[1].revents != 0 { serviceResponder() }
@@ -117,13 +124,20 @@ public final class Detector: @unchecked Sendable {
             }
             close(fd)
             if sensor == -2 { return }
+            if sensor == -1 {
+                peers.peerClosed(role: "sensor")
+                if !peers.replacesEndedPeers {
+                    Log.info("the sensor connection ended; exiting so that the unit restarts and connects again")
+                    return
+                }
+            }
         }
     }
 
-    /// Takes the peers the supervisor handed over. A new sensor connection goes to `sensor`
-    /// (the caller switches to it). Returns false when the supervisor is gone.
+    /// Takes the peers handed over. A new sensor connection goes to `sensor` (the caller
+    /// switches to it). Returns false when the source is gone.
     private func takePeers(_ sensor: inout Int32) -> Bool {
-        guard let peers = ControlChannel.receivePeers() else {
+        guard let peers = peers.receivePeers() else {
             Log.info("supervisor gone; exiting")
             return false
         }
@@ -135,8 +149,9 @@ public final class Detector: @unchecked Sendable {
                 if let pending = newSensor { close(pending) }
                 newSensor = p.fd
             case "alerts":
-                // The supervisor reopened the alert file (SIGHUP, rotation): the new file takes
-                // the alert descriptor's place; a line is written whole to one or the other.
+                // The supervisor (or `edr reopen-alerts`) reopened the alert file (SIGHUP,
+                // rotation): the new file takes the alert descriptor's place; a line is
+                // written whole to one or the other.
                 if dup2(p.fd, ChildFD.primary) < 0 { Log.error("switching the alert file: \(String(cString: strerror(errno)))") }
                 close(p.fd)
                 Log.info("alert file reopened")
@@ -173,7 +188,7 @@ public final class Detector: @unchecked Sendable {
         var processed: UInt64 = hello.nextSequence &- 1
         var acked = processed
         var pollfds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: ChildFD.control, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: -1, events: 0, revents: 0)]
 
         var lastAck = monotonicNanos()
@@ -371,8 +386,7 @@ public final class Detector: @unchecked Sendable {
             } else {
                 if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
                 Log.error("edr-respond connection lost: \(String(cString: strerror(errno))); requests stay queued for the next one")
-                close(respondFD)
-                respondFD = -1
+                dropResponder()
                 return
             }
         }
@@ -396,19 +410,24 @@ public final class Detector: @unchecked Sendable {
                     }
                 } catch {
                     Log.error("malformed result from edr-respond: \(error); dropping its connection")
-                    close(respondFD)
-                    respondFD = -1
+                    dropResponder()
                     return
                 }
                 continue
             }
             if n < 0 && (errno == EAGAIN || errno == EINTR) { break }
             Log.warning("edr-respond closed its connection; waiting for the next one")
-            close(respondFD)
-            respondFD = -1
+            dropResponder()
             return
         }
         flushResponder()
+    }
+
+    /// Caller holds respondLock. A named socket's listener admits the next responder then.
+    private func dropResponder() {
+        close(respondFD)
+        respondFD = -1
+        peers.peerClosed(role: "respond")
     }
 
     /// One response outcome as its own ECS event in the alert stream.
@@ -504,5 +523,18 @@ public final class Detector: @unchecked Sendable {
     }
 
     public var lastSensorStats: [String: UInt64] { lastReconcile }
+
+    /// A connection to one of the detector's named sockets that was refused (another uid, or a
+    /// second client while the peer lives): a tamper attempt, in the alert stream.
+    public func reportRefusedPeer(_ r: SinglePeerListener.Refusal) {
+        var a = HealthAlert(ruleID: "edr-health-peer-refused", title: "Connection to an agent socket refused", level: "high",
+                            action: "peer-refused", message: r.description)
+        a.processPID = r.pid
+        a.userID = String(r.uid)
+        a.numbers = [("pid", Int64(r.pid)), ("uid", Int64(r.uid))]
+        if let admitted = healthLimiter.admit(a) {
+            sink.write(line: admitted.encoded(host: .init(name: options.context.hostName, id: options.context.hostID)), readable: "[health] \(a.message)")
+        }
+    }
 }
 

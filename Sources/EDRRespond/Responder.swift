@@ -16,6 +16,10 @@ public final class Responder {
     public private(set) var killed: UInt64 = 0
     public private(set) var refused: UInt64 = 0
 
+    /// Where the detector connection comes from: the supervisor, or (under its systemd unit)
+    /// the connection the responder made to the detector's socket at start.
+    public var peers: any PeerSource = SupervisorPeers()
+
     public init(policy: ResponsePolicy) {
         self.policy = policy
     }
@@ -25,6 +29,8 @@ public final class Responder {
         signal(SIGINT) { _ in _exit(0) }
         signal(SIGPIPE, SIG_IGN)
         var lastStats: UInt64 = 0
+        // The first pass takes connections made at start (systemd) without waiting.
+        var first = true
         while true {
             ControlChannel.heartbeat()
             let now = monotonicNanos()
@@ -32,12 +38,17 @@ public final class Responder {
                 lastStats = now
                 ControlChannel.send("STATS killed=\(killed) refused=\(refused) requests=\(requests)")
             }
-            var fds = [pollfd(fd: ChildFD.control, events: Int16(POLLIN), revents: 0),
+            if detector < 0 && !first && !peers.replacesEndedPeers {
+                Log.info("the detector connection ended; exiting so that the unit restarts and connects again")
+                exit(0)
+            }
+            var fds = [pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: detector, events: Int16(POLLIN), revents: 0)]
-            let n = poll(&fds, 2, 500)
+            let n = first ? 1 : poll(&fds, 2, 500)
             if n < 0 && errno != EINTR { throw SystemError("poll") }
-            if fds[0].revents != 0 {
-                guard let peers = ControlChannel.receivePeers() else { Log.info("supervisor gone; exiting"); exit(0) }
+            if fds[0].revents != 0 || first {
+                first = false
+                guard let peers = peers.receivePeers() else { Log.info("supervisor gone; exiting"); exit(0) }
                 for p in peers {
                     guard p.role == "detector" else { close(p.fd); continue }
                     if detector >= 0 { close(detector) }

@@ -11,8 +11,6 @@ import Glibc
 /// counter, not a silent user-space drop, records any loss.
 public final class Sensor {
     public struct Options: Sendable {
-        /// The control channel: the supervisor hands each new detector connection over it.
-        public var controlFD: Int32 = ChildFD.control
         public var replayBufferBytes: Int
         public var statsIntervalNanos: UInt64
         /// Longest a record waits in the ring while records keep coming (see `run()`).
@@ -28,6 +26,9 @@ public final class Sensor {
 
     private let programs: BPFPrograms
     private let options: Options
+    /// Where detector connections come from: the supervisor's control channel, or (one
+    /// systemd unit per process) the sensor's socket, which admits the detector's uid alone.
+    public var peers: any PeerSource = SupervisorPeers()
     private var ring: OpaquePointer?
 
     /// Frames not yet acknowledged, oldest first: pending[head...]. Their bytes lie back to
@@ -90,7 +91,9 @@ public final class Sensor {
             components.append(c)
         }
         guard !components.isEmpty else { return -1 }
-        let path = "/" + components.reversed().joined(separator: "/")
+        // Through init's root, not this process's: under its unit the sensor has a private
+        // /tmp and no /home (PrivateTmp=, ProtectHome=), where one-shot tools like to live.
+        let path = "/proc/1/root/" + components.reversed().joined(separator: "/")
         let pfd = open(path, Int32(EDR_O_PATH) | O_NOFOLLOW | O_CLOEXEC)
         guard pfd >= 0 else { return -1 }
         defer { close(pfd) }
@@ -214,7 +217,7 @@ public final class Sensor {
             // At least one heartbeat a second reaches the supervisor, which replaces a silent child.
             var timeout = min(untilStats, ControlChannel.heartbeatNanos)
             if busy && !paused { timeout = min(timeout, delay) }
-            fds[0] = pollfd(fd: options.controlFD, events: Int16(POLLIN), revents: 0)
+            fds[0] = pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0)
             fds[1] = pollfd(fd: busy || paused ? -1 : ringFD, events: Int16(POLLIN), revents: 0)
             if connection >= 0 {
                 let wantWrite = outOffset < out.count || queuedThrough + 1 < nextSequence
@@ -259,7 +262,7 @@ public final class Sensor {
                 backpressurePauses += 1
             }
             if fds[0].revents != 0 {
-                guard let peers = ControlChannel.receivePeers(fd: options.controlFD) else {
+                guard let peers = peers.receivePeers() else {
                     Log.info("supervisor gone; stopping")
                     break
                 }
@@ -280,9 +283,10 @@ public final class Sensor {
     }
 
     /// A detector connection handed over by the supervisor (a socketpair end: nothing else
-    /// can reach the sensor). It replaces the previous one, whose detector is gone.
+    /// can reach the sensor), or admitted on the sensor's socket (the detector's uid, one at
+    /// a time). It replaces the previous one, whose detector is gone.
     private func adopt(_ fd: Int32) {
-        if connection >= 0 { dropConnection(reason: "the supervisor handed over a new detector connection") }
+        if connection >= 0 { dropConnection(reason: "a new detector connection") }
         // The supervisor made this end non-blocking (the sensor's allowlist has no F_SETFL).
         connection = fd
         passedExecutables.removeAll()
@@ -306,6 +310,7 @@ public final class Sensor {
     private func dropConnection(reason: String) {
         if connection >= 0 {
             close(connection)
+            peers.peerClosed(role: "detector")
             Log.info("detector disconnected (\(reason)); \(pending.count - head) frames kept for replay")
         }
         connection = -1

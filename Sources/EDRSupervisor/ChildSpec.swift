@@ -105,16 +105,6 @@ public enum Spawner {
     }
 }
 
-/// A user name or numeric uid resolved to uid and primary gid.
-public func resolveUser(_ name: String) throws -> (uid: uid_t, gid: gid_t) {
-    if let uid = UInt32(name) {
-        if let pw = getpwuid(uid) { return (uid, pw.pointee.pw_gid) }
-        return (uid, uid)
-    }
-    guard let pw = getpwnam(name) else { throw EDRError("user \"\(name)\" does not exist (create it, or set a numeric uid)") }
-    return (pw.pointee.pw_uid, pw.pointee.pw_gid)
-}
-
 /// Names of the capabilities set in a mask, e.g. "CAP_BPF,CAP_PERFMON"; "none" for 0.
 public func capabilityNames(_ mask: UInt64) -> String {
     if mask == 0 { return "none" }

@@ -8,8 +8,8 @@ import Glibc
 /// supervisor to `<runtime_dir>/status.json` and, when configured, as Prometheus text to
 /// `<textfile_dir>/edr.prom` (node_exporter's textfile collector serves it; no agent process
 /// listens on a network socket).
-struct StatusReport {
-    struct ChildState {
+public struct StatusReport {
+    public struct ChildState {
         var name: String
         var role: String
         var pid: Int32
@@ -19,6 +19,7 @@ struct StatusReport {
         var stats: [String: String]
     }
 
+    /// 0 under the per-process units (no supervisor: systemd is PID 1).
     var supervisorPID: Int32
     var startedAt: Double
     var uptimeSeconds: Double
@@ -43,10 +44,11 @@ struct StatusReport {
         return out
     }
 
-    func json() -> [UInt8] {
+    public func json() -> [UInt8] {
         var w = JSONWriter(capacity: 4096)
         w.beginObject()
         w.field("version", AgentVersion.version)
+        w.field("mode", supervisorPID > 0 ? "supervisor" : "units")
         w.field("updated", formatTimestamp(epochSeconds: wallClockNow()))
         w.key("supervisor"); w.beginObject()
         w.field("pid", supervisorPID)
@@ -75,7 +77,7 @@ struct StatusReport {
                 w.field("no_new_privs", p.noNewPrivs)
                 w.field("seccomp", p.seccomp)
                 w.field("seccomp_filters", p.seccompFilters)
-                w.field("own_network_namespace", namespaceLink(pid: c.pid, "net") != namespaceLink(pid: supervisorPID, "net"))
+                w.field("own_network_namespace", namespaceLink(pid: c.pid, "net") != namespaceLink(pid: supervisorPID > 0 ? supervisorPID : 1, "net"))
                 w.field("rss_kib", p.vmRSSKiB)
             }
             w.key("uptime_seconds"); w.double((c.uptimeSeconds * 10).rounded() / 10)
@@ -93,18 +95,18 @@ struct StatusReport {
     }
 
     /// Prometheus text exposition format 0.0.4.
-    func prometheus() -> String {
+    public func prometheus() -> String {
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
             guard !samples.isEmpty else { return }
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
             for s in samples { out += "\(name)\(s.labels.isEmpty ? "" : "{\(s.labels)}") \(s.value)\n" }
         }
-        metric("edr_up", "gauge", "1 while the supervisor runs (the file's age tells a stale one).", [("", "1")])
+        metric("edr_up", "gauge", "1 while the agent runs (the file's age tells a stale one).", [("", "1")])
         metric("edr_supervisor_uptime_seconds", "gauge", "Seconds since the supervisor started.", [("", String(format: "%.1f", uptimeSeconds))])
         metric("edr_child_up", "gauge", "1 when the child runs and said it is ready.",
                children.map { ("child=\"\($0.name)\"", $0.pid > 0 && $0.ready != nil ? "1" : "0") })
-        metric("edr_child_restarts_total", "counter", "Times the supervisor replaced the child.",
+        metric("edr_child_restarts_total", "counter", "Times the supervisor (or systemd) replaced the child.",
                children.map { ("child=\"\($0.name)\"", "\($0.restarts)") })
         metric("edr_child_uptime_seconds", "gauge", "Seconds since the child's current process started.",
                children.map { ("child=\"\($0.name)\"", String(format: "%.1f", $0.uptimeSeconds)) })
@@ -164,4 +166,49 @@ func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) {
     fchmod(fd, mode)
     close(fd)
     if ok { rename(tmp, path) } else { unlink(tmp) }
+}
+
+extension StatusReport {
+    /// The agent as one systemd unit per process (edr.target) reports itself: each unit's main
+    /// process, state, restarts (NRestarts) and last status line (StatusText: the child's
+    /// READY or STATS line, sent with sd_notify). nil when none of the units is active.
+    public static func fromUnits(_ c: AgentConfig, systemctl: (([String]) -> String?)) -> StatusReport? {
+        let units = [("edr-sensor", "sensor"), ("edr-detect", "detect"), ("edr-respond", "respond")]
+        guard let out = systemctl(["show", "-p", "Id,MainPID,ActiveState,SubState,NRestarts,StatusText,ExecMainStartTimestampMonotonic"]
+                                  + units.map { $0.0 + ".service" }) else { return nil }
+        var blocks: [[String: String]] = []
+        var current: [String: String] = [:]
+        for line in out.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.isEmpty {
+                if !current.isEmpty { blocks.append(current); current = [:] }
+                continue
+            }
+            if let eq = line.firstIndex(of: "=") { current[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
+        }
+        if !current.isEmpty { blocks.append(current) }
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let nowMicros = Double(ts.tv_sec) * 1e6 + Double(ts.tv_nsec) / 1e3
+        var children: [ChildState] = []
+        var earliest = Double.infinity
+        for (name, role) in units {
+            guard let b = blocks.first(where: { $0["Id"] == name + ".service" }) else { continue }
+            let active = b["ActiveState"] == "active" && b["SubState"] == "running"
+            // A responder skipped by its ExecCondition (response disabled) is not listed.
+            if role == "respond" && !c.response.enabled && !active { continue }
+            let pid = active ? Int32(b["MainPID"] ?? "0") ?? 0 : 0
+            let started = Double(b["ExecMainStartTimestampMonotonic"] ?? "0") ?? 0
+            if active && started > 0 { earliest = min(earliest, started) }
+            let text = b["StatusText"] ?? ""
+            children.append(ChildState(name: name, role: role, pid: pid, ready: active && !text.isEmpty ? text : nil,
+                                       uptimeSeconds: active && started > 0 ? (nowMicros - started) / 1e6 : 0,
+                                       restarts: Int(b["NRestarts"] ?? "0") ?? 0,
+                                       stats: text.hasPrefix("STATS ") ? parseStats(text) : [:]))
+        }
+        guard children.contains(where: { $0.pid > 0 }) else { return nil }
+        let up = earliest.isFinite ? (nowMicros - earliest) / 1e6 : 0
+        return StatusReport(supervisorPID: 0, startedAt: wallClockNow() - up, uptimeSeconds: up,
+                            alertsPath: c.alerts.path, alertsReopened: 0, responseEnabled: c.response.enabled,
+                            dryRun: c.response.dryRun, children: children)
+    }
 }

@@ -109,9 +109,7 @@ public final class Supervisor {
         // 1. Everything that steers the agent must be writable by root alone.
         let bpfObject = c.sensor.bpfObject.isEmpty ? bin + "/edr.bpf.o" : c.sensor.bpfObject
         if let path = options.configPath { try TrustedFiles.check(path, what: "configuration file") }
-        for p in c.sigma.rules { try TrustedFiles.check(p, what: "[sigma] rules") }
-        for p in c.yara.rules { try TrustedFiles.check(p, what: "[yara] rules") }
-        for p in c.ioc.rules { try TrustedFiles.check(p, what: "[ioc] rules") }
+        try RuleTrees.checkTrusted(c)
         for exe in ["edr-sensor", "edr-detect", "edr-respond"] {
             guard access(bin + "/" + exe, X_OK) == 0 else { throw EDRError("\(bin)/\(exe) is missing or not executable (build with `make build`)") }
             try TrustedFiles.check(bin + "/" + exe, what: "executable")
@@ -132,72 +130,29 @@ public final class Supervisor {
         let bpfFD = try hold(open(bpfObject, O_RDONLY | O_CLOEXEC), "open", bpfObject)
         let passwdFD = try hold(open("/etc/passwd", O_RDONLY | O_CLOEXEC), "open", "/etc/passwd")
         let procFD = try hold(open("/proc", EDR_O_PATH | O_DIRECTORY | O_CLOEXEC), "open", "/proc")
-        // Rule trees: each directory (or a file's directory) as an EDR_O_PATH descriptor; the
-        // detector reads beneath it as /proc/self/fd/N/… and Landlock lets it read nothing else.
-        var dirFDs: [(fd: Int32, path: String)] = []
-        func ruleRef(_ path: String) throws -> String {
-            var st = stat()
-            guard stat(path, &st) == 0 else { throw SystemError("stat", detail: path) }
-            let isDir = (st.st_mode & S_IFMT) == S_IFDIR
-            let dir = isDir ? path : directoryName(of: path)
-            let index: Int
-            if let i = dirFDs.firstIndex(where: { $0.path == dir }) {
-                index = i
-            } else {
-                dirFDs.append((try hold(open(dir, EDR_O_PATH | O_DIRECTORY | O_CLOEXEC), "open", dir), dir))
-                index = dirFDs.count - 1
-            }
-            let childFD = 6 + index  // control 3, alerts 4, passwd 5, then the directories
-            // "/." so that directory walkers (fts) step through the descriptor's magic link.
-            let base = "/proc/self/fd/\(childFD)"
-            return isDir ? base + "/." : base + "/" + String(path.split(separator: "/").last ?? "")
-        }
-        let sigmaRefs = try c.sigma.rules.map(ruleRef)
-        let yaraRefs = try c.yara.rules.map(ruleRef)
-        let iocRefs = try c.ioc.rules.map(ruleRef)
-        let pathNames = dirFDs.enumerated().flatMap {
-            ["/proc/self/fd/\(6 + $0.offset)/.=\($0.element.path)", "/proc/self/fd/\(6 + $0.offset)=\($0.element.path)"]
-        }
-
-        let scans = !c.yara.rules.isEmpty || !c.ioc.rules.isEmpty
-        let logLevel = c.agent.logLevel
-        let me = String(getpid())
+        // Rule trees: the detector sees them as descriptors 6… (control 3, alerts 4, passwd 5).
+        let rules = try RuleTrees.open(c) { index, _ in Int32(6 + index) }
+        held += rules.directories.map(\.fd)
+        let scans = ChildCommandLine.scans(c)
 
         var sensor = ChildSpec(
             name: "edr-sensor", executable: bin + "/edr-sensor",
-            arguments: ["--bpf-object", "/proc/self/fd/4",
-                        "--ring-buffer-mib", String(c.sensor.ringBufferMiB), "--replay-buffer-mib", String(c.sensor.replayBufferMiB),
-                        "--stats-interval-seconds", String(c.sensor.statsIntervalSeconds), "--max-batch-delay-ms", String(c.sensor.maxBatchDelayMs), "--agent-pids", me,
-                        "--log-level", logLevel] + (scans ? ["--pass-executables", "true"] : []),
+            arguments: ChildCommandLine.sensor(c, bpfObject: "/proc/self/fd/4", agentPIDs: [getpid()]),
             uid: 0, gid: 0, capabilities: scans ? Self.sensorScanCapabilities : Self.sensorCapabilities,
             seccompRole: .sensor, fds: [bpfFD])
         sensor.stdoutFD = 2
         sensor.execFD = try exeFD("edr-sensor")
         var detect = ChildSpec(
             name: "edr-detect", executable: bin + "/edr-detect",
-            arguments: ["--rules", ChildArguments.join(sigmaRefs), "--respond", String(c.response.enabled), "--min-level", c.response.minLevel,
-                        "--host-name", host.name, "--host-id", host.id, "--log-level", logLevel,
-                        "--yara-rules", ChildArguments.join(yaraRefs), "--ioc-rules", ChildArguments.join(iocRefs),
-                        "--yara-max-file-mib", String(c.yara.maxFileMiB), "--yara-timeout-seconds", String(c.yara.scanTimeoutSeconds),
-                        "--yara-cache-entries", String(c.yara.cacheEntries), "--yara-cache-ttl-seconds", String(c.yara.cacheTTLSeconds),
-                        "--yara-allowlist", ChildArguments.join(c.yara.allowlist), "--watch-rules", String(c.detect.watchRules),
-                        "--exclude-paths", ChildArguments.join(c.detect.excludePaths), "--passwd-fd", "5",
-                        "--read-fds", ChildArguments.join(dirFDs.indices.map { String(6 + $0) }),
-                        "--path-names", ChildArguments.join(pathNames)] + (options.printAlerts ? ["--print-alerts"] : []),
+            arguments: ChildCommandLine.detector(c, rules: rules, host: host, passwdFD: 5, printAlerts: options.printAlerts),
             uid: detectUser.uid, gid: detectUser.gid, capabilities: [], seccompRole: .detector,
-            fds: [alertFD, passwdFD] + dirFDs.map(\.fd))
+            fds: [alertFD, passwdFD] + rules.directories.map(\.fd))
         detect.stdoutFD = options.printAlerts ? 1 : 2
         detect.execFD = try exeFD("edr-detect")
         detect.unshareFlags = Self.isolatedNamespaces
-        let levels = ["informational", "low", "medium", "high", "critical"]
         var respond = ChildSpec(
             name: "edr-respond", executable: bin + "/edr-respond",
-            arguments: ["--enabled", String(c.response.enabled),
-                        "--min-level", String(levels.firstIndex(of: c.response.minLevel) ?? 4), "--agent-pids", me,
-                        "--dry-run", String(c.response.dryRun), "--max-kills-per-minute", String(c.response.maxKillsPerMinute),
-                        "--protected-executables", ChildArguments.join(c.response.protectedExecutables),
-                        "--protected-uids", ChildArguments.join(protectedUIDs.map(String.init)),
-                        "--log-level", logLevel],
+            arguments: ChildCommandLine.responder(c, protectedUIDs: protectedUIDs, agentPIDs: [getpid()]),
             uid: respondUser.uid, gid: respondUser.gid, capabilities: Self.responderCapabilities, seccompRole: .responder,
             fds: [procFD])
         respond.stdoutFD = 2

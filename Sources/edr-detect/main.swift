@@ -9,11 +9,19 @@ import EDRSigma
 import Glibc
 #endif
 
-// First, before any input is read and while the process has one thread: confinement.
+// First, before any input is read and while the process has one thread: confinement. Under
+// its systemd unit (`edr-detect --config FILE`) it first reads the configuration, checks and
+// opens its rule directories, connects to the sensor's socket and takes its own sockets.
 let args: ChildArguments
+var unitPeers: UnitPeers?
 do {
-    args = try ChildArguments(Array(CommandLine.arguments.dropFirst()), flags: ["print-alerts", "unconfined"])
+    if let unit = try UnitStart.fromCommandLine() {
+        (args, unitPeers) = try unitArguments(unit)
+    } else {
+        args = try ChildArguments(Array(CommandLine.arguments.dropFirst()), flags: ["print-alerts", "unconfined"])
+    }
 } catch {
+    reportStatus("FATAL \(error)")
     Log.error("\(error)")
     exit(64)
 }
@@ -27,7 +35,7 @@ if !(probe != nil && args.flags.contains("unconfined")) {
         ConfinementSummary.landlockABI = try SelfConfinement.restrictFilesystem(
             readBeneath: readBeneath.map { ($0, SelfConfinement.isDirectory($0)) })
         RegexJIT.enabled = false
-        let filter = try SeccompFilter.allowlist(role: .detector)
+        let filter = try SeccompFilter.allowlist(role: .detector, accepts: unitPeers != nil)
         try filter.loadForAllThreads()
         filter.release()
     } catch {
@@ -72,6 +80,13 @@ do {
     let detector = Detector(store: store, sink: sink, options: options, onReady: {
         reportStatus("READY detector rules=\(engine.loadedCount) rejected=\(rejected.count) inert=\(inert.count) yara=\(yaraCount) ioc=\(iocCounts) landlock_abi=\(abi)")
     })
+    if let unitPeers {
+        unitPeers.onRefusal = { r in
+            Log.warning("\(r)")
+            detector.reportRefusedPeer(r)
+        }
+        detector.peers = unitPeers
+    }
     if store.current.yara != nil || store.current.ioc != nil {
         let scanner = try ExecutableScanner(store: store, options: .init(
             maxFileBytes: Int64(try args.int("yara-max-file-mib")) << 20, timeoutSeconds: try args.int("yara-timeout-seconds"),
@@ -95,4 +110,38 @@ do {
 } catch {
     Log.error("\(error)")
     exit(1)
+}
+
+/// Under edr-detect.service: the arguments `edr run` would have passed, from the
+/// configuration; the rule directories opened here (O_PATH) before Landlock; the sensor's
+/// socket connected (the only connection it ever makes); the socket units' listeners for the
+/// responder (its uid alone) and for `edr reopen-alerts` (root, one descriptor per client).
+func unitArguments(_ unit: UnitStart) throws -> (ChildArguments, UnitPeers) {
+    let c = unit.config
+    try RuleTrees.checkTrusted(c)
+    let rules = try RuleTrees.open(c) { _, fd in fd }
+    let passwd = open("/etc/passwd", O_RDONLY | O_CLOEXEC)
+    guard passwd >= 0 else { throw SystemError("open", detail: "/etc/passwd") }
+    // The alert stream is standard output: StandardOutput=append:<path> (opened by systemd as root).
+    ChildFD.primary = 1
+    var st = stat()
+    if fstat(1, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+        Log.warning("standard output is not a file: alerts go wherever it leads (the unit sets StandardOutput=append:/var/log/edr/alerts.ndjson)")
+    }
+    let sensorPath = c.supervisor.runtimeDir + "/sensor.sock"
+    let sensor = try UnixSocket.connect(path: sensorPath)
+    var listeners: [UnitPeers.Listener] = [
+        .init(role: "control", listener: SinglePeerListener(listener: try unit.listener("control", unit: "edr-detect-control.socket"),
+                                                            expectedUID: 0, name: "detect-control.sock"), handoff: true),
+    ]
+    if c.response.enabled {
+        let respondUID = try UnitStart.uid(of: c.response.user, key: "[response] user")
+        listeners.append(.init(role: "respond", listener: SinglePeerListener(
+            listener: try unit.listener("respond", unit: "edr-detect.socket"), expectedUID: respondUID, name: "detect.sock")))
+    }
+    let peers = try UnitPeers(initial: [.init(role: "sensor", fd: sensor)], listeners: listeners)
+    let host = HealthAlert.Host.local(nameOverride: c.agent.hostName)
+    let args = try ChildArguments(ChildCommandLine.detector(c, rules: rules, host: host, passwdFD: passwd, printAlerts: false),
+                                  flags: ["print-alerts"])
+    return (args, peers)
 }

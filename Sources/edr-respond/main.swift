@@ -3,14 +3,37 @@
 // anything else. It acts on the detector's requests only after re-checking them itself.
 import EDRCore
 import EDRRespond
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Descriptor of /proc (O_PATH), opened by the supervisor: the only tree this process reads.
-let procFD: Int32 = 4
+/// Under edr-respond.service it opens /proc itself and connects to the detector's socket
+/// (`edr-respond --config FILE`) before it confines itself.
+var procFD: Int32 = 4
 
 Log.setup(component: "edr-respond", level: .info)
+var unitArgs: ChildArguments?
+var unitPeers: UnitPeers?
+do {
+    if let unit = try UnitStart.fromCommandLine() {
+        let c = unit.config
+        procFD = open("/proc", EDR_O_PATH | O_DIRECTORY | O_CLOEXEC)
+        guard procFD >= 0 else { throw SystemError("open", detail: "/proc") }
+        let protectedUIDs = try c.response.protectedUsers.map { try resolveUser($0).uid }
+        // The agent's own executables are never targets (their pids change with each restart).
+        let own = ["edr", "edr-sensor", "edr-detect", "edr-respond"].map { unit.binDirectory + "/" + $0 }
+        unitArgs = try ChildArguments(ChildCommandLine.responder(c, protectedUIDs: protectedUIDs, agentPIDs: [], protectedExecutables: own))
+        let detector = try UnixSocket.connect(path: c.supervisor.runtimeDir + "/detect.sock")
+        unitPeers = try UnitPeers(initial: [.init(role: "detector", fd: detector)], listeners: [])
+    }
+} catch {
+    reportStatus("FATAL \(error)")
+    Log.error("\(error)")
+    exit(64)
+}
+
 do {
     try SelfConfinement.makeUndumpable()
     let abi = try SelfConfinement.restrictFilesystem(readBeneath: [(procFD, true)], scopeSignals: false)
@@ -26,10 +49,11 @@ do {
 }
 
 do {
-    let args = try ChildArguments(Array(CommandLine.arguments.dropFirst()))
+    let args = try unitArgs ?? ChildArguments(Array(CommandLine.arguments.dropFirst()))
     Log.setup(component: "edr-respond", level: Log.Level(name: args.values["log-level"] ?? "info") ?? .info)
     let supervisor = getppid()
-    let protected = Set(args.strings("agent-pids").compactMap { Int32($0) } + [getpid(), supervisor, 1])
+    var protected = Set(args.strings("agent-pids").compactMap { Int32($0) } + [getpid(), supervisor, 1])
+    if let unitPeers, let peer = try? UnixSocket.peerCredentials(unitPeers.initialFD("detector")) { protected.insert(peer.pid) }
     var policy = ResponsePolicy(enabled: args.values["enabled"] == "true", minLevel: UInt8(try args.int("min-level")),
                                 protectedPIDs: protected, supervisorPID: supervisor)
     policy.dryRun = args.values["dry-run"] == "true"
@@ -37,6 +61,7 @@ do {
     policy.protectedExecutables = args.strings("protected-executables")
     policy.protectedUIDs = Set(args.strings("protected-uids").compactMap { UInt32($0) })
     let responder = Responder(policy: policy)
+    if let unitPeers { responder.peers = unitPeers }
     reportStatus("READY responder enabled=\(policy.enabled) min_level=\(policy.minLevel) dry_run=\(policy.dryRun) max_kills_per_minute=\(policy.maxKillsPerMinute) landlock_abi=\(ConfinementSummary.landlockABI)")
     try responder.run()
 } catch {

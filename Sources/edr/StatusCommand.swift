@@ -1,5 +1,6 @@
 import ArgumentParser
 import EDRCore
+import EDRSupervisor
 import Foundation
 
 /// `edr status`: the running agent's state as its supervisor last wrote it
@@ -16,25 +17,57 @@ struct StatusCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the status document as JSON.")
     var json = false
 
+    @Flag(name: .long, help: "Also write [metrics] textfile_dir/edr.prom (the per-process units' edr-metrics.timer runs this).")
+    var writeMetrics = false
+
+    /// `systemctl ARGS`' standard output, or nil when it cannot run.
+    static func systemctl(_ args: [String]) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/systemctl")
+        guard FileManager.default.isExecutableFile(atPath: p.executableURL!.path) else { return nil }
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return nil }
+        let out = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func writeAtomically(_ path: String, _ text: String) throws {
+        let tmp = path + ".tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]),
+              rename(tmp, path) == 0 else { throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))") }
+    }
+
     func run() throws {
         let cfg: AgentConfig
         do { cfg = try AgentConfig.load(file: config.map(absolutePath), environment: environment()) } catch { throw ValidationError("\(error)") }
         let path = cfg.supervisor.runtimeDir + "/status.json"
-        if access(path, F_OK) == 0 && access(path, R_OK) != 0 {
-            print("cannot read \(path): it is root's (mode 0640); run edr status as root")
-            throw ExitCode(4)
+        var data = FileManager.default.contents(atPath: path)
+        var doc = data.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        let supervisorPID = Int32((doc?["supervisor"] as? [String: Any])?["pid"] as? Int ?? 0)
+        if doc == nil || supervisorPID <= 0 || (kill(supervisorPID, 0) != 0 && errno != EPERM) {
+            // No supervisor: the per-process units (edr.target), if they run.
+            if let report = StatusReport.fromUnits(cfg, systemctl: Self.systemctl) {
+                data = Data(report.json())
+                doc = try JSONSerialization.jsonObject(with: data!) as? [String: Any]
+                if writeMetrics, !cfg.metrics.textfileDir.isEmpty {
+                    try Self.writeAtomically(cfg.metrics.textfileDir + "/edr.prom", report.prometheus())
+                }
+            } else if access(path, F_OK) == 0 && access(path, R_OK) != 0 {
+                print("cannot read \(path): it is root's (mode 0640); run edr status as root")
+                throw ExitCode(4)
+            } else if doc == nil {
+                print("edr is not running (no \(path), and no edr-*.service is active)")
+                throw ExitCode(3)
+            } else {
+                print("edr is not running (supervisor pid \(supervisorPID) from \(path) is gone, and no edr-*.service is active)")
+                throw ExitCode(3)
+            }
         }
-        guard let data = FileManager.default.contents(atPath: path),
-              let doc = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            print("edr is not running (no \(path))")
-            throw ExitCode(3)
-        }
-        let sup = doc["supervisor"] as? [String: Any] ?? [:]
-        let pid = Int32(sup["pid"] as? Int ?? 0)
-        guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else {
-            print("edr is not running (supervisor pid \(pid) from \(path) is gone)")
-            throw ExitCode(3)
-        }
+        guard let data, let doc else { throw ExitCode(3) }
         let children = doc["children"] as? [[String: Any]] ?? []
         let allReady = children.allSatisfy { $0["ready"] as? Bool == true }
         if json {
@@ -48,7 +81,8 @@ struct StatusCommand: ParsableCommand {
     static func render(_ doc: [String: Any]) -> String {
         func num(_ d: [String: Any], _ k: String) -> Int { d[k] as? Int ?? 0 }
         let sup = doc["supervisor"] as? [String: Any] ?? [:]
-        var lines = ["edr \(doc["version"] as? String ?? "?") — supervisor pid \(num(sup, "pid")), up \(duration(sup["uptime_seconds"] as? Double ?? 0)) (status of \(doc["updated"] as? String ?? "?"))"]
+        let head = doc["mode"] as? String == "units" ? "systemd units (edr.target)" : "supervisor pid \(num(sup, "pid"))"
+        var lines = ["edr \(doc["version"] as? String ?? "?") — \(head), up \(duration(sup["uptime_seconds"] as? Double ?? 0)) (status of \(doc["updated"] as? String ?? "?"))"]
         let children = doc["children"] as? [[String: Any]] ?? []
         for c in children {
             let name = (c["name"] as? String ?? "?").padding(toLength: 12, withPad: " ", startingAt: 0)

@@ -116,4 +116,96 @@ struct SystemdTests {
         #expect(!FileManager.default.fileExists(atPath: c.root + "/etc/edr"))
         #expect(!FileManager.default.fileExists(atPath: c.root + "/var/log/edr"))
     }
+
+    /// One unit per process: edr.target starts edr-sensor, edr-detect and edr-respond, each
+    /// under the identity, capabilities, seccomp and namespaces its unit promises, meeting on
+    /// sockets systemd made that admit one peer of one uid.
+    @Test func theUnitsRunOneHardenedProcessEach() throws {
+        let deb = try PackageTests.deb()
+        let c = try Container()
+        try FileManager.default.copyItem(atPath: deb, toPath: c.root + "/root/edr.deb")
+        let install = try c.run("DEBIAN_FRONTEND=noninteractive dpkg -i /root/edr.deb")
+        try #require(install.status == 0, "\(install.output)")
+        #expect(try c.run("systemctl is-enabled edr.target").output.trimmingCharacters(in: .whitespacesAndNewlines) == "disabled")
+        func trimmed(_ command: String) throws -> String { try c.run(command).output.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let detectUID = try trimmed("id -u edr-detect"), respondUID = try trimmed("id -u edr-respond")
+
+        // Response on in dry-run mode, so that edr-respond runs; a local critical rule.
+        let marker = AttackTests.unique("edrunits")
+        let toml = try String(contentsOfFile: c.root + "/etc/edr/edr.toml", encoding: .utf8)
+            .replacingOccurrences(of: "[response]\nenabled = false", with: "[response]\nenabled = true\ndry_run = true")
+        try toml.write(toFile: c.root + "/etc/edr/edr.toml", atomically: true, encoding: .utf8)
+        chmod(c.root + "/etc/edr/edr.toml", 0o644)
+        try AgentTests.markerRule(marker, level: "critical").write(toFile: c.root + "/etc/edr/rules/sigma/marker.yml", atomically: true, encoding: .utf8)
+        chmod(c.root + "/etc/edr/rules/sigma/marker.yml", 0o644)
+
+        let start = try c.run("systemctl enable --now edr.target 2>&1")
+        #expect(start.status == 0, "\(start.output)")
+        try wait("edr status to report the three units ready") { try c.run("edr status >/dev/null").status == 0 }
+        let json = try c.run("edr status --json").output
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
+        #expect(doc["mode"] as? String == "units")
+        let kids = try #require(doc["children"] as? [[String: Any]])
+        func child(_ name: String) throws -> [String: Any] { try #require(kids.first { $0["name"] as? String == name }, "\(json)") }
+        let sensor = try child("edr-sensor"), detect = try child("edr-detect"), respond = try child("edr-respond")
+        #expect(sensor["uid"] as? Int == 0)
+        #expect(sensor["cap_eff"] as? String == "CAP_DAC_READ_SEARCH,CAP_SYS_PTRACE,CAP_PERFMON,CAP_BPF")
+        #expect(String(detect["uid"] as? Int ?? -1) == detectUID && detect["cap_eff"] as? String == "none")
+        #expect(String(respond["uid"] as? Int ?? -1) == respondUID && respond["cap_eff"] as? String == "CAP_KILL")
+        for k in [sensor, detect, respond] {
+            // seccomp mode 2 with systemd's filter and the process's own allowlist stacked.
+            #expect(k["seccomp"] as? Int == 2 && k["no_new_privs"] as? Int == 1, "\(k)")
+            #expect((k["seccomp_filters"] as? Int ?? 0) >= 2, "\(k)")
+            #expect(k["own_network_namespace"] as? Bool == true, "\(k)")
+        }
+        // The sockets: made by systemd, owned by the one account that may connect, mode 0600.
+        #expect(try trimmed("stat -c '%U %a %F' /run/edr/sensor.sock") == "edr-detect 600 socket")
+        #expect(try trimmed("stat -c '%U %a %F' /run/edr/detect.sock") == "edr-respond 600 socket")
+        #expect(try trimmed("stat -c '%U %a %F' /run/edr/detect-control.sock") == "root 600 socket")
+        #expect(try trimmed("systemctl show -p ActiveState edr-sensor.socket edr-detect.socket edr-detect-control.socket | sort -u") == "ActiveState=active")
+
+        // An exec on the host alerts inside; the dry-run responder answers the critical alert.
+        let first = try runProgram("/bin/echo", [marker, "one"])
+        try wait("the first alert") { alerts(c, containing: marker).contains { $0.path("process", "pid") as? Int == Int(first) } }
+        try wait("the responder's dry-run outcome") {
+            try c.run("grep '\"edr-response\"' /var/log/edr/alerts.ndjson | grep -q '\"pid\":\(first)'").status == 0
+        }
+
+        // Another account cannot reach the sensor's socket; root reaching the detector's
+        // responder socket (not the responder's uid) is refused and reported.
+        let stranger = try c.run("setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/python3 -c \"import socket; socket.socket(socket.AF_UNIX).connect('/run/edr/sensor.sock')\" 2>&1")
+        #expect(stranger.status != 0 && stranger.output.contains("PermissionError"), "\(stranger.output)")
+        let intruder = try c.run("/usr/bin/python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.connect('/run/edr/detect.sock'); s.settimeout(10); print('closed' if s.recv(1) == b'' else 'open')\"")
+        #expect(intruder.output.contains("closed"), "\(intruder.output)")
+        try wait("the refused-peer alert") { try c.run("grep -q edr-health-peer-refused /var/log/edr/alerts.ndjson").status == 0 }
+
+        // The detector killed: systemd restarts it, the exec during the outage still alerts,
+        // and the kill is an edr-health alert (ExecStopPost).
+        let old = try trimmed("systemctl show -p MainPID --value edr-detect.service")
+        #expect(try c.run("systemctl kill -s KILL edr-detect.service").status == 0)
+        let during = try runProgram("/bin/echo", [marker, "during"])
+        try wait("the detector's restart") {
+            let now = try trimmed("systemctl show -p MainPID --value edr-detect.service")
+            let active = try trimmed("systemctl is-active edr-detect.service")
+            return now != old && now != "0" && active == "active"
+        }
+        try wait("the alert for the exec during the outage") { alerts(c, containing: marker).contains { $0.path("process", "pid") as? Int == Int(during) } }
+        #expect(alerts(c, containing: marker).filter { $0.path("process", "pid") as? Int == Int(during) }.count == 1, "exactly once")
+        #expect(try trimmed("grep -c '\"edr-health-child-killed\"' /var/log/edr/alerts.ndjson") == "1")
+        #expect(Int(try trimmed("systemctl show -p NRestarts --value edr-detect.service")) ?? 0 >= 1)
+
+        // Rotation: logrotate's way (rename, then the reload hands the detector a new file).
+        #expect(try c.run("mv /var/log/edr/alerts.ndjson /var/log/edr/alerts.ndjson.1 && systemctl reload edr-detect.service").status == 0)
+        let after = try runProgram("/bin/echo", [marker, "after"])
+        try wait("the alert in the new file") { alerts(c, containing: marker).contains { $0.path("process", "pid") as? Int == Int(after) } }
+
+        // A clean stop: every unit inactive with Result=success, no process left.
+        #expect(try c.run("systemctl stop edr.target").status == 0)
+        let stopped = try c.run("systemctl show -p ActiveState -p Result edr-sensor.service edr-detect.service edr-respond.service").output
+        let lines = stopped.split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix("ActiveState=") } == Array(repeating: "ActiveState=inactive", count: 3), "\(stopped)")
+        #expect(lines.filter { $0.hasPrefix("Result=") } == Array(repeating: "Result=success", count: 3), "\(stopped)")
+        #expect(try c.run("pgrep -x edr-sensor || pgrep -x edr-detect || pgrep -x edr-respond").status != 0, "no process survives the stop")
+        #expect(try c.run("edr status >/dev/null").status == 3)
+    }
 }

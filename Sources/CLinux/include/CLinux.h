@@ -12,6 +12,8 @@
 #define EDR_CLONE_NEWIPC 0x08000000
 
 int edr_accept4_cloexec(int fd);
+/// An epoll descriptor (close-on-exec) readable while any of `fds` is (level-triggered POLLIN); -1/errno.
+int edr_epoll_of(const int *fds, int count);
 int edr_accept4_cloexec_nonblock(int fd);
 /// SO_PEERCRED: 0 or -1/errno.
 int edr_peer_cred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
