@@ -53,9 +53,19 @@ struct StatusCommand: ParsableCommand {
             if let report = StatusReport.fromUnits(cfg, systemctl: Self.systemctl) {
                 data = Data(report.json())
                 doc = try JSONSerialization.jsonObject(with: data!) as? [String: Any]
-                if writeMetrics, !cfg.metrics.textfileDir.isEmpty {
-                    try Self.writeAtomically(cfg.metrics.textfileDir + "/edr.prom", report.prometheus())
+                if writeMetrics {
+                    // edr-metrics.timer: the file for node_exporter, and nothing on the terminal.
+                    if !cfg.metrics.textfileDir.isEmpty {
+                        try Self.writeAtomically(cfg.metrics.textfileDir + "/edr.prom", report.prometheus())
+                    }
+                    return
                 }
+            } else if writeMetrics {
+                // Neither mode runs: a stale file would claim it does.
+                if !cfg.metrics.textfileDir.isEmpty {
+                    try Self.writeAtomically(cfg.metrics.textfileDir + "/edr.prom", "# HELP edr_up 1 while the agent runs (the file's age tells a stale one).\n# TYPE edr_up gauge\nedr_up 0\n")
+                }
+                return
             } else if access(path, F_OK) == 0 && access(path, R_OK) != 0 {
                 print("cannot read \(path): it is root's (mode 0640); run edr status as root")
                 throw ExitCode(4)
@@ -68,6 +78,7 @@ struct StatusCommand: ParsableCommand {
             }
         }
         guard let data, let doc else { throw ExitCode(3) }
+        if writeMetrics { return }  // the supervisor writes the metrics itself
         let children = doc["children"] as? [[String: Any]] ?? []
         let allReady = children.allSatisfy { $0["ready"] as? Bool == true }
         if json {

@@ -60,7 +60,7 @@ struct PackageTests {
     }
 
     static let units = ["edr.service", "edr.target", "edr-sensor.service", "edr-sensor.socket", "edr-detect.service",
-                        "edr-detect.socket", "edr-detect-control.socket", "edr-respond.service"]
+                        "edr-detect.socket", "edr-detect-control.socket", "edr-respond.service", "edr-metrics.service", "edr-metrics.timer"]
 
     /// systemd accepts every unit, and each service's exposure stays within its role's bound
     /// (docs/operations.md records the figures this prints).

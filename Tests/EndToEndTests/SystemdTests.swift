@@ -134,6 +134,8 @@ struct SystemdTests {
         let marker = AttackTests.unique("edrunits")
         let toml = try String(contentsOfFile: c.root + "/etc/edr/edr.toml", encoding: .utf8)
             .replacingOccurrences(of: "[response]\nenabled = false", with: "[response]\nenabled = true\ndry_run = true")
+            .replacingOccurrences(of: "# textfile_dir = ", with: "textfile_dir = ")
+        try FileManager.default.createDirectory(atPath: c.root + "/var/lib/prometheus/node-exporter", withIntermediateDirectories: true)
         try toml.write(toFile: c.root + "/etc/edr/edr.toml", atomically: true, encoding: .utf8)
         chmod(c.root + "/etc/edr/edr.toml", 0o644)
         try AgentTests.markerRule(marker, level: "critical").write(toFile: c.root + "/etc/edr/rules/sigma/marker.yml", atomically: true, encoding: .utf8)
@@ -158,6 +160,13 @@ struct SystemdTests {
             #expect((k["seccomp_filters"] as? Int ?? 0) >= 2, "\(k)")
             #expect(k["own_network_namespace"] as? Bool == true, "\(k)")
         }
+        // Metrics for node_exporter's textfile collector (edr-metrics.timer).
+        try wait("edr.prom from edr-metrics.timer") {
+            let prom = (try? String(contentsOfFile: c.root + "/var/lib/prometheus/node-exporter/edr.prom", encoding: .utf8)) ?? ""
+            return prom.contains("edr_child_up{child=\"edr-detect\"} 1") && prom.contains("edr_child_up{child=\"edr-sensor\"} 1")
+                && prom.contains("edr_events_total ")
+        }
+
         // The sockets: made by systemd, owned by the one account that may connect, mode 0600.
         #expect(try trimmed("stat -c '%U %a %F' /run/edr/sensor.sock") == "edr-detect 600 socket")
         #expect(try trimmed("stat -c '%U %a %F' /run/edr/detect.sock") == "edr-respond 600 socket")
