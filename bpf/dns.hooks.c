@@ -31,6 +31,22 @@ struct {
     __type(value, struct edr_dns_record);
 } edr_dns_scratch SEC(".maps");
 
+/* The server an unconnected UDP socket last sent a query to (sendto/sendmsg naming port 53),
+ * keyed by the socket: an answer it then reads with recv() or read() carries no address, and
+ * the socket has no peer, so this is where the answer came from. LRU: a flood of sockets only
+ * pushes out old ones. */
+struct edr_dns_peer {
+    __u16 family;
+    __u16 port;
+    __u8 addr[16];
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u64);
+    __type(value, struct edr_dns_peer);
+} edr_dns_peers SEC(".maps");
+
 /* struct user_msghdr / struct iovec, the parts read here (64-bit layout). */
 struct u_msghdr {
     void *name;
@@ -45,17 +61,20 @@ struct u_iovec {
 };
 
 /* Builds and submits one message record. ends come from the socket; addr, when given, is the
- * peer the process named (sendto/sendmsg) or was told (recvfrom/recvmsg). */
-static __always_inline void emit(struct sock *sk, __u8 direction, const __u8 *addr, __u32 addrlen, const void *buf,
+ * peer the process named (sendto/sendmsg) or was told (recvfrom/recvmsg). Returns 1 for a
+ * query an unconnected socket sent to port 53 (its answer may come through read()). */
+static __always_inline int emit(struct sock *sk, __u8 direction, const __u8 *addr, __u32 addrlen, const void *buf,
                                  __u64 len)
 {
     __u32 zero = 0;
     struct edr_dns_record *r = bpf_map_lookup_elem(&edr_dns_scratch, &zero);
     if (!r)
-        return;
+        return 0;
     r->family = 0;
     if (!sock_ends(sk, &r->family, &r->protocol, r->saddr, &r->sport, r->daddr, &r->dport))
-        return;
+        return 0;
+    int unconnected = r->dport == 0;
+    int named = 0;
     if (addr) {
         __u16 fam = 0, port = 0;
         __u8 a[16] = {};
@@ -63,15 +82,32 @@ static __always_inline void emit(struct sock *sk, __u8 direction, const __u8 *ad
             r->family = fam;
             r->dport = port;
             __builtin_memcpy(r->daddr, a, 16);
+            named = 1;
+        }
+    }
+    __u64 skey = (__u64)sk;
+    int registered = 0;
+    if (unconnected && !named && direction == EDR_DNS_ANSWER) {
+        struct edr_dns_peer *p = bpf_map_lookup_elem(&edr_dns_peers, &skey);
+        if (p) {
+            r->family = p->family;
+            r->dport = p->port;
+            __builtin_memcpy(r->daddr, p->addr, 16);
         }
     }
     if (r->dport != DNS_PORT)
-        return;
+        return 0;
+    if (unconnected && named && direction == EDR_DNS_QUERY) {
+        struct edr_dns_peer p = { .family = r->family, .port = r->dport };
+        __builtin_memcpy(p.addr, r->daddr, 16);
+        bpf_map_update_elem(&edr_dns_peers, &skey, &p, BPF_ANY);
+        registered = 1;
+    }
     if (r->protocol != 6 && r->protocol != 17)
-        return;
+        return 0;
     count(EDR_FAMILY_DNS, EDR_CTR_SEEN);
     if (current_is_agent())
-        return;
+        return registered;
     __u32 cap = len > EDR_DNS_MAX ? EDR_DNS_MAX : (__u32)len;
     if (cap > EDR_DNS_MAX)
         cap = EDR_DNS_MAX;
@@ -88,10 +124,11 @@ static __always_inline void emit(struct sock *sk, __u8 direction, const __u8 *ad
     __u64 size = __builtin_offsetof(struct edr_dns_record, data) + cap;
     if (size > sizeof(*r)) {
         count(EDR_FAMILY_DNS, EDR_CTR_TOO_LARGE);
-        return;
+        return registered;
     }
     r->h.size = (__u32)size;
     submit(EDR_FAMILY_DNS, r, size);
+    return registered;
 }
 
 /* Copies a user sockaddr with fixed-size reads (the verifier wants constant sizes): 28
@@ -106,11 +143,11 @@ static __always_inline __u32 read_sockaddr(__u8 addr[28], const void *ua, __u32 
 }
 
 /* One sendmsg-style message: its name (if any) and first iovec. */
-static __always_inline void send_msghdr(struct sock *sk, const void *umsg)
+static __always_inline int send_msghdr(struct sock *sk, const void *umsg)
 {
     struct u_msghdr m = {};
     if (bpf_probe_read_user(&m, sizeof(m), umsg) != 0)
-        return;
+        return 0;
     __u8 addr[28] = {};
     __u32 alen = 0;
     if (m.name && m.namelen >= 8) {
@@ -118,8 +155,8 @@ static __always_inline void send_msghdr(struct sock *sk, const void *umsg)
     }
     struct u_iovec iov = {};
     if (m.iovlen < 1 || bpf_probe_read_user(&iov, sizeof(iov), m.iov) != 0)
-        return;
-    emit(sk, EDR_DNS_QUERY, alen ? addr : 0, alen, iov.base, iov.len);
+        return 0;
+    return emit(sk, EDR_DNS_QUERY, alen ? addr : 0, alen, iov.base, iov.len);
 }
 
 /* A socket that may carry DNS: inet, UDP or TCP, and either connected to port 53 or (UDP)
@@ -153,11 +190,13 @@ static __always_inline int edr_dns_enter(struct pt_regs *regs, long id)
             return 0;
     }
     int is_send = id == NR_sendto || id == NR_sendmsg || id == NR_sendmmsg || id == NR_write;
-    /* read/write: only sockets connected to port 53 (they have no address argument). */
-    struct sock *sk = dns_candidate(fd, id != NR_read && id != NR_write);
+    /* write: only sockets connected to port 53 (it has no address argument). read: those, and
+     * unconnected UDP sockets that sent a query (both are in edr_dns_fds). */
+    struct sock *sk = dns_candidate(fd, id != NR_write);
     if (!sk)
         return 0;
     if (is_send) {
+        int unconnected_query = 0;
         if (id == NR_write || id == NR_sendto) {
             const void *buf = (const void *)PT_REGS_PARM2_CORE_SYSCALL(regs);
             __u64 len = PT_REGS_PARM3_CORE_SYSCALL(regs);
@@ -170,16 +209,22 @@ static __always_inline int edr_dns_enter(struct pt_regs *regs, long id)
                     alen = read_sockaddr(addr, ua, ualen);
                 }
             }
-            emit(sk, EDR_DNS_QUERY, alen ? addr : 0, alen, buf, len);
+            unconnected_query = emit(sk, EDR_DNS_QUERY, alen ? addr : 0, alen, buf, len);
         } else if (id == NR_sendmsg) {
-            send_msghdr(sk, (const void *)PT_REGS_PARM2_CORE_SYSCALL(regs));
+            unconnected_query = send_msghdr(sk, (const void *)PT_REGS_PARM2_CORE_SYSCALL(regs));
         } else {
             const __u8 *vec = (const __u8 *)PT_REGS_PARM2_CORE_SYSCALL(regs);
             __u32 vlen = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);
             if (vlen >= 1)
-                send_msghdr(sk, vec);
+                unconnected_query = send_msghdr(sk, vec);
             if (vlen >= 2)
-                send_msghdr(sk, vec + 64); /* sizeof(struct mmsghdr) */
+                unconnected_query |= send_msghdr(sk, vec + 64); /* sizeof(struct mmsghdr) */
+        }
+        if (unconnected_query) {
+            /* Its answer may come through read(), which is looked at only for these fds. */
+            __u64 dkey = dns_fd_key(fd);
+            __u8 one = 1;
+            bpf_map_update_elem(&edr_dns_fds, &dkey, &one, BPF_ANY);
         }
         return 0;
     }

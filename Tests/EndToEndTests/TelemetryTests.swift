@@ -70,19 +70,33 @@ struct TelemetryTests {
     # query comes from 127.0.0.88.
     srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); srv.bind(("127.0.0.53", 53)); srv.settimeout(5)
     def serve():
-        q, addr = srv.recvfrom(512)
-        end = 12
-        while q[end]: end += q[end] + 1
-        end += 5
-        srv.sendto(q[:2] + b"\x81\x80" + q[4:6] + b"\x00\x01\x00\x00\x00\x00" + q[12:end] +
-                   b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00\x4d", addr)
+        for _ in range(3):
+            q, addr = srv.recvfrom(512)
+            end = 12
+            while q[end]: end += q[end] + 1
+            end += 5
+            last = b"\x4e" if b"unconnected" in q else b"\x4f" if b"readanswer" in q else b"\x4d"   # .78, .79, .77
+            srv.sendto(q[:2] + b"\x81\x80" + q[4:6] + b"\x00\x01\x00\x00\x00\x00" + q[12:end] +
+                       b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00" + last, addr)
     t = threading.Thread(target=serve); t.start()
-    name = b"pool.minexmr.com"
-    query = b"\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"".join(bytes([len(p)]) + p for p in name.split(b".")) + b"\x00\x00\x01\x00\x01"
+    def question(name, qid):
+        return qid + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"".join(bytes([len(p)]) + p for p in name.split(b".")) + b"\x00\x00\x01\x00\x01"
+    query = question(b"pool.minexmr.com", b"\xab\xcd")
     c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.settimeout(5); c.bind(("127.0.0.88", 0)); c.connect(("127.0.0.53", 53))
     c.send(query); answer = c.recv(512); out["dns_answer"] = len(answer); out["dns_client_port"] = c.getsockname()[1]
-    c.close(); t.join(); srv.close()
+    c.close()
+    # The same from a socket that never called connect: sendto, then recv (no address).
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5); u.bind(("127.0.0.89", 0))
+    u.sendto(question(b"xmr.unconnected.example", b"\xbe\xef"), ("127.0.0.53", 53)); answer2 = u.recv(512)
+    out["unconnected_answered"] = socket.inet_ntoa(answer2[-4:]); u.close()
+    # ... and one that reads its answer with read(2).
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.89", 0))   # blocking: read(2) waits
+    u.sendto(question(b"xmr.readanswer.example", b"\xca\xfe"), ("127.0.0.53", 53)); answer3 = os.read(u.fileno(), 512)
+    out["read_answered"] = socket.inet_ntoa(answer3[-4:]); u.close()
+    t.join(); srv.close()
     answered = socket.inet_ntoa(answer[-4:]); out["answered"] = answered
+    l = socket.socket(); l.bind((out["unconnected_answered"], 0)); l.listen(1); out["unconnected_port"] = l.getsockname()[1]
+    c = socket.socket(); c.bind(("127.0.0.89", 0)); c.connect((out["unconnected_answered"], out["unconnected_port"])); c.close(); l.close()
     # The next connection goes to the answered address, from yet another loopback address.
     l = socket.socket(); l.bind((answered, 0)); l.listen(1); out["mining_port"] = l.getsockname()[1]
     c = socket.socket(); c.bind(("127.0.0.88", 0)); c.connect((answered, out["mining_port"])); out["mining_client_port"] = c.getsockname()[1]
@@ -131,6 +145,8 @@ struct TelemetryTests {
             "rename.yml": Self.rule("file_rename", 4, selection: "SourceFilename|contains: '\(marker)'"),
             "delete.yml": Self.rule("file_delete", 5, selection: "TargetFilename|contains: '\(marker)'"),
             "dns.yml": Self.rule("dns_query", 6, selection: "QueryName: 'pool.minexmr.com'"),
+            "dns2.yml": Self.rule("dns_query", 12, selection: "QueryName: 'xmr.unconnected.example'"),
+            "dns3.yml": Self.rule("dns_query", 13, selection: "QueryName: 'xmr.readanswer.example'"),
             "ptrace.yml": Self.rule("process_access", 7, selection: "GrantedAccess: 'PTRACE_ATTACH'"),
             "memfd.yml": Self.rule("memfd_create", 8, selection: "MemfdName|contains: '\(marker)'"),
             "fileless.yml": Self.rule("fileless_exec", 9, selection: "Image|contains: '\(marker)'"),
@@ -258,6 +274,20 @@ struct TelemetryTests {
         #expect(named?["DestinationHostname"] as? String == "pool.minexmr.com")
         #expect(named?["DestinationIp"] as? String == "127.0.0.77")
         #expect(named?["SourceIp"] as? String == "127.0.0.88" && named?["SourcePort"] as? Int == miningClientPort)
+        // The unconnected socket: sendto, answered through recv (no address: the kernel's
+        // socket has no peer either); the answer still names the next connection.
+        #expect(result["unconnected_answered"] as? String == "127.0.0.78")
+        let dns2 = find("dns_query", "query from an unconnected socket") { ($0["QueryName"] as? String) == "xmr.unconnected.example" }
+        #expect(dns2?["QueryStatus"] as? String == "0" && dns2?["QueryResults"] as? String == "127.0.0.78;", "\(dns2 ?? [:])")
+        #expect(dns2?["DnsServer"] as? String == "127.0.0.53", "\(dns2 ?? [:])")
+        let unconnectedPort = try #require(result["unconnected_port"] as? Int)
+        let named2 = find("network_connection", "connect after the unconnected DNS answer") {
+            ($0["Syscall"] as? String) == "connect" && ($0["DestinationPort"] as? Int) == unconnectedPort
+        }
+        #expect(named2?["DestinationHostname"] as? String == "xmr.unconnected.example", "\(named2 ?? [:])")
+        #expect(result["read_answered"] as? String == "127.0.0.79")
+        let dns3 = find("dns_query", "answer read with read(2)") { ($0["QueryName"] as? String) == "xmr.readanswer.example" }
+        #expect(dns3?["QueryStatus"] as? String == "0" && dns3?["QueryResults"] as? String == "127.0.0.79;", "\(dns3 ?? [:])")
         #expect(agent.waitForAlert { a in (a.path("rule", "name") as? String) == "Linux Crypto Mining Pool Connections" && (event(a)["ProcessId"] as? Int) == Int(pid) } != nil,
                 "SigmaHQ crypto mining rule did not fire on DestinationHostname")
 
