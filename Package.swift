@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
         .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSigma", "EDRYara"]),
         .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRRespond", "EDRCore"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["EDRCore", "CLinux"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["EDRCore", "CLinux"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

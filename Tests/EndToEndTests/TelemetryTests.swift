@@ -380,6 +380,59 @@ struct TelemetryTests {
         #expect(alert.path("edr", "event", "Image") as? String == "/usr/bin/bash")
         #expect(alert.path("rule", "id") as? String == "83dcd9f6-9ca8-4af7-a16e-a1c7a6b51871")
     }
+
+    /// Issue 12: 20,000 threads blocked in accept() each hold a syscall state in the sensor's
+    /// programs; the per-thread state used to live in one 16,384-entry map, which such a flood
+    /// kept full, silencing every process's file and network telemetry. A connect by another
+    /// process during the flood must still be reported.
+    @Test func aThreadFloodCannotSilenceOtherProcesses() throws {
+        let source = repoRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/thread_flood.c").path
+        let dir = NSTemporaryDirectory() + "edr-flood-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cc = try runWithDeadline("/usr/bin/cc", ["-O2", "-pthread", "-o", dir + "/thread_flood", source], timeout: 120)
+        try #require(cc.status == 0, "\(cc.output)")
+        let agent = try AgentHarness(extraRules: ["victim.yml": Self.rule("network_connection", 40, selection: "DestinationIp: '127.0.0.62'")])
+        defer { _ = agent.stop() }
+        try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
+
+        let flood = Process()
+        flood.executableURL = URL(fileURLWithPath: dir + "/thread_flood")
+        flood.arguments = ["20000"]
+        let out = Pipe()
+        flood.standardOutput = out
+        try flood.run()
+        defer { flood.terminate(); flood.waitUntilExit() }
+        // Wait for "ready" (every thread blocked), at most 120 s.
+        var ready = false
+        let deadline = Date().addingTimeInterval(120)
+        var text = ""
+        while Date() < deadline && flood.isRunning {
+            var p = pollfd(fd: out.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            if poll(&p, 1, 500) == 1 {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
+                if text.contains("ready 20000") { ready = true; break }
+            }
+        }
+        try #require(ready, "the flood did not start 20,000 threads: \(text)")
+
+        // The victim: another process connects while the flood holds its 20,000 states.
+        let script = """
+        import socket, json, sys
+        l = socket.socket(); l.bind(("127.0.0.62", 0)); l.listen(1); port = l.getsockname()[1]
+        c = socket.socket(); c.bind(("127.0.0.63", 0)); c.connect(("127.0.0.62", port))
+        print(json.dumps({"port": port})); c.close(); l.close()
+        """
+        let victim = try runWithDeadline(Self.python, ["-c", script], timeout: 60)
+        try #require(victim.status == 0, "\(victim.output)")
+        let port = try #require((try JSONSerialization.jsonObject(with: Data(victim.output.utf8)) as? [String: Any])?["port"] as? Int)
+        let alert = agent.waitForAlert(timeout: 30) { a in
+            (a.path("edr", "event", "DestinationPort") as? Int) == port && (a.path("edr", "event", "Syscall") as? String) == "connect"
+        }
+        #expect(alert != nil, "the connect during the flood was not reported:\n\(agent.output.suffix(2000))")
+    }
 }
 
 /// waitpid with a deadline: false if the child is still running after `timeout` seconds (it is
@@ -395,4 +448,5 @@ func waitForChild(_ pid: pid_t, _ status: inout Int32, timeout: Double) -> Bool 
     kill(pid, SIGKILL)
     waitpid(pid, &status, 0)
     return false
+
 }
