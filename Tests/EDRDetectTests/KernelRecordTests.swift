@@ -334,6 +334,7 @@ struct KernelRecordTests {
         let event = Event(logsource: Normalizer.processCreation, timestamp: 1_800_000_000.5, fields: [
             ("Image", "/usr/bin/whoami"), ("CommandLine", "whoami \"quoted\"\n"), ("ProcessId", 7), ("User", "root"),
             ("ParentProcessId", 1), ("ParentImage", "/sbin/init"), ("CurrentDirectory", "/"),
+            ("Environment", .array(["LD_PRELOAD=/tmp/x.so"])),
         ])
         let rule = SigmaRuleInfo(id: "r1", title: "T", level: .high, tags: ["attack.t1033", "attack.discovery"],
                                  logsource: Normalizer.processCreation, path: "x.yml")
@@ -348,6 +349,7 @@ struct KernelRecordTests {
         let process = try #require(obj["process"] as? [String: Any])
         #expect(process["executable"] as? String == "/usr/bin/whoami" && process["pid"] as? Int == 7)
         #expect(process["command_line"] as? String == "whoami \"quoted\"\n")
+        #expect(process["env_vars"] as? [String] == ["LD_PRELOAD=/tmp/x.so"])
         #expect((process["parent"] as? [String: Any])?["executable"] as? String == "/sbin/init")
         #expect((obj["threat"] as? [String: Any]).flatMap { ($0["technique"] as? [String: Any])?["id"] as? [String] } == ["T1033"])
         #expect((obj["agent"] as? [String: Any])?["name"] as? String == "edr")
