@@ -527,7 +527,7 @@ public final class Detector: @unchecked Sendable {
         }
         let lost = ringFull + tooLarge
         let previousLost = (lastReconcile["kernel.lost"] ?? 0)
-        let line = "loss accounting: kernel submitted \(submitted), ring-full \(ringFull), too-large \(tooLarge); sensor read \(s["sensor.records_read"] ?? 0), pending \(s["sensor.pending_frames"] ?? 0); detector decoded \(counters.recordsDecoded), record errors \(counters.recordErrors), alerts \(counters.alerts); executables passed \(s["sensor.executables_passed"] ?? 0), known \(s["sensor.executables_known"] ?? 0), unavailable \(s["sensor.executables_unavailable"] ?? 0), uncached \(scanner?.uncachedIdentities ?? 0); scripts by path \(s["sensor.scripts_by_path"] ?? 0), unavailable \(s["sensor.scripts_unavailable"] ?? 0)"
+        let line = "loss accounting: kernel submitted \(submitted), ring-full \(ringFull), too-large \(tooLarge); sensor read \(s["sensor.records_read"] ?? 0), pending \(s["sensor.pending_frames"] ?? 0); detector decoded \(counters.recordsDecoded), record errors \(counters.recordErrors), alerts \(counters.alerts); executables passed \(s["sensor.executables_passed"] ?? 0), known \(s["sensor.executables_known"] ?? 0), unavailable \(s["sensor.executables_unavailable"] ?? 0), uncached \(scanner?.uncachedIdentities ?? 0); scripts by path \(s["sensor.scripts_by_path"] ?? 0), known \(s["sensor.scripts_known"] ?? 0), unavailable \(s["sensor.scripts_unavailable"] ?? 0)"
         if lost > previousLost {
             Log.warning(line)
             // Counted loss reaches the alert stream too, so a fleet sees a blinded agent.

@@ -76,6 +76,8 @@ public final class Sensor {
     /// recorded path after the identity check, and those that could not be.
     private var scriptsByPath: UInt64 = 0
     private var scriptsUnavailable: UInt64 = 0
+    /// Scripts passed within the TTL: "known" frames, no descriptor.
+    private var scriptsKnown: UInt64 = 0
 
     /// Offsets in struct edr_exec_record (bpf/edr_events.h).
     static let execFixedSize = 168
@@ -200,7 +202,7 @@ public final class Sensor {
     private func passScript(_ bytes: UnsafeRawBufferPointer, flags: UInt32, now: UInt64) -> Int32 {
         let id = Self.identity(bytes, at: 136)
         if id.ctime != 0, let at = passedExecutables[id], now &- at < Self.passedExecutableTTLNanos {
-            executablesKnown += 1
+            scriptsKnown += 1
             return Self.knownExecutable
         }
         guard heldFDs < maxHeldFDs else { scriptsUnavailable += 1; return -1 }
@@ -506,7 +508,8 @@ public final class Sensor {
                     ("sensor.frames_replayed", framesReplayed), ("sensor.pending_frames", UInt64(pending.count - head)),
                     ("sensor.backpressure_pauses", backpressurePauses),
                     ("sensor.executables_passed", executablesPassed), ("sensor.executables_known", executablesKnown), ("sensor.executables_unavailable", executablesUnavailable), ("sensor.executables_by_path", executablesByPath),
-                    ("sensor.scripts_by_path", scriptsByPath), ("sensor.scripts_unavailable", scriptsUnavailable), ("sensor.connections", connections),
+                    ("sensor.scripts_by_path", scriptsByPath), ("sensor.scripts_unavailable", scriptsUnavailable),
+                    ("sensor.scripts_known", scriptsKnown), ("sensor.connections", connections),
                     ("sensor.held_descriptors", UInt64(heldFDs))]
         out.append(contentsOf: SensorStats.frame(entries).encoded())
     }
