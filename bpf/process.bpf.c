@@ -76,16 +76,19 @@ static __always_inline void file_identity(struct file *file, __u64 *ino, __u64 *
 
 #define EDR_S_IFMT 00170000
 #define EDR_S_IFREG 0100000
-#define EDR_TASK_WORKS_WALKED 8
+#define EDR_FMODE_EXEC 0x20          /* __FMODE_EXEC in f_flags: opened by exec, never by open() */
+#define EDR_TASK_WORKS_WALKED 32
 
 /* The file execve named when it is not what runs (a #! script): by this tracepoint exec_binprm
  * has swapped bprm->file for the interpreter and dropped the script's last reference, so its
  * struct file waits, intact, on the task's task_works list for its final __fput on the return
  * to user space. Entries are pushed at the head, and the script's was the first pushed during
  * this exec (files closed later in the exec — close-on-exec descriptors, the old image — come
- * after it): the deepest entry that is a consistent regular file (its dentry's inode is its
- * inode) is the script. binfmt_misc's open-binary mode keeps it in bprm->executable instead.
- * NULL when neither is there (the sensor then counts the script as unavailable). */
+ * after it): the deepest entry that is a consistent regular file opened by exec (its dentry's
+ * inode is its inode, __FMODE_EXEC in its flags) is the script. A list longer than the walk
+ * (a process that closes many close-on-exec files at exec) is not guessed at: NULL, as when
+ * nothing matched (the record then carries the name execve was given and no identity).
+ * binfmt_misc's open-binary mode keeps the file in bprm->executable instead. */
 static __always_inline struct file *script_file(struct task_struct *task, struct linux_binprm *bprm)
 {
     struct file *executable = BPF_CORE_READ(bprm, executable);
@@ -93,15 +96,18 @@ static __always_inline struct file *script_file(struct task_struct *task, struct
         return executable;
     struct callback_head *cb = BPF_CORE_READ(task, task_works);
     struct file *found = 0;
-    for (int i = 0; i < EDR_TASK_WORKS_WALKED && cb; i++) {
+    for (int i = 0; i < EDR_TASK_WORKS_WALKED; i++) {
+        if (!cb)
+            return found;
         struct file *f = (struct file *)((void *)cb - bpf_core_field_offset(struct file, f_task_work));
         struct inode *inode = BPF_CORE_READ(f, f_inode);
         umode_t mode = BPF_CORE_READ(inode, i_mode);
-        if (inode && BPF_CORE_READ(f, f_path.dentry, d_inode) == inode && (mode & EDR_S_IFMT) == EDR_S_IFREG)
+        if (inode && BPF_CORE_READ(f, f_path.dentry, d_inode) == inode && (mode & EDR_S_IFMT) == EDR_S_IFREG
+            && (BPF_CORE_READ(f, f_flags) & EDR_FMODE_EXEC))
             found = f;
         cb = BPF_CORE_READ(cb, next);
     }
-    return found;
+    return cb ? 0 : found;
 }
 
 static __always_inline int on_exec(struct task_struct *task, struct linux_binprm *bprm)

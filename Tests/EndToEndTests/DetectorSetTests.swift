@@ -210,6 +210,60 @@ struct DetectorSetTests {
         }, "the unmarked script raised a YARA or IOC alert")
     }
 
+    /// The script's file is found among the files the kernel releases at exec: an exec that
+    /// first closes twenty close-on-exec regular files (each the last reference, so each is
+    /// queued beside the script) still has the script scanned and named, not one of those files.
+    /// Past the kernel's walk (forty files) the record says only the name execve was given: the
+    /// event still names the script for Sigma.
+    @Test func scriptsAreFoundBehindCloseOnExecFiles() throws {
+        let marker = "EDR-YARA-CLOEXEC-" + Self.token()
+        let t = Self.token()
+        var script = ""
+        let agent = try AgentHarness(extraRules: ["script.yml": """
+            title: e2e script behind files \(t)
+            id: 6f0e7c55-0000-4000-8001-\(t)
+            status: test
+            level: medium
+            logsource: {product: linux, category: process_creation}
+            detection:
+              selection:
+                ScriptPath|endswith: '/cloexec-\(t).sh'
+              condition: selection
+            """], extraConfig: """
+            [yara]
+            rules = ["__DIR__/yara"]
+            """, prepare: { dir in
+                try makeDir(dir.path + "/yara")
+                try write(Self.yaraRule("edr_e2e_cloexec", marker), to: dir.path + "/yara/marker.yar")
+                try makeDir(dir.path + "/root-only", mode: 0o700)
+                script = dir.path + "/root-only/cloexec-\(t).sh"
+                try Data("#!/bin/sh\n# \(marker)\nexit 0\n".utf8).write(to: URL(fileURLWithPath: script))
+                chmod(script, 0o700)
+            })
+        defer { _ = agent.stop() }
+        try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
+        // The python process execs the script itself (os.execv): same pid.
+        func run(closing n: Int) throws -> Int32 {
+            try runProgram("/usr/bin/python3", ["-c", """
+                import os, sys
+                fds = [os.open("/etc/hostname", os.O_RDONLY | os.O_CLOEXEC) for _ in range(\(n))]
+                os.execv(sys.argv[1], [sys.argv[1]])
+                """, script])
+        }
+        let pid = try run(closing: 20)
+        let yara = try #require(agent.waitForAlert(timeout: 20) { a in
+            (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
+        }, "no YARA alert for the script exec'd behind 20 close-on-exec files:\n\(agent.output.suffix(3000))")
+        #expect(yara.path("file", "path") as? String == script)
+        #expect(yara.path("edr", "event", "ScriptPath") as? String == script)
+
+        let far = try run(closing: 40)
+        let sigma = try #require(agent.waitForAlert(timeout: 20) { a in
+            (a.path("rule", "name") as? String) == "e2e script behind files \(t)" && (a.path("process", "pid") as? Int) == Int(far)
+        }, "the script exec'd behind 40 close-on-exec files is not named:\n\(agent.output.suffix(3000))")
+        #expect(sigma.path("edr", "event", "ScriptPath") as? String == script)
+    }
+
     /// The second exec of a file the sensor passed moments ago carries no descriptor (the
     /// kernel's record names the inode; the sensor does not open it again) and still alerts,
     /// from the detector's verdict cache.
