@@ -105,18 +105,25 @@ public final class Sensor {
             components.append(c)
         }
         guard !components.isEmpty else { return -1 }
-        // Through init's root, not this process's: under its unit the sensor has a private
+        let relative = components.reversed().joined(separator: "/")
+        // Through the process's own root while it lives (its mount namespace: a container's
+        // files), else init's, not this process's: under its unit the sensor has a private
         // /tmp and no /home (PrivateTmp=, ProtectHome=), where one-shot tools like to live.
-        let path = "/proc/1/root/" + components.reversed().joined(separator: "/")
-        let pfd = open(path, Int32(EDR_O_PATH) | O_NOFOLLOW | O_CLOEXEC)
-        guard pfd >= 0 else { return -1 }
-        defer { close(pfd) }
-        var st = stat()
-        guard fstat(pfd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return -1 }
-        let dev = userDevice(fromKernel: UInt64(id.device))
-        let ctime = UInt64(st.st_ctim.tv_sec) &* 1_000_000_000 &+ UInt64(st.st_ctim.tv_nsec)
-        guard UInt64(st.st_dev) == dev, UInt64(st.st_ino) == id.inode, UInt64(st.st_size) == id.size, ctime == id.ctime else { return -1 }
-        return open("/proc/self/fd/\(pfd)", O_RDONLY | O_CLOEXEC)
+        // Init's root can be closed even to root (a VM's init that is not dumpable): then our
+        // own. The identity check makes every candidate safe to try.
+        let pid = bytes.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
+        for root in ["/proc/\(pid)/root/", "/proc/1/root/", "/"] {
+            let pfd = open(root + relative, Int32(EDR_O_PATH) | O_NOFOLLOW | O_CLOEXEC)
+            guard pfd >= 0 else { continue }
+            defer { close(pfd) }
+            var st = stat()
+            guard fstat(pfd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            let dev = userDevice(fromKernel: UInt64(id.device))
+            let ctime = UInt64(st.st_ctim.tv_sec) &* 1_000_000_000 &+ UInt64(st.st_ctim.tv_nsec)
+            guard UInt64(st.st_dev) == dev, UInt64(st.st_ino) == id.inode, UInt64(st.st_size) == id.size, ctime == id.ctime else { continue }
+            return open("/proc/self/fd/\(pfd)", O_RDONLY | O_CLOEXEC)
+        }
+        return -1
     }
     private var decoder = FrameDecoder(maxFrameSize: 4096)
     private var readBuffer = [UInt8](repeating: 0, count: 4096)
