@@ -111,8 +111,17 @@ public final class ExecutableScanner: @unchecked Sendable {
         let job = ScanJob(identity: identity, path: path)
         if w.isAllowlisted(path) { return }
         guard let v = w.cache.lookup(identity) else {
-            lock.lock(); uncachedIdentities += 1; lock.unlock()
-            Log.debug("no cached verdict for \(path) (\(identity)); not scanned this time")
+            // Not cached yet is most often "its first scan is still queued or running" (the
+            // same file exec'd again within moments): the worker takes jobs in order, so the
+            // question waits behind that scan and is answered from the cache it fills.
+            lock.lock()
+            let token = nextToken
+            nextToken += 1
+            pending[token] = Context(event: event, process: process, sequence: sequence, path: path)
+            lock.unlock()
+            if !w.submit(ScanJob(identity: identity, path: path, token: token)) {
+                lock.lock(); pending[token] = nil; uncachedIdentities += 1; lock.unlock()
+            }
             return
         }
         report(ScanJobResult(job: job, outcome: .cached, identity: identity, verdict: v, seconds: 0),
@@ -122,6 +131,10 @@ public final class ExecutableScanner: @unchecked Sendable {
     private func finished(_ result: ScanJobResult) {
         lock.lock()
         let ctx = pending.removeValue(forKey: result.job.token)
+        if result.outcome == .uncached {
+            uncachedIdentities += 1
+            Log.debug("no cached verdict for \(result.job.path); not scanned this time")
+        }
         lock.unlock()
         guard let ctx else { return }
         report(result, ctx)
