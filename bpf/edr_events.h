@@ -10,7 +10,8 @@
 #define EDR_PATH_MAX 4096       /* bytes of path components kept per path */
 #define EDR_NAME_MAX 256        /* one path component, NUL included */
 #define EDR_PATH_DEPTH 64       /* path components walked per path */
-#define EDR_EXEC_DATA_MAX (EDR_ARGS_MAX + 2 * (EDR_PATH_MAX + EDR_NAME_MAX))
+#define EDR_ENV_MAX 8192        /* bytes of NUL-separated envp kept per exec (filtered in user space) */
+#define EDR_EXEC_DATA_MAX (EDR_ARGS_MAX + 3 * (EDR_PATH_MAX + EDR_NAME_MAX) + EDR_ENV_MAX)
 
 enum edr_record_kind {
     EDR_REC_EXEC = 1,
@@ -29,6 +30,15 @@ enum edr_exec_flags {
     EDR_EXEC_PATH_TRUNCATED = 1 << 1,
     EDR_EXEC_CWD_TRUNCATED = 1 << 2,
     EDR_EXEC_ARGS_FAULT = 1 << 3,
+    /* The file named in execve was not what runs: a #! script (or a binfmt_misc file) whose
+     * interpreter is the executable above. */
+    EDR_EXEC_SCRIPT = 1 << 4,
+    EDR_EXEC_SCRIPT_TRUNCATED = 1 << 5,
+    /* The script's own file was not found: script_len bytes are bprm->filename as passed to
+     * execve (maybe relative), not components; the script identity is zero. */
+    EDR_EXEC_SCRIPT_NAME_ONLY = 1 << 6,
+    EDR_EXEC_ENV_TRUNCATED = 1 << 7,
+    EDR_EXEC_ENV_FAULT = 1 << 8,
 };
 
 /* Where an event can be lost, per hook family; index = family * EDR_CTR_N + counter. */
@@ -73,8 +83,11 @@ struct edr_task_ids {
 };
 
 /* data[] holds, in order: argv (args_len bytes, NUL-separated), the executable's path
- * components leaf first (path_len bytes, each NUL-terminated), then the cwd's components
- * (cwd_len bytes). Components are reversed and joined in user space, not in the kernel. */
+ * components leaf first (path_len bytes, each NUL-terminated), the cwd's components
+ * (cwd_len bytes), the script's path components (script_len bytes; EDR_EXEC_SCRIPT only), then
+ * envp as the new program sees it (env_len bytes, NUL-separated, at most EDR_ENV_MAX).
+ * Components are reversed and joined in user space, not in the kernel; the environment is
+ * filtered there too (only configured names reach an event). */
 struct edr_exec_record {
     struct edr_record_header h;
     struct edr_task_ids ids;
@@ -84,7 +97,7 @@ struct edr_exec_record {
     __u16 args_len;
     __u16 path_len;
     __u16 cwd_len;
-    __u16 reserved;
+    __u16 script_len;
     char comm[16];
     /* The executed file's identity (its inode, as fstat would report it): the sensor opens
      * /proc/PID/exe for the detector only for a file it has not passed recently. */
@@ -93,6 +106,13 @@ struct edr_exec_record {
     __u64 exe_ctime_ns;   /* 0: unknown on this kernel */
     __u32 exe_dev;        /* kernel dev_t (major << 20 | minor) */
     __u32 exe_reserved;
+    /* The script's identity, as above (zero unless EDR_EXEC_SCRIPT found its file). */
+    __u64 script_ino;
+    __u64 script_size;
+    __u64 script_ctime_ns;
+    __u32 script_dev;
+    __u16 env_len;
+    __u16 reserved;
     __u8 data[EDR_EXEC_DATA_MAX];
 };
 

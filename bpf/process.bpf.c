@@ -60,6 +60,56 @@ static __always_inline void fill_ids(struct edr_task_ids *ids, struct task_struc
     ids->parent_start_boottime_ns = BPF_CORE_READ(pleader, start_boottime);
 }
 
+/* The file's identity as fstat would report it: inode, size, ctime, device (kernel dev_t). */
+static __always_inline void file_identity(struct file *file, __u64 *ino, __u64 *size, __u64 *ctime_ns, __u32 *dev)
+{
+    struct inode *inode = BPF_CORE_READ(file, f_inode);
+    *ino = BPF_CORE_READ(inode, i_ino);
+    *size = (__u64)BPF_CORE_READ(inode, i_size);
+    *dev = BPF_CORE_READ(inode, i_sb, s_dev);
+    *ctime_ns = 0;
+    if (bpf_core_field_exists(inode->i_ctime_sec))
+        /* Multigrain timestamps keep a "queried" flag in bit 31 of the nanoseconds. */
+        *ctime_ns = (__u64)BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ull
+                  + (BPF_CORE_READ(inode, i_ctime_nsec) & 0x3fffffff);
+}
+
+#define EDR_S_IFMT 00170000
+#define EDR_S_IFREG 0100000
+#define EDR_FMODE_EXEC 0x20          /* __FMODE_EXEC in f_flags: opened by exec, never by open() */
+#define EDR_TASK_WORKS_WALKED 32
+
+/* The file execve named when it is not what runs (a #! script): by this tracepoint exec_binprm
+ * has swapped bprm->file for the interpreter and dropped the script's last reference, so its
+ * struct file waits, intact, on the task's task_works list for its final __fput on the return
+ * to user space. Entries are pushed at the head, and the script's was the first pushed during
+ * this exec (files closed later in the exec — close-on-exec descriptors, the old image — come
+ * after it): the deepest entry that is a consistent regular file opened by exec (its dentry's
+ * inode is its inode, __FMODE_EXEC in its flags) is the script. A list longer than the walk
+ * (a process that closes many close-on-exec files at exec) is not guessed at: NULL, as when
+ * nothing matched (the record then carries the name execve was given and no identity).
+ * binfmt_misc's open-binary mode keeps the file in bprm->executable instead. */
+static __always_inline struct file *script_file(struct task_struct *task, struct linux_binprm *bprm)
+{
+    struct file *executable = BPF_CORE_READ(bprm, executable);
+    if (executable)
+        return executable;
+    struct callback_head *cb = BPF_CORE_READ(task, task_works);
+    struct file *found = 0;
+    for (int i = 0; i < EDR_TASK_WORKS_WALKED; i++) {
+        if (!cb)
+            return found;
+        struct file *f = (struct file *)((void *)cb - bpf_core_field_offset(struct file, f_task_work));
+        struct inode *inode = BPF_CORE_READ(f, f_inode);
+        umode_t mode = BPF_CORE_READ(inode, i_mode);
+        if (inode && BPF_CORE_READ(f, f_path.dentry, d_inode) == inode && (mode & EDR_S_IFMT) == EDR_S_IFREG
+            && (BPF_CORE_READ(f, f_flags) & EDR_FMODE_EXEC))
+            found = f;
+        cb = BPF_CORE_READ(cb, next);
+    }
+    return cb ? 0 : found;
+}
+
 static __always_inline int on_exec(struct task_struct *task, struct linux_binprm *bprm)
 {
     count(EDR_FAMILY_EXEC, EDR_CTR_SEEN);
@@ -97,16 +147,8 @@ static __always_inline int on_exec(struct task_struct *task, struct linux_binprm
 
     int truncated = 0;
     struct file *file = BPF_CORE_READ(bprm, file);
-    struct inode *inode = BPF_CORE_READ(file, f_inode);
-    r->exe_ino = BPF_CORE_READ(inode, i_ino);
-    r->exe_size = (__u64)BPF_CORE_READ(inode, i_size);
-    r->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+    file_identity(file, &r->exe_ino, &r->exe_size, &r->exe_ctime_ns, &r->exe_dev);
     r->exe_reserved = 0;
-    r->exe_ctime_ns = 0;
-    if (bpf_core_field_exists(inode->i_ctime_sec))
-        /* Multigrain timestamps keep a "queried" flag in bit 31 of the nanoseconds. */
-        r->exe_ctime_ns = (__u64)BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ull
-                        + (BPF_CORE_READ(inode, i_ctime_nsec) & 0x3fffffff);
     struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
     struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
     __u32 plen = put_path((__u32)alen, dentry, vfsmnt, &truncated);
@@ -125,8 +167,55 @@ static __always_inline int on_exec(struct task_struct *task, struct linux_binprm
     if (truncated)
         r->flags |= EDR_EXEC_CWD_TRUNCATED;
     r->cwd_len = (__u16)clen;
+    start += clen;
 
-    __u64 size = sizeof(*r) - sizeof(r->data) + start + clen;
+    /* A script: bprm->interp was changed from bprm->filename to the interpreter's name. */
+    __u32 slen = 0;
+    r->script_ino = 0;
+    r->script_size = 0;
+    r->script_ctime_ns = 0;
+    r->script_dev = 0;
+    if (BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename)) {
+        r->flags |= EDR_EXEC_SCRIPT;
+        struct file *script = script_file(task, bprm);
+        if (script && start <= EDR_ARGS_MAX + 2 * (EDR_PATH_MAX + EDR_NAME_MAX)) {
+            file_identity(script, &r->script_ino, &r->script_size, &r->script_ctime_ns, &r->script_dev);
+            truncated = 0;
+            slen = put_path(start, BPF_CORE_READ(script, f_path.dentry), BPF_CORE_READ(script, f_path.mnt), &truncated);
+            if (truncated)
+                r->flags |= EDR_EXEC_SCRIPT_TRUNCATED;
+        } else if (start <= EDR_ARGS_MAX + 2 * (EDR_PATH_MAX + EDR_NAME_MAX)) {
+            long n = bpf_probe_read_kernel_str(r->data + start, EDR_PATH_MAX, BPF_CORE_READ(bprm, filename));
+            if (n > 0) {
+                slen = (__u32)n;
+                r->flags |= EDR_EXEC_SCRIPT_NAME_ONLY;
+            }
+        }
+    }
+    r->script_len = (__u16)slen;
+    start += slen;
+
+    /* envp, bounded: what follows argv on the new stack. */
+    __u64 env_start = BPF_CORE_READ(mm, env_start);
+    __u64 env_end = BPF_CORE_READ(mm, env_end);
+    __u64 elen = env_end > env_start ? env_end - env_start : 0;
+    if (elen > EDR_ENV_MAX) {
+        elen = EDR_ENV_MAX;
+        r->flags |= EDR_EXEC_ENV_TRUNCATED;
+    }
+    if (elen > 0) {
+        if (start > EDR_EXEC_DATA_MAX - EDR_ENV_MAX) {
+            elen = 0;
+            r->flags |= EDR_EXEC_ENV_TRUNCATED;
+        } else if (bpf_probe_read_user(r->data + start, elen, (void *)env_start) != 0) {
+            elen = 0;
+            r->flags |= EDR_EXEC_ENV_FAULT;
+        }
+    }
+    r->env_len = (__u16)elen;
+    start += elen;
+
+    __u64 size = sizeof(*r) - sizeof(r->data) + start;
     if (size > sizeof(*r)) {
         count(EDR_FAMILY_EXEC, EDR_CTR_TOO_LARGE);
         return 0;

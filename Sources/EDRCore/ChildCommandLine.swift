@@ -80,6 +80,7 @@ public enum ChildCommandLine {
          "--yara-cache-entries", String(c.yara.cacheEntries), "--yara-cache-ttl-seconds", String(c.yara.cacheTTLSeconds),
          "--yara-allowlist", ChildArguments.join(c.yara.allowlist), "--watch-rules", String(c.detect.watchRules),
          "--exclude-paths", ChildArguments.join(c.detect.excludePaths), "--passwd-fd", String(passwdFD),
+         "--environment", ChildArguments.join(c.telemetry.environment),
          "--read-fds", ChildArguments.join(rules.childFDs.map(String.init)),
          "--path-names", ChildArguments.join(rules.pathNames)] + (printAlerts ? ["--print-alerts"] : [])
     }

@@ -36,6 +36,11 @@ public struct AgentConfig: Sendable, Equatable {
         /// File events under these path prefixes are dropped.
         public var excludePaths: [String] = []
     }
+    public struct Telemetry: Sendable, Equatable {
+        /// Environment variables at exec that become process_creation fields (`Environment`,
+        /// `Env.NAME`); no other variable leaves the detector. Exact, case-sensitive names.
+        public var environment = ["LD_PRELOAD", "LD_LIBRARY_PATH"]
+    }
     public struct Yara: Sendable, Equatable {
         public var rules: [String] = []
         public var maxFileMiB = 64
@@ -100,6 +105,7 @@ public struct AgentConfig: Sendable, Equatable {
     public var agent = Agent()
     public var sensor = Sensor()
     public var detect = Detect()
+    public var telemetry = Telemetry()
     public var sigma = Sigma()
     public var yara = Yara()
     public var ioc = IOC()
@@ -180,6 +186,17 @@ extension AgentConfig {
             "user": { c, v, w throws(ConfigError) in c.detect.user = try string(v, w) },
             "watch_rules": { c, v, w throws(ConfigError) in c.detect.watchRules = try bool(v, w) },
             "exclude_paths": { c, v, w throws(ConfigError) in c.detect.excludePaths = try strings(v, w) },
+        ],
+        "telemetry": [
+            "environment": { c, v, w throws(ConfigError) in
+                let names = try strings(v, w)
+                for (i, n) in names.enumerated() {
+                    guard !n.isEmpty, !n.contains("="), !n.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+                        throw ConfigError("\(w)[\(i)]: \"\(n)\" is not an environment variable name (empty, or contains \"=\" or a control character)")
+                    }
+                }
+                c.telemetry.environment = names
+            },
         ],
         "yara": [
             "rules": { c, v, w throws(ConfigError) in c.yara.rules = try strings(v, w) },

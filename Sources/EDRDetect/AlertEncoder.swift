@@ -188,6 +188,8 @@ public enum AlertEncoder {
             w.field("args_count", args.count)
         }
         w.field("working_directory", event["CurrentDirectory"]?.stringValue ?? process?.cwd)
+        // ECS process.env_vars: only the configured variables ([telemetry] environment).
+        if let env = event["Environment"] { w.key("env_vars"); w.value(env) }
         if event["ParentProcessId"] != nil || event["ParentImage"] != nil {
             w.key("parent"); w.beginObject()
             if let ppid = event["ParentProcessId"] { w.key("pid"); w.value(ppid) }

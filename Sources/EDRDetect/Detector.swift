@@ -18,6 +18,8 @@ public final class Detector: @unchecked Sendable {
         public var machineID: String
         /// File events under these prefixes are dropped (TelemetryNormalizer).
         public var excludedPathPrefixes: [String] = []
+        /// Environment variables that become process_creation fields (`[telemetry] environment`).
+        public var environmentNames: [String] = Normalizer.defaultEnvironmentNames
         public init(respondEnabled: Bool, responseMinLevel: SigmaLevel, context: AlertContext, machineID: String) {
             self.respondEnabled = respondEnabled
             self.responseMinLevel = responseMinLevel
@@ -47,9 +49,11 @@ public final class Detector: @unchecked Sendable {
     public var scanner: ExecutableScanner?
     /// Descriptors received with executable-file frames, in arrival order.
     private var receivedFDs: [Int32] = []
-    /// The last exec record, for its executable-file frame: the sensor sends that frame right
-    /// behind its record, so no older exec can still get one.
-    private var lastExec: (sequence: UInt64, event: Event, process: ProcessEntry, identity: FileIdentity?)?
+    /// The last exec record, for its executable-file frames (the interpreter's, then a
+    /// script's): the sensor sends them right behind their record, so no older exec can still
+    /// get one.
+    private var lastExec: (sequence: UInt64, event: Event, process: ProcessEntry, identity: FileIdentity?,
+                           script: (path: String, identity: FileIdentity)?)?
     private let respondLock = NSLock()
     private let options: Options
     public private(set) var normalizer: Normalizer
@@ -82,6 +86,7 @@ public final class Detector: @unchecked Sendable {
         self.sink = sink
         self.options = options
         self.normalizer = Normalizer(machineID: options.machineID)
+        self.normalizer.environmentNames = options.environmentNames
         self.telemetry = TelemetryNormalizer(machineID: options.machineID, excludedPathPrefixes: options.excludedPathPrefixes)
         self.detectors = store.current
         self.onReady = onReady
@@ -264,23 +269,39 @@ public final class Detector: @unchecked Sendable {
                 Log.warning("\(error)")
             }
         case .executableFile:
-            // 8 bytes: the descriptor came with it. 9 bytes ending in 1: the sensor passed the
-            // same file moments ago and sent none; the verdict cache answers by identity.
-            if frame.payload.count == 9 && frame.payload[8] == 1 {
+            // 8 bytes: the executable's descriptor came with it. 9 bytes: the last byte says
+            // what: 1 the sensor passed the same file moments ago and sent none (the verdict
+            // cache answers by identity); 2 a script's descriptor came with it; 3 a known script.
+            let kind: UInt8 = frame.payload.count == 9 ? frame.payload[8] : 0
+            if kind == 1 || kind == 3 {
                 let seq = frame.payload.readLE(UInt64.self, at: 0)
-                if let scanner, let last = lastExec, last.sequence == seq, let id = last.identity {
-                    lastExec = nil
-                    scanner.submit(identity: id, event: last.event, process: last.process, sequence: seq)
+                if let scanner, let last = lastExec, last.sequence == seq {
+                    if kind == 1, let id = last.identity {
+                        scanner.submit(identity: id, event: last.event, process: last.process, sequence: seq)
+                    } else if kind == 3, let script = last.script {
+                        scanner.submit(identity: script.identity, event: last.event, process: last.process, sequence: seq,
+                                       script: script.path)
+                    }
                 }
                 return false
             }
             guard !receivedFDs.isEmpty else { throw EDRError("executable-file frame without a descriptor") }
             let fd = receivedFDs.removeFirst()
-            guard frame.payload.count == 8 else { close(fd); throw EDRError("executable-file payload is \(frame.payload.count) bytes") }
+            guard frame.payload.count == 8 || kind == 2 else {
+                close(fd)
+                throw EDRError("executable-file payload is \(frame.payload.count) bytes\(frame.payload.count == 9 ? " of kind \(kind)" : "")")
+            }
             let seq = frame.payload.readLE(UInt64.self, at: 0)
             if let scanner, let last = lastExec, last.sequence == seq {
-                lastExec = nil
-                scanner.submit(fd: fd, event: last.event, process: last.process, sequence: seq)
+                if kind == 2 {
+                    if let script = last.script {
+                        scanner.submit(fd: fd, event: last.event, process: last.process, sequence: seq, script: script.path)
+                    } else {
+                        close(fd)
+                    }
+                } else {
+                    scanner.submit(fd: fd, event: last.event, process: last.process, sequence: seq)
+                }
             } else {
                 close(fd)
             }
@@ -312,7 +333,8 @@ public final class Detector: @unchecked Sendable {
             if let c = telemetry.containerID(cgroup: r.cgroupID) { event["ContainerId"] = .string(c) }
             counters.events += 1
             if scanner != nil {
-                lastExec = (sequence, event, process, r.executable)
+                lastExec = (sequence, event, process, r.executable,
+                            r.script.flatMap { id in r.scriptPath.map { ($0, id) } })
             }
             evaluate(event, sequence: sequence, process: process, parent: parent)
         case .exit(let r):
@@ -505,7 +527,7 @@ public final class Detector: @unchecked Sendable {
         }
         let lost = ringFull + tooLarge
         let previousLost = (lastReconcile["kernel.lost"] ?? 0)
-        let line = "loss accounting: kernel submitted \(submitted), ring-full \(ringFull), too-large \(tooLarge); sensor read \(s["sensor.records_read"] ?? 0), pending \(s["sensor.pending_frames"] ?? 0); detector decoded \(counters.recordsDecoded), record errors \(counters.recordErrors), alerts \(counters.alerts); executables passed \(s["sensor.executables_passed"] ?? 0), known \(s["sensor.executables_known"] ?? 0), unavailable \(s["sensor.executables_unavailable"] ?? 0), uncached \(scanner?.uncachedIdentities ?? 0)"
+        let line = "loss accounting: kernel submitted \(submitted), ring-full \(ringFull), too-large \(tooLarge); sensor read \(s["sensor.records_read"] ?? 0), pending \(s["sensor.pending_frames"] ?? 0); detector decoded \(counters.recordsDecoded), record errors \(counters.recordErrors), alerts \(counters.alerts); executables passed \(s["sensor.executables_passed"] ?? 0), known \(s["sensor.executables_known"] ?? 0), unavailable \(s["sensor.executables_unavailable"] ?? 0), uncached \(scanner?.uncachedIdentities ?? 0); scripts by path \(s["sensor.scripts_by_path"] ?? 0), known \(s["sensor.scripts_known"] ?? 0), unavailable \(s["sensor.scripts_unavailable"] ?? 0)"
         if lost > previousLost {
             Log.warning(line)
             // Counted loss reaches the alert stream too, so a fleet sees a blinded agent.

@@ -28,6 +28,8 @@ public final class ExecutableScanner: @unchecked Sendable {
         var event: Event
         var process: ProcessEntry
         var sequence: UInt64
+        /// The file scanned: the executable, or the script it interprets.
+        var path: String
     }
 
     public typealias Emit = @Sendable (_ line: [UInt8], _ readable: String, _ level: SigmaLevel, _ process: ProcessEntry) -> Void
@@ -72,12 +74,14 @@ public final class ExecutableScanner: @unchecked Sendable {
         return worker?.statistics
     }
 
-    /// Takes ownership of `fd`.
-    public func submit(fd: Int32, event: Event, process: ProcessEntry, sequence: UInt64) {
+    /// Takes ownership of `fd`: the executable, or with `script` the script file the
+    /// executable (its interpreter) runs, scanned and hashed the same way.
+    public func submit(fd: Int32, event: Event, process: ProcessEntry, sequence: UInt64, script: String? = nil) {
+        let path = script ?? process.image
         lock.lock()
         let token = nextToken
         nextToken += 1
-        pending[token] = Context(event: event, process: process, sequence: sequence)
+        pending[token] = Context(event: event, process: process, sequence: sequence, path: path)
         // Tokens only grow: the oldest pending one is the first still present from `oldestToken`.
         while pending.count > 4096 {
             pending[oldestToken] = nil
@@ -85,7 +89,7 @@ public final class ExecutableScanner: @unchecked Sendable {
         }
         let w = worker
         lock.unlock()
-        guard let w, w.submit(ScanJob(fd: fd, path: process.image, token: token)) else {
+        guard let w, w.submit(ScanJob(fd: fd, path: path, token: token)) else {
             lock.lock(); pending[token] = nil; lock.unlock()
             return
         }
@@ -98,25 +102,39 @@ public final class ExecutableScanner: @unchecked Sendable {
     /// An executed file the sensor sent no descriptor for (it passed one for the same
     /// identity moments ago): answered from the verdict cache on the caller's thread (the
     /// cache is locked; waking the worker per exec would cost more than the lookup).
-    public func submit(identity: FileIdentity, event: Event, process: ProcessEntry, sequence: UInt64) {
+    public func submit(identity: FileIdentity, event: Event, process: ProcessEntry, sequence: UInt64, script: String? = nil) {
+        let path = script ?? process.image
         lock.lock()
         let w = worker
         lock.unlock()
         guard let w else { return }
-        let job = ScanJob(identity: identity, path: process.image)
-        if w.isAllowlisted(process.image) { return }
+        let job = ScanJob(identity: identity, path: path)
+        if w.isAllowlisted(path) { return }
         guard let v = w.cache.lookup(identity) else {
-            lock.lock(); uncachedIdentities += 1; lock.unlock()
-            Log.debug("no cached verdict for \(process.image) (\(identity)); not scanned this time")
+            // Not cached yet is most often "its first scan is still queued or running" (the
+            // same file exec'd again within moments): the worker takes jobs in order, so the
+            // question waits behind that scan and is answered from the cache it fills.
+            lock.lock()
+            let token = nextToken
+            nextToken += 1
+            pending[token] = Context(event: event, process: process, sequence: sequence, path: path)
+            lock.unlock()
+            if !w.submit(ScanJob(identity: identity, path: path, token: token)) {
+                lock.lock(); pending[token] = nil; uncachedIdentities += 1; lock.unlock()
+            }
             return
         }
         report(ScanJobResult(job: job, outcome: .cached, identity: identity, verdict: v, seconds: 0),
-               Context(event: event, process: process, sequence: sequence))
+               Context(event: event, process: process, sequence: sequence, path: path))
     }
 
     private func finished(_ result: ScanJobResult) {
         lock.lock()
         let ctx = pending.removeValue(forKey: result.job.token)
+        if result.outcome == .uncached {
+            uncachedIdentities += 1
+            Log.debug("no cached verdict for \(result.job.path); not scanned this time")
+        }
         lock.unlock()
         guard let ctx else { return }
         report(result, ctx)
@@ -142,7 +160,7 @@ public final class ExecutableScanner: @unchecked Sendable {
             rule.category = "executable"
             let line = AlertEncoder.encode(event: event, rule: rule, sequence: ctx.sequence, context: context,
                                            process: ctx.process) { w in
-                Self.writeFile(&w, path: ctx.process.image, hashes: verdict.hashes)
+                Self.writeFile(&w, path: ctx.path, hashes: verdict.hashes)
                 w.key("yara"); w.beginObject()
                 w.field("namespace", m.namespace)
                 w.field("rule", m.rule)
@@ -152,12 +170,13 @@ public final class ExecutableScanner: @unchecked Sendable {
                 w.endObject()
                 w.endObject()
             }
-            emit(line, AlertEncoder.readable(event: event, title: "YARA \(m.rule) in \(ctx.process.image)", level: level), level, ctx.process)
+            let what = ctx.path == ctx.process.image ? ctx.path : "\(ctx.path) (run by \(ctx.process.image))"
+            emit(line, AlertEncoder.readable(event: event, title: "YARA \(m.rule) in \(what)", level: level), level, ctx.process)
         }
         if let h = verdict.hashes {
             for m in iocMatches {
                 let (line, readable) = IOCAlerts.encode(m, event: event, process: ctx.process, sequence: ctx.sequence, context: context) { w in
-                    Self.writeFile(&w, path: ctx.process.image, hashes: h)
+                    Self.writeFile(&w, path: ctx.path, hashes: h)
                 }
                 emit(line, readable, IOCAlerts.level, ctx.process)
             }

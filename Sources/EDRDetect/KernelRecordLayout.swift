@@ -48,11 +48,16 @@ enum KernelRecordLayout {
     }
 
     /// An exec record. The executable's identity defaults to inode 4242, 35,000 bytes, ctime
-    /// 1,700,000,000.123456789 s, device 8:1 (kernel dev_t).
+    /// 1,700,000,000.123456789 s, device 8:1 (kernel dev_t). A `script` adds its path (as
+    /// components, or as the raw name with `scriptNameOnly`) and, unless it is name-only, an
+    /// identity with `scriptInode`, 777 bytes, ctime 1,700,000,001.5 s, device 8:2; `environment`
+    /// is envp, each entry NUL-terminated.
     static func exec(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
                      egid: UInt32? = nil, loginuid: UInt32 = UInt32.max, start: UInt64, parentStart: UInt64,
                      args: [String], path: String, cwd: String, flags: UInt32 = 0, cgroup: UInt64 = 777,
-                     comm name: String = "comm", inode: UInt64 = 4242, bootNanos: UInt64 = 123) -> [UInt8] {
+                     comm name: String = "comm", inode: UInt64 = 4242, bootNanos: UInt64 = 123,
+                     script: String? = nil, scriptNameOnly: Bool = false, scriptInode: UInt64 = 5151,
+                     environment: [String] = [], environmentBytes: [UInt8]? = nil) -> [UInt8] {
         func components(_ p: String) -> [UInt8] {
             var out: [UInt8] = []
             for c in p.split(separator: "/").reversed() { out += Array(c.utf8); out.append(0) }
@@ -60,19 +65,42 @@ enum KernelRecordLayout {
         }
         var a: [UInt8] = []
         for s in args { a += Array(s.utf8); a.append(0) }
+        var e: [UInt8] = []
+        for s in environment { e += Array(s.utf8); e.append(0) }
+        if let environmentBytes { e = environmentBytes }
         let pc = components(path), cc = components(cwd)
-        var b = header(kind: 1, size: 136 + a.count + pc.count + cc.count, bootNanos: bootNanos)
+        var sc: [UInt8] = []
+        var f = flags
+        if let script {
+            f |= ExecRecord.script
+            if scriptNameOnly {
+                f |= ExecRecord.scriptNameOnly
+                sc = Array(script.utf8) + [0]
+            } else {
+                sc = components(script)
+            }
+        }
+        var b = header(kind: 1, size: 168 + a.count + pc.count + cc.count + sc.count + e.count, bootNanos: bootNanos)
         b += ids(pid: pid, tid: tid, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid, start: start, parentStart: parentStart,
                  loginuid: loginuid)
         b.appendLE(cgroup)
-        b.appendLE(flags); b.appendLE(UInt32(args.count))
-        b.appendLE(UInt16(a.count)); b.appendLE(UInt16(pc.count)); b.appendLE(UInt16(cc.count)); b.appendLE(UInt16(0))
+        b.appendLE(f); b.appendLE(UInt32(args.count))
+        b.appendLE(UInt16(a.count)); b.appendLE(UInt16(pc.count)); b.appendLE(UInt16(cc.count)); b.appendLE(UInt16(sc.count))
         b += comm(name)
         b.appendLE(inode); b.appendLE(UInt64(35_000)); b.appendLE(UInt64(1_700_000_000_123_456_789))
         b.appendLE(UInt32(8 << 20 | 1)); b.appendLE(UInt32(0))
+        if script != nil && !scriptNameOnly {
+            b.appendLE(scriptInode); b.appendLE(UInt64(777)); b.appendLE(UInt64(1_700_000_001_500_000_000))
+            b.appendLE(UInt32(8 << 20 | 2))
+        } else {
+            b += [UInt8](repeating: 0, count: 28)
+        }
+        b.appendLE(UInt16(e.count)); b.appendLE(UInt16(0))
         b += a
         b += pc
         b += cc
+        b += sc
+        b += e
         return b
     }
 }

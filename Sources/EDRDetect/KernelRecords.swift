@@ -25,6 +25,14 @@ public struct ExecRecord: Sendable, Equatable {
     public static let pathTruncated: UInt32 = 2
     public static let cwdTruncated: UInt32 = 4
     public static let argsFault: UInt32 = 8
+    /// The file execve named is a script (or a binfmt_misc file): `path` is its interpreter.
+    public static let script: UInt32 = 16
+    public static let scriptTruncated: UInt32 = 32
+    /// The script's own file was not found in the kernel: `scriptPath` is the name execve was
+    /// given (made absolute against the cwd here), and there is no script identity.
+    public static let scriptNameOnly: UInt32 = 64
+    public static let environmentTruncated: UInt32 = 128
+    public static let environmentFault: UInt32 = 256
 
     public var bootNanos: UInt64
     public var ids: TaskIDs
@@ -41,6 +49,13 @@ public struct ExecRecord: Sendable, Equatable {
     public var comm: String
     /// The executed file as fstat would identify it; nil when the kernel gave no ctime.
     public var executable: FileIdentity?
+    /// A script's own path (the interpreter is `path`); nil for a plain binary.
+    public var scriptPath: String? = nil
+    /// The script's identity, as `executable`; nil when the kernel did not find its file.
+    public var script: FileIdentity? = nil
+    /// envp as the kernel copied it (NUL-separated, at most 8 KiB): filtered by the normalizer,
+    /// never exposed whole.
+    public var environment: [UInt8] = []
 }
 
 public struct ExitRecord: Sendable, Equatable {
@@ -76,7 +91,7 @@ public struct RecordError: Error, CustomStringConvertible, Sendable {
 public enum KernelRecordDecoder {
     public static let version: UInt16 = 1
     static let headerSize = 16
-    static let execFixed = 136
+    static let execFixed = 168
     static let exitSize = 88
     static let forkSize = 80
 
@@ -94,18 +109,37 @@ public enum KernelRecordDecoder {
             let argsLen = Int(p.readLE(UInt16.self, at: 80))
             let pathLen = Int(p.readLE(UInt16.self, at: 82))
             let cwdLen = Int(p.readLE(UInt16.self, at: 84))
-            guard execFixed + argsLen + pathLen + cwdLen == p.count else {
-                throw RecordError(message: "exec record lengths \(argsLen)+\(pathLen)+\(cwdLen) do not add up to \(p.count - execFixed)")
+            let scriptLen = Int(p.readLE(UInt16.self, at: 86))
+            let envLen = Int(p.readLE(UInt16.self, at: 164))
+            guard execFixed + argsLen + pathLen + cwdLen + scriptLen + envLen == p.count else {
+                throw RecordError(message: "exec record lengths \(argsLen)+\(pathLen)+\(cwdLen)+\(scriptLen)+\(envLen) do not add up to \(p.count - execFixed)")
+            }
+            let flags = p.readLE(UInt32.self, at: 72)
+            guard scriptLen == 0 || flags & ExecRecord.script != 0 else {
+                throw RecordError(message: "exec record has \(scriptLen) bytes of script path but no script flag")
             }
             var off = execFixed
             let argBytes = p[off..<(off + argsLen)]
             off += argsLen
             let path = joinComponents(p[off..<(off + pathLen)]); off += pathLen
-            let cwd = joinComponents(p[off..<(off + cwdLen)])
+            let cwd = joinComponents(p[off..<(off + cwdLen)]); off += cwdLen
+            let scriptBytes = p[off..<(off + scriptLen)]; off += scriptLen
+            var scriptPath: String? = nil
+            if flags & ExecRecord.script != 0 {
+                if flags & ExecRecord.scriptNameOnly != 0 {
+                    let name = cString(scriptBytes)
+                    scriptPath = name.hasPrefix("/") ? name : (cwd == "/" ? "/" : cwd + "/") + name
+                } else {
+                    scriptPath = scriptLen == 0 ? nil : joinComponents(scriptBytes)
+                }
+            }
             return .exec(ExecRecord(bootNanos: boot, ids: ids(p), cgroupID: p.readLE(UInt64.self, at: 64),
-                                    flags: p.readLE(UInt32.self, at: 72), argc: p.readLE(UInt32.self, at: 76),
+                                    flags: flags, argc: p.readLE(UInt32.self, at: 76),
                                     argBytes: Array(argBytes), commandLine: commandLine(argBytes), path: path, cwd: cwd,
-                                    comm: cString(p[88..<104]), executable: executableIdentity(p)))
+                                    comm: cString(p[88..<104]), executable: identity(p, at: 104),
+                                    scriptPath: scriptPath,
+                                    script: flags & (ExecRecord.script | ExecRecord.scriptNameOnly) == ExecRecord.script ? identity(p, at: 136) : nil,
+                                    environment: Array(p[off..<(off + envLen)])))
         case 2:
             guard p.count == exitSize else { throw RecordError(message: "exit record is \(p.count) bytes, expected \(exitSize)") }
             return .exit(ExitRecord(bootNanos: boot, ids: ids(p), exitCode: p.readLE(UInt32.self, at: 64), comm: cString(p[72..<88])))
@@ -119,12 +153,13 @@ public enum KernelRecordDecoder {
         }
     }
 
-    /// exe_ino, exe_size, exe_ctime_ns, exe_dev (bpf/edr_events.h), with the kernel's dev_t
-    /// (major << 20 | minor) re-encoded as user space's st_dev (glibc makedev).
-    static func executableIdentity(_ p: [UInt8]) -> FileIdentity? {
-        let ctime = p.readLE(UInt64.self, at: 120)
+    /// exe_ino, exe_size, exe_ctime_ns, exe_dev (or the script_ fields at 136; bpf/edr_events.h),
+    /// with the kernel's dev_t (major << 20 | minor) re-encoded as user space's st_dev (glibc makedev).
+    static func identity(_ p: [UInt8], at o: Int) -> FileIdentity? {
+        let ctime = p.readLE(UInt64.self, at: o + 16)
         guard ctime != 0 else { return nil }
-        return FileIdentity(device: userDevice(fromKernel: UInt64(p.readLE(UInt32.self, at: 128))), inode: p.readLE(UInt64.self, at: 104), size: Int64(bitPattern: p.readLE(UInt64.self, at: 112)),
+        return FileIdentity(device: userDevice(fromKernel: UInt64(p.readLE(UInt32.self, at: o + 24))), inode: p.readLE(UInt64.self, at: o),
+                            size: Int64(bitPattern: p.readLE(UInt64.self, at: o + 8)),
                             ctimeSeconds: Int64(ctime / 1_000_000_000), ctimeNanoseconds: Int64(ctime % 1_000_000_000))
     }
 

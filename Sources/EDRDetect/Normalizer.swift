@@ -11,6 +11,17 @@ public struct Normalizer: Sendable {
 
     public static let processCreation = LogSource(product: "linux", category: "process_creation")
 
+    /// Environment variables exposed by default (`[telemetry] environment`).
+    public static let defaultEnvironmentNames = ["LD_PRELOAD", "LD_LIBRARY_PATH"]
+    /// The environment variables that become fields of process_creation; no other variable
+    /// of envp (which may hold secrets) leaves the detector.
+    public var environmentNames: [String] = Normalizer.defaultEnvironmentNames {
+        didSet { environmentPrefixes = Self.prefixes(environmentNames) }
+    }
+    /// "NAME=" per name, as bytes, in `environmentNames` order.
+    private var environmentPrefixes: [[UInt8]] = Normalizer.prefixes(Normalizer.defaultEnvironmentNames)
+    static func prefixes(_ names: [String]) -> [[UInt8]] { names.map { Array($0.utf8) + [UInt8(ascii: "=")] } }
+
     public init(machineID: String) {
         guids = ProcessGuidFactory(machineID: machineID)
         bootToWallNanos = 0
@@ -46,19 +57,60 @@ public struct Normalizer: Sendable {
             cgroupID: r.cgroupID, exitedAtNanos: nil)
         cache.upsert(entry, now: now)
         var event = Self.processCreationEvent(entry, parent: parent, timestamp: wallTime(bootNanos: r.bootNanos), logonID: r.ids.loginuid)
+        if let script = r.scriptPath { event["ScriptPath"] = .string(script) }
+        if !r.environment.isEmpty && !environmentPrefixes.isEmpty {
+            let selected = Self.selectEnvironment(r.environment, prefixes: environmentPrefixes)
+            if !selected.isEmpty {
+                event["Environment"] = .array(selected.map { .string($0.entry) })
+                // One field per variable; a variable given twice (ld.so takes the last
+                // LD_PRELOAD, getenv the first) keeps every value.
+                for (i, name) in environmentNames.enumerated() {
+                    let values = selected.filter { $0.name == i }.map { FieldValue.string(String($0.entry.dropFirst(name.utf8.count + 1))) }
+                    if values.count == 1 { event["Env." + name] = values[0] } else if values.count > 1 { event["Env." + name] = .array(values) }
+                }
+            }
+        }
         if r.flags & Self.truncationFlags != 0 { event["Truncated"] = Self.truncated(r.flags) }
         return (event, entry, parent)
     }
 
-    static let truncationFlags = ExecRecord.argsTruncated | ExecRecord.pathTruncated | ExecRecord.cwdTruncated | ExecRecord.argsFault
+    /// The entries of a NUL-separated envp whose name is one of `prefixes` ("NAME="), in envp
+    /// order, with the index of the name. Entries without "=" or with other names are skipped;
+    /// the last entry may lack its NUL (cut by the kernel's cap).
+    static func selectEnvironment(_ bytes: [UInt8], prefixes: [[UInt8]]) -> [(name: Int, entry: String)] {
+        var out: [(name: Int, entry: String)] = []
+        bytes.withUnsafeBufferPointer { b in
+            var s = 0
+            while s < b.count {
+                var e = s
+                while e < b.count && b[e] != 0 { e += 1 }
+                let n = e - s
+                for (i, p) in prefixes.enumerated() where p.count <= n && b[s] == p[0] {
+                    var k = 1
+                    while k < p.count && b[s + k] == p[k] { k += 1 }
+                    if k == p.count {
+                        out.append((i, String(decoding: UnsafeBufferPointer(rebasing: b[s..<e]), as: UTF8.self)))
+                        break
+                    }
+                }
+                s = e + 1
+            }
+        }
+        return out
+    }
 
-    /// Which fields the kernel cut (argv past 8 KiB, paths past 4 KiB or 64 components) or could
-    /// not read: rules and analysts see that a value is incomplete, not just a shorter value.
+    static let truncationFlags = ExecRecord.argsTruncated | ExecRecord.pathTruncated | ExecRecord.cwdTruncated | ExecRecord.argsFault
+        | ExecRecord.scriptTruncated | ExecRecord.environmentTruncated | ExecRecord.environmentFault
+
+    /// Which fields the kernel cut (argv or envp past 8 KiB, paths past 4 KiB or 64 components) or
+    /// could not read: rules and analysts see that a value is incomplete, not just a shorter value.
     static func truncated(_ flags: UInt32) -> FieldValue {
         var fields: [FieldValue] = []
         if flags & (ExecRecord.argsTruncated | ExecRecord.argsFault) != 0 { fields.append(.string("CommandLine")) }
         if flags & ExecRecord.pathTruncated != 0 { fields.append(.string("Image")) }
         if flags & ExecRecord.cwdTruncated != 0 { fields.append(.string("CurrentDirectory")) }
+        if flags & ExecRecord.scriptTruncated != 0 { fields.append(.string("ScriptPath")) }
+        if flags & (ExecRecord.environmentTruncated | ExecRecord.environmentFault) != 0 { fields.append(.string("Environment")) }
         return .array(fields)
     }
 

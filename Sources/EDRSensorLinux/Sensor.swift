@@ -34,7 +34,7 @@ public final class Sensor {
     /// Frames not yet acknowledged, oldest first: pending[head...]. Their bytes lie back to
     /// back in `store` (offsets count from the start of the stream; store[0] is at
     /// `storeBase`), so a record costs a copy, not an allocation.
-    private var pending: [(seq: UInt64, offset: Int, length: Int, fd: Int32)] = []
+    private var pending: [(seq: UInt64, offset: Int, length: Int, fd: Int32, scriptFD: Int32)] = []
     private var store: [UInt8] = []
     private var storeBase = 0
     private var head = 0
@@ -72,18 +72,32 @@ public final class Sensor {
     private var executablesUnavailable: UInt64 = 0
     /// Executables passed by the recorded path (the process was gone) after the identity check.
     private var executablesByPath: UInt64 = 0
+    /// Scripts (the file a #! exec named; its interpreter is the executable) passed by the
+    /// recorded path after the identity check, and those that could not be.
+    private var scriptsByPath: UInt64 = 0
+    private var scriptsUnavailable: UInt64 = 0
+    /// Scripts passed within the TTL: "known" frames, no descriptor.
+    private var scriptsKnown: UInt64 = 0
 
-    /// The executed file by the path in the exec record (components leaf first, bpf/edr_events.h),
-    /// opened O_PATH (no open side effect on whatever the path names now) and passed only if it
-    /// is a regular file with the identity the kernel recorded at exec: device, inode, size and
-    /// ctime. Then reopened for reading. -1 otherwise (a renamed, replaced or rewritten file).
-    private func openRecordedExecutable(_ bytes: UnsafeRawBufferPointer, _ id: ExecutableKey) -> Int32 {
-        guard id.ctime != 0, bytes.count >= 136 else { return -1 }
-        let flags = bytes.loadUnaligned(fromByteOffset: 72, as: UInt32.self)
-        guard flags & 2 == 0 else { return -1 }  // path truncated
-        let argsLen = Int(bytes.loadUnaligned(fromByteOffset: 80, as: UInt16.self))
-        let pathLen = Int(bytes.loadUnaligned(fromByteOffset: 82, as: UInt16.self))
-        let start = 136 + argsLen
+    /// Offsets in struct edr_exec_record (bpf/edr_events.h).
+    static let execFixedSize = 168
+    static let execScriptFlag: UInt32 = 16
+
+    static func identity(_ bytes: UnsafeRawBufferPointer, at o: Int) -> ExecutableKey {
+        ExecutableKey(inode: bytes.loadUnaligned(fromByteOffset: o, as: UInt64.self),
+                      size: bytes.loadUnaligned(fromByteOffset: o + 8, as: UInt64.self),
+                      ctime: bytes.loadUnaligned(fromByteOffset: o + 16, as: UInt64.self),
+                      device: bytes.loadUnaligned(fromByteOffset: o + 24, as: UInt32.self))
+    }
+
+    /// A file by the path in the exec record (components leaf first at `start`, `length` bytes;
+    /// bpf/edr_events.h), opened O_PATH (no open side effect on whatever the path names now) and
+    /// passed only if it is a regular file with the identity the kernel recorded at exec: device,
+    /// inode, size and ctime. Then reopened for reading. -1 otherwise (a renamed, replaced or
+    /// rewritten file, or a path the kernel cut).
+    private func openRecordedFile(_ bytes: UnsafeRawBufferPointer, start: Int, length pathLen: Int, cut: Bool,
+                                  _ id: ExecutableKey) -> Int32 {
+        guard id.ctime != 0, !cut else { return -1 }
         guard pathLen > 0, start + pathLen <= bytes.count else { return -1 }
         var components: [Substring] = []
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + pathLen)]), as: UTF8.self)
@@ -91,18 +105,25 @@ public final class Sensor {
             components.append(c)
         }
         guard !components.isEmpty else { return -1 }
-        // Through init's root, not this process's: under its unit the sensor has a private
+        let relative = components.reversed().joined(separator: "/")
+        // Through the process's own root while it lives (its mount namespace: a container's
+        // files), else init's, not this process's: under its unit the sensor has a private
         // /tmp and no /home (PrivateTmp=, ProtectHome=), where one-shot tools like to live.
-        let path = "/proc/1/root/" + components.reversed().joined(separator: "/")
-        let pfd = open(path, Int32(EDR_O_PATH) | O_NOFOLLOW | O_CLOEXEC)
-        guard pfd >= 0 else { return -1 }
-        defer { close(pfd) }
-        var st = stat()
-        guard fstat(pfd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return -1 }
-        let dev = userDevice(fromKernel: UInt64(id.device))
-        let ctime = UInt64(st.st_ctim.tv_sec) &* 1_000_000_000 &+ UInt64(st.st_ctim.tv_nsec)
-        guard UInt64(st.st_dev) == dev, UInt64(st.st_ino) == id.inode, UInt64(st.st_size) == id.size, ctime == id.ctime else { return -1 }
-        return open("/proc/self/fd/\(pfd)", O_RDONLY | O_CLOEXEC)
+        // Init's root can be closed even to root (a VM's init that is not dumpable): then our
+        // own. The identity check makes every candidate safe to try.
+        let pid = bytes.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
+        for root in ["/proc/\(pid)/root/", "/proc/1/root/", "/"] {
+            let pfd = open(root + relative, Int32(EDR_O_PATH) | O_NOFOLLOW | O_CLOEXEC)
+            guard pfd >= 0 else { continue }
+            defer { close(pfd) }
+            var st = stat()
+            guard fstat(pfd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            let dev = userDevice(fromKernel: UInt64(id.device))
+            let ctime = UInt64(st.st_ctim.tv_sec) &* 1_000_000_000 &+ UInt64(st.st_ctim.tv_nsec)
+            guard UInt64(st.st_dev) == dev, UInt64(st.st_ino) == id.inode, UInt64(st.st_size) == id.size, ctime == id.ctime else { continue }
+            return open("/proc/self/fd/\(pfd)", O_RDONLY | O_CLOEXEC)
+        }
+        return -1
     }
     private var decoder = FrameDecoder(maxFrameSize: 4096)
     private var readBuffer = [UInt8](repeating: 0, count: 4096)
@@ -142,13 +163,14 @@ public final class Sensor {
         store.append(contentsOf: bytes)
         let length = Wire.headerSize + bytes.count
         var fd: Int32 = -1
-        if options.passExecutables, bytes.count >= 136, bytes.load(fromByteOffset: 0, as: UInt16.self) == 1 {
+        var scriptFD: Int32 = -1
+        if options.passExecutables, bytes.count >= Self.execFixedSize, bytes.load(fromByteOffset: 0, as: UInt16.self) == 1 {
             // The kernel wrote the file's identity (bpf/edr_events.h): a file passed moments
             // ago is not opened again; the detector's verdict cache answers for it.
-            let identity = ExecutableKey(inode: bytes.loadUnaligned(fromByteOffset: 104, as: UInt64.self),
-                                         size: bytes.loadUnaligned(fromByteOffset: 112, as: UInt64.self),
-                                         ctime: bytes.loadUnaligned(fromByteOffset: 120, as: UInt64.self),
-                                         device: bytes.loadUnaligned(fromByteOffset: 128, as: UInt32.self))
+            let identity = Self.identity(bytes, at: 104)
+            let flags = bytes.loadUnaligned(fromByteOffset: 72, as: UInt32.self)
+            let argsLen = Int(bytes.loadUnaligned(fromByteOffset: 80, as: UInt16.self))
+            let pathLen = Int(bytes.loadUnaligned(fromByteOffset: 82, as: UInt16.self))
             let now = monotonicNanos()
             if identity.ctime != 0, let at = passedExecutables[identity], now &- at < Self.passedExecutableTTLNanos {
                 fd = Self.knownExecutable
@@ -159,7 +181,7 @@ public final class Sensor {
                 if fd < 0 {
                     // A process that lived a millisecond is gone before we look: open what the
                     // kernel recorded, if it is still the very file that ran.
-                    fd = openRecordedExecutable(bytes, identity)
+                    fd = openRecordedFile(bytes, start: Self.execFixedSize + argsLen, length: pathLen, cut: flags & 2 != 0, identity)
                     if fd >= 0 { executablesByPath += 1 }
                 }
                 if fd >= 0 {
@@ -174,10 +196,34 @@ public final class Sensor {
             } else {
                 executablesUnavailable += 1
             }
+            if flags & Self.execScriptFlag != 0 { scriptFD = passScript(bytes, flags: flags, now: now) }
         }
-        pending.append((nextSequence, offset, length, fd))
+        pending.append((nextSequence, offset, length, fd, scriptFD))
         pendingBytes += length
         nextSequence += 1
+    }
+
+    /// A #! script's own file (the exec record's executable is its interpreter): opened by the
+    /// path the kernel walked from the script's struct file and passed only with the recorded
+    /// identity, like a one-shot executable; `knownExecutable` when passed moments ago.
+    private func passScript(_ bytes: UnsafeRawBufferPointer, flags: UInt32, now: UInt64) -> Int32 {
+        let id = Self.identity(bytes, at: 136)
+        if id.ctime != 0, let at = passedExecutables[id], now &- at < Self.passedExecutableTTLNanos {
+            scriptsKnown += 1
+            return Self.knownExecutable
+        }
+        guard heldFDs < maxHeldFDs else { scriptsUnavailable += 1; return -1 }
+        let start = Self.execFixedSize + Int(bytes.loadUnaligned(fromByteOffset: 80, as: UInt16.self))
+            + Int(bytes.loadUnaligned(fromByteOffset: 82, as: UInt16.self)) + Int(bytes.loadUnaligned(fromByteOffset: 84, as: UInt16.self))
+        let length = Int(bytes.loadUnaligned(fromByteOffset: 86, as: UInt16.self))
+        // Cut (32) or only the name execve was given (64): no path to trust.
+        let fd = openRecordedFile(bytes, start: start, length: length, cut: flags & (32 | 64) != 0, id)
+        guard fd >= 0 else { scriptsUnavailable += 1; return -1 }
+        heldFDs += 1
+        scriptsByPath += 1
+        if passedExecutables.count >= 4096 { passedExecutables.removeAll(keepingCapacity: true) }
+        passedExecutables[id] = now
+        return fd
     }
 
     /// The record rate at which the batch delay reaches `maxBatchDelayMs`; below it the delay
@@ -351,6 +397,7 @@ public final class Sensor {
         while head < pending.count && pending[head].seq <= seq {
             pendingBytes -= pending[head].length
             releaseFD(&pending[head].fd)
+            releaseFD(&pending[head].scriptFD)
             head += 1
         }
         if head > 4096 && head * 2 > pending.count {
@@ -392,6 +439,21 @@ public final class Sensor {
                     outFDs.append((out.count, pending[i].fd))
                     out.append(contentsOf: Frame(type: .executableFile, payload: p).encoded())
                     pending[i].fd = -1
+                }
+                // The script's frame follows its interpreter's (kind 2: descriptor, 3: known).
+                if pending[i].scriptFD == Self.knownExecutable {
+                    var p = [UInt8]()
+                    p.appendLE(pending[i].seq)
+                    p.append(3)
+                    out.append(contentsOf: Frame(type: .executableFile, payload: p).encoded())
+                    pending[i].scriptFD = -1
+                } else if pending[i].scriptFD >= 0 {
+                    var p = [UInt8]()
+                    p.appendLE(pending[i].seq)
+                    p.append(2)
+                    outFDs.append((out.count, pending[i].scriptFD))
+                    out.append(contentsOf: Frame(type: .executableFile, payload: p).encoded())
+                    pending[i].scriptFD = -1
                 }
                 queuedThrough = pending[i].seq
                 framesSent += 1
@@ -452,7 +514,9 @@ public final class Sensor {
         entries += [("sensor.records_read", recordsRead), ("sensor.frames_sent", framesSent),
                     ("sensor.frames_replayed", framesReplayed), ("sensor.pending_frames", UInt64(pending.count - head)),
                     ("sensor.backpressure_pauses", backpressurePauses),
-                    ("sensor.executables_passed", executablesPassed), ("sensor.executables_known", executablesKnown), ("sensor.executables_unavailable", executablesUnavailable), ("sensor.executables_by_path", executablesByPath), ("sensor.connections", connections),
+                    ("sensor.executables_passed", executablesPassed), ("sensor.executables_known", executablesKnown), ("sensor.executables_unavailable", executablesUnavailable), ("sensor.executables_by_path", executablesByPath),
+                    ("sensor.scripts_by_path", scriptsByPath), ("sensor.scripts_unavailable", scriptsUnavailable),
+                    ("sensor.scripts_known", scriptsKnown), ("sensor.connections", connections),
                     ("sensor.held_descriptors", UInt64(heldFDs))]
         out.append(contentsOf: SensorStats.frame(entries).encoded())
     }

@@ -76,6 +76,7 @@ do {
     var options = Detector.Options(respondEnabled: args.values["respond"] == "true", responseMinLevel: minLevel,
                                    context: context, machineID: context.hostID)
     options.excludedPathPrefixes = args.strings("exclude-paths")
+    if args.values["environment"] != nil { options.environmentNames = args.strings("environment") }
     let abi = ConfinementSummary.landlockABI
     let detector = Detector(store: store, sink: sink, options: options, onReady: {
         reportStatus("READY detector rules=\(engine.loadedCount) rejected=\(rejected.count) inert=\(inert.count) yara=\(yaraCount) ioc=\(iocCounts) landlock_abi=\(abi)")

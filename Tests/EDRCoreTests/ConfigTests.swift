@@ -87,6 +87,26 @@ struct ConfigTests {
         #expect { try AgentConfig.load(file: nil, environment: ["EDR__SIGMA__RULES": "[1, 2]"]) } throws: { e in "\(e)".contains("EDR__SIGMA__RULES[0] must be a string") }
     }
 
+    @Test func telemetryEnvironmentNames() throws {
+        #expect(AgentConfig().telemetry.environment == ["LD_PRELOAD", "LD_LIBRARY_PATH"])
+        let listed = try AgentConfig.load(file: try write("[telemetry]\nenvironment = [\"LD_AUDIT\", \"BASH_FUNC_x%%\"]\n"), environment: [:])
+        #expect(listed.telemetry.environment == ["LD_AUDIT", "BASH_FUNC_x%%"])
+        let none = try AgentConfig.load(file: nil, environment: ["EDR__TELEMETRY__ENVIRONMENT": "[]"])
+        #expect(none.telemetry.environment == [])
+        let withEquals = try write("[telemetry]\nenvironment = [\"LD_PRELOAD\", \"A=B\"]\n")
+        #expect { try AgentConfig.load(file: withEquals, environment: [:]) } throws: { e in
+            "\(e)".contains("telemetry.environment[1]: \"A=B\" is not an environment variable name")
+        }
+        let empty = try write("[telemetry]\nenvironment = [\"\"]\n")
+        #expect { try AgentConfig.load(file: empty, environment: [:]) } throws: { e in "\(e)".contains("telemetry.environment[0]") }
+        let wrongType = try write("[telemetry]\nenvironment = \"LD_PRELOAD\"\n")
+        #expect { try AgentConfig.load(file: wrongType, environment: [:]) } throws: { e in
+            "\(e)".contains("telemetry.environment must be an array of strings")
+        }
+        let unknown = try write("[telemetry]\nenv = []\n")
+        #expect { try AgentConfig.load(file: unknown, environment: [:]) } throws: { e in "\(e)".contains("unknown key 'telemetry.env'") }
+    }
+
     @Test func syntaxErrorsGiveFileAndLine() throws {
         let path = try write("[sigma]\nrules = [\"a\"\n[alerts]\n")
         #expect { try AgentConfig.load(file: path, environment: [:]) } throws: { e in "\(e)".hasPrefix(path + ":") }

@@ -49,6 +49,17 @@ struct FuzzTests {
         out.append((1, KernelRecordLayout.exec(pid: 200, ppid: 100, start: 6_000_000_000, parentStart: 5_000_000_000,
                                                args: ["sh", "-c", "echo aGk= | base64 -d | sh"], path: "/bin/sh", cwd: "/",
                                                flags: ExecRecord.argsTruncated)))
+        // A #! script with its identity and an environment; one whose file the kernel did not
+        // find (the name execve was given, relative); one with a cut environment.
+        out.append((1, KernelRecordLayout.exec(pid: 210, ppid: 100, start: 6_100_000_000, parentStart: 5_000_000_000,
+                                               args: ["/bin/sh", "./run.sh"], path: "/usr/bin/dash", cwd: "/srv",
+                                               script: "/srv/run.sh", environment: ["PATH=/bin", "LD_PRELOAD=/tmp/x.so", "A=b=c"])))
+        out.append((1, KernelRecordLayout.exec(pid: 220, ppid: 100, start: 6_200_000_000, parentStart: 5_000_000_000,
+                                               args: ["/bin/sh", "run.sh"], path: "/usr/bin/dash", cwd: "/srv",
+                                               script: "run.sh", scriptNameOnly: true, environment: ["LD_LIBRARY_PATH=/opt"])))
+        out.append((1, KernelRecordLayout.exec(pid: 230, ppid: 100, start: 6_300_000_000, parentStart: 5_000_000_000,
+                                               args: ["/bin/true"], path: "/usr/bin/true", cwd: "/",
+                                               flags: ExecRecord.environmentTruncated, environmentBytes: Array("X=1\0LD_PRELOAD=/tm".utf8))))
         out.append((2, KernelRecordLayout.exit(pid: 200, tid: 201, ppid: 100, uid: 61_001, euid: 61_002, start: 6_000_000_000,
                                                parentStart: 5_000_000_000, code: 256)))
         out.append((3, KernelRecordLayout.fork(pid: 300, tid: 301, ppid: 100, uid: 61_001, euid: 61_002, start: 7_000_000_000,
@@ -69,7 +80,7 @@ struct FuzzTests {
     }()
 
     /// Offsets of the u16 length fields of the variable-size kinds (bpf/edr_events.h, edr_telemetry.h).
-    static let lengthFields: [UInt16: [Int]] = [1: [80, 82, 84], 11: [104, 106, 108, 110], 12: [100], 13: [136, 138]]
+    static let lengthFields: [UInt16: [Int]] = [1: [80, 82, 84, 86, 164], 11: [104, 106, 108, 110], 12: [100], 13: [136, 138]]
 
     static func setSize(_ b: inout [UInt8]) {
         guard b.count >= 8 else { return }
@@ -150,7 +161,8 @@ struct FuzzTests {
         case .sensorStats: return SensorStats.frame([("kernel.exec.submitted", 10), ("kernel.exec.ring_full", 1), ("sensor.records_read", 9)]).payload
         case .executableFile:
             var p = [UInt8](); p.appendLE(UInt64(7))
-            if Bool.random(using: &rng) { p.append(1) }
+            // 8 bytes, or a kind byte: 1 known, 2 script, 3 known script, others invalid.
+            if Bool.random(using: &rng) { p.append(UInt8.random(in: 0...4, using: &rng)) }
             return p
         case .responseRequest: return ResponseRequest(pid: 10, startTicks: 5, level: 4, ruleID: "id-1", ruleName: "rule name").frame().payload
         case .responseResult: return ResponseResult(pid: 10, outcome: .killed, message: "killed pid 10").frame().payload

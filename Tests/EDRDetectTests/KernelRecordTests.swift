@@ -101,7 +101,7 @@ struct KernelRecordTests {
         #expect(r.cwd == "/" && r.path == "/x" && r.args == ["a", "b"] && r.flags == 0)
         // A truncated argv has no final NUL: the partial argument is kept.
         bytes = RecordBuilder.exec(args: ["a", "bcd"], path: "/x", cwd: "/", flags: ExecRecord.argsTruncated)
-        bytes.remove(at: 136 + 5)          // drop the last NUL of argv
+        bytes.remove(at: 168 + 5)          // drop the last NUL of argv
         bytes[80] -= 1                      // args_len
         let size = UInt32(bytes.count)
         withUnsafeBytes(of: size.littleEndian) { for i in 0..<4 { bytes[4 + i] = $0[i] } }
@@ -135,11 +135,107 @@ struct KernelRecordTests {
             (ExecRecord.argsTruncated, ["CommandLine"]), (ExecRecord.argsFault, ["CommandLine"]),
             (ExecRecord.pathTruncated, ["Image"]), (ExecRecord.cwdTruncated, ["CurrentDirectory"]),
             (ExecRecord.argsTruncated | ExecRecord.pathTruncated | ExecRecord.cwdTruncated, ["CommandLine", "Image", "CurrentDirectory"]),
+            (ExecRecord.environmentTruncated | ExecRecord.argsTruncated, ["CommandLine", "Environment"]),
         ]
         for (flags, fields) in cases {
             let r = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(args: ["a"], path: "/x", cwd: "/", flags: flags)).asExec)
             #expect(n.exec(r).0["Truncated"] == .array(fields.map { .string($0) }), "flags \(flags)")
         }
+    }
+
+    /// A #! script: the interpreter is the Image, the script has its own path and identity.
+    @Test func decodesScriptAndEnvironment() throws {
+        let bytes = KernelRecordLayout.exec(pid: 100, tid: 101, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000,
+                                            args: ["/bin/sh", "./run.sh", "x"], path: "/usr/bin/dash", cwd: "/srv",
+                                            script: "/srv/app/run.sh", environment: ["PATH=/bin", "LD_PRELOAD=/tmp/x.so"])
+        let r = try #require(try KernelRecordDecoder.decode(bytes).asExec, "not an exec record")
+        #expect(r.path == "/usr/bin/dash" && r.cwd == "/srv" && r.args == ["/bin/sh", "./run.sh", "x"])
+        #expect(r.scriptPath == "/srv/app/run.sh")
+        #expect(r.flags == ExecRecord.script)
+        #expect(r.executable == FileIdentity(device: 0x801, inode: 4242, size: 35_000, ctimeSeconds: 1_700_000_000, ctimeNanoseconds: 123_456_789))
+        #expect(r.script == FileIdentity(device: 0x802, inode: 5151, size: 777, ctimeSeconds: 1_700_000_001, ctimeNanoseconds: 500_000_000))
+        #expect(r.environment == Array("PATH=/bin\0LD_PRELOAD=/tmp/x.so\0".utf8))
+        // A plain binary: no script, no script identity.
+        let plain = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(args: ["a"], path: "/x", cwd: "/")).asExec)
+        #expect(plain.scriptPath == nil && plain.script == nil && plain.environment.isEmpty)
+        // The kernel did not find the script's file: the name execve got, against the cwd; no identity.
+        let named = try #require(try KernelRecordDecoder.decode(KernelRecordLayout.exec(
+            pid: 100, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000, args: ["sh"], path: "/usr/bin/dash", cwd: "/srv",
+            script: "sub/run.sh", scriptNameOnly: true)).asExec)
+        #expect(named.scriptPath == "/srv/sub/run.sh" && named.script == nil)
+        let absolute = try #require(try KernelRecordDecoder.decode(KernelRecordLayout.exec(
+            pid: 100, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000, args: ["sh"], path: "/usr/bin/dash", cwd: "/",
+            script: "/dev/fd/3", scriptNameOnly: true)).asExec)
+        #expect(absolute.scriptPath == "/dev/fd/3" && absolute.script == nil)
+    }
+
+    @Test func rejectsMalformedScriptAndEnvironmentLengths() throws {
+        let good = KernelRecordLayout.exec(pid: 100, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000, args: ["sh"],
+                                           path: "/usr/bin/dash", cwd: "/", script: "/s.sh", environment: ["A=1"])
+        _ = try KernelRecordDecoder.decode(good)
+        for (offset, delta) in [(86, 1), (86, -1), (164, 1), (164, -1)] {
+            var b = good
+            let v = Int(b.readLE(UInt16.self, at: offset)) + delta
+            withUnsafeBytes(of: UInt16(v).littleEndian) { b[offset] = $0[0]; b[offset + 1] = $0[1] }
+            #expect(throws: RecordError.self, "length at \(offset) off by \(delta)") { try KernelRecordDecoder.decode(b) }
+        }
+        // Script bytes without the script flag: not a record the kernel writes.
+        var noFlag = good
+        noFlag[72] &= ~UInt8(ExecRecord.script)
+        #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(noFlag) }
+        // An environment that fills the record to the last byte without a NUL decodes; so does
+        // one of NULs only.
+        for env in [Array("LD_PRELOAD=/tm".utf8), [UInt8](repeating: 0, count: 9)] {
+            let b = KernelRecordLayout.exec(pid: 1, ppid: 0, start: 1, parentStart: 0, args: ["a"], path: "/a", cwd: "/",
+                                            flags: ExecRecord.environmentTruncated, environmentBytes: env)
+            let r = try #require(try KernelRecordDecoder.decode(b).asExec)
+            #expect(r.environment == env)
+        }
+    }
+
+    /// Only the configured names leave the normalizer, exactly (no prefix matches, no case
+    /// folding), every occurrence, in envp order; a cut environment says so.
+    @Test func environmentIsFilteredToTheConfiguredNames() throws {
+        var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
+        func event(_ env: [UInt8], flags: UInt32 = 0) throws -> Event {
+            let b = KernelRecordLayout.exec(pid: 1, ppid: 0, start: 1, parentStart: 0, args: ["a"], path: "/a", cwd: "/",
+                                            flags: flags, environmentBytes: env)
+            return n.exec(try #require(try KernelRecordDecoder.decode(b).asExec)).0
+        }
+        let env = Array(("SECRET=s3cret\0LD_PRELOADX=no\0ld_preload=no\0LD_PRELOAD\0\0=LD_PRELOAD=no\0"
+            + "LD_PRELOAD=/tmp/a.so\0LD_LIBRARY_PATH=/x=y\0LD_PRELOAD=/tmp/b.so\0LD_PRELOAD=").utf8)
+        let e = try event(env)
+        #expect(e["Environment"] == .array(["LD_PRELOAD=/tmp/a.so", "LD_LIBRARY_PATH=/x=y", "LD_PRELOAD=/tmp/b.so", "LD_PRELOAD="]))
+        #expect(e["Env.LD_PRELOAD"] == .array(["/tmp/a.so", "/tmp/b.so", ""]))
+        #expect(e["Env.LD_LIBRARY_PATH"] == .string("/x=y"))
+        #expect(e["Truncated"] == nil)
+        #expect(!e.names.contains { $0.contains("SECRET") } && !e.values.contains { "\($0)".contains("s3cret") })
+        // Nothing configured, nothing listed: no field at all.
+        #expect(try event(Array("A=1\0".utf8))["Environment"] == nil)
+        // A configured extra name; the defaults replaced.
+        n.environmentNames = ["SECRET"]
+        let only = try event(env)
+        #expect(only["Environment"] == .array(["SECRET=s3cret"]) && only["Env.SECRET"] == .string("s3cret"))
+        #expect(only["Env.LD_PRELOAD"] == nil)
+        n.environmentNames = []
+        #expect(try event(env)["Environment"] == nil)
+        // Cut or unreadable: Truncated says Environment.
+        n.environmentNames = Normalizer.defaultEnvironmentNames
+        #expect(try event(Array("LD_PRELOAD=/tm".utf8), flags: ExecRecord.environmentTruncated)["Truncated"] == .array(["Environment"]))
+        #expect(try event([], flags: ExecRecord.environmentFault)["Truncated"] == .array(["Environment"]))
+        #expect(try event([], flags: ExecRecord.scriptTruncated)["Truncated"] == .array(["ScriptPath"]))
+    }
+
+    @Test func scriptPathIsAnEventField() throws {
+        var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
+        let r = try #require(try KernelRecordDecoder.decode(KernelRecordLayout.exec(
+            pid: 100, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000, args: ["/bin/sh", "/srv/run.sh"],
+            path: "/usr/bin/dash", cwd: "/", script: "/srv/run.sh")).asExec)
+        let e = n.exec(r).0
+        #expect(e["Image"] == .string("/usr/bin/dash"))
+        #expect(e["ScriptPath"] == .string("/srv/run.sh"))
+        let plain = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(args: ["a"], path: "/x", cwd: "/")).asExec)
+        #expect(n.exec(plain).0["ScriptPath"] == nil)
     }
 
     @Test func normalizerLinksParentAndBuildsSysmonFields() throws {
@@ -238,6 +334,7 @@ struct KernelRecordTests {
         let event = Event(logsource: Normalizer.processCreation, timestamp: 1_800_000_000.5, fields: [
             ("Image", "/usr/bin/whoami"), ("CommandLine", "whoami \"quoted\"\n"), ("ProcessId", 7), ("User", "root"),
             ("ParentProcessId", 1), ("ParentImage", "/sbin/init"), ("CurrentDirectory", "/"),
+            ("Environment", .array(["LD_PRELOAD=/tmp/x.so"])),
         ])
         let rule = SigmaRuleInfo(id: "r1", title: "T", level: .high, tags: ["attack.t1033", "attack.discovery"],
                                  logsource: Normalizer.processCreation, path: "x.yml")
@@ -252,6 +349,7 @@ struct KernelRecordTests {
         let process = try #require(obj["process"] as? [String: Any])
         #expect(process["executable"] as? String == "/usr/bin/whoami" && process["pid"] as? Int == 7)
         #expect(process["command_line"] as? String == "whoami \"quoted\"\n")
+        #expect(process["env_vars"] as? [String] == ["LD_PRELOAD=/tmp/x.so"])
         #expect((process["parent"] as? [String: Any])?["executable"] as? String == "/sbin/init")
         #expect((obj["threat"] as? [String: Any]).flatMap { ($0["technique"] as? [String: Any])?["id"] as? [String] } == ["T1033"])
         #expect((obj["agent"] as? [String: Any])?["name"] as? String == "edr")

@@ -130,6 +130,140 @@ struct DetectorSetTests {
         }
     }
 
+    /// Scripts: an exec of a `#!` script runs its interpreter, and scanning only the
+    /// interpreter (dash, clean) is how a marked script used to slip past. A marked script in a
+    /// root-only directory, listed by SHA-256, run directly (execve of the script itself): the
+    /// YARA and the hash alerts name the script as the scanned file and the interpreter as the
+    /// process, and the process_creation event carries ScriptPath for Sigma. Run as a 1 ms
+    /// process ten times (gone before the sensor looks), every exec is scanned; an unmarked
+    /// script beside it, run first, raises nothing.
+    @Test func scriptsAreScannedAndNamedBesideTheirInterpreter() throws {
+        let marker = "EDR-YARA-SCRIPT-" + Self.token()
+        let t = Self.token()
+        var script = "", clean = "", digest = ""
+        let agent = try AgentHarness(extraRules: ["script.yml": """
+            title: e2e script path \(t)
+            id: 6f0e7c55-0000-4000-8000-\(t)
+            status: test
+            level: medium
+            logsource: {product: linux, category: process_creation}
+            detection:
+              selection:
+                ScriptPath|endswith: '/marked-\(t).sh'
+              condition: selection
+            """], extraConfig: """
+            [yara]
+            rules = ["__DIR__/yara"]
+            [ioc]
+            rules = ["__DIR__/ioc"]
+            """, prepare: { dir in
+                try makeDir(dir.path + "/yara")
+                try write(Self.yaraRule("edr_e2e_script", marker), to: dir.path + "/yara/marker.yar")
+                try makeDir(dir.path + "/root-only", mode: 0o700)
+                script = dir.path + "/root-only/marked-\(t).sh"
+                clean = dir.path + "/root-only/clean-\(t).sh"
+                try Data("#!/bin/sh\n# \(marker)\nexit 0\n".utf8).write(to: URL(fileURLWithPath: script))
+                try Data("#!/bin/sh\n# nothing to see \(t)\nexit 0\n".utf8).write(to: URL(fileURLWithPath: clean))
+                chmod(script, 0o700)
+                chmod(clean, 0o700)
+                digest = try Self.sha256(script)
+                try makeDir(dir.path + "/ioc")
+                try write("# e2e\n\(digest);e2e marked script\n", to: dir.path + "/ioc/hashes.txt")
+            })
+        defer { _ = agent.stop() }
+        try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
+        let interpreter = URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path
+
+        let cleanPID = try runProgram(clean, [])
+        var pids: [Int32] = []
+        for _ in 0..<10 {
+            pids.append(try runProgram(script, []))
+            usleep(200_000)
+        }
+        for pid in pids {
+            let yara = try #require(agent.waitForAlert(timeout: 20) { a in
+                (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
+            }, "no YARA alert for the script exec of pid \(pid):\n\(agent.output.suffix(3000))")
+            #expect(yara.path("rule", "name") as? String == "edr_e2e_script")
+            #expect(yara.path("file", "path") as? String == script)
+            #expect(yara.path("file", "hash", "sha256") as? String == digest)
+            #expect(yara.path("process", "executable") as? String == interpreter)
+            #expect(yara.path("edr", "event", "ScriptPath") as? String == script)
+            let ioc = try #require(agent.waitForAlert(timeout: 20) { a in
+                (a.path("rule", "ruleset") as? String) == "ioc" && (a.path("threat", "indicator", "value") as? String) == digest
+                    && (a.path("process", "pid") as? Int) == Int(pid)
+            }, "no hash IOC alert for the script exec of pid \(pid):\n\(agent.output.suffix(3000))")
+            #expect(ioc.path("file", "path") as? String == script)
+            #expect(ioc.path("threat", "indicator", "description") as? String == "e2e marked script")
+            #expect(ioc.path("process", "executable") as? String == interpreter)
+        }
+        let sigma = try #require(agent.waitForAlert(timeout: 20) { a in
+            (a.path("rule", "name") as? String) == "e2e script path \(t)" && (a.path("process", "pid") as? Int) == Int(pids[0])
+        }, "no Sigma alert on ScriptPath:\n\(agent.output.suffix(3000))")
+        #expect(sigma.path("process", "executable") as? String == interpreter)
+        #expect(sigma.path("edr", "event", "Image") as? String == interpreter)
+        #expect(sigma.path("edr", "event", "ScriptPath") as? String == script)
+        // The clean script ran before every marked one; its verdict came first and was clean.
+        #expect(!agent.alerts().contains { a in
+            ["yara", "ioc"].contains(a.path("rule", "ruleset") as? String ?? "")
+                && ((a.path("file", "path") as? String) == clean || (a.path("process", "pid") as? Int) == Int(cleanPID))
+        }, "the unmarked script raised a YARA or IOC alert")
+    }
+
+    /// The script's file is found among the files the kernel releases at exec: an exec that
+    /// first closes twenty close-on-exec regular files (each the last reference, so each is
+    /// queued beside the script) still has the script scanned and named, not one of those files.
+    /// Past the kernel's walk (forty files) the record says only the name execve was given: the
+    /// event still names the script for Sigma.
+    @Test func scriptsAreFoundBehindCloseOnExecFiles() throws {
+        let marker = "EDR-YARA-CLOEXEC-" + Self.token()
+        let t = Self.token()
+        var script = ""
+        let agent = try AgentHarness(extraRules: ["script.yml": """
+            title: e2e script behind files \(t)
+            id: 6f0e7c55-0000-4000-8001-\(t)
+            status: test
+            level: medium
+            logsource: {product: linux, category: process_creation}
+            detection:
+              selection:
+                ScriptPath|endswith: '/cloexec-\(t).sh'
+              condition: selection
+            """], extraConfig: """
+            [yara]
+            rules = ["__DIR__/yara"]
+            """, prepare: { dir in
+                try makeDir(dir.path + "/yara")
+                try write(Self.yaraRule("edr_e2e_cloexec", marker), to: dir.path + "/yara/marker.yar")
+                try makeDir(dir.path + "/root-only", mode: 0o700)
+                script = dir.path + "/root-only/cloexec-\(t).sh"
+                try Data("#!/bin/sh\n# \(marker)\nexit 0\n".utf8).write(to: URL(fileURLWithPath: script))
+                chmod(script, 0o700)
+            })
+        defer { _ = agent.stop() }
+        try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
+        // The python process execs the script itself (os.execv): same pid.
+        func run(closing n: Int) throws -> Int32 {
+            try runProgram("/usr/bin/python3", ["-c", """
+                import os, sys
+                fds = [os.open("/etc/hostname", os.O_RDONLY | os.O_CLOEXEC) for _ in range(\(n))]
+                os.execv(sys.argv[1], [sys.argv[1]])
+                """, script])
+        }
+        let pid = try run(closing: 20)
+        let yara = try #require(agent.waitForAlert(timeout: 20) { a in
+            (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
+        }, "no YARA alert for the script exec'd behind 20 close-on-exec files:\n\(agent.output.suffix(3000))")
+        #expect(yara.path("file", "path") as? String == script)
+        #expect(yara.path("edr", "event", "ScriptPath") as? String == script)
+
+        let far = try run(closing: 40)
+        let sigma = try #require(agent.waitForAlert(timeout: 20) { a in
+            (a.path("rule", "name") as? String) == "e2e script behind files \(t)" && (a.path("process", "pid") as? Int) == Int(far)
+        }, "the script exec'd behind 40 close-on-exec files is not named:\n\(agent.output.suffix(3000))")
+        #expect(sigma.path("edr", "event", "ScriptPath") as? String == script)
+    }
+
     /// The second exec of a file the sensor passed moments ago carries no descriptor (the
     /// kernel's record names the inode; the sensor does not open it again) and still alerts,
     /// from the detector's verdict cache.
