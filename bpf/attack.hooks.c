@@ -18,13 +18,6 @@
 #define PTRACE_SEIZE 0x4206
 #define BPF_PROG_LOAD_CMD 5
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, __u64);
-    __type(value, struct edr_sys_state);
-} edr_attack_state SEC(".maps");
-
 #define ATK_DATA_OFF __builtin_offsetof(struct edr_attack_record, data)
 
 static __always_inline __u32 attack_op(long id)
@@ -67,8 +60,7 @@ static __always_inline int edr_attack_enter(struct pt_regs *regs, long id)
     count(EDR_FAMILY_ATTACK, EDR_CTR_SEEN);
     if (current_is_agent())
         return 0;
-    __u64 key = bpf_get_current_pid_tgid();
-    if (bpf_map_update_elem(&edr_attack_state, &key, &s, BPF_ANY) != 0)
+    if (state_put(EDR_FAMILY_ATTACK, &s) != 0)
         count(EDR_FAMILY_ATTACK, EDR_CTR_TOO_LARGE);
     return 0;
 }
@@ -118,12 +110,9 @@ static __always_inline int edr_attack_exit(struct pt_regs *regs, long ret, long 
 {
     if (id >= 0 && !(attack_op(id)))
         return 0;
-    __u64 key = bpf_get_current_pid_tgid();
-    struct edr_sys_state *sp = bpf_map_lookup_elem(&edr_attack_state, &key);
-    if (!sp)
+    struct edr_sys_state s;
+    if (!state_take(EDR_FAMILY_ATTACK, &s))
         return 0;
-    struct edr_sys_state s = *sp;
-    bpf_map_delete_elem(&edr_attack_state, &key);
     struct edr_attack_record *r = (struct edr_attack_record *)tel_scratch();
     if (!r)
         return 0;

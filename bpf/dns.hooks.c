@@ -18,13 +18,6 @@
 #define NR_recvmsg_id NR_recvmsg
 
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, __u64);
-    __type(value, struct edr_sys_state);
-} edr_dns_state SEC(".maps");
-
-struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 1);
     __type(key, __u32);
@@ -236,8 +229,8 @@ static __always_inline int edr_dns_enter(struct pt_regs *regs, long id)
     s.args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
     s.args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
     s.args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
-    __u64 key = bpf_get_current_pid_tgid();
-    bpf_map_update_elem(&edr_dns_state, &key, &s, BPF_ANY);
+    if (state_put(EDR_FAMILY_DNS, &s) != 0)
+        count(EDR_FAMILY_DNS, EDR_CTR_TOO_LARGE);
     return 0;
 }
 
@@ -245,12 +238,9 @@ static __always_inline int edr_dns_exit(struct pt_regs *regs, long ret, long id)
 {
     if (id >= 0 && !(id == NR_sendto || id == NR_sendmsg || id == NR_sendmmsg || id == NR_write || id == NR_recvfrom || id == NR_recvmsg || id == NR_read))
         return 0;
-    __u64 key = bpf_get_current_pid_tgid();
-    struct edr_sys_state *sp = bpf_map_lookup_elem(&edr_dns_state, &key);
-    if (!sp)
+    struct edr_sys_state s;
+    if (!state_take(EDR_FAMILY_DNS, &s))
         return 0;
-    struct edr_sys_state s = *sp;
-    bpf_map_delete_elem(&edr_dns_state, &key);
     if (ret <= 0)
         return 0;
     struct sock *sk = file_sock(fd_file((long)s.args[0]));

@@ -15,13 +15,6 @@
 
 /* Included by syscalls.bpf.c: one program per syscall direction dispatches to these. */
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, __u64);
-    __type(value, struct edr_sys_state);
-} edr_file_state SEC(".maps");
-
 #define FILE_DATA_OFF __builtin_offsetof(struct edr_file_record, data)
 
 static __always_inline int is_open_call(long id)
@@ -61,8 +54,7 @@ static __always_inline int edr_file_enter(struct pt_regs *regs, long id)
     if (is_open_call(id))
         s.aux = (__u32)flags;
     count(EDR_FAMILY_FILE, EDR_CTR_SEEN);
-    __u64 key = bpf_get_current_pid_tgid();
-    if (bpf_map_update_elem(&edr_file_state, &key, &s, BPF_ANY) != 0)
+    if (state_put(EDR_FAMILY_FILE, &s) != 0)
         count(EDR_FAMILY_FILE, EDR_CTR_TOO_LARGE);
     return 0;
 }
@@ -93,12 +85,9 @@ static __always_inline int edr_file_exit(struct pt_regs *regs, long ret, long id
 {
     if (id >= 0 && !(is_open_call(id) || id == NR_unlink || id == NR_unlinkat || id == NR_rmdir || id == NR_rename || id == NR_renameat || id == NR_renameat2))
         return 0;
-    __u64 key = bpf_get_current_pid_tgid();
-    struct edr_sys_state *sp = bpf_map_lookup_elem(&edr_file_state, &key);
-    if (!sp)
+    struct edr_sys_state s;
+    if (!state_take(EDR_FAMILY_FILE, &s))
         return 0;
-    struct edr_sys_state s = *sp;
-    bpf_map_delete_elem(&edr_file_state, &key);
     id = s.id;
     if (ret < 0)
         return 0; /* failed calls changed nothing */

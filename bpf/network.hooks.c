@@ -14,13 +14,6 @@
 /* Included by syscalls.bpf.c: one program per syscall direction dispatches to these. */
 
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, __u64);
-    __type(value, struct edr_sys_state);
-} edr_net_state SEC(".maps");
-
-struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 1);
     __type(key, __u32);
@@ -64,8 +57,7 @@ static __always_inline int edr_net_enter(struct pt_regs *regs, long id)
         }
     }
     count(EDR_FAMILY_NET, EDR_CTR_SEEN);
-    __u64 key = bpf_get_current_pid_tgid();
-    if (bpf_map_update_elem(&edr_net_state, &key, &s, BPF_ANY) != 0)
+    if (state_put(EDR_FAMILY_NET, &s) != 0)
         count(EDR_FAMILY_NET, EDR_CTR_TOO_LARGE);
     return 0;
 }
@@ -74,12 +66,9 @@ static __always_inline int edr_net_exit(struct pt_regs *regs, long ret, long id)
 {
     if (id >= 0 && !(id == NR_connect || id == NR_accept || id == NR_accept4 || id == NR_listen || id == NR_bind))
         return 0;
-    __u64 key = bpf_get_current_pid_tgid();
-    struct edr_sys_state *sp = bpf_map_lookup_elem(&edr_net_state, &key);
-    if (!sp)
+    struct edr_sys_state s;
+    if (!state_take(EDR_FAMILY_NET, &s))
         return 0;
-    struct edr_sys_state s = *sp;
-    bpf_map_delete_elem(&edr_net_state, &key);
     __u32 zero = 0;
     struct edr_net_record *r = bpf_map_lookup_elem(&edr_net_scratch, &zero);
     if (!r)

@@ -15,6 +15,47 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* A syscall's state between entry and exit (its arguments, a sockaddr read at entry), kept
+ * in the calling thread's own task storage. A thread is in at most one syscall at a time and
+ * the families' syscalls are disjoint, so one slot per thread serves all four families. It
+ * used to be one 16,384-entry hash map per family keyed by thread id: 16,384 threads blocked
+ * in accept() or in opening a FIFO kept it full and silenced every other process's file and
+ * network telemetry. Task storage has no capacity to fill: each thread's slot lives and dies
+ * with the thread. A slot that cannot be created (memory) is counted as loss. */
+struct edr_task_slot {
+    struct edr_sys_state s;
+    __u32 family; /* EDR_FAMILY_* + 1 of the syscall in flight, 0 when none */
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
+    __type(value, struct edr_task_slot);
+} edr_task_state SEC(".maps");
+
+/* Records `s` for the current thread's syscall of `family`; 0 on success. */
+static __always_inline int state_put(__u32 family, const struct edr_sys_state *s)
+{
+    struct edr_task_slot *t =
+        bpf_task_storage_get(&edr_task_state, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!t)
+        return -1;
+    t->s = *s;
+    t->family = family + 1;
+    return 0;
+}
+
+/* Takes (and clears) the current thread's state for `family`; 1 when there was one. */
+static __always_inline int state_take(__u32 family, struct edr_sys_state *out)
+{
+    struct edr_task_slot *t = bpf_task_storage_get(&edr_task_state, bpf_get_current_task_btf(), 0, 0);
+    if (!t || t->family != family + 1)
+        return 0;
+    *out = t->s;
+    t->family = 0;
+    return 1;
+}
+
 #include "network.hooks.c"
 #include "file.hooks.c"
 #include "dns.hooks.c"

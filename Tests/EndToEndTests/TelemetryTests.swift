@@ -401,8 +401,10 @@ struct TelemetryTests {
         flood.arguments = ["20000"]
         let out = Pipe()
         flood.standardOutput = out
+        flood.standardError = out
         try flood.run()
-        defer { flood.terminate(); flood.waitUntilExit() }
+        // SIGKILL: the test runner's threads block SIGTERM, and a spawned child inherits that mask.
+        defer { kill(flood.processIdentifier, SIGKILL); flood.waitUntilExit() }
         // Wait for "ready" (every thread blocked), at most 120 s.
         var ready = false
         let deadline = Date().addingTimeInterval(120)
@@ -417,6 +419,7 @@ struct TelemetryTests {
             }
         }
         try #require(ready, "the flood did not start 20,000 threads: \(text)")
+        print("flood: 20,000 threads blocked in accept()")
 
         // The victim: another process connects while the flood holds its 20,000 states.
         let script = """
@@ -426,6 +429,7 @@ struct TelemetryTests {
         print(json.dumps({"port": port})); c.close(); l.close()
         """
         let victim = try runWithDeadline(Self.python, ["-c", script], timeout: 60)
+        print("flood: victim \(victim.status) \(victim.output)")
         try #require(victim.status == 0, "\(victim.output)")
         let port = try #require((try JSONSerialization.jsonObject(with: Data(victim.output.utf8)) as? [String: Any])?["port"] as? Int)
         let alert = agent.waitForAlert(timeout: 30) { a in
