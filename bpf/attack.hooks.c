@@ -184,6 +184,64 @@ static __always_inline int edr_attack_exit(struct pt_regs *regs, long ret, long 
     return 0;
 }
 
+/* 32-bit syscalls (int 0x80 or a 32-bit program) carry ia32 numbers: the families above, which
+ * read x86_64 numbers and arguments, would misread them, so they are not decoded. They are
+ * reported instead, so a process that uses them to slip past file and network telemetry is
+ * named: one record per process and second, with the count since the last. */
+#if defined(__TARGET_ARCH_x86)
+#define EDR_TS_COMPAT 0x0002
+struct edr_compat_seen {
+    __u64 last_ns;
+    __u64 pending;
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32);
+    __type(value, struct edr_compat_seen);
+} edr_compat_seen SEC(".maps");
+
+static __always_inline int in_compat_syscall_now(void)
+{
+    struct task_struct *t = bpf_get_current_task_btf();
+    return (t->thread_info.status & EDR_TS_COMPAT) != 0;
+}
+
+static __always_inline int edr_compat_enter(long id)
+{
+    count(EDR_FAMILY_ATTACK, EDR_CTR_SEEN);
+    if (current_is_agent())
+        return 0;
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    __u64 now = bpf_ktime_get_boot_ns();
+    struct edr_compat_seen *seen = bpf_map_lookup_elem(&edr_compat_seen, &tgid);
+    __u64 calls = 1;
+    if (seen) {
+        if (now - seen->last_ns < 1000000000ULL) {
+            __sync_fetch_and_add(&seen->pending, 1);
+            return 0;
+        }
+        calls += seen->pending;
+        seen->last_ns = now;
+        seen->pending = 0;
+    } else {
+        struct edr_compat_seen first = { .last_ns = now, .pending = 0 };
+        bpf_map_update_elem(&edr_compat_seen, &tgid, &first, BPF_ANY);
+    }
+    struct edr_attack_record *r = (struct edr_attack_record *)tel_scratch();
+    if (!r)
+        return 0;
+    start_record(r, EDR_ATK_COMPAT_SYSCALL, 0);
+    r->args[0] = (__u64)id;
+    r->args[1] = calls;
+    finish(r, ATK_DATA_OFF);
+    return 0;
+}
+#else
+static __always_inline int in_compat_syscall_now(void) { return 0; }
+static __always_inline int edr_compat_enter(long id) { return 0; }
+#endif
+
 /* Exec of a file that has no link: memfd_create, O_TMPFILE, or unlinked after opening. */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(edr_fileless_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)

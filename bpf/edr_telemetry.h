@@ -116,6 +116,8 @@ enum edr_attack_op {
     EDR_ATK_MEMFD_CREATE = 14, /* args[0] flags; str: name; result: the fd */
     EDR_ATK_MOUNT = 15,        /* args[0] flags; str: source NUL target NUL fstype NUL */
     EDR_ATK_FILELESS_EXEC = 16,/* exec of a file with no link (memfd, O_TMPFILE, deleted); path: its name */
+    EDR_ATK_COMPAT_SYSCALL = 17,/* a 32-bit syscall (int 0x80): args[0] its ia32 number, args[1] 32-bit calls of
+                                 * this process since its last report (at most one record a second each) */
 };
 
 /* data[]: str (str_len bytes, NUL-separated strings) then path components leaf first

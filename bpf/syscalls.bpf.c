@@ -82,6 +82,8 @@ static __always_inline int edr_family(long id)
 SEC("raw_tp/sys_enter")
 int BPF_PROG(edr_sys_enter, struct pt_regs *regs, long id)
 {
+    if (in_compat_syscall_now())
+        return edr_compat_enter(id);
     switch (edr_family(id)) {
     case 1: return edr_net_enter(regs, id);
     case 2: return edr_file_enter(regs, id);

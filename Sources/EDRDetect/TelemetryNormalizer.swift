@@ -22,10 +22,12 @@ public struct TelemetryNormalizer: Sendable {
     public static let memfdCreate = LogSource(product: "linux", category: "memfd_create")
     public static let mount = LogSource(product: "linux", category: "mount")
     public static let filelessExec = LogSource(product: "linux", category: "fileless_exec")
+    /// 32-bit syscalls (int 0x80): not decoded by the file and network telemetry, so reported.
+    public static let compatSyscall = LogSource(product: "linux", category: "compat_syscall")
 
     public static let logSources: [LogSource] = [
         networkConnection, fileEvent, fileChange, fileDelete, fileRename, dnsQuery, processAccess, driverLoad,
-        bpfProgramLoad, privilegeChange, memfdCreate, mount, filelessExec,
+        bpfProgramLoad, privilegeChange, memfdCreate, mount, filelessExec, compatSyscall,
     ]
 
     public struct Counters: Sendable {
@@ -285,6 +287,16 @@ public struct TelemetryNormalizer: Sendable {
 
     // MARK: post-exec activity
 
+    /// ia32 numbers of the 32-bit calls an attacker would use to act unseen (arch/x86/entry/syscalls/syscall_32.tbl).
+    static let ia32SyscallNames: [Int: String] = [
+        1: "exit", 2: "fork", 3: "read", 4: "write", 5: "open", 6: "close", 8: "creat", 9: "link", 10: "unlink",
+        11: "execve", 14: "mknod", 15: "chmod", 26: "ptrace", 37: "kill", 38: "rename", 39: "mkdir", 40: "rmdir",
+        83: "symlink", 102: "socketcall", 120: "clone", 128: "init_module", 190: "vfork", 195: "stat64",
+        197: "fstat64", 252: "exit_group", 295: "openat", 301: "unlinkat", 302: "renameat", 353: "renameat2",
+        356: "memfd_create", 358: "execveat", 359: "socket", 361: "bind", 362: "connect", 363: "listen",
+        364: "accept4", 369: "sendto", 371: "recvfrom", 370: "sendmsg", 372: "recvmsg",
+    ]
+
     mutating func attack(_ r: AttackRecord, processes: ProcessCache, wallTime: (UInt64) -> Double) -> TelemetryEvent {
         let p = process(r.ctx, processes)
         let time = wallTime(r.bootNanos)
@@ -343,6 +355,12 @@ public struct TelemetryNormalizer: Sendable {
             source = Self.mount
             f += [("Source", .string(str(0))), ("Target", .string(str(1))), ("FsType", .string(str(2))),
                   ("Flags", .int(Int64(bitPattern: r.args[0])))]
+        case .compatSyscall:
+            source = Self.compatSyscall
+            let nr = Int(truncatingIfNeeded: r.args[0])
+            f.append(("SyscallNumber", .int(Int64(nr))))
+            f.append(("SyscallName", .string(Self.ia32SyscallNames[nr] ?? "ia32_\(nr)")))
+            f.append(("Count", .int(Int64(bitPattern: r.args[1]))))
         case .filelessExec:
             source = Self.filelessExec
             // The exec record may not have been handled yet: the kernel's path is authoritative.
@@ -350,6 +368,7 @@ public struct TelemetryNormalizer: Sendable {
             f.append(("MemfdName", .string(r.path.map { String($0.split(separator: "/").last ?? "") } ?? "")))
         }
         f.append(("Syscall", .string(r.op.syscall)))
+        if r.op == .compatSyscall { return TelemetryEvent(event: Event(logsource: source, timestamp: time, fields: f), process: p) }
         f.append(("Result", .string(r.result >= 0 ? (r.op == .memfdCreate ? "fd \(r.result)" : "success") : Self.resultName(r.result))))
         if r.flags & FileRecord.pathTruncated != 0 { f.append(("PathTruncated", .bool(true))) }
         return TelemetryEvent(event: Event(logsource: source, timestamp: time, fields: f), process: p)

@@ -66,7 +66,7 @@ public struct DnsRecord: Sendable, Equatable {
 public struct AttackRecord: Sendable, Equatable {
     public enum Op: UInt32, Sendable, CaseIterable {
         case ptrace = 1, initModule, finitModule, bpfProgLoad, setuid, setgid, setreuid, setregid, setresuid, setresgid,
-             setfsuid, setfsgid, capset, memfdCreate, mount, filelessExec
+             setfsuid, setfsgid, capset, memfdCreate, mount, filelessExec, compatSyscall
         public var syscall: String {
             switch self {
             case .ptrace: "ptrace"
@@ -85,6 +85,7 @@ public struct AttackRecord: Sendable, Equatable {
             case .memfdCreate: "memfd_create"
             case .mount: "mount"
             case .filelessExec: "execve"
+            case .compatSyscall: "int 0x80"
             }
         }
     }

@@ -166,7 +166,7 @@ struct OperationsTests {
         #expect(d["cap_eff"] as? String == "none")
         #expect(d["seccomp"] as? Int == 2 && d["seccomp_filters"] as? Int == 2 && d["no_new_privs"] as? Int == 1)
         #expect(d["own_network_namespace"] as? Bool == true)
-        #expect((d["stats"] as? [String: Any])?["sigma_rules"] as? Int == 4)
+        #expect((d["stats"] as? [String: Any])?["sigma_rules"] as? Int == 5)
         #expect(kids.first { $0["name"] as? String == "edr-sensor" }?["own_network_namespace"] as? Bool == false)
         let (code, text) = try status()
         #expect(code == 0)
@@ -195,7 +195,7 @@ struct OperationsTests {
             #expect(scraped.contains("edr_child_up{child=\"\(child)\"} 1"))
             #expect(scraped.contains("edr_child_restarts_total{child=\"\(child)\"} 0"))
         }
-        #expect(scraped.contains("edr_sigma_rules_loaded 4"))
+        #expect(scraped.contains("edr_sigma_rules_loaded 5"))
         #expect(scraped.contains("edr_kernel_records_lost_ring_full_total "))
         #expect(scraped.contains("\nnode_textfile_scrape_error 0\n"), "node_exporter could not read edr.prom")
 

@@ -56,7 +56,7 @@ struct PackageTests {
         #expect(version.status == 0 && version.output.hasPrefix("edr "), "\(version.output)")
         let validate = try Self.run(root + "/usr/lib/edr/edr", ["validate", "--rules", root + "/usr/share/edr/rules/sigma"])
         #expect(validate.status == 0, "\(validate.output)")
-        #expect(validate.output.contains("4 loaded"), "\(validate.output)")
+        #expect(validate.output.contains("5 loaded"), "\(validate.output)")
     }
 
     static let units = ["edr.service", "edr.target", "edr-sensor.service", "edr-sensor.socket", "edr-detect.service",

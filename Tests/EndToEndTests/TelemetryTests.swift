@@ -381,6 +381,33 @@ struct TelemetryTests {
         #expect(alert.path("rule", "id") as? String == "83dcd9f6-9ca8-4af7-a16e-a1c7a6b51871")
     }
 
+    /// Issue 12: a 64-bit program creates a file through the 32-bit gate (int 0x80), which the
+    /// x86_64 file telemetry cannot decode: the bundled rule names the process and the call.
+    @Test func thirtyTwoBitSyscallsAreReportedAsUnmonitored() throws {
+        let source = repoRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/int80_creat.c").path
+        let dir = NSTemporaryDirectory() + "edr-int80-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cc = try runWithDeadline("/usr/bin/cc", ["-O2", "-o", dir + "/int80_creat", source], timeout: 120)
+        try #require(cc.status == 0, "\(cc.output)")
+        let agent = try AgentHarness()
+        defer { _ = agent.stop() }
+        try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
+        let pid = try spawnChild(dir + "/int80_creat", [dir + "/created-by-int80"])
+        var status: Int32 = 0
+        try #require(waitForChild(pid, &status, timeout: 30))
+        #expect(status == 0 && FileManager.default.fileExists(atPath: dir + "/created-by-int80"), "int 0x80 creat failed")
+        let alert = agent.waitForAlert(timeout: 30) { a in
+            (a.path("rule", "name") as? String) == "32-Bit System Calls Unseen By File And Network Telemetry"
+                && (a.path("edr", "event", "ProcessId") as? Int) == Int(pid)
+        }
+        let event = alert?.path("edr", "event") as? [String: Any] ?? [:]
+        #expect(alert != nil, "no compat_syscall alert:\n\(agent.output.suffix(2000))")
+        #expect(event["SyscallName"] as? String == "creat" && event["SyscallNumber"] as? Int == 8, "\(event)")
+        #expect(event["Image"] as? String == dir + "/int80_creat", "\(event)")
+        #expect((event["Count"] as? Int ?? 0) >= 1, "\(event)")
+    }
+
     /// Issue 12: 20,000 threads blocked in accept() each hold a syscall state in the sensor's
     /// programs; the per-thread state used to live in one 16,384-entry map, which such a flood
     /// kept full, silencing every process's file and network telemetry. A connect by another
