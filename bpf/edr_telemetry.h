@@ -39,10 +39,13 @@ struct edr_net_record {
     __s32 result;         /* syscall return value */
     __u16 sport;
     __u16 dport;
-    __u32 reserved;
+    __u32 flags;          /* EDR_NET_FROM_USER */
     __u8 saddr[16];
     __u8 daddr[16];
 };
+/* The destination came from the caller's memory (read at entry), not from the kernel: the
+ * socket had no peer and the kernel recorded no SYN (a failed UDP connect, say). */
+#define EDR_NET_FROM_USER 1
 
 /* ---- files: EDR_REC_FILE, family EDR_FAMILY_FILE ---- */
 enum edr_file_op {

@@ -20,6 +20,44 @@ struct {
     __type(value, struct edr_net_record);
 } edr_net_scratch SEC(".maps");
 
+/* Where each TCP socket's SYN went, from the kernel's own state change (CLOSE → SYN_SENT,
+ * inside connect, with the kernel's copy of the address): a refused connect disconnects the
+ * socket, and this is then the kernel's word on its destination. LRU keyed by the socket. */
+struct edr_connect_dest {
+    __u16 family;
+    __u16 port;
+    __u8 addr[16];
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 8192);
+    __type(key, __u64);
+    __type(value, struct edr_connect_dest);
+} edr_connect_dest SEC(".maps");
+
+#define EDR_TCP_SYN_SENT 2
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(edr_tcp_syn_sent, const struct sock *sk, const int oldstate, const int newstate)
+{
+    if (newstate != EDR_TCP_SYN_SENT)
+        return 0;
+    struct edr_connect_dest d = {};
+    d.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    d.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+    if (d.family == EDR_AF_INET) {
+        __u32 a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+        __builtin_memcpy(d.addr, &a, 4);
+    } else if (d.family == EDR_AF_INET6) {
+        bpf_core_read(d.addr, 16, &sk->__sk_common.skc_v6_daddr);
+    } else {
+        return 0;
+    }
+    __u64 skey = (__u64)sk;
+    bpf_map_update_elem(&edr_connect_dest, &skey, &d, BPF_ANY);
+    return 0;
+}
+
 static __always_inline int edr_net_enter(struct pt_regs *regs, long id)
 {
     if (id != NR_connect && id != NR_accept && id != NR_accept4 && id != NR_listen && id != NR_bind)
@@ -38,6 +76,9 @@ static __always_inline int edr_net_enter(struct pt_regs *regs, long id)
             return 0;
     }
     if (id == NR_connect) {
+        /* The caller's copy, kept only as the last resort at exit (the kernel's own record of
+         * the destination comes first). A page that is not resident yet cannot be read here
+         * (the syscall itself will fault it in): the state is kept anyway, with no copy. */
         void *addr = (void *)PT_REGS_PARM2_CORE_SYSCALL(regs);
         __u32 len = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);
         if (len >= 28 && bpf_probe_read_user(s.addr, 28, addr) == 0)
@@ -45,9 +86,9 @@ static __always_inline int edr_net_enter(struct pt_regs *regs, long id)
         else if (len >= 16 && bpf_probe_read_user(s.addr, 16, addr) == 0)
             len = 16;
         else
-            return 0;
+            len = 0;
         __u16 fam = s.addr[0] | (s.addr[1] << 8);
-        if (fam != EDR_AF_INET && fam != EDR_AF_INET6)
+        if (len && fam != EDR_AF_INET && fam != EDR_AF_INET6)
             return 0; /* AF_UNIX, AF_NETLINK, AF_UNSPEC (disconnect), ... */
         s.addrlen = len;
         if (s.addr[2] == 0 && s.addr[3] == 53) { /* port 53, network byte order, both families */
@@ -94,18 +135,29 @@ static __always_inline int edr_net_exit(struct pt_regs *regs, long ret, long id)
         return 0;
     if (!sock_ends(sk, &r->family, &r->protocol, r->saddr, &r->sport, r->daddr, &r->dport))
         return 0;
-    if (s.id == NR_connect) {
-        /* The destination as asked: a refused connect leaves the socket's own unset. */
-        __u16 fam = 0, port = 0;
-        __u8 addr[16] = {};
-        if (parse_sockaddr(s.addr, s.addrlen, &fam, &port, addr)) {
-            r->dport = port;
-            __builtin_memcpy(r->daddr, addr, 16);
-            if (fam != r->family) { /* AF_INET6 socket given an AF_INET address cannot happen; keep the asked family */
+    if (s.id == NR_connect && r->dport == 0) {
+        /* The socket names no peer: the connect failed (a refused TCP connect disconnects the
+         * socket). The kernel's record of where its SYN went comes first; the caller's copy,
+         * read at entry from memory another thread could change, only when there is none. */
+        __u64 skey = (__u64)sk;
+        struct edr_connect_dest *d = bpf_map_lookup_elem(&edr_connect_dest, &skey);
+        if (d) {
+            r->family = d->family;
+            r->dport = d->port;
+            __builtin_memcpy(r->daddr, d->addr, 16);
+        } else {
+            __u16 fam = 0, port = 0;
+            __u8 addr[16] = {};
+            if (parse_sockaddr(s.addr, s.addrlen, &fam, &port, addr)) {
+                r->dport = port;
+                __builtin_memcpy(r->daddr, addr, 16);
                 r->family = fam;
+                r->flags |= EDR_NET_FROM_USER;
             }
         }
     }
+    if (s.id == NR_connect && r->dport == 0)
+        return 0; /* neither the socket, the kernel nor the caller's memory say where: not inet */
     r->h.kind = EDR_REC_NET;
     r->h.version = EDR_RECORD_VERSION;
     r->h.size = sizeof(*r);

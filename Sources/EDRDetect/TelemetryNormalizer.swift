@@ -176,6 +176,9 @@ public struct TelemetryNormalizer: Sendable {
             ("DestinationPort", .int(Int64(dport))),
         ]
         if initiated, let host = dns.lookup(ip: dip, now: now) { f.append(("DestinationHostname", .string(host))) }
+        // The kernel had no record of the destination (a failed connect that sent nothing):
+        // what the caller's memory said at entry, which another thread could have changed.
+        if r.remoteFromUserMemory { f.append(("DestinationFromUserMemory", .bool(true))) }
         if let host = initiated ? nil : dns.lookup(ip: sip, now: now) { f.append(("SourceHostname", .string(host))) }
         f.append(("Syscall", .string(Self.syscallName(r.op))))
         f.append(("Result", .string(Self.resultName(r.result))))

@@ -28,6 +28,8 @@ public struct NetRecord: Sendable, Equatable {
     /// The remote end (for connect: the address the process asked for).
     public var remoteIP: String
     public var remotePort: UInt16
+    /// The destination came from the caller's memory, not from the kernel (EDR_NET_FROM_USER).
+    public var remoteFromUserMemory = false
     public var isIPv6: Bool { family == 10 }
 }
 
@@ -131,7 +133,8 @@ public enum TelemetryRecordDecoder {
             return .net(NetRecord(bootNanos: boot, ctx: ctx(p), op: op, ipProtocol: p[89], family: family,
                                   result: Int32(bitPattern: p.readLE(UInt32.self, at: 92)),
                                   localIP: formatIP(p[104..<120], family: family), localPort: p.readLE(UInt16.self, at: 96),
-                                  remoteIP: formatIP(p[120..<136], family: family), remotePort: p.readLE(UInt16.self, at: 98)))
+                                  remoteIP: formatIP(p[120..<136], family: family), remotePort: p.readLE(UInt16.self, at: 98),
+                                  remoteFromUserMemory: p.readLE(UInt32.self, at: 100) & 1 != 0))
         case 11:
             guard p.count >= fileFixed, p.count <= fileFixed + fileDataMax else {
                 throw RecordError(message: "file record is \(p.count) bytes, outside \(fileFixed)...\(fileFixed + fileDataMax)")

@@ -381,6 +381,57 @@ struct TelemetryTests {
         #expect(alert.path("rule", "id") as? String == "83dcd9f6-9ca8-4af7-a16e-a1c7a6b51871")
     }
 
+    /// Issue 12: connect's destination must not depend on the caller's memory. The sockaddr
+    /// lies in a page that is mapped but not yet faulted in, so the sensor cannot read it at
+    /// entry (the kernel faults it in during the call): the record used to be dropped. Both
+    /// the accepted and the refused connect are reported with the kernel's own destination.
+    @Test func connectDestinationsComeFromTheKernel() throws {
+        let agent = try AgentHarness(extraRules: ["kernel.yml": Self.rule("network_connection", 41, selection: "DestinationIp: '127.0.0.71'")])
+        defer { _ = agent.stop() }
+        try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
+        let dir = NSTemporaryDirectory() + "edr-kaddr-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = """
+        import ctypes, json, mmap, os, socket, struct, sys
+        d = sys.argv[1]
+        libc = ctypes.CDLL(None, use_errno=True)
+        l = socket.socket(); l.bind(("127.0.0.71", 0)); l.listen(4); port = l.getsockname()[1]
+        r = socket.socket(); r.bind(("127.0.0.71", 0)); refused = r.getsockname()[1]; r.close()
+        out = {"pid": os.getpid(), "port": port, "refused_port": refused, "rc": {}}
+        for key, p in (("ok", port), ("refused", refused)):
+            path = f"{d}/sockaddr-{key}"
+            with open(path, "wb") as f: f.write(struct.pack("<H", 2) + struct.pack(">H", p) + socket.inet_aton("127.0.0.71") + bytes(4088))
+            fd = os.open(path, os.O_RDWR); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            mm = mmap.mmap(fd, 4096, mmap.MAP_PRIVATE, mmap.PROT_READ | mmap.PROT_WRITE)   # nothing touched: no page yet
+            buf = ctypes.c_char.from_buffer(mm)
+            c = socket.socket(); c.bind(("127.0.0.72", 0))
+            out["rc"][key] = libc.connect(c.fileno(), ctypes.byref(buf), 16)
+            out[key + "_client_port"] = c.getsockname()[1]
+            del buf; c.close(); mm.close(); os.close(fd)
+        l.close()
+        print(json.dumps(out))
+        """
+        let run = try runWithDeadline(Self.python, ["-c", script, dir], timeout: 60)
+        try #require(run.status == 0, "\(run.output)")
+        let out = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any], "\(run.output)")
+        let rc = out["rc"] as? [String: Int] ?? [:]
+        #expect(rc["ok"] == 0 && rc["refused"] == -1, "\(out)")
+        let pid = try #require(out["pid"] as? Int)
+        for (key, portKey, result) in [("ok", "port", "success"), ("refused", "refused_port", "refused")] {
+            let port = try #require(out[portKey] as? Int)
+            let alert = agent.waitForAlert(timeout: 30) { a in
+                (a.path("edr", "event", "ProcessId") as? Int) == pid && (a.path("edr", "event", "DestinationPort") as? Int) == port
+                    && (a.path("edr", "event", "Syscall") as? String) == "connect"
+            }
+            let e = alert?.path("edr", "event") as? [String: Any] ?? [:]
+            #expect(alert != nil, "the \(key) connect from an unfaulted sockaddr was not reported:\n\(agent.output.suffix(1500))")
+            #expect(e["DestinationIp"] as? String == "127.0.0.71" && e["Result"] as? String == result, "\(key): \(e)")
+            #expect(e["SourceIp"] as? String == "127.0.0.72" && e["SourcePort"] as? Int == out[key + "_client_port"] as? Int, "\(key): \(e)")
+            #expect(e["DestinationFromUserMemory"] == nil, "\(key): the kernel's destination, not the caller's memory: \(e)")
+        }
+    }
+
     /// Issue 12: a 64-bit program creates a file through the 32-bit gate (int 0x80), which the
     /// x86_64 file telemetry cannot decode: the bundled rule names the process and the call.
     @Test func thirtyTwoBitSyscallsAreReportedAsUnmonitored() throws {
