@@ -30,6 +30,8 @@ public final class ExecutableScanner: @unchecked Sendable {
         var sequence: UInt64
         /// The file scanned: the executable, or the script it interprets.
         var path: String
+        /// Whether the sensor passed a descriptor for this exec (false: known by identity).
+        var descriptor = true
     }
 
     public typealias Emit = @Sendable (_ line: [UInt8], _ readable: String, _ level: SigmaLevel, _ process: ProcessEntry) -> Void
@@ -117,7 +119,7 @@ public final class ExecutableScanner: @unchecked Sendable {
             lock.lock()
             let token = nextToken
             nextToken += 1
-            pending[token] = Context(event: event, process: process, sequence: sequence, path: path)
+            pending[token] = Context(event: event, process: process, sequence: sequence, path: path, descriptor: false)
             lock.unlock()
             if !w.submit(ScanJob(identity: identity, path: path, token: token)) {
                 lock.lock(); pending[token] = nil; uncachedIdentities += 1; lock.unlock()
@@ -125,7 +127,7 @@ public final class ExecutableScanner: @unchecked Sendable {
             return
         }
         report(ScanJobResult(job: job, outcome: .cached, identity: identity, verdict: v, seconds: 0),
-               Context(event: event, process: process, sequence: sequence, path: path))
+               Context(event: event, process: process, sequence: sequence, path: path, descriptor: false))
     }
 
     private func finished(_ result: ScanJobResult) {
@@ -160,7 +162,7 @@ public final class ExecutableScanner: @unchecked Sendable {
             rule.category = "executable"
             let line = AlertEncoder.encode(event: event, rule: rule, sequence: ctx.sequence, context: context,
                                            process: ctx.process) { w in
-                Self.writeFile(&w, path: ctx.path, hashes: verdict.hashes)
+                Self.writeFile(&w, path: ctx.path, hashes: verdict.hashes, scan: (result.outcome, ctx.descriptor))
                 w.key("yara"); w.beginObject()
                 w.field("namespace", m.namespace)
                 w.field("rule", m.rule)
@@ -176,14 +178,18 @@ public final class ExecutableScanner: @unchecked Sendable {
         if let h = verdict.hashes {
             for m in iocMatches {
                 let (line, readable) = IOCAlerts.encode(m, event: event, process: ctx.process, sequence: ctx.sequence, context: context) { w in
-                    Self.writeFile(&w, path: ctx.path, hashes: h)
+                    Self.writeFile(&w, path: ctx.path, hashes: h, scan: (result.outcome, ctx.descriptor))
                 }
                 emit(line, readable, IOCAlerts.level, ctx.process)
             }
         }
     }
 
-    static func writeFile(_ w: inout JSONWriter, path: String, hashes: FileHashes?) {
+    /// `scan` (file.scan): how the verdict was reached — the file read now ("scanned") or the
+    /// cached verdict of the same inode ("cached") — and whether the sensor passed a
+    /// descriptor for this exec (false: the kernel's identity alone, passed moments ago).
+    static func writeFile(_ w: inout JSONWriter, path: String, hashes: FileHashes?,
+                          scan: (outcome: ScanJobResult.Outcome, descriptor: Bool)? = nil) {
         w.key("file"); w.beginObject()
         w.field("path", path)
         w.field("name", String(path.split(separator: "/").last ?? Substring(path)))
@@ -192,6 +198,12 @@ public final class ExecutableScanner: @unchecked Sendable {
             w.field("md5", h.md5)
             w.field("sha1", h.sha1)
             w.field("sha256", h.sha256)
+            w.endObject()
+        }
+        if let scan {
+            w.key("scan"); w.beginObject()
+            w.field("verdict", scan.outcome == .cached ? "cached" : "scanned")
+            w.field("descriptor", scan.descriptor)
             w.endObject()
         }
         w.endObject()
