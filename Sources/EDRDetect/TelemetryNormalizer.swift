@@ -223,6 +223,7 @@ public struct TelemetryNormalizer: Sendable {
             f.append(("TargetFilename", .string(r.targetPath ?? "")))
         }
         if r.flags & FileRecord.pathTruncated != 0 { f.append(("PathTruncated", .bool(true))) }
+        if r.resolvedLexically { f.append(("PathResolvedLexically", .bool(true))) }
         return TelemetryEvent(event: Event(logsource: source, timestamp: time, fields: f), process: p)
     }
 

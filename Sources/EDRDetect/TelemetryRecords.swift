@@ -47,6 +47,10 @@ public struct FileRecord: Sendable, Equatable {
     public var path: String
     /// The rename's target.
     public var targetPath: String?
+    /// A name the process passed had a ".." after another component: the path was joined
+    /// lexically, which is wrong if that component is a symlink (the kernel's lookup is not
+    /// visible on this kernel). The detector's own finding, not a kernel flag.
+    public var resolvedLexically = false
 }
 
 public struct DnsRecord: Sendable, Equatable {
@@ -150,9 +154,12 @@ public enum TelemetryRecordDecoder {
             for l in lens { sections.append(p[off..<(off + l)]); off += l }
             let first = resolve(dir: sections[0], name: sections[1])
             let second = op == .rename ? resolve(dir: sections[2], name: sections[3]) : nil
+            // Opens carry the kernel's own path (dir walked from the opened file, no name).
+            let lexical = (op == .delete || op == .rmdir || op == .rename)
+                && (hasInnerDotDot(sections[1]) || (op == .rename && hasInnerDotDot(sections[3])))
             return .file(FileRecord(bootNanos: boot, ctx: ctx(p), op: op, result: Int32(bitPattern: p.readLE(UInt32.self, at: 92)),
                                     openFlags: p.readLE(UInt32.self, at: 96), flags: p.readLE(UInt32.self, at: 100),
-                                    path: first, targetPath: second))
+                                    path: first, targetPath: second, resolvedLexically: lexical))
         case 12:
             guard p.count >= dnsFixed, p.count <= dnsFixed + dnsMax else {
                 throw RecordError(message: "dns record is \(p.count) bytes, outside \(dnsFixed)...\(dnsFixed + dnsMax)")
@@ -209,6 +216,16 @@ public enum TelemetryRecordDecoder {
         if n.hasPrefix("/") { return normalize(n) }
         let base = dir.isEmpty ? "" : KernelRecordDecoder.joinComponents(dir)
         return normalize(base + "/" + n)
+    }
+
+    /// Whether a name has ".." after some other component ("a/../x", "a/b/.."): the only case
+    /// the lexical join can get wrong (a leading "../" is resolved by the kernel-walked dir).
+    static func hasInnerDotDot(_ name: ArraySlice<UInt8>) -> Bool {
+        var sawOther = false
+        for c in KernelRecordDecoder.cString(name).split(separator: "/", omittingEmptySubsequences: true) {
+            if c == ".." { if sawOther { return true } } else if c != "." { sawOther = true }
+        }
+        return false
     }
 
     public static func normalize(_ path: String) -> String {

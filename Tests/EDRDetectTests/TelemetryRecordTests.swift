@@ -138,11 +138,17 @@ struct TelemetryRecordTests {
         #expect(c.ctx.ids.uid == 0 && c.ctx.ids.euid == RecordBuilder.euid && c.ctx.ids.gid == RecordBuilder.gid && c.ctx.ids.egid == RecordBuilder.egid)
         let d = try #require(try decodeTelemetry(TelemetryBuilder.file(op: 3, dir1: "/home/u", name1: "sub/../x.txt")).asFile, "not a file record")
         #expect(d.op == .delete && d.path == "/home/u/x.txt" && d.targetPath == nil)
+        // "sub/.." may cross a symlink: said so. A leading "../" (resolved against the
+        // kernel-walked directory) and a plain name are not flagged.
+        #expect(d.resolvedLexically)
         let a = try #require(try decodeTelemetry(TelemetryBuilder.file(op: 3, name1: "/etc/./passwd")).asFile, "not a file record")
         #expect(a.op == .delete && a.path == "/etc/passwd")
         let r = try #require(try decodeTelemetry(TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/var", name2: "../tmp/b")).asFile,
                              "not a file record")
         #expect(r.op == .rename && r.path == "/tmp/a" && r.targetPath == "/tmp/b")
+        #expect(!r.resolvedLexically && !a.resolvedLexically)
+        let r2 = try #require(try decodeTelemetry(TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/tmp", name2: "link/../b")).asFile)
+        #expect(r2.resolvedLexically && r2.targetPath == "/tmp/b")
         let m = try #require(try decodeTelemetry(TelemetryBuilder.file(op: 2, dir1: "/etc/passwd", openFlags: 0o1001)).asFile, "not a file record")
         #expect(m.op == .modify && m.path == "/etc/passwd" && m.openFlags == 0o1001)
         let rm = try #require(try decodeTelemetry(TelemetryBuilder.file(op: 5, dir1: "/srv", name1: "gone")).asFile, "not a file record")
