@@ -368,7 +368,7 @@ struct TeamRuleTests {
     @Test func teamRulesLoadAndMatch() throws {
         let engine = try SigmaEngine.load(paths: [Self.rulesDir])
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.rulesDir).filter { $0.hasSuffix(".yml") }
-        #expect(files.count == 4)
+        #expect(files.count == 5)
         #expect(engine.loadedCount == engine.diagnostics.count && engine.loadedCount == files.count)
         let titles = { (e: Event) in Set(engine.evaluate(e).map(\.rule.title)) }
         #expect(titles(event("/usr/bin/whoami", "whoami")) == ["Identity Discovery As Root"])
@@ -377,5 +377,7 @@ struct TeamRuleTests {
         #expect(titles(event("/usr/bin/sh", "sh -c echo aGk= | base64 -d | sh")) == ["Base64-Decoded Script Piped To A Shell"])
         #expect(titles(event("/usr/bin/sh", "sh -c base64 -d file > out")).isEmpty)
         #expect(titles(event("/usr/bin/CAT", "cat /etc/SHADOW")) == ["Password Hash File Read By A Text Tool"]) // case-insensitive
+        let compat = Event(logsource: TelemetryNormalizer.compatSyscall, fields: [("Syscall", .string("int 0x80")), ("SyscallName", .string("creat"))])
+        #expect(Set(engine.evaluate(compat).map(\.rule.title)) == ["32-Bit System Calls Unseen By File And Network Telemetry"])
     }
 }
