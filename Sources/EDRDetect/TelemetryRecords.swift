@@ -28,7 +28,36 @@ public struct NetRecord: Sendable, Equatable {
     /// The remote end (for connect: the address the process asked for).
     public var remoteIP: String
     public var remotePort: UInt16
+    /// `IoUring` bits: how the operation was asked for.
+    public var flags: UInt32 = 0
     public var isIPv6: Bool { family == 10 }
+}
+
+/// How an operation was asked for, in the flags of net and file records (bpf/edr_telemetry.h,
+/// `edr_via_flags`): a syscall (no bit), or an io_uring request with its opcode.
+public enum IoUring {
+    public static let requested: UInt32 = 1 << 2
+    /// IOSQE_CQE_SKIP_SUCCESS: no completion was posted, the record was sent at submission.
+    public static let resultUnseen: UInt32 = 1 << 3
+
+    /// The IORING_OP_* opcode of an io_uring record, nil for a syscall's.
+    public static func opcode(_ flags: UInt32) -> UInt8? {
+        flags & requested != 0 ? UInt8(truncatingIfNeeded: flags >> 8) : nil
+    }
+
+    public static func opcodeName(_ op: UInt8) -> String {
+        switch op {
+        case 13: "IORING_OP_ACCEPT"
+        case 16: "IORING_OP_CONNECT"
+        case 18: "IORING_OP_OPENAT"
+        case 28: "IORING_OP_OPENAT2"
+        case 35: "IORING_OP_RENAMEAT"
+        case 36: "IORING_OP_UNLINKAT"
+        case 56: "IORING_OP_BIND"
+        case 57: "IORING_OP_LISTEN"
+        default: "IORING_OP_\(op)"
+        }
+    }
 }
 
 public struct FileRecord: Sendable, Equatable {
@@ -131,7 +160,8 @@ public enum TelemetryRecordDecoder {
             return .net(NetRecord(bootNanos: boot, ctx: ctx(p), op: op, ipProtocol: p[89], family: family,
                                   result: Int32(bitPattern: p.readLE(UInt32.self, at: 92)),
                                   localIP: formatIP(p[104..<120], family: family), localPort: p.readLE(UInt16.self, at: 96),
-                                  remoteIP: formatIP(p[120..<136], family: family), remotePort: p.readLE(UInt16.self, at: 98)))
+                                  remoteIP: formatIP(p[120..<136], family: family), remotePort: p.readLE(UInt16.self, at: 98),
+                                  flags: p.readLE(UInt32.self, at: 100)))
         case 11:
             guard p.count >= fileFixed, p.count <= fileFixed + fileDataMax else {
                 throw RecordError(message: "file record is \(p.count) bytes, outside \(fileFixed)...\(fileFixed + fileDataMax)")
