@@ -58,7 +58,7 @@ enum edr_file_flags {
     EDR_FILE_READ_FAULT = 1 << 1,      /* a user string could not be read */
 };
 
-/* How the operation was asked for, in the flags of net and file records (bits 2 and up, so
+/* How the operation was asked for, in the flags of net, file and DNS records (bits 2 and up, so
  * they never meet the file flags above). A record without EDR_VIA_IO_URING came from a
  * syscall. io_uring records (bpf/io_uring.bpf.c) carry the request's IORING_OP_* opcode in
  * bits 8-15 and the completion's res as their result. */
@@ -102,7 +102,7 @@ struct edr_dns_record {
     __u16 sport;          /* local */
     __u16 dport;          /* remote */
     __u16 captured;
-    __u16 reserved;
+    __u16 flags;          /* EDR_VIA_* (io_uring) */
     __u8 saddr[16];
     __u8 daddr[16];
     __u8 data[EDR_DNS_MAX];

@@ -283,6 +283,7 @@ public struct TelemetryNormalizer: Sendable {
         }
         f.append(("DnsServer", .string(r.remoteIP)))
         f.append(("Protocol", .string(Self.protocolName(r.ipProtocol))))
+        Self.appendIoUring(r.flags, to: &f)  // how the query went out
         return TelemetryEvent(event: Event(logsource: Self.dnsQuery, timestamp: wallTime(r.bootNanos), fields: f), process: p)
     }
 

@@ -33,7 +33,7 @@ public struct NetRecord: Sendable, Equatable {
     public var isIPv6: Bool { family == 10 }
 }
 
-/// How an operation was asked for, in the flags of net and file records (bpf/edr_telemetry.h,
+/// How an operation was asked for, in the flags of net, file and DNS records (bpf/edr_telemetry.h,
 /// `edr_via_flags`): a syscall (no bit), or an io_uring request with its opcode.
 public enum IoUring {
     public static let requested: UInt32 = 1 << 2
@@ -48,8 +48,12 @@ public enum IoUring {
     public static func opcodeName(_ op: UInt8) -> String {
         switch op {
         case 13: "IORING_OP_ACCEPT"
+        case 9: "IORING_OP_SENDMSG"
+        case 10: "IORING_OP_RECVMSG"
         case 16: "IORING_OP_CONNECT"
         case 18: "IORING_OP_OPENAT"
+        case 26: "IORING_OP_SEND"
+        case 27: "IORING_OP_RECV"
         case 28: "IORING_OP_OPENAT2"
         case 35: "IORING_OP_RENAMEAT"
         case 36: "IORING_OP_UNLINKAT"
@@ -90,6 +94,8 @@ public struct DnsRecord: Sendable, Equatable {
     public var remotePort: UInt16
     /// The raw DNS message (at most 512 bytes of it).
     public var payload: [UInt8]
+    /// `IoUring` bits: how the message was sent or received.
+    public var flags: UInt32 = 0
 }
 
 public struct AttackRecord: Sendable, Equatable {
@@ -194,7 +200,7 @@ public enum TelemetryRecordDecoder {
                                   payloadLength: p.readLE(UInt32.self, at: 92),
                                   localIP: formatIP(p[104..<120], family: family), localPort: p.readLE(UInt16.self, at: 96),
                                   remoteIP: formatIP(p[120..<136], family: family), remotePort: p.readLE(UInt16.self, at: 98),
-                                  payload: Array(p[dnsFixed...])))
+                                  payload: Array(p[dnsFixed...]), flags: UInt32(p.readLE(UInt16.self, at: 102))))
         case 13:
             guard p.count >= attackFixed, p.count <= attackFixed + attackDataMax else {
                 throw RecordError(message: "attack record is \(p.count) bytes, outside \(attackFixed)...\(attackFixed + attackDataMax)")

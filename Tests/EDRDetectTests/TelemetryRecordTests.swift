@@ -47,10 +47,11 @@ enum TelemetryBuilder {
 
     /// A DNS record: by default the resolver at 127.0.0.53:53 asked from 127.0.0.88:40000 (all four distinct).
     static func dns(direction: UInt8, payload: [UInt8], pid: UInt32 = 100, proto: UInt8 = 17, local: String = "127.0.0.88",
-                    lport: UInt16 = 40000, remote: String = "127.0.0.53", rport: UInt16 = 53, payloadLength: UInt32? = nil) -> [UInt8] {
+                    lport: UInt16 = 40000, remote: String = "127.0.0.53", rport: UInt16 = 53, payloadLength: UInt32? = nil,
+                    flags: UInt16 = 0) -> [UInt8] {
         var b = header(kind: 12, size: 136 + payload.count) + ctx(pid: pid)
         b += [direction, proto]; b.appendLE(UInt16(2)); b.appendLE(payloadLength ?? UInt32(payload.count))
-        b.appendLE(lport); b.appendLE(rport); b.appendLE(UInt16(payload.count)); b.appendLE(UInt16(0))
+        b.appendLE(lport); b.appendLE(rport); b.appendLE(UInt16(payload.count)); b.appendLE(flags)
         return b + ip(local) + ip(remote) + payload
     }
 
@@ -137,6 +138,9 @@ struct TelemetryRecordTests {
         #expect(IoUring.opcodeName(35) == "IORING_OP_RENAMEAT" && IoUring.opcodeName(36) == "IORING_OP_UNLINKAT")
         #expect(IoUring.opcodeName(13) == "IORING_OP_ACCEPT" && IoUring.opcodeName(16) == "IORING_OP_CONNECT")
         #expect(IoUring.opcodeName(200) == "IORING_OP_200")
+        let q = try #require(try decodeTelemetry(TelemetryBuilder.dns(direction: 1, payload: TelemetryBuilder.dnsMessage(name: "x.example"),
+                                                                      flags: UInt16(IoUring.requested | 9 << 8))).asDns, "not a dns record")
+        #expect(IoUring.opcode(q.flags) == 9 && IoUring.opcodeName(9) == "IORING_OP_SENDMSG" && q.remotePort == 53)
         // Truncated or extended io_uring records are refused like any other.
         for good in [TelemetryBuilder.net(local: "127.0.0.1", lport: 1, remote: "127.0.0.2", rport: 2, flags: IoUring.requested | 13 << 8),
                      TelemetryBuilder.file(op: 4, dir1: "/a", name1: "b", dir2: "/c", name2: "d", flags: IoUring.requested | 35 << 8)] {
@@ -394,10 +398,14 @@ struct TelemetryNormalizerTests {
             TelemetryBuilder.file(op: 3, dir1: "/tmp", name1: "skip", flags: IoUring.requested | IoUring.resultUnseen | 36 << 8),
             TelemetryBuilder.net(local: "127.0.0.34", lport: 40003, remote: "127.0.0.33", rport: 8082),
             TelemetryBuilder.file(op: 3, dir1: "/tmp", name1: "plain"),
+            TelemetryBuilder.dns(direction: 1, payload: TelemetryBuilder.dnsMessage(name: "u.example"), flags: UInt16(IoUring.requested | 26 << 8)),
+            TelemetryBuilder.dns(direction: 2, payload: TelemetryBuilder.dnsMessage(name: "u.example", response: true, answers: ["127.0.0.81"]),
+                                 flags: UInt16(IoUring.requested | 27 << 8)),
         ])
         #expect(ev.map { $0.logsource.category ?? "" } == ["network_connection", "network_connection", "file_event", "file_rename",
-                                                          "file_delete", "network_connection", "file_delete"])
-        try #require(ev.count == 7)
+                                                          "file_delete", "network_connection", "file_delete", "dns_query"])
+        try #require(ev.count == 8)
+        #expect(ev[7]["QueryName"] == "u.example" && ev[7]["QueryResults"] == "127.0.0.81;" && ev[7]["IoUringOp"] == "IORING_OP_SEND")
         #expect(ev[0]["Syscall"] == "connect" && ev[0]["Result"] == "refused" && ev[0]["Initiated"] == .bool(true))
         #expect(ev[0]["IoUring"] == .bool(true) && ev[0]["IoUringOp"] == "IORING_OP_CONNECT" && ev[0]["IoUringResultUnseen"] == nil)
         #expect(ev[0]["SourceIp"] == "127.0.0.32" && ev[0]["DestinationIp"] == "127.0.0.31" && ev[0]["DestinationPort"] == 8080)

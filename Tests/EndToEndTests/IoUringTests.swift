@@ -5,7 +5,8 @@ import EDRCore
 /// io_uring end to end: a real agent and a liburing program (Tests/Workloads/uring_actions.c)
 /// that creates, truncates, renames and deletes files and connects and accepts over IPv4 and
 /// IPv6 through io_uring only — relative to a directory descriptor, through a symlink, into a
-/// direct descriptor, with IOSQE_CQE_SKIP_SUCCESS, from an SQPOLL ring — then does the same
+/// direct descriptor, with IOSQE_CQE_SKIP_SUCCESS, from an SQPOLL ring — and sends DNS queries
+/// and reads their answers through io_uring, then does the same
 /// with plain syscalls. Every io_uring event must be there with the syscall twin's category
 /// and fields plus `IoUring: true` and its opcode; the syscall events must carry no mark.
 @Suite("io_uring end to end", .serialized, .enabled(if: runningAsRoot, "the agent loads eBPF: run as root"))
@@ -29,6 +30,7 @@ struct IoUringTests {
             "rename.yml": TelemetryTests.rule("file_rename", 103, selection: "SourceFilename|contains: '\(marker)'"),
             "delete.yml": TelemetryTests.rule("file_delete", 104, selection: "TargetFilename|contains: '\(marker)'"),
             "net.yml": TelemetryTests.rule("network_connection", 105, selection: "Image|endswith: '/uring_actions'"),
+            "dns.yml": TelemetryTests.rule("dns_query", 106, selection: "QueryName|endswith: '.example'"),
         ]
         let agent = try AgentHarness(extraRules: rules)
         defer { _ = agent.stop() }
@@ -141,6 +143,26 @@ struct IoUringTests {
             #expect(refused?["DestinationIp"] as? String == server && refused?["SourceIp"] as? String == client)
             #expect(refused?["SourcePort"] as? Int == info["refused_client_port"] as? Int, "\(key) refused: \(refused ?? [:])")
         }
+
+        // DNS through io_uring: connect + send + recv, and unconnected sendmsg + recvmsg to the
+        // workload's own resolver on 127.0.0.53:53; the answer names the next connection.
+        let dnsSend = try #require(result["dns_send"] as? [String: Any])
+        #expect(dnsSend["connect"] as? Int == 0 && dnsSend["sent"] as? Int == 38 && dnsSend["answer"] as? Int == 54, "\(dnsSend)")
+        let q1 = find("dns_query", "io_uring send/recv query") { ($0["QueryName"] as? String) == "a.uring-send.example" }
+        #expect(isUring(q1, "IORING_OP_SEND") && q1?["QueryResults"] as? String == "127.0.0.81;" && q1?["QueryStatus"] as? String == "0", "\(q1 ?? [:])")
+        #expect(q1?["DnsServer"] as? String == "127.0.0.53" && q1?["Protocol"] as? String == "udp", "\(q1 ?? [:])")
+        let dnsMsg = try #require(result["dns_sendmsg"] as? [String: Any])
+        #expect(dnsMsg["sent"] as? Int == 41 && dnsMsg["answer"] as? Int == 57 && dnsMsg["last"] as? Int == 82, "\(dnsMsg)")
+        let q2 = find("dns_query", "io_uring sendmsg/recvmsg query from an unconnected socket") { ($0["QueryName"] as? String) == "b.uring-sendmsg.example" }
+        #expect(isUring(q2, "IORING_OP_SENDMSG") && q2?["QueryResults"] as? String == "127.0.0.82;" && q2?["DnsServer"] as? String == "127.0.0.53",
+                "\(q2 ?? [:])")
+        let named = try #require(result["named"] as? [String: Any])
+        let namedPort = try #require(named["port"] as? Int)
+        let toAnswer = find("network_connection", "io_uring connect to the answered address") {
+            ($0["Syscall"] as? String) == "connect" && ($0["DestinationPort"] as? Int) == namedPort
+        }
+        #expect(toAnswer?["DestinationIp"] as? String == "127.0.0.81" && toAnswer?["DestinationHostname"] as? String == "a.uring-send.example",
+                "\(toAnswer ?? [:])")
 
         // The same by plain syscalls: reported as before, with no io_uring mark.
         let sysCreate = find("file_event", "open(2) O_CREAT") { ($0["TargetFilename"] as? String) == "\(w)/\(marker)-s-create.txt" }

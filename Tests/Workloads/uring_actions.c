@@ -127,6 +127,100 @@ static void network(FILE *out, const char *key, int fam, const char *server, con
             key, port, cport, connected, aport, accepted >= 0, free_port, rport, refused);
 }
 
+/* A DNS query for name (type A, id), as a stub resolver sends it. */
+static int dns_query(unsigned char *b, const char *name, unsigned short id)
+{
+    int n = 0;
+    b[n++] = id >> 8, b[n++] = id & 0xff, b[n++] = 1, b[n++] = 0, b[n++] = 0, b[n++] = 1;
+    for (int i = 0; i < 6; i++)
+        b[n++] = 0;
+    const char *p = name;
+    while (*p) {
+        const char *dot = strchr(p, '.');
+        int l = dot ? (int)(dot - p) : (int)strlen(p);
+        b[n++] = (unsigned char)l;
+        memcpy(b + n, p, l);
+        n += l;
+        p += l + (dot ? 1 : 0);
+    }
+    b[n++] = 0;
+    b[n++] = 0, b[n++] = 1, b[n++] = 0, b[n++] = 1;
+    return n;
+}
+
+/* The stub resolver on 127.0.0.53:53 (this process, plain syscalls, its own end at port 53
+ * so none of its own traffic is DNS to the sensor): answers the one waiting query with an A
+ * record for 127.0.0.LAST. */
+static void dns_answer(int srv, unsigned char last)
+{
+    unsigned char q[512];
+    struct sockaddr_storage from;
+    socklen_t fl = sizeof(from);
+    ssize_t n = recvfrom(srv, q, sizeof(q), 0, (struct sockaddr *)&from, &fl);
+    if (n < 17)
+        die("dns server recvfrom", errno);
+    unsigned char a[600];
+    memcpy(a, q, n);
+    a[2] = 0x81, a[3] = 0x80, a[6] = 0, a[7] = 1;
+    unsigned char rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, last};
+    memcpy(a + n, rr, sizeof(rr));
+    sendto(srv, a, n + sizeof(rr), 0, (struct sockaddr *)&from, fl);
+}
+
+/* DNS through io_uring: connect + send + recv, and an unconnected sendmsg + recvmsg; then a
+ * connection (io_uring) to the first answer's address, which must carry its name. */
+static void dns(FILE *out)
+{
+    int srv = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(&ss, AF_INET, "127.0.0.53", 53);
+    if (bind(srv, (struct sockaddr *)&ss, len) != 0)
+        die("bind 127.0.0.53:53", errno);
+    unsigned char q[512], a[512];
+    int c = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_storage cs;
+    bind(c, (struct sockaddr *)&cs, make_addr(&cs, AF_INET, "127.0.0.91", 0));
+    io_uring_prep_connect(io_uring_get_sqe(&ring), c, (struct sockaddr *)&ss, len);
+    int connected = run1();
+    int n = dns_query(q, "a.uring-send.example", 0x5151);
+    io_uring_prep_send(io_uring_get_sqe(&ring), c, q, n, 0);
+    int sent = run1();
+    dns_answer(srv, 81);
+    io_uring_prep_recv(io_uring_get_sqe(&ring), c, a, sizeof(a), 0);
+    int got = run1();
+    fprintf(out, "\"dns_send\": {\"connect\": %d, \"sent\": %d, \"answer\": %d, \"client_port\": %u},\n", connected, sent, got,
+            port_of(c));
+    close(c);
+
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    bind(u, (struct sockaddr *)&cs, make_addr(&cs, AF_INET, "127.0.0.92", 0));
+    n = dns_query(q, "b.uring-sendmsg.example", 0x5252);
+    struct iovec iov = {.iov_base = q, .iov_len = n};
+    struct msghdr m = {.msg_name = &ss, .msg_namelen = len, .msg_iov = &iov, .msg_iovlen = 1};
+    io_uring_prep_sendmsg(io_uring_get_sqe(&ring), u, &m, 0);
+    sent = run1();
+    dns_answer(srv, 82);
+    struct sockaddr_storage from;
+    struct iovec aiov = {.iov_base = a, .iov_len = sizeof(a)};
+    struct msghdr am = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &aiov, .msg_iovlen = 1};
+    io_uring_prep_recvmsg(io_uring_get_sqe(&ring), u, &am, 0);
+    got = run1();
+    fprintf(out, "\"dns_sendmsg\": {\"sent\": %d, \"answer\": %d, \"last\": %d},\n", sent, got, got > 0 ? a[got - 1] : -1);
+    close(u);
+    close(srv);
+
+    int l = bound_socket(AF_INET, "127.0.0.81");
+    listen(l, 1);
+    unsigned short port = port_of(l);
+    int t = bound_socket(AF_INET, "127.0.0.91");
+    struct sockaddr_storage ts;
+    socklen_t tl = make_addr(&ts, AF_INET, "127.0.0.81", port);
+    io_uring_prep_connect(io_uring_get_sqe(&ring), t, (struct sockaddr *)&ts, tl);
+    fprintf(out, "\"named\": {\"port\": %u, \"connect\": %d},\n", port, run1());
+    close(t);
+    close(l);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -208,6 +302,7 @@ int main(int argc, char **argv)
     /* Network: v4 between two loopback addresses, v6 on ::1. */
     network(out, "v4", AF_INET, "127.0.0.31", "127.0.0.32");
     network(out, "v6", AF_INET6, "::1", "::1");
+    dns(out);
 
     /* The same with plain syscalls: reported as before, not marked. */
     snprintf(p, sizeof(p), "%s/%s-s-create.txt", d, m);

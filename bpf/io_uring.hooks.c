@@ -17,6 +17,12 @@
  *     submission with EDR_VIA_RESULT_UNSEEN.
  *   - connect, accept, bind, listen: at completion, from the socket's own ends; connect's
  *     destination from the kernel's copy of the address (req->async_data).
+ *   - DNS: send, sendmsg, recv, recvmsg on a socket connected to port 53 or an unconnected
+ *     UDP socket naming (or, for answers, having queried) port 53, at completion: the
+ *     payload from the caller's buffer, the address from the kernel's copy while the request
+ *     still holds it, else from the caller's msghdr (as the syscall hooks read both). Buffers
+ *     the kernel picks (IOSQE_BUFFER_SELECT), zero-copy sends, multishot receives and a SEND
+ *     that names its address (sqe->addr2) on an unconnected socket are not followed.
  * Who: the request's owner task (req->tctx->task), whatever thread the tracepoint runs in:
  * an io-wq worker, the SQPOLL thread or a kworker running fallback work. */
 #include "vmlinux.h"
@@ -28,12 +34,18 @@
 #include "edr_common.h"
 #include "edr_telemetry_bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
+/* Included by syscalls.bpf.c after the other families, whose maps and DNS record builder
+ * (dns.hooks.c: emit_as) these programs share; they are programs of their own, not
+ * dispatched: the tracepoints fire only for io_uring requests. */
 
 /* UAPI opcodes (include/uapi/linux/io_uring.h): fixed numbers, never renumbered. */
+#define EDR_IORING_OP_SENDMSG 9
+#define EDR_IORING_OP_RECVMSG 10
 #define EDR_IORING_OP_ACCEPT 13
 #define EDR_IORING_OP_CONNECT 16
 #define EDR_IORING_OP_OPENAT 18
+#define EDR_IORING_OP_SEND 26
+#define EDR_IORING_OP_RECV 27
 #define EDR_IORING_OP_OPENAT2 28
 #define EDR_IORING_OP_RENAMEAT 35
 #define EDR_IORING_OP_UNLINKAT 36
@@ -41,6 +53,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define EDR_IORING_OP_LISTEN 57
 #define EDR_IORING_FILE_INDEX_ALLOC 0xffffffffU
 #define EDR_REQ_F_FIXED_FILE (1ULL << 0)
+#define EDR_REQ_F_BUFFER_SELECT (1ULL << 5)
 #define EDR_REQ_F_CQE_SKIP (1ULL << 6)
 #define EDR_AT_REMOVEDIR 0x200
 #define EDR_FFS_MASK (~3UL)    /* io_rsrc_node.file_ptr: FFS_NOWAIT | FFS_ISREG in the low bits */
@@ -54,8 +67,6 @@ struct {
     __type(key, __u64);
     __type(value, struct edr_file_record);
 } edr_uring_pending SEC(".maps");
-
-#define FILE_DATA_OFF __builtin_offsetof(struct edr_file_record, data)
 
 /* Before 6.13 the owner was req->task. */
 struct io_kiocb___old {
@@ -335,6 +346,65 @@ static __always_inline int complete_net(struct io_kiocb *req, __u8 opcode, int r
     return 0;
 }
 
+/* The kernel's copy of the address a send named or a receive was told, or 0. */
+static __always_inline __u32 msg_addr(struct io_kiocb *req, __u8 addr[28])
+{
+    struct io_async_msghdr *am = BPF_CORE_READ(req, async_data);
+    if (!am)
+        return 0;
+    /* async_data is recycled between requests: its addr is this request's only when the
+       message names it. */
+    void *name = BPF_CORE_READ(am, msg.msg_name);
+    if (name != (void *)&am->addr)
+        return 0;
+    if (bpf_probe_read_kernel(addr, 28, &am->addr) != 0)
+        return 0;
+    return 28;
+}
+
+static __always_inline int complete_dns(struct io_kiocb *req, __u8 opcode, int res)
+{
+    if (res <= 0 || BPF_CORE_READ(req, flags) & EDR_REQ_F_BUFFER_SELECT)
+        return 0;
+    int is_send = opcode == EDR_IORING_OP_SEND || opcode == EDR_IORING_OP_SENDMSG;
+    struct sock *sk = file_sock(BPF_CORE_READ(req, file));
+    if (!sk)
+        return 0;
+    __u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+    if (fam != EDR_AF_INET && fam != EDR_AF_INET6)
+        return 0;
+    __u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+    if (dport != DNS_PORT && !(dport == 0 && BPF_CORE_READ(sk, sk_protocol) == 17))
+        return 0;
+    struct task_struct *owner = req_owner(req);
+    if (!owner)
+        return 0;
+    struct io_sr_msg *sr = (void *)&req->cmd;
+    const void *buf;
+    __u64 len = (__u64)res;
+    __u8 addr[28] = {};
+    __u32 alen = msg_addr(req, addr);
+    if (opcode == EDR_IORING_OP_SEND || opcode == EDR_IORING_OP_RECV) {
+        buf = BPF_CORE_READ(sr, buf);
+    } else {
+        /* The caller's msghdr and its first iovec, as the syscall hooks read them. */
+        struct u_msghdr m = {};
+        struct u_iovec iov = {};
+        if (bpf_probe_read_user(&m, sizeof(m), BPF_CORE_READ(sr, umsg)) != 0 || m.iovlen < 1 ||
+            bpf_probe_read_user(&iov, sizeof(iov), m.iov) != 0)
+            return 0;
+        buf = iov.base;
+        if (len > iov.len)
+            len = iov.len;
+        /* A completed sendmsg/recvmsg has usually handed its async_data back to the ring's
+           cache already: the name as the caller's msghdr holds it, as the syscall hooks do. */
+        if (!alen && m.name && m.namelen >= 8)
+            alen = read_sockaddr(addr, m.name, (__u32)m.namelen);
+    }
+    emit_as(owner, via_flags(opcode), sk, is_send ? EDR_DNS_QUERY : EDR_DNS_ANSWER, alen ? addr : 0, alen, buf, len);
+    return 0;
+}
+
 SEC("tp_btf/io_uring_complete")
 int BPF_PROG(edr_uring_complete, struct io_ring_ctx *ring, void *request, struct io_uring_cqe *cqe)
 {
@@ -350,6 +420,11 @@ int BPF_PROG(edr_uring_complete, struct io_ring_ctx *ring, void *request, struct
     case EDR_IORING_OP_OPENAT:
     case EDR_IORING_OP_OPENAT2:
         return complete_open(req, opcode, res);
+    case EDR_IORING_OP_SEND:
+    case EDR_IORING_OP_SENDMSG:
+    case EDR_IORING_OP_RECV:
+    case EDR_IORING_OP_RECVMSG:
+        return complete_dns(req, opcode, res);
     case EDR_IORING_OP_CONNECT:
     case EDR_IORING_OP_ACCEPT:
     case EDR_IORING_OP_BIND:
