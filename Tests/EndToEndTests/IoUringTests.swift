@@ -2,7 +2,7 @@ import Testing
 import Foundation
 import EDRCore
 
-/// io_uring end to end: a real agent and a liburing program (Tests/Workloads/uring_actions.c)
+/// io_uring end to end: a real agent and a liburing program (Tests/EndToEndTests/Fixtures/uring_actions.c)
 /// that creates, truncates, renames and deletes files and connects and accepts over IPv4 and
 /// IPv6 through io_uring only — relative to a directory descriptor, through a symlink, into a
 /// direct descriptor, with IOSQE_CQE_SKIP_SUCCESS, from an SQPOLL ring — and sends DNS queries
@@ -13,7 +13,7 @@ import EDRCore
 struct IoUringTests {
     /// Compiles the workload with the system compiler and liburing (Debian: liburing-dev).
     static func buildWorkload(into dir: URL) throws -> String {
-        let source = repoRoot.appendingPathComponent("Tests/Workloads/uring_actions.c").path
+        let source = repoRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/uring_actions.c").path
         let binary = dir.appendingPathComponent("uring_actions").path
         let pid = try spawnChild("/usr/bin/cc", ["-O1", "-Wall", "-o", binary, source, "-luring"])
         var status: Int32 = 0
