@@ -5,7 +5,8 @@ Usage (as root, after `make build` or `make release`):
     python3 Benchmarks/uring_bench.py [--bin .build/release] [--ops 100000] [--rounds 3]
 
 Builds Benchmarks/uring_storm.c (liburing), then alternates, --rounds times: the storm without
-the agent, the storm with it (every hook loaded, bundled Sigma rules). Two storms of --ops
+the agent, the storm with it (every hook loaded, bundled Sigma rules); wall and CPU time
+(user + system of the storm process, io-wq workers included) are reported. Two storms of --ops
 requests each, one request at a time: IORING_OP_NOP (the io_uring programs run and leave on
 the opcode) and files (openat O_CREAT, close, unlinkat through io_uring: a create and a delete
 record per file). With the agent it also reads the kernel's file counters (submitted,
@@ -19,7 +20,8 @@ from telemetry_bench import counters, start_agent
 
 def storm(binary, mode, d, ops):
     out = subprocess.run([binary, mode, d, str(ops)], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip())
+    wall, cpu = out.stdout.split()
+    return float(wall), float(cpu)
 
 
 def prog_stats():
@@ -64,10 +66,12 @@ def main():
             agent.terminate()
             agent.wait(30)
     for m in ("nop", "file"):
-        wo, wi = times[(m, "without")], times[(m, "with")]
-        mo, mi = statistics.median(wo), statistics.median(wi)
-        print(f"{m:4} storm, {a.ops} ops: without {', '.join(f'{x:.3f}' for x in wo)} s (median {mo:.3f}); "
-              f"with {', '.join(f'{x:.3f}' for x in wi)} s (median {mi:.3f}): {100 * (mi - mo) / mo:+.1f} %")
+        for i, what in ((0, "wall"), (1, "CPU")):
+            wo, wi = [t[i] for t in times[(m, "without")]], [t[i] for t in times[(m, "with")]]
+            mo, mi = statistics.median(wo), statistics.median(wi)
+            print(f"{m:4} storm, {a.ops} ops, {what:4}: without {', '.join(f'{x:.3f}' for x in wo)} s (median {mo:.3f}); "
+                  f"with {', '.join(f'{x:.3f}' for x in wi)} s (median {mi:.3f}): {100 * (mi - mo) / mo:+.1f} %, "
+                  f"{1e9 * (mi - mo) / a.ops:+.0f} ns per request")
 
 
 if __name__ == "__main__":

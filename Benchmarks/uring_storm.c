@@ -2,13 +2,15 @@
  *   nop   OPS × IORING_OP_NOP (requests the agent's io_uring programs look at and ignore)
  *   file  OPS/3 × (IORING_OP_OPENAT O_CREAT, IORING_OP_CLOSE, IORING_OP_UNLINKAT) in DIR: every
  *         create and delete becomes a record
- * One request submitted and waited for at a time (the latency path). Prints the seconds taken.
+ * One request submitted and waited for at a time (the latency path). Prints the seconds taken,
+ * wall and CPU (user + system of the whole process, io-wq workers included).
  * Build: cc -O2 -o uring_storm Benchmarks/uring_storm.c -luring */
 #include <fcntl.h>
 #include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static struct io_uring ring;
@@ -58,6 +60,9 @@ int main(int argc, char **argv)
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &b);
-    printf("%.3f\n", (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("%.3f %.3f\n", (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9,
+           ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
     return 0;
 }
