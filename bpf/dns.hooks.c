@@ -56,8 +56,8 @@ struct u_iovec {
 /* Builds and submits one message record. ends come from the socket; addr, when given, is the
  * peer the process named (sendto/sendmsg) or was told (recvfrom/recvmsg). Returns 1 for a
  * query an unconnected socket sent to port 53 (its answer may come through read()). */
-static __always_inline int emit(struct sock *sk, __u8 direction, const __u8 *addr, __u32 addrlen, const void *buf,
-                                 __u64 len)
+static __always_inline int emit_as(struct task_struct *task, __u16 via, struct sock *sk, __u8 direction, const __u8 *addr,
+                                   __u32 addrlen, const void *buf, __u64 len)
 {
     __u32 zero = 0;
     struct edr_dns_record *r = bpf_map_lookup_elem(&edr_dns_scratch, &zero);
@@ -99,7 +99,7 @@ static __always_inline int emit(struct sock *sk, __u8 direction, const __u8 *add
     if (r->protocol != 6 && r->protocol != 17)
         return 0;
     count(EDR_FAMILY_DNS, EDR_CTR_SEEN);
-    if (current_is_agent())
+    if (is_agent(task))
         return registered;
     __u32 cap = len > EDR_DNS_MAX ? EDR_DNS_MAX : (__u32)len;
     if (cap > EDR_DNS_MAX)
@@ -109,11 +109,11 @@ static __always_inline int emit(struct sock *sk, __u8 direction, const __u8 *add
     r->h.kind = EDR_REC_DNS;
     r->h.version = EDR_RECORD_VERSION;
     r->h.ktime_boot_ns = bpf_ktime_get_boot_ns();
-    fill_ctx(&r->ctx);
+    fill_ctx_of(&r->ctx, task);
     r->direction = direction;
     r->payload_len = (__u32)len;
     r->captured = (__u16)cap;
-    r->reserved = 0;
+    r->flags = via;
     __u64 size = __builtin_offsetof(struct edr_dns_record, data) + cap;
     if (size > sizeof(*r)) {
         count(EDR_FAMILY_DNS, EDR_CTR_TOO_LARGE);
@@ -122,6 +122,13 @@ static __always_inline int emit(struct sock *sk, __u8 direction, const __u8 *add
     r->h.size = (__u32)size;
     submit(EDR_FAMILY_DNS, r, size);
     return registered;
+}
+
+/* The calling task's message (syscalls); io_uring.hooks.c names the request's owner. */
+static __always_inline int emit(struct sock *sk, __u8 direction, const __u8 *addr, __u32 addrlen, const void *buf,
+                                 __u64 len)
+{
+    return emit_as((struct task_struct *)bpf_get_current_task(), 0, sk, direction, addr, addrlen, buf, len);
 }
 
 /* Copies a user sockaddr with fixed-size reads (the verifier wants constant sizes): 28

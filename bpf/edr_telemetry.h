@@ -36,10 +36,10 @@ struct edr_net_record {
     __u8 op;
     __u8 protocol;        /* IPPROTO_TCP 6, IPPROTO_UDP 17, other */
     __u16 family;         /* AF_INET 2, AF_INET6 10 */
-    __s32 result;         /* syscall return value */
+    __s32 result;         /* syscall return value (io_uring: the completion's res) */
     __u16 sport;
     __u16 dport;
-    __u32 flags;          /* EDR_NET_FROM_USER */
+    __u32 flags;          /* EDR_NET_FROM_USER, EDR_VIA_* below */
     __u8 saddr[16];
     __u8 daddr[16];
 };
@@ -60,6 +60,16 @@ enum edr_file_flags {
     EDR_FILE_PATH_TRUNCATED = 1 << 0,  /* a section did not fit */
     EDR_FILE_READ_FAULT = 1 << 1,      /* a user string could not be read */
 };
+
+/* How the operation was asked for, in the flags of net, file and DNS records (bits 2 and up, so
+ * they never meet the file flags above). A record without EDR_VIA_IO_URING came from a
+ * syscall. io_uring records (bpf/io_uring.bpf.c) carry the request's IORING_OP_* opcode in
+ * bits 8-15 and the completion's res as their result. */
+enum edr_via_flags {
+    EDR_VIA_IO_URING = 1 << 2,
+    EDR_VIA_RESULT_UNSEEN = 1 << 3,    /* IOSQE_CQE_SKIP_SUCCESS: no completion to read, reported at submission */
+};
+#define EDR_VIA_OPCODE_SHIFT 8
 
 /* data[] holds four sections, lengths in len[]: dir1 (a directory's components, leaf first,
  * each NUL-terminated, walked in the kernel: the dirfd's or the cwd's), name1 (the path the
@@ -95,7 +105,7 @@ struct edr_dns_record {
     __u16 sport;          /* local */
     __u16 dport;          /* remote */
     __u16 captured;
-    __u16 reserved;
+    __u16 flags;          /* EDR_VIA_* (io_uring) */
     __u8 saddr[16];
     __u8 daddr[16];
     __u8 data[EDR_DNS_MAX];

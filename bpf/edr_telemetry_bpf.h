@@ -154,7 +154,7 @@ static __always_inline struct edr_tel_buf *tel_scratch(void)
 }
 
 /* Sends the current cgroup's name once a minute at most per cgroup id. */
-static __always_inline void note_cgroup(__u64 cgid)
+static __always_inline void note_cgroup_of(struct task_struct *task, __u64 cgid)
 {
     __u64 now = bpf_ktime_get_boot_ns();
     __u64 *sent = bpf_map_lookup_elem(&edr_cgroup_seen, &cgid);
@@ -166,7 +166,6 @@ static __always_inline void note_cgroup(__u64 cgid)
     struct edr_cgroup_record *r = bpf_map_lookup_elem(&edr_cgroup_scratch, &zero);
     if (!r)
         return;
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
     struct cgroup *cg = BPF_CORE_READ(task, cgroups, dfl_cgrp);
     struct kernfs_node *kn = BPF_CORE_READ(cg, kn);
     struct kernfs_node *parent;
@@ -192,10 +191,15 @@ static __always_inline void note_cgroup(__u64 cgid)
     submit(EDR_FAMILY_CGROUP, r, sizeof(*r));
 }
 
-/* The calling task: ids as process.bpf.c fills them, cgroup, comm. */
-static __always_inline void fill_ctx(struct edr_ctx *c)
+static __always_inline void note_cgroup(__u64 cgid)
 {
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    note_cgroup_of((struct task_struct *)bpf_get_current_task(), cgid);
+}
+
+/* A task: ids as process.bpf.c fills them, cgroup, comm. io_uring completions name the
+ * request's owner, which need not be the task the tracepoint runs in. */
+static __always_inline void fill_ctx_of(struct edr_ctx *c, struct task_struct *task)
+{
     struct task_struct *parent = BPF_CORE_READ(task, real_parent);
     const struct cred *cred = BPF_CORE_READ(task, real_cred);
     c->ids.pid = BPF_CORE_READ(task, tgid);
@@ -210,9 +214,15 @@ static __always_inline void fill_ctx(struct edr_ctx *c)
     c->ids.start_boottime_ns = BPF_CORE_READ(leader, start_boottime);
     struct task_struct *pleader = BPF_CORE_READ(parent, group_leader);
     c->ids.parent_start_boottime_ns = BPF_CORE_READ(pleader, start_boottime);
-    c->cgroup_id = bpf_get_current_cgroup_id();
-    bpf_get_current_comm(c->comm, sizeof(c->comm));
-    note_cgroup(c->cgroup_id);
+    c->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+    BPF_CORE_READ_STR_INTO(&c->comm, task, comm);
+    note_cgroup_of(task, c->cgroup_id);
+}
+
+/* The calling task. */
+static __always_inline void fill_ctx(struct edr_ctx *c)
+{
+    fill_ctx_of(c, (struct task_struct *)bpf_get_current_task());
 }
 
 /* Descriptors that were connect()ed to port 53, keyed tgid << 32 | fd: read() and write() are
@@ -249,12 +259,11 @@ static __always_inline int current_is_agent(void)
     return is_agent((struct task_struct *)bpf_get_current_task());
 }
 
-/* The calling task's open file at descriptor fd, or NULL. */
-static __always_inline struct file *fd_file(long fd)
+/* A task's open file at descriptor fd, or NULL. */
+static __always_inline struct file *fd_file_of(struct task_struct *task, long fd)
 {
     if (fd < 0)
         return 0;
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
     struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
     unsigned int max = BPF_CORE_READ(fdt, max_fds);
     if ((unsigned long)fd >= max)
@@ -263,6 +272,12 @@ static __always_inline struct file *fd_file(long fd)
     struct file *f = 0;
     bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
     return f;
+}
+
+/* The calling task's open file at descriptor fd, or NULL. */
+static __always_inline struct file *fd_file(long fd)
+{
+    return fd_file_of((struct task_struct *)bpf_get_current_task(), fd);
 }
 
 /* The sock behind a socket file, or NULL when the file is not a socket. */
@@ -356,17 +371,22 @@ static __always_inline __u32 tel_put_file_path(__u32 start, __u32 limit, struct 
     return tel_put_path(start, limit, dentry, vfsmnt, truncated);
 }
 
-/* The directory a relative path of dirfd is resolved against: the cwd or dirfd's file. */
-static __always_inline __u32 tel_put_dir(__u32 start, __u32 limit, long dirfd, int *truncated)
+/* The directory a relative path of dirfd is resolved against: task's cwd or dirfd's file. */
+static __always_inline __u32 tel_put_dir_of(struct task_struct *task, __u32 start, __u32 limit, long dirfd,
+                                            int *truncated)
 {
     if ((int)dirfd == EDR_AT_FDCWD) {
-        struct task_struct *task = (struct task_struct *)bpf_get_current_task();
         struct fs_struct *fs = BPF_CORE_READ(task, fs);
         struct dentry *dentry = BPF_CORE_READ(fs, pwd.dentry);
         struct vfsmount *vfsmnt = BPF_CORE_READ(fs, pwd.mnt);
         return tel_put_path(start, limit, dentry, vfsmnt, truncated);
     }
-    return tel_put_file_path(start, limit, fd_file(dirfd), truncated);
+    return tel_put_file_path(start, limit, fd_file_of(task, dirfd), truncated);
+}
+
+static __always_inline __u32 tel_put_dir(__u32 start, __u32 limit, long dirfd, int *truncated)
+{
+    return tel_put_dir_of((struct task_struct *)bpf_get_current_task(), start, limit, dirfd, truncated);
 }
 
 /* Copies a NUL-terminated user string to scratch offset start (at most EDR_USTR_MAX bytes).

@@ -3,7 +3,8 @@
  * They run on every syscall of every process, so each family's hook is an inline function
  * here and not a program of its own: being invoked costs more than most hooks' work (each
  * family leaves on the syscall number first). Families: network.hooks.c, file.hooks.c,
- * dns.hooks.c, attack.hooks.c. */
+ * dns.hooks.c, attack.hooks.c; io_uring.hooks.c reports the same operations asked for through
+ * io_uring. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -60,6 +61,8 @@ static __always_inline int state_take(__u32 family, struct edr_sys_state *out)
 #include "file.hooks.c"
 #include "dns.hooks.c"
 #include "attack.hooks.c"
+/* Not dispatched: two tp_btf programs that run only for io_uring requests. */
+#include "io_uring.hooks.c"
 
 /* The families' syscalls are disjoint, so exactly one family runs per call; branching and
  * returning (not calling all four in turn) also keeps the verifier from exploring every

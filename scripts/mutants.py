@@ -92,6 +92,20 @@ MUTANTS = [
         replace='f.append(("DnsServer", .string(r.localIP)))',
         tests="TelemetryNormalizerTests",
         why="DnsServer names the querying socket instead of the resolver"),
+    Mutant(
+        name="io-uring-mark-dropped",
+        file="Sources/EDRDetect/TelemetryNormalizer.swift",
+        find='guard let op = IoUring.opcode(flags) else { return }',
+        replace='guard let op = IoUring.opcode(flags), op == 0 else { return }',
+        tests="TelemetryNormalizerTests",
+        why="operations done through io_uring look like syscalls (no IoUring/IoUringOp)"),
+    Mutant(
+        name="io-uring-opcode-from-wrong-byte",
+        file="Sources/EDRDetect/TelemetryRecords.swift",
+        find='flags & requested != 0 ? UInt8(truncatingIfNeeded: flags >> 8) : nil',
+        replace='flags & requested != 0 ? UInt8(truncatingIfNeeded: flags >> 16) : nil',
+        tests="TelemetryRecordTests",
+        why="the io_uring opcode is read from the wrong bits of the record's flags"),
 
     # --- Sigma (Sources/EDRSigma/Modifiers.swift) ---
     Mutant(

@@ -182,6 +182,7 @@ public struct TelemetryNormalizer: Sendable {
         if let host = initiated ? nil : dns.lookup(ip: sip, now: now) { f.append(("SourceHostname", .string(host))) }
         f.append(("Syscall", .string(Self.syscallName(r.op))))
         f.append(("Result", .string(Self.resultName(r.result))))
+        Self.appendIoUring(r.flags, to: &f)
         if repeats > 0 {
             f.append(("RepeatCount", .int(Int64(repeats))))
             f.append(("RepeatIntervalMs", .double((interval * 1000).rounded() / 1000)))
@@ -224,7 +225,19 @@ public struct TelemetryNormalizer: Sendable {
         }
         if r.flags & FileRecord.pathTruncated != 0 { f.append(("PathTruncated", .bool(true))) }
         if r.resolvedLexically { f.append(("PathResolvedLexically", .bool(true))) }
+        Self.appendIoUring(r.flags, to: &f)
         return TelemetryEvent(event: Event(logsource: source, timestamp: time, fields: f), process: p)
+    }
+
+    /// An operation asked for through io_uring: `IoUring: true` and the request's opcode
+    /// (`IoUringOp`), `IoUringResultUnseen: true` when no completion was posted (the request
+    /// is reported as submitted). `Syscall` keeps naming the operation, so a rule on
+    /// `Syscall: connect` sees both ways in.
+    static func appendIoUring(_ flags: UInt32, to f: inout [(String, FieldValue)]) {
+        guard let op = IoUring.opcode(flags) else { return }
+        f.append(("IoUring", .bool(true)))
+        f.append(("IoUringOp", .string(IoUring.opcodeName(op))))
+        if flags & IoUring.resultUnseen != 0 { f.append(("IoUringResultUnseen", .bool(true))) }
     }
 
     // MARK: dns_query
@@ -274,6 +287,7 @@ public struct TelemetryNormalizer: Sendable {
         }
         f.append(("DnsServer", .string(r.remoteIP)))
         f.append(("Protocol", .string(Self.protocolName(r.ipProtocol))))
+        Self.appendIoUring(r.flags, to: &f)  // how the query went out
         return TelemetryEvent(event: Event(logsource: Self.dnsQuery, timestamp: wallTime(r.bootNanos), fields: f), process: p)
     }
 

@@ -28,9 +28,42 @@ public struct NetRecord: Sendable, Equatable {
     /// The remote end (for connect: the address the process asked for).
     public var remoteIP: String
     public var remotePort: UInt16
+    /// `IoUring` bits: how the operation was asked for; bit 0 EDR_NET_FROM_USER.
+    public var flags: UInt32 = 0
     /// The destination came from the caller's memory, not from the kernel (EDR_NET_FROM_USER).
-    public var remoteFromUserMemory = false
+    public var remoteFromUserMemory: Bool { flags & 1 != 0 }
     public var isIPv6: Bool { family == 10 }
+}
+
+/// How an operation was asked for, in the flags of net, file and DNS records (bpf/edr_telemetry.h,
+/// `edr_via_flags`): a syscall (no bit), or an io_uring request with its opcode.
+public enum IoUring {
+    public static let requested: UInt32 = 1 << 2
+    /// IOSQE_CQE_SKIP_SUCCESS: no completion was posted, the record was sent at submission.
+    public static let resultUnseen: UInt32 = 1 << 3
+
+    /// The IORING_OP_* opcode of an io_uring record, nil for a syscall's.
+    public static func opcode(_ flags: UInt32) -> UInt8? {
+        flags & requested != 0 ? UInt8(truncatingIfNeeded: flags >> 8) : nil
+    }
+
+    public static func opcodeName(_ op: UInt8) -> String {
+        switch op {
+        case 13: "IORING_OP_ACCEPT"
+        case 9: "IORING_OP_SENDMSG"
+        case 10: "IORING_OP_RECVMSG"
+        case 16: "IORING_OP_CONNECT"
+        case 18: "IORING_OP_OPENAT"
+        case 26: "IORING_OP_SEND"
+        case 27: "IORING_OP_RECV"
+        case 28: "IORING_OP_OPENAT2"
+        case 35: "IORING_OP_RENAMEAT"
+        case 36: "IORING_OP_UNLINKAT"
+        case 56: "IORING_OP_BIND"
+        case 57: "IORING_OP_LISTEN"
+        default: "IORING_OP_\(op)"
+        }
+    }
 }
 
 public struct FileRecord: Sendable, Equatable {
@@ -67,6 +100,8 @@ public struct DnsRecord: Sendable, Equatable {
     public var remotePort: UInt16
     /// The raw DNS message (at most 512 bytes of it).
     public var payload: [UInt8]
+    /// `IoUring` bits: how the message was sent or received.
+    public var flags: UInt32 = 0
 }
 
 public struct AttackRecord: Sendable, Equatable {
@@ -138,7 +173,7 @@ public enum TelemetryRecordDecoder {
                                   result: Int32(bitPattern: p.readLE(UInt32.self, at: 92)),
                                   localIP: formatIP(p[104..<120], family: family), localPort: p.readLE(UInt16.self, at: 96),
                                   remoteIP: formatIP(p[120..<136], family: family), remotePort: p.readLE(UInt16.self, at: 98),
-                                  remoteFromUserMemory: p.readLE(UInt32.self, at: 100) & 1 != 0))
+                                  flags: p.readLE(UInt32.self, at: 100)))
         case 11:
             guard p.count >= fileFixed, p.count <= fileFixed + fileDataMax else {
                 throw RecordError(message: "file record is \(p.count) bytes, outside \(fileFixed)...\(fileFixed + fileDataMax)")
@@ -174,7 +209,7 @@ public enum TelemetryRecordDecoder {
                                   payloadLength: p.readLE(UInt32.self, at: 92),
                                   localIP: formatIP(p[104..<120], family: family), localPort: p.readLE(UInt16.self, at: 96),
                                   remoteIP: formatIP(p[120..<136], family: family), remotePort: p.readLE(UInt16.self, at: 98),
-                                  payload: Array(p[dnsFixed...])))
+                                  payload: Array(p[dnsFixed...]), flags: UInt32(p.readLE(UInt16.self, at: 102))))
         case 13:
             guard p.count >= attackFixed, p.count <= attackFixed + attackDataMax else {
                 throw RecordError(message: "attack record is \(p.count) bytes, outside \(attackFixed)...\(attackFixed + attackDataMax)")

@@ -69,6 +69,13 @@ struct FuzzTests {
         out.append((11, TelemetryBuilder.file(op: 1, dir1: "/etc/cron.d/evil")))
         out.append((11, TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/var", name2: "../tmp/b")))
         out.append((11, TelemetryBuilder.file(op: 3, dir1: "/home/u", name1: "sub/../x.txt")))
+        // io_uring twins: the same kinds with the EDR_VIA_IO_URING flag and an opcode.
+        out.append((10, TelemetryBuilder.net(local: "127.0.0.32", lport: 40001, remote: "127.0.0.31", rport: 8080,
+                                             flags: IoUring.requested | 16 << 8)))
+        out.append((11, TelemetryBuilder.file(op: 3, dir1: "/tmp", name1: "x", flags: IoUring.requested | IoUring.resultUnseen | 36 << 8)))
+        out.append((11, TelemetryBuilder.file(op: 1, dir1: "/tmp/d/new.txt", openFlags: 0o101, flags: IoUring.requested | 18 << 8)))
+        out.append((12, TelemetryBuilder.dns(direction: 1, payload: TelemetryBuilder.dnsMessage(name: "u.example"),
+                                             flags: UInt16(IoUring.requested | 26 << 8))))
         out.append((12, TelemetryBuilder.dns(direction: 1, payload: TelemetryBuilder.dnsMessage(name: "pool.minexmr.com"))))
         out.append((12, TelemetryBuilder.dns(direction: 2, payload: TelemetryBuilder.dnsMessage(
             name: "www.example.com", response: true, answers: ["10.1.2.3", "10.1.2.4"], cname: "edge.cdn.example.net"))))

@@ -28,29 +28,30 @@ enum TelemetryBuilder {
     }
 
     static func net(op: UInt8 = 1, proto: UInt8 = 6, v6: Bool = false, result: Int32 = 0, local: String, lport: UInt16,
-                    remote: String, rport: UInt16, pid: UInt32 = 100) -> [UInt8] {
+                    remote: String, rport: UInt16, pid: UInt32 = 100, flags: UInt32 = 0) -> [UInt8] {
         var b = header(kind: 10, size: 136) + ctx(pid: pid)
         b += [op, proto]; b.appendLE(UInt16(v6 ? 10 : 2)); b.appendLE(UInt32(bitPattern: result))
-        b.appendLE(lport); b.appendLE(rport); b.appendLE(UInt32(0))
+        b.appendLE(lport); b.appendLE(rport); b.appendLE(flags)
         return b + ip(local) + ip(remote)
     }
 
     static func file(op: UInt32, dir1: String? = nil, name1: String = "", dir2: String? = nil, name2: String = "",
-                     openFlags: UInt32 = 0, flags: UInt32 = 0) -> [UInt8] {
+                     openFlags: UInt32 = 0, flags: UInt32 = 0, result: Int32 = 0) -> [UInt8] {
         let s: [[UInt8]] = [dir1.map(components) ?? [], name1.isEmpty ? [] : Array(name1.utf8) + [0],
                  dir2.map(components) ?? [], name2.isEmpty ? [] : Array(name2.utf8) + [0]]
         var b = header(kind: 11, size: 112 + s.map(\.count).reduce(0, +)) + ctx()
-        b.appendLE(op); b.appendLE(Int32(0).littleEndian); b.appendLE(openFlags); b.appendLE(flags)
+        b.appendLE(op); b.appendLE(result); b.appendLE(openFlags); b.appendLE(flags)
         for x in s { b.appendLE(UInt16(x.count)) }
         return b + s.flatMap { $0 }
     }
 
     /// A DNS record: by default the resolver at 127.0.0.53:53 asked from 127.0.0.88:40000 (all four distinct).
     static func dns(direction: UInt8, payload: [UInt8], pid: UInt32 = 100, proto: UInt8 = 17, local: String = "127.0.0.88",
-                    lport: UInt16 = 40000, remote: String = "127.0.0.53", rport: UInt16 = 53, payloadLength: UInt32? = nil) -> [UInt8] {
+                    lport: UInt16 = 40000, remote: String = "127.0.0.53", rport: UInt16 = 53, payloadLength: UInt32? = nil,
+                    flags: UInt16 = 0) -> [UInt8] {
         var b = header(kind: 12, size: 136 + payload.count) + ctx(pid: pid)
         b += [direction, proto]; b.appendLE(UInt16(2)); b.appendLE(payloadLength ?? UInt32(payload.count))
-        b.appendLE(lport); b.appendLE(rport); b.appendLE(UInt16(payload.count)); b.appendLE(UInt16(0))
+        b.appendLE(lport); b.appendLE(rport); b.appendLE(UInt16(payload.count)); b.appendLE(flags)
         return b + ip(local) + ip(remote) + payload
     }
 
@@ -115,6 +116,38 @@ struct TelemetryRecordTests {
         #expect(s.op == .accept && s.isIPv6 && s.family == 10 && s.ipProtocol == 17 && s.result == 0)
         #expect(s.localIP == "::1" && s.localPort == 80)
         #expect(s.remoteIP == "fe80::1:2" && s.remotePort == 4444)
+    }
+
+    /// io_uring records are the syscall kinds with EDR_VIA_IO_URING and the opcode in bits 8-15
+    /// of their flags; every other bit is decoded as it was.
+    @Test func decodesIoUringMarks() throws {
+        let c = try #require(try decodeTelemetry(TelemetryBuilder.net(result: -111, local: "127.0.0.32", lport: 40001, remote: "::1", rport: 8080,
+                                                                      flags: IoUring.requested | 16 << 8)).asNet, "not a net record")
+        #expect(c.flags == IoUring.requested | 16 << 8 && IoUring.opcode(c.flags) == 16 && c.result == -111)
+        #expect(c.localIP == "127.0.0.32" && c.localPort == 40001 && c.remotePort == 8080)
+        let plain = try #require(try decodeTelemetry(TelemetryBuilder.net(local: "127.0.0.32", lport: 1, remote: "127.0.0.31", rport: 2)).asNet, "not a net record")
+        #expect(plain.flags == 0 && IoUring.opcode(plain.flags) == nil)
+        let d = try #require(try decodeTelemetry(TelemetryBuilder.file(op: 3, dir1: "/tmp/w", name1: "sub/../x",
+                                                                       flags: FileRecord.pathTruncated | IoUring.requested | IoUring.resultUnseen | 36 << 8)).asFile,
+                             "not a file record")
+        #expect(d.op == .delete && d.path == "/tmp/w/x" && IoUring.opcode(d.flags) == 36)
+        #expect(d.flags & FileRecord.pathTruncated != 0 && d.flags & IoUring.resultUnseen != 0)
+        // An opcode without the io_uring bit is no io_uring record; the names of opcodes.
+        #expect(IoUring.opcode(18 << 8) == nil && IoUring.opcode(IoUring.requested) == 0)
+        #expect(IoUring.opcodeName(18) == "IORING_OP_OPENAT" && IoUring.opcodeName(28) == "IORING_OP_OPENAT2")
+        #expect(IoUring.opcodeName(35) == "IORING_OP_RENAMEAT" && IoUring.opcodeName(36) == "IORING_OP_UNLINKAT")
+        #expect(IoUring.opcodeName(13) == "IORING_OP_ACCEPT" && IoUring.opcodeName(16) == "IORING_OP_CONNECT")
+        #expect(IoUring.opcodeName(200) == "IORING_OP_200")
+        let q = try #require(try decodeTelemetry(TelemetryBuilder.dns(direction: 1, payload: TelemetryBuilder.dnsMessage(name: "x.example"),
+                                                                      flags: UInt16(IoUring.requested | 9 << 8))).asDns, "not a dns record")
+        #expect(IoUring.opcode(q.flags) == 9 && IoUring.opcodeName(9) == "IORING_OP_SENDMSG" && q.remotePort == 53)
+        // Truncated or extended io_uring records are refused like any other.
+        for good in [TelemetryBuilder.net(local: "127.0.0.1", lport: 1, remote: "127.0.0.2", rport: 2, flags: IoUring.requested | 13 << 8),
+                     TelemetryBuilder.file(op: 4, dir1: "/a", name1: "b", dir2: "/c", name2: "d", flags: IoUring.requested | 35 << 8)] {
+            for cut in [1, 8, 40] {
+                #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(Array(good.dropLast(cut))) }
+            }
+        }
     }
 
     @Test func decodesDnsRecord() throws {
@@ -357,6 +390,40 @@ struct TelemetryNormalizerTests {
         #expect(ev[1]["TargetFilename"] == "/etc/passwd" && ev[2]["TargetFilename"] == "/tmp/x" && ev[2]["IsDirectory"] == .bool(false))
         #expect(ev[3]["SourceFilename"] == "/tmp/a" && ev[3]["TargetFilename"] == "/tmp/b")
         #expect(t.counters.excludedByPath == 1)
+    }
+
+    /// io_uring twins: the same categories and fields as the syscall's, plus the mark; the
+    /// syscall's own events carry none.
+    @Test func ioUringEventsAreMarked() throws {
+        var t = TelemetryNormalizer(machineID: "ab")
+        let ev = try events(&t, [
+            TelemetryBuilder.net(result: -111, local: "127.0.0.32", lport: 40001, remote: "127.0.0.31", rport: 8080, flags: IoUring.requested | 16 << 8),
+            TelemetryBuilder.net(op: 2, local: "127.0.0.31", lport: 8081, remote: "127.0.0.32", rport: 40002, flags: IoUring.requested | 13 << 8),
+            TelemetryBuilder.file(op: 1, dir1: "/tmp/d/new.txt", openFlags: 0o101, flags: IoUring.requested | 28 << 8, result: 5),
+            TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/tmp/sub", name2: "b", flags: IoUring.requested | 35 << 8),
+            TelemetryBuilder.file(op: 3, dir1: "/tmp", name1: "skip", flags: IoUring.requested | IoUring.resultUnseen | 36 << 8),
+            TelemetryBuilder.net(local: "127.0.0.34", lport: 40003, remote: "127.0.0.33", rport: 8082),
+            TelemetryBuilder.file(op: 3, dir1: "/tmp", name1: "plain"),
+            TelemetryBuilder.dns(direction: 1, payload: TelemetryBuilder.dnsMessage(name: "u.example"), flags: UInt16(IoUring.requested | 26 << 8)),
+            TelemetryBuilder.dns(direction: 2, payload: TelemetryBuilder.dnsMessage(name: "u.example", response: true, answers: ["127.0.0.81"]),
+                                 flags: UInt16(IoUring.requested | 27 << 8)),
+        ])
+        #expect(ev.map { $0.logsource.category ?? "" } == ["network_connection", "network_connection", "file_event", "file_rename",
+                                                          "file_delete", "network_connection", "file_delete", "dns_query"])
+        try #require(ev.count == 8)
+        #expect(ev[7]["QueryName"] == "u.example" && ev[7]["QueryResults"] == "127.0.0.81;" && ev[7]["IoUringOp"] == "IORING_OP_SEND")
+        #expect(ev[0]["Syscall"] == "connect" && ev[0]["Result"] == "refused" && ev[0]["Initiated"] == .bool(true))
+        #expect(ev[0]["IoUring"] == .bool(true) && ev[0]["IoUringOp"] == "IORING_OP_CONNECT" && ev[0]["IoUringResultUnseen"] == nil)
+        #expect(ev[0]["SourceIp"] == "127.0.0.32" && ev[0]["DestinationIp"] == "127.0.0.31" && ev[0]["DestinationPort"] == 8080)
+        #expect(ev[1]["Syscall"] == "accept" && ev[1]["IoUringOp"] == "IORING_OP_ACCEPT" && ev[1]["Initiated"] == .bool(false))
+        #expect(ev[1]["SourceIp"] == "127.0.0.32" && ev[1]["SourcePort"] == 40002 && ev[1]["DestinationPort"] == 8081)
+        #expect(ev[2]["TargetFilename"] == "/tmp/d/new.txt" && ev[2]["IoUring"] == .bool(true) && ev[2]["IoUringOp"] == "IORING_OP_OPENAT2")
+        #expect(ev[3]["SourceFilename"] == "/tmp/a" && ev[3]["TargetFilename"] == "/tmp/sub/b" && ev[3]["IoUringOp"] == "IORING_OP_RENAMEAT")
+        #expect(ev[4]["TargetFilename"] == "/tmp/skip" && ev[4]["IoUringOp"] == "IORING_OP_UNLINKAT" && ev[4]["IoUringResultUnseen"] == .bool(true))
+        for plain in [ev[5], ev[6]] {
+            #expect(plain["IoUring"] == nil && plain["IoUringOp"] == nil && plain["IoUringResultUnseen"] == nil)
+        }
+        #expect(ev[5]["Syscall"] == "connect" && ev[6]["TargetFilename"] == "/tmp/plain")
     }
 
     @Test func postExecActivity() throws {
