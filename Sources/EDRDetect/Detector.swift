@@ -197,6 +197,7 @@ public final class Detector: @unchecked Sendable {
                        pollfd(fd: -1, events: 0, revents: 0)]
 
         var lastAck = monotonicNanos()
+        var sinceHeartbeat = 0
         while true {
             forgetLock.lock()
             let forget = forgetExecutablesRequested
@@ -248,6 +249,20 @@ public final class Detector: @unchecked Sendable {
             guard let frame = try reader.next() else { return -1 }
             receivedFDs.append(contentsOf: reader.takeFDs())
             if try ingest(frame) { processed = frame.sequence }
+            // A detector busy with a long replay or a storm never finds its buffer empty: it
+            // still says it is alive (and acknowledges), or the supervisor (or systemd's
+            // watchdog) would take it for hung and replace it, and the replay would grow.
+            sinceHeartbeat &+= 1
+            if sinceHeartbeat >= 1024 {
+                sinceHeartbeat = 0
+                let now = monotonicNanos()
+                ControlChannel.heartbeat(now: now)
+                if processed != acked && now &- lastAck >= Self.ackIntervalNanos {
+                    try UnixSocket.writeAll(fd, Ack.frame(upTo: processed).encoded())
+                    acked = processed
+                    lastAck = now
+                }
+            }
         }
     }
 

@@ -45,3 +45,73 @@ struct HealthAlertTests {
         #expect(l.admit(HealthAlert(ruleID: "y", title: "t", level: "high", action: "a", message: "m"), now: 3) != nil)
     }
 }
+
+/// A detector kept busy (its input never runs dry: a storm, or the replay after a restart)
+/// must still say it is alive and acknowledge, or the supervisor (or systemd's watchdog) takes
+/// it for hung and replaces it, and the replay it then has to read only grows. That death
+/// spiral happened on a loaded machine: 3.7 s without a heartbeat while 400,000 frames waited.
+@Suite("Busy detector", .serialized, .enabled(if: geteuid() == 0, "forces 48 MiB socket buffers (SO_SNDBUFFORCE): run as root"))
+struct BusyDetectorTests {
+    @Test func aDetectorThatNeverRunsDryStillHeartbeatsAndAcknowledges() throws {
+        var control: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue), 0, &control) == 0)
+        var link: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &link) == 0)
+        let null = open("/dev/null", O_WRONLY)
+        ChildFD.control = control[1]
+        defer { ChildFD.control = 3; close(control[0]); close(control[1]); close(null) }
+        let store = try DetectorStore(sources: DetectorSources(sigma: [], yara: [], ioc: [], sigmaOptions: SigmaOptions()))
+        let detector = Detector(store: store, sink: AlertSink(fd: null),
+                                options: .init(respondEnabled: false, responseMinLevel: .critical,
+                                               context: AlertContext(hostName: "h", hostID: "id"), machineID: "0123456789abcdef"))
+        detector.peers = try UnitPeers(initial: [.init(role: "sensor", fd: link[1])], listeners: [])
+
+        // The sensor side: hello, then a backlog of sequenced records far larger than what the
+        // detector reads in 4 s, all queued before it starts (socket buffers forced to 48 MiB,
+        // as root), so its input never runs dry. Frames of two sizes: reads end mid-frame.
+        let sensor = link[0]
+        var big: Int32 = 48 << 20
+        #expect(setsockopt(sensor, SOL_SOCKET, 32 /* SO_SNDBUFFORCE */, &big, 4) == 0)
+        #expect(setsockopt(link[1], SOL_SOCKET, 33 /* SO_RCVBUFFORCE */, &big, 4) == 0)
+        var backlog = Hello(role: .sensor, pid: 1, nextSequence: 1).frame().encoded()
+        var seq: UInt64 = 1
+        while backlog.count < 40 << 20 {
+            // Malformed kernel records: counted as record errors, cheap to handle.
+            backlog += Frame(type: .kernelRecord, sequence: seq, payload: [UInt8](repeating: 0, count: seq % 2 == 0 ? 40 : 57)).encoded()
+            seq += 1
+        }
+        _ = fcntl(sensor, F_SETFL, O_NONBLOCK)
+        var off = 0
+        while off < backlog.count {
+            let n = backlog.withUnsafeBytes { send(sensor, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { break }
+            off += n
+        }
+        try #require(off == backlog.count, "queued \(off) of \(backlog.count) bytes")
+        let runner = Thread { try? detector.run() }
+        runner.start()
+        // 4 s: more than the supervisor's 3 s silence limit.
+        var acks = 0
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let until = Date().addingTimeInterval(4)
+        while Date() < until {
+            if recv(sensor, &buffer, buffer.count, Int32(MSG_DONTWAIT)) > 0 { acks += 1 }
+            usleep(20_000)
+        }
+        var pending: Int32 = 0
+        _ = ioctl(link[1], UInt(0x541B) /* FIONREAD */, &pending)
+        try #require(pending > 0, "the detector read the whole backlog in 4 s: make it larger")
+        // What the detector told the "supervisor" meanwhile.
+        var alive = 0
+        var msg = [UInt8](repeating: 0, count: 256)
+        while true {
+            let n = recv(control[0], &msg, msg.count, Int32(MSG_DONTWAIT))
+            if n <= 0 { break }
+            if String(decoding: msg[0..<n], as: UTF8.self).hasPrefix("ALIVE") { alive += 1 }
+        }
+        close(sensor)
+        print("busy detector: \(seq - 1) frames queued, \(pending) bytes still unread after 4 s, \(alive) heartbeats, \(acks) reads of acknowledgements")
+        #expect(alive >= 2, "no heartbeat while busy: the supervisor would replace a working detector")
+        #expect(acks >= 2, "no acknowledgement while busy: the sensor's replay buffer would fill")
+    }
+}
