@@ -210,6 +210,12 @@ struct SystemdTests {
 
         // A clean stop: every unit inactive with Result=success, no process left.
         #expect(try c.run("systemctl stop edr.target").status == 0)
+        // systemctl waits for the target's own stop job; the services' stop jobs (PartOf=) run
+        // in the same transaction and may still be finishing (ExecStopPost=).
+        try wait("the three services to stop") {
+            try c.run("systemctl show -p ActiveState --value edr-sensor.service edr-detect.service edr-respond.service").output
+                .split(separator: "\n").allSatisfy { $0 == "inactive" || $0 == "failed" }
+        }
         let stopped = try c.run("systemctl show -p ActiveState -p Result edr-sensor.service edr-detect.service edr-respond.service").output
         let lines = stopped.split(separator: "\n")
         #expect(lines.filter { $0.hasPrefix("ActiveState=") } == Array(repeating: "ActiveState=inactive", count: 3), "\(stopped)")
