@@ -361,6 +361,12 @@ class Bpftrace(Monitor):
                         n[word] += 1
         except OSError:
             return
+        try:  # bpftrace may report lost perf-buffer events on stderr rather than in -o's file
+            for line in open(f"{self.d}/{self.name}.err", errors="replace"):
+                if line.startswith("Lost "):
+                    lost += int(line.split()[1])
+        except (OSError, ValueError):
+            pass
         for storm, kinds in (("exec", ["exec"]), ("file", ["open", "delete"]), ("connect", ["connect", "accept"])):
             if storm in result:
                 if not self.everything and storm != "exec":
