@@ -54,6 +54,11 @@ public struct FileHashes: Hashable, Sendable {
     /// True when SHA-1/SHA-256 run on the CPU's SHA extensions.
     public static var usesSHAExtensions: Bool { edr_hash_uses_sha_ni() != 0 }
 
+    /// What computes the digests, for benchmark output.
+    public static var implementation: String {
+        "hand-written C in the CYara shim (SHA extensions: \(usesSHAExtensions))"
+    }
+
     /// Forces the portable C implementation (tests compare both paths).
     public static func forcePortableImplementation(_ on: Bool) { edr_hash_force_portable(on ? 1 : 0) }
 

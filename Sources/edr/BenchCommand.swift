@@ -5,12 +5,12 @@ import EDRIOC
 import EDRSigma
 import EDRYara
 
-/// `edr bench sigma|ioc|yara`: measured figures, printed. Build with `-c release` first
+/// `edr bench sigma|ioc|yara|hash`: measured figures, printed. Build with `-c release` first
 /// (`make bench` does): debug builds are several times slower.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure detection engines and print figures (events/s, µs, MiB).",
-        subcommands: [Sigma.self, IOC.self, Yara.self, Pipeline.self])
+        subcommands: [Sigma.self, IOC.self, Yara.self, Hash.self, Pipeline.self])
 
     struct Sigma: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Sigma: load time, events/s per core, µs/event, RSS.")
@@ -56,6 +56,20 @@ struct BenchCommand: ParsableCommand {
         @Option(name: .long) var files = "/usr/bin"
         func run() throws {
             YaraBenchmark.run(rulesDirectory: rules, targetDirectory: files)
+        }
+    }
+
+    struct Hash: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "File hashing: MD5+SHA-1+SHA-256 in one pass, MB/s over a large file and many small files.")
+        @Option(name: .long, help: "Size of the large file in MiB.")
+        var largeMib = 256
+        @Option(name: .long, help: "Number of small files (0 to 32 KiB each).")
+        var smallFiles = 4096
+        @Option(name: .long, help: "Rounds; median and best are printed.")
+        var rounds = 7
+        func run() throws {
+            HashBenchmark.run(largeBytes: largeMib << 20, smallFiles: smallFiles, rounds: rounds)
         }
     }
 }
