@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Thin C shims: one per system library, plus the spawn helper.
@@ -32,7 +33,7 @@ let package = Package(
         .target(name: "EDRCore", dependencies: ["CLinux", "CSeccomp", .product(name: "TOMLKit", package: "TOMLKit")], swiftSettings: strict),
         .target(name: "EDRSigma", dependencies: ["EDRCore", "CPCRE2", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "EDRIOC", dependencies: ["EDRCore", "CPCRE2"], swiftSettings: strict),
-        .target(name: "EDRYara", dependencies: ["EDRCore", "CYara"], swiftSettings: strict),
+        .target(name: "EDRYara", dependencies: ["EDRCore", "CYara", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .target(name: "EDRSensorLinux", dependencies: ["EDRCore", "CLibBPF", "CLinux"], swiftSettings: strict),
         .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSigma", "EDRIOC", "EDRYara", "CSeccomp"], swiftSettings: strict),
         .target(name: "EDRRespond", dependencies: ["EDRCore", "CLinux"], swiftSettings: strict),

@@ -1,4 +1,4 @@
-import CYara
+import Crypto
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -15,8 +15,9 @@ public struct HashKinds: OptionSet, Sendable, Hashable {
     public static let all: HashKinds = [.md5, .sha1, .sha256]
 }
 
-/// MD5, SHA-1 and SHA-256 of a file, lowercase hex, computed in one pass over the data
-/// (SHA-1/SHA-256 use the CPU's SHA instructions when present). A digest not asked for is nil.
+/// MD5, SHA-1 and SHA-256 of a file, lowercase hex, computed in one pass over the data by
+/// swift-crypto (BoringSSL's assembly, which picks the CPU's SHA extensions itself). A digest
+/// not asked for is nil.
 public struct FileHashes: Hashable, Sendable {
     public var md5: String?
     public var sha1: String?
@@ -30,10 +31,9 @@ public struct FileHashes: Hashable, Sendable {
 
     /// Hashes a byte buffer.
     public init(bytes: UnsafeRawBufferPointer, kinds: HashKinds = .all) {
-        var ctx = edr_hash_ctx()
-        edr_hash_init(&ctx, kinds.rawValue)
-        if let base = bytes.baseAddress, bytes.count > 0 { edr_hash_update(&ctx, base, bytes.count) }
-        self = FileHashes.finish(&ctx, kinds)
+        var digests = Digests(kinds)
+        digests.update(bytes)
+        self = digests.finalize()
     }
 
     public init<S: Sequence>(bytes: S, kinds: HashKinds = .all) where S.Element == UInt8 {
@@ -41,33 +41,15 @@ public struct FileHashes: Hashable, Sendable {
         self = array.withUnsafeBytes { FileHashes(bytes: $0, kinds: kinds) }
     }
 
-    static func finish(_ ctx: inout edr_hash_ctx, _ kinds: HashKinds) -> FileHashes {
-        var md5 = [UInt8](repeating: 0, count: 16)
-        var sha1 = [UInt8](repeating: 0, count: 20)
-        var sha256 = [UInt8](repeating: 0, count: 32)
-        edr_hash_final(&ctx, &md5, &sha1, &sha256)
-        return FileHashes(md5: kinds.contains(.md5) ? hex(md5) : nil,
-                          sha1: kinds.contains(.sha1) ? hex(sha1) : nil,
-                          sha256: kinds.contains(.sha256) ? hex(sha256) : nil)
-    }
-
-    /// True when SHA-1/SHA-256 run on the CPU's SHA extensions.
-    public static var usesSHAExtensions: Bool { edr_hash_uses_sha_ni() != 0 }
-
     /// What computes the digests, for benchmark output.
-    public static var implementation: String {
-        "hand-written C in the CYara shim (SHA extensions: \(usesSHAExtensions))"
-    }
+    public static let implementation = "swift-crypto (BoringSSL: Insecure.MD5, Insecure.SHA1, SHA256)"
 
-    /// Forces the portable C implementation (tests compare both paths).
-    public static func forcePortableImplementation(_ on: Bool) { edr_hash_force_portable(on ? 1 : 0) }
-
-    /// Hashes an open file from offset 0 with pread (the fd's offset is left alone).
+    /// Hashes an open file from offset 0 with pread (the fd's offset is left alone); each
+    /// chunk read feeds all the digests asked for, so the file is read once.
     /// Returns nil when fstat/read fails or the file is larger than `maxSize`.
     public static func compute(fd: Int32, maxSize: Int64 = .max, kinds: HashKinds = .all) -> FileHashes? {
         guard let st = FileStat(fd: fd), st.identity.size <= maxSize else { return nil }
-        var ctx = edr_hash_ctx()
-        edr_hash_init(&ctx, kinds.rawValue)
+        var digests = Digests(kinds)
         let chunk = 1 << 20
         let buf = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 64)
         defer { buf.deallocate() }
@@ -81,16 +63,43 @@ public struct FileHashes: Hashable, Sendable {
             if n == 0 { break }
             offset += Int64(n)
             if offset > maxSize { return nil }
-            edr_hash_update(&ctx, buf, n)
+            digests.update(UnsafeRawBufferPointer(start: buf, count: n))
         }
-        return finish(&ctx, kinds)
+        return digests.finalize()
+    }
+}
+
+/// The running digests of one input.
+private struct Digests {
+    var md5: Insecure.MD5?
+    var sha1: Insecure.SHA1?
+    var sha256: SHA256?
+
+    init(_ kinds: HashKinds) {
+        if kinds.contains(.md5) { md5 = Insecure.MD5() }
+        if kinds.contains(.sha1) { sha1 = Insecure.SHA1() }
+        if kinds.contains(.sha256) { sha256 = SHA256() }
+    }
+
+    /// Feeds `bytes` to each digest. (Feeding the three in 16 or 64 KiB slices, so the data
+    /// stays in L1/L2 between them, measured no faster than whole 1 MiB chunks.)
+    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        md5?.update(bufferPointer: bytes)
+        sha1?.update(bufferPointer: bytes)
+        sha256?.update(bufferPointer: bytes)
+    }
+
+    func finalize() -> FileHashes {
+        FileHashes(md5: md5.map { hex($0.finalize()) }, sha1: sha1.map { hex($0.finalize()) },
+                   sha256: sha256.map { hex($0.finalize()) })
     }
 }
 
 private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-func hex(_ bytes: [UInt8]) -> String {
-    String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
+    let bytes = Array(digest)
+    return String(unsafeUninitializedCapacity: bytes.count * 2) { out in
         for (i, b) in bytes.enumerated() {
             out[2 * i] = hexDigits[Int(b >> 4)]
             out[2 * i + 1] = hexDigits[Int(b & 15)]

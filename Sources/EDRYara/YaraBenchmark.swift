@@ -120,7 +120,7 @@ public enum YaraBenchmark {
         }
         print("YARA scan (EDRYara, 1 thread, fast mode, best of 3): \(f(scanSeconds)) s wall (\(f(scanCPU)) s CPU), "
               + "\(f(mb / scanSeconds)) MB/s, \(f(Double(files.count) / scanSeconds)) files/s, \(matches) matches, \(timeouts) timeouts")
-        print("Hash MD5+SHA1+SHA256 (pread, SHA extensions: \(FileHashes.usesSHAExtensions)): \(f(hashSeconds)) s, "
+        print("Hash MD5+SHA1+SHA256 (pread, \(FileHashes.implementation)): \(f(hashSeconds)) s, "
               + "\(f(mb / hashSeconds)) MB/s; scan+hash in one call: \(f(bothSeconds)) s, \(f(mb / bothSeconds)) MB/s")
         var cliSeconds: Double?
         var cliLoad: Double?
