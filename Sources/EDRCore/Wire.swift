@@ -42,14 +42,18 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// Detector → sensor: forget which executables were passed (the detector's verdict cache
     /// was emptied, by a YARA rule reload); the next exec of each file brings a descriptor.
     public static let forgetExecutables = FrameType(rawValue: 15)
+    /// One ETW event from the Windows sensor (sequenced, replayed like a kernel record): the
+    /// event header's fields the decoder needs, then the event's user data byte for byte.
+    /// Layout in `ETWRecordLayout` below and docs/windows.md.
+    public static let etwRecord = FrameType(rawValue: 16)
     /// Detector → responder: act on this process.
     public static let responseRequest = FrameType(rawValue: 20)
     /// Responder → detector: what was done.
     public static let responseResult = FrameType(rawValue: 21)
 
-    static let known: Set<UInt8> = [1, 2, 10, 11, 12, 13, 14, 15, 20, 21]
+    static let known: Set<UInt8> = [1, 2, 10, 11, 12, 13, 14, 15, 16, 20, 21]
     /// Types whose frames are numbered; the rest carry sequence 0.
-    public var isSequenced: Bool { self == .kernelRecord }
+    public var isSequenced: Bool { self == .kernelRecord || self == .etwRecord }
 
     public var description: String {
         switch self {
@@ -61,6 +65,7 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .sensorStats: return "sensor-stats"
         case .executableFile: return "executable-file"
         case .forgetExecutables: return "forget-executables"
+        case .etwRecord: return "etw-record"
         case .responseRequest: return "response-request"
         case .responseResult: return "response-result"
         default: return "type-\(rawValue)"
@@ -194,6 +199,46 @@ public struct FrameDecoder: Sendable {
             start = 0
         }
     }
+}
+
+/// The payload of an `etwRecord` frame, written by windows/sensor (C) and read by the detector.
+/// All integers little-endian; the GUID in Windows' in-memory order (Data1 u32, Data2 u16,
+/// Data3 u16, Data4 8 bytes), so the sensor copies `EVENT_HEADER.ProviderId` as it is.
+///
+///     offset  size  field (from EVENT_RECORD)
+///     0       16    EventHeader.ProviderId
+///     16      2     EventHeader.EventDescriptor.Id
+///     18      1     EventHeader.EventDescriptor.Version
+///     19      1     EventHeader.EventDescriptor.Opcode
+///     20      1     EventHeader.EventDescriptor.Level
+///     21      1     EventHeader.EventDescriptor.Channel
+///     22      2     EventHeader.EventDescriptor.Task
+///     24      8     EventHeader.EventDescriptor.Keyword
+///     32      4     EventHeader.ProcessId
+///     36      4     EventHeader.ThreadId
+///     40      8     EventHeader.TimeStamp (FILETIME: 100 ns units since 1601-01-01 UTC)
+///     48      2     EventHeader.Flags (0x20 32-bit header: pointers in user data are 4 bytes)
+///     50      2     UserDataLength
+///     52      4     reserved, 0
+///     56      n     UserData (n = UserDataLength; the frame ends there)
+public enum ETWRecordLayout {
+    public static let headerSize = 56
+    public static let providerID = 0
+    public static let eventID = 16
+    public static let version = 18
+    public static let opcode = 19
+    public static let level = 20
+    public static let channel = 21
+    public static let task = 22
+    public static let keyword = 24
+    public static let processID = 32
+    public static let threadID = 36
+    public static let timestamp = 40
+    public static let flags = 48
+    public static let userDataLength = 50
+    public static let reserved = 52
+    /// `EVENT_HEADER_FLAG_32_BIT_HEADER`: the event came from a 32-bit process or kernel.
+    public static let flag32BitHeader: UInt16 = 0x20
 }
 
 /// The hello frame's payload.
