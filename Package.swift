@@ -30,30 +30,39 @@ let package = Package(
         .target(name: "CPCRE2", linkerSettings: [.linkedLibrary("pcre2-8")]),
         .target(name: "CYara", linkerSettings: [.linkedLibrary("yara")]),
 
-        .target(name: "EDRCore", dependencies: ["CLinux", "CSeccomp", .product(name: "TOMLKit", package: "TOMLKit")], swiftSettings: strict),
+        // Portable: the event model, wire protocol, configuration, alerts' JSON, logging. The
+        // operating-system calls it makes are all in EDRCore/Platform.swift.
+        .target(name: "EDRCore", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")], swiftSettings: strict),
+        // POSIX and Linux system code: Unix sockets, descriptors handed to children, systemd,
+        // /proc. Confinement (seccomp, Landlock, no_new_privs) apart, in its own module.
+        .target(name: "EDRSystem", dependencies: ["EDRCore", "CLinux"], swiftSettings: strict),
+        .target(name: "EDRConfinement", dependencies: ["EDRCore", "EDRSystem", "CLinux", "CSeccomp"], swiftSettings: strict),
+        // Windows only (named-pipe transport, token checks); empty elsewhere. This machine has
+        // no Swift for Windows, so its body is not compiled here (docs/windows.md).
+        .target(name: "EDRWindows", dependencies: ["EDRCore"], swiftSettings: strict),
         .target(name: "EDRSigma", dependencies: ["EDRCore", "CPCRE2", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "EDRIOC", dependencies: ["EDRCore", "CPCRE2"], swiftSettings: strict),
-        .target(name: "EDRYara", dependencies: ["EDRCore", "CYara", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
-        .target(name: "EDRSensorLinux", dependencies: ["EDRCore", "CLibBPF", "CLinux"], swiftSettings: strict),
-        .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSigma", "EDRIOC", "EDRYara", "CSeccomp"], swiftSettings: strict),
-        .target(name: "EDRRespond", dependencies: ["EDRCore", "CLinux"], swiftSettings: strict),
-        .target(name: "EDRSupervisor", dependencies: ["EDRCore", "CSpawn", "CSeccomp", "CCap", "CLinux"], swiftSettings: strict),
+        .target(name: "EDRYara", dependencies: ["EDRCore", "EDRSystem", "CYara", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        .target(name: "EDRSensorLinux", dependencies: ["EDRCore", "EDRSystem", "CLibBPF", "CLinux"], swiftSettings: strict),
+        .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSystem", "EDRSigma", "EDRIOC", "EDRYara", "CLinux"], swiftSettings: strict),
+        .target(name: "EDRRespond", dependencies: ["EDRCore", "EDRSystem", "CLinux"], swiftSettings: strict),
+        .target(name: "EDRSupervisor", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "CSpawn", "CSeccomp", "CCap", "CLinux"], swiftSettings: strict),
 
         .executableTarget(name: "edr", dependencies: [
-            "EDRCore", "EDRSigma", "EDRDetect", "EDRSupervisor", "EDRIOC", "EDRYara", "EDRSensorLinux", "CLinux",
+            "EDRCore", "EDRSystem", "EDRConfinement", "EDRSigma", "EDRDetect", "EDRSupervisor", "EDRIOC", "EDRYara", "EDRSensorLinux", "CLinux",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
-        .executableTarget(name: "edr-sensor", dependencies: ["EDRCore", "EDRSensorLinux"], swiftSettings: strict),
-        .executableTarget(name: "edr-detect", dependencies: ["EDRCore", "EDRDetect", "CLinux"], swiftSettings: strict),
-        .executableTarget(name: "edr-respond", dependencies: ["EDRCore", "EDRRespond", "CLinux"], swiftSettings: strict),
+        .executableTarget(name: "edr-sensor", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "EDRSensorLinux"], swiftSettings: strict),
+        .executableTarget(name: "edr-detect", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "EDRDetect", "CLinux"], swiftSettings: strict),
+        .executableTarget(name: "edr-respond", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "EDRRespond", "CLinux"], swiftSettings: strict),
 
-        .testTarget(name: "EDRCoreTests", dependencies: ["EDRCore"]),
+        .testTarget(name: "EDRCoreTests", dependencies: ["EDRCore", "EDRSystem"]),
         .testTarget(name: "EDRSigmaTests", dependencies: ["EDRSigma", "EDRCore"], exclude: ["Oracle"]),
         .testTarget(name: "EDRIOCTests", dependencies: ["EDRIOC", "EDRCore"]),
         .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
-        .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSigma", "EDRYara"]),
-        .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRRespond", "EDRCore"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["EDRCore", "CLinux"], exclude: ["Fixtures"]),
+        .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSystem", "EDRSigma", "EDRYara"]),
+        .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRRespond", "EDRCore", "EDRSystem", "EDRConfinement"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["EDRCore", "EDRSystem", "CLinux"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,4 @@
 import TOMLKit
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The agent's configuration: built-in defaults, then a TOML file, then `EDR__SECTION__KEY`
 /// environment variables (each value parsed as TOML). A key the agent does not know is an
@@ -372,23 +369,7 @@ public func readTextFile(_ path: String) throws -> String {
 
 /// Reads a whole file.
 public func readFile(_ path: String, limit: Int = 64 << 20) throws -> [UInt8] {
-    let fd = try syscallRetrying("open", detail: path) { open(path, O_RDONLY | O_CLOEXEC) }
-    defer { close(fd) }
-    return try readAll(fd: fd, limit: limit, detail: path)
-}
-
-/// Reads from a descriptor to end of file (or `limit` bytes).
-public func readAll(fd: Int32, limit: Int = 64 << 20, detail: String? = nil) throws -> [UInt8] {
-    var out = [UInt8]()
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while out.count < limit {
-        let n = try chunk.withUnsafeMutableBytes { buf in
-            try syscallRetrying("read", detail: detail) { read(fd, buf.baseAddress, min(buf.count, limit - out.count)) }
-        }
-        if n == 0 { break }
-        out.append(contentsOf: chunk[0..<n])
-    }
-    return out
+    try Platform.readFile(path, limit: limit)
 }
 
 public func directoryName(of path: String) -> String {

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The agent's reports about itself, in the alert stream beside detections (ruleset
 /// `edr-health`): a child that died, stopped, hung or was killed by its seccomp filter, a
@@ -47,10 +44,8 @@ public struct HealthAlert: Sendable {
 
         /// The kernel's host name and /etc/machine-id (read by whoever holds the right to).
         public static func local(nameOverride: String = "") -> Host {
-            var buf = [CChar](repeating: 0, count: 256)
-            gethostname(&buf, 255)
             let id = (try? readTextFile("/etc/machine-id"))?.filter { !$0.isWhitespace } ?? ""
-            return Host(name: nameOverride.isEmpty ? String(cString: buf) : nameOverride, id: id)
+            return Host(name: nameOverride.isEmpty ? Platform.hostName() : nameOverride, id: id)
         }
     }
 

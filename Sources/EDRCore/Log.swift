@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Operational log: one line per message on standard error, prefixed with the process name.
 /// Alerts never go here; they have their own stream.
@@ -55,11 +52,11 @@ public enum Log {
     }
 
     static func stderrIsJournal() -> Bool {
-        guard let v = getenv("JOURNAL_STREAM") else { return false }
-        let parts = String(cString: v).split(separator: ":")
+        guard let v = Platform.environment("JOURNAL_STREAM") else { return false }
+        let parts = v.split(separator: ":")
         guard parts.count == 2, let dev = UInt64(parts[0]), let ino = UInt64(parts[1]) else { return false }
-        var st = stat()
-        return fstat(2, &st) == 0 && UInt64(st.st_dev) == dev && UInt64(st.st_ino) == ino
+        guard let stderr = Platform.standardErrorIdentity() else { return false }
+        return stderr.device == dev && stderr.inode == ino
     }
 
     /// sd-daemon(3) priority of a level.
@@ -75,22 +72,19 @@ public enum Log {
         let text = pathNames.isEmpty ? message() : displayPaths(message())
         let line: String
         if toJournal {
-            line = "<\(priority(level))>\(component)[\(getpid())] \(level.label): \(text)\n"
+            line = "<\(priority(level))>\(component)[\(Platform.processID)] \(level.label): \(text)\n"
         } else {
-            var ts = timespec()
-            clock_gettime(CLOCK_REALTIME, &ts)
-            line = "\(formatTimestamp(seconds: Int64(ts.tv_sec), nanos: Int(ts.tv_nsec), fractionDigits: 3)) \(component)[\(getpid())] \(level.label): \(text)\n"
+            let now = Platform.realtime()
+            line = "\(formatTimestamp(seconds: now.seconds, nanos: now.nanos, fractionDigits: 3)) \(component)[\(Platform.processID)] \(level.label): \(text)\n"
         }
-        var bytes = Array(line.utf8)
-        bytes.withUnsafeMutableBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+        let bytes = Array(line.utf8)
+        Platform.writeStandardError(bytes)
     }
 }
 
 /// RFC 3339 UTC timestamp, e.g. 2026-11-29T01:02:03.456Z. Built in bytes: it is on the hot path.
 public func formatTimestamp(seconds: Int64, nanos: Int, fractionDigits: Int = 6) -> String {
-    var t = time_t(seconds)
-    var tm = tm()
-    gmtime_r(&t, &tm)
+    let tm = CivilTime(unixSeconds: seconds)
     let digits = min(max(fractionDigits, 0), 9)
     return String(unsafeUninitializedCapacity: 21 + digits) { out in
         var i = 0
@@ -105,12 +99,12 @@ public func formatTimestamp(seconds: Int64, nanos: Int, fractionDigits: Int = 6)
             i += width
         }
         func sep(_ c: Unicode.Scalar) { out[i] = UInt8(ascii: c); i += 1 }
-        put(Int(tm.tm_year) + 1900, 4); sep("-")
-        put(Int(tm.tm_mon) + 1, 2); sep("-")
-        put(Int(tm.tm_mday), 2); sep("T")
-        put(Int(tm.tm_hour), 2); sep(":")
-        put(Int(tm.tm_min), 2); sep(":")
-        put(Int(tm.tm_sec), 2)
+        put(tm.year, 4); sep("-")
+        put(tm.month, 2); sep("-")
+        put(tm.day, 2); sep("T")
+        put(tm.hour, 2); sep(":")
+        put(tm.minute, 2); sep(":")
+        put(tm.second, 2)
         if digits > 0 {
             sep(".")
             var frac = max(0, min(nanos, 999_999_999))
@@ -122,6 +116,31 @@ public func formatTimestamp(seconds: Int64, nanos: Int, fractionDigits: Int = 6)
     }
 }
 
+/// UTC calendar fields of a Unix time (proleptic Gregorian; days-to-civil after H. Hinnant's
+/// public-domain algorithm), without the C library's gmtime.
+struct CivilTime {
+    var year, month, day, hour, minute, second: Int
+
+    init(unixSeconds: Int64) {
+        let s = Int(unixSeconds)
+        var days = s / 86_400
+        var rest = s % 86_400
+        if rest < 0 { rest += 86_400; days -= 1 }
+        hour = rest / 3600
+        minute = rest % 3600 / 60
+        second = rest % 60
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        day = doy - (153 * mp + 2) / 5 + 1
+        month = mp < 10 ? mp + 3 : mp - 9
+        year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+    }
+}
+
 public func formatTimestamp(epochSeconds: Double) -> String {
     let s = epochSeconds.rounded(.down)
     return formatTimestamp(seconds: Int64(s), nanos: Int((epochSeconds - s) * 1e9))
@@ -129,20 +148,11 @@ public func formatTimestamp(epochSeconds: Double) -> String {
 
 /// Seconds since the Unix epoch, now.
 public func wallClockNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    let now = Platform.realtime()
+    return Double(now.seconds) + Double(now.nanos) / 1e9
 }
 
 /// Nanoseconds since boot, the clock BPF programs stamp records with (bpf_ktime_get_boot_ns).
-public func bootClockNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_BOOTTIME, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
+public func bootClockNanos() -> UInt64 { Platform.bootClockNanos() }
 
-public func monotonicNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
+public func monotonicNanos() -> UInt64 { Platform.monotonicNanos() }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A failed system call: which call, on what, and errno.
 public struct SystemError: Error, CustomStringConvertible, Sendable {
@@ -8,7 +5,7 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
     public let errno: Int32
     public let detail: String?
 
-    public init(_ call: String, errno: Int32 = Glibc.errno, detail: String? = nil) {
+    public init(_ call: String, errno: Int32 = Platform.lastError, detail: String? = nil) {
         self.call = call
         self.errno = errno
         self.detail = detail
@@ -16,7 +13,7 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         let what = detail.map { " (\($0))" } ?? ""
-        return "\(call)\(what): \(String(cString: strerror(errno)))"
+        return "\(call)\(what): \(Platform.errorDescription(errno))"
     }
 }
 
@@ -26,7 +23,7 @@ public func syscallRetrying<T: FixedWidthInteger>(_ name: String, detail: String
     while true {
         let r = body()
         if r == -1 {
-            if errno == EINTR { continue }
+            if Platform.lastError == Platform.interrupted { continue }
             throw SystemError(name, detail: detail)
         }
         return r
@@ -39,9 +36,3 @@ public struct EDRError: Error, CustomStringConvertible, Sendable {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
-
-import CLinux
-
-/// PR_SET_NO_NEW_PRIVS for this process (inherited by threads created later).
-@discardableResult
-public func prctlNoNewPrivs() -> Int32 { edr_prctl_set_no_new_privs() }

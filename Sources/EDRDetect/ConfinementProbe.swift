@@ -1,5 +1,6 @@
 import CLinux
 import EDRCore
+import EDRSystem
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,5 @@
 import EDRCore
+import EDRSystem
 import EDRSigma
 import EDRYara
 import Foundation

@@ -1,4 +1,5 @@
 import EDRCore
+import EDRSystem
 import EDRYara
 
 /// Decoders for the records the BPF programs write (layout: bpf/edr_events.h). Every offset

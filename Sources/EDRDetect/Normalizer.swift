@@ -1,4 +1,5 @@
 import EDRCore
+import EDRSystem
 
 /// Turns kernel records and /proc snapshots into the Sysmon-style event model, keeping the
 /// process cache current.

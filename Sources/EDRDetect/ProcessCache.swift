@@ -1,4 +1,5 @@
 import EDRCore
+import EDRSystem
 
 /// What the detector knows about one process. A class, so the cache, events in flight and
 /// the scan worker share one copy: every exec and fork stores one, and copying a dozen

@@ -1,6 +1,7 @@
 import CLibBPF
 import CLinux
 import EDRCore
+import EDRSystem
 #if canImport(Glibc)
 import Glibc
 #endif

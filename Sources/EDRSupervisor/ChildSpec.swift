@@ -1,6 +1,8 @@
 import CCap
 import CSpawn
 import EDRCore
+import EDRConfinement
+import EDRSystem
 #if canImport(Glibc)
 import Glibc
 #endif

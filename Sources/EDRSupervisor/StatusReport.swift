@@ -1,4 +1,5 @@
 import EDRCore
+import EDRSystem
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,7 @@
 import CLinux
 import EDRCore
+import EDRConfinement
+import EDRSystem
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import CYara
 import EDRCore
+import EDRSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -3,6 +3,8 @@
 // seccomp allowlist that kills the process on anything else. Everything that parses untrusted
 // data (kernel records, /proc text, rules, executables) runs here and nowhere else.
 import EDRCore
+import EDRConfinement
+import EDRSystem
 import EDRDetect
 import EDRSigma
 #if canImport(Glibc)

@@ -2,6 +2,8 @@
 // network and IPC namespaces, Landlock (read-only /proc), seccomp allowlist that kills on
 // anything else. It acts on the detector's requests only after re-checking them itself.
 import EDRCore
+import EDRConfinement
+import EDRSystem
 import EDRRespond
 import CLinux
 #if canImport(Glibc)

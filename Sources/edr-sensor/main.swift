@@ -7,6 +7,8 @@
 //   edr-sensor --key value …     spawned by `edr run`
 //   edr-sensor --config FILE     started by edr-sensor.service
 import EDRCore
+import EDRConfinement
+import EDRSystem
 import EDRSensorLinux
 #if canImport(Glibc)
 import Glibc

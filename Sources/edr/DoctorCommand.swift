@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLinux
 import EDRCore
+import EDRConfinement
 import EDRDetect
 import EDRIOC
 import EDRSensorLinux

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EDRCore
+import EDRSystem
 import Foundation
 
 /// `edr reopen-alerts`: under the per-process units, root opens the alert file again (after

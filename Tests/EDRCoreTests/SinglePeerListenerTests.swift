@@ -1,3 +1,4 @@
+import EDRSystem
 import Testing
 import Foundation
 @testable import EDRCore

@@ -1,3 +1,5 @@
+import EDRConfinement
+import EDRSystem
 import Testing
 import Foundation
 import CLinux

@@ -1,5 +1,6 @@
 import Foundation
 import EDRCore
+import EDRSystem
 
 let runningAsRoot = getuid() == 0
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import EDRCore
+import EDRSystem
 import CLinux
 
 /// The real agent: real eBPF programs on this kernel, real confined processes, real alerts.

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import EDRCore
+import EDRSystem
 
 /// The privilege boundary tried as an attacker on the host would: a stranger, a process that
 /// shares a child's uid, a flood of critical alerts, a child killed by its own filter, a

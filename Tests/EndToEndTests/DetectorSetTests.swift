@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import EDRCore
+import EDRSystem
 
 /// YARA, IOC and hot reload with the real agent.
 @Suite("YARA, IOC and reload", .serialized, .enabled(if: runningAsRoot, "the agent loads eBPF and changes uids: run as root"))

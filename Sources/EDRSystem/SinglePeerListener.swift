@@ -1,3 +1,4 @@
+import EDRCore
 import CLinux
 #if canImport(Glibc)
 import Glibc

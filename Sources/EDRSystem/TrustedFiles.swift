@@ -1,3 +1,4 @@
+import EDRCore
 #if canImport(Glibc)
 import Glibc
 #endif

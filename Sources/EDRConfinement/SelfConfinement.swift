@@ -1,5 +1,6 @@
 import CLinux
 import CSeccomp
+import EDRCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -75,29 +76,6 @@ public enum ConfinementSummary {
     public nonisolated(unsafe) static var landlockABI = 0
 }
 
-/// Files a confined child reads through descriptors the supervisor opened for it.
-public enum SystemFiles {
-    /// /etc/passwd, opened by the supervisor (-1: read the path, outside the agent's children).
-    public nonisolated(unsafe) static var passwdFD: Int32 = -1
-
-    /// The user table, read from the descriptor when there is one.
-    public static func passwd() -> String? {
-        guard passwdFD >= 0 else { return try? readTextFile("/etc/passwd") }
-        var out = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        var offset = 0
-        while out.count < 64 << 20 {
-            let n = chunk.withUnsafeMutableBytes { pread(passwdFD, $0.baseAddress, $0.count, off_t(offset)) }
-            if n <= 0 { break }
-            out.append(contentsOf: chunk[0..<n])
-            offset += n
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}
-
-/// PCRE2's JIT writes machine code into executable memory; the agent's confined children
-/// forbid executable mappings, so they turn it off before compiling any pattern.
-public enum RegexJIT {
-    public nonisolated(unsafe) static var enabled = true
-}
+/// PR_SET_NO_NEW_PRIVS for this process (inherited by threads created later).
+@discardableResult
+public func prctlNoNewPrivs() -> Int32 { edr_prctl_set_no_new_privs() }

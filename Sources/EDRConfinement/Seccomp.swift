@@ -1,4 +1,5 @@
 import CSeccomp
+import EDRCore
 #if canImport(Glibc)
 import Glibc
 #endif
