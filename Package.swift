@@ -34,8 +34,9 @@ let package = Package(
         .target(name: "EDRSigma", dependencies: ["EDRCore", "CPCRE2", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "EDRIOC", dependencies: ["EDRCore", "CPCRE2"], swiftSettings: strict),
         .target(name: "EDRYara", dependencies: ["EDRCore", "CYara", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        .target(name: "EDRWindowsEvents", dependencies: ["EDRCore"], swiftSettings: strict),
         .target(name: "EDRSensorLinux", dependencies: ["EDRCore", "CLibBPF", "CLinux"], swiftSettings: strict),
-        .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSigma", "EDRIOC", "EDRYara", "CSeccomp"], swiftSettings: strict),
+        .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSigma", "EDRWindowsEvents", "EDRIOC", "EDRYara", "CSeccomp"], swiftSettings: strict),
         .target(name: "EDRRespond", dependencies: ["EDRCore", "CLinux"], swiftSettings: strict),
         .target(name: "EDRSupervisor", dependencies: ["EDRCore", "CSpawn", "CSeccomp", "CCap", "CLinux"], swiftSettings: strict),
 
@@ -52,6 +53,7 @@ let package = Package(
         .testTarget(name: "EDRIOCTests", dependencies: ["EDRIOC", "EDRCore"]),
         .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
         .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSigma", "EDRYara"]),
+        .testTarget(name: "EDRWindowsEventsTests", dependencies: ["EDRWindowsEvents", "EDRDetect", "EDRSigma", "EDRCore"]),
         .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRRespond", "EDRCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EDRCore", "CLinux"], exclude: ["Fixtures"]),
     ],

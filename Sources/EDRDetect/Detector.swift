@@ -1,5 +1,6 @@
 import EDRCore
 import EDRSigma
+import EDRWindowsEvents
 import EDRYara
 import Foundation
 #if canImport(Glibc)
@@ -59,6 +60,8 @@ public final class Detector: @unchecked Sendable {
     public private(set) var normalizer: Normalizer
     /// Network, file, DNS and post-exec telemetry (TelemetryNormalizer.swift).
     public private(set) var telemetry: TelemetryNormalizer
+    /// ETW records from the Windows sensor (EDRWindowsEvents), with their own process cache.
+    public var windows = WindowsEventDecoder()
     public private(set) var counters = Counters()
     /// edr-respond: requests queued here and written without blocking; results read in the
     /// main loop. Detection never waits for the responder (a responder that stops reading
@@ -275,6 +278,9 @@ public final class Detector: @unchecked Sendable {
         case .kernelRecord:
             handle(record: frame.payload, sequence: frame.sequence)
             return true
+        case .etwRecord:
+            handle(etw: frame.payload, sequence: frame.sequence)
+            return true
         case .procSnapshot:
             do {
                 try normalizer.snapshot(frame.payload)
@@ -362,6 +368,26 @@ public final class Detector: @unchecked Sendable {
                 counters.events += 1
                 evaluate(t.event, sequence: sequence, process: t.process, parent: nil)
             }
+        }
+    }
+
+    /// One ETW record: decoded to zero or more events, evaluated like kernel records. An
+    /// unknown event is counted by the decoder and skipped; a malformed one is logged with
+    /// the field and offset, counted, and skipped: the connection stays.
+    private func handle(etw payload: [UInt8], sequence: UInt64) {
+        let events: [Event]
+        do {
+            events = try windows.decode(payload: payload)
+        } catch {
+            counters.recordErrors += 1
+            Log.warning("frame \(sequence): etw record: \(error)")
+            return
+        }
+        counters.recordsDecoded += 1
+        for e in events {
+            counters.events += 1
+            // Responses need a Linux process identity (pid and start ticks): none for now.
+            evaluate(e, sequence: sequence, process: nil, parent: nil)
         }
     }
 
