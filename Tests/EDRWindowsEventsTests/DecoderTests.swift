@@ -193,6 +193,12 @@ struct DecoderTests {
                                                    newFile: true).record)
         #expect(fields(new[0])["TargetFilename"] == "C:\\t\\n.kirbi")
         // The first write to an open file is a file_change named from its Create; later ones are not repeated.
+        // The v0 layout, 32- and 64-bit: ThreadId pointer before FileObject.
+        for p in [4, 8] {
+            let v0 = try d.decode(Fixtures.fileCreateV0(pid: 300, object: 0x40 + UInt64(p), name: vol + "\\t\\v0-\(p).txt", disposition: 0,
+                                                        at: at(1), pointerSize: p).record)
+            #expect(fields(v0[0]) == ["ProcessId": "300", "Image": "C:\\Windows\\System32\\dns.exe", "TargetFilename": "C:\\t\\v0-\(p).txt"])
+        }
         let w1 = try d.decode(Fixtures.fileWrite(pid: 300, object: obj, key: 9, at: at(2)).record)
         #expect(w1.count == 1 && w1[0].logsource.category == "file_change")
         #expect(fields(w1[0]) == ["ProcessId": "300", "Image": "C:\\Windows\\System32\\dns.exe", "TargetFilename": "C:\\t\\r.txt"])
@@ -223,6 +229,11 @@ struct DecoderTests {
                                        "Initiated": "false", "SourceIsIpv6": "true", "SourceIp": "2001:db8:1::77",
                                        "SourcePort": "61000", "DestinationIsIpv6": "true", "DestinationIp": "2001:db8::5",
                                        "DestinationPort": "3389"])
+        let udp6 = try d.decode(Fixtures.udpV6(59, pid: 500, local: ipv6("2001:db8::5"), localPort: 5353, remote: ipv6("2001:db8::9"),
+                                                remotePort: 40000, at: at(1)).record)
+        #expect(fields(udp6[0]) == ["ProcessId": "500", "Image": "C:\\Windows\\System32\\certutil.exe", "Protocol": "udp",
+                                    "Initiated": "false", "SourceIsIpv6": "true", "SourceIp": "2001:db8::9", "SourcePort": "40000",
+                                    "DestinationIsIpv6": "true", "DestinationIp": "2001:db8::5", "DestinationPort": "5353"])
         let udp = Fixtures.udpV4(42, pid: 500, local: [10, 0, 0, 5], localPort: 53000, remote: [8, 8, 8, 8], remotePort: 53, at: at(1))
         let u1 = try d.decode(udp.record)
         #expect(fields(u1[0])["Protocol"] == "udp" && fields(u1[0])["DestinationPort"] == "53" && fields(u1[0])["Initiated"] == "true")

@@ -153,6 +153,21 @@ enum Fixtures {
                        eventID: newFile ? 30 : 12, version: 1, processID: pid, timestamp: time, userData: b.bytes), layout: b)
     }
 
+    /// Create v0 (CreateArgs): a ThreadId pointer before FileObject, no IssuingThreadId.
+    static func fileCreateV0(pid: UInt32, object: UInt64, name: String, disposition: UInt32, at time: UInt64,
+                             pointerSize p: Int) -> Fixture {
+        var b = UserDataBuilder(pointerSize: p)
+        b.pointer("Irp", at: 0, 0xA000_1000)
+        b.pointer("ThreadId", at: p, 0xA000_2000)
+        b.pointer("FileObject", at: 2 * p, object)
+        b.u32("CreateOptions", at: 3 * p, disposition << 24)
+        b.u32("CreateAttributes", at: 3 * p + 4, 0x80)
+        b.u32("ShareAccess", at: 3 * p + 8, 7)
+        b.utf16z("FileName", at: 3 * p + 12, name)
+        return Fixture(name: "Kernel-File 12 v0 (\(p * 8)-bit)", record: ETWRecord(providerID: WindowsProvider.kernelFile, eventID: 12,
+                       version: 0, processID: pid, timestamp: time, flags: p == 4 ? 0x20 : 0, userData: b.bytes), layout: b)
+    }
+
     static func fileWrite(pid: UInt32, object: UInt64, key: UInt64, at time: UInt64) -> Fixture {
         var b = UserDataBuilder()
         b.u64("ByteOffset", at: 0, 0)
@@ -238,6 +253,21 @@ enum Fixtures {
         b.port("sport", at: 18, localPort)
         b.u32("seqnum", at: 20, 0)
         b.u32("connid", at: 24, 0)
+        return Fixture(name: "Kernel-Network \(id) v0", record: ETWRecord(providerID: WindowsProvider.kernelNetwork, eventID: id,
+                       version: 0, processID: 4, timestamp: time, userData: b.bytes), layout: b)
+    }
+
+    static func udpV6(_ id: UInt16, pid: UInt32, local: [UInt8], localPort: UInt16, remote: [UInt8], remotePort: UInt16,
+                      at time: UInt64) -> Fixture {
+        var b = UserDataBuilder()
+        b.u32("PID", at: 0, pid)
+        b.u32("size", at: 4, 64)
+        b.raw("daddr", at: 8, remote)
+        b.raw("saddr", at: 24, local)
+        b.port("dport", at: 40, remotePort)
+        b.port("sport", at: 42, localPort)
+        b.u32("seqnum", at: 44, 0)
+        b.u32("connid", at: 48, 0)
         return Fixture(name: "Kernel-Network \(id) v0", record: ETWRecord(providerID: WindowsProvider.kernelNetwork, eventID: id,
                        version: 0, processID: 4, timestamp: time, userData: b.bytes), layout: b)
     }
@@ -334,11 +364,14 @@ enum Fixtures {
             fileCreate(pid: 100, object: 0xFFFF_B000_0000_0010, name: "\\Device\\HarddiskVolume3\\t\\a.txt", disposition: 5, at: at(1)),
             fileCreate(pid: 100, object: 0xFFFF_B000_0000_0011, name: "\\Device\\HarddiskVolume3\\t\\b.txt", disposition: 2, at: at(1),
                        newFile: true),
+            fileCreateV0(pid: 100, object: 0xB000_0012, name: "\\Device\\HarddiskVolume3\\t\\e.txt", disposition: 4, at: at(1), pointerSize: 4),
+            fileCreateV0(pid: 100, object: 0xFFFF_B000_0000_0013, name: "\\Device\\HarddiskVolume3\\t\\f.txt", disposition: 4, at: at(1), pointerSize: 8),
             fileWrite(pid: 100, object: 0xFFFF_B000_0000_0010, key: 1, at: at(2)),
             filePath(26, pid: 100, object: 0xFFFF_B000_0000_0012, path: "\\Device\\HarddiskVolume3\\t\\c.txt", at: at(2)),
             filePath(27, pid: 100, object: 0xFFFF_B000_0000_0010, path: "\\Device\\HarddiskVolume3\\t\\d.txt", at: at(2)),
             tcpV4(12, pid: 100, local: [10, 0, 0, 5], localPort: 50000, remote: [93, 184, 216, 34], remotePort: 443, at: at(2)),
             tcpV6(28, pid: 100, local: ipv6("fe80::1"), localPort: 50001, remote: ipv6("2001:db8::10"), remotePort: 80, at: at(2)),
+            udpV6(59, pid: 100, local: ipv6("2001:db8::5"), localPort: 5353, remote: ipv6("ff02::fb"), remotePort: 5353, at: at(2)),
             udpV4(42, pid: 100, local: [10, 0, 0, 5], localPort: 53000, remote: [8, 8, 8, 8], remotePort: 53, at: at(2)),
             createKey(pid: 100, key: 0xFFFF_D000_0000_0001, base: "\\REGISTRY\\MACHINE\\SOFTWARE", relative: "Vendor\\App",
                       disposition: 1, at: at(3)),
