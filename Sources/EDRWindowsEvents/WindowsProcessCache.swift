@@ -50,6 +50,7 @@ public struct WindowsProcessCache: Sendable {
     /// Ended processes kept this long (FILETIME units) for events that arrive after the stop.
     public var exitedRetention: UInt64 = 30 * 10_000_000
     public var maxEntries = 65536
+    private var lastPrune: UInt64 = 0
 
     public init() {}
 
@@ -103,17 +104,20 @@ public struct WindowsProcessCache: Sendable {
         return lookup(pid: p.parentPid, at: p.createTime)
     }
 
-    /// Drops processes that ended more than `exitedRetention` before `now`; when `force`
-    /// (the cache is full), the oldest ended ones first, then the oldest.
+    /// Drops processes that ended more than `exitedRetention` before `now` (at most once per
+    /// retention period, so a stop costs O(1) amortized); when `force` (the cache is full),
+    /// also the oldest ended ones, then the oldest, down to three quarters of `maxEntries`.
     mutating func prune(now: UInt64, force: Bool) {
-        var drop: [Key] = []
+        guard force || now >= lastPrune &+ exitedRetention else { return }
+        lastPrune = now
+        var drop = Set<Key>()
         for (k, p) in entries {
-            if let e = p.exitTime, now > e, now - e > exitedRetention { drop.append(k) }
+            if let e = p.exitTime, now > e, now - e > exitedRetention { drop.insert(k) }
         }
-        if force && entries.count - drop.count > maxEntries {
-            let rest = entries.filter { kv in !drop.contains(kv.key) }
+        if force && entries.count - drop.count > maxEntries * 3 / 4 {
+            let rest = entries.filter { !drop.contains($0.key) }
                 .sorted { ($0.value.exitTime == nil ? 1 : 0, $0.key.createTime) < ($1.value.exitTime == nil ? 1 : 0, $1.key.createTime) }
-            drop.append(contentsOf: rest.prefix(entries.count - drop.count - maxEntries * 3 / 4).map(\.key))
+            for kv in rest.prefix(entries.count - drop.count - maxEntries * 3 / 4) { drop.insert(kv.key) }
         }
         for k in drop {
             entries[k] = nil

@@ -180,6 +180,24 @@ struct DecoderTests {
         #expect(d.processes.lookup(pid: 4000, at: at(-1)) == nil)
     }
 
+    @Test func cacheForgetsEndedProcessesAndStaysBounded() {
+        var c = WindowsProcessCache()
+        c.maxEntries = 8
+        for i in 0..<6 { c.start(WindowsProcess(pid: UInt32(10 + i), createTime: at(Double(i)), parentPid: 4, image: "p\(i)")) }
+        _ = c.stop(pid: 10, createTime: at(0), exitTime: at(10))
+        _ = c.stop(pid: 11, createTime: at(1), exitTime: at(10))
+        // Within the retention a late event still finds an ended process; after it, gone.
+        #expect(c.lookup(pid: 10, at: at(9))?.image == "p0")
+        _ = c.stop(pid: 12, createTime: at(2), exitTime: at(100))
+        #expect(c.process(pid: 10, createTime: at(0)) == nil && c.process(pid: 11, createTime: at(1)) == nil)
+        #expect(c.process(pid: 12, createTime: at(2))?.exitTime == at(100) && c.count == 4)
+        // Full: the ended one goes first, then the oldest running ones, down to 3/4.
+        for i in 0..<5 { c.start(WindowsProcess(pid: UInt32(20 + i), createTime: at(200 + Double(i)), parentPid: 4, image: "q\(i)")) }
+        #expect(c.count <= 8)
+        #expect(c.process(pid: 12, createTime: at(2)) == nil, "the ended process went first")
+        #expect(c.process(pid: 24, createTime: at(204))?.image == "q4", "the newest stays")
+    }
+
     @Test func fileEvents() throws {
         var d = decoder()
         _ = try d.decode(Fixtures.processStartV3(pid: 300, ppid: 4, created: at(0), image: vol + "\\Windows\\System32\\dns.exe").record)
