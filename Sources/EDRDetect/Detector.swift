@@ -552,6 +552,8 @@ public final class Detector: @unchecked Sendable {
             ("sensor_records_read", "\(s["sensor.records_read"] ?? 0)"), ("sensor_pending_frames", "\(s["sensor.pending_frames"] ?? 0)"),
             ("sensor_executables_unavailable", "\(s["sensor.executables_unavailable"] ?? 0)"),
             ("sigma_rules", "\(d.sigma.loadedCount)"), ("yara_rules", "\(d.yara?.ruleCount ?? 0)"),
+            // ETW records of a provider, id or version without a layout (skipped, not errors).
+            ("etw_unknown", "\(windows.counters.unknown)"),
         ]
         ControlChannel.send("STATS " + fields.map { "\($0.0)=\($0.1)" }.joined(separator: " ") + " last_reload=" + store.lastReload)
     }

@@ -1,7 +1,8 @@
 import EDRCore
 
 /// A GUID in Windows' in-memory order (Data1 u32 LE, Data2 u16 LE, Data3 u16 LE, Data4 8 bytes).
-public struct GUID: Hashable, Sendable, CustomStringConvertible {
+/// (Not `GUID`: WinSDK declares one, and this module is built on Windows too.)
+public struct WindowsGUID: Hashable, Sendable, CustomStringConvertible {
     public var data1: UInt32
     public var data2: UInt16
     public var data3: UInt16
@@ -23,7 +24,7 @@ public struct GUID: Hashable, Sendable, CustomStringConvertible {
         var bytes: [UInt8] = []
         var i = 0
         while i < hex.count {
-            guard let hi = GUID.nibble(hex[i]), let lo = GUID.nibble(hex[i + 1]) else { return nil }
+            guard let hi = WindowsGUID.nibble(hex[i]), let lo = WindowsGUID.nibble(hex[i + 1]) else { return nil }
             bytes.append(hi << 4 | lo)
             i += 2
         }
@@ -69,7 +70,7 @@ public struct GUID: Hashable, Sendable, CustomStringConvertible {
             + d4[0..<2].map { h(UInt64($0), 2) }.joined() + "-" + d4[2..<8].map { h(UInt64($0), 2) }.joined() + "}"
     }
 
-    public static func == (a: GUID, b: GUID) -> Bool { a.bytes == b.bytes }
+    public static func == (a: WindowsGUID, b: WindowsGUID) -> Bool { a.bytes == b.bytes }
     public func hash(into h: inout Hasher) { h.combine(bytes) }
 }
 
@@ -92,7 +93,7 @@ public struct ETWDecodeError: Error, Equatable, Sendable, CustomStringConvertibl
 
 /// One `etwRecord` frame payload (layout in `ETWRecordLayout`, EDRCore/Wire.swift).
 public struct ETWRecord: Sendable {
-    public var providerID: GUID
+    public var providerID: WindowsGUID
     public var eventID: UInt16
     public var version: UInt8
     public var opcode: UInt8
@@ -110,7 +111,7 @@ public struct ETWRecord: Sendable {
     /// Pointers in the user data are 4 bytes when the event came from a 32-bit context.
     public var pointerSize: Int { flags & ETWRecordLayout.flag32BitHeader != 0 ? 4 : 8 }
 
-    public init(providerID: GUID, eventID: UInt16, version: UInt8, opcode: UInt8 = 0, level: UInt8 = 4, channel: UInt8 = 0,
+    public init(providerID: WindowsGUID, eventID: UInt16, version: UInt8, opcode: UInt8 = 0, level: UInt8 = 4, channel: UInt8 = 0,
                 task: UInt16 = 0, keyword: UInt64 = 0, processID: UInt32, threadID: UInt32 = 0, timestamp: UInt64,
                 flags: UInt16 = 0, userData: [UInt8]) {
         self.providerID = providerID
@@ -145,7 +146,7 @@ public struct ETWRecord: Sendable {
             throw ETWDecodeError(part: "header", field: "UserDataLength", offset: L.userDataLength,
                                  reason: "says \(length) bytes, \(p.count - L.headerSize) follow the header")
         }
-        self.init(providerID: GUID(bytes: p, at: L.providerID), eventID: p.readLE(UInt16.self, at: L.eventID),
+        self.init(providerID: WindowsGUID(bytes: p, at: L.providerID), eventID: p.readLE(UInt16.self, at: L.eventID),
                   version: p[L.version], opcode: p[L.opcode], level: p[L.level], channel: p[L.channel],
                   task: p.readLE(UInt16.self, at: L.task), keyword: p.readLE(UInt64.self, at: L.keyword),
                   processID: p.readLE(UInt32.self, at: L.processID), threadID: p.readLE(UInt32.self, at: L.threadID),
@@ -272,10 +273,10 @@ public struct UserDataReader: Sendable {
         return Array(bytes[offset..<(offset + n)])
     }
 
-    public mutating func guid(_ field: String) throws(ETWDecodeError) -> GUID {
+    public mutating func guid(_ field: String) throws(ETWDecodeError) -> WindowsGUID {
         try need(16, field)
         defer { offset += 16 }
-        return GUID(bytes: bytes, at: offset)
+        return WindowsGUID(bytes: bytes, at: offset)
     }
 
     /// `win:FILETIME` as a raw u64.

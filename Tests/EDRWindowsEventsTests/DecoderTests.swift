@@ -46,13 +46,13 @@ struct ETWRecordTests {
 
     @Test func guidTextAndName() {
         #expect(WindowsProvider.kernelProcess.description == "{22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716}")
-        #expect(GUID("{edd08927-9cc4-4e65-b970-c2560fb5c289}") == WindowsProvider.kernelFile)
-        #expect(GUID("7DD42A49-5329-4832-8DFD-43D979153A88") == WindowsProvider.kernelNetwork)
-        #expect(GUID("{70EB4F03-C1DE-4F73-A051-33D13D5413BD}") == WindowsProvider.kernelRegistry)
-        #expect(GUID("{1C95126E-7EEA-49A9-A3FE-A378B03DDB4D}") == WindowsProvider.dnsClient)
-        #expect(GUID("{A0C1853B-5C40-4B15-8766-3CF1C58F985A}") == WindowsProvider.powerShell)
-        #expect(GUID("{A0C1853B-5C40-4B15-8766-3CF1C58F98}") == nil)
-        #expect(GUID("{A0C1853B-5C40-4B15-8766-3CF1C58F98ZZ}") == nil)
+        #expect(WindowsGUID("{edd08927-9cc4-4e65-b970-c2560fb5c289}") == WindowsProvider.kernelFile)
+        #expect(WindowsGUID("7DD42A49-5329-4832-8DFD-43D979153A88") == WindowsProvider.kernelNetwork)
+        #expect(WindowsGUID("{70EB4F03-C1DE-4F73-A051-33D13D5413BD}") == WindowsProvider.kernelRegistry)
+        #expect(WindowsGUID("{1C95126E-7EEA-49A9-A3FE-A378B03DDB4D}") == WindowsProvider.dnsClient)
+        #expect(WindowsGUID("{A0C1853B-5C40-4B15-8766-3CF1C58F985A}") == WindowsProvider.powerShell)
+        #expect(WindowsGUID("{A0C1853B-5C40-4B15-8766-3CF1C58F98}") == nil)
+        #expect(WindowsGUID("{A0C1853B-5C40-4B15-8766-3CF1C58F98ZZ}") == nil)
     }
 
     @Test func headerErrorsNameTheField() {
@@ -320,7 +320,7 @@ struct DecoderTests {
 
     @Test func unknownEventsAreCountedAndSkipped() throws {
         var d = decoder()
-        let other = ETWRecord(providerID: GUID("{11111111-2222-3333-4444-555555555555}")!, eventID: 1, version: 0, processID: 1,
+        let other = ETWRecord(providerID: WindowsGUID("{11111111-2222-3333-4444-555555555555}")!, eventID: 1, version: 0, processID: 1,
                               timestamp: at(0), userData: [1, 2, 3])
         #expect(try d.decode(payload: other.encoded()).isEmpty)
         var newer = Fixtures.processStartV3(pid: 1, ppid: 2, created: at(0), image: "x").record

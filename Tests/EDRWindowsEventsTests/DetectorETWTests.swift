@@ -44,7 +44,7 @@ struct DetectorETWTests {
         var cut = Fixtures.imageLoad(pid: 600, image: vol + "\\x.dll", at: at(1)).record
         cut.userData.removeLast(3)
         #expect(try send(cut.encoded()))
-        #expect(try send(ETWRecord(providerID: GUID("{9E814AAD-3204-11D2-9A82-006008A86939}")!, eventID: 1, version: 4,
+        #expect(try send(ETWRecord(providerID: WindowsGUID("{9E814AAD-3204-11D2-9A82-006008A86939}")!, eventID: 1, version: 4,
                                    processID: 1, timestamp: at(1), userData: [0]).encoded()))
         #expect(try send(Fixtures.imageLoad(pid: 600, image: vol + "\\Windows\\System32\\sdiageng.dll", at: at(2)).record.encoded()))
         close(p[1])
