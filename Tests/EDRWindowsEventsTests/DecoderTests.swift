@@ -154,6 +154,31 @@ struct DecoderTests {
         #expect(d.counters == .init(decoded: 6, events: 6, unknown: 0, malformed: 0, filtered: 0))
     }
 
+    @Test func olderVersionsAndRundowns() throws {
+        var d = decoder()
+        // Rundowns describe processes running when tracing began: cached, no event.
+        #expect(try d.decode(Fixtures.processStartV1V2(version: 2, pid: 20, ppid: 4, created: at(-100), image: vol + "\\Windows\\explorer.exe",
+                                                       rundown: true).record).isEmpty)
+        #expect(try d.decode(Fixtures.rundownV1(pid: 21, ppid: 4, created: at(-100), image: vol + "\\Windows\\System32\\lsass.exe").record).isEmpty)
+        #expect(d.processes.process(pid: 21, createTime: at(-100))?.integrityLevel == "System")
+        let v1 = try d.decode(Fixtures.processStartV1V2(version: 1, pid: 30, ppid: 20, created: at(1), image: vol + "\\t\\one.exe").record)
+        #expect(fields(v1[0]) == ["ProcessId": "30", "Image": "C:\\t\\one.exe", "TerminalSessionId": "1", "ParentProcessId": "20",
+                                  "ParentImage": "C:\\Windows\\explorer.exe"])
+        let v2 = try d.decode(Fixtures.processStartV1V2(version: 2, pid: 31, ppid: 21, created: at(2), image: vol + "\\t\\two.exe").record)
+        #expect(fields(v2[0]) == ["ProcessId": "31", "Image": "C:\\t\\two.exe", "TerminalSessionId": "1", "ParentProcessId": "21",
+                                  "ParentImage": "C:\\Windows\\System32\\lsass.exe"])
+        let s0 = try d.decode(Fixtures.processStopV0V1(version: 0, pid: 30, created: at(1), exited: at(3), name: "one.exe").record)
+        #expect(fields(s0[0]) == ["ProcessId": "30", "Image": "C:\\t\\one.exe", "ExitCode": "1"])
+        // A stop whose start was never seen: the stop's own short ANSI name.
+        let s1 = try d.decode(Fixtures.processStopV0V1(version: 1, pid: 99, created: at(1), exited: at(3), name: "ghost.exe").record)
+        #expect(fields(s1[0]) == ["ProcessId": "99", "Image": "ghost.exe", "ExitCode": "1"])
+        let dv = try d.decode(Fixtures.deleteValue(pid: 31, key: 1, keyName: "\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
+                                                   value: "Updater", at: at(4)).record)
+        #expect(dv.map(\.logsource.category) == ["registry_delete", "registry_event"])
+        #expect(fields(dv[0]) == ["EventType": "DeleteValue", "ProcessId": "31", "Image": "C:\\t\\two.exe",
+                                  "TargetObject": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\Updater"])
+    }
+
     @Test func pidReuseNeverMixesTwoProcesses() throws {
         var d = decoder()
         _ = try d.decode(Fixtures.processStartV3(pid: 4000, ppid: 4, created: at(0), image: vol + "\\Windows\\System32\\winword.exe").record)

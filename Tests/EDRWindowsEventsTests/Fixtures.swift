@@ -100,6 +100,61 @@ enum Fixtures {
                        processID: ppid, timestamp: created, userData: b.bytes), layout: b)
     }
 
+    /// ProcessStart v1 (Flags before ImageName) and v2 (then ImageChecksum, TimeDateStamp and
+    /// the package strings); ProcessRundown (15) v0 has the v2 layout.
+    static func processStartV1V2(version: UInt8, pid: UInt32, ppid: UInt32, created: UInt64, image: String,
+                                 rundown: Bool = false) -> Fixture {
+        var b = UserDataBuilder()
+        b.u32("ProcessID", at: 0, pid)
+        b.u64("CreateTime", at: 4, created)
+        b.u32("ParentProcessID", at: 12, ppid)
+        b.u32("SessionID", at: 16, 1)
+        b.u32("Flags", at: 20, 0)
+        b.utf16z("ImageName", at: 24, image)
+        if version == 2 {
+            b.u32("ImageChecksum", at: nil, 0xABCD)
+            b.u32("TimeDateStamp", at: nil, 0x5F00_0000)
+            b.utf16z("PackageFullName", at: nil, "Microsoft.App_1.0.0.0_x64__8wekyb3d8bbwe")
+            b.utf16z("PackageRelativeAppId", at: nil, "App")
+        }
+        let id: UInt16 = rundown ? 15 : 1
+        return Fixture(name: "Kernel-Process \(id) v\(rundown ? 0 : version)", record: ETWRecord(providerID: WindowsProvider.kernelProcess,
+                       eventID: id, version: rundown ? 0 : version, processID: ppid, timestamp: created, userData: b.bytes), layout: b)
+    }
+
+    /// ProcessRundown v1 (the ProcessStart v3 layout, event 15).
+    static func rundownV1(pid: UInt32, ppid: UInt32, created: UInt64, image: String) -> Fixture {
+        var f = processStartV3(pid: pid, ppid: ppid, created: created, image: image, label: "S-1-16-16384")
+        f.record.eventID = 15
+        f.record.version = 1
+        f.name = "Kernel-Process 15 v1"
+        return f
+    }
+
+    /// ProcessStop v0 and v1 (no ProcessSequenceNumber; v1 adds the I/O counters).
+    static func processStopV0V1(version: UInt8, pid: UInt32, created: UInt64, exited: UInt64, name: String) -> Fixture {
+        var b = UserDataBuilder()
+        b.u32("ProcessID", at: 0, pid)
+        b.u64("CreateTime", at: 4, created)
+        b.u64("ExitTime", at: 12, exited)
+        b.u32("ExitCode", at: 20, 1)
+        b.u32("TokenElevationType", at: 24, 1)
+        b.u32("HandleCount", at: 28, 40)
+        b.u64("CommitCharge", at: 32, 4096)
+        b.u64("CommitPeak", at: 40, 8192)
+        if version == 1 {
+            b.u64("CPUCycleCount", at: 48, 1_000_000)
+            b.u32("ReadOperationCount", at: 56, 1)
+            b.u32("WriteOperationCount", at: 60, 2)
+            b.u32("ReadTransferKiloBytes", at: 64, 3)
+            b.u32("WriteTransferKiloBytes", at: 68, 4)
+            b.u32("HardFaultCount", at: 72, 5)
+        }
+        b.ansiz("ImageName", at: version == 1 ? 76 : 48, name)
+        return Fixture(name: "Kernel-Process 2 v\(version)", record: ETWRecord(providerID: WindowsProvider.kernelProcess, eventID: 2,
+                       version: version, processID: pid, timestamp: exited, userData: b.bytes), layout: b)
+    }
+
     /// ProcessStop v2 (ProcessStopArgs_V2).
     static func processStopV2(pid: UInt32, created: UInt64, exited: UInt64, name: String, code: UInt32 = 0) -> Fixture {
         var b = UserDataBuilder()
@@ -315,6 +370,16 @@ enum Fixtures {
                        version: 0, processID: pid, timestamp: time, userData: b.bytes), layout: b)
     }
 
+    static func deleteValue(pid: UInt32, key: UInt64, keyName: String, value: String, at time: UInt64) -> Fixture {
+        var b = UserDataBuilder()
+        b.pointer("KeyObject", at: 0, key)
+        b.u32("Status", at: 8, 0)
+        b.utf16z("KeyName", at: 12, keyName)
+        b.utf16z("ValueName", at: nil, value)
+        return Fixture(name: "Kernel-Registry 6 v0", record: ETWRecord(providerID: WindowsProvider.kernelRegistry, eventID: 6,
+                       version: 0, processID: pid, timestamp: time, userData: b.bytes), layout: b)
+    }
+
     // MARK: DNS-Client, PowerShell
 
     static func dnsQuery(pid: UInt32, name: String, at time: UInt64) -> Fixture {
@@ -358,6 +423,12 @@ enum Fixtures {
         [
             processStartV3(pid: 100, ppid: 4, created: at(0), image: "\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe"),
             processStartV0(pid: 101, ppid: 4, created: at(0), image: "\\Device\\HarddiskVolume3\\x.exe"),
+            processStartV1V2(version: 1, pid: 102, ppid: 4, created: at(0), image: "\\Device\\HarddiskVolume3\\y.exe"),
+            processStartV1V2(version: 2, pid: 103, ppid: 4, created: at(0), image: "\\Device\\HarddiskVolume3\\z.exe"),
+            processStartV1V2(version: 2, pid: 104, ppid: 4, created: at(0), image: "\\Device\\HarddiskVolume3\\r.exe", rundown: true),
+            rundownV1(pid: 105, ppid: 4, created: at(0), image: "\\Device\\HarddiskVolume3\\s.exe"),
+            processStopV0V1(version: 0, pid: 102, created: at(0), exited: at(5), name: "y.exe"),
+            processStopV0V1(version: 1, pid: 103, created: at(0), exited: at(5), name: "z.exe"),
             processStopV2(pid: 100, created: at(0), exited: at(5), name: "cmd.exe"),
             imageLoad(pid: 100, image: "\\Device\\HarddiskVolume3\\Windows\\System32\\ntdll.dll", at: at(1)),
             imageLoad(pid: 100, image: "\\Device\\HarddiskVolume3\\Windows\\SysWOW64\\ntdll.dll", at: at(1), pointerSize: 4),
@@ -378,6 +449,7 @@ enum Fixtures {
             deleteKey(pid: 100, key: 0xFFFF_D000_0000_0002, name: "\\REGISTRY\\USER\\S-1-5-21-1-2-3-1001\\Software\\X", at: at(3)),
             setValue(pid: 100, key: 0xFFFF_D000_0000_0003, keyName: "\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
                      value: "Updater", type: 1, data: utf16z("C:\\Users\\Public\\u.exe"), at: at(3)),
+            deleteValue(pid: 100, key: 0xFFFF_D000_0000_0004, keyName: "\\REGISTRY\\MACHINE\\SOFTWARE\\X", value: "V", at: at(3)),
             dnsQuery(pid: 100, name: "example.org", at: at(3)),
             dnsCompleted(pid: 100, name: "example.org", status: 0, results: "::ffff:93.184.216.34;", at: at(3)),
             scriptBlock(pid: 100, text: "Write-Host hi", id: "0b4a8c3e-6e64-4c59-9d0c-1b2f5a4c7d11", path: "C:\\s.ps1", at: at(3)),
