@@ -396,3 +396,57 @@ struct DecoderTests {
         }
     }
 }
+
+/// Deterministic generator for the mutation sweep (SplitMix64).
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite("Windows event decoder, mutated input")
+struct DecoderMutationTests {
+    /// Bytes flipped, set to edge values, sizes and counts rewritten, data appended: each
+    /// mutated record decodes or throws a decode error; nothing traps. One decoder sees all
+    /// of them, so the caches it keeps across records are exercised too.
+    @Test(arguments: Fixtures.all.indices)
+    func mutatedRecordsNeverTrap(_ i: Int) {
+        let f = Fixtures.all[i]
+        var rng = SplitMix(state: UInt64(i) &* 0x1234_5678_9ABC)
+        var d = decoder()
+        var thrown = 0, decoded = 0
+        for _ in 0..<3000 {
+            var data = f.record.userData
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                switch Int.random(in: 0..<5, using: &rng) {
+                case 0 where !data.isEmpty: data[Int.random(in: 0..<data.count, using: &rng)] ^= UInt8(1 << Int.random(in: 0..<8, using: &rng))
+                case 1 where !data.isEmpty: data[Int.random(in: 0..<data.count, using: &rng)] = [0, 0xFF, 0x7F, 0x80, 1].randomElement(using: &rng)!
+                case 2 where !data.isEmpty: data.removeLast(Int.random(in: 0...min(8, data.count), using: &rng))
+                case 3: data.append(contentsOf: (0..<Int.random(in: 1...8, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+                default:
+                    // A field rewritten whole (sizes, counts, SID sub-authority counts…).
+                    if let field = f.layout.fields.randomElement(using: &rng), field.end <= data.count {
+                        for o in field.start..<field.end { data[o] = [0, 0xFF].randomElement(using: &rng)! }
+                    }
+                }
+            }
+            var r = f.record
+            r.userData = data
+            r.flags = Bool.random(using: &rng) ? r.flags : r.flags ^ 0x20
+            do {
+                _ = try d.decode(payload: r.encoded())
+                decoded += 1
+            } catch {
+                #expect(!error.field.isEmpty && error.offset >= 0 && error.offset <= data.count)
+                thrown += 1
+            }
+        }
+        #expect(thrown + decoded == 3000)
+        #expect(d.counters.malformed == UInt64(thrown))
+    }
+}
