@@ -43,8 +43,10 @@ let package = Package(
         .target(name: "EDRSigma", dependencies: ["EDRCore", "CPCRE2", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "EDRIOC", dependencies: ["EDRCore", "CPCRE2"], swiftSettings: strict),
         .target(name: "EDRYara", dependencies: ["EDRCore", "EDRSystem", "CYara", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        // Portable: ETW records and Windows event logs decoded to Sysmon-named events.
+        .target(name: "EDRWindowsEvents", dependencies: ["EDRCore"], swiftSettings: strict),
         .target(name: "EDRSensorLinux", dependencies: ["EDRCore", "EDRSystem", "CLibBPF", "CLinux"], swiftSettings: strict),
-        .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSystem", "EDRSigma", "EDRIOC", "EDRYara", "CLinux"], swiftSettings: strict),
+        .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSystem", "EDRSigma", "EDRWindowsEvents", "EDRIOC", "EDRYara", "CLinux"], swiftSettings: strict),
         .target(name: "EDRRespond", dependencies: ["EDRCore", "EDRSystem", "CLinux"], swiftSettings: strict),
         .target(name: "EDRSupervisor", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "CSpawn", "CSeccomp", "CCap", "CLinux"], swiftSettings: strict),
 
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "EDRIOCTests", dependencies: ["EDRIOC", "EDRCore"]),
         .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
         .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSystem", "EDRSigma", "EDRYara"]),
+        .testTarget(name: "EDRWindowsEventsTests", dependencies: ["EDRWindowsEvents", "EDRDetect", "EDRSigma", "EDRCore"]),
         .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRRespond", "EDRCore", "EDRSystem", "EDRConfinement"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EDRCore", "EDRSystem", "CLinux"], exclude: ["Fixtures"]),
     ],

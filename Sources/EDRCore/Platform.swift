@@ -13,6 +13,15 @@ import WinSDK
 /// The Windows branch is written against the C runtime (ucrt) and kernel32 only; this build
 /// machine has no Swift for Windows, so it is not compiled here (docs/windows.md).
 public enum Platform {
+    /// Whether this build runs on Windows (which sensor's logsources the detector collects).
+    public static var isWindows: Bool {
+        #if os(Windows)
+        return true
+        #else
+        return false
+        #endif
+    }
+
     /// The calling thread's last C runtime error (errno).
     public static var lastError: Int32 {
         #if os(Windows)

@@ -1,6 +1,7 @@
 import EDRCore
 import EDRSystem
 import EDRSigma
+import EDRWindowsEvents
 import EDRYara
 import Foundation
 #if canImport(Glibc)
@@ -60,6 +61,8 @@ public final class Detector: @unchecked Sendable {
     public private(set) var normalizer: Normalizer
     /// Network, file, DNS and post-exec telemetry (TelemetryNormalizer.swift).
     public private(set) var telemetry: TelemetryNormalizer
+    /// ETW records from the Windows sensor (EDRWindowsEvents), with their own process cache.
+    public var windows = WindowsEventDecoder()
     public private(set) var counters = Counters()
     /// edr-respond: requests queued here and written without blocking; results read in the
     /// main loop. Detection never waits for the responder (a responder that stops reading
@@ -276,6 +279,9 @@ public final class Detector: @unchecked Sendable {
         case .kernelRecord:
             handle(record: frame.payload, sequence: frame.sequence)
             return true
+        case .etwRecord:
+            handle(etw: frame.payload, sequence: frame.sequence)
+            return true
         case .procSnapshot:
             do {
                 try normalizer.snapshot(frame.payload)
@@ -363,6 +369,26 @@ public final class Detector: @unchecked Sendable {
                 counters.events += 1
                 evaluate(t.event, sequence: sequence, process: t.process, parent: nil)
             }
+        }
+    }
+
+    /// One ETW record: decoded to zero or more events, evaluated like kernel records. An
+    /// unknown event is counted by the decoder and skipped; a malformed one is logged with
+    /// the field and offset, counted, and skipped: the connection stays.
+    private func handle(etw payload: [UInt8], sequence: UInt64) {
+        let events: [Event]
+        do {
+            events = try windows.decode(payload: payload)
+        } catch {
+            counters.recordErrors += 1
+            Log.warning("frame \(sequence): etw record: \(error)")
+            return
+        }
+        counters.recordsDecoded += 1
+        for e in events {
+            counters.events += 1
+            // Responses need a Linux process identity (pid and start ticks): none for now.
+            evaluate(e, sequence: sequence, process: nil, parent: nil)
         }
     }
 
@@ -527,6 +553,8 @@ public final class Detector: @unchecked Sendable {
             ("sensor_records_read", "\(s["sensor.records_read"] ?? 0)"), ("sensor_pending_frames", "\(s["sensor.pending_frames"] ?? 0)"),
             ("sensor_executables_unavailable", "\(s["sensor.executables_unavailable"] ?? 0)"),
             ("sigma_rules", "\(d.sigma.loadedCount)"), ("yara_rules", "\(d.yara?.ruleCount ?? 0)"),
+            // ETW records of a provider, id or version without a layout (skipped, not errors).
+            ("etw_unknown", "\(windows.counters.unknown)"),
         ]
         ControlChannel.send("STATS " + fields.map { "\($0.0)=\($0.1)" }.joined(separator: " ") + " last_reload=" + store.lastReload)
     }

@@ -93,6 +93,26 @@ struct CLITests {
         #expect(ioc.status == 1 && ioc.output.contains(bad + "/ips.txt:2"), "\(ioc.output)")
     }
 
+    /// `edr replay` on Windows event JSON (two exporters' shapes), the agent's own shape and a
+    /// broken line: alerts from SigmaHQ's rules, the bad line named by number, exit status 1.
+    @Test func replayReadsWindowsEventJSON() throws {
+        let rules = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/corpora/sigmahq/rules/windows").path
+        try #require(FileManager.default.fileExists(atPath: rules), "SigmaHQ corpus missing at \(rules)")
+        let d = try tempDir()
+        let lines = [
+            ##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon"}},"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","TimeCreated":{"#attributes":{"SystemTime":"2024-05-01T12:00:00Z"}}},"EventData":{"ProcessId":6012,"Image":"C:\\Windows\\hh.exe","CommandLine":"hh.exe C:\\Users\\Public\\invoice.chm"}}}"##,
+            ##"{"System":{"EventID":"##,
+            ##"{"logsource":{"product":"linux","category":"process_creation"},"event":{"Image":"/usr/bin/true"}}"##,
+            ##"{"System":{"Provider_attributes":{"Name":"Microsoft-Windows-PowerShell"},"EventID":{"#text":4104},"Channel":"Microsoft-Windows-PowerShell/Operational"},"EventData":{"ScriptBlockText":"Invoke-Mimikatz sekurlsa::logonpasswords","ScriptBlockId":"x","Path":""}}"##,
+        ]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: d + "/win.ndjson", atomically: true, encoding: .utf8)
+        let r = try edr(["replay", "--rules", rules, "--format", "text", d + "/win.ndjson"])
+        #expect(r.status == 1, "\(r.output)")
+        #expect(r.output.contains("line 2: invalid JSON"), "\(r.output)")
+        #expect(r.output.contains("HH.EXE Execution — pid=6012"), "\(r.output)")
+        #expect(r.output.contains("Potential Invoke-Mimikatz PowerShell Script"), "\(r.output)")
+    }
+
     @Test func runRejectsUnknownConfigKeysByName() throws {
         let d = try tempDir()
         try "[alerts]\npaht = \"/tmp/x\"\n".write(toFile: d + "/edr.toml", atomically: true, encoding: .utf8)
