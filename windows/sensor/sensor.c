@@ -496,6 +496,16 @@ static BOOL WINAPI on_console(DWORD type)
     return TRUE;
 }
 
+/* Under edr-service.exe: the service's stop request arrives as an inherited event. */
+static DWORD WINAPI stop_watch(LPVOID h)
+{
+    if (WaitForSingleObject((HANDLE)h, INFINITE) == WAIT_OBJECT_0) {
+        edr_log("stop requested by the service");
+        on_console(CTRL_BREAK_EVENT);
+    }
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -575,6 +585,11 @@ int wmain(int argc, wchar_t **argv)
         return 1;
     }
     SetConsoleCtrlHandler(on_console, TRUE);
+    wchar_t ev[32];
+    if (GetEnvironmentVariableW(L"EDR_STOP_EVENT", ev, 32) > 0 && ev[0]) {
+        HANDLE h = (HANDLE)(ULONG_PTR)wcstoull(ev, NULL, 10);
+        if (!CreateThread(NULL, 0, stop_watch, h, 0, NULL)) edr_log_api_error("CreateThread(stop watch)", GetLastError());
+    }
 
     if (opt.write_frames) {
         frames_file = CreateFileW(opt.write_frames, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);

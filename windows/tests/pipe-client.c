@@ -176,13 +176,14 @@ static int whoami(void)
     return 0;
 }
 
-static HANDLE connect_pipe(const wchar_t *name, DWORD *err)
+static HANDLE connect_pipe(const wchar_t *name, DWORD *err, int once)
 {
     DWORD start = GetTickCount();
     for (;;) {
         HANDLE h = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
         if (h != INVALID_HANDLE_VALUE) return h;
         *err = GetLastError();
+        if (once) return h;
         /* The sensor re-arms the pipe a moment after the previous client left; not found
          * or busy then, for a few milliseconds. */
         if ((*err != ERROR_FILE_NOT_FOUND && *err != ERROR_PIPE_BUSY) || GetTickCount() - start > 10000) return h;
@@ -244,7 +245,7 @@ int wmain(int argc, wchar_t **argv)
     }
 
     DWORD err = 0;
-    src = connect_pipe(pipe, &err);
+    src = connect_pipe(pipe, &err, expect_refused);
     src_is_pipe = 1;
     if (expect_refused) {
         if (src == INVALID_HANDLE_VALUE) {
