@@ -316,7 +316,12 @@ int wmain(int argc, wchar_t **argv)
         if (!stat_seen) fail("no stats frame with %s >= %llu", stat_name, (unsigned long long)stat_min);
     }
     if (stats == 0) fail("no sensorStats frame on the connection");
-    if (hold_ms) Sleep(hold_ms);
+    if (hold_ms) {
+        /* Tells the test this connection is up and idle, so it can try a second one. */
+        printf("holding the connection for %lu ms\n", (unsigned long)hold_ms);
+        fflush(stdout);
+        Sleep(hold_ms);
+    }
     printf("ok: hello next=%llu, %lld records seq %llu..%llu match the fixture, %d stats frames%s\n",
            (unsigned long long)ns, got, (unsigned long long)expect_from, (unsigned long long)(seq - 1), stats,
            ack_upto ? ", acked" : "");
