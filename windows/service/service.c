@@ -19,7 +19,8 @@
  *   edr-service.exe service [OPTIONS]   the SCM's entry (what install registers)
  * OPTIONS: --bin-dir DIR (children's directory; default: this program's), --status-file F
  * (default DIR\edr-status.txt), --log-dir DIR (children's stdout/stderr; default DIR),
- * --sensor-args "ARGS" (appended to the sensor's command line). */
+ * --sensor-args "ARGS" (appended to the sensor's command line), --healthy-ms N (how long a
+ * child must run for its backoff to start over; default 60000, shorter for tests). */
 #include <windows.h>
 #include <sddl.h>
 #include <stdarg.h>
@@ -31,7 +32,7 @@
 #define SERVICE_NAME L"edr"
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
-#define HEALTHY_MS 60000
+#define HEALTHY_MS 60000 /* --healthy-ms, for tests */
 #define STOP_GRACE_MS 5000
 
 static struct {
@@ -39,6 +40,7 @@ static struct {
     wchar_t status_file[MAX_PATH];
     wchar_t log_dir[MAX_PATH];
     wchar_t sensor_args[1024];
+    DWORD healthy_ms;
 } cfg;
 
 enum kind { SENSOR, DETECT, RESPOND };
@@ -62,6 +64,9 @@ static struct child children[3] = {
 };
 
 static HANDLE stop_event;       /* the supervisor's */
+/* Every child dies with the service, even if it is killed: the sensor and the responder are
+ * in this job (KILL_ON_JOB_CLOSE, no other limit), the detector in its own. */
+static HANDLE lifetime_job;
 static HANDLE child_stop_event; /* inherited by the children */
 static HANDLE log_file = INVALID_HANDLE_VALUE;
 static SERVICE_STATUS_HANDLE status_handle;
@@ -314,6 +319,8 @@ static int spawn(struct child *c)
         api_error(api, e, why, sizeof why);
         goto refused;
     }
+    if (!c->job && lifetime_job && !AssignProcessToJobObject(lifetime_job, pi.hProcess))
+        api_error("AssignProcessToJobObject(lifetime)", GetLastError(), NULL, 0);
     if (c->job && !AssignProcessToJobObject(c->job, pi.hProcess)) {
         api_error("AssignProcessToJobObject(edr-detect)", GetLastError(), why, sizeof why);
         TerminateProcess(pi.hProcess, 1);
@@ -359,7 +366,7 @@ static void reaped(struct child *c)
         CloseHandle(c->job);
         c->job = NULL;
     }
-    if (ran >= HEALTHY_MS) c->backoff_ms = BACKOFF_MIN_MS;
+    if (ran >= cfg.healthy_ms) c->backoff_ms = BACKOFF_MIN_MS;
     logf_("%ls (pid %lu) exited with code %lu after %llu ms; restarting in %lu ms", c->exe, (unsigned long)c->pid,
           (unsigned long)code, (unsigned long long)ran, (unsigned long)c->backoff_ms);
     c->restarts++;
@@ -410,6 +417,15 @@ static void supervise(void)
     }
     SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
     child_stop_event = CreateEventW(&sa, TRUE, FALSE, NULL);
+    lifetime_job = CreateJobObjectW(NULL, NULL);
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION li;
+    memset(&li, 0, sizeof li);
+    li.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    if (!lifetime_job || !SetInformationJobObject(lifetime_job, JobObjectExtendedLimitInformation, &li, sizeof li)) {
+        api_error("CreateJobObjectW/SetInformationJobObject(lifetime)", GetLastError(), NULL, 0);
+        if (lifetime_job) CloseHandle(lifetime_job);
+        lifetime_job = NULL;
+    }
     logf_("supervising %ls\\{edr-sensor,edr-detect,edr-respond}.exe as %ls; status in %ls", cfg.bin_dir, self_sid, cfg.status_file);
     for (;;) {
         ULONGLONG now = GetTickCount64();
@@ -500,6 +516,7 @@ static int parse_options(int argc, wchar_t **argv, int from)
     if (slash) *slash = 0;
     wcscpy(cfg.bin_dir, self);
     cfg.status_file[0] = cfg.log_dir[0] = cfg.sensor_args[0] = 0;
+    cfg.healthy_ms = HEALTHY_MS;
     for (int i = from; i < argc; i++) {
         const wchar_t *a = argv[i];
         if (i + 1 >= argc) {
@@ -511,8 +528,16 @@ static int parse_options(int argc, wchar_t **argv, int from)
         else if (!wcscmp(a, L"--status-file")) wcsncpy(cfg.status_file, v, MAX_PATH - 1);
         else if (!wcscmp(a, L"--log-dir")) wcsncpy(cfg.log_dir, v, MAX_PATH - 1);
         else if (!wcscmp(a, L"--sensor-args")) wcsncpy(cfg.sensor_args, v, 1023);
-        else {
-            logf_("unknown option %ls (accepted: --bin-dir, --status-file, --log-dir, --sensor-args)", a);
+        else if (!wcscmp(a, L"--healthy-ms")) {
+            wchar_t *end;
+            unsigned long x = wcstoul(v, &end, 10);
+            if (!*v || *end || x < 100 || x > 86400000) {
+                logf_("--healthy-ms: '%ls' is not a number of milliseconds from 100 to 86400000", v);
+                return -1;
+            }
+            cfg.healthy_ms = (DWORD)x;
+        } else {
+            logf_("unknown option %ls (accepted: --bin-dir, --status-file, --log-dir, --sensor-args, --healthy-ms)", a);
             return -1;
         }
     }
@@ -642,6 +667,6 @@ int wmain(int argc, wchar_t **argv)
         return 0;
     }
     fprintf(stderr, "usage: edr-service.exe install|uninstall|start|stop|query|status|run|service [OPTIONS]\n"
-                    "OPTIONS: --bin-dir DIR --status-file FILE --log-dir DIR --sensor-args \"ARGS\"\n");
+                    "OPTIONS: --bin-dir DIR --status-file FILE --log-dir DIR --sensor-args \"ARGS\" --healthy-ms N\n");
     return 64;
 }

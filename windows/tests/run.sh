@@ -228,6 +228,37 @@ r=$(W "$SERVICE" query 2>&1 | tr -d '\r')
 if grep -q 'deleted' "$WORK/uninstall.log" && [[ "$r" == *"OpenServiceW(edr) failed: error 1060"* ]]; then PASS "service-uninstall" "afterwards: ${r#*: }"
 else FAIL "service-uninstall" "$r $(cat "$WORK/uninstall.log")"; fi
 
+# --- `run` mode (console), a short healthy period: the backoff starts over after it, and
+# every child dies with a killed supervisor (job objects with KILL_ON_JOB_CLOSE).
+BIN2=$WORK/run-bin
+mkdir -p "$BIN2"
+for n in edr-sensor edr-detect edr-respond; do cp "$CHILD" "$BIN2/$n.exe"; done
+BIN2W=$(win "$BIN2")
+T=120 W "$SERVICE" run --bin-dir "$BIN2W" --healthy-ms 2500 2>"$WORK/run.log" &
+RPID=$!
+for _ in $(seq 50); do [ "$(grep -c 'state running' "$BIN2/edr-status.txt" 2>/dev/null)" = 3 ] && break; sleep 0.2; done
+sensor_pid() { tr -d '\r' <"$BIN2/edr-status.txt" | sed -n 's/^edr-sensor.exe pid \([0-9]*\) .*/\1/p'; }
+wait_new_sensor() { # old pid
+    local p
+    for _ in $(seq 60); do p=$(sensor_pid); [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$1" ] && break; sleep 0.2; done
+    echo "$p"
+}
+p1=$(sensor_pid); W taskkill /F /PID "$p1" >/dev/null 2>&1
+p2=$(wait_new_sensor "$p1"); W taskkill /F /PID "$p2" >/dev/null 2>&1 # ran < 2.5 s: 1000 -> 2000 ms
+p3=$(wait_new_sensor "$p2"); sleep 3.5; W taskkill /F /PID "$p3" >/dev/null 2>&1 # ran > 2.5 s: back to 1000 ms
+p4=$(wait_new_sensor "$p3")
+delays=$(grep -o 'edr-sensor.exe (pid [0-9]*) exited.*restarting in [0-9]* ms' "$WORK/run.log" | tr -d '\r' | sed 's/.*after \([0-9]*\) ms; restarting in \([0-9]*\) ms/ran \1 ms -> \2 ms/' | tr '\n' ';')
+if [[ "$delays" =~ ^ran\ [0-9]+\ ms\ -\>\ 1000\ ms\;ran\ [0-9]+\ ms\ -\>\ 2000\ ms\;ran\ [0-9]+\ ms\ -\>\ 1000\ ms\;$ ]]; then
+    PASS "backoff-reset-after-healthy" "$delays"
+else FAIL "backoff-reset-after-healthy" "pids $p1 $p2 $p3 $p4; $delays"; fi
+# Kill the supervisor itself: no child may outlive it.
+W taskkill /F /PID "$(grep -o 'edr-service\[[0-9]*\]' "$WORK/run.log" | head -1 | tr -dc 0-9)" >/dev/null 2>&1
+wait $RPID 2>/dev/null
+left=""
+for _ in $(seq 30); do left=$(pgrep -af 'run-bin.edr-(sensor|detect|respond)\.exe' || true); [ -z "$left" ] && break; sleep 0.2; done
+if [ -z "$left" ]; then PASS "children-die-with-supervisor" "edr-service.exe killed with taskkill /F; no child left"
+else FAIL "children-die-with-supervisor" "$left"; fi
+
 wineserver -k 2>/dev/null
 echo "windows tests: $pass passed, $skip skipped, $fail failed"
 [ $fail = 0 ]
