@@ -43,6 +43,10 @@ for exe in "$SENSOR" "$SERVICE" "$CLIENT" "$CHILD"; do
     esac
 done
 
+# --- the C header says what Sources/EDRCore/Wire.swift says
+if r=$(python3 windows/tests/check-layout.py Sources/EDRCore/Wire.swift windows/common/edr_wire.h); then PASS "wire-constants" "$r"
+else FAIL "wire-constants" "$(echo "$r" | tr '\n' ';')"; fi
+
 # --- --write-frames: the exact bytes a Swift FrameDecoder test can read
 W "$SENSOR" --write-frames "$(win "$WORK")\\frames.bin" --fixture "$FIXW\\ten.fixture" 2>"$WORK/wf.log"
 rc=$?
