@@ -57,6 +57,16 @@ else
     FAIL "write-frames" "sensor rc $rc; $r; $(tail -2 "$WORK/wf.log")"
 fi
 
+# The same bytes through the detector's own decoder (Wire.swift's FrameDecoder, Hello,
+# SensorStats, compiled with this checker; no package build needed).
+if command -v swiftc >/dev/null 2>&1; then
+    if swiftc -O -parse-as-library -o "$WORK/decode-frames" Sources/EDRCore/Wire.swift windows/tests/decode-frames.swift >"$WORK/swiftc.log" 2>&1 \
+        && r=$("$WORK/decode-frames" "$WORK/frames.bin" "$FIX/ten.fixture"); then PASS "swift-framedecoder" "$r"
+    else FAIL "swift-framedecoder" "${r:-$(head -5 "$WORK/swiftc.log")}"; fi
+else
+    SKIP "swift-framedecoder" "no swiftc on PATH: the Swift decoder was not run on the frames file"
+fi
+
 SID=$(W "$CLIENT" --whoami | tr -d '\r')
 case "$SID" in S-1-*) PASS "client-sid" "this Wine user is $SID" ;; *) FAIL "client-sid" "$SID" ;; esac
 
