@@ -324,7 +324,7 @@ static void serve_client(HANDLE pipe)
         }
         if (w == WAIT_OBJECT_0 + 2) break;
         DWORD n = 0;
-        if (HasOverlappedIoCompleted(&rov)) {
+        if (read_pending && HasOverlappedIoCompleted(&rov)) {
             read_pending = 0;
             if (!GetOverlappedResult(pipe, &rov, &n, FALSE)) {
                 why = GetLastError() == ERROR_BROKEN_PIPE ? "closed by peer" : "read failed";
@@ -563,6 +563,10 @@ int wmain(int argc, wchar_t **argv)
         }
     }
     if (!opt.write_frames) {
+        if (_wcsnicmp(opt.pipe_name, L"\\\\.\\pipe\\", 9) != 0 || !opt.pipe_name[9]) {
+            edr_log("--pipe: '%ls' is not a local pipe name (\\\\.\\pipe\\NAME)", opt.pipe_name);
+            return 64;
+        }
         if (!opt.client_sid_text) {
             edr_log("--client-sid is required: the detector's account SID, e.g. S-1-5-21-...-1001");
             return 64;

@@ -566,6 +566,12 @@ static int install(int argc, wchar_t **argv)
     swprintf(cmd, 4096, L"\"%ls\" service --bin-dir \"%ls\" --status-file \"%ls\" --log-dir \"%ls\"%ls%ls%ls", self,
              cfg.bin_dir, cfg.status_file, cfg.log_dir, cfg.sensor_args[0] ? L" --sensor-args \"" : L"", cfg.sensor_args,
              cfg.sensor_args[0] ? L"\"" : L"");
+    for (int i = 0; i < 3; i++) {
+        wchar_t exe[MAX_PATH * 2];
+        swprintf(exe, MAX_PATH * 2, L"%ls\\%ls", cfg.bin_dir, children[i].exe);
+        if (GetFileAttributesW(exe) == INVALID_FILE_ATTRIBUTES)
+            logf_("warning: %ls does not exist (yet); the service will retry it with backoff", exe);
+    }
     SC_HANDLE scm = open_scm(SC_MANAGER_CREATE_SERVICE);
     if (!scm) return 1;
     SC_HANDLE svc = CreateServiceW(scm, SERVICE_NAME, L"EDR agent", SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS,

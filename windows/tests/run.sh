@@ -156,6 +156,10 @@ r=$(W "$SENSOR" --client-sid nobody 2>&1); rc=$?; r=$(echo "$r" | tr -d '\r')
 if [ $rc = 64 ] && [[ "$r" == *"--client-sid: 'nobody' is not a SID"* ]]; then PASS "bad-argument-client-sid" "$r"
 else FAIL "bad-argument-client-sid" "exit $rc: $r"; fi
 
+r=$(W "$SENSOR" --client-sid "$SID" --pipe foo 2>&1); rc=$?; r=$(echo "$r" | tr -d '\r')
+if [ $rc = 64 ] && [[ "$r" == *"--pipe: 'foo' is not a local pipe name"* ]]; then PASS "bad-argument-pipe" "$r"
+else FAIL "bad-argument-pipe" "exit $rc: $r"; fi
+
 # --- the real-time ETW session
 W "$SENSOR" --client-sid "$SID" --pipe "$PIPE-e" >"$WORK/etw.log" 2>&1 &
 SPID=$!
