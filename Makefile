@@ -29,7 +29,7 @@ DEB_VERSION := $(VERSION)-1
 DEB_ROOT   := .build/deb/edr_$(DEB_VERSION)_$(DEB_ARCH)
 DEB_DEPENDS := libc6 (>= 2.36), libstdc++6, libgcc-s1, libbpf1, libelf1, zlib1g, libyara9, libpcre2-8-0, libseccomp2, libcap2, adduser
 
-.PHONY: all deps pydeps bpf build release run test fuzz mutants bench clean static install deb
+.PHONY: all deps pydeps bpf build release run test fuzz mutants bench clean static install deb windows windows-deps test-windows
 
 all: build
 
@@ -142,6 +142,54 @@ deb: deps
 	cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -type f -print0 | sort -z | xargs -0 md5sum | sed 's| \./| |' > DEBIAN/md5sums
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) .build/deb/
 	@ls -l .build/deb/*.deb
+
+# The native Windows programs (windows/), cross-compiled with MinGW-w64 into .build/windows:
+# PE32+ x86-64, C11, warnings are errors. `make test-windows` runs them under Wine
+# (windows/tests/run.sh); the Swift edr-detect.exe/edr-respond.exe are built with Swift for
+# Windows, not here.
+WIN_CC     := x86_64-w64-mingw32-gcc
+WIN_OUT    := .build/windows
+WIN_CFLAGS := -std=c11 -municode -O2 -Wall -Wextra -Werror -D_WIN32_WINNT=0x0A00 -DUNICODE -D_UNICODE
+WIN_LDFLAGS := -static -ladvapi32
+WIN_WIRE   := windows/common/edr_wire.c windows/common/edr_wire.h
+WIN_EXES   := $(WIN_OUT)/edr-sensor.exe $(WIN_OUT)/edr-service.exe $(WIN_OUT)/pipe-client.exe $(WIN_OUT)/test-child.exe
+WIN_APT    := gcc-mingw-w64-x86-64
+# Debian 12's Wine 8.0: `wine` (the launcher and sc/net/taskkill) and `wine64` (the 64-bit loader).
+WINE_APT   := wine wine64
+
+windows-deps:
+	@missing=""; for p in $(WIN_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+windows: windows-deps
+	@$(MAKE) --no-print-directory $(WIN_EXES)
+
+$(WIN_OUT)/edr-sensor.exe: windows/sensor/*.c windows/sensor/*.h $(WIN_WIRE)
+	@mkdir -p $(WIN_OUT)
+	$(WIN_CC) $(WIN_CFLAGS) -o $@ windows/sensor/*.c windows/common/edr_wire.c $(WIN_LDFLAGS)
+
+$(WIN_OUT)/edr-service.exe: windows/service/service.c
+	@mkdir -p $(WIN_OUT)
+	$(WIN_CC) $(WIN_CFLAGS) -o $@ $< $(WIN_LDFLAGS)
+
+$(WIN_OUT)/pipe-client.exe: windows/tests/pipe-client.c $(WIN_WIRE)
+	@mkdir -p $(WIN_OUT)
+	$(WIN_CC) $(WIN_CFLAGS) -o $@ $< windows/common/edr_wire.c $(WIN_LDFLAGS)
+
+$(WIN_OUT)/test-child.exe: windows/tests/test-child.c
+	@mkdir -p $(WIN_OUT)
+	$(WIN_CC) $(WIN_CFLAGS) -o $@ $< $(WIN_LDFLAGS)
+
+test-windows: windows
+	@missing=""; for p in $(WINE_APT) file python3; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	WIN_OUT=$(WIN_OUT) windows/tests/run.sh
 
 clean:
 	rm -rf .build $(STATIC)
