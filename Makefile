@@ -81,8 +81,12 @@ release: bpf
 run: release
 	$$($(SWIFT) build -c release --show-bin-path)/edr run --config $(CONFIG)
 
-test: build pydeps deb
-	EDR_PYTHON=$(CURDIR)/$(PYENV)/bin/python EDR_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --no-parallel
+# The Windows programs are built and run under Wine first (test-windows); the Swift suite then
+# feeds the real edr-sensor.exe records and decodes its frames (EDR_WINDOWS_BIN).
+test: build pydeps deb test-windows
+	EDR_PYTHON=$(CURDIR)/$(PYENV)/bin/python EDR_BIN_DIR=$$($(SWIFT) build --show-bin-path) \
+		EDR_WINDOWS_BIN=$(CURDIR)/$(WIN_OUT) WINEPREFIX=$(CURDIR)/.build/wineprefix \
+		$(SWIFT) test --no-parallel
 
 # The structure-aware fuzz test (Tests/EDRDetectTests/FuzzTests.swift), long: FUZZ_ITERATIONS
 # connections; EDR_FUZZ_SEED=n for another seed.

@@ -58,6 +58,7 @@ public struct WindowsEventDecoder: Sendable {
             case WindowsProvider.kernelRegistry: out = try kernelRegistry(r, &d)
             case WindowsProvider.dnsClient: out = try dnsClient(r, &d)
             case WindowsProvider.powerShell: out = try powerShell(r, &d)
+            case WindowsProvider.edrSensor: out = try sensorRecord(r, &d)
             default: out = nil
             }
         } catch {
@@ -492,6 +493,27 @@ public struct WindowsEventDecoder: Sendable {
                                          ("Path", .string(path)), ("ProcessId", .int(Int64(r.processID)))]
         addProcess(&f, pid: r.processID, at: r.timestamp)
         return [Event(logsource: WindowsLogSources.psScript, timestamp: r.unixTime, fields: f)]
+    }
+
+    // MARK: The sensor's own records
+
+    /// Event 1 v0, the drive-letter map: u16 count, then count pairs of UTF-16 strings (drive
+    /// "C:", device "\Device\HarddiskVolume3"). It replaces the map the decoder had.
+    private mutating func sensorRecord(_ r: ETWRecord, _ d: inout UserDataReader) throws(ETWDecodeError) -> [Event]? {
+        guard r.eventID == 1, r.version == 0 else { return nil }
+        let count = Int(try d.u16("DriveCount"))
+        var map: [String: String] = [:]
+        for i in 0..<count {
+            let drive = try d.utf16z("Drive[\(i)]")
+            let device = try d.utf16z("Device[\(i)]")
+            guard drive.count == 2, drive.last == ":", let letter = drive.first, letter.isASCII, letter.isLetter else {
+                throw d.fail("Drive[\(i)]", "\"\(drive)\" is not a drive letter")
+            }
+            guard device.hasPrefix("\\") else { throw d.fail("Device[\(i)]", "\"\(device)\" is not a kernel device path") }
+            map[device] = drive.uppercased()
+        }
+        deviceMap = map
+        return []
     }
 
     // MARK: Paths

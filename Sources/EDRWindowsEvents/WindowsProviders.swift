@@ -8,6 +8,9 @@ public enum WindowsProvider {
     public static let kernelRegistry = WindowsGUID(0x70EB_4F03, 0xC1DE, 0x4F73, [0xA0, 0x51, 0x33, 0xD1, 0x3D, 0x54, 0x13, 0xBD])
     public static let dnsClient = WindowsGUID(0x1C95_126E, 0x7EEA, 0x49A9, [0xA3, 0xFE, 0xA3, 0x78, 0xB0, 0x3D, 0xDB, 0x4D])
     public static let powerShell = WindowsGUID(0xA0C1_853B, 0x5C40, 0x4B15, [0x87, 0x66, 0x3C, 0xF1, 0xC5, 0x8F, 0x98, 0x5A])
+    /// The sensor's own records (windows/sensor/devices.c), not an ETW provider: event 1 v0 is
+    /// the drive-letter map.
+    public static let edrSensor = WindowsGUID(0x8E7B_3C1A, 0x4D2F, 0x4A6B, [0x9C, 0x5E, 0x2F, 0x1D, 0x0A, 0x3B, 0x7C, 0x64])
 
     public static func name(_ g: WindowsGUID) -> String? {
         switch g {
@@ -17,6 +20,7 @@ public enum WindowsProvider {
         case kernelRegistry: return "Microsoft-Windows-Kernel-Registry"
         case dnsClient: return "Microsoft-Windows-DNS-Client"
         case powerShell: return "Microsoft-Windows-PowerShell"
+        case edrSensor: return "edr-sensor"
         default: return nil
         }
     }

@@ -604,6 +604,7 @@ int wmain(int argc, wchar_t **argv)
         uint8_t hello[EDR_HELLO_FRAME_SIZE];
         edr_hello_frame(hello, EDR_ROLE_SENSOR, GetCurrentProcessId(), 1);
         int rc = write_all(frames_file, hello, sizeof hello);
+        if (rc == 0 && !opt.fixture) edr_emit_device_map();
         if (rc == 0) rc = opt.fixture ? edr_fixture_run(opt.fixture) : (edr_etw_run() ? -1 : 0);
         if (!opt.fixture) refresh_etw_loss();
         uint8_t st[1024];
@@ -631,6 +632,7 @@ int wmain(int argc, wchar_t **argv)
             WaitForSingleObject(edr_stop_event, INFINITE);
         }
     } else {
+        edr_emit_device_map();
         ULONG e = edr_etw_run();
         if (e != 0) {
             edr_log("ETW source failed (error %lu); exiting", (unsigned long)e);

@@ -32,6 +32,14 @@ void edr_etw_stop(void);
 /* Fills `loss` from ControlTraceW(EVENT_TRACE_CONTROL_QUERY); 0 or the error code. */
 ULONG edr_etw_query(struct edr_etw_loss *loss);
 
+/* devices.c: one record of the sensor's own provider (EDR_SENSOR_PROVIDER, event 1, version
+ * 0) naming each drive letter's kernel device (QueryDosDeviceW), delivered through
+ * edr_sensor_on_event before the ETW session starts, so the detector can write
+ * "\Device\HarddiskVolume3\Windows" as "C:\Windows" as SigmaHQ rules do. User data: u16 count,
+ * then count pairs of NUL-terminated UTF-16LE strings (drive "C:", device path). A recording
+ * (--fixture) carries the map the recording sensor sent; none is added then. */
+void edr_emit_device_map(void);
+
 /* fixture.c: checks the whole file (any malformed record is an error naming its index and
  * offset; nothing is delivered then), then delivers every record through
  * edr_sensor_on_event. 0, or -1 with the reason logged. */
