@@ -45,8 +45,6 @@ int edr_peer_cred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
 int edr_pidfd_open(int32_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int edr_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
 int edr_prctl_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
-int edr_prctl_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
-int edr_prctl_set_name(const char *name) { return prctl(PR_SET_NAME, name, 0, 0, 0); }
 
 int edr_raw_execve(const char *path) {
     char *const argv[] = { (char *)path, NULL };
@@ -71,7 +69,6 @@ int edr_raw_socket(int domain, int type) { return (int)syscall(SYS_socket, domai
 int edr_errno(void) { return errno; }
 
 int edr_prctl_set_dumpable(int on) { return prctl(PR_SET_DUMPABLE, on, 0, 0, 0); }
-int edr_prctl_get_dumpable(void) { return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0); }
 
 #ifndef LANDLOCK_CREATE_RULESET_VERSION
 #define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)

@@ -9,8 +9,6 @@
 uint32_t edr_scmp_act_allow(void) { return SCMP_ACT_ALLOW; }
 uint32_t edr_scmp_act_errno(uint16_t err) { return SCMP_ACT_ERRNO(err); }
 uint32_t edr_scmp_act_kill_process(void) { return SCMP_ACT_KILL_PROCESS; }
-uint32_t edr_scmp_act_log(void) { return SCMP_ACT_LOG; }
-
 int edr_seccomp_rule(scmp_filter_ctx ctx, uint32_t action, int nr) {
     return seccomp_rule_add(ctx, action, nr, 0);
 }
@@ -24,8 +22,6 @@ int edr_seccomp_rule_arg_masked_eq(scmp_filter_ctx ctx, uint32_t action, int nr,
     return seccomp_rule_add(ctx, action, nr, 1, SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, mask, value));
 }
 int edr_seccomp_set_tsync(scmp_filter_ctx ctx, int on) { return seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, on ? 1 : 0); }
-int edr_seccomp_set_nnp(scmp_filter_ctx ctx, int on) { return seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, on ? 1 : 0); }
-
 int edr_seccomp_export(scmp_filter_ctx ctx, uint8_t **out, size_t *len) {
     int fd = memfd_create("edr-seccomp", MFD_CLOEXEC);
     if (fd < 0) return -errno;

@@ -1,6 +1,5 @@
 import EDRCore
 import EDRSystem
-import EDRYara
 
 /// Decoders for the records the BPF programs write (layout: bpf/edr_events.h). Every offset
 /// and length is checked: a record that does not fit its own header is an error, never a crash.

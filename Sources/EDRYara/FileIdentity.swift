@@ -1,33 +1,16 @@
+import EDRCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// Who a file is, from fstat: a replaced or rewritten file gets a new identity (new inode,
-/// or new size/ctime), so a cached verdict is never reused for different content.
-public struct FileIdentity: Hashable, Sendable, CustomStringConvertible {
-    public var device: UInt64
-    public var inode: UInt64
-    public var size: Int64
-    public var ctimeSeconds: Int64
-    public var ctimeNanoseconds: Int64
-
-    public init(device: UInt64, inode: UInt64, size: Int64, ctimeSeconds: Int64, ctimeNanoseconds: Int64) {
-        self.device = device
-        self.inode = inode
-        self.size = size
-        self.ctimeSeconds = ctimeSeconds
-        self.ctimeNanoseconds = ctimeNanoseconds
-    }
-
+extension FileIdentity {
     /// The identity of an open file, or nil when fstat fails.
     public init?(fd: Int32) {
         guard let st = FileStat(fd: fd) else { return nil }
         self = st.identity
     }
-
-    public var description: String { "dev=\(device) ino=\(inode) size=\(size) ctime=\(ctimeSeconds).\(ctimeNanoseconds)" }
 }
 
 /// The parts of `struct stat` the scanner needs.

@@ -1,3 +1,4 @@
+import EDRCore
 import Foundation
 
 /// Verdicts keyed by `FileIdentity`, bounded (LRU eviction) and expiring (TTL). Thread-safe.

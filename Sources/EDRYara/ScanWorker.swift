@@ -1,3 +1,4 @@
+import EDRCore
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import EDRCore
 import Foundation
 import Testing
 @testable import EDRYara

@@ -7,9 +7,5 @@
 /// Name of a capability number ("cap_bpf"), or NULL. The caller frees with edr_cap_free.
 char *edr_cap_name(int cap);
 void edr_cap_free(void *p);
-/// Capability number for a name such as "cap_kill" or "CAP_KILL"; -1 if unknown.
-int edr_cap_from_name(const char *name);
-/// Highest capability number the running kernel knows.
-int edr_cap_max_bits(void);
 #endif
 #endif

@@ -20,8 +20,6 @@ int edr_peer_cred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 int edr_pidfd_open(int32_t pid);
 int edr_pidfd_send_signal(int pidfd, int sig);
 int edr_prctl_set_no_new_privs(void);
-int edr_prctl_set_pdeathsig(int sig);
-int edr_prctl_set_name(const char *name);
 /// execve through the raw syscall, for tests that prove it is denied.
 int edr_raw_execve(const char *path);
 int edr_raw_execveat(const char *path);
@@ -33,7 +31,6 @@ int edr_raw_socket(int domain, int type);
 int edr_errno(void);
 /// PR_SET_DUMPABLE 0: no core dumps, /proc/PID owned by root, no ptrace by the same uid.
 int edr_prctl_set_dumpable(int on);
-int edr_prctl_get_dumpable(void);
 
 /// Landlock (linux/landlock.h): the highest ABI the kernel supports, or -1/errno.
 int edr_landlock_abi(void);

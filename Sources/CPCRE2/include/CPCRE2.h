@@ -8,8 +8,6 @@ static inline uint32_t edr_pcre2_caseless(void) { return PCRE2_CASELESS; }
 static inline uint32_t edr_pcre2_multiline(void) { return PCRE2_MULTILINE; }
 static inline uint32_t edr_pcre2_dotall(void) { return PCRE2_DOTALL; }
 static inline uint32_t edr_pcre2_utf(void) { return PCRE2_UTF; }
-static inline uint32_t edr_pcre2_ucp(void) { return PCRE2_UCP; }
 static inline uint32_t edr_pcre2_no_utf_check(void) { return PCRE2_NO_UTF_CHECK; }
 static inline uint32_t edr_pcre2_jit_complete(void) { return PCRE2_JIT_COMPLETE; }
-static inline size_t edr_pcre2_zero_terminated(void) { return PCRE2_ZERO_TERMINATED; }
 #endif

@@ -9,7 +9,6 @@
 uint32_t edr_scmp_act_allow(void);
 uint32_t edr_scmp_act_errno(uint16_t err);
 uint32_t edr_scmp_act_kill_process(void);
-uint32_t edr_scmp_act_log(void);
 
 // seccomp_rule_add is variadic; these are the fixed-arity forms the agent uses.
 int edr_seccomp_rule(scmp_filter_ctx ctx, uint32_t action, int syscall_nr);
@@ -19,8 +18,6 @@ int edr_seccomp_rule_arg_masked_eq(scmp_filter_ctx ctx, uint32_t action, int sys
 
 /// Sets TSYNC so that seccomp_load applies the filter to every thread of the process.
 int edr_seccomp_set_tsync(scmp_filter_ctx ctx, int on);
-/// Leaves PR_SET_NO_NEW_PRIVS to the caller (the spawn helper sets it itself).
-int edr_seccomp_set_nnp(scmp_filter_ctx ctx, int on);
 
 /// Exports the filter as classic BPF into a malloc'd buffer (*out, *len bytes). 0 or -errno.
 int edr_seccomp_export(scmp_filter_ctx ctx, uint8_t **out, size_t *len);

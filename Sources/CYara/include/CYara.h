@@ -11,18 +11,12 @@
 // ---------------------------------------------------------------------------
 
 static inline int edr_yr_callback_msg_rule_matching(void) { return CALLBACK_MSG_RULE_MATCHING; }
-static inline int edr_yr_callback_msg_too_many_matches(void) { return CALLBACK_MSG_TOO_MANY_MATCHES; }
 static inline int edr_yr_callback_continue(void) { return CALLBACK_CONTINUE; }
-static inline int edr_yr_callback_abort(void) { return CALLBACK_ABORT; }
-static inline int edr_yr_error_level_error(void) { return YARA_ERROR_LEVEL_ERROR; }
 static inline int edr_yr_error_level_warning(void) { return YARA_ERROR_LEVEL_WARNING; }
 static inline int edr_yr_error_success(void) { return ERROR_SUCCESS; }
 static inline int edr_yr_error_scan_timeout(void) { return ERROR_SCAN_TIMEOUT; }
-static inline int edr_yr_error_insufficient_memory(void) { return ERROR_INSUFFICIENT_MEMORY; }
-static inline int edr_yr_error_could_not_map_file(void) { return ERROR_COULD_NOT_MAP_FILE; }
 static inline int edr_yr_error_too_many_matches(void) { return ERROR_TOO_MANY_MATCHES; }
 static inline int edr_yr_meta_type_integer(void) { return META_TYPE_INTEGER; }
-static inline int edr_yr_meta_type_string(void) { return META_TYPE_STRING; }
 static inline int edr_yr_meta_type_boolean(void) { return META_TYPE_BOOLEAN; }
 
 static inline const char *edr_yr_rule_identifier(const YR_RULE *rule) { return rule->identifier; }
