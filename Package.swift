@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         // Thin C shims: one per system library, plus the spawn helper.
@@ -32,7 +33,9 @@ let package = Package(
 
         // Portable: the event model, wire protocol, configuration, alerts' JSON, logging. The
         // operating-system calls it makes are all in EDRCore/Platform.swift.
-        .target(name: "EDRCore", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")], swiftSettings: strict),
+        .target(name: "EDRCore", dependencies: [
+            .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
         // POSIX and Linux system code: Unix sockets, descriptors handed to children, systemd,
         // /proc. Confinement (seccomp, Landlock, no_new_privs) apart, in its own module.
         .target(name: "EDRSystem", dependencies: ["EDRCore", "CLinux"], swiftSettings: strict),

@@ -1,3 +1,5 @@
+import Logging
+
 
 /// Operational log: one line per message on standard error, prefixed with the process name.
 /// Alerts never go here; they have their own stream.
@@ -44,12 +46,28 @@ public enum Log {
     /// their own (the journal stamps them).
     nonisolated(unsafe) public private(set) static var toJournal = false
 
-    /// Set once at process start, before any thread is spawned.
+    /// Set once at process start, before any thread is spawned. Installs the agent's line
+    /// format as swift-log's handler (the first call only: swift-log allows one bootstrap per
+    /// process), so every `Logger` in the process — ours and any library's — writes the same
+    /// lines to standard error.
     public static func setup(component: String, level: Level) {
         Self.component = component
         Self.minimum = level
         Self.toJournal = stderrIsJournal()
+        if !bootstrapped {
+            bootstrapped = true
+            LoggingSystem.bootstrap { label in AgentLogHandler(label: label) }
+        }
+        logger = Logger(label: component)
+        logger.logLevel = level.swiftLog
     }
+
+    nonisolated(unsafe) private static var bootstrapped = false
+    nonisolated(unsafe) private static var logger: Logger = {
+        var l = Logger(label: "edr") { label in AgentLogHandler(label: label) }
+        l.logLevel = .info
+        return l
+    }()
 
     static func stderrIsJournal() -> Bool {
         guard let v = Platform.environment("JOURNAL_STREAM") else { return false }
@@ -62,23 +80,73 @@ public enum Log {
     /// sd-daemon(3) priority of a level.
     static func priority(_ level: Level) -> Int { [7, 6, 4, 3][level.rawValue] }
 
-    public static func debug(_ message: @autoclosure () -> String) { write(.debug, message) }
-    public static func info(_ message: @autoclosure () -> String) { write(.info, message) }
-    public static func warning(_ message: @autoclosure () -> String) { write(.warning, message) }
-    public static func error(_ message: @autoclosure () -> String) { write(.error, message) }
+    // The level is compared here first: a message below it is never built (autoclosure).
+    public static func debug(_ message: @autoclosure () -> String) {
+        if minimum <= .debug { logger.debug("\(message())") }
+    }
+    public static func info(_ message: @autoclosure () -> String) {
+        if minimum <= .info { logger.info("\(message())") }
+    }
+    public static func warning(_ message: @autoclosure () -> String) {
+        if minimum <= .warning { logger.warning("\(message())") }
+    }
+    public static func error(_ message: @autoclosure () -> String) {
+        if minimum <= .error { logger.error("\(message())") }
+    }
 
-    private static func write(_ level: Level, _ message: () -> String) {
-        guard level >= minimum else { return }
-        let text = pathNames.isEmpty ? message() : displayPaths(message())
-        let line: String
+    /// One line as the agent writes it: "<timestamp> component[pid] level: text", or on the
+    /// journal "<priority>component[pid] level: text" (the journal stamps it).
+    static func line(_ level: Level, component: String, _ text: String) -> String {
+        let text = pathNames.isEmpty ? text : displayPaths(text)
         if toJournal {
-            line = "<\(priority(level))>\(component)[\(Platform.processID)] \(level.label): \(text)\n"
-        } else {
-            let now = Platform.realtime()
-            line = "\(formatTimestamp(seconds: now.seconds, nanos: now.nanos, fractionDigits: 3)) \(component)[\(Platform.processID)] \(level.label): \(text)\n"
+            return "<\(priority(level))>\(component)[\(Platform.processID)] \(level.label): \(text)\n"
         }
-        let bytes = Array(line.utf8)
-        Platform.writeStandardError(bytes)
+        let now = Platform.realtime()
+        return "\(formatTimestamp(seconds: now.seconds, nanos: now.nanos, fractionDigits: 3)) \(component)[\(Platform.processID)] \(level.label): \(text)\n"
+    }
+}
+
+extension Log.Level {
+    var swiftLog: Logger.Level {
+        switch self {
+        case .debug: .debug
+        case .info: .info
+        case .warning: .warning
+        case .error: .error
+        }
+    }
+
+    init(_ level: Logger.Level) {
+        switch level {
+        case .trace, .debug: self = .debug
+        case .info, .notice: self = .info
+        case .warning: self = .warning
+        case .error, .critical: self = .error
+        }
+    }
+}
+
+/// swift-log's handler for the agent: the line format above, written to standard error in one
+/// call. Metadata, if a library attaches any, follows the text as key=value pairs.
+public struct AgentLogHandler: LogHandler {
+    public let label: String
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+
+    public init(label: String) { self.label = label }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var text = "\(event.message)"
+        let all = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        if !all.isEmpty {
+            text += " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        }
+        Platform.writeStandardError(Array(Log.line(Log.Level(event.level), component: label, text).utf8))
     }
 }
 

@@ -80,11 +80,11 @@ public enum Platform {
         var buf = [CChar](repeating: 0, count: 256)
         var size = DWORD(buf.count - 1)
         guard GetComputerNameA(&buf, &size) else { return "" }
-        return String(cString: buf)
+        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         #else
         var buf = [CChar](repeating: 0, count: 256)
         gethostname(&buf, 255)
-        return String(cString: buf)
+        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         #endif
     }
 
