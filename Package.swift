@@ -64,7 +64,9 @@ let package = Package(
         .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
         .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSystem", "EDRSigma", "EDRYara"]),
         .testTarget(name: "EDRWindowsEventsTests", dependencies: ["EDRWindowsEvents", "EDRDetect", "EDRSigma", "EDRCore"]),
-        .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRRespond", "EDRCore", "EDRSystem", "EDRConfinement"]),
+        .testTarget(name: "EDRSensorLinuxTests", dependencies: ["EDRSensorLinux", "EDRCore"]),
+        .testTarget(name: "EDRRespondTests", dependencies: ["EDRRespond", "EDRCore", "EDRSystem"]),
+        .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRCore", "EDRSystem", "EDRConfinement"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EDRCore", "EDRSystem", "CLinux"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
