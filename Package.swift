@@ -66,6 +66,7 @@ let package = Package(
         .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
         .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSystem", "EDRSigma", "EDRYara"]),
         .testTarget(name: "EDRWindowsEventsTests", dependencies: ["EDRWindowsEvents", "EDRDetect", "EDRSigma", "EDRCore"]),
+        .testTarget(name: "EDRRegexTests", dependencies: ["EDRRegex", "EDRCore"]),
         .testTarget(name: "EDRSensorLinuxTests", dependencies: ["EDRSensorLinux", "EDRCore"]),
         .testTarget(name: "EDRRespondTests", dependencies: ["EDRRespond", "EDRCore", "EDRSystem"]),
         .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRCore", "EDRSystem", "EDRConfinement"]),

@@ -52,6 +52,19 @@ public final class PCREPattern: @unchecked Sendable {
 
     deinit { pcre2_code_free_8(code) }
 
+    /// Whether this pattern runs as JIT code (`RegexJIT.enabled` when it was compiled, and a
+    /// PCRE2 built with JIT for this machine).
+    public var isJITCompiled: Bool {
+        var size = 0
+        return pcre2_pattern_info_8(code, UInt32(PCRE2_INFO_JITSIZE), &size) == 0 && size > 0
+    }
+
+    /// Whether this machine's PCRE2 can JIT-compile at all.
+    public static var jitSupported: Bool {
+        var yes: UInt32 = 0
+        return pcre2_config_8(UInt32(PCRE2_CONFIG_JIT), &yes) >= 0 && yes == 1
+    }
+
     /// Unanchored search of `subject`. `matchData` is a `PCREMatchData.pointer` the caller owns.
     @inlinable
     public func matches(_ subject: UnsafeBufferPointer<UInt8>, _ matchData: OpaquePointer) -> Bool {
