@@ -43,8 +43,10 @@ let package = Package(
         // Windows only (named-pipe transport, token checks); empty elsewhere. This machine has
         // no Swift for Windows, so its body is not compiled here (docs/windows.md).
         .target(name: "EDRWindows", dependencies: ["EDRCore"], swiftSettings: strict),
-        .target(name: "EDRSigma", dependencies: ["EDRCore", "CPCRE2", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
-        .target(name: "EDRIOC", dependencies: ["EDRCore", "CPCRE2"], swiftSettings: strict),
+        // Portable: the one PCRE2 wrapper (Sigma's `re`, IOC path regexes), JIT switch included.
+        .target(name: "EDRRegex", dependencies: ["EDRCore", "CPCRE2"], swiftSettings: strict),
+        .target(name: "EDRSigma", dependencies: ["EDRCore", "EDRRegex", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        .target(name: "EDRIOC", dependencies: ["EDRCore", "EDRRegex"], swiftSettings: strict),
         .target(name: "EDRYara", dependencies: ["EDRCore", "EDRSystem", "CYara", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         // Portable: ETW records and Windows event logs decoded to Sysmon-named events.
         .target(name: "EDRWindowsEvents", dependencies: ["EDRCore"], swiftSettings: strict),
@@ -63,11 +65,14 @@ let package = Package(
 
         .testTarget(name: "EDRCoreTests", dependencies: ["EDRCore", "EDRSystem"]),
         .testTarget(name: "EDRSigmaTests", dependencies: ["EDRSigma", "EDRCore"], exclude: ["Oracle"]),
-        .testTarget(name: "EDRIOCTests", dependencies: ["EDRIOC", "EDRCore"]),
+        .testTarget(name: "EDRIOCTests", dependencies: ["EDRIOC", "EDRCore", "EDRRegex"]),
         .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
         .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSystem", "EDRSigma", "EDRYara"]),
         .testTarget(name: "EDRWindowsEventsTests", dependencies: ["EDRWindowsEvents", "EDRDetect", "EDRSigma", "EDRCore"]),
-        .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRRespond", "EDRCore", "EDRSystem", "EDRConfinement"]),
+        .testTarget(name: "EDRRegexTests", dependencies: ["EDRRegex", "EDRCore"]),
+        .testTarget(name: "EDRSensorLinuxTests", dependencies: ["EDRSensorLinux", "EDRCore"]),
+        .testTarget(name: "EDRRespondTests", dependencies: ["EDRRespond", "EDRCore", "EDRSystem"]),
+        .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRCore", "EDRSystem", "EDRConfinement"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EDRCore", "EDRSystem", "CLinux"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

@@ -62,7 +62,7 @@ static __always_inline void submit(__u32 family, void *record, __u64 size)
 
 /* One step of a path walk, leaf first, each component NUL-terminated, through bpf_loop (a plain
  * loop over 64 components would be unrolled into more states than the verifier accepts).
- * Shared by the exec record (process.bpf.c) and the telemetry records (edr_telemetry_bpf.h);
+ * Shared by the exec record (process.bpf.c) and the telemetry records (edr_tel_paths.h);
  * each step callback looks up its own per-CPU scratch buffer and calls this. */
 struct edr_walk {
     struct dentry *dentry;

@@ -1,56 +1,5 @@
-import CPCRE2
 import EDRCore
-
-/// One compiled PCRE2 pattern (JIT when available). The code is immutable and shared across
-/// threads; match data is per call.
-final class PCRE2Pattern: @unchecked Sendable {
-    let code: OpaquePointer
-    let source: String
-
-    /// Compiles `source`; on failure returns the message and the offset in the pattern.
-    static func compile(_ source: String, options: UInt32 = 0) -> Result<PCRE2Pattern, PatternError> {
-        var err: Int32 = 0
-        var off: Int = 0
-        let code: OpaquePointer? = source.utf8.withContiguousStorageIfAvailable { bp in
-            pcre2_compile_8(bp.baseAddress, bp.count, options, &err, &off, nil)
-        } ?? Array(source.utf8).withUnsafeBufferPointer { bp in
-            pcre2_compile_8(bp.baseAddress, bp.count, options, &err, &off, nil)
-        }
-        guard let code else {
-            var buf = [UInt8](repeating: 0, count: 256)
-            let n = pcre2_get_error_message_8(err, &buf, buf.count)
-            let msg = n > 0 ? String(decoding: buf[0..<Int(n)], as: UTF8.self) : "error \(err)"
-            return .failure(PatternError(message: msg, offset: off))
-        }
-        if RegexJIT.enabled { _ = pcre2_jit_compile_8(code, edr_pcre2_jit_complete()) }
-        return .success(PCRE2Pattern(code: code, source: source))
-    }
-
-    private init(code: OpaquePointer, source: String) {
-        self.code = code
-        self.source = source
-    }
-
-    deinit { pcre2_code_free_8(code) }
-
-    func matches(_ subject: UnsafeBufferPointer<UInt8>, _ md: OpaquePointer) -> Bool {
-        let empty: UInt8 = 0
-        return withUnsafePointer(to: empty) { e in
-            pcre2_match_8(code, subject.baseAddress ?? e, subject.count, 0, 0, md, nil) >= 0
-        }
-    }
-
-    var captureCount: Int {
-        var n: UInt32 = 0
-        _ = pcre2_pattern_info_8(code, UInt32(PCRE2_INFO_CAPTURECOUNT), &n)
-        return Int(n)
-    }
-}
-
-struct PatternError: Error {
-    var message: String
-    var offset: Int
-}
+import EDRRegex
 
 /// Path regexes, with two prefilters so that a path matching nothing (the usual case) costs
 /// little: patterns with a required literal are only run when that literal occurs in the path
@@ -58,13 +7,13 @@ struct PatternError: Error {
 /// hits runs its patterns one by one (to name them and apply their exclusions).
 struct PathRegexSet: Sendable {
     struct Entry: Sendable {
-        var pattern: PCRE2Pattern
+        var pattern: PCREPattern
         var label: UInt32
         /// LOKI's third field: a path also matching this is a known false positive.
-        var exclude: PCRE2Pattern?
+        var exclude: PCREPattern?
     }
     private(set) var entries: [Entry] = []
-    private var chunks: [(prefilter: PCRE2Pattern, members: [Int])] = []
+    private var chunks: [(prefilter: PCREPattern, members: [Int])] = []
     /// Entries that can't be combined (backreferences, leading verbs) or whose chunk failed.
     private var standalone: [Int] = []
     private var literals = LiteralIndex([])
@@ -111,10 +60,7 @@ struct PathRegexSet: Sendable {
                 return
             }
             let src = members.map { "(?:" + entries[$0].pattern.source + ")" }.joined(separator: "|")
-            switch PCRE2Pattern.compile(src) {
-            case .success(let p): chunks.append((p, members))
-            case .failure: standalone.append(contentsOf: members)
-            }
+            if let p = try? PCREPattern(src) { chunks.append((p, members)) } else { standalone.append(contentsOf: members) }
         }
         for i in entries.indices {
             if let lit = RegexLiteral.required(entries[i].pattern.source) {
@@ -136,12 +82,12 @@ struct PathRegexSet: Sendable {
     /// Indices of entries matching `path` (exclusions applied).
     func matches(_ path: UnsafeBufferPointer<UInt8>) -> [Int] {
         guard !entries.isEmpty else { return [] }
-        var md: OpaquePointer?
-        defer { if let md { pcre2_match_data_free_8(md) } }
+        var md: PCREMatchData?
         func matchData() -> OpaquePointer {
-            if let md { return md }
-            md = pcre2_match_data_create_8(1, nil)
-            return md!
+            if let md { return md.pointer }
+            let created = PCREMatchData()
+            md = created
+            return created.pointer
         }
         var out: [Int] = []
         func check(_ i: Int) {

@@ -1,4 +1,5 @@
 import EDRCore
+import EDRRegex
 
 /// One compiled test on one field slot (or on every field, for keywords: `field == -1`).
 enum AtomKind {
@@ -6,7 +7,7 @@ enum AtomKind {
     case ac(LitMode, length: Int32)
     case lit(LitMode, [UInt8], cased: Bool)
     case glob([GlobTok], cased: Bool)
-    case regex(PCRERegex)
+    case regex(PCREPattern)
     case isNull
     case exists(Bool)
     case num(NumOp, Double)
@@ -382,11 +383,21 @@ final class UnitBuilder {
 }
 
 final class RegexCache: @unchecked Sendable {
-    var cache: [String: PCRERegex] = [:]
-    func get(_ p: String, _ flags: UInt32) throws -> PCRERegex {
+    var cache: [String: PCREPattern] = [:]
+    /// flags: 1 = i, 2 = m, 4 = s (Sigma `re` sub-modifiers).
+    func get(_ p: String, _ flags: UInt32) throws -> PCREPattern {
         let key = "\(flags)/\(p)"
         if let r = cache[key] { return r }
-        let r = try PCRERegex(p, flags: flags)
+        var options: PCREPattern.Options = [.utf]
+        if flags & 1 != 0 { options.insert(.caseless) }
+        if flags & 2 != 0 { options.insert(.multiline) }
+        if flags & 4 != 0 { options.insert(.dotAll) }
+        let r: PCREPattern
+        do throws(PCREPattern.CompileError) {
+            r = try PCREPattern(p, options: options)
+        } catch {
+            throw RuleError("invalid regular expression at offset \(error.offset): \(error.message)")
+        }
         cache[key] = r
         return r
     }

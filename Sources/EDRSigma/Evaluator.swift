@@ -1,4 +1,5 @@
 import EDRCore
+import EDRRegex
 import Foundation
 
 /// Mutable per-evaluation state, reached through a pointer so the hot path has no
@@ -143,7 +144,7 @@ extension CompiledUnit {
         resolveLayout(event.names, s, unit: unit)
         let c = s.core
         event.values.withUnsafeBufferPointer { values in
-            var ctx = EvalContext(unit: self, c: c, values: values, md: s.md.md)
+            var ctx = EvalContext(unit: self, c: c, values: values, md: s.md.pointer)
             for f in anchorFields { ctx.runAC(f, collect: true) }
             var i = 0
             while i < c.pointee.candCount {

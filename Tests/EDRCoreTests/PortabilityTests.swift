@@ -10,7 +10,7 @@ import Testing
 @Suite("Portable modules")
 struct PortabilityTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let portable = ["EDRCore", "EDRSigma", "EDRWindowsEvents"]
+    static let portable = ["EDRCore", "EDRRegex", "EDRSigma", "EDRWindowsEvents"]
     /// What a portable module may depend on: each other, and libraries that build on Windows.
     static let portableDependencies = Set(portable + ["CPCRE2", "TOMLKit", "Yams", "Logging"])
     static let platformModules: Set<String> = ["Glibc", "Darwin", "CLinux", "CSeccomp", "CCap", "CSpawn", "CLibBPF", "EDRSystem", "EDRConfinement", "WinSDK", "ucrt"]

@@ -1,7 +1,7 @@
 import EDRCore
 import Foundation
 import Testing
-import CPCRE2
+import EDRRegex
 @testable import EDRIOC
 
 /// Repository root, found from this file's path (tests run from a symlinked dev package too).
@@ -447,8 +447,8 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
                 paths.append(#"C:\Windows\System32\"# + l.uppercased() + ".exe")
             }
         }
-        let md = try #require(pcre2_match_data_create_8(1, nil))
-        defer { pcre2_match_data_free_8(md) }
+        let matchData = PCREMatchData()
+        let md = matchData.pointer
         var hits = 0
         for p in paths {
             var q = p
