@@ -112,7 +112,11 @@ public final class Responder {
             return result(.gone, "pid reused or process gone")
         }
         guard edr_pidfd_send_signal(pidfd, SIGKILL) == 0 else {
-            let e = String(cString: strerror(edr_errno()))
+            let code = edr_errno()
+            // ESRCH: it exited (and was reaped) between the start-time check and the signal,
+            // which a process living a millisecond does: gone, not a failure to act.
+            if code == ESRCH { return result(.gone, "exited before the signal") }
+            let e = String(cString: strerror(code))
             Log.error("kill pid \(r.pid): \(e)")
             return result(.failed, e)
         }
