@@ -151,22 +151,9 @@ public struct StatusReport {
 }
 
 /// Writes `bytes` to `path` atomically (a temporary file beside it, then rename), mode 0644.
+/// The supervisor's status and metrics files: a failed write is logged, not fatal.
 func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) {
-    let tmp = path + ".tmp"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-    guard fd >= 0 else { return }
-    var ok = true
-    bytes.withUnsafeBytes { b in
-        var off = 0
-        while off < b.count {
-            let n = write(fd, b.baseAddress! + off, b.count - off)
-            if n <= 0 { ok = false; break }
-            off += n
-        }
-    }
-    fchmod(fd, mode)
-    close(fd)
-    if ok { rename(tmp, path) } else { unlink(tmp) }
+    do { try writeFileAtomically(path, bytes, mode: mode) } catch { Log.warning("\(error)") }
 }
 
 extension StatusReport {

@@ -116,13 +116,7 @@ public struct UnitStart {
         guard args.count == 2 else { throw EDRError("usage: \(CommandLine.arguments[0]) --config FILE (started by its systemd unit)") }
         let path = args[1]
         try TrustedFiles.check(path, what: "configuration file")
-        var env: [String: String] = [:]
-        var p = environ
-        while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-            p += 1
-        }
+        let env = processEnvironment()
         let config: AgentConfig
         do { config = try AgentConfig.load(file: path, environment: env) } catch { throw EDRError("\(error)") }
         let fds = try Systemd.listenFDs()

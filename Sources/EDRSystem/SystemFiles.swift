@@ -37,3 +37,37 @@ public func readAll(fd: Int32, limit: Int = 64 << 20, detail: String? = nil) thr
     }
     return out
 }
+
+/// Writes `bytes` to `path` through `path.tmp` and a rename, so a reader sees the old file or
+/// the new one, never half of one.
+public func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+    let tmp = path + ".tmp"
+    let fd = try syscallRetrying("open", detail: tmp) { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+    do {
+        try bytes.withUnsafeBytes { b in
+            var off = 0
+            while off < b.count {
+                off += try syscallRetrying("write", detail: tmp) { write(fd, b.baseAddress! + off, b.count - off) }
+            }
+        }
+        try syscallRetrying("fchmod", detail: tmp) { fchmod(fd, mode) }
+        close(fd)
+        try syscallRetrying("rename", detail: path) { rename(tmp, path) }
+    } catch {
+        close(fd)
+        unlink(tmp)
+        throw error
+    }
+}
+
+/// The process environment as a dictionary (for `EDR__SECTION__KEY` configuration overrides).
+public func processEnvironment() -> [String: String] {
+    var env: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+        let s = String(cString: entry)
+        if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        p += 1
+    }
+    return env
+}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EDRCore
+import EDRSystem
 import EDRSupervisor
 import Foundation
 
@@ -36,9 +37,7 @@ struct StatusCommand: ParsableCommand {
     }
 
     static func writeAtomically(_ path: String, _ text: String) throws {
-        let tmp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]),
-              rename(tmp, path) == 0 else { throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        do { try writeFileAtomically(path, Array(text.utf8)) } catch { throw ValidationError("cannot write \(path): \(error)") }
     }
 
     func run() throws {

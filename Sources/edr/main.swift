@@ -1,5 +1,6 @@
 import ArgumentParser
 import EDRCore
+import EDRSystem
 import EDRSupervisor
 #if canImport(Glibc)
 import Glibc
@@ -53,16 +54,7 @@ enum ProcessEnvironment {
     static func value(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 }
 
-func environment() -> [String: String] {
-    var env: [String: String] = [:]
-    var p = environ
-    while let entry = p.pointee {
-        let s = String(cString: entry)
-        if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-        p += 1
-    }
-    return env
-}
+func environment() -> [String: String] { processEnvironment() }
 
 func absolutePath(_ path: String) -> String {
     if path.hasPrefix("/") { return path }
