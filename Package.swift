@@ -32,7 +32,7 @@ let package = Package(
 
         // Portable: the event model, wire protocol, configuration, alerts' JSON, logging. The
         // operating-system calls it makes are all in EDRCore/Platform.swift.
-        .target(name: "EDRCore", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")], swiftSettings: strict),
+        .target(name: "EDRCore", dependencies: [.product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         // POSIX and Linux system code: Unix sockets, descriptors handed to children, systemd,
         // /proc. Confinement (seccomp, Landlock, no_new_privs) apart, in its own module.
         .target(name: "EDRSystem", dependencies: ["EDRCore", "CLinux"], swiftSettings: strict),
@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "EDRSigmaTests", dependencies: ["EDRSigma", "EDRCore"], exclude: ["Oracle"]),
         .testTarget(name: "EDRIOCTests", dependencies: ["EDRIOC", "EDRCore"]),
         .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
-        .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSystem", "EDRSigma", "EDRYara"]),
+        .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSystem", "EDRSigma", "EDRYara", "EDRIOC", "EDRWindowsEvents"], exclude: ["ECS"]),
         .testTarget(name: "EDRWindowsEventsTests", dependencies: ["EDRWindowsEvents", "EDRDetect", "EDRSigma", "EDRCore"]),
         .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRRespond", "EDRCore", "EDRSystem", "EDRConfinement"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EDRCore", "EDRSystem", "CLinux"], exclude: ["Fixtures"]),

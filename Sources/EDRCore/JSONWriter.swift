@@ -24,6 +24,8 @@ public struct JSONWriter: Sendable {
     public mutating func string(_ s: String) { separator(); appendString(s) }
     public mutating func int<T: BinaryInteger>(_ v: T) { separator(); bytes.append(contentsOf: String(v).utf8) }
     public mutating func bool(_ v: Bool) { separator(); bytes.append(contentsOf: (v ? "true" : "false").utf8) }
+    /// Bytes that are already a JSON value.
+    public mutating func raw(_ json: [UInt8]) { separator(); bytes.append(contentsOf: json) }
     public mutating func null() { separator(); bytes.append(contentsOf: "null".utf8) }
     public mutating func double(_ v: Double) {
         separator()
