@@ -242,7 +242,7 @@ public enum AlertEncoder {
         if let user = event["User"]?.stringValue ?? process?.user {
             w.key("user"); w.beginObject()
             if let p = process { w.field("id", String(p.uid)) }
-            writeUserName(&w, user, windows: windows)
+            writeUserName(&w, user, windows: windows, domain: false)
             w.endObject()
         }
         if let eff = event["CapEffective"]?.stringValue.flatMap(capabilityNames) {
@@ -267,7 +267,7 @@ public enum AlertEncoder {
             if let puser = event["ParentUser"]?.stringValue ?? parent?.user {
                 w.key("user"); w.beginObject()
                 if let parent { w.field("id", String(parent.uid)) }
-                writeUserName(&w, puser, windows: windows)
+                writeUserName(&w, puser, windows: windows, domain: false)
                 w.endObject()
             }
             w.endObject()
@@ -308,11 +308,11 @@ public enum AlertEncoder {
         return names
     }
 
-    /// user.name, and user.domain for "DOMAIN\name".
-    static func writeUserName(_ w: inout JSONWriter, _ user: String, windows: Bool) {
+    /// user.name, and user.domain for "DOMAIN\name" (`domain: false`: process.user has no domain).
+    static func writeUserName(_ w: inout JSONWriter, _ user: String, windows: Bool, domain: Bool = true) {
         if windows, let slash = user.firstIndex(of: "\\") {
             w.key("name"); w.string(String(user[user.index(after: slash)...]))
-            w.key("domain"); w.string(String(user[..<slash]))
+            if domain { w.key("domain"); w.string(String(user[..<slash])) }
         } else {
             w.field("name", user)
         }
@@ -335,9 +335,14 @@ public enum AlertEncoder {
     static func writeCategoryFields(_ w: inout JSONWriter, event: Event, windows: Bool) {
         switch event.logsource.category {
         case "file_event", "file_delete", "file_rename", "file_change":
-            if let path = event["TargetFilename"]?.stringValue { writeFile(&w, key: "file", path: path, windows: windows) }
+            if let path = event["TargetFilename"]?.stringValue { writeFile(&w, path: path, windows: windows) }
         case "image_load", "driver_load":
-            if let path = event["ImageLoaded"]?.stringValue { writeFile(&w, key: "dll", path: path, windows: windows) }
+            if let path = event["ImageLoaded"]?.stringValue, !path.isEmpty {
+                w.key("dll"); w.beginObject()
+                w.field("path", path)
+                w.key("name"); w.string(String(baseName(path, windows: windows)))
+                w.endObject()
+            }
         case "network_connection":
             writeEndpoint(&w, "source", ip: event["SourceIp"], port: event["SourcePort"], domain: event["SourceHostname"])
             writeEndpoint(&w, "destination", ip: event["DestinationIp"], port: event["DestinationPort"], domain: event["DestinationHostname"])
@@ -354,7 +359,8 @@ public enum AlertEncoder {
         default:
             break
         }
-        if let cmd = event["CommandLine"]?.stringValue { writeURL(&w, commandLine: cmd) }
+        // Only where the command line is the event (an exec), not a later act of the process.
+        if event.logsource.category == "process_creation", let cmd = event["CommandLine"]?.stringValue { writeURL(&w, commandLine: cmd) }
     }
 
     static func isTrue(_ v: FieldValue) -> Bool {
@@ -366,8 +372,8 @@ public enum AlertEncoder {
         }
     }
 
-    static func writeFile(_ w: inout JSONWriter, key: String, path: String, windows: Bool) {
-        w.key(key); w.beginObject()
+    static func writeFile(_ w: inout JSONWriter, path: String, windows: Bool) {
+        w.key("file"); w.beginObject()
         w.field("path", path)
         let name = baseName(path, windows: windows)
         w.key("name"); w.string(String(name))
@@ -506,7 +512,7 @@ public enum AlertEncoder {
     /// url.* for the first http(s)/ftp URL a command line names, as it is written there.
     static func writeURL(_ w: inout JSONWriter, commandLine: String) {
         guard commandLine.utf8.count >= 10, commandLine.contains("://") else { return }
-        for token in commandLine.split(whereSeparator: { $0 == " " || $0 == "\\"" || $0 == "'" }) {
+        for token in commandLine.split(whereSeparator: { $0 == " " || $0 == "\"" || $0 == "'" }) {
             guard let sep = token.range(of: "://") else { continue }
             let scheme = token[..<sep.lowerBound].lowercased()
             guard scheme == "http" || scheme == "https" || scheme == "ftp" else { continue }

