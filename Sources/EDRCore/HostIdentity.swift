@@ -74,6 +74,15 @@ public struct HostIdentity: Sendable {
         }
     }
 
+    /// The host and agent objects as JSON members (`"host":{…},"agent":{…}`), rendered once.
+    public var rendered: [UInt8] {
+        var w = JSONWriter(capacity: 512)
+        w.beginObject()
+        write(&w)
+        w.endObject()
+        return Array(w.bytes.dropFirst().dropLast())
+    }
+
     /// ECS host and agent objects.
     public func write(_ w: inout JSONWriter) {
         w.key("host"); w.beginObject()

@@ -3,16 +3,23 @@ import EDRSigma
 
 /// Where an alert was raised: host and agent identity (HostIdentity).
 public struct AlertContext: Sendable {
-    public var host: HostIdentity
+    public var host: HostIdentity {
+        didSet { hostJSON = host.rendered }
+    }
+    /// host.* and agent.* as bytes: the same in every alert, so written once.
+    public private(set) var hostJSON: [UInt8]
 
     public var hostName: String { host.name }
     public var hostID: String { host.id }
 
     public init(hostName: String, hostID: String) {
-        host = HostIdentity(name: hostName, id: hostID)
+        self.init(host: HostIdentity(name: hostName, id: hostID))
     }
 
-    public init(host: HostIdentity) { self.host = host }
+    public init(host: HostIdentity) {
+        self.host = host
+        hostJSON = host.rendered
+    }
 
     /// This machine: kernel host name (or the configured one), /etc/machine-id (or the one
     /// the supervisor passed), the kernel release and /etc/os-release (read before
@@ -111,7 +118,7 @@ public enum AlertEncoder {
                               process: ProcessEntry? = nil, parent: ProcessEntry? = nil,
                               extra: ((inout JSONWriter) -> Void)? = nil,
                               edrExtra: ((inout JSONWriter) -> Void)? = nil) -> [UInt8] {
-        var w = JSONWriter()
+        var w = JSONWriter(capacity: 4096)
         let windows = event.logsource.product == "windows"
         w.beginObject()
         w.field("@timestamp", formatTimestamp(epochSeconds: event.timestamp == 0 ? wallClockNow() : event.timestamp))
@@ -152,12 +159,14 @@ public enum AlertEncoder {
 
         writeProcess(&w, event: event, process: process, parent: parent, windows: windows)
         let user = writeUser(&w, event: event, process: process, windows: windows)
-        writeCategoryFields(&w, event: event, windows: windows)
+        let category = event.logsource.category
+        let answers = category == "dns_query" || category == "dns" ? event["QueryResults"]?.stringValue.map(dnsAnswers) ?? [] : []
+        writeCategoryFields(&w, event: event, windows: windows, dnsAnswers: answers)
         if let id = event["ContainerId"]?.stringValue, !id.isEmpty {
             w.key("container"); w.beginObject(); w.field("id", id); w.endObject()
         }
-        writeRelated(&w, event: event, user: user, windows: windows)
-        context.host.write(&w)
+        writeRelated(&w, event: event, user: user, windows: windows, dnsAnswers: answers)
+        w.members(context.hostJSON)
         extra?(&w)
 
         // The normalized event as the rules saw it, Sysmon field names.
@@ -198,22 +207,23 @@ public enum AlertEncoder {
     }
 
     /// Sigma's author is one string, often "A, B" or "A (Org), B": ECS rule.author is a list.
+    /// Split at commas outside parentheses, on bytes (this runs for every alert).
     static func splitAuthors(_ a: String) -> [String] {
-        guard a.contains(",") else { return [a] }
+        let u = Array(a.utf8)
+        guard u.contains(UInt8(ascii: ",")) else { return [a] }
         var parts: [String] = []
-        var depth = 0, current = ""
-        for c in a {
-            if c == "(" { depth += 1 } else if c == ")" { depth = max(0, depth - 1) }
-            if c == ",", depth == 0 {
-                let t = current.trimmingSpaces
-                if !t.isEmpty { parts.append(t) }
-                current = ""
-            } else {
-                current.append(c)
-            }
+        var depth = 0, start = 0
+        func add(_ from: Int, _ to: Int) {
+            var f = from, t = to
+            while f < t, u[f] == 0x20 { f += 1 }
+            while t > f, u[t - 1] == 0x20 { t -= 1 }
+            if f < t { parts.append(String(decoding: u[f..<t], as: UTF8.self)) }
         }
-        let t = current.trimmingSpaces
-        if !t.isEmpty { parts.append(t) }
+        for (i, c) in u.enumerated() {
+            if c == UInt8(ascii: "(") { depth += 1 } else if c == UInt8(ascii: ")") { depth = max(0, depth - 1) }
+            else if c == UInt8(ascii: ","), depth == 0 { add(start, i); start = i + 1 }
+        }
+        add(start, u.count)
         return parts.isEmpty ? [a] : parts
     }
 
@@ -332,7 +342,8 @@ public enum AlertEncoder {
     }
 
     /// file.*, dll.*, source/destination/network, dns.*, registry.*, url.* as the category gives them.
-    static func writeCategoryFields(_ w: inout JSONWriter, event: Event, windows: Bool) {
+    static func writeCategoryFields(_ w: inout JSONWriter, event: Event, windows: Bool,
+                                    dnsAnswers answers: [(type: String?, data: Substring)]) {
         switch event.logsource.category {
         case "file_event", "file_delete", "file_rename", "file_change":
             if let path = event["TargetFilename"]?.stringValue { writeFile(&w, path: path, windows: windows) }
@@ -353,7 +364,7 @@ public enum AlertEncoder {
             if let initiated = event["Initiated"] { w.field("direction", isTrue(initiated) ? "egress" : "ingress") }
             w.endObject()
         case "dns_query", "dns":
-            writeDNS(&w, event: event)
+            writeDNS(&w, event: event, answers: answers)
         case "registry_add", "registry_delete", "registry_set", "registry_event":
             writeRegistry(&w, event: event)
         default:
@@ -429,8 +440,7 @@ public enum AlertEncoder {
         }
     }
 
-    static func writeDNS(_ w: inout JSONWriter, event: Event) {
-        let answers = event["QueryResults"]?.stringValue.map(dnsAnswers) ?? []
+    static func writeDNS(_ w: inout JSONWriter, event: Event, answers: [(type: String?, data: Substring)]) {
         w.key("dns"); w.beginObject()
         let status = event["QueryStatusName"]?.stringValue
         let answered = !answers.isEmpty || (status != nil && status != "no answer")
@@ -510,42 +520,52 @@ public enum AlertEncoder {
     }
 
     /// url.* for the first http(s)/ftp URL a command line names, as it is written there.
+    /// Byte scans: most command lines hold no "://" and cost one pass.
     static func writeURL(_ w: inout JSONWriter, commandLine: String) {
-        guard commandLine.utf8.count >= 10, commandLine.contains("://") else { return }
-        for token in commandLine.split(whereSeparator: { $0 == " " || $0 == "\"" || $0 == "'" }) {
-            guard let sep = token.range(of: "://") else { continue }
-            let scheme = token[..<sep.lowerBound].lowercased()
+        let u = Array(commandLine.utf8)
+        var i = 0
+        while i + 3 <= u.count {
+            defer { i += 1 }
+            guard u[i] == UInt8(ascii: ":"), u[i + 1] == UInt8(ascii: "/"), i + 2 < u.count, u[i + 2] == UInt8(ascii: "/") else { continue }
+            func separator(_ c: UInt8) -> Bool { c == 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") || c == 0x09 }
+            var start = i
+            while start > 0, !separator(u[start - 1]) { start -= 1 }
+            var end = i + 3
+            while end < u.count, !separator(u[end]) { end += 1 }
+            let scheme = String(decoding: u[start..<i], as: UTF8.self).lowercased()
             guard scheme == "http" || scheme == "https" || scheme == "ftp" else { continue }
-            let rest = token[sep.upperBound...]
-            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
-            var host = rest[..<authorityEnd]
-            if let at = host.lastIndex(of: "@") { host = host[host.index(after: at)...] }
+            var authorityEnd = i + 3
+            while authorityEnd < end, u[authorityEnd] != UInt8(ascii: "/"), u[authorityEnd] != UInt8(ascii: "?"), u[authorityEnd] != UInt8(ascii: "#") { authorityEnd += 1 }
+            var hostStart = i + 3, hostEnd = authorityEnd
+            if let at = u[hostStart..<hostEnd].lastIndex(of: UInt8(ascii: "@")) { hostStart = at + 1 }
             var port: Int64?
-            if host.hasPrefix("[") {
-                if let close = host.firstIndex(of: "]") {
-                    let after = host[host.index(after: close)...]
-                    if after.hasPrefix(":") { port = Int64(after.dropFirst()) }
-                    host = host[host.index(after: host.startIndex)..<close]
+            if hostStart < hostEnd, u[hostStart] == UInt8(ascii: "[") {
+                if let close = u[hostStart..<hostEnd].firstIndex(of: UInt8(ascii: "]")) {
+                    if close + 1 < hostEnd, u[close + 1] == UInt8(ascii: ":") { port = Int64(String(decoding: u[(close + 2)..<hostEnd], as: UTF8.self)) }
+                    hostStart += 1
+                    hostEnd = close
                 }
-            } else if let colon = host.lastIndex(of: ":") {
-                port = Int64(host[host.index(after: colon)...])
-                host = host[..<colon]
+            } else if let colon = u[hostStart..<hostEnd].lastIndex(of: UInt8(ascii: ":")) {
+                port = Int64(String(decoding: u[(colon + 1)..<hostEnd], as: UTF8.self))
+                hostEnd = colon
             }
-            guard !host.isEmpty else { continue }
+            guard hostStart < hostEnd else { continue }
             w.key("url"); w.beginObject()
-            w.key("original"); w.string(String(token))
+            w.key("original"); w.string(String(decoding: u[start..<end], as: UTF8.self))
             w.key("scheme"); w.string(scheme)
-            w.key("domain"); w.string(String(host))
+            w.key("domain"); w.string(String(decoding: u[hostStart..<hostEnd], as: UTF8.self))
             if let port { w.field("port", port) }
-            let path = rest[authorityEnd...].prefix(while: { $0 != "?" && $0 != "#" })
-            if !path.isEmpty { w.key("path"); w.string(String(path)) }
+            var pathEnd = authorityEnd
+            while pathEnd < end, u[pathEnd] != UInt8(ascii: "?"), u[pathEnd] != UInt8(ascii: "#") { pathEnd += 1 }
+            if pathEnd > authorityEnd { w.key("path"); w.string(String(decoding: u[authorityEnd..<pathEnd], as: UTF8.self)) }
             w.endObject()
             return
         }
     }
 
     /// related.ip / user / hosts / hash: the values an analyst pivots on.
-    static func writeRelated(_ w: inout JSONWriter, event: Event, user: String?, windows: Bool) {
+    static func writeRelated(_ w: inout JSONWriter, event: Event, user: String?, windows: Bool,
+                             dnsAnswers answers: [(type: String?, data: Substring)]) {
         var open = false
         func begin(_ w: inout JSONWriter) { if !open { w.key("related"); w.beginObject(); open = true } }
         let category = event.logsource.category
@@ -556,8 +576,8 @@ public enum AlertEncoder {
                 if !ips { begin(&w); w.key("ip"); w.beginArray(); ips = true }
                 w.string(ip)
             }
-            if category == "dns_query", let results = event["QueryResults"]?.stringValue, !results.isEmpty {
-                for a in dnsAnswers(results) where a.type == "A" || a.type == "AAAA" {
+            if category == "dns_query" {
+                for a in answers where a.type == "A" || a.type == "AAAA" {
                     if !ips { begin(&w); w.key("ip"); w.beginArray(); ips = true }
                     w.string(String(a.data))
                 }
@@ -616,8 +636,3 @@ extension UInt8 {
     }
 }
 
-extension String {
-    var trimmingSpaces: String {
-        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
-    }
-}
