@@ -407,18 +407,31 @@ public enum AlertEncoder {
     }
 
     /// One answer of Sysmon's QueryResults text: "1.2.3.4;", "::ffff:1.2.3.4;", "type:  5 x.example;".
+    /// Parsed on bytes.
     static func dnsAnswers(_ results: String) -> [(type: String?, data: Substring)] {
         var out: [(String?, Substring)] = []
-        for item in results.split(separator: ";") {
-            let t = item.drop(while: { $0 == " " })
-            if t.isEmpty { continue }
-            if t.hasPrefix("type:") {
-                let rest = t.dropFirst(5).drop(while: { $0 == " " })
-                guard let sp = rest.firstIndex(of: " ") else { continue }
-                let code = Int(rest[..<sp]) ?? -1
-                out.append((dnsTypeName(code), rest[rest.index(after: sp)...]))
+        let u = results.utf8
+        var i = u.startIndex
+        while i < u.endIndex {
+            while i < u.endIndex, u[i] == 0x20 { i = u.index(after: i) }
+            var end = i
+            var colon = false
+            while end < u.endIndex, u[end] != UInt8(ascii: ";") {
+                if u[end] == UInt8(ascii: ":") { colon = true }
+                end = u.index(after: end)
+            }
+            defer { i = end < u.endIndex ? u.index(after: end) : end }
+            if i == end { continue }
+            let item = results[i..<end]
+            if item.utf8.starts(with: "type:".utf8) {
+                var j = item.utf8.index(item.utf8.startIndex, offsetBy: 5)
+                while j < end, u[j] == 0x20 { j = u.index(after: j) }
+                var code = 0, digits = 0
+                while j < end, u[j] >= 0x30, u[j] <= 0x39 { code = code * 10 + Int(u[j] - 0x30); digits += 1; j = u.index(after: j) }
+                guard digits > 0, j < end, u[j] == 0x20 else { continue }
+                out.append((dnsTypeName(code), results[u.index(after: j)..<end]))
             } else {
-                out.append((t.contains(":") ? "AAAA" : "A", t))
+                out.append((colon ? "AAAA" : "A", item))
             }
         }
         return out
