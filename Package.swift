@@ -35,6 +35,7 @@ let package = Package(
         // operating-system calls it makes are all in EDRCore/Platform.swift.
         .target(name: "EDRCore", dependencies: [
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         // POSIX and Linux system code: Unix sockets, descriptors handed to children, systemd,
         // /proc. Confinement (seccomp, Landlock, no_new_privs) apart, in its own module.
@@ -67,7 +68,7 @@ let package = Package(
         .testTarget(name: "EDRSigmaTests", dependencies: ["EDRSigma", "EDRCore"], exclude: ["Oracle"]),
         .testTarget(name: "EDRIOCTests", dependencies: ["EDRIOC", "EDRCore", "EDRRegex"]),
         .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
-        .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSystem", "EDRSigma", "EDRYara"]),
+        .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSystem", "EDRSigma", "EDRYara", "EDRIOC", "EDRWindowsEvents"], exclude: ["ECS"]),
         .testTarget(name: "EDRWindowsEventsTests", dependencies: ["EDRWindowsEvents", "EDRDetect", "EDRSigma", "EDRCore"]),
         .testTarget(name: "EDRRegexTests", dependencies: ["EDRRegex", "EDRCore"]),
         .testTarget(name: "EDRSensorLinuxTests", dependencies: ["EDRSensorLinux", "EDRCore"]),

@@ -34,20 +34,8 @@ public struct HealthAlert: Sendable {
         self.message = message
     }
 
-    public struct Host: Sendable {
-        public var name: String
-        public var id: String
-        public init(name: String, id: String) {
-            self.name = name
-            self.id = id
-        }
-
-        /// The kernel's host name and /etc/machine-id (read by whoever holds the right to).
-        public static func local(nameOverride: String = "") -> Host {
-            let id = (try? readTextFile("/etc/machine-id"))?.filter { !$0.isWhitespace } ?? ""
-            return Host(name: nameOverride.isEmpty ? Platform.hostName() : nameOverride, id: id)
-        }
-    }
+    /// The host and agent the alert is about (host.*, agent.*).
+    public typealias Host = HostIdentity
 
     static func severity(_ level: String) -> Int {
         switch level {
@@ -71,6 +59,7 @@ public struct HealthAlert: Sendable {
         w.field("category", kind == "alert" ? ["host"] : ["process"])
         w.field("type", [eventType])
         w.field("action", action)
+        w.key("id"); w.uuid(AlertID.next())
         w.field("outcome", outcome)
         w.field("created", formatTimestamp(epochSeconds: now))
         w.field("severity", Self.severity(level))
@@ -91,18 +80,10 @@ public struct HealthAlert: Sendable {
             w.field("executable", processExecutable)
             w.endObject()
         }
-        if let userID { w.key("user"); w.beginObject(); w.field("id", userID); w.endObject() }
-        w.key("host"); w.beginObject()
-        w.field("name", host.name)
-        w.field("hostname", host.name)
-        if !host.id.isEmpty { w.field("id", host.id) }
-        w.key("os"); w.beginObject(); w.field("type", "linux"); w.endObject()
-        w.endObject()
-        w.key("agent"); w.beginObject()
-        w.field("name", "edr")
-        w.field("type", "edr")
-        w.field("version", AgentVersion.version)
-        w.endObject()
+        if let userID {
+            w.key("user"); w.beginObject(); w.field("id", userID); w.endObject()
+        }
+        host.write(&w)
         w.key("edr"); w.beginObject()
         w.key(section); w.beginObject()
         for (k, v) in fields { w.field(k, v) }

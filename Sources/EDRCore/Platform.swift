@@ -88,6 +88,31 @@ public enum Platform {
         #endif
     }
 
+    /// The kernel's release ("6.8.0-45-generic"; on Windows the build number), nil if unknown.
+    public static func kernelRelease() -> String? {
+        #if os(Windows)
+        return nil
+        #else
+        var u = utsname()
+        guard uname(&u) == 0 else { return nil }
+        return withUnsafeBytes(of: u.release) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        #endif
+    }
+
+    /// ECS host.os.type: "linux" or "windows".
+    public static var osType: String { isWindows ? "windows" : "linux" }
+
+    /// The CPU architecture this build runs on, as uname -m writes it (ECS host.architecture).
+    public static var architecture: String? {
+        #if arch(x86_64)
+        return "x86_64"
+        #elseif arch(arm64)
+        return "aarch64"
+        #else
+        return nil
+        #endif
+    }
+
     /// Wall-clock time: seconds since the Unix epoch and nanoseconds.
     public static func realtime() -> (seconds: Int64, nanos: Int) {
         var ts = timespec()

@@ -516,7 +516,7 @@ public final class Detector: @unchecked Sendable {
         if r.uid != .max { e.userID = String(r.uid) }
         e.fields = [("outcome", r.outcome.name), ("reason", r.message), ("dry_run", r.dryRun ? "true" : "false")]
         e.numbers = [("request_id", Int64(r.requestID))]
-        sink.write(line: e.encoded(host: .init(name: options.context.hostName, id: options.context.hostID)),
+        sink.write(line: e.encoded(host: options.context.host),
                    readable: "[response] pid \(r.pid) \(r.outcome.name): \(r.message)")
     }
 
@@ -579,7 +579,7 @@ public final class Detector: @unchecked Sendable {
                                 action: "events-lost", message: "the kernel dropped \(lost - previousLost) events since the last report (\(ringFull) ring-full, \(tooLarge) too-large in all)")
             a.numbers = [("lost", Int64(lost - previousLost)), ("ring_full_total", Int64(ringFull)), ("too_large_total", Int64(tooLarge))]
             if let admitted = healthLimiter.admit(a) {
-                sink.write(line: admitted.encoded(host: .init(name: options.context.hostName, id: options.context.hostID)), readable: "[health] \(a.message)")
+                sink.write(line: admitted.encoded(host: options.context.host), readable: "[health] \(a.message)")
             }
         } else {
             Log.debug(line)
@@ -599,7 +599,7 @@ public final class Detector: @unchecked Sendable {
         a.userID = String(r.uid)
         a.numbers = [("pid", Int64(r.pid)), ("uid", Int64(r.uid))]
         if let admitted = healthLimiter.admit(a) {
-            sink.write(line: admitted.encoded(host: .init(name: options.context.hostName, id: options.context.hostID)), readable: "[health] \(a.message)")
+            sink.write(line: admitted.encoded(host: options.context.host), readable: "[health] \(a.message)")
         }
     }
 }

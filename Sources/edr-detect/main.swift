@@ -30,6 +30,9 @@ do {
 Log.setup(component: "edr-detect", level: Log.Level(name: args.values["log-level"] ?? "info") ?? .info)
 let probe = args.values["probe"].flatMap(ConfinementProbe.init(rawValue:))
 if args.values["probe"] != nil && probe == nil { Log.error("unknown probe \(args.values["probe"]!)"); exit(64) }
+// Read while the file system is open to us: alerts' host.os.* and event.id's random half.
+let osRelease = OSRelease.local()
+AlertID.prepare()
 let readBeneath = args.strings("read-fds").compactMap { Int32($0) }
 if !(probe != nil && args.flags.contains("unconfined")) {
     do {
@@ -72,7 +75,8 @@ do {
     let yaraCount = store.current.yara?.ruleCount ?? 0
     let iocCounts = store.current.ioc?.counts.description ?? "none"
 
-    let context = AlertContext.local(hostNameOverride: args.values["host-name"] ?? "", hostID: args.values["host-id"])
+    let context = AlertContext.local(hostNameOverride: args.values["host-name"] ?? "", hostID: args.values["host-id"],
+                                     os: osRelease)
     let sink = AlertSink(fd: ChildFD.primary, consoleFD: args.flags.contains("print-alerts") ? 1 : nil)
     let minLevel = SigmaLevel(name: args.values["min-level"] ?? "critical") ?? .critical
     var options = Detector.Options(respondEnabled: args.values["respond"] == "true", responseMinLevel: minLevel,

@@ -10,7 +10,7 @@ import EDRYara
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure detection engines and print figures (events/s, µs, MiB).",
-        subcommands: [Sigma.self, IOC.self, Yara.self, Hash.self, Pipeline.self])
+        subcommands: [Sigma.self, IOC.self, Yara.self, Hash.self, Pipeline.self, Alerts.self])
 
     struct Sigma: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Sigma: load time, events/s per core, µs/event, RSS.")
@@ -38,6 +38,15 @@ struct BenchCommand: ParsableCommand {
         func run() throws {
             RegexJIT.enabled = jit
             print(try PipelineBenchmark.run(rulePaths: rules, execs: execs))
+        }
+    }
+
+    struct Alerts: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "ECS alert encoding: µs per Sigma alert line, per event shape.")
+        @Option(name: .long, help: "Alerts to encode per event shape.")
+        var alerts = 200_000
+        func run() {
+            print(AlertBenchmark.run(alerts: alerts))
         }
     }
 

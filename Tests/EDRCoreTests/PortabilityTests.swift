@@ -11,8 +11,9 @@ import Testing
 struct PortabilityTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let portable = ["EDRCore", "EDRRegex", "EDRSigma", "EDRWindowsEvents"]
-    /// What a portable module may depend on: each other, and libraries that build on Windows.
-    static let portableDependencies = Set(portable + ["CPCRE2", "TOMLKit", "Yams", "Logging"])
+    /// What a portable module may depend on: each other, and libraries that build on Windows
+    /// (swift-crypto's Crypto does: EDRCore uses its HMAC-SHA256 for agent.id).
+    static let portableDependencies = Set(portable + ["CPCRE2", "TOMLKit", "Yams", "Logging", "Crypto"])
     static let platformModules: Set<String> = ["Glibc", "Darwin", "CLinux", "CSeccomp", "CCap", "CSpawn", "CLibBPF", "EDRSystem", "EDRConfinement", "WinSDK", "ucrt"]
 
     @Test func sharedSourcesImportNoSystemModule() throws {

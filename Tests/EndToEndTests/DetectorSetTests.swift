@@ -85,10 +85,10 @@ struct DetectorSetTests {
         #expect(yara.path("file", "path") as? String == binary)
         #expect(yara.path("file", "hash", "sha256") as? String == digest)
         #expect(yara.path("log", "level") as? String == "high")
-        #expect((yara.path("yara", "meta") as? [String: Any])?["description"] as? String == "end-to-end marker \(marker)")
+        #expect((yara.path("edr", "yara", "meta") as? [String: Any])?["description"] as? String == "end-to-end marker \(marker)")
 
         let ioc = try #require(agent.waitForAlert(timeout: 20) { a in
-            (a.path("rule", "ruleset") as? String) == "ioc" && (a.path("threat", "indicator", "value") as? String) == digest
+            (a.path("rule", "ruleset") as? String) == "ioc" && (a.path("edr", "ioc", "value") as? String) == digest
         }, "no hash IOC alert:\n\(agent.output)")
         #expect(ioc.path("threat", "indicator", "type") as? String == "file")
         #expect(ioc.path("threat", "indicator", "description") as? String == "e2e marked binary")
@@ -191,7 +191,7 @@ struct DetectorSetTests {
             #expect(yara.path("process", "executable") as? String == interpreter)
             #expect(yara.path("edr", "event", "ScriptPath") as? String == script)
             let ioc = try #require(agent.waitForAlert(timeout: 20) { a in
-                (a.path("rule", "ruleset") as? String) == "ioc" && (a.path("threat", "indicator", "value") as? String) == digest
+                (a.path("rule", "ruleset") as? String) == "ioc" && (a.path("edr", "ioc", "value") as? String) == digest
                     && (a.path("process", "pid") as? Int) == Int(pid)
             }, "no hash IOC alert for the script exec of pid \(pid):\n\(agent.output.suffix(3000))")
             #expect(ioc.path("file", "path") as? String == script)
@@ -291,7 +291,7 @@ struct DetectorSetTests {
             let alert = try #require(agent.waitForAlert(timeout: 20) { a in
                 (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
             }, "no YARA alert for exec of pid \(pid):\n\(agent.output)")
-            scans.append(alert.path("file", "scan") as? [String: Any] ?? [:])
+            scans.append(alert.path("edr", "file", "scan") as? [String: Any] ?? [:])
         }
         for p in pids { waitpid(p, nil, 0) }
         // Each alert says how its verdict came: the first from the file the sensor passed, the
@@ -319,7 +319,7 @@ struct DetectorSetTests {
         addr.sin_addr.s_addr = inet_addr("127.0.0.66")
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         close(s)
-        let ip = try #require(agent.waitForAlert(timeout: 30) { a in (a.path("threat", "indicator", "value") as? String) == "127.0.0.66" },
+        let ip = try #require(agent.waitForAlert(timeout: 30) { a in (a.path("edr", "ioc", "value") as? String) == "127.0.0.66" },
                               "no IP IOC alert:\n\(agent.output)")
         #expect(ip.path("threat", "indicator", "type") as? String == "ipv4-addr")
         #expect(ip.path("threat", "indicator", "description") as? String == "e2e bad address")
@@ -338,7 +338,7 @@ struct DetectorSetTests {
         _ = q.withUnsafeBytes { b in withUnsafePointer(to: &dst) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             sendto(u, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } }
         close(u)
-        let dns = try #require(agent.waitForAlert(timeout: 30) { a in (a.path("threat", "indicator", "value") as? String) == domain },
+        let dns = try #require(agent.waitForAlert(timeout: 30) { a in (a.path("edr", "ioc", "value") as? String) == domain },
                                "no domain IOC alert:\n\(agent.output)")
         #expect(dns.path("threat", "indicator", "type") as? String == "domain-name")
         #expect(dns.path("threat", "indicator", "description") as? String == "e2e bad domain")
@@ -440,7 +440,7 @@ struct DetectorSetTests {
         /// Connects to `ip` (a new port each time) until one of those connections gets the indicator's alert.
         func iocAlert(_ ip: String, limit: Double = 60) -> Double? {
             secondsUntilAnswered(agent, limit: limit, attempt: { connectTo(ip) }, answers: { a in
-                (a.path("threat", "indicator", "value") as? String) == ip ? a.path("edr", "event", "DestinationPort") as? Int : nil
+                (a.path("edr", "ioc", "value") as? String) == ip ? a.path("edr", "event", "DestinationPort") as? Int : nil
             })
         }
 
