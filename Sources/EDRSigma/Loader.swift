@@ -49,10 +49,16 @@ struct SigmaLoader {
         var refs: [String: Ref] = [:]
         for (r, di) in rules {
             var ref: Ref
+            let verdict = judge(r)
+            diags[di].logsource = r.info.logsource
             if let collected = options.collectedLogSources, !collected.contains(where: { r.info.logsource.appliesTo($0) }) {
                 diags[di].status = .inert(reason: "logsource \(r.info.logsource) is not collected on this platform")
                 ref = .inert
+            } else if let verdict, !verdict.possible {
+                diags[di].status = .inert(reason: "never true on \(r.info.logsource) events: " + verdict.reasons.joined(separator: "; "))
+                ref = .inert
             } else {
+                diags[di].neverTrue = verdict?.reasons ?? []
                 let ls = r.info.logsource
                 let b: UnitBuilder
                 if let x = builders[ls] { b = x } else {
@@ -160,6 +166,15 @@ struct SigmaLoader {
             maxGroups: options.correlationMaxGroups, maxEvents: options.correlationMaxEventsPerGroup)
         return SigmaEngine(diagnostics: diags, rules: infos, correlationRules: cInfos, units: units,
                            suppressed: suppressed, correlation: corrEngine)
+    }
+}
+
+extension SigmaLoader {
+    /// The verdict of the field domain of the rule's logsource, if one is declared.
+    func judge(_ r: ParsedRule) -> (possible: Bool, reasons: [String])? {
+        guard let d = options.fieldDomains.first(where: { r.info.logsource.covers($0.logsource) && $0.logsource.covers(r.info.logsource) })
+        else { return nil }
+        return d.judge(r.expr)
     }
 }
 

@@ -85,6 +85,11 @@ public struct SigmaRuleDiagnostic: Sendable {
     public var kind: Kind
     /// 0-based index of the YAML document within its file.
     public var document: Int
+    /// For a loaded rule: tests that can never be true on the events of its logsource (a
+    /// selection the rule has besides the ones that can fire); see `SigmaFieldDomain`.
+    public var neverTrue: [String] = []
+    /// A detection rule's logsource (nil for files that did not parse, filters, correlations).
+    public var logsource: LogSource?
     public init(path: String, ruleID: String?, title: String?, status: Status, kind: Kind = .rule, document: Int = 0) {
         self.path = path; self.ruleID = ruleID; self.title = title; self.status = status
         self.kind = kind; self.document = document
@@ -94,6 +99,9 @@ public struct SigmaRuleDiagnostic: Sendable {
 public struct SigmaOptions: Sendable {
     /// Logsources this platform produces; rules for any other logsource load as inert.
     public var collectedLogSources: [LogSource]?
+    /// What the events of a collected logsource can hold: a rule that can never be true on
+    /// them loads as inert, with the reason.
+    public var fieldDomains: [SigmaFieldDomain] = []
     /// `expand` modifier placeholders: name → values.
     public var placeholders: [String: [String]]
     /// Correlation state bounds: groups per correlation rule, and events kept per group.
@@ -193,6 +201,10 @@ public final class SigmaEngine: @unchecked Sendable {
         }
         return out
     }
+
+    /// Whether any live rule applies to events of logsource `ls` (a producer can then skip
+    /// building events nobody reads).
+    public func hasRules(for ls: LogSource) -> Bool { !route(ls).isEmpty }
 
     /// Rules (and correlations) that match this event.
     public func evaluate(_ event: Event) -> [SigmaMatch] {

@@ -138,8 +138,7 @@ struct DoctorCommand: ParsableCommand {
 
         // Rules, as the detector would load them.
         if !cfg.sigma.rules.isEmpty {
-            var options = SigmaOptions()
-            options.collectedLogSources = DetectorLogSources.collected
+            let options = DetectorLogSources.sigmaOptions()
             do {
                 let engine = try SigmaEngine.load(paths: cfg.sigma.rules, options: options)
                 var loaded = 0, rejected = 0, inert = 0
