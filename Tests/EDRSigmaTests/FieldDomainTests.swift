@@ -1,0 +1,50 @@
+import Testing
+import EDRCore
+@testable import EDRSigma
+
+/// A rule that can never be true on a logsource's events (by its field domain) loads as
+/// inert with the reason; a rule with one impossible selection among others stays live and
+/// names it; negations and modifiers are never judged impossible.
+struct FieldDomainTests {
+    static let ls = LogSource(product: "linux", service: "auditd")
+    static let options: SigmaOptions = {
+        var o = SigmaOptions(collectedLogSources: [ls])
+        o.fieldDomains = [SigmaFieldDomain(logsource: ls,
+                                           values: ["type": .init(allowed: ["EXECVE", "PATH"], why: "not built")],
+                                           absent: ["key": "no keys"])]
+        return o
+    }()
+
+    static func status(_ detection: String) -> SigmaRuleDiagnostic {
+        engine(ruleYAML(detection, logsource: "product: linux\n    service: auditd"), options: options).diagnostics[0]
+    }
+
+    @Test(arguments: [
+        ("sel:\n    type: SERVICE_STOP\ncondition: sel", "type 'service_stop': not built"),
+        ("sel:\n    key: susp\ncondition: sel", "field 'key': no keys"),
+        ("a:\n    type: TTY\nb:\n    key|contains: x\ncondition: a or b", "type 'tty': not built; field 'key': no keys"),
+        ("a:\n    type: EXECVE\nb:\n    key: x\ncondition: a and b", "field 'key': no keys"),
+    ])
+    func impossibleRulesAreInert(_ c: (String, String)) {
+        let d = Self.status(c.0)
+        #expect(d.status == .inert(reason: "never true on product=linux service=auditd events: " + c.1))
+    }
+
+    @Test(arguments: [
+        ("sel:\n    type: execve\ncondition: sel", []),
+        ("sel:\n    type|startswith: SERV\ncondition: sel", []),
+        ("sel:\n    type: TTY\ncondition: not sel", []),
+        ("sel:\n    key: null\ncondition: sel", []),
+        ("a:\n    type: TTY\nb:\n    type: PATH\n    name: /etc/x\ncondition: 1 of a or b", ["type 'tty': not built"]),
+        ("sel:\n    a0: ls\ncondition: sel", []),
+    ] as [(String, [String])])
+    func possibleRulesLoad(_ c: (String, [String])) {
+        let d = Self.status(c.0)
+        #expect(d.status == .loaded && d.neverTrue == c.1)
+    }
+
+    @Test func otherLogsourcesAreNotJudged() {
+        let d = engine(ruleYAML("sel:\n    type: TTY\ncondition: sel"), options: SigmaOptions()).diagnostics[0]
+        #expect(d.status == .loaded)
+    }
+}
