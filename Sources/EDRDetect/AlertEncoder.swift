@@ -177,11 +177,13 @@ public enum AlertEncoder {
         let image = event["Image"]?.stringValue ?? process?.image
         guard image != nil || event["ProcessId"] != nil else { return }
         w.key("process"); w.beginObject()
-        if let pid = event["ProcessId"] { w.key("pid"); w.value(pid) }
-        w.field("entity_id", event["ProcessGuid"]?.stringValue)
+        // An event without Sysmon's process fields (an auditd record) takes them from the
+        // process it is about.
+        if let pid = event["ProcessId"] { w.key("pid"); w.value(pid) } else if let p = process { w.field("pid", Int(p.pid)) }
+        w.field("entity_id", event["ProcessGuid"]?.stringValue ?? (event["ProcessId"] == nil ? process?.guid : nil))
         w.field("executable", image)
         if let image { w.field("name", String(image.split(separator: "/").last ?? Substring(image))) }
-        if let cmd = event["CommandLine"]?.stringValue {
+        if let cmd = event["CommandLine"]?.stringValue ?? (event["ProcessId"] == nil ? process?.commandLine : nil) {
             w.field("command_line", cmd)
             let args = process?.args ?? cmd.split(separator: " ").map(String.init)
             w.field("args", args)
