@@ -33,37 +33,91 @@ public enum AuditdRecords {
                           why: "auditd record type not built from our telemetry (built: \(recordTypes.joined(separator: ", ")))"),
             "SYSCALL": .init(allowed: syscalls, why: "syscall not observed by the sensor (docs/telemetry.md lists those that are)"),
         ],
-        absent: ["key": "records carry no audit rule key: keys name the rules of a custom auditd rule set, and no auditd runs here"])
+        absent: ["key": "records carry no audit rule key: keys name the rules of a custom auditd rule set, and no auditd runs here"],
+        schema: ("type", [
+            "EXECVE": ["type", "argc", "a#"],
+            "SYSCALL": ["type", "arch", "syscall", "SYSCALL", "success", "exit", "a0", "a1", "a2", "a3", "items", "ppid", "pid",
+                        "auid", "uid", "gid", "euid", "egid", "comm", "exe", "UID"],
+            "PATH": ["type", "item", "name", "nametype", "inode"],
+            "CWD": ["type", "cwd"],
+            "PROCTITLE": ["type", "proctitle"],
+            "SOCKADDR": ["type", "saddr"],
+        ]))
+
+    /// The record types some live rule can match (`SigmaEngine.possibleValues`): only these
+    /// are built.
+    public struct Wanted: Sendable, Equatable {
+        public var execve = false, syscall = false, path = false, cwd = false, proctitle = false, sockaddr = false
+        public var any: Bool { execve || syscall || path || cwd || proctitle || sockaddr }
+
+        public static let all = Wanted(execve: true, syscall: true, path: true, cwd: true, proctitle: true, sockaddr: true)
+        public static let none = Wanted()
+
+        public init(execve: Bool = false, syscall: Bool = false, path: Bool = false, cwd: Bool = false, proctitle: Bool = false,
+                    sockaddr: Bool = false) {
+            self.execve = execve; self.syscall = syscall; self.path = path; self.cwd = cwd; self.proctitle = proctitle
+            self.sockaddr = sockaddr
+        }
+
+        /// What the live rules of `engine` can match; none when no rule names the logsource
+        /// (rules of `product: linux` alone do not make these records be built).
+        public init(engine: SigmaEngine) {
+            guard engine.hasRules(naming: AuditdRecords.logSource) else { self = .none; return }
+            guard let types = engine.possibleValues[AuditdRecords.logSource]?["type"] else { self = .all; return }
+            self.init(execve: types.contains("execve"), syscall: types.contains("syscall"), path: types.contains("path"),
+                      cwd: types.contains("cwd"), proctitle: types.contains("proctitle"), sockaddr: types.contains("sockaddr"))
+        }
+    }
 
     // MARK: exec
 
     /// An exec: SYSCALL (execve), EXECVE (argv), CWD, PATH (the file execve named, and the
     /// interpreter of a script), PROCTITLE.
-    static func exec(_ r: ExecRecord, process: ProcessEntry, timestamp: Double) -> [Event] {
-        let args = r.args
-        var execve: [(String, FieldValue)] = [("type", .string("EXECVE")), ("argc", .int(Int64(r.argc)))]
-        execve.reserveCapacity(args.count + 2)
-        for (i, a) in args.enumerated() { execve.append(("a\(i)", .string(a))) }
-        var paths: [[(String, FieldValue)]] = []
-        if let script = r.scriptPath {
-            paths.append(path(script, nametype: "NORMAL", item: 0))
-            paths.append(path(r.path, nametype: "NORMAL", item: 1))
-        } else {
-            paths.append(path(r.path, nametype: "NORMAL", item: 0))
+    static func exec(_ r: ExecRecord, process: ProcessEntry, timestamp: Double, wanted: Wanted = .all) -> [Event] {
+        var out: [Event] = []
+        out.reserveCapacity(5)
+        let items = r.scriptPath == nil ? 1 : 2
+        if wanted.syscall {
+            out.append(syscall("execve", ids: r.ids, comm: r.comm, exe: r.path, user: process.user, result: 0,
+                               args: [], items: items, timestamp: timestamp))
         }
-        if let inode = r.executable?.inode { paths[paths.count - 1].append(("inode", .int(Int64(inode)))) }
-        var out = [syscall("execve", ids: r.ids, comm: r.comm, exe: r.path, user: process.user, result: 0,
-                           args: [], items: paths.count, timestamp: timestamp),
-                   Event(logsource: logSource, timestamp: timestamp, fields: execve),
-                   Event(logsource: logSource, timestamp: timestamp, fields: [("type", .string("CWD")), ("cwd", .string(r.cwd))])]
-        for p in paths { out.append(Event(logsource: logSource, timestamp: timestamp, fields: p)) }
-        out.append(Event(logsource: logSource, timestamp: timestamp,
-                         fields: [("type", .string("PROCTITLE")), ("proctitle", .string(proctitle(r.argBytes)))]))
+        if wanted.execve {
+            // The names are shared constant arrays; only the values are built per event.
+            var values: [FieldValue] = [.string("EXECVE"), .int(Int64(r.argc))]
+            KernelRecordDecoder.forEachArg(r.argBytes) { values.append(.string($0)) }
+            let n = values.count - 2
+            let names = n < execveNames.count ? execveNames[n] : ["type", "argc"] + (0..<n).map { "a\($0)" }
+            out.append(Event(logsource: logSource, timestamp: timestamp, names: names, values: values))
+        }
+        if wanted.cwd {
+            out.append(Event(logsource: logSource, timestamp: timestamp, names: cwdNames, values: [.string("CWD"), .string(r.cwd)]))
+        }
+        if wanted.path {
+            if let script = r.scriptPath {
+                out.append(path(script, nametype: "NORMAL", item: 0, timestamp: timestamp))
+                out.append(path(r.path, nametype: "NORMAL", item: 1, inode: r.executable?.inode, timestamp: timestamp))
+            } else {
+                out.append(path(r.path, nametype: "NORMAL", item: 0, inode: r.executable?.inode, timestamp: timestamp))
+            }
+        }
+        if wanted.proctitle {
+            out.append(Event(logsource: logSource, timestamp: timestamp, names: proctitleNames,
+                             values: [.string("PROCTITLE"), .string(proctitle(r.argBytes))]))
+        }
         return out
     }
 
-    static func path(_ name: String, nametype: String, item: Int) -> [(String, FieldValue)] {
-        [("type", .string("PATH")), ("item", .int(Int64(item))), ("name", .string(name)), ("nametype", .string(nametype))]
+    /// EXECVE's names for 0…63 arguments: `type`, `argc`, `a0` … (built once).
+    static let execveNames: [[String]] = (0..<64).map { n in ["type", "argc"] + (0..<n).map { "a\($0)" } }
+    static let cwdNames = ["type", "cwd"]
+    static let proctitleNames = ["type", "proctitle"]
+    static let pathNames = ["type", "item", "name", "nametype"]
+    static let pathNamesWithInode = pathNames + ["inode"]
+
+    static func path(_ name: String, nametype: String, item: Int, inode: UInt64? = nil, timestamp: Double) -> Event {
+        var values: [FieldValue] = [.string("PATH"), .int(Int64(item)), .string(name), .string(nametype)]
+        if let inode { values.append(.int(Int64(inode))) }
+        return Event(logsource: logSource, timestamp: timestamp, names: inode == nil ? pathNames : pathNamesWithInode, values: values)
     }
 
     /// auditd's PROCTITLE: argv with NULs, at most 128 bytes; in hex (upper case) when a byte
@@ -120,7 +174,7 @@ public enum AuditdRecords {
 
     /// The records of one telemetry record the normalizer reported (`event` is its event: an
     /// excluded path or an aggregated connection gives none).
-    static func telemetry(_ record: KernelRecord, event: Event, process: ProcessEntry?) -> [Event] {
+    static func telemetry(_ record: KernelRecord, event: Event, process: ProcessEntry?, wanted: Wanted = .all) -> [Event] {
         let t = event.timestamp
         let exe = event["Image"]?.stringValue ?? process?.image ?? ""
         let user = process?.user ?? ""
@@ -131,18 +185,21 @@ public enum AuditdRecords {
                 guard let slash = p.lastIndex(of: "/") else { return "." }
                 return slash == p.startIndex ? "/" : String(p[..<slash])
             }
-            var records: [[(String, FieldValue)]]
+            guard wanted.path else { return [] }
             switch r.op {
-            case .create: records = [path(parent(r.path), nametype: "PARENT", item: 0), path(r.path, nametype: "CREATE", item: 1)]
-            case .modify: records = [path(r.path, nametype: "NORMAL", item: 0)]
-            case .delete, .rmdir: records = [path(parent(r.path), nametype: "PARENT", item: 0), path(r.path, nametype: "DELETE", item: 1)]
+            case .create:
+                return [path(parent(r.path), nametype: "PARENT", item: 0, timestamp: t), path(r.path, nametype: "CREATE", item: 1, timestamp: t)]
+            case .modify:
+                return [path(r.path, nametype: "NORMAL", item: 0, timestamp: t)]
+            case .delete, .rmdir:
+                return [path(parent(r.path), nametype: "PARENT", item: 0, timestamp: t), path(r.path, nametype: "DELETE", item: 1, timestamp: t)]
             case .rename:
                 let target = r.targetPath ?? ""
-                records = [path(parent(r.path), nametype: "PARENT", item: 0), path(parent(target), nametype: "PARENT", item: 1),
-                           path(r.path, nametype: "DELETE", item: 2), path(target, nametype: "CREATE", item: 3)]
+                return [path(parent(r.path), nametype: "PARENT", item: 0, timestamp: t), path(parent(target), nametype: "PARENT", item: 1, timestamp: t),
+                        path(r.path, nametype: "DELETE", item: 2, timestamp: t), path(target, nametype: "CREATE", item: 3, timestamp: t)]
             }
-            return records.map { Event(logsource: logSource, timestamp: t, fields: $0) }
         case .attack(let r):
+            guard wanted.syscall else { return [] }
             let args: [(Int, UInt64)]
             switch r.op {
             case .filelessExec, .compatSyscall: return []  // the exec record gives the execve records
@@ -161,9 +218,15 @@ public enum AuditdRecords {
             return [syscall(r.op.syscall, ids: r.ctx.ids, comm: r.ctx.comm, exe: exe, user: user, result: r.result,
                             args: args, items: 0, timestamp: t)]
         case .net(let r):
-            let name = TelemetryNormalizer.syscallName(r.op)
-            return [syscall(name, ids: r.ctx.ids, comm: r.ctx.comm, exe: exe, user: user, result: r.result, args: [], items: 0, timestamp: t),
-                    Event(logsource: logSource, timestamp: t, fields: [("type", .string("SOCKADDR")), ("saddr", .string(sockaddr(r)))])]
+            var out: [Event] = []
+            if wanted.syscall {
+                out.append(syscall(TelemetryNormalizer.syscallName(r.op), ids: r.ctx.ids, comm: r.ctx.comm, exe: exe, user: user,
+                                   result: r.result, args: [], items: 0, timestamp: t))
+            }
+            if wanted.sockaddr {
+                out.append(Event(logsource: logSource, timestamp: t, names: ["type", "saddr"], values: [.string("SOCKADDR"), .string(sockaddr(r))]))
+            }
+            return out
         default:
             return []
         }

@@ -48,10 +48,11 @@ public final class Detector: @unchecked Sendable {
     /// The live rule sets, taken from the store once per batch of frames (not per event: the
     /// store's lock is then off the per-event path). A reload is seen from the next batch on.
     private var detectors: DetectorStore.Snapshot {
-        didSet { if detectors.sigma !== oldValue.sigma { auditdWanted = detectors.sigma.hasRules(for: AuditdRecords.logSource) } }
+        didSet { if detectors.sigma !== oldValue.sigma { auditd = AuditdRecords.Wanted(engine: detectors.sigma) } }
     }
-    /// Whether a live rule reads auditd records: only then are they built (AuditdRecords).
-    public private(set) var auditdWanted = false
+    /// The auditd record types live rules can match: only those are built (AuditdRecords).
+    public private(set) var auditd = AuditdRecords.Wanted.none
+    public var auditdWanted: Bool { auditd.any }
     private let sink: AlertSink
     /// YARA and hashes of executed files, in the background; nil when neither is configured.
     public var scanner: ExecutableScanner?
@@ -99,7 +100,7 @@ public final class Detector: @unchecked Sendable {
         self.normalizer.environmentNames = options.environmentNames
         self.telemetry = TelemetryNormalizer(machineID: options.machineID, excludedPathPrefixes: options.excludedPathPrefixes)
         self.detectors = store.current
-        self.auditdWanted = detectors.sigma.hasRules(for: AuditdRecords.logSource)
+        self.auditd = AuditdRecords.Wanted(engine: detectors.sigma)
         self.onReady = onReady
     }
 
@@ -367,7 +368,7 @@ public final class Detector: @unchecked Sendable {
             }
             evaluate(event, sequence: sequence, process: process, parent: parent)
             if auditdWanted {
-                for a in AuditdRecords.exec(r, process: process, timestamp: event.timestamp) {
+                for a in AuditdRecords.exec(r, process: process, timestamp: event.timestamp, wanted: auditd) {
                     counters.auditdRecords += 1
                     evaluate(a, sequence: sequence, process: process, parent: parent)
                 }
@@ -382,7 +383,7 @@ public final class Detector: @unchecked Sendable {
                 counters.events += 1
                 evaluate(t.event, sequence: sequence, process: t.process, parent: nil)
                 guard auditdWanted else { continue }
-                for a in AuditdRecords.telemetry(record, event: t.event, process: t.process) {
+                for a in AuditdRecords.telemetry(record, event: t.event, process: t.process, wanted: auditd) {
                     counters.auditdRecords += 1
                     evaluate(a, sequence: sequence, process: t.process, parent: nil)
                 }

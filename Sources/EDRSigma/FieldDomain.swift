@@ -25,11 +25,33 @@ public struct SigmaFieldDomain: Sendable {
     public var values: [String: Values]
     /// Fields never present, with why.
     public var absent: [String: String]
+    /// The fields events hold, per value of one discriminating field (auditd: per record
+    /// `type`, the record's fields); a name ending in `#` stands for that prefix and digits
+    /// (`a#`: a0, a1 …). A test on a field no event of that kind holds is never true.
+    public var schema: (field: String, fields: [String: [String]])?
 
-    public init(logsource: LogSource, values: [String: Values] = [:], absent: [String: String] = [:]) {
+    public init(logsource: LogSource, values: [String: Values] = [:], absent: [String: String] = [:],
+                schema: (field: String, fields: [String: [String]])? = nil) {
         self.logsource = logsource
         self.values = values
         self.absent = absent
+        self.schema = schema.map { s in (s.field, Dictionary(uniqueKeysWithValues: s.fields.map { ($0.key.lowercased(), $0.value) })) }
+    }
+
+    /// Whether `field` is among `patterns` (see `schema`).
+    static func holds(_ patterns: [String], _ field: String) -> Bool {
+        patterns.contains { p in
+            guard p.hasSuffix("#") else { return p == field }
+            let prefix = p.dropLast()
+            return field.hasPrefix(prefix) && field.count > prefix.count && field.dropFirst(prefix.count).allSatisfy(\.isASCII) && field.dropFirst(prefix.count).allSatisfy(\.isNumber)
+        }
+    }
+
+    /// The schema's kinds an event can still be of (all of them unless narrowed).
+    private var kinds: [String] {
+        guard let s = schema else { return [] }
+        if let v = values[s.field] { return v.allowed.filter { s.fields[$0] != nil } }
+        return Array(s.fields.keys)
     }
 
     /// Whether a rule's detection can ever be true on these events; when it cannot, the
@@ -40,6 +62,19 @@ public struct SigmaFieldDomain: Sendable {
         let possible = canBeTrue(e, &reasons)
         var seen = Set<String>()
         return (possible, reasons.filter { seen.insert($0).inserted })
+    }
+
+    /// The values of `field` (one of `values`) on which the rule can be true.
+    func possibleValues(of field: String, _ e: Expr) -> Set<String> {
+        guard let v = values[field] else { return [] }
+        var out = Set<String>()
+        for value in v.allowed {
+            var narrowed = self
+            narrowed.values[field]!.allowed = [value]
+            var ignored: [String] = []
+            if narrowed.canBeTrue(e, &ignored) { out.insert(value) }
+        }
+        return out
     }
 
     private func canBeTrue(_ e: Expr, _ reasons: inout [String]) -> Bool {
@@ -56,6 +91,15 @@ public struct SigmaFieldDomain: Sendable {
             return ok
         case .pred(let p):
             guard let field = p.field else { return true }
+            if let s = schema, field != s.field, !kinds.contains(where: { Self.holds(s.fields[$0]!, field) }) {
+                switch p.test {
+                case .isNull, .exists(false): return true
+                default:
+                    let kinds = self.kinds.sorted().map { $0.uppercased() }.joined(separator: ", ")
+                    reasons.append("field '\(field)': not in any record built (\(kinds))")
+                    return false
+                }
+            }
             if let why = absent[field] {
                 switch p.test {
                 case .isNull, .exists(false): return true

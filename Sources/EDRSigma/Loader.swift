@@ -47,6 +47,7 @@ struct SigmaLoader {
         let regexCache = RegexCache()
         var infos: [SigmaRuleInfo] = []
         var refs: [String: Ref] = [:]
+        var possible: [LogSource: [String: Set<String>]] = [:]
         for (r, di) in rules {
             var ref: Ref
             let verdict = judge(r)
@@ -59,6 +60,9 @@ struct SigmaLoader {
                 ref = .inert
             } else {
                 diags[di].neverTrue = verdict?.reasons ?? []
+                if let d = domain(r) {
+                    for field in d.values.keys { possible[d.logsource, default: [:]][field, default: []].formUnion(d.possibleValues(of: field, r.expr)) }
+                }
                 let ls = r.info.logsource
                 let b: UnitBuilder
                 if let x = builders[ls] { b = x } else {
@@ -164,17 +168,21 @@ struct SigmaLoader {
         let corrEngine = cList.isEmpty ? nil : CorrelationEngine(
             corrs: cList, consumers: consumers, ruleCount: infos.count, suppressed: suppressedCorr,
             maxGroups: options.correlationMaxGroups, maxEvents: options.correlationMaxEventsPerGroup)
-        return SigmaEngine(diagnostics: diags, rules: infos, correlationRules: cInfos, units: units,
-                           suppressed: suppressed, correlation: corrEngine)
+        let engine = SigmaEngine(diagnostics: diags, rules: infos, correlationRules: cInfos, units: units,
+                                 suppressed: suppressed, correlation: corrEngine)
+        engine.possibleValues = possible
+        return engine
     }
 }
 
 extension SigmaLoader {
     /// The verdict of the field domain of the rule's logsource, if one is declared.
     func judge(_ r: ParsedRule) -> (possible: Bool, reasons: [String])? {
-        guard let d = options.fieldDomains.first(where: { r.info.logsource.covers($0.logsource) && $0.logsource.covers(r.info.logsource) })
-        else { return nil }
-        return d.judge(r.expr)
+        domain(r)?.judge(r.expr)
+    }
+
+    func domain(_ r: ParsedRule) -> SigmaFieldDomain? {
+        options.fieldDomains.first { r.info.logsource.covers($0.logsource) && $0.logsource.covers(r.info.logsource) }
     }
 }
 

@@ -206,6 +206,18 @@ public final class SigmaEngine: @unchecked Sendable {
     /// building events nobody reads).
     public func hasRules(for ls: LogSource) -> Bool { !route(ls).isEmpty }
 
+    /// Whether a live rule names exactly this logsource (not one that only covers it, such as
+    /// `product: linux` alone).
+    public func hasRules(naming ls: LogSource) -> Bool {
+        let l = LogSource(product: ls.product?.lowercased(), category: ls.category?.lowercased(), service: ls.service?.lowercased())
+        return units.contains { $0.logsource == l }
+    }
+
+    /// Per logsource with a field domain (`SigmaOptions.fieldDomains`): for each of its
+    /// closed fields, the values on which some live rule of exactly that logsource can be true
+    /// (lower case). A producer builds only those (`type` of an auditd record).
+    public internal(set) var possibleValues: [LogSource: [String: Set<String>]] = [:]
+
     /// Rules (and correlations) that match this event.
     public func evaluate(_ event: Event) -> [SigmaMatch] {
         let s = acquire()

@@ -148,9 +148,10 @@ struct AuditdRecordTests {
         try rig.feed(TelemetryBuilder.net(local: "10.0.0.2", lport: 40000, remote: "10.0.0.1", rport: 443))
         let fired = rig.firedIDs().intersection(auditd)
         #expect(fired.isEmpty, "auditd rules fired on benign activity: \(fired.sorted())")
-        // 5 execs × (SYSCALL, EXECVE, CWD, PATH, PROCTITLE), a create (PARENT + CREATE), a
-        // write (NORMAL), memfd_create (SYSCALL), a connect (SYSCALL + SOCKADDR).
-        #expect(rig.detector.counters.auditdRecords == 25 + 2 + 1 + 1 + 2)
+        // The corpus' rules read EXECVE, SYSCALL and PATH records only: 5 execs × 3, a create
+        // (PARENT + CREATE), a write (NORMAL), memfd_create (SYSCALL), a connect (SYSCALL).
+        #expect(rig.detector.auditd == AuditdRecords.Wanted(execve: true, syscall: true, path: true))
+        #expect(rig.detector.counters.auditdRecords == 15 + 2 + 1 + 1 + 1)
     }
 
     /// The records an exec gives, field by field.
@@ -204,14 +205,40 @@ struct AuditdRecordTests {
         let rules = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("rules/sigma").path
         let plain = try Rig(rules: [rules])
-        #expect(!plain.detector.auditdWanted)
+        #expect(!plain.detector.auditdWanted && plain.detector.auditd == .none)
         try plain.exec("/usr/bin/chattr", ["chattr", "-i", "/etc/passwd"])
         #expect(plain.detector.counters.auditdRecords == 0 && plain.detector.counters.events == 1)
         let audit = try Self.auditdRig()
         #expect(audit.detector.auditdWanted)
         try audit.exec("/usr/bin/chattr", ["chattr", "-i", "/etc/passwd"])
-        #expect(audit.detector.counters.auditdRecords == 5 && audit.detector.counters.events == 1)
+        #expect(audit.detector.counters.auditdRecords == 3 && audit.detector.counters.events == 1)
+        // A rule that reads CWD records makes them be built; a rule of `product: linux` alone
+        // makes none be built.
+        let dir = NSTemporaryDirectory() + "auditd-rules-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.cwdRule.write(toFile: dir + "/cwd.yml", atomically: true, encoding: .utf8)
+        let cwd = try Rig(rules: [dir])
+        #expect(cwd.detector.auditd == AuditdRecords.Wanted(cwd: true))
+        try cwd.exec("/usr/bin/ls", ["ls"], cwd: "/srv/edr-cwd-test")
+        #expect(cwd.detector.counters.auditdRecords == 1 && cwd.firedIDs() == ["00000000-0000-4000-9000-0000000000cd"])
+        try Self.cwdRule.replacingOccurrences(of: "    service: auditd\n", with: "").write(toFile: dir + "/cwd.yml", atomically: true, encoding: .utf8)
+        #expect(try Rig(rules: [dir]).detector.auditd == .none)
     }
+
+    static let cwdRule = """
+        title: cwd record
+        id: 00000000-0000-4000-9000-0000000000cd
+        logsource:
+            product: linux
+            service: auditd
+        detection:
+            selection:
+                type: CWD
+                cwd: /srv/edr-cwd-test
+            condition: selection
+        level: low
+        """
 
     /// On the corpus, the auditd rules left inert are those that need what we never produce,
     /// each with its reason.
