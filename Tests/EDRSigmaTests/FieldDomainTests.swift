@@ -48,3 +48,34 @@ struct FieldDomainTests {
         #expect(d.status == .loaded)
     }
 }
+
+/// With per-kind field schemas: a field no kind of event holds makes a test impossible, and
+/// the values of the discriminating field a rule can be true on are known.
+struct FieldDomainSchemaTests {
+    static let ls = LogSource(product: "linux", service: "auditd")
+    static let domain = SigmaFieldDomain(
+        logsource: ls, values: ["type": .init(allowed: ["EXECVE", "CWD"], why: "not built")],
+        schema: ("type", ["EXECVE": ["type", "a#"], "CWD": ["type", "cwd"]]))
+    static func load(_ detection: String) -> SigmaEngine {
+        var o = SigmaOptions(collectedLogSources: [ls])
+        o.fieldDomains = [domain]
+        return engine(ruleYAML(detection, logsource: "product: linux\n    service: auditd"), options: o)
+    }
+
+    @Test func fieldsNoRecordHoldsAreNeverTrue() {
+        #expect(Self.load("sel:\n    tty: pts1\ncondition: sel").diagnostics[0].status
+                == .inert(reason: "never true on product=linux service=auditd events: field 'tty': not in any record built (CWD, EXECVE)"))
+        #expect(Self.load("sel:\n    a12|startswith: x\ncondition: sel").diagnostics[0].status == .loaded)
+        #expect(Self.load("sel:\n    ax: x\ncondition: sel").diagnostics[0].status != .loaded)
+    }
+
+    @Test(arguments: [
+        ("sel:\n    a1|startswith: --cpu\ncondition: sel", ["execve"]),
+        ("sel:\n    type: CWD\ncondition: sel", ["cwd"]),
+        ("sel:\n    a1: x\nc:\n    cwd: /\ncondition: sel or c", ["execve", "cwd"]),
+        ("sel:\n    - x\ncondition: sel", ["execve", "cwd"]),
+    ] as [(String, Set<String>)])
+    func possibleKinds(_ c: (String, Set<String>)) {
+        #expect(Self.load(c.0).possibleValues[Self.ls]?["type"] == c.1)
+    }
+}
