@@ -67,6 +67,7 @@ struct SigmaLoader {
                 let b: UnitBuilder
                 if let x = builders[ls] { b = x } else {
                     b = UnitBuilder(logsource: ls, regexCache: regexCache); builders[ls] = b; builderOrder.append(ls)
+                    b.unselective = Set(domain(r)?.values.keys.map { $0 } ?? [])
                 }
                 do {
                     try b.addRule(r.expr, global: infos.count)
