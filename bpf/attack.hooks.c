@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* What attackers do after exec: ptrace attach/seize, kernel module loads, BPF program loads
- * by other processes, uid/gid/capability changes, memfd_create, mount — each reported at
+ * by other processes, uid/gid/capability changes, memfd_create, mount, syslog(2) clearing the
+ * kernel log — each reported at
  * syscall exit with its result — and exec of a file with no name (memfd, O_TMPFILE,
  * deleted), seen at sched_process_exec. */
 #include "vmlinux.h"
@@ -37,6 +38,7 @@ static __always_inline __u32 attack_op(long id)
     if (id == NR_capset) return EDR_ATK_CAPSET;
     if (id == NR_memfd_create) return EDR_ATK_MEMFD_CREATE;
     if (id == NR_mount) return EDR_ATK_MOUNT;
+    if (id == NR_syslog) return EDR_ATK_SYSLOG;
     return 0;
 }
 
@@ -56,6 +58,11 @@ static __always_inline int edr_attack_enter(struct pt_regs *regs, long id)
     if (op == EDR_ATK_PTRACE && s.args[0] != PTRACE_ATTACH && s.args[0] != PTRACE_SEIZE)
         return 0;
     if (op == EDR_ATK_BPF_PROG_LOAD && s.args[0] != BPF_PROG_LOAD_CMD)
+        return 0;
+    /* syslog(2): only the actions that clear the kernel log or silence the console
+     * (READ_CLEAR 4, CLEAR 5, CONSOLE_OFF 6, CONSOLE_ON 7, CONSOLE_LEVEL 8); dmesg asks for
+     * the buffer size on every run. */
+    if (op == EDR_ATK_SYSLOG && (s.args[0] < 4 || s.args[0] > 8))
         return 0;
     count(EDR_FAMILY_ATTACK, EDR_CTR_SEEN);
     if (current_is_agent())
@@ -166,6 +173,9 @@ static __always_inline int edr_attack_exit(struct pt_regs *regs, long ret, long 
         n += m;
         m = put_small_ustr(off + n, (const void *)s.args[2], &fault);
         n += m;
+    } else if (op == EDR_ATK_SYSLOG) {
+        r->args[0] = s.args[0];
+        r->args[1] = s.args[2];
     } else {
         /* set*id: the ids passed */
         r->args[0] = (__u32)s.args[0];

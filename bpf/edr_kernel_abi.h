@@ -21,6 +21,7 @@
 #define NR_creat 85
 #define NR_unlink 87
 #define NR_ptrace 101
+#define NR_syslog 103
 #define NR_setuid 105
 #define NR_setgid 106
 #define NR_setreuid 113
@@ -60,6 +61,7 @@
 #define NR_creat -1
 #define NR_unlink -1
 #define NR_ptrace 117
+#define NR_syslog 116
 #define NR_setuid 146
 #define NR_setgid 144
 #define NR_setreuid 145

@@ -131,6 +131,8 @@ enum edr_attack_op {
     EDR_ATK_FILELESS_EXEC = 16,/* exec of a file with no link (memfd, O_TMPFILE, deleted); path: its name */
     EDR_ATK_COMPAT_SYSCALL = 17,/* a 32-bit syscall (int 0x80): args[0] its ia32 number, args[1] 32-bit calls of
                                  * this process since its last report (at most one record a second each) */
+    EDR_ATK_SYSLOG = 18,       /* syslog(2) actions that clear or silence the kernel log (4-8 only):
+                                 * args[0] the action, args[1] len */
 };
 
 /* data[]: str (str_len bytes, NUL-separated strings) then path components leaf first

@@ -234,12 +234,15 @@ public enum AlertEncoder {
         let pidValue = access ? event["SourceProcessId"] : event["ProcessId"]
         guard image != nil || pidValue != nil else { return }
         w.key("process"); w.beginObject()
+        // An event without Sysmon's process fields (an auditd record) takes them from the
+        // process it is about.
         if let pid = pidValue, case .int = pid { w.key("pid"); w.value(pid) }
         else if let pid = pidValue?.stringValue.flatMap({ Int64($0) }) { w.field("pid", pid) }
-        w.field("entity_id", (access ? event["SourceProcessGUID"] : event["ProcessGuid"])?.stringValue)
+        else if let p = process { w.field("pid", Int(p.pid)) }
+        w.field("entity_id", (access ? event["SourceProcessGUID"] : event["ProcessGuid"])?.stringValue ?? (pidValue == nil ? process?.guid : nil))
         w.field("executable", image)
         if let image { w.key("name"); w.string(String(baseName(image, windows: windows))) }
-        if let cmd = event["CommandLine"]?.stringValue {
+        if let cmd = event["CommandLine"]?.stringValue ?? (pidValue == nil ? process?.commandLine : nil) {
             w.field("command_line", cmd)
             let args = process?.args ?? cmd.split(separator: " ").map(String.init)
             w.field("args", args)

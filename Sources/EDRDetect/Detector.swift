@@ -40,12 +40,19 @@ public final class Detector: @unchecked Sendable {
         public var responseOutcomes: UInt64 = 0
         public var responseQueueFull: UInt64 = 0
         public var snapshotProcesses: UInt64 = 0
+        /// auditd records built from events (AuditdRecords), when rules read them.
+        public var auditdRecords: UInt64 = 0
     }
 
     private let store: DetectorStore
     /// The live rule sets, taken from the store once per batch of frames (not per event: the
     /// store's lock is then off the per-event path). A reload is seen from the next batch on.
-    private var detectors: DetectorStore.Snapshot
+    private var detectors: DetectorStore.Snapshot {
+        didSet { if detectors.sigma !== oldValue.sigma { auditd = AuditdRecords.Wanted(engine: detectors.sigma) } }
+    }
+    /// The auditd record types live rules can match: only those are built (AuditdRecords).
+    public private(set) var auditd = AuditdRecords.Wanted.none
+    public var auditdWanted: Bool { auditd.any }
     private let sink: AlertSink
     /// YARA and hashes of executed files, in the background; nil when neither is configured.
     public var scanner: ExecutableScanner?
@@ -93,6 +100,7 @@ public final class Detector: @unchecked Sendable {
         self.normalizer.environmentNames = options.environmentNames
         self.telemetry = TelemetryNormalizer(machineID: options.machineID, excludedPathPrefixes: options.excludedPathPrefixes)
         self.detectors = store.current
+        self.auditd = AuditdRecords.Wanted(engine: detectors.sigma)
         self.onReady = onReady
     }
 
@@ -359,6 +367,12 @@ public final class Detector: @unchecked Sendable {
                             r.script.flatMap { id in r.scriptPath.map { ($0, id) } })
             }
             evaluate(event, sequence: sequence, process: process, parent: parent)
+            if auditdWanted {
+                for a in AuditdRecords.exec(r, process: process, timestamp: event.timestamp, wanted: auditd) {
+                    counters.auditdRecords += 1
+                    evaluate(a, sequence: sequence, process: process, parent: parent)
+                }
+            }
         case .exit(let r):
             normalizer.exit(r)
         case .fork(let r):
@@ -368,6 +382,11 @@ public final class Detector: @unchecked Sendable {
             for t in telemetry.handle(record, processes: normalizer.cache, wallTime: { clock.wallTime(bootNanos: $0) }) {
                 counters.events += 1
                 evaluate(t.event, sequence: sequence, process: t.process, parent: nil)
+                guard auditdWanted else { continue }
+                for a in AuditdRecords.telemetry(record, event: t.event, process: t.process, wanted: auditd) {
+                    counters.auditdRecords += 1
+                    evaluate(a, sequence: sequence, process: t.process, parent: nil)
+                }
             }
         }
     }

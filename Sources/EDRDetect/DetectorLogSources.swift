@@ -1,4 +1,5 @@
 import EDRCore
+import EDRSigma
 import EDRWindowsEvents
 
 /// The logsources each platform's sensor produces; rules for others load as inert.
@@ -7,7 +8,20 @@ public enum DetectorLogSources {
 
     public static let linux: [LogSource] = [
         LogSource(product: "linux", category: "process_creation"),
-    ] + TelemetryNormalizer.logSources
+    ] + TelemetryNormalizer.logSources + [AuditdRecords.logSource]
+
+    /// What the events of each collected logsource can hold (rules that can never be true on
+    /// them load as inert, with the reason).
+    public static func fieldDomains(on platform: Platform) -> [SigmaFieldDomain] {
+        platform == .linux ? [AuditdRecords.fieldDomain] : []
+    }
+
+    /// The engine options for rules run on `platform`'s events.
+    public static func sigmaOptions(on platform: Platform = current) -> SigmaOptions {
+        var o = SigmaOptions(collectedLogSources: collected(on: platform))
+        o.fieldDomains = fieldDomains(on: platform)
+        return o
+    }
 
     /// What the ETW decoder (EDRWindowsEvents) produces.
     public static let windows: [LogSource] = WindowsLogSources.etw

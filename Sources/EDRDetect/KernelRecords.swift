@@ -172,6 +172,18 @@ public enum KernelRecordDecoder {
     }
 
     /// argv as the kernel holds it: NUL-separated, the last NUL optional when truncated.
+    /// Each NUL-separated argument, in order, without an intermediate array.
+    static func forEachArg(_ bytes: [UInt8], _ body: (String) -> Void) {
+        bytes.withUnsafeBufferPointer { b in
+            var s = 0
+            for i in 0..<b.count where b[i] == 0 {
+                body(String(decoding: UnsafeBufferPointer(rebasing: b[s..<i]), as: UTF8.self))
+                s = i + 1
+            }
+            if s < b.count { body(String(decoding: UnsafeBufferPointer(rebasing: b[s..<b.count]), as: UTF8.self)) }
+        }
+    }
+
     public static func splitArgs(_ bytes: ArraySlice<UInt8>) -> [String] {
         var out: [String] = []
         var s = bytes.startIndex

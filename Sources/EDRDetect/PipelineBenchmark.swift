@@ -11,8 +11,7 @@ import Glibc
 /// Benchmarks/exec_bench.py for the whole agent.
 public enum PipelineBenchmark {
     public static func run(rulePaths: [String], execs: Int) throws -> String {
-        var options = SigmaOptions()
-        options.collectedLogSources = DetectorLogSources.collected
+        let options = DetectorLogSources.sigmaOptions()
         let store = try DetectorStore(sources: DetectorSources(sigma: rulePaths, yara: [], ioc: [], sigmaOptions: options))
         let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
         defer { close(null) }

@@ -22,12 +22,14 @@ public struct TelemetryNormalizer: Sendable {
     public static let memfdCreate = LogSource(product: "linux", category: "memfd_create")
     public static let mount = LogSource(product: "linux", category: "mount")
     public static let filelessExec = LogSource(product: "linux", category: "fileless_exec")
+    /// syslog(2) actions that clear the kernel log or silence the console (dmesg -c/-C/-D/-E/-n).
+    public static let kernelLogControl = LogSource(product: "linux", category: "kernel_log_control")
     /// 32-bit syscalls (int 0x80): not decoded by the file and network telemetry, so reported.
     public static let compatSyscall = LogSource(product: "linux", category: "compat_syscall")
 
     public static let logSources: [LogSource] = [
         networkConnection, fileEvent, fileChange, fileDelete, fileRename, dnsQuery, processAccess, driverLoad,
-        bpfProgramLoad, privilegeChange, memfdCreate, mount, filelessExec, compatSyscall,
+        bpfProgramLoad, privilegeChange, memfdCreate, mount, filelessExec, compatSyscall, kernelLogControl,
     ]
 
     public struct Counters: Sendable {
@@ -315,6 +317,12 @@ public struct TelemetryNormalizer: Sendable {
         364: "accept4", 369: "sendto", 371: "recvfrom", 370: "sendmsg", 372: "recvmsg",
     ]
 
+    /// syslog(2) actions the sensor reports (include/linux/syslog.h).
+    static let syslogActionNames: [Int: String] = [
+        4: "SYSLOG_ACTION_READ_CLEAR", 5: "SYSLOG_ACTION_CLEAR", 6: "SYSLOG_ACTION_CONSOLE_OFF",
+        7: "SYSLOG_ACTION_CONSOLE_ON", 8: "SYSLOG_ACTION_CONSOLE_LEVEL",
+    ]
+
     mutating func attack(_ r: AttackRecord, processes: ProcessCache, wallTime: (UInt64) -> Double) -> TelemetryEvent {
         let p = process(r.ctx, processes)
         let time = wallTime(r.bootNanos)
@@ -379,6 +387,11 @@ public struct TelemetryNormalizer: Sendable {
             f.append(("SyscallNumber", .int(Int64(nr))))
             f.append(("SyscallName", .string(Self.ia32SyscallNames[nr] ?? "ia32_\(nr)")))
             f.append(("Count", .int(Int64(bitPattern: r.args[1]))))
+        case .syslog:
+            source = Self.kernelLogControl
+            let action = Int64(bitPattern: r.args[0])
+            f.append(("Action", .int(action)))
+            f.append(("ActionName", .string(Self.syslogActionNames[Int(action)] ?? String(action))))
         case .filelessExec:
             source = Self.filelessExec
             // The exec record may not have been handled yet: the kernel's path is authoritative.

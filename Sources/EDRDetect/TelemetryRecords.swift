@@ -107,7 +107,7 @@ public struct DnsRecord: Sendable, Equatable {
 public struct AttackRecord: Sendable, Equatable {
     public enum Op: UInt32, Sendable, CaseIterable {
         case ptrace = 1, initModule, finitModule, bpfProgLoad, setuid, setgid, setreuid, setregid, setresuid, setresgid,
-             setfsuid, setfsgid, capset, memfdCreate, mount, filelessExec, compatSyscall
+             setfsuid, setfsgid, capset, memfdCreate, mount, filelessExec, compatSyscall, syslog
         public var syscall: String {
             switch self {
             case .ptrace: "ptrace"
@@ -127,6 +127,7 @@ public struct AttackRecord: Sendable, Equatable {
             case .mount: "mount"
             case .filelessExec: "execve"
             case .compatSyscall: "int 0x80"
+            case .syslog: "syslog"
             }
         }
     }

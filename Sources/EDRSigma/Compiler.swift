@@ -121,6 +121,7 @@ final class CompiledUnit: @unchecked Sendable {
         var always: [Int32] = []
         var anchorFieldSet = Set<Int32>()
         let nodes = b.nodes, children = b.children
+        let unselective = Set(b.fieldNames.indices.filter { b.unselective.contains(b.fieldNames[$0]) }.map(Int32.init))
         func anchors(_ n: Int32, _ depth: Int) -> [Int32]? {
             if depth > 100 { return nil }
             let r = nodes[Int(n)]
@@ -136,7 +137,8 @@ final class CompiledUnit: @unchecked Sendable {
                 for k in r.a..<r.b {
                     guard let s = anchors(children[Int(k)], depth + 1) else { continue }
                     let minLen = s.map { atomLen(atoms[Int($0)]) }.min() ?? 1000
-                    let score = minLen * 1000 - min(s.count, 999)
+                    let selective = s.allSatisfy { !unselective.contains(atoms[Int($0)].field) }
+                    let score = (selective ? 10_000_000 : 0) + min(minLen, 9_999) * 1000 - min(s.count, 999)
                     if score > bestScore { bestScore = score; best = s }
                 }
                 return best
@@ -276,6 +278,11 @@ final class UnitBuilder {
     var ruleRoot: [Int32] = []
     var ruleGlobal: [Int32] = []
     let regexCache: RegexCache
+
+    /// Fields whose values are few (a field domain's closed sets, such as an auditd record's
+    /// `type`): a literal on them holds for a large share of events, so another literal of the
+    /// rule is preferred as its anchor.
+    var unselective: Set<String> = []
 
     init(logsource: LogSource, regexCache: RegexCache) { self.logsource = logsource; self.regexCache = regexCache }
 

@@ -47,16 +47,27 @@ struct SigmaLoader {
         let regexCache = RegexCache()
         var infos: [SigmaRuleInfo] = []
         var refs: [String: Ref] = [:]
+        var possible: [LogSource: [String: Set<String>]] = [:]
         for (r, di) in rules {
             var ref: Ref
+            let verdict = judge(r)
+            diags[di].logsource = r.info.logsource
             if let collected = options.collectedLogSources, !collected.contains(where: { r.info.logsource.appliesTo($0) }) {
                 diags[di].status = .inert(reason: "logsource \(r.info.logsource) is not collected on this platform")
                 ref = .inert
+            } else if let verdict, !verdict.possible {
+                diags[di].status = .inert(reason: "never true on \(r.info.logsource) events: " + verdict.reasons.joined(separator: "; "))
+                ref = .inert
             } else {
+                diags[di].neverTrue = verdict?.reasons ?? []
+                if let d = domain(r) {
+                    for field in d.values.keys { possible[d.logsource, default: [:]][field, default: []].formUnion(d.possibleValues(of: field, r.expr)) }
+                }
                 let ls = r.info.logsource
                 let b: UnitBuilder
                 if let x = builders[ls] { b = x } else {
                     b = UnitBuilder(logsource: ls, regexCache: regexCache); builders[ls] = b; builderOrder.append(ls)
+                    b.unselective = Set(domain(r)?.values.keys.map { $0 } ?? [])
                 }
                 do {
                     try b.addRule(r.expr, global: infos.count)
@@ -158,8 +169,21 @@ struct SigmaLoader {
         let corrEngine = cList.isEmpty ? nil : CorrelationEngine(
             corrs: cList, consumers: consumers, ruleCount: infos.count, suppressed: suppressedCorr,
             maxGroups: options.correlationMaxGroups, maxEvents: options.correlationMaxEventsPerGroup)
-        return SigmaEngine(diagnostics: diags, rules: infos, correlationRules: cInfos, units: units,
-                           suppressed: suppressed, correlation: corrEngine)
+        let engine = SigmaEngine(diagnostics: diags, rules: infos, correlationRules: cInfos, units: units,
+                                 suppressed: suppressed, correlation: corrEngine)
+        engine.possibleValues = possible
+        return engine
+    }
+}
+
+extension SigmaLoader {
+    /// The verdict of the field domain of the rule's logsource, if one is declared.
+    func judge(_ r: ParsedRule) -> (possible: Bool, reasons: [String])? {
+        domain(r)?.judge(r.expr)
+    }
+
+    func domain(_ r: ParsedRule) -> SigmaFieldDomain? {
+        options.fieldDomains.first { r.info.logsource.covers($0.logsource) && $0.logsource.covers(r.info.logsource) }
     }
 }
 

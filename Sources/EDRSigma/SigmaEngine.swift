@@ -85,6 +85,11 @@ public struct SigmaRuleDiagnostic: Sendable {
     public var kind: Kind
     /// 0-based index of the YAML document within its file.
     public var document: Int
+    /// For a loaded rule: tests that can never be true on the events of its logsource (a
+    /// selection the rule has besides the ones that can fire); see `SigmaFieldDomain`.
+    public var neverTrue: [String] = []
+    /// A detection rule's logsource (nil for files that did not parse, filters, correlations).
+    public var logsource: LogSource?
     public init(path: String, ruleID: String?, title: String?, status: Status, kind: Kind = .rule, document: Int = 0) {
         self.path = path; self.ruleID = ruleID; self.title = title; self.status = status
         self.kind = kind; self.document = document
@@ -94,6 +99,9 @@ public struct SigmaRuleDiagnostic: Sendable {
 public struct SigmaOptions: Sendable {
     /// Logsources this platform produces; rules for any other logsource load as inert.
     public var collectedLogSources: [LogSource]?
+    /// What the events of a collected logsource can hold: a rule that can never be true on
+    /// them loads as inert, with the reason.
+    public var fieldDomains: [SigmaFieldDomain] = []
     /// `expand` modifier placeholders: name → values.
     public var placeholders: [String: [String]]
     /// Correlation state bounds: groups per correlation rule, and events kept per group.
@@ -193,6 +201,22 @@ public final class SigmaEngine: @unchecked Sendable {
         }
         return out
     }
+
+    /// Whether any live rule applies to events of logsource `ls` (a producer can then skip
+    /// building events nobody reads).
+    public func hasRules(for ls: LogSource) -> Bool { !route(ls).isEmpty }
+
+    /// Whether a live rule names exactly this logsource (not one that only covers it, such as
+    /// `product: linux` alone).
+    public func hasRules(naming ls: LogSource) -> Bool {
+        let l = LogSource(product: ls.product?.lowercased(), category: ls.category?.lowercased(), service: ls.service?.lowercased())
+        return units.contains { $0.logsource == l }
+    }
+
+    /// Per logsource with a field domain (`SigmaOptions.fieldDomains`): for each of its
+    /// closed fields, the values on which some live rule of exactly that logsource can be true
+    /// (lower case). A producer builds only those (`type` of an auditd record).
+    public internal(set) var possibleValues: [LogSource: [String: Set<String>]] = [:]
 
     /// Rules (and correlations) that match this event.
     public func evaluate(_ event: Event) -> [SigmaMatch] {

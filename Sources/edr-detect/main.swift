@@ -64,7 +64,7 @@ do {
     let started = monotonicNanos()
     let store = try DetectorStore(sources: DetectorSources(
         sigma: args.strings("rules"), yara: args.strings("yara-rules"), ioc: args.strings("ioc-rules"),
-        sigmaOptions: SigmaOptions(collectedLogSources: DetectorLogSources.collected)))
+        sigmaOptions: DetectorLogSources.sigmaOptions()))
     let engine = store.current.sigma
     let rejected = engine.diagnostics.filter { if case .rejected = $0.status { return true } else { return false } }
     let inert = engine.diagnostics.filter { if case .inert = $0.status { return true } else { return false } }

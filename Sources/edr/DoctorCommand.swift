@@ -44,7 +44,7 @@ struct DoctorCommand: ParsableCommand {
         "edr_cgroup_exec": "cgroup names for ContainerId",
         "edr_exit": "process exits (process cache)",
         "edr_fork": "fork/clone and parent linkage",
-        "edr_sys_enter": "network_connection, file_event/change/delete/rename, dns_query, process_access, driver_load, bpf, setuid/capset, memfd_create, mount (syscall entry)",
+        "edr_sys_enter": "network_connection, file_event/change/delete/rename, dns_query, process_access, driver_load, bpf, setuid/capset, memfd_create, mount, kernel_log_control (syscall entry)",
         "edr_sys_exit": "results of the same syscalls (syscall exit)",
         "edr_uring_submit": "file_delete/rename through io_uring (request submission)",
         "edr_uring_complete": "file_event/change/delete/rename, network_connection, dns_query through io_uring (completion)",
@@ -138,8 +138,7 @@ struct DoctorCommand: ParsableCommand {
 
         // Rules, as the detector would load them.
         if !cfg.sigma.rules.isEmpty {
-            var options = SigmaOptions()
-            options.collectedLogSources = DetectorLogSources.collected
+            let options = DetectorLogSources.sigmaOptions()
             do {
                 let engine = try SigmaEngine.load(paths: cfg.sigma.rules, options: options)
                 var loaded = 0, rejected = 0, inert = 0

@@ -31,16 +31,29 @@ struct ValidateCommand: ParsableCommand {
     @Flag(name: .long, help: "Text mode: list only rejected and inert rules.")
     var quiet = false
 
+    @Flag(name: .long, help: "Per detection rule: live or inert on this platform and why, then counts per logsource.")
+    var coverage = false
+
     func validate() throws {
         if rules.isEmpty && yara.isEmpty && ioc.isEmpty { throw ValidationError("give at least one --rules, --yara or --ioc DIR") }
     }
 
     func run() throws {
-        var options = SigmaOptions()
-        if !allLogsources { options.collectedLogSources = DetectorLogSources.collected }
+        let options = allLogsources ? SigmaOptions() : DetectorLogSources.sigmaOptions()
         let engine: SigmaEngine
         do { engine = try SigmaEngine.load(paths: rules, options: options) } catch {
             throw ValidationError("cannot read rules: \(error.localizedDescription)")
+        }
+        if coverage {
+            let report = CoverageReport(engine.diagnostics)
+            if json {
+                let data = try JSONSerialization.data(withJSONObject: report.json, options: [.prettyPrinted, .sortedKeys])
+                FileHandle.standardOutput.write(data + Data("\n".utf8))
+            } else {
+                FileHandle.standardOutput.write(Data(report.text(quiet: quiet).utf8))
+            }
+            if report.rejected > 0 { throw ExitCode(1) }
+            return
         }
         var loaded = 0, rejected = 0, inert = 0
         var entries: [[String: Any]] = []
@@ -57,6 +70,7 @@ struct ValidateCommand: ParsableCommand {
                 if let id = d.ruleID { e["id"] = id }
                 if let t = d.title { e["title"] = t }
                 if let r = reason { e["reason"] = r }
+                if !d.neverTrue.isEmpty { e["never_true"] = d.neverTrue }
                 entries.append(e)
             } else if !(quiet && status == "loaded") {
                 let doc = d.document > 0 ? "#\(d.document)" : ""
@@ -95,5 +109,111 @@ struct ValidateCommand: ParsableCommand {
             FileHandle.standardOutput.write(Data(out.utf8))
         }
         if rejected > 0 || !yaraErrors.isEmpty || !iocErrors.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// `edr validate --coverage`: each detection rule live or inert on this platform, and why; a
+/// rule that is live but has a selection that can never be true says so (partially live).
+struct CoverageReport {
+    struct Row {
+        var path: String
+        var id: String?
+        var title: String?
+        var logsource: String
+        var status: String
+        var reason: String?
+    }
+
+    var rows: [Row] = []
+    var rejected = 0
+
+    init(_ diagnostics: [SigmaRuleDiagnostic]) {
+        for d in diagnostics where d.kind == .rule || d.kind == .file || d.kind == .correlation {
+            let ls = d.logsource.map(Self.name) ?? (d.kind == .correlation ? "correlation" : "unparsed")
+            var row = Row(path: d.path, id: d.ruleID, title: d.title, logsource: ls, status: "live", reason: nil)
+            switch d.status {
+            case .loaded:
+                if !d.neverTrue.isEmpty {
+                    row.status = "partial"
+                    row.reason = "live; can never be true: " + d.neverTrue.joined(separator: "; ")
+                }
+            case .rejected(let r):
+                rejected += 1
+                row.status = "rejected"
+                row.reason = r
+            case .inert(let r):
+                row.status = "inert"
+                // Another platform's or a service's log: say which reader is missing.
+                if let l = d.logsource, r.hasPrefix("logsource ") {
+                    if let s = l.service { row.reason = "service \(s): no reader on this platform" }
+                    else if let c = l.category { row.reason = "category \(c): not collected on this platform" }
+                    else { row.reason = "product \(l.product ?? "?"): not collected on this platform" }
+                } else {
+                    row.reason = r
+                }
+            }
+            rows.append(row)
+        }
+    }
+
+    /// `linux/auditd`, `linux/process_creation`, `windows/process_creation` …
+    static func name(_ l: LogSource) -> String {
+        [l.product, l.service ?? l.category].compactMap { $0 }.joined(separator: "/")
+    }
+
+    /// Per logsource: (live, partial, inert, rejected), in order of first appearance.
+    var summary: [(logsource: String, counts: [String: Int])] {
+        var order: [String] = []
+        var counts: [String: [String: Int]] = [:]
+        for r in rows {
+            if counts[r.logsource] == nil { order.append(r.logsource); counts[r.logsource] = [:] }
+            counts[r.logsource]![r.status, default: 0] += 1
+        }
+        return order.sorted().map { ($0, counts[$0]!) }
+    }
+
+    func text(quiet: Bool) -> String {
+        var out = ""
+        for r in rows where !(quiet && r.status == "live") {
+            out += "\(r.status.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) \(r.logsource.padding(toLength: 28, withPad: " ", startingAt: 0)) \(r.path)"
+            if let id = r.id { out += " [\(id)]" }
+            if let t = r.title { out += " \(t)" }
+            if let reason = r.reason { out += "\n         \(reason)" }
+            out += "\n"
+        }
+        out += "\ncoverage by logsource (live includes partial):\n"
+        var total: [String: Int] = [:]
+        for (ls, c) in summary {
+            let live = (c["live"] ?? 0) + (c["partial"] ?? 0)
+            out += "  \(ls.padding(toLength: 30, withPad: " ", startingAt: 0)) \(live) live"
+            if let p = c["partial"] { out += " (\(p) partially)" }
+            out += ", \(c["inert"] ?? 0) inert"
+            if let x = c["rejected"] { out += ", \(x) rejected" }
+            out += "\n"
+            for (k, v) in c { total[k, default: 0] += v }
+        }
+        let live = (total["live"] ?? 0) + (total["partial"] ?? 0)
+        out += "\(rows.count) rules: \(live) live (\(total["partial"] ?? 0) partially), \(total["inert"] ?? 0) inert, \(total["rejected"] ?? 0) rejected\n"
+        return out
+    }
+
+    var json: [String: Any] {
+        var totals: [String: Int] = ["rules": rows.count]
+        var per: [String: [String: Int]] = [:]
+        for (ls, c) in summary {
+            per[ls] = c
+            for (k, v) in c { totals[k, default: 0] += v }
+        }
+        return [
+            "rules": rows.map { r -> [String: Any] in
+                var e: [String: Any] = ["path": r.path, "logsource": r.logsource, "status": r.status]
+                if let id = r.id { e["id"] = id }
+                if let t = r.title { e["title"] = t }
+                if let x = r.reason { e["reason"] = x }
+                return e
+            },
+            "logsources": per,
+            "totals": totals,
+        ]
     }
 }

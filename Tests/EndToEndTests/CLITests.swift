@@ -93,6 +93,30 @@ struct CLITests {
         #expect(ioc.status == 1 && ioc.output.contains(bad + "/ips.txt:2"), "\(ioc.output)")
     }
 
+    /// `edr validate --coverage` on SigmaHQ's Linux rules: each rule live or inert and why, and
+    /// counts per logsource; the auditd rules are live from our own events but for five.
+    @Test func validateCoverageOfTheLinuxCorpus() throws {
+        let rules = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/corpora/sigmahq/rules/linux").path
+        try #require(FileManager.default.fileExists(atPath: rules), "SigmaHQ corpus missing at \(rules)")
+        let text = try edr(["validate", "--rules", rules, "--coverage"])
+        #expect(text.status == 0, "\(text.output)")
+        #expect(text.output.contains("  linux/auditd                   48 live (4 partially), 5 inert\n"), "\(text.output)")
+        #expect(text.output.contains("210 rules: 198 live (4 partially), 12 inert, 0 rejected\n"), "\(text.output)")
+        #expect(text.output.contains("INERT    linux/sshd"))
+        #expect(text.output.contains("service sshd: no reader on this platform"))
+        #expect(text.output.contains("lnx_auditd_susp_c2_commands.yml [f7158a64-6204-4d6d-868a-6e6378b467e0] Suspicious C2 Activities\n         never true on product=linux service=auditd events: field 'key'"))
+        #expect(text.output.contains("live; can never be true: type 'tty'"))
+
+        let json = try edr(["validate", "--rules", rules, "--coverage", "--json"])
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        let auditd = try #require((doc["logsources"] as? [String: Any])?["linux/auditd"] as? [String: Int])
+        #expect(auditd == ["live": 44, "partial": 4, "inert": 5])
+        let entries = try #require(doc["rules"] as? [[String: Any]])
+        #expect(entries.count == 210)
+        let mknod = entries.first { $0["id"] as? String == "710bdbce-495d-491d-9a8f-7d0d88d2b41e" }
+        #expect(mknod?["status"] as? String == "inert" && (mknod?["reason"] as? String)?.contains("SYSCALL 'mknod'") == true)
+    }
+
     /// `edr replay` on Windows event JSON (two exporters' shapes), the agent's own shape and a
     /// broken line: alerts from SigmaHQ's rules, the bad line named by number, exit status 1.
     @Test func replayReadsWindowsEventJSON() throws {
