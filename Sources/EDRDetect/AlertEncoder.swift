@@ -441,19 +441,7 @@ public enum AlertEncoder {
     }
 
     static func dnsTypeName(_ code: Int) -> String? {
-        switch code {
-        case 1: "A"
-        case 2: "NS"
-        case 5: "CNAME"
-        case 6: "SOA"
-        case 12: "PTR"
-        case 15: "MX"
-        case 16: "TXT"
-        case 28: "AAAA"
-        case 33: "SRV"
-        case 65: "HTTPS"
-        default: code >= 0 ? "TYPE\(code)" : nil
-        }
+        code >= 0 && code <= Int(UInt16.max) ? DnsMessage.typeName(UInt16(code)) : nil
     }
 
     static func writeDNS(_ w: inout JSONWriter, event: Event, answers: [(type: String?, data: Substring)]) {
