@@ -109,7 +109,7 @@ static: bpf
 
 install: static
 	install -d $(DESTDIR)$(PREFIX)/lib/edr $(DESTDIR)$(PREFIX)/bin
-	for b in edr edr-sensor edr-detect edr-respond; do \
+	for b in edr edr-sensor edr-detect edr-respond edr-logs; do \
 		install -m 0755 -s $(STATIC)/release/$$b $(DESTDIR)$(PREFIX)/lib/edr/$$b; done
 	install -m 0644 $(BPF_OUT)/edr.bpf.o $(DESTDIR)$(PREFIX)/lib/edr/edr.bpf.o
 	ln -sf ../lib/edr/edr $(DESTDIR)$(PREFIX)/bin/edr

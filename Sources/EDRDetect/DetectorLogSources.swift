@@ -7,7 +7,7 @@ public enum DetectorLogSources {
 
     public static let linux: [LogSource] = [
         LogSource(product: "linux", category: "process_creation"),
-    ] + TelemetryNormalizer.logSources
+    ] + TelemetryNormalizer.logSources + HostLogServices.logSources
 
     /// What the ETW decoder (EDRWindowsEvents) produces.
     public static let windows: [LogSource] = WindowsLogSources.etw
