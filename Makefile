@@ -7,7 +7,7 @@ BPF_OUT    := .build/bpf
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.bpf.o,$(BPF_SRCS))
 ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-APT_PKGS   := libbpf-dev liburing-dev libelf-dev zlib1g-dev libyara-dev libpcre2-dev libseccomp-dev libcap-dev bpftool yara logrotate prometheus-node-exporter lintian systemd-container
+APT_PKGS   := libbpf-dev liburing-dev libelf-dev zlib1g-dev libyara-dev libpcre2-dev libseccomp-dev libcap-dev bpftool yara logrotate prometheus-node-exporter lintian systemd-container rsyslog openssh-server
 CONFIG     ?= config/edr.toml
 
 PYENV      := .build/pyenv

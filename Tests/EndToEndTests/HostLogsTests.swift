@@ -9,15 +9,51 @@ let hostLogToolsPresent = ([String])(["/usr/sbin/rsyslogd", "/usr/sbin/sshd", "/
 /// The host's logs as Sigma sources, end to end: a private rsyslogd (its own configuration,
 /// listening on /dev/log, which this machine otherwise lacks) writes Debian-style
 /// /var/log/syslog and auth.log files (root:adm 0640) under a temporary directory; the real
-/// agent follows them with edr-logs (a dynamic uid whose only supplementary group is adm);
+/// agent follows them with edr-logs (a dynamic uid whose only supplementary groups are adm
+/// and systemd-journal);
 /// `logger`, a private sshd on 127.0.0.1 and a CRON-tagged line make SigmaHQ's linux
 /// syslog, sshd and cron rules fire; restarts of the agent and of edr-logs alone neither lose
 /// nor repeat a line.
+/// posix_spawn with an empty signal mask: a test thread blocks SIGTERM and others, which a
+/// spawned daemon would otherwise inherit (and never stop on SIGTERM).
+func spawnUnblocked(_ path: String, _ args: [String]) throws -> pid_t {
+    var attr = posix_spawnattr_t()
+    posix_spawnattr_init(&attr)
+    defer { posix_spawnattr_destroy(&attr) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attr, &empty)
+    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
+    var pid: pid_t = 0
+    let argv = ([path] + args).map { strdup($0) } + [nil]
+    defer { for p in argv { free(p) } }
+    let rc = posix_spawn(&pid, path, nil, &attr, argv, environ)
+    guard rc == 0 else { throw EDRError("posix_spawn \(path): \(rc)") }
+    return pid
+}
+
+/// Runs a program with posix_spawn and reaps it with waitpid (no Foundation Process: here its
+/// child monitoring missed the exit of ssh and logger once sshd ran, and the test hung).
+@discardableResult
+func runReaped(_ path: String, _ args: [String], timeout: Double = 20) throws -> Int32 {
+    let pid = try spawnUnblocked(path, args)
+    let deadline = Date().addingTimeInterval(timeout)
+    var status: Int32 = 0
+    while true {
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid { return (status >> 8) & 0xff }
+        if r < 0 { return -1 }
+        if Date() > deadline { kill(pid, SIGKILL); waitpid(pid, &status, 0); throw EDRError("\(path) still running after \(Int(timeout)) s") }
+        usleep(20_000)
+    }
+}
+
 @Suite("Host logs as Sigma sources", .serialized,
        .enabled(if: runningAsRoot && hostLogToolsPresent, "needs root, rsyslog, openssh-server (make deps)"))
 final class HostLogsTests {
     let dir: URL
-    var rsyslog: Process?
+    var rsyslog: pid_t = 0
+    var sshd: pid_t = 0
     var createdDevLog = false
 
     static let syslogRule = "49f5dfc1-f92e-4d34-96fa-feba3f6acf36"  // Disabling Security Tools - Builtin
@@ -33,7 +69,7 @@ final class HostLogsTests {
     }
 
     deinit {
-        if let r = rsyslog, r.isRunning { r.terminate(); r.waitUntilExit() }
+        for pid in [sshd, rsyslog] where pid > 0 { kill(pid, SIGKILL); waitpid(pid, nil, 0) }
         if createdDevLog { unlink("/dev/log") }
         try? FileManager.default.removeItem(at: dir)
     }
@@ -57,13 +93,7 @@ final class HostLogsTests {
             *.*;auth,authpriv.none \(syslogPath)
             auth,authpriv.* \(authPath);RSYSLOG_TraditionalFileFormat
             """.write(to: conf, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/rsyslogd")
-        p.arguments = ["-n", "-f", conf.path, "-i", dir.appendingPathComponent("rsyslogd.pid").path]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        rsyslog = p
+        rsyslog = try spawnUnblocked("/usr/sbin/rsyslogd", ["-n", "-f", conf.path, "-i", dir.appendingPathComponent("rsyslogd.pid").path])
         createdDevLog = true
         let deadline = Date().addingTimeInterval(10)
         while access("/dev/log", F_OK) != 0 && Date() < deadline { usleep(50_000) }
@@ -76,8 +106,7 @@ final class HostLogsTests {
     }
 
     func logger(_ tag: String, _ message: String, priority: String = "user.notice") throws {
-        let r = try runWithDeadline("/usr/bin/logger", ["-t", tag, "-p", priority, message], timeout: 10)
-        #expect(r.status == 0, "logger: \(r.output)")
+        #expect(try runReaped("/usr/bin/logger", ["-t", tag, "-p", priority, message]) == 0, "logger")
     }
 
     func agent() throws -> AgentHarness {
@@ -136,7 +165,7 @@ final class HostLogsTests {
         // rule's keywords (sshd logs it as "Invalid user …" to auth.log).
         let port = 20000 + Int(getpid() % 20000)
         let key = dir.appendingPathComponent("hostkey").path
-        try #require(try runWithDeadline("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key], timeout: 30).status == 0)
+        try #require(try runReaped("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key], timeout: 30) == 0)
         let sshdConfig = dir.appendingPathComponent("sshd_config")
         try """
             Port \(port)
@@ -148,16 +177,11 @@ final class HostLogsTests {
             LogLevel INFO
             """.write(to: sshdConfig, atomically: true, encoding: .utf8)
         mkdir("/run/sshd", 0o755)
-        let sshd = Process()
-        sshd.executableURL = URL(fileURLWithPath: "/usr/sbin/sshd")
-        sshd.arguments = ["-D", "-f", sshdConfig.path]
-        try sshd.run()
-        defer { sshd.terminate(); sshd.waitUntilExit() }
+        sshd = try spawnUnblocked("/usr/sbin/sshd", ["-D", "-f", sshdConfig.path])
         usleep(500_000)
         let user = "Corrupted MAC on input \(m1)"
-        _ = try runWithDeadline("/usr/bin/ssh", ["-p", "\(port)", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                                                 "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-l", user, "127.0.0.1", "true"],
-                                timeout: 20)
+        _ = try runReaped("/usr/bin/ssh", ["-p", "\(port)", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                                           "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-l", user, "127.0.0.1", "true"])
         let sshdFired = waitCount(h1, rule: Self.sshdRule, marker: m1, atLeast: 1)
         let authText = (try? String(contentsOfFile: authPath, encoding: .utf8)) ?? ""
         #expect(sshdFired, "sshd rule; auth.log:\n\(authText)")
@@ -205,7 +229,9 @@ final class HostLogsTests {
         #expect(!uidLine.contains("\t0\t"), "\(uidLine)")
         let groups = line("Groups:").dropFirst(7).split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int($0) }
         let gid = line("Gid:").dropFirst(4).split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int($0) }.first
-        #expect(Set(groups) == Set([4] + (gid.map { [$0] } ?? [])), "own gid and adm only: \(line("Groups:"))")
+        // [logs] groups default: systemd-journal (when the host has it) and adm, nothing else.
+        let journalGroup = getgrnam("systemd-journal").map { [Int($0.pointee.gr_gid)] } ?? []
+        #expect(Set(groups) == Set([4] + journalGroup + (gid.map { [$0] } ?? [])), "own gid, adm, systemd-journal only: \(line("Groups:"))")
         #expect(capLine.hasSuffix("0000000000000000"), "\(capLine)")
         #expect(line("NoNewPrivs:").hasSuffix("1") && line("Seccomp:").hasSuffix("2"))
     }
