@@ -7,7 +7,7 @@ BPF_OUT    := .build/bpf
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.bpf.o,$(BPF_SRCS))
 ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-APT_PKGS   := libbpf-dev liburing-dev libelf-dev zlib1g-dev libyara-dev libpcre2-dev libseccomp-dev libcap-dev bpftool yara logrotate prometheus-node-exporter lintian systemd-container
+APT_PKGS   := libbpf-dev liburing-dev libelf-dev zlib1g-dev libyara-dev libpcre2-dev libseccomp-dev libcap-dev bpftool yara logrotate prometheus-node-exporter lintian systemd-container rsyslog openssh-server
 CONFIG     ?= config/edr.toml
 
 PYENV      := .build/pyenv
@@ -109,7 +109,7 @@ static: bpf
 
 install: static
 	install -d $(DESTDIR)$(PREFIX)/lib/edr $(DESTDIR)$(PREFIX)/bin
-	for b in edr edr-sensor edr-detect edr-respond; do \
+	for b in edr edr-sensor edr-detect edr-respond edr-logs; do \
 		install -m 0755 -s $(STATIC)/release/$$b $(DESTDIR)$(PREFIX)/lib/edr/$$b; done
 	install -m 0644 $(BPF_OUT)/edr.bpf.o $(DESTDIR)$(PREFIX)/lib/edr/edr.bpf.o
 	ln -sf ../lib/edr/edr $(DESTDIR)$(PREFIX)/bin/edr

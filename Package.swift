@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "edr-sensor", targets: ["edr-sensor"]),
         .executable(name: "edr-detect", targets: ["edr-detect"]),
         .executable(name: "edr-respond", targets: ["edr-respond"]),
+        .executable(name: "edr-logs", targets: ["edr-logs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -54,6 +55,8 @@ let package = Package(
         .target(name: "EDRSensorLinux", dependencies: ["EDRCore", "EDRSystem", "CLibBPF", "CLinux"], swiftSettings: strict),
         .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSystem", "EDRSigma", "EDRWindowsEvents", "EDRIOC", "EDRYara", "CLinux"], swiftSettings: strict),
         .target(name: "EDRRespond", dependencies: ["EDRCore", "EDRSystem", "CLinux"], swiftSettings: strict),
+        // edr-logs' reading: files by inode and offset, journalctl's export output, positions.
+        .target(name: "EDRHostLogs", dependencies: ["EDRCore", "EDRSystem"], swiftSettings: strict),
         .target(name: "EDRSupervisor", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "CSpawn", "CSeccomp", "CCap", "CLinux"], swiftSettings: strict),
 
         .executableTarget(name: "edr", dependencies: [
@@ -63,12 +66,14 @@ let package = Package(
         .executableTarget(name: "edr-sensor", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "EDRSensorLinux"], swiftSettings: strict),
         .executableTarget(name: "edr-detect", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "EDRDetect", "CLinux"], swiftSettings: strict),
         .executableTarget(name: "edr-respond", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "EDRRespond", "CLinux"], swiftSettings: strict),
+        .executableTarget(name: "edr-logs", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "EDRHostLogs", "CLinux"], swiftSettings: strict),
 
         .testTarget(name: "EDRCoreTests", dependencies: ["EDRCore", "EDRSystem"]),
         .testTarget(name: "EDRSigmaTests", dependencies: ["EDRSigma", "EDRCore"], exclude: ["Oracle"]),
         .testTarget(name: "EDRIOCTests", dependencies: ["EDRIOC", "EDRCore", "EDRRegex"]),
         .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
         .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSystem", "EDRSigma", "EDRYara", "EDRIOC", "EDRWindowsEvents"], exclude: ["ECS"]),
+        .testTarget(name: "EDRHostLogsTests", dependencies: ["EDRHostLogs", "EDRDetect", "EDRSigma", "EDRCore"]),
         .testTarget(name: "EDRWindowsEventsTests", dependencies: ["EDRWindowsEvents", "EDRDetect", "EDRSigma", "EDRCore"]),
         .testTarget(name: "EDRRegexTests", dependencies: ["EDRRegex", "EDRCore"]),
         .testTarget(name: "EDRSensorLinuxTests", dependencies: ["EDRSensorLinux", "EDRCore"]),

@@ -107,8 +107,10 @@ static void child(const struct edr_spawn_spec *s, int report_fd, int last_cap, p
     }
 
     if (s->set_ids) {
-        gid_t groups[1] = { s->gid };
-        if (setgroups(1, groups) != 0) fail(report_fd, EDR_SPAWN_GROUPS);
+        gid_t groups[33] = { s->gid };
+        int n = 1;
+        for (int i = 0; i < s->ngroups && n < 33; i++) groups[n++] = s->groups[i];
+        if (setgroups(n, groups) != 0) fail(report_fd, EDR_SPAWN_GROUPS);
         if (setresgid(s->gid, s->gid, s->gid) != 0) fail(report_fd, EDR_SPAWN_GID);
         if (s->caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail(report_fd, EDR_SPAWN_KEEPCAPS);
         if (setresuid(s->uid, s->uid, s->uid) != 0) fail(report_fd, EDR_SPAWN_UID);

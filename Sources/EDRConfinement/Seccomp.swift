@@ -11,7 +11,7 @@ import Glibc
 /// the detector and the responder then add their final *allowlist* with TSYNC before they read
 /// any input. Filters stack, and the strictest answer wins, so execve is denied from then on.
 public struct SeccompFilter {
-    public enum Role: String, Sendable { case sensor, detector, responder }
+    public enum Role: String, Sendable { case sensor, detector, responder, logs }
 
     private let ctx: scmp_filter_ctx
 
@@ -74,6 +74,10 @@ public struct SeccompFilter {
         case .responder:
             names += ["bpf", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
                       "setgroups", "capset", "io_uring_setup"]
+        case .logs:
+            // journalctl, which edr-logs starts before it confines itself, runs under this too.
+            names += ["bpf", "kill", "tkill", "pidfd_send_signal", "setuid", "setgid", "setreuid",
+                      "setregid", "setresuid", "setresgid", "setgroups", "capset", "io_uring_setup"]
         }
         try f.add(deny, names)
         // Network sockets: no child creates an inet socket (the sensor none at all once its
@@ -164,9 +168,16 @@ public struct SeccompFilter {
             try f.add(allow, ["kill", "pidfd_open", "pidfd_send_signal"])
         case .sensor:
             try f.add(allow, ["bpf"])
+        case .logs:
+            try f.add(allow, logsExtra)
         }
         return f
     }
+
+    /// edr-logs: its position record is rewritten in place through the descriptor the
+    /// supervisor opened (pwrite64, fdatasync: still no open for writing), and journalctl, its
+    /// child, is reaped (wait4).
+    static let logsExtra = ["pwrite64", "fdatasync", "wait4", "inotify_init1", "inotify_add_watch", "inotify_rm_watch"]
 
     /// Every syscall name the role's allowlist admits without argument checks, and those it
     /// admits only with checked arguments (for `edr doctor` and the security document).
@@ -176,6 +187,7 @@ public struct SeccompFilter {
         case .detector: plain += ["inotify_init1", "inotify_add_watch", "inotify_rm_watch"]
         case .responder: plain += ["kill", "pidfd_open", "pidfd_send_signal"]
         case .sensor: plain += ["bpf"]
+        case .logs: plain += logsExtra
         }
         return (plain, ["clone", "openat", "open", "mmap", "mprotect", "fcntl", "prlimit64", "tgkill", "prctl", "ioctl"])
     }

@@ -94,6 +94,25 @@ public struct AgentConfig: Sendable, Equatable {
         public var crashLoopWindowSeconds = 60
     }
 
+    /// The host's logs as Sigma sources (`product: linux, service: syslog, sshd, cron, sudo,
+    /// auth, vsftpd, clamav, guacamole`), read by edr-logs (docs/security.md).
+    public struct Logs: Sendable, Equatable {
+        public var enabled = false
+        /// Read the systemd journal (`journalctl -o export --follow`) when one exists.
+        public var journal = true
+        /// Syslog-style files followed by inode and offset (rotation by rename is followed).
+        public var files = ["/var/log/auth.log", "/var/log/syslog"]
+        /// Where the reader's positions are kept (journal cursor, inode and offset per file):
+        /// the supervisor opens logs.state there as root and hands it to the reader.
+        public var stateDir = "/var/lib/edr"
+        /// The user edr-logs runs as. Empty: a dynamic uid, as for [detect] user.
+        public var user = ""
+        /// Supplementary groups edr-logs gets (and no other): systemd-journal reads the
+        /// journal, adm reads /var/log/auth.log and /var/log/syslog on Debian. Groups that do
+        /// not exist on the host are left out.
+        public var groups = ["systemd-journal", "adm"]
+    }
+
     public static let defaultProtectedExecutables = [
         "/usr/sbin/sshd", "/usr/lib/systemd/", "/lib/systemd/", "/usr/bin/systemd", "/sbin/init", "/usr/sbin/init",
         "/usr/bin/dbus-daemon",
@@ -110,6 +129,7 @@ public struct AgentConfig: Sendable, Equatable {
     public var response = Response()
     public var supervisor = Supervisor()
     public var metrics = Metrics()
+    public var logs = Logs()
 
     public init() {}
 }
@@ -234,6 +254,24 @@ extension AgentConfig {
                 c.response.protectedExecutables = list
             },
             "protected_users": { c, v, w throws(ConfigError) in c.response.protectedUsers = try strings(v, w) },
+        ],
+        "logs": [
+            "enabled": { c, v, w throws(ConfigError) in c.logs.enabled = try bool(v, w) },
+            "journal": { c, v, w throws(ConfigError) in c.logs.journal = try bool(v, w) },
+            "files": { c, v, w throws(ConfigError) in
+                let list = try strings(v, w)
+                for (i, p) in list.enumerated() where !p.hasPrefix("/") {
+                    throw ConfigError("\(w)[\(i)]: \"\(p)\" must be an absolute path")
+                }
+                c.logs.files = list
+            },
+            "state_dir": { c, v, w throws(ConfigError) in
+                let s = try string(v, w)
+                guard s.hasPrefix("/") else { throw ConfigError("\(w): \"\(s)\" must be an absolute path") }
+                c.logs.stateDir = s
+            },
+            "user": { c, v, w throws(ConfigError) in c.logs.user = try string(v, w) },
+            "groups": { c, v, w throws(ConfigError) in c.logs.groups = try strings(v, w) },
         ],
         "metrics": [
             "textfile_dir": { c, v, w throws(ConfigError) in c.metrics.textfileDir = try string(v, w) },

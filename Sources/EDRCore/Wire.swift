@@ -46,14 +46,18 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// event header's fields the decoder needs, then the event's user data byte for byte.
     /// Layout in `ETWRecordLayout` below and docs/windows.md.
     public static let etwRecord = FrameType(rawValue: 16)
+    /// One entry of the host's logs from edr-logs (sequenced, acknowledged by the detector;
+    /// the reader keeps its position only up to what was acknowledged, so a restart of either
+    /// side resends what was not processed). Layout in `LogRecord` (LogRecord.swift).
+    public static let logRecord = FrameType(rawValue: 17)
     /// Detector → responder: act on this process.
     public static let responseRequest = FrameType(rawValue: 20)
     /// Responder → detector: what was done.
     public static let responseResult = FrameType(rawValue: 21)
 
-    static let known: Set<UInt8> = [1, 2, 10, 11, 12, 13, 14, 15, 16, 20, 21]
+    static let known: Set<UInt8> = [1, 2, 10, 11, 12, 13, 14, 15, 16, 17, 20, 21]
     /// Types whose frames are numbered; the rest carry sequence 0.
-    public var isSequenced: Bool { self == .kernelRecord || self == .etwRecord }
+    public var isSequenced: Bool { self == .kernelRecord || self == .etwRecord || self == .logRecord }
 
     public var description: String {
         switch self {
@@ -66,6 +70,7 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .executableFile: return "executable-file"
         case .forgetExecutables: return "forget-executables"
         case .etwRecord: return "etw-record"
+        case .logRecord: return "log-record"
         case .responseRequest: return "response-request"
         case .responseResult: return "response-result"
         default: return "type-\(rawValue)"
@@ -243,7 +248,7 @@ public enum ETWRecordLayout {
 
 /// The hello frame's payload.
 public struct Hello: Sendable, Equatable {
-    public enum Role: UInt16, Sendable { case sensor = 1, detector = 2, responder = 3 }
+    public enum Role: UInt16, Sendable { case sensor = 1, detector = 2, responder = 3, logs = 4 }
     public var role: Role
     public var pid: UInt32
     /// Sequence number of the first data frame that follows.

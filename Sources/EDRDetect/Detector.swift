@@ -47,13 +47,13 @@ public final class Detector: @unchecked Sendable {
     private let store: DetectorStore
     /// The live rule sets, taken from the store once per batch of frames (not per event: the
     /// store's lock is then off the per-event path). A reload is seen from the next batch on.
-    private var detectors: DetectorStore.Snapshot {
+    var detectors: DetectorStore.Snapshot {
         didSet { if detectors.sigma !== oldValue.sigma { auditd = AuditdRecords.Wanted(engine: detectors.sigma) } }
     }
     /// The auditd record types live rules can match: only those are built (AuditdRecords).
     public private(set) var auditd = AuditdRecords.Wanted.none
     public var auditdWanted: Bool { auditd.any }
-    private let sink: AlertSink
+    let sink: AlertSink
     /// YARA and hashes of executed files, in the background; nil when neither is configured.
     public var scanner: ExecutableScanner?
     /// Descriptors received with executable-file frames, in arrival order.
@@ -64,13 +64,15 @@ public final class Detector: @unchecked Sendable {
     private var lastExec: (sequence: UInt64, event: Event, process: ProcessEntry, identity: FileIdentity?,
                            script: (path: String, identity: FileIdentity)?)?
     private let respondLock = NSLock()
-    private let options: Options
+    let options: Options
+    /// edr-logs' connection (HostLogs.swift).
+    let hostLogs = HostLogConnection()
     public private(set) var normalizer: Normalizer
     /// Network, file, DNS and post-exec telemetry (TelemetryNormalizer.swift).
     public private(set) var telemetry: TelemetryNormalizer
     /// ETW records from the Windows sensor (EDRWindowsEvents), with their own process cache.
     public var windows = WindowsEventDecoder()
-    public private(set) var counters = Counters()
+    public internal(set) var counters = Counters()
     /// edr-respond: requests queued here and written without blocking; results read in the
     /// main loop. Detection never waits for the responder (a responder that stops reading
     /// fills this queue, whose overflow is reported as refused outcomes).
@@ -124,9 +126,11 @@ public final class Detector: @unchecked Sendable {
             if sensor < 0 {
                 ControlChannel.heartbeat()
                 var p = [pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
-                         pollfd(fd: respondFD, events: Int16(POLLIN) | (respondOut.isEmpty ? 0 : Int16(POLLOUT)), revents: 0)]
-                _ = poll(&p, 2, 500)
+                         pollfd(fd: respondFD, events: Int16(POLLIN) | (respondOut.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
+                         pollfd(fd: hostLogsFD, events: Int16(POLLIN), revents: 0)]
+                _ = poll(&p, 3, 500)
                 if p[1].revents != 0 { serviceResponder() }
+                if p[2].revents != 0 { detectors = store.current; serviceHostLogs() }
                 guard p[0].revents == 0 || takePeers(&sensor) else { return }
                 continue
             }
@@ -172,6 +176,8 @@ public final class Detector: @unchecked Sendable {
                 if dup2(p.fd, ChildFD.primary) < 0 { Log.error("switching the alert file: \(String(cString: strerror(errno)))") }
                 close(p.fd)
                 Log.info("alert file reopened")
+            case "logs":
+                takeHostLogs(p.fd)
             case "respond":
                 respondLock.lock()
                 if respondFD >= 0 { close(respondFD) }
@@ -206,7 +212,7 @@ public final class Detector: @unchecked Sendable {
         var acked = processed
         var pollfds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: -1, events: 0, revents: 0)]
+                       pollfd(fd: -1, events: 0, revents: 0), pollfd(fd: -1, events: 0, revents: 0)]
 
         var lastAck = monotonicNanos()
         var sinceHeartbeat = 0
@@ -235,8 +241,10 @@ public final class Detector: @unchecked Sendable {
                 let wantOut = !respondOut.isEmpty
                 respondLock.unlock()
                 pollfds[2] = pollfd(fd: respondFD, events: Int16(POLLIN) | (wantOut ? Int16(POLLOUT) : 0), revents: 0)
-                let n = poll(&pollfds, 3, processed != acked ? Int32(Self.ackIntervalNanos / 1_000_000) : 200)
+                pollfds[3] = pollfd(fd: hostLogsFD, events: Int16(POLLIN), revents: 0)
+                let n = poll(&pollfds, 4, processed != acked ? Int32(Self.ackIntervalNanos / 1_000_000) : 200)
                 if n > 0 && pollfds[2].revents != 0 { serviceResponder() }
+                if n > 0 && pollfds[3].revents != 0 { detectors = store.current; serviceHostLogs() }
                 if n > 0 && pollfds[1].revents != 0 {
                     var next = fd
                     guard takePeers(&next) else { return -2 }
@@ -574,7 +582,7 @@ public final class Detector: @unchecked Sendable {
             ("sigma_rules", "\(d.sigma.loadedCount)"), ("yara_rules", "\(d.yara?.ruleCount ?? 0)"),
             // ETW records of a provider, id or version without a layout (skipped, not errors).
             ("etw_unknown", "\(windows.counters.unknown)"),
-        ]
+        ] + hostLogStats
         ControlChannel.send("STATS " + fields.map { "\($0.0)=\($0.1)" }.joined(separator: " ") + " last_reload=" + store.lastReload)
     }
 

@@ -8,7 +8,7 @@ public enum DetectorLogSources {
 
     public static let linux: [LogSource] = [
         LogSource(product: "linux", category: "process_creation"),
-    ] + TelemetryNormalizer.logSources + [AuditdRecords.logSource]
+    ] + TelemetryNormalizer.logSources + [AuditdRecords.logSource] + HostLogServices.logSources
 
     /// What the events of each collected logsource can hold (rules that can never be true on
     /// them load as inert, with the reason).

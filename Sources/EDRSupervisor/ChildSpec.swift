@@ -27,6 +27,8 @@ public struct ChildSpec: Sendable {
     public var execFD: Int32 = -1
     /// CLONE_NEW* flags: namespaces entered before the uid change.
     public var unshareFlags: Int32 = 0
+    /// Supplementary groups besides `gid` (edr-logs: systemd-journal, adm); none for the others.
+    public var groups: [gid_t] = []
 
     public init(name: String, executable: String, arguments: [String], uid: uid_t, gid: gid_t,
                 capabilities: [Capability], seccompRole: SeccompFilter.Role?, fds: [Int32]) {
@@ -71,6 +73,7 @@ public enum Spawner {
         var pid: pid_t = 0
         var err: Int32 = 0
         let stage = spec.executable.withCString { path in
+            spec.groups.withUnsafeBufferPointer { groups in
             spec.fds.withUnsafeBufferPointer { fds in
                 program.withUnsafeBytes { prog in
                     cArgs.withUnsafeMutableBufferPointer { argv in
@@ -94,10 +97,13 @@ public enum Spawner {
                             s.unshare_flags = spec.unshareFlags
                             s.pdeathsig = SIGKILL
                             s.new_process_group = 1
+                            s.groups = groups.baseAddress
+                            s.ngroups = Int32(groups.count)
                             return edr_spawn(&s, &pid, &err)
                         }
                     }
                 }
+            }
             }
         }
         guard stage == 0 else {

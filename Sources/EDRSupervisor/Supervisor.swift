@@ -46,7 +46,7 @@ public final class Supervisor {
     /// Namespaces of their own for the children that need no network and no System V IPC.
     public static let isolatedNamespaces: Int32 = Int32(EDR_CLONE_NEWNET | EDR_CLONE_NEWIPC)
 
-    enum Role: String { case sensor, detect, respond }
+    enum Role: String { case sensor, detect, respond, logs }
 
     final class Child {
         let role: Role
@@ -112,17 +112,23 @@ public final class Supervisor {
         let bpfObject = c.sensor.bpfObject.isEmpty ? bin + "/edr.bpf.o" : c.sensor.bpfObject
         if let path = options.configPath { try TrustedFiles.check(path, what: "configuration file") }
         try RuleTrees.checkTrusted(c)
-        for exe in ["edr-sensor", "edr-detect", "edr-respond"] {
+        for exe in ["edr-sensor", "edr-detect", "edr-respond"] + (c.logs.enabled ? ["edr-logs"] : []) {
             guard access(bin + "/" + exe, X_OK) == 0 else { throw EDRError("\(bin)/\(exe) is missing or not executable (build with `make build`)") }
             try TrustedFiles.check(bin + "/" + exe, what: "executable")
         }
         try TrustedFiles.check(bpfObject, what: "BPF object")
 
         // 2. Identities of their own.
-        let dynamic = try ChildIdentity.allocate(count: 2)
+        let dynamic = try ChildIdentity.allocate(count: 3)
         let detectUser = try ChildIdentity.resolve(c.detect.user, key: "[detect] user", dynamic: dynamic[0])
         let respondUser = try ChildIdentity.resolve(c.response.user, key: "[response] user", dynamic: dynamic[1])
         guard detectUser.uid != respondUser.uid else { throw EDRError("[detect] user and [response] user must differ (uid \(detectUser.uid))") }
+        let logsUser = try ChildIdentity.resolve(c.logs.user, key: "[logs] user", dynamic: dynamic[2])
+        if c.logs.enabled {
+            guard logsUser.uid != detectUser.uid && logsUser.uid != respondUser.uid else {
+                throw EDRError("[logs] user must differ from [detect] user and [response] user (uid \(logsUser.uid))")
+            }
+        }
         let protectedUIDs = try c.response.protectedUsers.map { try resolveUser($0).uid }
 
         // 3. Descriptors, opened as root.
@@ -163,6 +169,13 @@ public final class Supervisor {
 
         children = [Child(role: .sensor, spec: sensor), Child(role: .detect, spec: detect)]
         if c.response.enabled { children.append(Child(role: .respond, spec: respond)) }
+        if c.logs.enabled {
+            var logs = try HostLogsChild.spec(c, bin: bin, uid: logsUser.uid, gid: logsUser.gid)
+            logs.execFD = try exeFD("edr-logs")
+            held += logs.fds
+            children.append(Child(role: .logs, spec: logs))
+            Log.info("identities: edr-logs \(logsUser.name), supplementary groups \(logs.groups.isEmpty ? "none" : logs.groups.map(String.init).joined(separator: ","))")
+        }
         Log.info("identities: edr-detect \(detectUser.name), edr-respond \(c.response.enabled ? respondUser.name : "not started")")
 
         kmsgFD = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
@@ -222,8 +235,11 @@ public final class Supervisor {
         case .detect:
             if let s = self.child(.sensor), s.pid > 0 { connect(sensor: s, detect: child) }
             if let r = self.child(.respond), r.pid > 0 { connect(detect: child, respond: r) }
+            if let l = self.child(.logs), l.pid > 0 { connect(logs: l, detect: child) }
         case .respond:
             if let d = self.child(.detect), d.pid > 0 { connect(detect: d, respond: child) }
+        case .logs:
+            if let d = self.child(.detect), d.pid > 0 { connect(logs: child, detect: d) }
         }
     }
 
@@ -236,6 +252,11 @@ public final class Supervisor {
     /// The detector's end is non-blocking: detection never waits on the responder.
     private func connect(detect: Child, respond: Child) {
         connect(respond, as: "detector", nonBlocking: false, detect, as: "respond", nonBlocking: true)
+    }
+
+    /// The detector's end is non-blocking: detection never waits on the log reader.
+    private func connect(logs: Child, detect: Child) {
+        connect(logs, as: "detector", nonBlocking: false, detect, as: "logs", nonBlocking: true)
     }
 
     /// A fresh socketpair between two running children: `a` gets one end as its connection

@@ -107,6 +107,19 @@ struct ConfigTests {
         #expect { try AgentConfig.load(file: unknown, environment: [:]) } throws: { e in "\(e)".contains("unknown key 'telemetry.env'") }
     }
 
+    @Test func logsSection() throws {
+        let d = AgentConfig().logs
+        #expect(!d.enabled && d.journal && d.files == ["/var/log/auth.log", "/var/log/syslog"] && d.stateDir == "/var/lib/edr")
+        #expect(d.groups == ["systemd-journal", "adm"] && d.user.isEmpty)
+        let c = try AgentConfig.load(file: try write("[logs]\nenabled = true\njournal = false\nfiles = [\"/srv/log/app.log\"]\nstate_dir = \"/srv/state\"\ngroups = [\"adm\"]\n"), environment: [:])
+        #expect(c.logs.enabled && !c.logs.journal && c.logs.files == ["/srv/log/app.log"] && c.logs.stateDir == "/srv/state" && c.logs.groups == ["adm"])
+        let unknown = try write("[logs]\nfile = []\n")
+        #expect { try AgentConfig.load(file: unknown, environment: [:]) } throws: { e in "\(e)".contains("unknown key 'logs.file'") }
+        let relative = try write("[logs]\nfiles = [\"/var/log/syslog\", \"auth.log\"]\n")
+        #expect { try AgentConfig.load(file: relative, environment: [:]) } throws: { e in "\(e)".contains("logs.files[1]: \"auth.log\" must be an absolute path") }
+        #expect { try AgentConfig.load(file: nil, environment: ["EDR__LOGS__STATE_DIR": "\"state\""]) } throws: { e in "\(e)".contains("EDR__LOGS__STATE_DIR: \"state\" must be an absolute path") }
+    }
+
     @Test func syntaxErrorsGiveFileAndLine() throws {
         let path = try write("[sigma]\nrules = [\"a\"\n[alerts]\n")
         #expect { try AgentConfig.load(file: path, environment: [:]) } throws: { e in "\(e)".hasPrefix(path + ":") }

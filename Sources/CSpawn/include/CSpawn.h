@@ -26,6 +26,8 @@ struct edr_spawn_spec {
     int unshare_flags;       /* CLONE_NEW* namespaces entered before the uid change (0: none) */
     int pdeathsig;           /* signal sent to the child when the supervisor dies; 0 for none */
     int new_process_group;
+    const gid_t *groups;     /* supplementary groups besides gid (edr-logs: systemd-journal, adm) */
+    int ngroups;
 };
 
 /// Which step failed in the child (reported with its errno).

@@ -1,0 +1,86 @@
+// edr-logs: reads the host's logs for the detector and nothing else. Its own unprivileged uid
+// whose only supplementary groups are those that may read logs (systemd-journal for the
+// journal, adm for /var/log/auth.log and syslog), no capabilities, NoNewPrivs, not dumpable,
+// own network and IPC namespaces, Landlock (read-only beneath the followed files'
+// directories), seccomp allowlist. It parses nothing: each line or journal entry goes to
+// edr-detect as it is. Its positions go to the file the supervisor opened for it
+// (descriptor 4): it opens nothing for writing.
+import EDRCore
+import EDRConfinement
+import EDRHostLogs
+import EDRSystem
+import CLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+Log.setup(component: "edr-logs", level: .info)
+let args: ChildArguments
+do {
+    args = try ChildArguments(Array(CommandLine.arguments.dropFirst()))
+} catch {
+    reportStatus("FATAL \(error)")
+    Log.error("\(error)")
+    exit(64)
+}
+Log.setup(component: "edr-logs", level: Log.Level(name: args.values["log-level"] ?? "info") ?? .info)
+let stateFD: Int32 = 4
+let files = args.strings("files")
+let store = PositionStore(fd: stateFD)
+let start = store.load()
+
+// Before confinement: journalctl (the journal's own reader) is started, and the directories of
+// the followed files opened for Landlock.
+var journal: JournalFollower?
+if args.values["journal"] == "true" {
+    if JournalFollower.available {
+        do {
+            journal = try JournalFollower(afterCursor: start.journalCursor)
+        } catch {
+            reportStatus("FATAL \(error)")
+            Log.error("\(error)")
+            exit(69)
+        }
+    } else {
+        Log.info("no journal on this host (/run/systemd/journal is missing): following files only")
+    }
+}
+var directories: [String] = []
+for f in files {
+    let d = directoryName(of: f)
+    if !directories.contains(d) { directories.append(d) }
+}
+var readBeneath: [(fd: Int32, isDirectory: Bool)] = []
+for d in directories {
+    let fd = open(d, EDR_O_PATH | O_DIRECTORY | O_CLOEXEC)
+    if fd >= 0 { readBeneath.append((fd, true)) } else { Log.warning("cannot open \(d): \(String(cString: strerror(errno))); its files are not followed") }
+}
+
+do {
+    try SelfConfinement.makeUndumpable()
+    ConfinementSummary.landlockABI = try SelfConfinement.restrictFilesystem(readBeneath: readBeneath)
+    let filter = try SeccompFilter.allowlist(role: .logs)
+    try filter.loadForAllThreads()
+    filter.release()
+} catch {
+    reportStatus("FATAL cannot confine edr-logs: \(error)")
+    Log.error("cannot confine edr-logs: \(error)")
+    exit(70)
+}
+
+do {
+    let reader = LogReader(store: store, files: files, journal: journal)
+    let resumed = start.files.count + (start.journalCursor == nil ? 0 : 1)
+    reportStatus("READY logs journal=\(journal != nil ? "following" : "off") files=\(files.count) resumed_positions=\(resumed) groups=\(supplementaryGroups()) landlock_abi=\(ConfinementSummary.landlockABI)")
+    try reader.run()
+    Log.info("stopped after sending \(reader.sent) records")
+} catch {
+    Log.error("\(error)")
+    exit(1)
+}
+
+func supplementaryGroups() -> String {
+    var groups = [gid_t](repeating: 0, count: 64)
+    let n = getgroups(64, &groups)
+    return n > 0 ? groups[0..<Int(n)].map(String.init).joined(separator: ",") : "none"
+}
