@@ -30,11 +30,12 @@ enum edr_frame_type {
     EDR_FRAME_EXECUTABLE_FILE = 14,
     EDR_FRAME_FORGET_EXECUTABLES = 15,
     EDR_FRAME_ETW_RECORD = 16,
+    EDR_FRAME_LOG_RECORD = 17,  /* Linux: edr-logs to the detector; no Windows program sends it */
     EDR_FRAME_RESPONSE_REQUEST = 20,
     EDR_FRAME_RESPONSE_RESULT = 21,
 };
 
-enum edr_role { EDR_ROLE_SENSOR = 1, EDR_ROLE_DETECTOR = 2, EDR_ROLE_RESPONDER = 3 };
+enum edr_role { EDR_ROLE_SENSOR = 1, EDR_ROLE_DETECTOR = 2, EDR_ROLE_RESPONDER = 3, EDR_ROLE_LOGS = 4 };
 
 /* ETWRecordLayout: the payload of an etwRecord frame. */
 #define EDR_ETW_HEADER_SIZE 56
