@@ -68,7 +68,11 @@ $(BPF_OUT)/%.bpf.o: bpf/%.bpf.c bpf/*.h bpf/*.hooks.c $(BPF_OUT)/vmlinux.h
 $(BPF_OUT)/edr.bpf.o: $(BPF_OBJS)
 	bpftool gen object $@ $^
 
-bpf: deps $(BPF_OUT)/edr.bpf.o
+# Never loaded: its BTF describes every record and counter of edr_events.h for KernelLayoutTests.
+$(BPF_OUT)/edr_layout.o: bpf/edr_layout.c bpf/*.h $(BPF_OUT)/vmlinux.h
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -I$(BPF_OUT) -Ibpf -c $< -o $@
+
+bpf: deps $(BPF_OUT)/edr.bpf.o $(BPF_OUT)/edr_layout.o
 
 build: bpf
 	$(SWIFT) build

@@ -68,7 +68,7 @@ static __always_inline int edr_attack_enter(struct pt_regs *regs, long id)
     if (current_is_agent())
         return 0;
     if (state_put(EDR_FAMILY_ATTACK, &s) != 0)
-        count(EDR_FAMILY_ATTACK, EDR_CTR_TOO_LARGE);
+        count(EDR_FAMILY_ATTACK, EDR_CTR_NO_STATE);
     return 0;
 }
 

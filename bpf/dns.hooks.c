@@ -237,7 +237,7 @@ static __always_inline int edr_dns_enter(struct pt_regs *regs, long id)
     s.args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
     s.args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
     if (state_put(EDR_FAMILY_DNS, &s) != 0)
-        count(EDR_FAMILY_DNS, EDR_CTR_TOO_LARGE);
+        count(EDR_FAMILY_DNS, EDR_CTR_NO_STATE);
     return 0;
 }
 

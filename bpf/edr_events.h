@@ -47,7 +47,8 @@ enum edr_counter {
     EDR_CTR_SUBMITTED = 1,  /* a record reached the ring buffer */
     EDR_CTR_RING_FULL = 2,  /* the ring buffer had no room: the record is lost */
     EDR_CTR_TOO_LARGE = 3,  /* the record could not be built within its bounds */
-    EDR_CTR_N = 4,
+    EDR_CTR_NO_STATE = 4,   /* no state slot (task storage, pending map) to carry a call from entry to exit */
+    EDR_CTR_N = 5,
 };
 
 enum edr_family {
@@ -132,5 +133,22 @@ struct edr_fork_record {
 
 /* Telemetry records (network, files, DNS, post-exec activity, cgroups) share this layout. */
 #include "edr_telemetry.h"
+
+/* The detector reads these records by offset (Sources/EDRDetect/KernelRecords.swift,
+ * TelemetryRecords.swift); KernelLayoutTests checks it member by member against the BTF of
+ * bpf/edr_layout.c. A change here that moves what the Swift side reads fails to compile first:
+ * change EDR_RECORD_VERSION and the decoder with it. */
+_Static_assert(sizeof(struct edr_record_header) == 16, "record header");
+_Static_assert(sizeof(struct edr_task_ids) == 48, "task ids");
+_Static_assert(__builtin_offsetof(struct edr_exec_record, data) == 168, "exec record fixed part");
+_Static_assert(sizeof(struct edr_exit_record) == 88, "exit record");
+_Static_assert(sizeof(struct edr_fork_record) == 80, "fork record");
+_Static_assert(sizeof(struct edr_ctx) == 72, "telemetry context");
+_Static_assert(sizeof(struct edr_net_record) == 136, "net record");
+_Static_assert(__builtin_offsetof(struct edr_file_record, data) == 112, "file record fixed part");
+_Static_assert(__builtin_offsetof(struct edr_dns_record, data) == 136, "dns record fixed part");
+_Static_assert(__builtin_offsetof(struct edr_attack_record, data) == 144, "attack record fixed part");
+_Static_assert(sizeof(struct edr_cgroup_record) == 288, "cgroup record");
+_Static_assert(EDR_CTR_N == 5 && EDR_FAMILY_N == 16, "counter map shape (KernelCounters in Wire.swift)");
 
 #endif

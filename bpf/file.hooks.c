@@ -55,7 +55,7 @@ static __always_inline int edr_file_enter(struct pt_regs *regs, long id)
         s.aux = (__u32)flags;
     count(EDR_FAMILY_FILE, EDR_CTR_SEEN);
     if (state_put(EDR_FAMILY_FILE, &s) != 0)
-        count(EDR_FAMILY_FILE, EDR_CTR_TOO_LARGE);
+        count(EDR_FAMILY_FILE, EDR_CTR_NO_STATE);
     return 0;
 }
 

@@ -222,7 +222,7 @@ int BPF_PROG(edr_uring_submit, struct io_kiocb *req)
     }
     __u64 key = (__u64)req;
     if (bpf_map_update_elem(&edr_uring_pending, &key, r, BPF_ANY) != 0)
-        count(EDR_FAMILY_FILE, EDR_CTR_TOO_LARGE);
+        count(EDR_FAMILY_FILE, EDR_CTR_NO_STATE);
     return 0;
 }
 

@@ -99,7 +99,7 @@ static __always_inline int edr_net_enter(struct pt_regs *regs, long id)
     }
     count(EDR_FAMILY_NET, EDR_CTR_SEEN);
     if (state_put(EDR_FAMILY_NET, &s) != 0)
-        count(EDR_FAMILY_NET, EDR_CTR_TOO_LARGE);
+        count(EDR_FAMILY_NET, EDR_CTR_NO_STATE);
     return 0;
 }
 

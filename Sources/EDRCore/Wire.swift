@@ -342,3 +342,31 @@ public enum SensorStats {
         return out
     }
 }
+
+/// The kernel's loss counters as bpf/edr_events.h declares them (enum edr_family, enum
+/// edr_counter): the BPF map `edr_counters` holds `familySlots * counters.count` per-CPU values,
+/// index family * counters.count + counter. The sensor reports each as "kernel.<family>.<counter>";
+/// KernelLayoutTests checks these names and the map's size against the object's BTF.
+public enum KernelCounters {
+    /// enum edr_family, in order (EDR_FAMILY_EXEC = 0 …).
+    public static let families = ["exec", "exit", "fork", "net", "file", "dns", "attack", "cgroup"]
+    /// EDR_FAMILY_N: the map's room for families.
+    public static let familySlots = 16
+    /// enum edr_counter, in order, each named after the place an event is counted or lost:
+    /// the hook ran; a record reached the ring buffer; the ring buffer had no room; the record
+    /// did not fit its bounds; no state slot carried the call from its entry to its exit.
+    public static let counters = ["seen", "submitted", "ring_full", "too_large", "no_state"]
+    /// The counters that mean a record was lost in the kernel.
+    public static let losses = ["ring_full", "too_large", "no_state"]
+
+    /// Per loss counter, the sum over all families of a stats report.
+    public static func lossTotals(_ stats: [String: UInt64]) -> (submitted: UInt64, byKind: [(String, UInt64)], lost: UInt64) {
+        var submitted: UInt64 = 0
+        var byKind: [(String, UInt64)] = losses.map { ($0, 0) }
+        for f in families {
+            submitted += stats["kernel.\(f).submitted"] ?? 0
+            for i in byKind.indices { byKind[i].1 += stats["kernel.\(f).\(byKind[i].0)"] ?? 0 }
+        }
+        return (submitted, byKind, byKind.reduce(0) { $0 + $1.1 })
+    }
+}

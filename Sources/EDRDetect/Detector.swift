@@ -563,12 +563,7 @@ public final class Detector: @unchecked Sendable {
         guard now &- lastStatsReport >= Self.statsReportNanos else { return }
         lastStatsReport = now
         let s = lastReconcile
-        var submitted: UInt64 = 0, ringFull: UInt64 = 0, tooLarge: UInt64 = 0
-        for f in ["exec", "exit", "fork", "net", "file", "dns", "attack", "cgroup"] {
-            submitted += s["kernel.\(f).submitted"] ?? 0
-            ringFull += s["kernel.\(f).ring_full"] ?? 0
-            tooLarge += s["kernel.\(f).too_large"] ?? 0
-        }
+        let kernel = KernelCounters.lossTotals(s)
         let d = detectors
         let fields: [(String, String)] = [
             ("frames", "\(counters.framesReceived)"), ("records", "\(counters.recordsDecoded)"),
@@ -576,13 +571,13 @@ public final class Detector: @unchecked Sendable {
             ("alerts_written", "\(sink.written)"), ("alert_write_errors", "\(sink.writeErrors)"),
             ("response_requests", "\(counters.responseRequests)"), ("response_outcomes", "\(counters.responseOutcomes)"),
             ("response_queue_full", "\(counters.responseQueueFull)"),
-            ("kernel_submitted", "\(submitted)"), ("kernel_ring_full", "\(ringFull)"), ("kernel_too_large", "\(tooLarge)"),
+            ("kernel_submitted", "\(kernel.submitted)"),
             ("sensor_records_read", "\(s["sensor.records_read"] ?? 0)"), ("sensor_pending_frames", "\(s["sensor.pending_frames"] ?? 0)"),
             ("sensor_executables_unavailable", "\(s["sensor.executables_unavailable"] ?? 0)"),
             ("sigma_rules", "\(d.sigma.loadedCount)"), ("yara_rules", "\(d.yara?.ruleCount ?? 0)"),
             // ETW records of a provider, id or version without a layout (skipped, not errors).
             ("etw_unknown", "\(windows.counters.unknown)"),
-        ] + hostLogStats
+        ] + kernel.byKind.map { ("kernel_\($0.0)", "\($0.1)") } + hostLogStats
         ControlChannel.send("STATS " + fields.map { "\($0.0)=\($0.1)" }.joined(separator: " ") + " last_reload=" + store.lastReload)
     }
 
@@ -590,21 +585,16 @@ public final class Detector: @unchecked Sendable {
     private func reconcile(_ stats: [(String, UInt64)]) {
         var s: [String: UInt64] = [:]
         for (k, v) in stats { s[k] = v }
-        var submitted: UInt64 = 0, ringFull: UInt64 = 0, tooLarge: UInt64 = 0
-        for f in ["exec", "exit", "fork", "net", "file", "dns", "attack", "cgroup"] {
-            submitted += s["kernel.\(f).submitted"] ?? 0
-            ringFull += s["kernel.\(f).ring_full"] ?? 0
-            tooLarge += s["kernel.\(f).too_large"] ?? 0
-        }
-        let lost = ringFull + tooLarge
+        let (submitted, byKind, lost) = KernelCounters.lossTotals(s)
         let previousLost = (lastReconcile["kernel.lost"] ?? 0)
-        let line = "loss accounting: kernel submitted \(submitted), ring-full \(ringFull), too-large \(tooLarge); sensor read \(s["sensor.records_read"] ?? 0), pending \(s["sensor.pending_frames"] ?? 0); detector decoded \(counters.recordsDecoded), record errors \(counters.recordErrors), alerts \(counters.alerts); executables passed \(s["sensor.executables_passed"] ?? 0), known \(s["sensor.executables_known"] ?? 0), unavailable \(s["sensor.executables_unavailable"] ?? 0), uncached \(scanner?.uncachedIdentities ?? 0); scripts by path \(s["sensor.scripts_by_path"] ?? 0), known \(s["sensor.scripts_known"] ?? 0), unavailable \(s["sensor.scripts_unavailable"] ?? 0)"
+        let kinds = byKind.map { "\($0.0.replacingOccurrences(of: "_", with: "-")) \($0.1)" }.joined(separator: ", ")
+        let line = "loss accounting: kernel submitted \(submitted), \(kinds); sensor read \(s["sensor.records_read"] ?? 0), pending \(s["sensor.pending_frames"] ?? 0); detector decoded \(counters.recordsDecoded), record errors \(counters.recordErrors), alerts \(counters.alerts); executables passed \(s["sensor.executables_passed"] ?? 0), known \(s["sensor.executables_known"] ?? 0), unavailable \(s["sensor.executables_unavailable"] ?? 0), uncached \(scanner?.uncachedIdentities ?? 0); scripts by path \(s["sensor.scripts_by_path"] ?? 0), known \(s["sensor.scripts_known"] ?? 0), unavailable \(s["sensor.scripts_unavailable"] ?? 0)"
         if lost > previousLost {
             Log.warning(line)
             // Counted loss reaches the alert stream too, so a fleet sees a blinded agent.
             var a = HealthAlert(ruleID: "edr-health-events-lost", title: "Kernel events lost", level: "high",
-                                action: "events-lost", message: "the kernel dropped \(lost - previousLost) events since the last report (\(ringFull) ring-full, \(tooLarge) too-large in all)")
-            a.numbers = [("lost", Int64(lost - previousLost)), ("ring_full_total", Int64(ringFull)), ("too_large_total", Int64(tooLarge))]
+                                action: "events-lost", message: "the kernel dropped \(lost - previousLost) events since the last report (\(kinds) in all)")
+            a.numbers = [("lost", Int64(lost - previousLost))] + byKind.map { ("\($0.0)_total", Int64($0.1)) }
             if let admitted = healthLimiter.admit(a) {
                 sink.write(line: admitted.encoded(host: options.context.host), readable: "[health] \(a.message)")
             }

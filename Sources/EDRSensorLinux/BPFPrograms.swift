@@ -89,12 +89,12 @@ public final class BPFPrograms {
         guard bpf_map_update_elem(fd, &key, &one, UInt64(BPF_ANY)) == 0 else { throw SystemError("bpf_map_update_elem", detail: "edr_agent_pids") }
     }
 
-    /// Sums the per-CPU loss counters: index family * 4 + counter.
+    /// Sums the per-CPU loss counters: index family * KernelCounters.counters.count + counter.
     public func counters() throws -> [UInt64] {
         let fd = try mapFD("edr_counters")
         let cpus = Int(libbpf_num_possible_cpus())
         var values = [UInt64](repeating: 0, count: max(cpus, 1))
-        var out = [UInt64](repeating: 0, count: 16 * 4)
+        var out = [UInt64](repeating: 0, count: KernelCounters.familySlots * KernelCounters.counters.count)
         for i in 0..<out.count {
             var key = UInt32(i)
             if bpf_map_lookup_elem(fd, &key, &values) == 0 {

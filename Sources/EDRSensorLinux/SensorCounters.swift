@@ -22,17 +22,14 @@ struct SensorCounters {
     /// Scripts passed within the TTL: "known" frames, no descriptor.
     var scriptsKnown: UInt64 = 0
 
-    static let kernelFamilies = ["exec", "exit", "fork", "net", "file", "dns", "attack", "cgroup"]
-    static let kernelCounters = ["seen", "submitted", "ring_full", "too_large"]
-
     /// The stats frame's entries: the kernel's per-family counters (in BPFPrograms.counters()
     /// order), then these.
     func entries(kernel: [UInt64]?, pendingFrames: Int, heldDescriptors: Int) -> [(String, UInt64)] {
         var entries: [(String, UInt64)] = []
         if let kernel {
-            for (f, family) in Self.kernelFamilies.enumerated() {
-                for (k, counter) in Self.kernelCounters.enumerated() {
-                    entries.append(("kernel.\(family).\(counter)", kernel[f * 4 + k]))
+            for (f, family) in KernelCounters.families.enumerated() {
+                for (k, counter) in KernelCounters.counters.enumerated() {
+                    entries.append(("kernel.\(family).\(counter)", kernel[f * KernelCounters.counters.count + k]))
                 }
             }
         }

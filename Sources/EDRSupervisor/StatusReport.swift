@@ -126,7 +126,8 @@ public struct StatusReport {
             ("response_queue_full", "edr_response_queue_full_total", "Requests refused because edr-respond was not reading."),
             ("kernel_submitted", "edr_kernel_records_submitted_total", "Records the BPF programs submitted to the ring buffer."),
             ("kernel_ring_full", "edr_kernel_records_lost_ring_full_total", "Records the kernel dropped: ring buffer full."),
-            ("kernel_too_large", "edr_kernel_records_lost_too_large_total", "Records the kernel dropped: too large or no state slot."),
+            ("kernel_too_large", "edr_kernel_records_lost_too_large_total", "Records the kernel dropped: larger than the record's bounds."),
+            ("kernel_no_state", "edr_kernel_records_lost_no_state_total", "Calls the kernel lost: no state slot carried them from entry to exit."),
             ("sensor_records_read", "edr_sensor_records_read_total", "Records the sensor read from the ring buffer."),
             ("sensor_executables_unavailable", "edr_sensor_executables_unavailable_total", "Executed files the sensor could not open for scanning."),
         ]

@@ -106,7 +106,7 @@ struct StatusCommand: ParsableCommand {
         }
         if let d = children.first(where: { $0["role"] as? String == "detect" })?["stats"] as? [String: Any] {
             lines.append("  events \(num(d, "events")), alerts \(num(d, "alerts")) (\(num(d, "alerts_written")) lines written, \(num(d, "alert_write_errors")) write errors)")
-            lines.append("  loss: kernel ring-full \(num(d, "kernel_ring_full")), too-large \(num(d, "kernel_too_large")) of \(num(d, "kernel_submitted")) submitted; detector record errors \(num(d, "record_errors")); sensor holds \(num(d, "sensor_pending_frames")) unacknowledged frames")
+            lines.append("  loss: kernel ring-full \(num(d, "kernel_ring_full")), too-large \(num(d, "kernel_too_large")), no-state \(num(d, "kernel_no_state")) of \(num(d, "kernel_submitted")) submitted; detector record errors \(num(d, "record_errors")); sensor holds \(num(d, "sensor_pending_frames")) unacknowledged frames")
             lines.append("  rules: sigma \(num(d, "sigma_rules")), yara \(num(d, "yara_rules")); last reload: \(d["last_reload"] as? String ?? "none")")
             if num(d, "response_requests") > 0 || num(d, "response_outcomes") > 0 {
                 lines.append("  response: \(num(d, "response_requests")) requests, \(num(d, "response_outcomes")) outcomes, \(num(d, "response_queue_full")) refused for a full queue")

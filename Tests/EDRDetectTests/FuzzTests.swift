@@ -371,7 +371,7 @@ struct KnownCrashTests {
 }
 
 /// The detector's loss accounting: every record it could not decode is counted, and the
-/// kernel's per-family ring-full and too-large counters are summed into "kernel.lost".
+/// kernel's per-family ring-full, too-large and no-state counters are summed into "kernel.lost".
 @Suite("Detector counters")
 struct DetectorCounterTests {
     @Test func recordErrorsAndDecodedRecordsAreCounted() throws {
@@ -406,13 +406,14 @@ struct DetectorCounterTests {
         var entries: [(String, UInt64)] = []
         var lost: UInt64 = 0
         for (i, f) in families.enumerated() {
-            let ringFull = UInt64(1) << UInt64(2 * i), tooLarge = UInt64(1) << UInt64(2 * i + 1)
-            entries += [("kernel.\(f).submitted", 1000 + UInt64(i)), ("kernel.\(f).ring_full", ringFull), ("kernel.\(f).too_large", tooLarge)]
-            lost += ringFull + tooLarge
+            let ringFull = UInt64(1) << UInt64(3 * i), tooLarge = UInt64(1) << UInt64(3 * i + 1), noState = UInt64(1) << UInt64(3 * i + 2)
+            entries += [("kernel.\(f).submitted", 1000 + UInt64(i)), ("kernel.\(f).ring_full", ringFull), ("kernel.\(f).too_large", tooLarge),
+                        ("kernel.\(f).no_state", noState), ("kernel.\(f).seen", 1 << 40)]
+            lost += ringFull + tooLarge + noState
         }
         entries.append(("sensor.records_read", 4321))
         try detector.ingest(SensorStats.frame(entries))
-        #expect(lost == 0xFFFF)
+        #expect(lost == 0xFF_FFFF)
         #expect(detector.lastSensorStats["kernel.lost"] == lost)
         #expect(detector.lastSensorStats["sensor.records_read"] == 4321)
         #expect(detector.lastSensorStats["kernel.net.ring_full"] == 1 << 6)

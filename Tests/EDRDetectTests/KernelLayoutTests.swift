@@ -26,6 +26,12 @@ struct KernelLayoutTests {
     struct BTF {
         enum Kind { case int(size: Int), alias(to: Int), array(of: Int, count: Int), structure(name: String, size: Int, members: [(String, Int, Int)]), other }
         var types: [Int: Kind] = [:]
+        /// Enumerations by name: their enumerators in declaration order, with values.
+        var enums: [String: [(name: String, value: Int)]] = [:]
+        /// Global variables (maps included) by name: their type id.
+        var variables: [String: Int] = [:]
+        /// Pointers: id → pointee (a map's `__uint(max_entries, N)` is a pointer to int[N]).
+        var pointers: [Int: Int] = [:]
 
         init(object: String) throws {
             let p = Process()
@@ -38,11 +44,21 @@ struct KernelLayoutTests {
             p.waitUntilExit()
             guard p.terminationStatus == 0 else { throw EDRError("bpftool btf dump \(object) failed") }
             var current: (id: Int, name: String, size: Int, members: [(String, Int, Int)])?
+            var currentEnum: String?
             func finish() {
                 if let c = current { types[c.id] = .structure(name: c.name, size: c.size, members: c.members) }
                 current = nil
+                currentEnum = nil
             }
             for line in text.split(separator: "\n") {
+                if line.hasPrefix("\t"), let e = currentEnum {
+                    // 	'EDR_CTR_SEEN' val=0
+                    let parts = line.split(separator: " ")
+                    if parts.count >= 2, let v = Int(parts[1].dropFirst("val=".count)) {
+                        enums[e, default: []].append((String(parts[0].dropFirst().dropFirst().dropLast()), v))
+                    }
+                    continue
+                }
                 if line.hasPrefix("\t") {
                     // 	'pid' type_id=14 bits_offset=0
                     let parts = line.split(separator: " ")
@@ -62,6 +78,15 @@ struct KernelLayoutTests {
                 case "TYPEDEF", "CONST", "VOLATILE": types[id] = .alias(to: value("type_id") ?? 0)
                 case "ARRAY": types[id] = .array(of: value("type_id") ?? 0, count: value("nr_elems") ?? 0)
                 case "STRUCT": current = (id, String(parts[2].dropFirst().dropLast()), value("size") ?? 0, [])
+                case "ENUM":
+                    currentEnum = String(parts[2].dropFirst().dropLast())
+                    types[id] = .int(size: value("size") ?? 0)
+                case "VAR":
+                    variables[String(parts[2].dropFirst().dropLast())] = Int(parts[3].dropFirst("type_id=".count).prefix { $0.isNumber })
+                    types[id] = .other
+                case "PTR":
+                    pointers[id] = value("type_id")
+                    types[id] = .other
                 default: types[id] = .other
                 }
             }
@@ -131,6 +156,70 @@ struct KernelLayoutTests {
             }
             #expect(Array(bytes[m.offset..<(m.offset + m.size)]) == want, "\(record).\(m.name) at offset \(m.offset)")
         }
+    }
+
+    /// bpf/edr_layout.c's object (`make bpf`): every record and counter enum of edr_events.h.
+    static var layoutObject: String? {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/bpf/edr_layout.o").path
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// Exit and fork records are built on the BPF stack and never named as a type by a program,
+    /// so the loaded object's BTF lacks them: the layout object has them, from the same header.
+    @Test(.enabled(if: object != nil || ProcessInfo.processInfo.environment["EDR_BIN_DIR"] != nil))
+    func exitAndForkRecordsAreWhereBTFSaysTheyAre() throws {
+        let btf = try BTF(object: try #require(Self.layoutObject, "edr_layout.o beside edr.bpf.o (make bpf)"))
+        var ids = Self.ids(first: 2001)
+        ids["start_boottime_ns"] = Self.le(UInt64(2_009_000))
+        ids["parent_start_boottime_ns"] = Self.le(UInt64(2_010_000))
+        func prefixed(_ d: [String: [UInt8]]) -> [String: [UInt8]] { Dictionary(uniqueKeysWithValues: d.map { ("ids." + $0.key, $0.value) }) }
+
+        let exit = KernelRecordLayout.exit(pid: 2001, tid: 2002, ppid: 2003, uid: 2004, euid: 2005, gid: 2006, egid: 2007, loginuid: 2008,
+                                           start: 2_009_000, parentStart: 2_010_000, code: 0x0100, comm: "leaver", bootNanos: 2011)
+        try check(btf, "edr_exit_record", bytes: exit, expected: prefixed(ids).merging([
+            "h.kind": Self.le(UInt16(2)), "h.version": Self.le(UInt16(1)), "h.size": Self.le(UInt32(exit.count)),
+            "h.ktime_boot_ns": Self.le(UInt64(2011)), "exit_code": Self.le(UInt32(0x0100)), "comm": Self.text("leaver", 16),
+        ]) { a, _ in a }, dataAt: -1)
+        #expect(btf.size(of: try #require(btf.structID("edr_exit_record"))) == exit.count)
+
+        let fork = KernelRecordLayout.fork(pid: 2001, tid: 2002, ppid: 2003, uid: 2004, euid: 2005, gid: 2006, egid: 2007, loginuid: 2008,
+                                           start: 2_009_000, parentStart: 2_010_000, comm: "spawner", bootNanos: 2011)
+        try check(btf, "edr_fork_record", bytes: fork, expected: prefixed(ids).merging([
+            "h.kind": Self.le(UInt16(3)), "h.version": Self.le(UInt16(1)), "h.size": Self.le(UInt32(fork.count)),
+            "h.ktime_boot_ns": Self.le(UInt64(2011)), "comm": Self.text("spawner", 16),
+        ]) { a, _ in a }, dataAt: -1)
+        #expect(btf.size(of: try #require(btf.structID("edr_fork_record"))) == fork.count)
+    }
+
+    /// The loss counters the sensor reports by name ("kernel.file.no_state") are the kernel's
+    /// enum edr_counter and enum edr_family, in order, and the loaded map has room for exactly
+    /// those: a counter added in C without its Swift name (or the reverse) fails here.
+    @Test(.enabled(if: object != nil || ProcessInfo.processInfo.environment["EDR_BIN_DIR"] != nil))
+    func lossCounterNamesAreTheKernelsEnumerators() throws {
+        let layout = try BTF(object: try #require(Self.layoutObject, "edr_layout.o beside edr.bpf.o (make bpf)"))
+        let counters = try #require(layout.enums["edr_counter"], "enum edr_counter in the layout object's BTF")
+        let declared = counters.filter { $0.name != "EDR_CTR_N" }.sorted { $0.value < $1.value }
+        #expect(declared.map { $0.name.dropFirst("EDR_CTR_".count).lowercased() } == KernelCounters.counters)
+        #expect(declared.map(\.value) == Array(0..<KernelCounters.counters.count))
+        #expect(counters.first { $0.name == "EDR_CTR_N" }?.value == KernelCounters.counters.count)
+
+        let families = try #require(layout.enums["edr_family"], "enum edr_family in the layout object's BTF")
+        let named = families.filter { $0.name != "EDR_FAMILY_N" }.sorted { $0.value < $1.value }
+        #expect(named.map { $0.name.dropFirst("EDR_FAMILY_".count).lowercased() } == KernelCounters.families)
+        #expect(named.map(\.value) == Array(0..<KernelCounters.families.count))
+        #expect(families.first { $0.name == "EDR_FAMILY_N" }?.value == KernelCounters.familySlots)
+
+        // The map the sensor reads in the object it loads: max_entries is a pointer to int[N].
+        let loaded = try BTF(object: try #require(Self.object, "edr.bpf.o (make build)"))
+        let map = try #require(loaded.variables["edr_counters"], "edr_counters map in edr.bpf.o")
+        guard case .structure(_, _, let members) = loaded.types[map],
+              let maxEntries = members.first(where: { $0.0 == "max_entries" }),
+              let array = loaded.pointers[maxEntries.1], case .array(_, let n) = loaded.types[array] else {
+            Issue.record("edr_counters' max_entries not found in BTF")
+            return
+        }
+        #expect(n == KernelCounters.familySlots * KernelCounters.counters.count)
     }
 
     @Test(.enabled(if: object != nil || ProcessInfo.processInfo.environment["EDR_BIN_DIR"] != nil))

@@ -19,8 +19,10 @@ struct HealthAlertTests {
                                 options: .init(respondEnabled: false, responseMinLevel: .critical,
                                                context: AlertContext(hostName: "h", hostID: "id"), machineID: "0123456789abcdef"))
         try detector.ingest(SensorStats.frame([("kernel.exec.submitted", 10), ("kernel.exec.ring_full", 0)]))
-        try detector.ingest(SensorStats.frame([("kernel.exec.submitted", 20), ("kernel.exec.ring_full", 7), ("kernel.file.too_large", 2)]))
-        try detector.ingest(SensorStats.frame([("kernel.exec.submitted", 30), ("kernel.exec.ring_full", 7), ("kernel.file.too_large", 2)]))
+        try detector.ingest(SensorStats.frame([("kernel.exec.submitted", 20), ("kernel.exec.ring_full", 7), ("kernel.file.too_large", 2),
+                                               ("kernel.net.no_state", 3)]))
+        try detector.ingest(SensorStats.frame([("kernel.exec.submitted", 30), ("kernel.exec.ring_full", 7), ("kernel.file.too_large", 2),
+                                               ("kernel.net.no_state", 3)]))
         close(p[1])
         let lines = String(decoding: try readAll(fd: p[0]), as: UTF8.self).split(separator: "\n")
         #expect(lines.count == 1, "one alert for the one increase: \(lines)")
@@ -29,9 +31,10 @@ struct HealthAlertTests {
         #expect((a["rule"] as? [String: Any])?["id"] as? String == "edr-health-events-lost")
         #expect((a["rule"] as? [String: Any])?["ruleset"] as? String == "edr-health")
         let health = (a["edr"] as? [String: Any])?["health"] as? [String: Any]
-        #expect(health?["lost"] as? Int == 9)
+        #expect(health?["lost"] as? Int == 12)
         #expect(health?["ring_full_total"] as? Int == 7)
         #expect(health?["too_large_total"] as? Int == 2)
+        #expect(health?["no_state_total"] as? Int == 3)
     }
 
     @Test func limiterHoldsBackAndCountsTheRest() {
