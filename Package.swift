@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Thin C shims: one per system library, plus the spawn helper.
@@ -57,7 +59,11 @@ let package = Package(
         .target(name: "EDRRespond", dependencies: ["EDRCore", "EDRSystem", "CLinux"], swiftSettings: strict),
         // edr-logs' reading: files by inode and offset, journalctl's export output, positions.
         .target(name: "EDRHostLogs", dependencies: ["EDRCore", "EDRSystem"], swiftSettings: strict),
-        .target(name: "EDRSupervisor", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "CSpawn", "CSeccomp", "CCap", "CLinux"], swiftSettings: strict),
+        // The metrics exposition: swift-metrics with swift-prometheus as its one backend.
+        .target(name: "EDRSupervisor", dependencies: [
+            "EDRCore", "EDRSystem", "EDRConfinement", "CSpawn", "CSeccomp", "CCap", "CLinux",
+            .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+        ], swiftSettings: strict),
 
         .executableTarget(name: "edr", dependencies: [
             "EDRCore", "EDRSystem", "EDRConfinement", "EDRSigma", "EDRDetect", "EDRSupervisor", "EDRIOC", "EDRYara", "EDRSensorLinux", "CLinux",

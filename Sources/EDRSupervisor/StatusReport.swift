@@ -94,61 +94,6 @@ public struct StatusReport {
         w.endObject()
         return w.line
     }
-
-    /// Prometheus text exposition format 0.0.4.
-    public func prometheus() -> String {
-        var out = ""
-        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
-            guard !samples.isEmpty else { return }
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for s in samples { out += "\(name)\(s.labels.isEmpty ? "" : "{\(s.labels)}") \(s.value)\n" }
-        }
-        metric("edr_up", "gauge", "1 while the agent runs (the file's age tells a stale one).", [("", "1")])
-        metric("edr_supervisor_uptime_seconds", "gauge", "Seconds since the supervisor started.", [("", String(format: "%.1f", uptimeSeconds))])
-        metric("edr_child_up", "gauge", "1 when the child runs and said it is ready.",
-               children.map { ("child=\"\($0.name)\"", $0.pid > 0 && $0.ready != nil ? "1" : "0") })
-        metric("edr_child_restarts_total", "counter", "Times the supervisor (or systemd) replaced the child.",
-               children.map { ("child=\"\($0.name)\"", "\($0.restarts)") })
-        metric("edr_child_uptime_seconds", "gauge", "Seconds since the child's current process started.",
-               children.map { ("child=\"\($0.name)\"", String(format: "%.1f", $0.uptimeSeconds)) })
-        metric("edr_alert_file_reopened_total", "counter", "Times the alert file was reopened (SIGHUP, rotation).", [("", "\(alertsReopened)")])
-        let detect = children.first { $0.role == "detect" }?.stats ?? [:]
-        let counters: [(String, String, String)] = [
-            ("frames", "edr_detector_frames_total", "Frames the detector received from the sensor."),
-            ("records", "edr_detector_records_total", "Kernel records the detector decoded."),
-            ("record_errors", "edr_detector_record_errors_total", "Kernel records the detector could not decode (lost)."),
-            ("events", "edr_events_total", "Normalized events evaluated."),
-            ("alerts", "edr_alerts_total", "Alerts raised (Sigma, IOC, YARA)."),
-            ("alerts_written", "edr_alert_lines_written_total", "Lines written to the alert file (alerts, outcomes, health)."),
-            ("alert_write_errors", "edr_alert_write_errors_total", "Failed writes to the alert file."),
-            ("response_requests", "edr_response_requests_total", "Kill requests sent to edr-respond."),
-            ("response_outcomes", "edr_response_outcomes_total", "Outcomes received from edr-respond."),
-            ("response_queue_full", "edr_response_queue_full_total", "Requests refused because edr-respond was not reading."),
-            ("kernel_submitted", "edr_kernel_records_submitted_total", "Records the BPF programs submitted to the ring buffer."),
-            ("kernel_ring_full", "edr_kernel_records_lost_ring_full_total", "Records the kernel dropped: ring buffer full."),
-            ("kernel_too_large", "edr_kernel_records_lost_too_large_total", "Records the kernel dropped: larger than the record's bounds."),
-            ("kernel_no_state", "edr_kernel_records_lost_no_state_total", "Calls the kernel lost: no state slot carried them from entry to exit."),
-            ("sensor_records_read", "edr_sensor_records_read_total", "Records the sensor read from the ring buffer."),
-            ("sensor_executables_unavailable", "edr_sensor_executables_unavailable_total", "Executed files the sensor could not open for scanning."),
-        ]
-        for (key, name, help) in counters {
-            if let v = detect[key] { metric(name, "counter", help, [("", v)]) }
-        }
-        let gauges: [(String, String, String)] = [
-            ("sensor_pending_frames", "edr_sensor_unacknowledged_frames", "Frames the sensor keeps until the detector acknowledges them."),
-            ("sigma_rules", "edr_sigma_rules_loaded", "Sigma rules loaded."),
-            ("yara_rules", "edr_yara_rules_loaded", "YARA rules loaded."),
-        ]
-        for (key, name, help) in gauges {
-            if let v = detect[key] { metric(name, "gauge", help, [("", v)]) }
-        }
-        if let r = children.first(where: { $0.role == "respond" })?.stats {
-            if let v = r["killed"] { metric("edr_responder_kills_total", "counter", "Processes edr-respond killed.", [("", v)]) }
-            if let v = r["refused"] { metric("edr_responder_refusals_total", "counter", "Requests edr-respond refused by policy.", [("", v)]) }
-        }
-        return out
-    }
-
 }
 
 /// Writes `bytes` to `path` atomically (a temporary file beside it, then rename), mode 0644.

@@ -81,6 +81,8 @@ public final class Supervisor {
     private var summaryPrinted = false
     private var startTime: UInt64 = 0
     private var host = HealthAlert.Host(name: "", id: "")
+    /// The metrics registry edr.prom is rendered from (counters keep growing across restarts).
+    private let metrics = AgentMetrics()
     private var limiter = HealthAlertLimiter()
     private var probePending: String?
 
@@ -107,6 +109,7 @@ public final class Supervisor {
         guard geteuid() == 0 else { throw EDRError("edr run must start as root: it loads eBPF programs and drops each child to its own privileges") }
         let c = options.config
         let bin = options.binDirectory
+        metrics.bootstrapMetricsSystem()
 
         // 1. Everything that steers the agent must be writable by root alone.
         let bpfObject = c.sensor.bpfObject.isEmpty ? bin + "/edr.bpf.o" : c.sensor.bpfObject
@@ -553,8 +556,7 @@ public final class Supervisor {
         unlink(statusPath)
         // A stopped agent says so (edr_up 0) rather than leaving its last figures behind.
         if !options.config.metrics.textfileDir.isEmpty {
-            writeAtomically(options.config.metrics.textfileDir + "/edr.prom",
-                            Array("# HELP edr_up 1 while the supervisor runs.\n# TYPE edr_up gauge\nedr_up 0\n".utf8))
+            writeAtomically(options.config.metrics.textfileDir + "/edr.prom", AgentMetrics.stopped())
         }
         Log.info("stopped")
     }
@@ -629,7 +631,8 @@ public final class Supervisor {
             })
         writeAtomically(statusPath, report.json(), mode: 0o640)
         if !c.metrics.textfileDir.isEmpty {
-            writeAtomically(c.metrics.textfileDir + "/edr.prom", Array(report.prometheus().utf8))
+            metrics.update(report)
+            writeAtomically(c.metrics.textfileDir + "/edr.prom", metrics.exposition())
         }
     }
     private var lastSizeCheck: UInt64 = 0

@@ -55,14 +55,16 @@ struct StatusCommand: ParsableCommand {
                 if writeMetrics {
                     // edr-metrics.timer: the file for node_exporter, and nothing on the terminal.
                     if !cfg.metrics.textfileDir.isEmpty {
-                        try Self.writeAtomically(cfg.metrics.textfileDir + "/edr.prom", report.prometheus())
+                        let metrics = AgentMetrics()
+                        metrics.update(report)
+                        try Self.writeAtomically(cfg.metrics.textfileDir + "/edr.prom", String(decoding: metrics.exposition(), as: UTF8.self))
                     }
                     return
                 }
             } else if writeMetrics {
                 // Neither mode runs: a stale file would claim it does.
                 if !cfg.metrics.textfileDir.isEmpty {
-                    try Self.writeAtomically(cfg.metrics.textfileDir + "/edr.prom", "# HELP edr_up 1 while the agent runs (the file's age tells a stale one).\n# TYPE edr_up gauge\nedr_up 0\n")
+                    try Self.writeAtomically(cfg.metrics.textfileDir + "/edr.prom", String(decoding: AgentMetrics.stopped(), as: UTF8.self))
                 }
                 return
             } else if access(path, F_OK) == 0 && access(path, R_OK) != 0 {
