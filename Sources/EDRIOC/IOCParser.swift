@@ -1,4 +1,5 @@
 import EDRCore
+import EDRRegex
 import Foundation
 
 /// Reading list files: one line at a time, straight from the (mapped) bytes, each value
@@ -163,24 +164,11 @@ extension IOCSetBuilder {
     private mutating func loadPathLine(_ b: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int) throws(IOCValueError) {
         var fields: [String] = []
         var start = s
-        var i = s
-        var inClass = false
-        while i < e {
-            let c = b[i]
-            if c == UInt8(ascii: "\\") { i += 2; continue }
-            if inClass {
-                if c == UInt8(ascii: "]") { inClass = false }
-            } else if c == UInt8(ascii: "[") {
-                inClass = true
-                // A ']' right after '[' or '[^' is literal.
-                if i + 1 < e && b[i + 1] == UInt8(ascii: "^") { i += 1 }
-                if i + 1 < e && b[i + 1] == UInt8(ascii: "]") { i += 1 }
-            } else if c == UInt8(ascii: ";") || (c == 0x09 && fields.isEmpty) {
-                fields.append(String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self))
-                start = i + 1
-                if fields.count == 2 { break }
-            }
-            i += 1
+        _ = RegexScanner.walk(b, from: s, to: e) { i, c in
+            guard c == UInt8(ascii: ";") || (c == 0x09 && fields.isEmpty) else { return true }
+            fields.append(String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self))
+            start = i + 1
+            return fields.count < 2
         }
         fields.append(String(decoding: UnsafeBufferPointer(rebasing: b[min(start, e)..<e]), as: UTF8.self))
         let pattern = fields[0].trimmingCharacters(in: .whitespaces)

@@ -1,3 +1,5 @@
+import EDRRegex
+
 /// Extracts from a regex a literal byte string that every match must contain, and finds such
 /// literals in a subject (ASCII case-folded on both sides, so a case-sensitive pattern is only
 /// over-approximated: a candidate, never a miss).
@@ -18,27 +20,13 @@ enum RegexLiteral {
         if pattern.contains("(?x") || pattern.hasPrefix("(*") { return nil }
         // Top-level alternation: nothing is required.
         do {
-            var i = 0, depth = 0
-            var inClass = false
-            while i < n {
-                let c = b[i]
-                if c == UInt8(ascii: "\\") { i += 2; continue }
-                if inClass {
-                    if c == UInt8(ascii: "]") { inClass = false }
-                } else if c == UInt8(ascii: "[") {
-                    inClass = true
-                    if i + 1 < n && b[i + 1] == UInt8(ascii: "^") { i += 1 }
-                    if i + 1 < n && b[i + 1] == UInt8(ascii: "]") { i += 1 }
-                } else if c == UInt8(ascii: "(") {
-                    depth += 1
-                } else if c == UInt8(ascii: ")") {
-                    depth -= 1
-                } else if c == UInt8(ascii: "|") && depth == 0 {
-                    return nil
-                }
-                i += 1
+            var depth = 0, alternation = false
+            let walk = RegexScanner.walk(b, from: 0, to: n) { _, c in
+                if c == UInt8(ascii: "(") { depth += 1 } else if c == UInt8(ascii: ")") { depth -= 1 }
+                alternation = c == UInt8(ascii: "|") && depth == 0
+                return !alternation
             }
-            if depth != 0 || inClass { return nil }
+            if alternation || depth != 0 || walk.inClass { return nil }
         }
         var best: [UInt8] = []
         var cur: [UInt8] = []
@@ -72,26 +60,14 @@ enum RegexLiteral {
             if j < n && (b[j] == UInt8(ascii: "?") || b[j] == UInt8(ascii: "+")) { j += 1 }
             return (optional, j)
         }
+        /// The index after the `)` that closes the group opened at `start` (n if none does).
         func skipGroup(_ start: Int) -> Int {
-            var i = start + 1, depth = 1
-            var inClass = false
-            while i < n && depth > 0 {
-                let c = b[i]
-                if c == UInt8(ascii: "\\") { i += 2; continue }
-                if inClass {
-                    if c == UInt8(ascii: "]") { inClass = false }
-                } else if c == UInt8(ascii: "[") {
-                    inClass = true
-                    if i + 1 < n && b[i + 1] == UInt8(ascii: "^") { i += 1 }
-                    if i + 1 < n && b[i + 1] == UInt8(ascii: "]") { i += 1 }
-                } else if c == UInt8(ascii: "(") {
-                    depth += 1
-                } else if c == UInt8(ascii: ")") {
-                    depth -= 1
-                }
-                i += 1
+            var depth = 1
+            let walk = RegexScanner.walk(b, from: start + 1, to: n) { _, c in
+                if c == UInt8(ascii: "(") { depth += 1 } else if c == UInt8(ascii: ")") { depth -= 1 }
+                return depth > 0
             }
-            return i
+            return depth == 0 ? walk.stop + 1 : n
         }
         func skipClass(_ start: Int) -> Int {
             var i = start + 1
