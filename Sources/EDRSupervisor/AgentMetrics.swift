@@ -16,8 +16,8 @@ import Synchronization
 /// its whole total. A rate over edr_events_total is therefore right across a detector restart.
 public final class AgentMetrics {
     public let registry = PrometheusCollectorRegistry()
-    private var counters: [String: Counter] = [:]
-    private var gauges: [String: Gauge] = [:]
+    private var counters: [String: Prometheus.Counter] = [:]
+    private var gauges: [String: Prometheus.Gauge] = [:]
     /// Per counter and labels: the reporting process and the total it reported last.
     private var lastTotals: [String: (source: Int32, total: Int64)] = [:]
 
@@ -119,7 +119,8 @@ extension AgentMetrics {
         }
         total("edr_alert_file_reopened_total", "Times the alert file was reopened (SIGHUP, rotation).", Int64(report.alertsReopened),
               source: 0)
-        if let detect = report.children.first(where: { $0.role == "detect" }) {
+        // A child that is not running shows its last process's figures: already counted.
+        if let detect = report.children.first(where: { $0.role == "detect" && $0.pid > 0 }) {
             for (key, name, help) in Self.detectorCounters {
                 if let v = detect.stats[key].flatMap({ Int64($0) }) { total(name, help, v, source: detect.pid) }
             }
@@ -127,7 +128,7 @@ extension AgentMetrics {
                 if let v = detect.stats[key].flatMap({ Double($0) }) { gauge(name, help, v) }
             }
         }
-        if let respond = report.children.first(where: { $0.role == "respond" }) {
+        if let respond = report.children.first(where: { $0.role == "respond" && $0.pid > 0 }) {
             if let v = respond.stats["killed"].flatMap({ Int64($0) }) {
                 total("edr_responder_kills_total", "Processes edr-respond killed.", v, source: respond.pid)
             }

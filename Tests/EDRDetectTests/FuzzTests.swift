@@ -416,6 +416,6 @@ struct DetectorCounterTests {
         #expect(lost == 0xFF_FFFF)
         #expect(detector.lastSensorStats["kernel.lost"] == lost)
         #expect(detector.lastSensorStats["sensor.records_read"] == 4321)
-        #expect(detector.lastSensorStats["kernel.net.ring_full"] == 1 << 6)
+        #expect(detector.lastSensorStats["kernel.net.ring_full"] == 1 << 9)
     }
 }
