@@ -40,6 +40,25 @@ struct OperationsTests {
         return out
     }
 
+    /// The alerts of `files` read as one snapshot: a rotation between reading the live file and
+    /// reading `.1` would show the same lines twice (or none), so the read is repeated until no
+    /// file changed (inode, size) while it was read.
+    static func markerAlertsSettled(_ marker: String, in files: [String]) -> [Int] {
+        func shape() -> [String] {
+            files.map { f in
+                var st = stat()
+                return stat(f, &st) == 0 ? "\(st.st_ino):\(st.st_size)" : "-"
+            }
+        }
+        for _ in 0..<50 {
+            let before = shape()
+            let out = markerAlerts(marker, in: files)
+            if shape() == before { return out }
+            usleep(100_000)
+        }
+        return markerAlerts(marker, in: files)
+    }
+
     /// One HTTP GET on loopback (Python's urllib: Foundation here has no networking).
     static func httpGet(_ url: String) -> String {
         let script = "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())"
@@ -123,7 +142,7 @@ struct OperationsTests {
         #expect(FileManager.default.fileExists(atPath: agent.alertsPath + ".1"))
         #expect(FileManager.default.fileExists(atPath: agent.alertsPath + ".2"))
         #expect(!FileManager.default.fileExists(atPath: agent.alertsPath + ".3"), "keep = 2")
-        let kept = Self.markerAlerts(marker, in: [agent.alertsPath, agent.alertsPath + ".1", agent.alertsPath + ".2"])
+        let kept = Self.markerAlertsSettled(marker, in: [agent.alertsPath, agent.alertsPath + ".1", agent.alertsPath + ".2"])
         #expect(Set(kept).count == kept.count, "no alert twice")
         // What is kept is the newest, contiguous run of alerts.
         if let low = kept.min() { #expect(Set(kept) == Set(low..<count)) }
