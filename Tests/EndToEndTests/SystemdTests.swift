@@ -244,7 +244,8 @@ struct SystemdTests {
         let logsUID = try trimmed("id -u edr-logs")
         #expect(Int(logsUID).map { $0 < 1000 && $0 > 0 } == true, "a system user: \(logsUID)")
         // Installed, edr-logs' user is in no group but its own (the unit adds the log groups).
-        #expect(try trimmed("id -G edr-logs") == (try trimmed("id -g edr-logs")))
+        let logsGID = try trimmed("id -g edr-logs")
+        #expect(try trimmed("id -G edr-logs") == logsGID)
 
         // Off by default: edr.target skips edr-logs.service (ExecCondition=).
         #expect(try c.run("systemctl start edr.target").status == 0)
@@ -285,11 +286,12 @@ struct SystemdTests {
         }
         let expectedGroups = Set(try ["adm", "systemd-journal"].map { try trimmed("getent group \($0) | cut -d: -f3") })
         #expect(Set(field("Groups").split(separator: " ").map(String.init)) == expectedGroups, "\(status)")
-        #expect(field("Gid").split(separator: "\t").first.map(String.init) == (try trimmed("id -g edr-logs")), "\(status)")
+        #expect(field("Gid").split(separator: "\t").first.map(String.init) == logsGID, "\(status)")
         #expect(field("CapEff") == "0000000000000000" && field("CapBnd") == "0000000000000000", "\(status)")
         // journalctl, its child, runs as the same user under the same bounds.
         let journalctl = try trimmed("pgrep -P \(pid) -x journalctl")
-        #expect(!journalctl.isEmpty && (try trimmed("stat -c %u /proc/\(journalctl)")) == logsUID)
+        let journalctlUID = try trimmed("stat -c %u /proc/\(journalctl)")
+        #expect(!journalctl.isEmpty && journalctlUID == logsUID, "journalctl \(journalctl) runs as \(journalctlUID)")
         #expect(try trimmed("stat -c '%U %a %F' /run/edr/detect-logs.sock") == "edr-logs 600 socket")
         #expect(try trimmed("stat -c '%U %a' /var/lib/edr/logs") == "edr-logs 700")
 
