@@ -119,7 +119,9 @@ struct UnitStoppedCommand: ParsableCommand {
 
     /// nil for a clean stop. `result`, `code`, `status`: $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS.
     static func alert(unit: String, result: String, code: String, status: String) -> HealthAlert? {
-        guard result != "success", !result.isEmpty else { return nil }
+        // exec-condition: ExecCondition= skipped the unit (edr-respond or edr-logs disabled in
+        // the configuration): nothing ran, nothing ended badly.
+        guard result != "success", result != "exec-condition", !result.isEmpty else { return nil }
         let name = unit.hasSuffix(".service") ? String(unit.dropLast(8)) : unit
         var a: HealthAlert
         if result == "watchdog" {
