@@ -97,6 +97,12 @@ func unitArguments(_ unit: UnitStart) throws -> (ChildArguments, Int32, UnitPeer
     guard c.logs.enabled else {
         throw EDRError("[logs] enabled is false in \(unit.configPath): edr-logs.service has nothing to do (its ExecCondition= skips it)")
     }
+    // The detector admits the uid of [logs] user alone: a mismatch is said here, naming the
+    // key, rather than as a connection refused again at every restart.
+    let expected = try UnitStart.uid(of: c.logs.user, key: "[logs] user")
+    guard expected == getuid() else {
+        throw EDRError("[logs] user is \"\(c.logs.user)\" (uid \(expected)), but edr-logs runs as uid \(getuid()): edr-detect admits [logs] user alone; set it to the unit's User= (edr-logs)")
+    }
     guard let dir = getenv("STATE_DIRECTORY").map({ String(cString: $0) }), !dir.isEmpty else {
         throw EDRError("STATE_DIRECTORY is not set: start edr-logs through edr-logs.service (StateDirectory=), not by hand")
     }

@@ -189,6 +189,28 @@ struct CLITests {
         #expect(a.path("event", "sequence") as? Int == 1, "\(a)")
     }
 
+    /// edr-logs as edr-logs.service starts it (`--config FILE`): a configuration the unit cannot
+    /// work with stops it at once with the key named, before it connects anywhere.
+    @Test func theLogReaderUnitNamesTheKeyOfABadConfiguration() throws {
+        let d = try tempDir()
+        chmod(d, 0o755)
+        func logs(_ toml: String, stateDirectory: String? = d) throws -> (status: Int32, output: String) {
+            try toml.write(toFile: d + "/edr.toml", atomically: true, encoding: .utf8)
+            chmod(d + "/edr.toml", 0o644)
+            var env = ["PATH=/usr/bin:/bin"]
+            if let stateDirectory { env.append("STATE_DIRECTORY=" + stateDirectory) }
+            return try runWithDeadline("/usr/bin/env", ["-i"] + env + [binDirectory + "/edr-logs", "--config", d + "/edr.toml"], timeout: 30)
+        }
+        let off = try logs("[logs]\nenabled = false\n")
+        #expect(off.status == 64 && off.output.contains("[logs] enabled is false"), "\(off.output)")
+        let noUser = try logs("[logs]\nenabled = true\n")
+        #expect(noUser.status == 64 && noUser.output.contains("[logs] user must name the unit's user"), "\(noUser.output)")
+        let wrongUser = try logs("[logs]\nenabled = true\nuser = \"nobody\"\n")
+        #expect(wrongUser.status == 64 && wrongUser.output.contains("[logs] user is \"nobody\" (uid 65534), but edr-logs runs as uid 0"), "\(wrongUser.output)")
+        let badType = try logs("[logs]\nenabled = 1\n")
+        #expect(badType.status == 64 && badType.output.contains("logs.enabled"), "\(badType.output)")
+    }
+
     @Test func runRejectsUnknownConfigKeysByName() throws {
         let d = try tempDir()
         try "[alerts]\npaht = \"/tmp/x\"\n".write(toFile: d + "/edr.toml", atomically: true, encoding: .utf8)
