@@ -126,7 +126,8 @@ install: static
 		install -m 0644 rules/$$d/* $(DESTDIR)$(PREFIX)/share/edr/rules/$$d/; done
 	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
 	for u in edr.service edr.target edr-sensor.service edr-sensor.socket edr-detect.service edr-detect.socket \
-		edr-detect-control.socket edr-respond.service edr-metrics.service edr-metrics.timer; do \
+		edr-detect-control.socket edr-detect-logs.socket edr-respond.service edr-logs.service \
+		edr-metrics.service edr-metrics.timer; do \
 		install -m 0644 systemd/$$u $(DESTDIR)/lib/systemd/system/$$u; done
 	install -m 0644 systemd/edr.sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/edr.conf
 	install -m 0644 systemd/edr.tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/edr.conf

@@ -498,13 +498,19 @@ public enum AlertEncoder {
         }
         if let details = event["Details"]?.stringValue {
             w.key("data"); w.beginObject()
+            // The ETW decoder names the value's type (ValueType); Sysmon's own records say it
+            // only through Details' DWORD/QWORD wording, so their strings go without a type.
+            let valueType = event["ValueType"]?.stringValue
             if let dword = registryNumber(details, prefix: "DWORD (") {
-                w.field("type", "REG_DWORD"); w.field("strings", [String(dword)])
+                w.field("type", valueType ?? "REG_DWORD"); w.field("strings", [String(dword)])
             } else if let qword = registryNumber(details, prefix: "QWORD (") {
-                w.field("type", "REG_QWORD"); w.field("strings", [String(qword)])
+                w.field("type", valueType ?? "REG_QWORD"); w.field("strings", [String(qword)])
             } else if details != "Binary Data" {
-                // REG_SZ, REG_EXPAND_SZ or REG_MULTI_SZ: the decoded text no longer says which.
+                // REG_SZ, REG_EXPAND_SZ or REG_MULTI_SZ: the decoded text; the type from ValueType.
+                w.field("type", valueType)
                 w.field("strings", [details])
+            } else {
+                w.field("type", valueType)
             }
             w.endObject()
         }

@@ -74,35 +74,72 @@ public enum AuditdRecords {
     /// An exec: SYSCALL (execve), EXECVE (argv), CWD, PATH (the file execve named, and the
     /// interpreter of a script), PROCTITLE.
     static func exec(_ r: ExecRecord, process: ProcessEntry, timestamp: Double, wanted: Wanted = .all) -> [Event] {
+        let items = r.scriptPath == nil ? 1 : 2
+        let sys = wanted.syscall ? syscall("execve", ids: r.ids, comm: r.comm, exe: r.path, user: process.user, result: 0,
+                                           args: [], items: items, timestamp: timestamp) : nil
+        return execRecords(syscall: sys, argc: Int(r.argc), argBytes: r.argBytes, cwd: r.cwd, path: r.path,
+                           scriptPath: r.scriptPath, inode: r.executable?.inode, timestamp: timestamp, wanted: wanted)
+    }
+
+    /// The same records from a `process_creation` event alone, for `edr replay`, whose input
+    /// holds events, not kernel records: argv is the command line split at spaces (as the
+    /// alert's `process.args` is without the kernel's argv), `comm` the image's name cut to
+    /// the kernel's 15 bytes, and what the event does not carry (uid, gid, their effective
+    /// ids, the inode) is left out rather than invented. An event of another logsource gives
+    /// none.
+    public static func exec(event e: Event, wanted: Wanted = .all) -> [Event] {
+        guard e.logsource.category == "process_creation", e.logsource.product == "linux" || e.logsource.product == nil,
+              let image = e["Image"]?.stringValue else { return [] }
+        let argv = (e["CommandLine"]?.stringValue ?? image).split(separator: " ").map(String.init)
+        var argBytes: [UInt8] = []
+        for a in argv { argBytes += Array(a.utf8) + [0] }
+        let script = e["ScriptPath"]?.stringValue
+        var sys: Event?
+        if wanted.syscall {
+            func int(_ k: String) -> Int64? {
+                switch e[k] { case .int(let v)?: return v; case .string(let t)?: return Int64(t); default: return nil }
+            }
+            var ids: [(String, FieldValue)] = []
+            if let v = int("ParentProcessId") { ids.append(("ppid", .int(v))) }
+            if let v = int("ProcessId") { ids.append(("pid", .int(v))) }
+            // LogonId is the login uid; -1 (none) is auditd's 4294967295.
+            if let v = int("LogonId") { ids.append(("auid", .int(v < 0 ? Int64(UInt32.max) : v))) }
+            let name = image.split(separator: "/").last.map { String(decoding: Array($0.utf8).prefix(15), as: UTF8.self) } ?? ""
+            sys = syscall("execve", idFields: ids, comm: name, exe: image, user: e["User"]?.stringValue ?? "", result: 0,
+                          args: [], items: script == nil ? 1 : 2, timestamp: e.timestamp)
+        }
+        return execRecords(syscall: sys, argc: argv.count, argBytes: argBytes, cwd: e["CurrentDirectory"]?.stringValue ?? "",
+                           path: image, scriptPath: script, inode: nil, timestamp: e.timestamp, wanted: wanted)
+    }
+
+    /// The records of an exec after SYSCALL, shared by the detector and replay.
+    static func execRecords(syscall: Event?, argc: Int, argBytes: [UInt8], cwd: String, path exe: String, scriptPath: String?,
+                            inode: UInt64?, timestamp: Double, wanted: Wanted) -> [Event] {
         var out: [Event] = []
         out.reserveCapacity(5)
-        let items = r.scriptPath == nil ? 1 : 2
-        if wanted.syscall {
-            out.append(syscall("execve", ids: r.ids, comm: r.comm, exe: r.path, user: process.user, result: 0,
-                               args: [], items: items, timestamp: timestamp))
-        }
+        if let syscall { out.append(syscall) }
         if wanted.execve {
             // The names are shared constant arrays; only the values are built per event.
-            var values: [FieldValue] = [.string("EXECVE"), .int(Int64(r.argc))]
-            KernelRecordDecoder.forEachArg(r.argBytes) { values.append(.string($0)) }
+            var values: [FieldValue] = [.string("EXECVE"), .int(Int64(argc))]
+            KernelRecordDecoder.forEachArg(argBytes) { values.append(.string($0)) }
             let n = values.count - 2
             let names = n < execveNames.count ? execveNames[n] : ["type", "argc"] + (0..<n).map { "a\($0)" }
             out.append(Event(logsource: logSource, timestamp: timestamp, names: names, values: values))
         }
         if wanted.cwd {
-            out.append(Event(logsource: logSource, timestamp: timestamp, names: cwdNames, values: [.string("CWD"), .string(r.cwd)]))
+            out.append(Event(logsource: logSource, timestamp: timestamp, names: cwdNames, values: [.string("CWD"), .string(cwd)]))
         }
         if wanted.path {
-            if let script = r.scriptPath {
+            if let script = scriptPath {
                 out.append(path(script, nametype: "NORMAL", item: 0, timestamp: timestamp))
-                out.append(path(r.path, nametype: "NORMAL", item: 1, inode: r.executable?.inode, timestamp: timestamp))
+                out.append(path(exe, nametype: "NORMAL", item: 1, inode: inode, timestamp: timestamp))
             } else {
-                out.append(path(r.path, nametype: "NORMAL", item: 0, inode: r.executable?.inode, timestamp: timestamp))
+                out.append(path(exe, nametype: "NORMAL", item: 0, inode: inode, timestamp: timestamp))
             }
         }
         if wanted.proctitle {
             out.append(Event(logsource: logSource, timestamp: timestamp, names: proctitleNames,
-                             values: [.string("PROCTITLE"), .string(proctitle(r.argBytes))]))
+                             values: [.string("PROCTITLE"), .string(proctitle(argBytes))]))
         }
         return out
     }
@@ -155,18 +192,25 @@ public enum AuditdRecords {
     /// auditd prints a0…a3; unknown ones are left out rather than invented.
     static func syscall(_ name: String, ids: TaskIDs, comm: String, exe: String, user: String, result: Int32,
                         args: [(Int, UInt64)], items: Int, timestamp: Double) -> Event {
+        syscall(name, idFields: [
+            ("ppid", .int(Int64(ids.ppid))), ("pid", .int(Int64(ids.pid))),
+            ("auid", .int(Int64(ids.loginuid))), ("uid", .int(Int64(ids.uid))), ("gid", .int(Int64(ids.gid))),
+            ("euid", .int(Int64(ids.euid))), ("egid", .int(Int64(ids.egid))),
+        ], comm: comm, exe: exe, user: user, result: result, args: args, items: items, timestamp: timestamp)
+    }
+
+    /// A SYSCALL record with the ids that are known (`ppid`, `pid`, `auid`, `uid` … in auditd's order).
+    static func syscall(_ name: String, idFields: [(String, FieldValue)], comm: String, exe: String, user: String, result: Int32,
+                        args: [(Int, UInt64)], items: Int, timestamp: Double) -> Event {
         var f: [(String, FieldValue)] = [("type", .string("SYSCALL")), ("arch", .string(arch))]
         if let n = numbers[name] { f.append(("syscall", .int(Int64(n)))) }
         f.append(("SYSCALL", .string(name)))
         f.append(("success", .string(result >= 0 ? "yes" : "no")))
         f.append(("exit", .int(Int64(result))))
         for (i, v) in args { f.append(("a\(i)", .string(String(v, radix: 16)))) }
-        f += [
-            ("items", .int(Int64(items))), ("ppid", .int(Int64(ids.ppid))), ("pid", .int(Int64(ids.pid))),
-            ("auid", .int(Int64(ids.loginuid))), ("uid", .int(Int64(ids.uid))), ("gid", .int(Int64(ids.gid))),
-            ("euid", .int(Int64(ids.euid))), ("egid", .int(Int64(ids.egid))),
-            ("comm", .string(comm)), ("exe", .string(exe)), ("UID", .string(user)),
-        ]
+        f.append(("items", .int(Int64(items))))
+        f += idFields
+        f += [("comm", .string(comm)), ("exe", .string(exe)), ("UID", .string(user))]
         return Event(logsource: logSource, timestamp: timestamp, fields: f)
     }
 

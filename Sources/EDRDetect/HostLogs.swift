@@ -121,6 +121,8 @@ extension Detector {
         close(c.fd)
         c.fd = -1
         c.hello = nil
+        // Under the units: the socket's listener admits edr-logs' next connection.
+        peers.peerClosed(role: "logs")
     }
 
     var hostLogStats: [(String, String)] {

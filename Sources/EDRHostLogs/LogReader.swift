@@ -28,6 +28,13 @@ public final class LogReader {
 
     nonisolated(unsafe) static var stop: sig_atomic_t = 0
 
+    /// Where the detector connection comes from: the supervisor (`edr run`), or the
+    /// connection made at start under edr-logs.service, which is not replaced when it ends:
+    /// the process then exits (positions saved) and systemd starts it again.
+    public var peers: any PeerSource = SupervisorPeers()
+    /// Set when the connection ended and this source gives no new one.
+    private var finished = false
+
     public init(store: PositionStore, files: [String], journal: JournalFollower?) {
         self.store = store
         self.committed = store.load()
@@ -43,18 +50,26 @@ public final class LogReader {
         signal(SIGTERM) { _ in LogReader.stop = 1 }
         signal(SIGINT) { _ in LogReader.stop = 1 }
         signal(SIGPIPE, SIG_IGN)
-        while LogReader.stop == 0 {
+        while LogReader.stop == 0 && !finished {
             ControlChannel.heartbeat()
-            guard let peers = ControlChannel.receivePeers() else { Log.info("supervisor gone; exiting"); break }
-            for p in peers {
+            guard let handed = peers.receivePeers() else { Log.info("supervisor gone; exiting"); break }
+            for p in handed {
                 if p.role == "detector" { try connect(p.fd) } else { close(p.fd) }
             }
             if detector >= 0 {
                 try readAcks()
-                if detector >= 0 && inFlight.count - inFlightHead < Self.maxInFlight { try sendNew() }
+                do {
+                    if detector >= 0 && inFlight.count - inFlightHead < Self.maxInFlight { try sendNew() }
+                } catch let e as SystemError where !peers.replacesEndedPeers && (e.errno == EPIPE || e.errno == ECONNRESET) {
+                    // The detector went away between reading its acknowledgements and this
+                    // write: the same clean end as a hang-up seen by readAcks.
+                    Log.info("the detector connection ended (\(e)); exiting so that the unit restarts and connects again")
+                    saveIfDue(force: true)
+                    break
+                }
             }
             saveIfDue(force: false)
-            var pfds = [pollfd(fd: ChildFD.control, events: Int16(POLLIN), revents: 0),
+            var pfds = [pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
                         pollfd(fd: detector, events: Int16(POLLIN), revents: 0),
                         pollfd(fd: detector >= 0 ? journal?.fd ?? -1 : -1, events: Int16(POLLIN), revents: 0)]
             _ = poll(&pfds, 3, 200)
@@ -94,6 +109,13 @@ public final class LogReader {
             Log.warning("the detector closed the connection; waiting for the next one")
             close(detector)
             detector = -1
+            peers.peerClosed(role: "detector")
+            if !peers.replacesEndedPeers {
+                Log.info("the detector connection ended; exiting so that the unit restarts and connects again")
+                saveIfDue(force: true)
+                finished = true
+                return
+            }
             if journal != nil { saveIfDue(force: true); throw EDRError("the detector connection ended; restarting to resume the journal after the acknowledged cursor") }
             inFlight = []; inFlightHead = 0
             for f in followers { f.start(from: committed.files[f.path]) }

@@ -27,8 +27,7 @@ public enum HostLogsChild {
         }
         var spec = ChildSpec(
             name: "edr-logs", executable: bin + "/edr-logs",
-            arguments: ["--files", ChildArguments.join(c.logs.files), "--journal", String(c.logs.journal),
-                        "--log-level", c.agent.logLevel],
+            arguments: ChildCommandLine.logs(c),
             uid: uid, gid: gid, capabilities: [], seccompRole: .logs, fds: [stateFD])
         spec.stdoutFD = 2
         spec.unshareFlags = Supervisor.isolatedNamespaces

@@ -107,7 +107,7 @@ extension StatusReport {
     /// process, state, restarts (NRestarts) and last status line (StatusText: the child's
     /// READY or STATS line, sent with sd_notify). nil when none of the units is active.
     public static func fromUnits(_ c: AgentConfig, systemctl: (([String]) -> String?)) -> StatusReport? {
-        let units = [("edr-sensor", "sensor"), ("edr-detect", "detect"), ("edr-respond", "respond")]
+        let units = [("edr-sensor", "sensor"), ("edr-detect", "detect"), ("edr-respond", "respond"), ("edr-logs", "logs")]
         guard let out = systemctl(["show", "-p", "Id,MainPID,ActiveState,SubState,NRestarts,StatusText,ExecMainStartTimestampMonotonic"]
                                   + units.map { $0.0 + ".service" }) else { return nil }
         var blocks: [[String: String]] = []
@@ -130,6 +130,8 @@ extension StatusReport {
             let active = b["ActiveState"] == "active" && b["SubState"] == "running"
             // A responder skipped by its ExecCondition (response disabled) is not listed.
             if role == "respond" && !c.response.enabled && !active { continue }
+            // Likewise the log reader with [logs] enabled = false.
+            if role == "logs" && !c.logs.enabled && !active { continue }
             let pid = active ? Int32(b["MainPID"] ?? "0") ?? 0 : 0
             let started = Double(b["ExecMainStartTimestampMonotonic"] ?? "0") ?? 0
             if active && started > 0 { earliest = min(earliest, started) }

@@ -88,6 +88,11 @@ public enum ChildCommandLine {
 
     public static let levels = ["informational", "low", "medium", "high", "critical"]
 
+    /// edr-logs: the files to follow, whether to read the journal.
+    public static func logs(_ c: AgentConfig) -> [String] {
+        ["--files", ChildArguments.join(c.logs.files), "--journal", String(c.logs.journal), "--log-level", c.agent.logLevel]
+    }
+
     public static func responder(_ c: AgentConfig, protectedUIDs: [UInt32], agentPIDs: [Int32], protectedExecutables extra: [String] = []) -> [String] {
         ["--enabled", String(c.response.enabled),
          "--min-level", String(levels.firstIndex(of: c.response.minLevel) ?? 4),

@@ -364,7 +364,7 @@ public struct WindowsEventDecoder: Sendable {
             guard status == 0 else { return [] }
             let target = Self.registryPath(keyName) + "\\" + (valueName.isEmpty ? "(Default)" : valueName)
             return registryEvents(WindowsLogSources.registrySet, r, "SetValue", target,
-                                  Self.registryDetails(type: type, size: size, data: data))
+                                  Self.registryDetails(type: type, size: size, data: data), valueType: Self.registryTypeName(type))
         case 6:
             let key = try d.pointer("KeyObject")
             let status = try d.u32("Status")
@@ -432,11 +432,21 @@ public struct WindowsEventDecoder: Sendable {
         }
     }
 
-    private func registryEvents(_ ls: LogSource, _ r: ETWRecord, _ type: String, _ target: String, _ details: String?) -> [Event] {
+    /// The value's type by its Windows name (REG_SZ …), which Sysmon's Details text no longer
+    /// tells for strings: carried beside it as `ValueType` for ECS `registry.data.type`.
+    public static func registryTypeName(_ type: UInt32) -> String {
+        let names = ["REG_NONE", "REG_SZ", "REG_EXPAND_SZ", "REG_BINARY", "REG_DWORD", "REG_DWORD_BIG_ENDIAN", "REG_LINK",
+                     "REG_MULTI_SZ", "REG_RESOURCE_LIST", "REG_FULL_RESOURCE_DESCRIPTOR", "REG_RESOURCE_REQUIREMENTS_LIST", "REG_QWORD"]
+        return Int(type) < names.count ? names[Int(type)] : "REG_UNKNOWN_\(type)"
+    }
+
+    private func registryEvents(_ ls: LogSource, _ r: ETWRecord, _ type: String, _ target: String, _ details: String?,
+                                valueType: String? = nil) -> [Event] {
         var f: [(String, FieldValue)] = [("EventType", .string(type)), ("ProcessId", .int(Int64(r.processID)))]
         addProcess(&f, pid: r.processID, at: r.timestamp)
         f.append(("TargetObject", .string(target)))
         if let details { f.append(("Details", .string(details))) }
+        if let valueType { f.append(("ValueType", .string(valueType))) }
         return WindowsLogSources.expand(Event(logsource: ls, timestamp: r.unixTime, fields: f))
     }
 

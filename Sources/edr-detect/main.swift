@@ -122,7 +122,8 @@ do {
 /// Under edr-detect.service: the arguments `edr run` would have passed, from the
 /// configuration; the rule directories opened here (O_PATH) before Landlock; the sensor's
 /// socket connected (the only connection it ever makes); the socket units' listeners for the
-/// responder (its uid alone) and for `edr reopen-alerts` (root, one descriptor per client).
+/// responder (its uid alone), for edr-logs (its uid alone, with [logs] enabled) and for
+/// `edr reopen-alerts` (root, one descriptor per client).
 func unitArguments(_ unit: UnitStart) throws -> (ChildArguments, UnitPeers) {
     let c = unit.config
     try RuleTrees.checkTrusted(c)
@@ -145,6 +146,14 @@ func unitArguments(_ unit: UnitStart) throws -> (ChildArguments, UnitPeers) {
         let respondUID = try UnitStart.uid(of: c.response.user, key: "[response] user")
         listeners.append(.init(role: "respond", listener: SinglePeerListener(
             listener: try unit.listener("respond", unit: "edr-detect.socket"), expectedUID: respondUID, name: "detect.sock")))
+    }
+    if c.logs.enabled {
+        // edr-logs.service connects here (edr-detect-logs.socket, owned by [logs] user).
+        let logsUID = try UnitStart.uid(of: c.logs.user, key: "[logs] user")
+        listeners.append(.init(role: "logs", listener: SinglePeerListener(
+            listener: try unit.listener("logs", unit: "edr-detect-logs.socket"), expectedUID: logsUID, name: "detect-logs.sock")))
+    } else if let unused = unit.listenFDs["logs"] {
+        close(unused)
     }
     let peers = try UnitPeers(initial: [.init(role: "sensor", fd: sensor)], listeners: listeners)
     let host = HealthAlert.Host.local(nameOverride: c.agent.hostName)

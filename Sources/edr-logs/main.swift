@@ -4,7 +4,8 @@
 // own network and IPC namespaces, Landlock (read-only beneath the followed files'
 // directories), seccomp allowlist. It parses nothing: each line or journal entry goes to
 // edr-detect as it is. Its positions go to the file the supervisor opened for it
-// (descriptor 4): it opens nothing for writing.
+// (descriptor 4), or, under edr-logs.service, to the one it opened in its StateDirectory=
+// before confining itself: once confined it opens nothing for writing.
 import EDRCore
 import EDRConfinement
 import EDRHostLogs
@@ -16,15 +17,20 @@ import Glibc
 
 Log.setup(component: "edr-logs", level: .info)
 let args: ChildArguments
+var stateFD: Int32 = 4
+var unitPeers: UnitPeers?
 do {
-    args = try ChildArguments(Array(CommandLine.arguments.dropFirst()))
+    if let unit = try UnitStart.fromCommandLine() {
+        (args, stateFD, unitPeers) = try unitArguments(unit)
+    } else {
+        args = try ChildArguments(Array(CommandLine.arguments.dropFirst()))
+    }
 } catch {
     reportStatus("FATAL \(error)")
     Log.error("\(error)")
     exit(64)
 }
 Log.setup(component: "edr-logs", level: Log.Level(name: args.values["log-level"] ?? "info") ?? .info)
-let stateFD: Int32 = 4
 let files = args.strings("files")
 let store = PositionStore(fd: stateFD)
 let start = store.load()
@@ -70,6 +76,7 @@ do {
 
 do {
     let reader = LogReader(store: store, files: files, journal: journal)
+    if let unitPeers { reader.peers = unitPeers }
     let resumed = start.files.count + (start.journalCursor == nil ? 0 : 1)
     reportStatus("READY logs journal=\(journal != nil ? "following" : "off") files=\(files.count) resumed_positions=\(resumed) groups=\(supplementaryGroups()) landlock_abi=\(ConfinementSummary.landlockABI)")
     try reader.run()
@@ -77,6 +84,40 @@ do {
 } catch {
     Log.error("\(error)")
     exit(1)
+}
+
+/// Under edr-logs.service (`edr-logs --config FILE`): the arguments `edr run` would pass,
+/// from the configuration; the position file opened here, in the unit's StateDirectory=
+/// (owned by this unit's user, which systemd made), since no root process hands one down;
+/// the detector's socket for edr-logs connected (the only connection it ever makes). All of
+/// it before the process confines itself: afterwards it opens nothing for writing and
+/// connects nowhere, as under `edr run`.
+func unitArguments(_ unit: UnitStart) throws -> (ChildArguments, Int32, UnitPeers) {
+    let c = unit.config
+    guard c.logs.enabled else {
+        throw EDRError("[logs] enabled is false in \(unit.configPath): edr-logs.service has nothing to do (its ExecCondition= skips it)")
+    }
+    // The detector admits the uid of [logs] user alone: a mismatch is said here, naming the
+    // key, rather than as a connection refused again at every restart.
+    let expected = try UnitStart.uid(of: c.logs.user, key: "[logs] user")
+    guard expected == getuid() else {
+        throw EDRError("[logs] user is \"\(c.logs.user)\" (uid \(expected)), but edr-logs runs as uid \(getuid()): edr-detect admits [logs] user alone; set it to the unit's User= (edr-logs)")
+    }
+    guard let dir = getenv("STATE_DIRECTORY").map({ String(cString: $0) }), !dir.isEmpty else {
+        throw EDRError("STATE_DIRECTORY is not set: start edr-logs through edr-logs.service (StateDirectory=), not by hand")
+    }
+    // StateDirectory= may list several, separated by colons; the unit names one.
+    let path = String(dir.split(separator: ":").first ?? "") + "/logs.state"
+    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+    guard fd >= 0 else { throw SystemError("open", detail: path) }
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == getuid(), st.st_nlink == 1 else {
+        close(fd)
+        throw EDRError("\(path) must be a regular file owned by edr-logs' own user with one link")
+    }
+    let detector = try UnixSocket.connect(path: c.supervisor.runtimeDir + "/detect-logs.sock")
+    let peers = try UnitPeers(initial: [.init(role: "detector", fd: detector)], listeners: [])
+    return (try ChildArguments(ChildCommandLine.logs(c)), fd, peers)
 }
 
 func supplementaryGroups() -> String {

@@ -25,7 +25,7 @@ do {
         guard procFD >= 0 else { throw SystemError("open", detail: "/proc") }
         let protectedUIDs = try c.response.protectedUsers.map { try resolveUser($0).uid }
         // The agent's own executables are never targets (their pids change with each restart).
-        let own = ["edr", "edr-sensor", "edr-detect", "edr-respond"].map { unit.binDirectory + "/" + $0 }
+        let own = ["edr", "edr-sensor", "edr-detect", "edr-respond", "edr-logs"].map { unit.binDirectory + "/" + $0 }
         unitArgs = try ChildArguments(ChildCommandLine.responder(c, protectedUIDs: protectedUIDs, agentPIDs: [], protectedExecutables: own))
         let detector = try UnixSocket.connect(path: c.supervisor.runtimeDir + "/detect.sock")
         unitPeers = try UnitPeers(initial: [.init(role: "detector", fd: detector)], listeners: [])

@@ -17,6 +17,8 @@ struct ReplayCommand: ParsableCommand {
         `service` may stand beside or instead of `category`; event values are strings, numbers,
         booleans, null or arrays (nested objects are flattened to dotted names). A malformed line is
         reported on standard error with its line number and skipped; the exit status is then 1.
+        A linux process_creation record also gives the auditd records (EXECVE, SYSCALL, PATH, CWD,
+        PROCTITLE) the agent builds from each exec, for `service: auditd` rules.
         Or a Windows event log record as exporters write it (docs/windows.md):
           {"System":{"Provider":{"Name":"Microsoft-Windows-Sysmon"},"EventID":1,
            "Channel":"Microsoft-Windows-Sysmon/Operational"},"EventData":{"Image":"C:\\\\x.exe"}}
@@ -59,6 +61,10 @@ struct ReplayCommand: ParsableCommand {
             handle = h
         }
         let context = AlertContext.local()
+        // SigmaHQ's auditd rules read records the live detector builds from each exec
+        // (AuditdRecords); replay builds them from each process_creation record the same way,
+        // and only when a loaded rule reads them, as the detector does.
+        let auditd = AuditdRecords.Wanted(engine: engine)
         var out = Data()
         var malformed = 0
         var lineNo: UInt64 = 0
@@ -69,12 +75,13 @@ struct ReplayCommand: ParsableCommand {
         func handleLine(_ line: Data) {
             lineNo += 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
-            let events: [Event]
+            var events: [Event]
             do { events = try ReplayRecord.parse(Array(line)) } catch {
                 malformed += 1
                 FileHandle.standardError.write(Data("line \(lineNo): \(error)\n".utf8))
                 return
             }
+            if auditd.any { events += events.flatMap { AuditdRecords.exec(event: $0, wanted: auditd) } }
             var matches: [(event: Event, match: SigmaMatch)] = events.flatMap { e in engine.evaluate(e).map { (e, $0) } }
             if matchMode == .best, let top = matches.max(by: { $0.match.rule.level < $1.match.rule.level }) {
                 matches = [matches.first { $0.match.rule.level == top.match.rule.level }!]

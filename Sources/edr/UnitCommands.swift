@@ -59,6 +59,35 @@ struct ResponseEnabledCommand: ParsableCommand {
     }
 }
 
+/// `edr logs-enabled`: exit 0 when [logs] enabled is true, 1 otherwise. edr-logs.service runs
+/// it as ExecCondition=, so with the default (`enabled = false`) no process holding the log
+/// groups runs, as under `edr run`, where the supervisor starts edr-logs only when enabled.
+/// The condition is read at each start: editing the file and `systemctl restart edr.target`
+/// is all it takes, no unit to enable on its own.
+struct LogsEnabledCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs-enabled", abstract: "Exit 0 if [logs] enabled is true (for edr-logs.service's ExecCondition=).")
+
+    @Option(name: .long, help: "The agent's TOML configuration.")
+    var config: String?
+
+    func run() throws {
+        let cfg: AgentConfig
+        do { cfg = try AgentConfig.load(file: config.map(absolutePath), environment: environment()) } catch {
+            // A broken configuration is an error (the unit fails and says why), not a skip.
+            FileHandle.standardError.write(Data("edr: \(error)\n".utf8))
+            throw ExitCode(255)
+        }
+        if !cfg.logs.enabled { throw ExitCode(1) }
+        // Under the units the detector admits edr-logs by the uid of [logs] user: say so here,
+        // where `systemctl status edr-logs` shows it, rather than as a refused connection.
+        if cfg.logs.user.isEmpty {
+            FileHandle.standardError.write(Data("edr: [logs] user must name edr-logs.service's user (\"edr-logs\") under the systemd units\n".utf8))
+            throw ExitCode(255)
+        }
+    }
+}
+
 /// `edr unit-stopped --unit NAME`: each per-process unit's ExecStopPost= (run by systemd as
 /// root after every stop). A process that did not end cleanly — killed, killed by its seccomp
 /// filter, silent past its watchdog, exited with an error — becomes an `edr-health` alert in
@@ -90,7 +119,9 @@ struct UnitStoppedCommand: ParsableCommand {
 
     /// nil for a clean stop. `result`, `code`, `status`: $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS.
     static func alert(unit: String, result: String, code: String, status: String) -> HealthAlert? {
-        guard result != "success", !result.isEmpty else { return nil }
+        // exec-condition: ExecCondition= skipped the unit (edr-respond or edr-logs disabled in
+        // the configuration): nothing ran, nothing ended badly.
+        guard result != "success", result != "exec-condition", !result.isEmpty else { return nil }
         let name = unit.hasSuffix(".service") ? String(unit.dropLast(8)) : unit
         var a: HealthAlert
         if result == "watchdog" {

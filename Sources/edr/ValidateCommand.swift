@@ -34,6 +34,9 @@ struct ValidateCommand: ParsableCommand {
     @Flag(name: .long, help: "Per detection rule: live or inert on this platform and why, then counts per logsource.")
     var coverage = false
 
+    @Option(name: .long, help: "With --coverage: the agent's TOML configuration in force (default: the built-in defaults, where [logs] is off).")
+    var config: String?
+
     func validate() throws {
         if rules.isEmpty && yara.isEmpty && ioc.isEmpty { throw ValidationError("give at least one --rules, --yara or --ioc DIR") }
     }
@@ -45,7 +48,10 @@ struct ValidateCommand: ParsableCommand {
             throw ValidationError("cannot read rules: \(error.localizedDescription)")
         }
         if coverage {
-            let report = CoverageReport(engine.diagnostics)
+            // The log services are live only when edr-logs runs: the configuration decides.
+            let cfg: AgentConfig
+            do { cfg = try AgentConfig.load(file: config.map(absolutePath), environment: environment()) } catch { throw ValidationError("\(error)") }
+            let report = CoverageReport(engine.diagnostics, logsEnabled: allLogsources || cfg.logs.enabled)
             if json {
                 let data = try JSONSerialization.data(withJSONObject: report.json, options: [.prettyPrinted, .sortedKeys])
                 FileHandle.standardOutput.write(data + Data("\n".utf8))
@@ -113,7 +119,10 @@ struct ValidateCommand: ParsableCommand {
 }
 
 /// `edr validate --coverage`: each detection rule live or inert on this platform, and why; a
-/// rule that is live but has a selection that can never be true says so (partially live).
+/// rule that is live but has a selection that can never be true says so (partially live). A
+/// rule on one of the host's log services (syslog, sshd, cron, …) is live only while edr-logs
+/// runs, which `[logs] enabled = false` (the default) prevents: under such a configuration it
+/// is counted apart, as `logs-off`, not as live.
 struct CoverageReport {
     struct Row {
         var path: String
@@ -126,8 +135,11 @@ struct CoverageReport {
 
     var rows: [Row] = []
     var rejected = 0
+    let logsEnabled: Bool
+    static let logsOff = "logs-off"
 
-    init(_ diagnostics: [SigmaRuleDiagnostic]) {
+    init(_ diagnostics: [SigmaRuleDiagnostic], logsEnabled: Bool) {
+        self.logsEnabled = logsEnabled
         for d in diagnostics where d.kind == .rule || d.kind == .file || d.kind == .correlation {
             let ls = d.logsource.map(Self.name) ?? (d.kind == .correlation ? "correlation" : "unparsed")
             var row = Row(path: d.path, id: d.ruleID, title: d.title, logsource: ls, status: "live", reason: nil)
@@ -136,6 +148,11 @@ struct CoverageReport {
                 if !d.neverTrue.isEmpty {
                     row.status = "partial"
                     row.reason = "live; can never be true: " + d.neverTrue.joined(separator: "; ")
+                }
+                if !logsEnabled, let l = d.logsource, l.product == "linux", let s = l.service, HostLogServices.all.contains(s) {
+                    row.status = Self.logsOff
+                    row.reason = "live only with [logs] enabled (service \(s) is read from the host's logs by edr-logs; the configuration in force has [logs] enabled = false)"
+                        + (row.reason.map { "; " + $0 } ?? "")
                 }
             case .rejected(let r):
                 rejected += 1
@@ -181,19 +198,21 @@ struct CoverageReport {
             if let reason = r.reason { out += "\n         \(reason)" }
             out += "\n"
         }
-        out += "\ncoverage by logsource (live includes partial):\n"
+        out += "\ncoverage by logsource (live includes partial\(logsEnabled ? "" : "; LOGS-OFF: live only with [logs] enabled")):\n"
         var total: [String: Int] = [:]
         for (ls, c) in summary {
             let live = (c["live"] ?? 0) + (c["partial"] ?? 0)
             out += "  \(ls.padding(toLength: 30, withPad: " ", startingAt: 0)) \(live) live"
             if let p = c["partial"] { out += " (\(p) partially)" }
+            if let o = c[Self.logsOff] { out += ", \(o) live only with [logs] enabled" }
             out += ", \(c["inert"] ?? 0) inert"
             if let x = c["rejected"] { out += ", \(x) rejected" }
             out += "\n"
             for (k, v) in c { total[k, default: 0] += v }
         }
         let live = (total["live"] ?? 0) + (total["partial"] ?? 0)
-        out += "\(rows.count) rules: \(live) live (\(total["partial"] ?? 0) partially), \(total["inert"] ?? 0) inert, \(total["rejected"] ?? 0) rejected\n"
+        let off = logsEnabled ? "" : ", \(total[Self.logsOff] ?? 0) live only with [logs] enabled"
+        out += "\(rows.count) rules: \(live) live (\(total["partial"] ?? 0) partially)\(off), \(total["inert"] ?? 0) inert, \(total["rejected"] ?? 0) rejected\n"
         return out
     }
 
@@ -214,6 +233,7 @@ struct CoverageReport {
             },
             "logsources": per,
             "totals": totals,
+            "logs_enabled": logsEnabled,
         ]
     }
 }

@@ -264,7 +264,7 @@ enum AlertSamples {
                                                            ("DestinationIp", "10.0.0.5"), ("DestinationPort", 443)]),
             ev(WindowsLogSources.registrySet, proc + [("EventType", "SetValue"),
                                                      ("TargetObject", "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\evil"),
-                                                     ("Details", "C:\\Users\\alice\\evil.exe")]),
+                                                     ("Details", "C:\\Users\\alice\\evil.exe"), ("ValueType", "REG_EXPAND_SZ")]),
             ev(WindowsLogSources.registrySet, proc + [("EventType", "SetValue"),
                                                      ("TargetObject", "HKU\\S-1-5-21-1\\Software\\x\\(Default)"), ("Details", "DWORD (0x0000002a)")]),
             ev(WindowsLogSources.registryAdd, proc + [("EventType", "CreateKey"), ("TargetObject", "HKLM\\SOFTWARE\\Evil")]),
@@ -404,6 +404,7 @@ struct ECSFieldTests {
         let reg = try #require(alerts["sigma windows registry_set"])
         #expect(reg["registry.hive"]?.string == "HKLM" && reg["registry.key"]?.string == "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run")
         #expect(reg["registry.value"]?.string == "evil" && reg["registry.data.strings"]?.strings == ["C:\\Users\\alice\\evil.exe"])
+        #expect(reg["registry.data.type"]?.string == "REG_EXPAND_SZ", "a string value's type (ValueType from the ETW decoder)")
         #expect(reg["process.name"]?.string == "reg.exe" && reg["user.name"]?.string == "alice" && reg["user.domain"]?.string == "CORP")
         let wdns = try #require(alerts["sigma windows dns_query"])
         #expect(wdns["dns.resolved_ip"]?.strings == ["::ffff:203.0.113.9", "203.0.113.10"])

@@ -307,10 +307,13 @@ struct DecoderTests {
                                                  at: at(2)).record)
         #expect(set.map(\.logsource.category) == ["registry_set", "registry_event"])
         #expect(fields(set[0]) == ["EventType": "SetValue", "ProcessId": "800", "Image": "C:\\Windows\\regedit.exe",
-                                   "TargetObject": "HKU\\S-1-5-21-1-2-3-1001\\Software\\Run\\Updater", "Details": "DWORD (0x00000000)"])
+                                   "TargetObject": "HKU\\S-1-5-21-1-2-3-1001\\Software\\Run\\Updater", "Details": "DWORD (0x00000000)",
+                                   "ValueType": "REG_DWORD"])
         let str = try d.decode(Fixtures.setValue(pid: 800, key: 0xB0, keyName: "\\REGISTRY\\MACHINE\\SOFTWARE\\Run", value: "",
                                                  type: 2, data: utf16z("%TEMP%\\x.exe"), at: at(2)).record)
         #expect(fields(str[0])["TargetObject"] == "HKLM\\SOFTWARE\\Run\\(Default)" && fields(str[0])["Details"] == "%TEMP%\\x.exe")
+        // A string's type, which the Details text no longer tells, for ECS registry.data.type.
+        #expect(fields(str[0])["ValueType"] == "REG_EXPAND_SZ")
         let del = try d.decode(Fixtures.deleteKey(pid: 800, key: 0xA4, name: "\\REGISTRY\\MACHINE\\SOFTWARE\\Classes\\CLSID\\{X}",
                                                   at: at(3)).record)
         #expect(del.map(\.logsource.category) == ["registry_delete", "registry_event"])

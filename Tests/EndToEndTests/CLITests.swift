@@ -95,29 +95,52 @@ struct CLITests {
 
     /// `edr validate --coverage` on SigmaHQ's Linux rules: each rule live or inert and why, and
     /// counts per logsource; the auditd rules are live from our own events but for five, the
-    /// log services from the host's logs.
+    /// log services from the host's logs, but only with [logs] enabled: under the built-in
+    /// defaults (logs off) those seven are counted apart, with the reason.
     @Test func validateCoverageOfTheLinuxCorpus() throws {
         let rules = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/corpora/sigmahq/rules/linux").path
         try #require(FileManager.default.fileExists(atPath: rules), "SigmaHQ corpus missing at \(rules)")
         let text = try edr(["validate", "--rules", rules, "--coverage"])
         #expect(text.status == 0, "\(text.output)")
         #expect(text.output.contains("  linux/auditd                   48 live (4 partially), 5 inert\n"), "\(text.output)")
-        // The host's logs (edr-logs) feed syslog, sshd, cron, vsftpd, clamav and guacamole: the
-        // five inert rules left are auditd ones, each with its reason.
-        #expect(text.output.contains("210 rules: 205 live (4 partially), 5 inert, 0 rejected\n"), "\(text.output)")
-        #expect(text.output.contains("  linux/sshd                     1 live, 0 inert\n"), "\(text.output)")
+        // [logs] enabled = false (the default): the log services' rules are not live.
+        #expect(text.output.contains("210 rules: 198 live (4 partially), 7 live only with [logs] enabled, 5 inert, 0 rejected\n"), "\(text.output)")
+        #expect(text.output.contains("  linux/sshd                     0 live, 1 live only with [logs] enabled, 0 inert\n"), "\(text.output)")
+        #expect(text.output.contains("  linux/syslog                   0 live, 2 live only with [logs] enabled, 0 inert\n"), "\(text.output)")
+        #expect(text.output.contains("LOGS-OFF linux/sshd"), "\(text.output)")
+        #expect(text.output.contains("live only with [logs] enabled (service sshd is read from the host's logs by edr-logs"), "\(text.output)")
         #expect(!text.output.contains("INERT    linux/sshd"))
         #expect(text.output.contains("lnx_auditd_susp_c2_commands.yml [f7158a64-6204-4d6d-868a-6e6378b467e0] Suspicious C2 Activities\n         never true on product=linux service=auditd events: field 'key'"))
         #expect(text.output.contains("live; can never be true: type 'tty'"))
+
+        // With the configuration in force enabling [logs], the host's logs feed syslog, sshd,
+        // cron, vsftpd, clamav and guacamole: the five inert rules left are auditd ones.
+        let d = try tempDir()
+        try "[logs]\nenabled = true\n".write(toFile: d + "/logs.toml", atomically: true, encoding: .utf8)
+        let on = try edr(["validate", "--rules", rules, "--coverage", "--config", d + "/logs.toml"])
+        #expect(on.output.contains("210 rules: 205 live (4 partially), 5 inert, 0 rejected\n"), "\(on.output)")
+        #expect(on.output.contains("  linux/sshd                     1 live, 0 inert\n"), "\(on.output)")
+        #expect(!on.output.contains("LOGS-OFF"), "\(on.output)")
+        // A bad configuration names the key.
+        try "[logs]\nenabled = \"maybe\"\n".write(toFile: d + "/bad.toml", atomically: true, encoding: .utf8)
+        let bad = try edr(["validate", "--rules", rules, "--coverage", "--config", d + "/bad.toml"])
+        #expect(bad.status != 0 && bad.output.contains("logs.enabled"), "\(bad.output)")
 
         let json = try edr(["validate", "--rules", rules, "--coverage", "--json"])
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
         let auditd = try #require((doc["logsources"] as? [String: Any])?["linux/auditd"] as? [String: Int])
         #expect(auditd == ["live": 44, "partial": 4, "inert": 5])
+        #expect(doc["logs_enabled"] as? Bool == false)
+        #expect(doc["totals"] as? [String: Int] == ["rules": 210, "live": 194, "partial": 4, "logs-off": 7, "inert": 5], "\(doc["totals"] ?? "")")
+        #expect((doc["logsources"] as? [String: Any])?["linux/syslog"] as? [String: Int] == ["logs-off": 2])
         let entries = try #require(doc["rules"] as? [[String: Any]])
         #expect(entries.count == 210)
         let mknod = entries.first { $0["id"] as? String == "710bdbce-495d-491d-9a8f-7d0d88d2b41e" }
         #expect(mknod?["status"] as? String == "inert" && (mknod?["reason"] as? String)?.contains("SYSCALL 'mknod'") == true)
+        let jsonOn = try edr(["validate", "--rules", rules, "--coverage", "--json", "--config", d + "/logs.toml"])
+        let docOn = try #require(try JSONSerialization.jsonObject(with: Data(jsonOn.output.utf8)) as? [String: Any])
+        #expect(docOn["logs_enabled"] as? Bool == true)
+        #expect(docOn["totals"] as? [String: Int] == ["rules": 210, "live": 201, "partial": 4, "inert": 5], "\(docOn["totals"] ?? "")")
     }
 
     /// `edr replay` on Windows event JSON (two exporters' shapes), the agent's own shape and a
@@ -138,6 +161,54 @@ struct CLITests {
         #expect(r.output.contains("line 2: invalid JSON"), "\(r.output)")
         #expect(r.output.contains("HH.EXE Execution — pid=6012"), "\(r.output)")
         #expect(r.output.contains("Potential Invoke-Mimikatz PowerShell Script"), "\(r.output)")
+    }
+
+    /// `edr replay` of a recorded exec (the process_creation event as the agent's alert holds it
+    /// under edr.event) builds the auditd records the live detector builds, so SigmaHQ's
+    /// `service: auditd` rules alert in replay as they do live; a record of another category
+    /// builds none.
+    @Test func replayBuildsAuditdRecordsFromAnExec() throws {
+        let rule = repoRoot.deletingLastPathComponent()
+            .appendingPathComponent("shared/corpora/sigmahq/rules/linux/auditd/lnx_auditd_system_info_discovery.yml").path
+        try #require(FileManager.default.fileExists(atPath: rule), "SigmaHQ corpus missing at \(rule)")
+        let d = try tempDir()
+        let lines = [
+            ##"{"@timestamp":"2027-01-15T08:00:00.500Z","logsource":{"product":"linux","category":"process_creation"},"event":{"UtcTime":"2027-01-15 08:00:00.500","ProcessGuid":"{3d1219c7-0000-0000-0001-918a000033a2}","ProcessId":13218,"Image":"/usr/bin/uname","CommandLine":"uname -a","CurrentDirectory":"/root","User":"root","LogonId":0,"ParentProcessId":13124,"ParentImage":"/usr/bin/bash","ParentCommandLine":"bash"}}"##,
+            ##"{"logsource":{"product":"linux","category":"network_connection"},"event":{"Image":"/usr/bin/uname","CommandLine":"uname -a"}}"##,
+        ]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: d + "/exec.ndjson", atomically: true, encoding: .utf8)
+        let r = try edr(["replay", "--rules", rule, d + "/exec.ndjson"])
+        #expect(r.status == 0, "\(r.output)")
+        let alerts = r.output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(alerts.count == 1, "one alert, from the exec's EXECVE record: \(r.output)")
+        let a = try #require(alerts.first)
+        #expect(a.path("rule", "name") as? String == "System Information Discovery - Auditd", "\(a)")
+        #expect(a.path("edr", "logsource", "service") as? String == "auditd", "\(a)")
+        #expect(a.path("edr", "event", "type") as? String == "EXECVE" && a.path("edr", "event", "a0") as? String == "uname"
+                && a.path("edr", "event", "a1") as? String == "-a", "\(a)")
+        #expect(a.path("event", "sequence") as? Int == 1, "\(a)")
+    }
+
+    /// edr-logs as edr-logs.service starts it (`--config FILE`): a configuration the unit cannot
+    /// work with stops it at once with the key named, before it connects anywhere.
+    @Test func theLogReaderUnitNamesTheKeyOfABadConfiguration() throws {
+        let d = try tempDir()
+        chmod(d, 0o755)
+        func logs(_ toml: String, stateDirectory: String? = d) throws -> (status: Int32, output: String) {
+            try toml.write(toFile: d + "/edr.toml", atomically: true, encoding: .utf8)
+            chmod(d + "/edr.toml", 0o644)
+            var env = ["PATH=/usr/bin:/bin"]
+            if let stateDirectory { env.append("STATE_DIRECTORY=" + stateDirectory) }
+            return try runWithDeadline("/usr/bin/env", ["-i"] + env + [binDirectory + "/edr-logs", "--config", d + "/edr.toml"], timeout: 30)
+        }
+        let off = try logs("[logs]\nenabled = false\n")
+        #expect(off.status == 64 && off.output.contains("[logs] enabled is false"), "\(off.output)")
+        let noUser = try logs("[logs]\nenabled = true\n")
+        #expect(noUser.status == 64 && noUser.output.contains("[logs] user must name the unit's user"), "\(noUser.output)")
+        let wrongUser = try logs("[logs]\nenabled = true\nuser = \"nobody\"\n")
+        #expect(wrongUser.status == 64 && wrongUser.output.contains("[logs] user is \"nobody\" (uid 65534), but edr-logs runs as uid 0"), "\(wrongUser.output)")
+        let badType = try logs("[logs]\nenabled = 1\n")
+        #expect(badType.status == 64 && badType.output.contains("logs.enabled"), "\(badType.output)")
     }
 
     @Test func runRejectsUnknownConfigKeysByName() throws {

@@ -33,7 +33,8 @@ struct PackageTests {
                      "./lib/systemd/system/edr.service", "./lib/systemd/system/edr.target",
                      "./lib/systemd/system/edr-sensor.service", "./lib/systemd/system/edr-sensor.socket",
                      "./lib/systemd/system/edr-detect.service", "./lib/systemd/system/edr-detect.socket",
-                     "./lib/systemd/system/edr-detect-control.socket", "./lib/systemd/system/edr-respond.service", "./usr/lib/sysusers.d/edr.conf", "./usr/lib/tmpfiles.d/edr.conf",
+                     "./lib/systemd/system/edr-detect-control.socket", "./lib/systemd/system/edr-respond.service",
+                     "./lib/systemd/system/edr-detect-logs.socket", "./lib/systemd/system/edr-logs.service", "./usr/lib/edr/edr-logs", "./usr/lib/sysusers.d/edr.conf", "./usr/lib/tmpfiles.d/edr.conf",
                      "./usr/share/edr/rules/sigma/whoami_as_root.yml", "./usr/share/doc/edr/copyright", "./usr/share/doc/edr/security.md.gz"] {
             #expect(contents.contains(path), "\(path) missing")
         }
@@ -48,7 +49,7 @@ struct PackageTests {
         let root = "/tmp/edr-deb-" + UUID().uuidString.prefix(8)
         defer { try? FileManager.default.removeItem(atPath: root) }
         #expect(try Self.run("/usr/bin/dpkg-deb", ["-x", try Self.deb(), root]).status == 0)
-        for b in ["edr", "edr-sensor", "edr-detect", "edr-respond"] {
+        for b in ["edr", "edr-sensor", "edr-detect", "edr-respond", "edr-logs"] {
             let ldd = try Self.run("/usr/bin/ldd", [root + "/usr/lib/edr/" + b]).output
             #expect(!ldd.contains("libswift") && !ldd.contains("libFoundation") && !ldd.contains("not found"), "\(b): \(ldd)")
         }
@@ -60,7 +61,8 @@ struct PackageTests {
     }
 
     static let units = ["edr.service", "edr.target", "edr-sensor.service", "edr-sensor.socket", "edr-detect.service",
-                        "edr-detect.socket", "edr-detect-control.socket", "edr-respond.service", "edr-metrics.service", "edr-metrics.timer"]
+                        "edr-detect.socket", "edr-detect-control.socket", "edr-detect-logs.socket", "edr-respond.service", "edr-logs.service",
+                        "edr-metrics.service", "edr-metrics.timer"]
 
     /// systemd accepts every unit, and each service's exposure stays within its role's bound
     /// (docs/operations.md records the figures this prints).
@@ -77,7 +79,7 @@ struct PackageTests {
         }
         let verify = try Self.run("/usr/bin/systemd-analyze", ["verify"] + Self.units.map { dir + "/" + $0 })
         #expect(verify.status == 0 && verify.output.isEmpty, "\(verify.output)")
-        let bounds = ["edr.service": 3.0, "edr-sensor.service": 5.0, "edr-detect.service": 1.5, "edr-respond.service": 2.5]
+        let bounds = ["edr.service": 3.0, "edr-sensor.service": 5.0, "edr-detect.service": 1.5, "edr-respond.service": 2.5, "edr-logs.service": 1.5]
         for (unit, bound) in bounds.sorted(by: { $0.key < $1.key }) {
             let path = repoRoot.appendingPathComponent("systemd/" + unit).path
             let security = try Self.run("/usr/bin/systemd-analyze", ["security", "--offline=true", path])

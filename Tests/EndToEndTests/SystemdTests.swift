@@ -223,4 +223,127 @@ struct SystemdTests {
         #expect(try c.run("pgrep -x edr-sensor || pgrep -x edr-detect || pgrep -x edr-respond").status != 0, "no process survives the stop")
         #expect(try c.run("edr status >/dev/null").status == 3)
     }
+
+    /// The host's logs under the units: with [logs] enabled, edr.target starts edr-logs.service
+    /// (its own user, the groups systemd-journal and adm only, no capability, both seccomp
+    /// layers, own network namespace), which follows the container's journal through
+    /// `journalctl -o export` and hands each entry to edr-detect over edr-detect-logs.socket: a
+    /// `logger` line inside alerts as SigmaHQ's syslog rule. Its positions live in its
+    /// StateDirectory=, saved once acknowledged: a line logged while it is stopped alerts after
+    /// its restart, and none is repeated. A detector restart is survived the same way.
+    @Test func theLogReaderUnitFollowsTheJournal() throws {
+        let deb = try PackageTests.deb()
+        let corpusRule = repoRoot.deletingLastPathComponent()
+            .appendingPathComponent("shared/corpora/sigmahq/rules/linux/builtin/syslog/lnx_syslog_security_tools_disabling_syslog.yml").path
+        let rule = try String(contentsOfFile: corpusRule, encoding: .utf8)
+        let c = try Container()
+        try FileManager.default.copyItem(atPath: deb, toPath: c.root + "/root/edr.deb")
+        let install = try c.run("DEBIAN_FRONTEND=noninteractive dpkg -i /root/edr.deb")
+        try #require(install.status == 0, "\(install.output)")
+        func trimmed(_ command: String) throws -> String { try c.run(command).output.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let logsUID = try trimmed("id -u edr-logs")
+        #expect(Int(logsUID).map { $0 < 1000 && $0 > 0 } == true, "a system user: \(logsUID)")
+        // Installed, edr-logs' user is in no group but its own (the unit adds the log groups).
+        let logsGID = try trimmed("id -g edr-logs")
+        #expect(try trimmed("id -G edr-logs") == logsGID)
+
+        // Off by default: edr.target skips edr-logs.service (ExecCondition=).
+        #expect(try c.run("systemctl start edr.target").status == 0)
+        try wait("edr status to report the units ready") { try c.run("edr status >/dev/null").status == 0 }
+        #expect(try c.run("systemctl show -p ActiveState -p Result edr-logs.service").output.contains("ActiveState=inactive"))
+        #expect(try c.run("edr status --json").output.contains("\"edr-logs\"") == false)
+        #expect(try c.run("systemctl stop edr.target").status == 0)
+        // A unit its condition skipped (edr-logs, and edr-respond with response off) ended
+        // nothing: no health alert (ExecStopPost= sees SERVICE_RESULT=exec-condition).
+        let skipped = try c.run("grep '\"edr-health' /var/log/edr/alerts.ndjson").output
+        #expect(skipped.isEmpty, "\(skipped)")
+
+        // On, the journal only: an alert then proves the journal path.
+        let toml = try String(contentsOfFile: c.root + "/etc/edr/edr.toml", encoding: .utf8)
+            .replacingOccurrences(of: "[logs]\n", with: "[logs]\nfiles = []\n")
+            .replacingOccurrences(of: "enabled = false\nuser = \"edr-logs\"", with: "enabled = true\nuser = \"edr-logs\"")
+        #expect(toml.contains("enabled = true\nuser = \"edr-logs\""), "the packaged [logs] section changed: \(toml)")
+        try toml.write(toFile: c.root + "/etc/edr/edr.toml", atomically: true, encoding: .utf8)
+        chmod(c.root + "/etc/edr/edr.toml", 0o644)
+        try rule.write(toFile: c.root + "/etc/edr/rules/sigma/lnx_syslog_security_tools_disabling_syslog.yml", atomically: true, encoding: .utf8)
+        chmod(c.root + "/etc/edr/rules/sigma/lnx_syslog_security_tools_disabling_syslog.yml", 0o644)
+
+        // The container's artefact, not the unit's: nspawn mounts a boot id of its own over
+        // /proc/sys/kernel/random/boot_id, which journald stamps on every entry; the fresh
+        // procfs that ProtectKernelTunables=, ProtectControlGroups= and ProtectProc= mount in
+        // the unit shows the kernel's real one, and `journalctl --follow`, which follows the
+        // current boot only, then sees no new entry at all. On a host both ids are the same.
+        let shipped = try trimmed("systemctl show -p ProtectKernelTunables -p ProtectControlGroups -p ProtectProc edr-logs.service | sort | tr '\\n' ' '")
+        #expect(shipped == "ProtectControlGroups=yes ProtectKernelTunables=yes ProtectProc=invisible", "\(shipped)")
+        #expect(try c.run("mkdir -p /etc/systemd/system/edr-logs.service.d && printf '[Service]\\nProtectKernelTunables=no\\nProtectControlGroups=no\\nProtectProc=default\\n' > /etc/systemd/system/edr-logs.service.d/nspawn-boot-id.conf && systemctl daemon-reload").status == 0)
+
+        let start = try c.run("systemctl enable --now edr.target 2>&1")
+        #expect(start.status == 0, "\(start.output)")
+        try wait("edr status to report edr-logs ready") {
+            try c.run("edr status >/dev/null").status == 0 && c.run("edr status --json").output.contains("\"edr-logs\"")
+        }
+        let json = try c.run("edr status --json").output
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
+        let kids = try #require(doc["children"] as? [[String: Any]])
+        let logs = try #require(kids.first { $0["name"] as? String == "edr-logs" }, "\(json)")
+        #expect(String(logs["uid"] as? Int ?? -1) == logsUID && logs["cap_eff"] as? String == "none", "\(logs)")
+        #expect(logs["seccomp"] as? Int == 2 && logs["no_new_privs"] as? Int == 1, "\(logs)")
+        #expect((logs["seccomp_filters"] as? Int ?? 0) >= 2, "\(logs)")
+        #expect(logs["own_network_namespace"] as? Bool == true, "\(logs)")
+        #expect((logs["ready_line"] as? String ?? "").contains("journal=following"), "\(logs)")
+        // Groups: its own, systemd-journal and adm, nothing else; no capability even bounded.
+        let pid = try trimmed("systemctl show -p MainPID --value edr-logs.service")
+        let status = try c.run("cat /proc/\(pid)/status").output
+        func field(_ name: String) -> String {
+            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) } ?? "?"
+        }
+        let expectedGroups = Set(try ["adm", "systemd-journal"].map { try trimmed("getent group \($0) | cut -d: -f3") })
+        // (systemd lists the primary group among the supplementary ones too.)
+        #expect(Set(field("Groups").split(separator: " ").map(String.init)).subtracting([logsGID]) == expectedGroups, "\(status)")
+        #expect(field("Gid").split(separator: "\t").first.map(String.init) == logsGID, "\(status)")
+        #expect(field("CapEff") == "0000000000000000" && field("CapBnd") == "0000000000000000", "\(status)")
+        // journalctl, its child, runs as the same user under the same bounds.
+        let journalctl = try trimmed("pgrep -P \(pid) -x journalctl")
+        let journalctlUID = try trimmed("stat -c %u /proc/\(journalctl)")
+        #expect(!journalctl.isEmpty && journalctlUID == logsUID, "journalctl \(journalctl) runs as \(journalctlUID)")
+        #expect(try trimmed("stat -c '%U %a %F' /run/edr/detect-logs.sock") == "edr-logs 600 socket")
+        #expect(try trimmed("stat -c '%U %a' /var/lib/edr/logs") == "edr-logs 700")
+
+        func logAlerts(_ marker: String) -> [[String: Any]] {
+            alerts(c, containing: marker).filter { $0.path("rule", "id") as? String == "49f5dfc1-f92e-4d34-96fa-feba3f6acf36" }
+        }
+        let m1 = AttackTests.unique("edrjournal")
+        #expect(try c.run("logger -t firewalld 'stopping iptables \(m1)'").status == 0)
+        try wait("the syslog rule's alert from the journal") { !logAlerts(m1).isEmpty }
+        let first = try #require(logAlerts(m1).first)
+        #expect(first.path("edr", "event", "LogOrigin") as? String == "journal", "\(first)")
+        #expect(first.path("edr", "event", "SyslogIdentifier") as? String == "firewalld", "\(first)")
+        // The acknowledged cursor is saved (within 200 ms of the acknowledgement).
+        try wait("the saved cursor") { try c.run("grep -aq 'cursor s=' /var/lib/edr/logs/logs.state").status == 0 }
+
+        // Stopped, a line is logged; restarted, edr-logs resumes after the saved cursor.
+        #expect(try c.run("systemctl stop edr-logs.service").status == 0)
+        let m2 = AttackTests.unique("edrjournal")
+        #expect(try c.run("logger -t firewalld 'stopping iptables \(m2)'").status == 0)
+        #expect(try c.run("systemctl start edr-logs.service").status == 0)
+        try wait("the alert for the line logged while edr-logs was stopped") { !logAlerts(m2).isEmpty }
+        usleep(1_000_000)  // its acknowledgement saved: a line in flight at a kill may come twice
+
+        // The detector killed: edr-logs' connection ends, it exits cleanly and reconnects to
+        // the restarted detector; a line logged meanwhile alerts.
+        #expect(try c.run("systemctl kill -s KILL edr-detect.service").status == 0)
+        let m3 = AttackTests.unique("edrjournal")
+        #expect(try c.run("logger -t firewalld 'stopping iptables \(m3)'").status == 0)
+        try wait("the alert for the line logged during the detector's restart") { !logAlerts(m3).isEmpty }
+        usleep(1_500_000)
+        #expect(logAlerts(m1).count == 1 && logAlerts(m2).count == 1 && logAlerts(m3).count == 1, "each line alerts once")
+        // edr-logs' own restarts were clean ends, not health alerts.
+        let health = try c.run("grep '\"edr-health' /var/log/edr/alerts.ndjson | grep 'edr-logs'").output
+        #expect(health.isEmpty, "no health alert names edr-logs: \(health)")
+
+        #expect(try c.run("systemctl stop edr.target").status == 0)
+        try wait("edr-logs to stop") { try trimmed("systemctl show -p ActiveState --value edr-logs.service") == "inactive" }
+        #expect(try trimmed("systemctl show -p Result --value edr-logs.service") == "success")
+        #expect(try c.run("pgrep -x edr-logs || pgrep -x journalctl -u edr-logs").status != 0, "no process survives the stop")
+    }
 }
