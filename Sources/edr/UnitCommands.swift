@@ -49,13 +49,16 @@ struct ResponseEnabledCommand: ParsableCommand {
     var config: String?
 
     func run() throws {
-        let cfg: AgentConfig
-        do { cfg = try AgentConfig.load(file: config.map(absolutePath), environment: environment()) } catch {
-            // A broken configuration is an error (the unit fails and says why), not a skip.
-            FileHandle.standardError.write(Data("edr: \(error)\n".utf8))
-            throw ExitCode(255)
-        }
-        if !cfg.response.enabled { throw ExitCode(1) }
+        if try !conditionConfig(config).response.enabled { throw ExitCode(1) }
+    }
+}
+
+/// The configuration an ExecCondition= command decides on. A broken configuration is an error
+/// (exit 255: the unit fails and says why), not a skip (exit 1).
+private func conditionConfig(_ path: String?) throws -> AgentConfig {
+    do { return try AgentConfig.load(file: path.map(absolutePath), environment: environment()) } catch {
+        FileHandle.standardError.write(Data("edr: \(error)\n".utf8))
+        throw ExitCode(255)
     }
 }
 
@@ -72,12 +75,7 @@ struct LogsEnabledCommand: ParsableCommand {
     var config: String?
 
     func run() throws {
-        let cfg: AgentConfig
-        do { cfg = try AgentConfig.load(file: config.map(absolutePath), environment: environment()) } catch {
-            // A broken configuration is an error (the unit fails and says why), not a skip.
-            FileHandle.standardError.write(Data("edr: \(error)\n".utf8))
-            throw ExitCode(255)
-        }
+        let cfg = try conditionConfig(config)
         if !cfg.logs.enabled { throw ExitCode(1) }
         // Under the units the detector admits edr-logs by the uid of [logs] user: say so here,
         // where `systemctl status edr-logs` shows it, rather than as a refused connection.
