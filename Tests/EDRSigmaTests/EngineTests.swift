@@ -224,7 +224,7 @@ func yamlScalars(_ text: String, _ expect: String) {
     }
     let e = SigmaEngine.load(sources: sources)
     for d in e.diagnostics { if case .rejected(let r) = d.status { #expect(!r.isEmpty) } }
-    for ev in SigmaBenchmark.eventMix(count: 300) { _ = e.evaluate(ev) }
+    for ev in SigmaEventMix.events(count: 300) { _ = e.evaluate(ev) }
     print("mutated linux rules (round \(round)): \(e.diagnostics.count) documents, \(e.loadedCount) loaded")
     }
 }
