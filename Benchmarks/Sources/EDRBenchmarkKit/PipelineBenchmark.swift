@@ -29,9 +29,14 @@ public enum PipelineBenchmark {
         public var alertEvery: Int
         public var socket: Bool
         public var batchExecs: Int
-        public init(rulePaths: [String], execs: Int, alertEvery: Int = 0, socket: Bool = true, batchExecs: Int = 48) {
+        /// With the socket: bytes of other memory written between two batches (not counted), so
+        /// each batch starts with caches as cold as the live detector finds them after sleeping
+        /// while the host ran (0: warm, the figure of a detector that never sleeps).
+        public var coldBytes: Int
+        public init(rulePaths: [String], execs: Int, alertEvery: Int = 0, socket: Bool = true, batchExecs: Int = 48,
+                    coldBytes: Int = 0) {
             self.rulePaths = rulePaths; self.execs = execs; self.alertEvery = alertEvery; self.socket = socket
-            self.batchExecs = batchExecs
+            self.batchExecs = batchExecs; self.coldBytes = coldBytes
         }
     }
 
@@ -92,9 +97,11 @@ public enum PipelineBenchmark {
         defer { close(alertFD); unlink(alertPath) }
         let detector = try detector(rulePaths: o.rulePaths, alertFD: alertFD)
         let stream = stream(execs: o.execs, alertEvery: o.alertEvery)
-        let c0 = threadCPUSeconds(), w0 = monotonicNanos()
+        var c0 = threadCPUSeconds()
+        let w0 = monotonicNanos()
         if o.socket {
-            try feedThroughSocket(stream, batchBytes: max(1, stream.count / max(o.execs, 1)) * max(o.batchExecs, 1), detector)
+            c0 += try feedThroughSocket(stream, batchBytes: max(1, stream.count / max(o.execs, 1)) * max(o.batchExecs, 1),
+                                        coldBytes: o.coldBytes, detector)
         } else {
             // Fed in 256 KiB chunks, as the socket reads deliver them, without the socket.
             var decoder = FrameDecoder()
@@ -119,7 +126,12 @@ public enum PipelineBenchmark {
     }
 
     /// A writer thread sends the stream in batches; this thread reads as `Detector.serve` does.
-    static func feedThroughSocket(_ stream: [UInt8], batchBytes: Int, _ detector: Detector) throws {
+    /// Returns the CPU seconds spent chilling the caches, to leave out of the figure.
+    static func feedThroughSocket(_ stream: [UInt8], batchBytes: Int, coldBytes: Int, _ detector: Detector) throws -> Double {
+        let cold = UnsafeMutablePointer<UInt8>.allocate(capacity: max(coldBytes, 1))
+        cold.initialize(repeating: 0, count: max(coldBytes, 1))
+        defer { cold.deallocate() }
+        var chilling = 0.0
         var fds: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0 else { throw SystemError("socketpair") }
         let (reader, writer) = (fds[0], fds[1])
@@ -140,19 +152,26 @@ public enum PipelineBenchmark {
         var pfd = pollfd(fd: reader, events: Int16(POLLIN), revents: 0)
         while true {
             if frames.decoder.bufferedBytes == 0 {
+                if coldBytes > 0 {
+                    let t0 = threadCPUSeconds()
+                    var k = 0
+                    while k < coldBytes { cold[k] &+= 1; k += 64 }
+                    chilling += threadCPUSeconds() - t0
+                }
                 pfd.revents = 0
                 _ = poll(&pfd, 1, 1000)
             }
             guard let f = try frames.next() else { break }
             try detector.ingest(f)
         }
+        return chilling
     }
 
     public static func run(_ o: Options) throws -> String {
         let f = try measure(o)
         let alertLine = f.alerts == 0 ? "" : ", \(f.alertBytes / max(Int(f.alerts), 1)) bytes per alert line"
         return """
-            pipeline: \(f.execs) execs (fork + exec + exit = \(f.records) records, \(f.streamBytes / 1024) KiB of frames\(o.socket ? ", through a socketpair in batches of \(o.batchExecs) execs" : ", no socket")), rules: \(o.rulePaths.joined(separator: ", "))
+            pipeline: \(f.execs) execs (fork + exec + exit = \(f.records) records, \(f.streamBytes / 1024) KiB of frames\(o.socket ? ", through a socketpair in batches of \(o.batchExecs) execs\(o.coldBytes > 0 ? ", \(o.coldBytes >> 20) MiB written between batches" : "")" : ", no socket")), rules: \(o.rulePaths.joined(separator: ", "))
               CPU \(fmt(f.cpuSeconds)) s (wall \(fmt(f.wallSeconds)) s): \(fmt(f.microsPerExec)) µs per exec, \(fmt(f.cpuSeconds / Double(f.records) * 1e6)) µs per record, \(Int(Double(f.records) / f.cpuSeconds)) records/s
               events \(f.events), auditd records \(f.auditdRecords), alerts \(f.alerts) (written: \(f.alertBytes / 1024) KiB\(alertLine)), record errors \(f.recordErrors)
               at 1,600 execs/s this is \(fmt(f.microsPerExec * 1600 / 1e4))% of one core (the sensor's wake-ups not included)

@@ -38,11 +38,13 @@ struct BenchCommand: ParsableCommand {
         var alertEvery = 0
         @Flag(name: .long, help: "Feed the decoder from memory instead of through a socketpair.")
         var noSocket = false
+        @Option(name: .long, help: "MiB of other memory written between batches (not counted): caches as cold as the live detector's.")
+        var coldMib = 0
         @Flag(name: .long, help: "PCRE2 with its JIT (the confined edr-detect runs without).")
         var jit = false
         func run() throws {
             RegexJIT.enabled = jit
-            print(try PipelineBenchmark.run(.init(rulePaths: rules, execs: execs, alertEvery: alertEvery, socket: !noSocket)))
+            print(try PipelineBenchmark.run(.init(rulePaths: rules, execs: execs, alertEvery: alertEvery, socket: !noSocket, coldBytes: coldMib << 20)))
         }
     }
 
