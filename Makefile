@@ -29,7 +29,7 @@ DEB_VERSION := $(VERSION)-1
 DEB_ROOT   := .build/deb/edr_$(DEB_VERSION)_$(DEB_ARCH)
 DEB_DEPENDS := libc6 (>= 2.36), libstdc++6, libgcc-s1, libbpf1, libelf1, zlib1g, libyara9, libpcre2-8-0, libseccomp2, libcap2, adduser
 
-.PHONY: all deps pydeps bpf build release run test fuzz mutants bench clean static install deb windows windows-deps test-windows
+.PHONY: all deps pydeps bpf build release run test fuzz mutants bench bench-agent clean static install deb windows windows-deps test-windows
 
 all: build
 
@@ -103,8 +103,26 @@ fuzz:
 mutants:
 	$(PYTHON) scripts/mutants.py
 
-bench: release
-	$$($(SWIFT) build -c release --show-bin-path)/edr bench
+# Benchmarks (Benchmarks/Package.swift, a package of its own that depends on this one by path):
+# the package-benchmark microbenchmarks (EDRMicro), then `edr-bench`'s whole figures with the
+# SigmaHQ corpus (docs/benchmarks.md). BENCH_ENV points package-benchmark at the empty stand-in
+# for a package the mirror lacks (see Benchmarks/Package.swift). `make bench-agent` runs the
+# whole-agent scripts (root, BPF loaded; minutes each).
+BENCH_ENV  := RUNTIME_INTERPOSER_LOCAL_PATH=$(CURDIR)/Benchmarks/Stubs/swift-runtime-interposer
+BENCH_BIN  := Benchmarks/.build/release/edr-bench
+SIGMAHQ    ?= ../shared/corpora/sigmahq/rules
+
+bench:
+	cd Benchmarks && $(BENCH_ENV) $(SWIFT) build -c release
+	cd Benchmarks && $(BENCH_ENV) $(SWIFT) package benchmark --target EDRMicro
+	$(BENCH_BIN) sigma --rules $(SIGMAHQ)/linux --rules $(SIGMAHQ)/windows
+	$(BENCH_BIN) pipeline --rules $(SIGMAHQ)/linux --rules rules/sigma --alert-every 100
+	$(BENCH_BIN) alerts
+
+bench-agent: release
+	$(PYTHON) Benchmarks/cpu_bench.py --bin $$($(SWIFT) build -c release --show-bin-path) --sigma-only
+	$(PYTHON) Benchmarks/exec_bench.py --bin $$($(SWIFT) build -c release --show-bin-path) --execs 1000 --loop 10000
+	$(PYTHON) Benchmarks/startup_bench.py --bin $$($(SWIFT) build -c release --show-bin-path)
 
 # Release binaries with the Swift runtime and Foundation linked in: the package depends on
 # Debian's libraries only, not on a Swift toolchain.

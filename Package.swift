@@ -14,6 +14,14 @@ let package = Package(
         .executable(name: "edr-detect", targets: ["edr-detect"]),
         .executable(name: "edr-respond", targets: ["edr-respond"]),
         .executable(name: "edr-logs", targets: ["edr-logs"]),
+        // For the benchmarks' nested package (Benchmarks/Package.swift depends on this one by
+        // path); the agent's binaries link the same targets directly.
+        .library(name: "EDRCore", targets: ["EDRCore"]),
+        .library(name: "EDRSystem", targets: ["EDRSystem"]),
+        .library(name: "EDRSigma", targets: ["EDRSigma"]),
+        .library(name: "EDRIOC", targets: ["EDRIOC"]),
+        .library(name: "EDRYara", targets: ["EDRYara"]),
+        .library(name: "EDRDetect", targets: ["EDRDetect"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -192,11 +192,39 @@ public enum AuditdRecords {
     /// auditd prints a0…a3; unknown ones are left out rather than invented.
     static func syscall(_ name: String, ids: TaskIDs, comm: String, exe: String, user: String, result: Int32,
                         args: [(Int, UInt64)], items: Int, timestamp: Double) -> Event {
-        syscall(name, idFields: [
-            ("ppid", .int(Int64(ids.ppid))), ("pid", .int(Int64(ids.pid))),
-            ("auid", .int(Int64(ids.loginuid))), ("uid", .int(Int64(ids.uid))), ("gid", .int(Int64(ids.gid))),
-            ("euid", .int(Int64(ids.euid))), ("egid", .int(Int64(ids.egid))),
-        ], comm: comm, exe: exe, user: user, result: result, args: args, items: items, timestamp: timestamp)
+        let number = numbers[name]
+        var mask = 0
+        for (i, _) in args where i < 4 { mask |= 1 << i }
+        var values: [FieldValue] = []
+        values.reserveCapacity(21)
+        values.append(syscallType)
+        values.append(archValue)
+        if let number { values.append(.int(Int64(number))) }
+        values.append(.string(name))
+        values.append(result >= 0 ? yes : no)
+        values.append(.int(Int64(result)))
+        for i in 0..<4 where mask & (1 << i) != 0 {
+            if let (_, v) = args.first(where: { $0.0 == i }) { values.append(.string(String(v, radix: 16))) }
+        }
+        values.append(.int(Int64(items))); values.append(.int(Int64(ids.ppid))); values.append(.int(Int64(ids.pid)))
+        values.append(.int(Int64(ids.loginuid))); values.append(.int(Int64(ids.uid))); values.append(.int(Int64(ids.gid)))
+        values.append(.int(Int64(ids.euid))); values.append(.int(Int64(ids.egid)))
+        values.append(.string(comm)); values.append(.string(exe)); values.append(.string(user))
+        return Event(logsource: logSource, timestamp: timestamp, names: syscallNames[(number == nil ? 16 : 0) + mask], values: values)
+    }
+
+    static let syscallType = FieldValue.string("SYSCALL"), archValue = FieldValue.string(arch)
+    static let yes = FieldValue.string("yes"), no = FieldValue.string("no")
+
+    /// SYSCALL's field names, built once for each set of arguments present (bit i: `ai`) and
+    /// with (0…15) or without (16…31) the syscall number: a constant names array lets the
+    /// engine recognize the layout by identity instead of comparing 21 strings per record.
+    static let syscallNames: [[String]] = (0..<32).map { k in
+        var n = ["type", "arch"]
+        if k < 16 { n.append("syscall") }
+        n += ["SYSCALL", "success", "exit"]
+        for i in 0..<4 where (k & 15) & (1 << i) != 0 { n.append("a\(i)") }
+        return n + ["items", "ppid", "pid", "auid", "uid", "gid", "euid", "egid", "comm", "exe", "UID"]
     }
 
     /// A SYSCALL record with the ids that are known (`ppid`, `pid`, `auid`, `uid` … in auditd's order).

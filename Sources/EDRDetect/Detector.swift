@@ -73,6 +73,10 @@ public final class Detector: @unchecked Sendable {
     /// ETW records from the Windows sensor (EDRWindowsEvents), with their own process cache.
     public var windows = WindowsEventDecoder()
     public internal(set) var counters = Counters()
+    /// Set by the live loop (`serve`): Sigma and IOC alerts are held in the sink and written
+    /// once per batch of frames, before the frames are acknowledged (AlertSink.hold). Direct
+    /// callers of `ingest` (tests, `edr replay`) get each alert written at once.
+    public var holdAlerts = false
     /// edr-respond: requests queued here and written without blocking; results read in the
     /// main loop. Detection never waits for the responder (a responder that stops reading
     /// fills this queue, whose overflow is reported as refused outcomes).
@@ -203,6 +207,8 @@ public final class Detector: @unchecked Sendable {
     /// sensor connection handed over meanwhile, or -2 when the supervisor is gone.
     private func serve(_ fd: Int32) throws -> Int32 {
         try UnixSocket.writeAll(fd, Hello(role: .detector, pid: UInt32(getpid()), nextSequence: 0).frame().encoded())
+        holdAlerts = true
+        defer { holdAlerts = false; sink.flush() }
         var reader = FrameReader(fd: fd)
         guard let first = try reader.next() else { throw EDRError("sensor closed before hello") }
         let hello = try Hello(frame: first)
@@ -228,12 +234,14 @@ public final class Detector: @unchecked Sendable {
             if reader.decoder.bufferedBytes == 0 && processed != acked {
                 let now = monotonicNanos()
                 if processed &- acked >= Self.ackFrames || now &- lastAck >= Self.ackIntervalNanos {
+                    sink.flush()
                     try UnixSocket.writeAll(fd, Ack.frame(upTo: processed).encoded())
                     acked = processed
                     lastAck = now
                 }
             }
             if reader.decoder.bufferedBytes == 0 {
+                sink.flush()   // the batch's alerts, before waiting for more
                 ControlChannel.heartbeat()
                 reportStats()
                 for i in pollfds.indices { pollfds[i].revents = 0 }
@@ -254,6 +262,7 @@ public final class Detector: @unchecked Sendable {
                 if n == 0 {
                     flushTelemetry()
                     if processed != acked {
+                        sink.flush()
                         try UnixSocket.writeAll(fd, Ack.frame(upTo: processed).encoded())
                         acked = processed
                         lastAck = monotonicNanos()
@@ -278,6 +287,7 @@ public final class Detector: @unchecked Sendable {
                 let now = monotonicNanos()
                 ControlChannel.heartbeat(now: now)
                 if processed != acked && now &- lastAck >= Self.ackIntervalNanos {
+                    sink.flush()
                     try UnixSocket.writeAll(fd, Ack.frame(upTo: processed).encoded())
                     acked = processed
                     lastAck = now
@@ -434,7 +444,7 @@ public final class Detector: @unchecked Sendable {
             for m in ioc.match(event: event) {
                 counters.alerts += 1
                 let (line, readable) = IOCAlerts.encode(m, event: event, process: process, sequence: sequence, context: options.context)
-                sink.write(line: line, readable: readable)
+                if holdAlerts { sink.hold(line: line, readable: readable) } else { sink.write(line: line, readable: readable) }
                 if let p = process { respond(p, level: IOCAlerts.level, ruleID: "ioc:\(m.indicator)", ruleName: "IOC \(m.indicator)") }
             }
         }
@@ -442,7 +452,8 @@ public final class Detector: @unchecked Sendable {
             counters.alerts += 1
             let line = AlertEncoder.sigma(event: event, rule: m.rule, sequence: sequence, context: options.context,
                                           process: process, parent: parent)
-            sink.write(line: line, readable: AlertEncoder.readable(event: event, rule: m.rule))
+            let readable = AlertEncoder.readable(event: event, rule: m.rule)
+            if holdAlerts { sink.hold(line: line, readable: readable) } else { sink.write(line: line, readable: readable) }
             if let p = process { respond(p, level: m.rule.level, ruleID: m.rule.id ?? "", ruleName: m.rule.title) }
         }
     }

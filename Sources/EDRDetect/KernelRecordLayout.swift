@@ -1,9 +1,9 @@
 import EDRCore
 
 /// Builds records byte for byte as bpf/edr_events.h lays them out: the decoder's tests and
-/// `edr bench pipeline` feed the detector with these (the kernel writes the real ones).
-enum KernelRecordLayout {
-    static func header(kind: UInt16, size: Int, bootNanos: UInt64 = 123) -> [UInt8] {
+/// the pipeline benchmark (Benchmarks/) feed the detector with these (the kernel writes the real ones).
+public enum KernelRecordLayout {
+    public static func header(kind: UInt16, size: Int, bootNanos: UInt64 = 123) -> [UInt8] {
         var b = [UInt8]()
         b.appendLE(kind); b.appendLE(UInt16(1)); b.appendLE(UInt32(size)); b.appendLE(bootNanos)
         return b
@@ -13,7 +13,7 @@ enum KernelRecordLayout {
     /// Each field has its own parameter so a test can give every one a distinct value (a
     /// decoder that swapped two of them must not go unnoticed); left out, tid is the pid and
     /// euid, gid and egid are the uid (a single-threaded process without set-id bits).
-    static func ids(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32, euid: UInt32? = nil, gid: UInt32? = nil,
+    public static func ids(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32, euid: UInt32? = nil, gid: UInt32? = nil,
                     egid: UInt32? = nil, start: UInt64, parentStart: UInt64, loginuid: UInt32 = UInt32.max) -> [UInt8] {
         var b = [UInt8]()
         for v in [pid, tid ?? pid, ppid, uid, euid ?? uid, gid ?? uid, egid ?? uid, loginuid] { b.appendLE(v) }
@@ -22,11 +22,11 @@ enum KernelRecordLayout {
         return b
     }
 
-    static func comm(_ s: String) -> [UInt8] {
+    public static func comm(_ s: String) -> [UInt8] {
         Array((Array(s.utf8) + [UInt8](repeating: 0, count: 16)).prefix(16))
     }
 
-    static func fork(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
+    public static func fork(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
                      egid: UInt32? = nil, loginuid: UInt32 = UInt32.max, start: UInt64, parentStart: UInt64,
                      comm name: String = "fork", bootNanos: UInt64 = 123) -> [UInt8] {
         var b = header(kind: 3, size: 80, bootNanos: bootNanos)
@@ -36,7 +36,7 @@ enum KernelRecordLayout {
         return b
     }
 
-    static func exit(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
+    public static func exit(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
                      egid: UInt32? = nil, loginuid: UInt32 = UInt32.max, start: UInt64, parentStart: UInt64, code: UInt32 = 0,
                      comm name: String = "exit", bootNanos: UInt64 = 123) -> [UInt8] {
         var b = header(kind: 2, size: 88, bootNanos: bootNanos)
@@ -52,7 +52,7 @@ enum KernelRecordLayout {
     /// components, or as the raw name with `scriptNameOnly`) and, unless it is name-only, an
     /// identity with `scriptInode`, 777 bytes, ctime 1,700,000,001.5 s, device 8:2; `environment`
     /// is envp, each entry NUL-terminated.
-    static func exec(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
+    public static func exec(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
                      egid: UInt32? = nil, loginuid: UInt32 = UInt32.max, start: UInt64, parentStart: UInt64,
                      args: [String], path: String, cwd: String, flags: UInt32 = 0, cgroup: UInt64 = 777,
                      comm name: String = "comm", inode: UInt64 = 4242, bootNanos: UInt64 = 123,

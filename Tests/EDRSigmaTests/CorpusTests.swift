@@ -3,6 +3,12 @@ import EDRCore
 import Foundation
 import Testing
 
+/// A rejection reason without the rule's own words, to count rejections by kind.
+func reasonClass(_ r: String) -> String {
+    if let q = r.firstIndex(of: "'"), r.hasPrefix("unknown modifier") { return String(r[..<q]) + "…" }
+    return String(r.prefix(90))
+}
+
 func corpusReport(_ dir: String) throws -> (engine: SigmaEngine, loaded: Int, rejected: Int, inert: Int, reasons: [(String, Int)]) {
     let e = try SigmaEngine.load(paths: [dir])
     var l = 0, r = 0, i = 0
@@ -11,7 +17,7 @@ func corpusReport(_ dir: String) throws -> (engine: SigmaEngine, loaded: Int, re
         switch d.status {
         case .loaded: l += 1
         case .inert: i += 1
-        case .rejected(let why): r += 1; reasons[SigmaBenchmark.reasonClass(why), default: 0] += 1
+        case .rejected(let why): r += 1; reasons[reasonClass(why), default: 0] += 1
         }
     }
     return (e, l, r, i, reasons.sorted { $0.value > $1.value })
@@ -26,7 +32,7 @@ func corpusReport(_ dir: String) throws -> (engine: SigmaEngine, loaded: Int, re
     #expect(rep.loaded == 210 && rep.rejected == 0 && rep.inert == 0)
     for d in rep.engine.diagnostics { if case .rejected(let r) = d.status { #expect(!r.isEmpty) } }
     // Evaluate the benchmark mix against it: no crash.
-    for ev in SigmaBenchmark.eventMix(count: 500) { _ = rep.engine.evaluate(ev) }
+    for ev in SigmaEventMix.events(count: 500) { _ = rep.engine.evaluate(ev) }
 }
 
 @Test func windowsCorpusLoads() throws {
@@ -35,7 +41,7 @@ func corpusReport(_ dir: String) throws -> (engine: SigmaEngine, loaded: Int, re
     let rep = try corpusReport(dir)
     print("SigmaHQ windows: loaded \(rep.loaded), rejected \(rep.rejected), inert \(rep.inert); reasons: \(rep.reasons.prefix(5))")
     #expect(rep.loaded == 2407 && rep.rejected == 0 && rep.inert == 0)
-    for ev in SigmaBenchmark.eventMix(count: 500) { _ = rep.engine.evaluate(ev) }
+    for ev in SigmaEventMix.events(count: 500) { _ = rep.engine.evaluate(ev) }
 }
 
 @Test func wholeCorpusTreeNeverCrashes() throws {
@@ -53,7 +59,7 @@ func corpusReport(_ dir: String) throws -> (engine: SigmaEngine, loaded: Int, re
     print("SigmaHQ other trees: \(rep.diagnostics.count) documents, loaded \(rep.loadedCount), rejected \(rejected.count)")
     #expect(rep.diagnostics.count == 1137 && rep.loadedCount == 1135 && rejected.count == 2)
     for d in rejected { if case .rejected(let r) = d.status { #expect(!r.isEmpty, "\(d.path)") } }
-    for ev in SigmaBenchmark.eventMix(count: 300) { _ = rep.evaluate(ev) }
+    for ev in SigmaEventMix.events(count: 300) { _ = rep.evaluate(ev) }
 }
 
 @Test func specificationExamplesLoad() throws {

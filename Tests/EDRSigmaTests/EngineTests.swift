@@ -224,7 +224,7 @@ func yamlScalars(_ text: String, _ expect: String) {
     }
     let e = SigmaEngine.load(sources: sources)
     for d in e.diagnostics { if case .rejected(let r) = d.status { #expect(!r.isEmpty) } }
-    for ev in SigmaBenchmark.eventMix(count: 300) { _ = e.evaluate(ev) }
+    for ev in SigmaEventMix.events(count: 300) { _ = e.evaluate(ev) }
     print("mutated linux rules (round \(round)): \(e.diagnostics.count) documents, \(e.loadedCount) loaded")
     }
 }
@@ -249,4 +249,33 @@ final class GlobResult: @unchecked Sendable {
     private var value: Bool?? = .none
     func set(_ v: Bool?) { lock.lock(); value = .some(v); lock.unlock() }
     func get() -> Bool? { lock.lock(); defer { lock.unlock() }; return value ?? nil }
+}
+
+/// Integers are folded for literal tests as their decimal text (written straight into the fold
+/// buffer, not through a String): signs, zero and the extremes read as `String(i)` reads.
+@Test func integersMatchAsTheirDecimalText() {
+    let yaml = """
+    title: Integer literals
+    logsource:
+        product: linux
+        category: process_creation
+    detection:
+        selection:
+            - ExitCode|endswith: '-1'
+            - ProcessId|startswith: '-922337203685477580'
+            - ParentProcessId: '0'
+            - LogonId|contains: '18446744'
+            - keyword_like|contains: '9223372036854775807'
+        condition: selection
+    level: low
+    """
+    let e = engine(yaml)
+    #expect(e.evaluate(ev([("ExitCode", .int(-1))])).count == 1)
+    #expect(e.evaluate(ev([("ExitCode", .int(1))])).isEmpty)
+    #expect(e.evaluate(ev([("ProcessId", .int(Int64.min))])).count == 1)
+    #expect(e.evaluate(ev([("ParentProcessId", .int(0))])).count == 1)
+    #expect(e.evaluate(ev([("ParentProcessId", .int(10))])).isEmpty)
+    #expect(e.evaluate(ev([("LogonId", .int(1_184_467_440))])).count == 1)
+    #expect(e.evaluate(ev([("LogonId", .int(1_844_674))])).isEmpty)
+    #expect(e.evaluate(ev([("keyword_like", .int(Int64.max))])).count == 1)
 }

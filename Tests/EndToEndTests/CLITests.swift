@@ -50,7 +50,7 @@ struct CLITests {
         #expect(v.status == 0 && v.output.hasPrefix("edr "), "\(v.output)")
         let h = try edr(["--help"])
         #expect(h.status == 0)
-        for sub in ["run", "validate", "replay", "bench", "version", "doctor"] { #expect(h.output.contains(sub)) }
+        for sub in ["run", "validate", "replay", "version", "doctor"] { #expect(h.output.contains(sub)) }
     }
 
     /// `edr doctor` loads and attaches the real BPF object (then drops it) and reports every

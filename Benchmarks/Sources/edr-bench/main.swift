@@ -1,15 +1,16 @@
 import ArgumentParser
+import EDRBenchmarkKit
 import EDRCore
-import EDRDetect
-import EDRIOC
-import EDRSigma
-import EDRYara
 
-/// `edr bench sigma|ioc|yara|hash`: measured figures, printed. Build with `-c release` first
-/// (`make bench` does): debug builds are several times slower.
+/// `edr-bench sigma|pipeline|alerts|ioc|yara|hash`: whole figures (load time, events/s per
+/// core, µs, MiB), printed, as docs/benchmarks.md quotes them. `make bench` builds it in
+/// release mode and runs it beside the package-benchmark microbenchmarks (Benchmarks/EDRMicro);
+/// debug builds are several times slower. Rule paths are relative to the repository root, where
+/// `make bench` runs it.
+@main
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure detection engines and print figures (events/s, µs, MiB).",
+        commandName: "edr-bench", abstract: "Measure detection engines and print figures (events/s, µs, MiB).",
         subcommands: [Sigma.self, IOC.self, Yara.self, Hash.self, Pipeline.self, Alerts.self])
 
     struct Sigma: ParsableCommand {
@@ -28,16 +29,22 @@ struct BenchCommand: ParsableCommand {
 
     struct Pipeline: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "The detector's cost per fork/exec/exit record: frame decoding, record decoding, normalization, Sigma.")
+            abstract: "The detector's cost per exec: socket read, frame and record decoding, process cache, auditd records, Sigma, alerts.")
         @Option(name: .long, help: "Rule directory (repeatable).")
         var rules: [String] = ["rules/sigma"]
         @Option(name: .long, help: "Execs to simulate (3 records each).")
         var execs = 200_000
+        @Option(name: .long, help: "Every n-th exec is whoami as root, which the bundled rules report (0: no alerts).")
+        var alertEvery = 0
+        @Flag(name: .long, help: "Feed the decoder from memory instead of through a socketpair.")
+        var noSocket = false
+        @Option(name: .long, help: "MiB of other memory written between batches (not counted): caches as cold as the live detector's.")
+        var coldMib = 0
         @Flag(name: .long, help: "PCRE2 with its JIT (the confined edr-detect runs without).")
         var jit = false
         func run() throws {
             RegexJIT.enabled = jit
-            print(try PipelineBenchmark.run(rulePaths: rules, execs: execs))
+            print(try PipelineBenchmark.run(.init(rulePaths: rules, execs: execs, alertEvery: alertEvery, socket: !noSocket, coldBytes: coldMib << 20)))
         }
     }
 

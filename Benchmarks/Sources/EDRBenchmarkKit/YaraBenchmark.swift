@@ -1,3 +1,4 @@
+import EDRYara
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -162,15 +163,16 @@ public enum YaraBenchmark {
         }
         worker?.waitUntilIdle()
         let execSeconds = Date().timeIntervalSince(s)
-        let cs = worker?.cache.statistics ?? .init()
-        let ws = worker?.statistics ?? .init()
+        // The statistics' initializers are internal to EDRYara: read them through optionals.
+        let cs = worker?.cache.statistics
+        let ws = worker?.statistics
         worker?.shutdown()
-        print("Repeated execs: \(execs) over \(files.count) files (Zipf), cache hits \(cs.hits), misses \(cs.misses), "
-              + "hit ratio \(f(100 * cs.hitRatio))%, \(ws.dropped) dropped, \(f(execSeconds)) s, "
+        print("Repeated execs: \(execs) over \(files.count) files (Zipf), cache hits \(cs?.hits ?? 0), misses \(cs?.misses ?? 0), "
+              + "hit ratio \(f(100 * (cs?.hitRatio ?? 0)))%, \(ws?.dropped ?? 0) dropped, \(f(execSeconds)) s, "
               + "\(f(Double(execs) / execSeconds)) execs/s")
         return Figures(rules: rules.ruleCount, compileSeconds: compileSeconds, files: files.count, bytes: bytes,
                        scanSeconds: scanSeconds, scanAndHashSeconds: bothSeconds, hashSeconds: hashSeconds,
-                       cliSeconds: cliSeconds, cliLoadSeconds: cliLoad, cacheHitRatio: cs.hitRatio,
+                       cliSeconds: cliSeconds, cliLoadSeconds: cliLoad, cacheHitRatio: cs?.hitRatio ?? 0,
                        execs: execs, execSeconds: execSeconds)
     }
 

@@ -1,4 +1,5 @@
 import EDRCore
+import EDRIOC
 import Foundation
 
 /// Load and matching figures for the IOC engine. `run()` prints them; no assertions.

@@ -1,3 +1,4 @@
+import EDRYara
 import Foundation
 #if canImport(Glibc)
 import Glibc
