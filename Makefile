@@ -29,7 +29,7 @@ DEB_VERSION := $(VERSION)-1
 DEB_ROOT   := .build/deb/edr_$(DEB_VERSION)_$(DEB_ARCH)
 DEB_DEPENDS := libc6 (>= 2.36), libstdc++6, libgcc-s1, libbpf1, libelf1, zlib1g, libyara9, libpcre2-8-0, libseccomp2, libcap2, adduser
 
-.PHONY: all deps pydeps bpf build release run test fuzz mutants bench bench-agent clean static install deb windows windows-deps test-windows
+.PHONY: all deps pydeps bpf build release run test fuzz mutants bench bench-agent clean static install deb windows windows-deps test-windows lint format
 
 all: build
 
@@ -87,7 +87,17 @@ run: release
 
 # The Windows programs are built and run under Wine first (test-windows); the Swift suite then
 # feeds the real edr-sensor.exe records and decodes its frames (EDR_WINDOWS_BIN).
-test: build pydeps deb test-windows
+# The project's formatting (.swift-format), checked with the toolchain's swift-format: a line
+# the formatter would change fails the run. `make format` rewrites them.
+SWIFT_FORMAT_PATHS := Sources Tests Package.swift Benchmarks/Package.swift Benchmarks/Sources Benchmarks/Benchmarks
+
+lint:
+	$(SWIFT) format lint --strict --recursive $(SWIFT_FORMAT_PATHS)
+
+format:
+	$(SWIFT) format format --in-place --recursive $(SWIFT_FORMAT_PATHS)
+
+test: lint build pydeps deb test-windows
 	EDR_PYTHON=$(CURDIR)/$(PYENV)/bin/python EDR_BIN_DIR=$$($(SWIFT) build --show-bin-path) \
 		EDR_WINDOWS_BIN=$(CURDIR)/$(WIN_OUT) WINEPREFIX=$(CURDIR)/.build/wineprefix \
 		$(SWIFT) test --no-parallel

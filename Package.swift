@@ -2,7 +2,7 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -21,7 +21,7 @@ let package = Package(
         .library(name: "EDRSigma", targets: ["EDRSigma"]),
         .library(name: "EDRIOC", targets: ["EDRIOC"]),
         .library(name: "EDRYara", targets: ["EDRYara"]),
-        .library(name: "EDRDetect", targets: ["EDRDetect"]),
+        .library(name: "EDRDetect", targets: ["EDRDetect"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,7 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1")
     ],
     targets: [
         // Thin C shims: one per system library, plus the spawn helper.
@@ -44,10 +44,12 @@ let package = Package(
 
         // Portable: the event model, wire protocol, configuration, alerts' JSON, logging. The
         // operating-system calls it makes are all in EDRCore/Platform.swift.
-        .target(name: "EDRCore", dependencies: [
-            .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
-            .product(name: "Crypto", package: "swift-crypto"),
-        ], swiftSettings: strict),
+        .target(
+            name: "EDRCore",
+            dependencies: [
+                .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto")
+            ], swiftSettings: strict),
         // POSIX and Linux system code: Unix sockets, descriptors handed to children, systemd,
         // /proc. Confinement (seccomp, Landlock, no_new_privs) apart, in its own module.
         .target(name: "EDRSystem", dependencies: ["EDRCore", "CLinux"], swiftSettings: strict),
@@ -63,20 +65,25 @@ let package = Package(
         // Portable: ETW records and Windows event logs decoded to Sysmon-named events.
         .target(name: "EDRWindowsEvents", dependencies: ["EDRCore"], swiftSettings: strict),
         .target(name: "EDRSensorLinux", dependencies: ["EDRCore", "EDRSystem", "CLibBPF", "CLinux"], swiftSettings: strict),
-        .target(name: "EDRDetect", dependencies: ["EDRCore", "EDRSystem", "EDRSigma", "EDRWindowsEvents", "EDRIOC", "EDRYara", "CLinux"], swiftSettings: strict),
+        .target(
+            name: "EDRDetect", dependencies: ["EDRCore", "EDRSystem", "EDRSigma", "EDRWindowsEvents", "EDRIOC", "EDRYara", "CLinux"], swiftSettings: strict),
         .target(name: "EDRRespond", dependencies: ["EDRCore", "EDRSystem", "CLinux"], swiftSettings: strict),
         // edr-logs' reading: files by inode and offset, journalctl's export output, positions.
         .target(name: "EDRHostLogs", dependencies: ["EDRCore", "EDRSystem"], swiftSettings: strict),
         // The metrics exposition: swift-metrics with swift-prometheus as its one backend.
-        .target(name: "EDRSupervisor", dependencies: [
-            "EDRCore", "EDRSystem", "EDRConfinement", "CSpawn", "CSeccomp", "CCap", "CLinux",
-            .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
-        ], swiftSettings: strict),
+        .target(
+            name: "EDRSupervisor",
+            dependencies: [
+                "EDRCore", "EDRSystem", "EDRConfinement", "CSpawn", "CSeccomp", "CCap", "CLinux",
+                .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus")
+            ], swiftSettings: strict),
 
-        .executableTarget(name: "edr", dependencies: [
-            "EDRCore", "EDRSystem", "EDRConfinement", "EDRSigma", "EDRDetect", "EDRSupervisor", "EDRIOC", "EDRYara", "EDRSensorLinux", "CLinux",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], swiftSettings: strict),
+        .executableTarget(
+            name: "edr",
+            dependencies: [
+                "EDRCore", "EDRSystem", "EDRConfinement", "EDRSigma", "EDRDetect", "EDRSupervisor", "EDRIOC", "EDRYara", "EDRSensorLinux", "CLinux",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ], swiftSettings: strict),
         .executableTarget(name: "edr-sensor", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "EDRSensorLinux"], swiftSettings: strict),
         .executableTarget(name: "edr-detect", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "EDRDetect", "CLinux"], swiftSettings: strict),
         .executableTarget(name: "edr-respond", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "EDRRespond", "CLinux"], swiftSettings: strict),
@@ -86,14 +93,15 @@ let package = Package(
         .testTarget(name: "EDRSigmaTests", dependencies: ["EDRSigma", "EDRCore"], exclude: ["Oracle"]),
         .testTarget(name: "EDRIOCTests", dependencies: ["EDRIOC", "EDRCore", "EDRRegex"]),
         .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
-        .testTarget(name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSystem", "EDRSigma", "EDRYara", "EDRIOC", "EDRWindowsEvents"], exclude: ["ECS"]),
+        .testTarget(
+            name: "EDRDetectTests", dependencies: ["EDRDetect", "EDRCore", "EDRSystem", "EDRSigma", "EDRYara", "EDRIOC", "EDRWindowsEvents"], exclude: ["ECS"]),
         .testTarget(name: "EDRHostLogsTests", dependencies: ["EDRHostLogs", "EDRDetect", "EDRSigma", "EDRCore"]),
         .testTarget(name: "EDRWindowsEventsTests", dependencies: ["EDRWindowsEvents", "EDRDetect", "EDRSigma", "EDRCore"]),
         .testTarget(name: "EDRRegexTests", dependencies: ["EDRRegex", "EDRCore"]),
         .testTarget(name: "EDRSensorLinuxTests", dependencies: ["EDRSensorLinux", "EDRCore"]),
         .testTarget(name: "EDRRespondTests", dependencies: ["EDRRespond", "EDRCore", "EDRSystem"]),
         .testTarget(name: "EDRSupervisorTests", dependencies: ["EDRSupervisor", "EDRDetect", "EDRCore", "EDRSystem", "EDRConfinement"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["EDRCore", "EDRSystem", "CLinux"], exclude: ["Fixtures"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["EDRCore", "EDRSystem", "CLinux"], exclude: ["Fixtures"])
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,28 +22,32 @@ let package = Package(
         // Named: the identity of a path dependency is its directory name (a worktree differs).
         .package(name: "edr", path: ".."),
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.0", traits: []),
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
-        .target(name: "EDRBenchmarkKit", dependencies: [
-            .product(name: "EDRCore", package: "edr"), .product(name: "EDRSystem", package: "edr"),
-            .product(name: "EDRSigma", package: "edr"), .product(name: "EDRIOC", package: "edr"),
-            .product(name: "EDRYara", package: "edr"), .product(name: "EDRDetect", package: "edr"),
-        ]),
-        .executableTarget(name: "edr-bench", dependencies: [
-            "EDRBenchmarkKit", .product(name: "EDRCore", package: "edr"),
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "EDRBenchmarkKit",
+            dependencies: [
+                .product(name: "EDRCore", package: "edr"), .product(name: "EDRSystem", package: "edr"),
+                .product(name: "EDRSigma", package: "edr"), .product(name: "EDRIOC", package: "edr"),
+                .product(name: "EDRYara", package: "edr"), .product(name: "EDRDetect", package: "edr")
+            ]),
+        .executableTarget(
+            name: "edr-bench",
+            dependencies: [
+                "EDRBenchmarkKit", .product(name: "EDRCore", package: "edr"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ]),
         .executableTarget(
             name: "EDRMicro",
             dependencies: [
                 "EDRBenchmarkKit", .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "EDRCore", package: "edr"), .product(name: "EDRSigma", package: "edr"),
-                .product(name: "EDRDetect", package: "edr"),
+                .product(name: "EDRDetect", package: "edr")
             ],
             path: "Benchmarks/EDRMicro",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
-        ),
+        )
     ],
     swiftLanguageModes: [.v6]
 )

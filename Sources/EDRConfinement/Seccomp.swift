@@ -29,7 +29,7 @@ public struct SeccompFilter {
 
     private func add(_ action: UInt32, _ names: [String]) throws {
         for name in names {
-            guard let n = nr(name) else { continue } // not on this architecture
+            guard let n = nr(name) else { continue }  // not on this architecture
             let rc = edr_seccomp_rule(ctx, action, n)
             if rc != 0 { throw EDRError("seccomp rule for \(name): \(String(cString: strerror(-rc)))") }
         }
@@ -56,7 +56,7 @@ public struct SeccompFilter {
         "name_to_handle_at", "iopl", "ioperm", "userfaultfd", "perf_event_open", "fsopen", "fsmount",
         "fsconfig", "move_mount", "open_tree", "mount_setattr", "quotactl", "acct", "settimeofday",
         "clock_settime", "adjtimex", "clock_adjtime", "sethostname", "setdomainname", "vhangup",
-        "lookup_dcookie", "personality", "uselib", "nfsservctl", "syslog",
+        "lookup_dcookie", "personality", "uselib", "nfsservctl", "syslog"
     ]
 
     /// The filter the supervisor installs before execve. It must let the exec by descriptor
@@ -69,15 +69,21 @@ public struct SeccompFilter {
         case .sensor:
             names += ["kill", "tkill", "pidfd_send_signal", "io_uring_setup", "io_uring_enter", "io_uring_register"]
         case .detector:
-            names += ["bpf", "kill", "tkill", "pidfd_send_signal", "setuid", "setgid", "setreuid",
-                      "setregid", "setresuid", "setresgid", "setgroups", "capset", "io_uring_setup"]
+            names += [
+                "bpf", "kill", "tkill", "pidfd_send_signal", "setuid", "setgid", "setreuid",
+                "setregid", "setresuid", "setresgid", "setgroups", "capset", "io_uring_setup"
+            ]
         case .responder:
-            names += ["bpf", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
-                      "setgroups", "capset", "io_uring_setup"]
+            names += [
+                "bpf", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
+                "setgroups", "capset", "io_uring_setup"
+            ]
         case .logs:
             // journalctl, which edr-logs starts before it confines itself, runs under this too.
-            names += ["bpf", "kill", "tkill", "pidfd_send_signal", "setuid", "setgid", "setreuid",
-                      "setregid", "setresuid", "setresgid", "setgroups", "capset", "io_uring_setup"]
+            names += [
+                "bpf", "kill", "tkill", "pidfd_send_signal", "setuid", "setgid", "setreuid",
+                "setregid", "setresuid", "setresgid", "setgroups", "capset", "io_uring_setup"
+            ]
         }
         try f.add(deny, names)
         // Network sockets: no child creates an inet socket (the sensor none at all once its
@@ -105,7 +111,7 @@ public struct SeccompFilter {
         "eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime", "getcwd", "uname", "sysinfo",
         "getrusage", "times", "capget", "readlink", "readlinkat", "access", "faccessat", "faccessat2", "getdents64",
         "statfs", "fstatfs", "sendmsg", "recvmsg", "sendto", "recvfrom", "shutdown", "getsockopt",
-        "getsockname", "getpeername", "select", "pselect6",
+        "getsockname", "getpeername", "select", "pselect6"
     ]
 
     /// The final allowlist of a child. Anything not listed kills the whole process

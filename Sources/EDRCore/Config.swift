@@ -115,7 +115,7 @@ public struct AgentConfig: Sendable, Equatable {
 
     public static let defaultProtectedExecutables = [
         "/usr/sbin/sshd", "/usr/lib/systemd/", "/lib/systemd/", "/usr/bin/systemd", "/sbin/init", "/usr/sbin/init",
-        "/usr/bin/dbus-daemon",
+        "/usr/bin/dbus-daemon"
     ]
 
     public var agent = Agent()
@@ -186,7 +186,7 @@ extension AgentConfig {
                     throw ConfigError("\(w): log_level must be debug, info, warning or error, not \"\(s)\"")
                 }
                 c.agent.logLevel = s
-            },
+            }
         ],
         "sensor": [
             "ring_buffer_mib": { c, v, w throws(ConfigError) in
@@ -197,12 +197,12 @@ extension AgentConfig {
             "bpf_object": { c, v, w throws(ConfigError) in c.sensor.bpfObject = try string(v, w) },
             "replay_buffer_mib": { c, v, w throws(ConfigError) in c.sensor.replayBufferMiB = try int(v, w, range: 1...4096) },
             "stats_interval_seconds": { c, v, w throws(ConfigError) in c.sensor.statsIntervalSeconds = try int(v, w, range: 1...3600) },
-            "max_batch_delay_ms": { c, v, w throws(ConfigError) in c.sensor.maxBatchDelayMs = try int(v, w, range: 1...1000) },
+            "max_batch_delay_ms": { c, v, w throws(ConfigError) in c.sensor.maxBatchDelayMs = try int(v, w, range: 1...1000) }
         ],
         "detect": [
             "user": { c, v, w throws(ConfigError) in c.detect.user = try string(v, w) },
             "watch_rules": { c, v, w throws(ConfigError) in c.detect.watchRules = try bool(v, w) },
-            "exclude_paths": { c, v, w throws(ConfigError) in c.detect.excludePaths = try strings(v, w) },
+            "exclude_paths": { c, v, w throws(ConfigError) in c.detect.excludePaths = try strings(v, w) }
         ],
         "telemetry": [
             "environment": { c, v, w throws(ConfigError) in
@@ -213,7 +213,7 @@ extension AgentConfig {
                     }
                 }
                 c.telemetry.environment = names
-            },
+            }
         ],
         "yara": [
             "rules": { c, v, w throws(ConfigError) in c.yara.rules = try strings(v, w) },
@@ -221,18 +221,18 @@ extension AgentConfig {
             "scan_timeout_seconds": { c, v, w throws(ConfigError) in c.yara.scanTimeoutSeconds = try int(v, w, range: 1...3600) },
             "cache_entries": { c, v, w throws(ConfigError) in c.yara.cacheEntries = try int(v, w, range: 1...10_000_000) },
             "cache_ttl_seconds": { c, v, w throws(ConfigError) in c.yara.cacheTTLSeconds = try int(v, w, range: 1...30 * 86400) },
-            "allowlist": { c, v, w throws(ConfigError) in c.yara.allowlist = try strings(v, w) },
+            "allowlist": { c, v, w throws(ConfigError) in c.yara.allowlist = try strings(v, w) }
         ],
         "ioc": [
-            "rules": { c, v, w throws(ConfigError) in c.ioc.rules = try strings(v, w) },
+            "rules": { c, v, w throws(ConfigError) in c.ioc.rules = try strings(v, w) }
         ],
         "sigma": [
-            "rules": { c, v, w throws(ConfigError) in c.sigma.rules = try strings(v, w) },
+            "rules": { c, v, w throws(ConfigError) in c.sigma.rules = try strings(v, w) }
         ],
         "alerts": [
             "path": { c, v, w throws(ConfigError) in c.alerts.path = try string(v, w) },
             "max_size_mib": { c, v, w throws(ConfigError) in c.alerts.maxSizeMiB = try int(v, w, range: 0...1_000_000) },
-            "keep": { c, v, w throws(ConfigError) in c.alerts.keep = try int(v, w, range: 1...1000) },
+            "keep": { c, v, w throws(ConfigError) in c.alerts.keep = try int(v, w, range: 1...1000) }
         ],
         "response": [
             "enabled": { c, v, w throws(ConfigError) in c.response.enabled = try bool(v, w) },
@@ -253,7 +253,7 @@ extension AgentConfig {
                 }
                 c.response.protectedExecutables = list
             },
-            "protected_users": { c, v, w throws(ConfigError) in c.response.protectedUsers = try strings(v, w) },
+            "protected_users": { c, v, w throws(ConfigError) in c.response.protectedUsers = try strings(v, w) }
         ],
         "logs": [
             "enabled": { c, v, w throws(ConfigError) in c.logs.enabled = try bool(v, w) },
@@ -271,18 +271,18 @@ extension AgentConfig {
                 c.logs.stateDir = s
             },
             "user": { c, v, w throws(ConfigError) in c.logs.user = try string(v, w) },
-            "groups": { c, v, w throws(ConfigError) in c.logs.groups = try strings(v, w) },
+            "groups": { c, v, w throws(ConfigError) in c.logs.groups = try strings(v, w) }
         ],
         "metrics": [
-            "textfile_dir": { c, v, w throws(ConfigError) in c.metrics.textfileDir = try string(v, w) },
+            "textfile_dir": { c, v, w throws(ConfigError) in c.metrics.textfileDir = try string(v, w) }
         ],
         "supervisor": [
             "runtime_dir": { c, v, w throws(ConfigError) in c.supervisor.runtimeDir = try string(v, w) },
             "restart_delay_ms": { c, v, w throws(ConfigError) in c.supervisor.restartDelayMs = try int(v, w, range: 0...60000) },
             "max_restart_delay_ms": { c, v, w throws(ConfigError) in c.supervisor.maxRestartDelayMs = try int(v, w, range: 0...600_000) },
             "crash_loop_restarts": { c, v, w throws(ConfigError) in c.supervisor.crashLoopRestarts = try int(v, w, range: 1...1000) },
-            "crash_loop_window_seconds": { c, v, w throws(ConfigError) in c.supervisor.crashLoopWindowSeconds = try int(v, w, range: 1...86400) },
-        ],
+            "crash_loop_window_seconds": { c, v, w throws(ConfigError) in c.supervisor.crashLoopWindowSeconds = try int(v, w, range: 1...86400) }
+        ]
     ]
 
     /// Loads defaults, then `file` (if any), then the environment. Relative paths in the file

@@ -1,4 +1,3 @@
-
 /// The agent's reports about itself, in the alert stream beside detections (ruleset
 /// `edr-health`): a child that died, stopped, hung or was killed by its seccomp filter, a
 /// crash loop, counted loss, a response outcome. A fleet that reads only the alert stream
@@ -6,11 +5,11 @@
 public struct HealthAlert: Sendable {
     public var ruleID: String
     public var title: String
-    public var level: String          // informational … critical
-    public var action: String         // event.action
+    public var level: String  // informational … critical
+    public var action: String  // event.action
     public var message: String
-    public var kind: String = "alert" // event.kind: "alert" for tampering/loss, "event" for outcomes
-    public var outcome: String?       // event.outcome
+    public var kind: String = "alert"  // event.kind: "alert" for tampering/loss, "event" for outcomes
+    public var outcome: String?  // event.outcome
     public var processName: String?
     public var processPID: Int32?
     public var processExecutable: String?

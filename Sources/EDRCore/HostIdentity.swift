@@ -21,8 +21,10 @@ public struct HostIdentity: Sendable {
     public var os: OSRelease?
 
     /// The application id agent.id is derived with (never change it: agent ids would change).
-    public static let agentApplicationID: [UInt8] = [0x5c, 0x3d, 0x0e, 0x1f, 0x8a, 0x7b, 0x4e, 0x2c,
-                                                     0x9d, 0x6f, 0x1a, 0x0b, 0x3c, 0x4d, 0x5e, 0x6f]
+    public static let agentApplicationID: [UInt8] = [
+        0x5c, 0x3d, 0x0e, 0x1f, 0x8a, 0x7b, 0x4e, 0x2c,
+        0x9d, 0x6f, 0x1a, 0x0b, 0x3c, 0x4d, 0x5e, 0x6f
+    ]
 
     public init(name: String, id: String) {
         self.name = name
@@ -54,8 +56,8 @@ public struct HostIdentity: Sendable {
             i += 2
         }
         var b = Array(HMAC<SHA256>.authenticationCode(for: agentApplicationID, using: SymmetricKey(data: key)).prefix(16))
-        b[6] = (b[6] & 0x0F) | 0x40 // version 4
-        b[8] = (b[8] & 0x3F) | 0x80 // RFC 4122 variant
+        b[6] = (b[6] & 0x0F) | 0x40  // version 4
+        b[8] = (b[8] & 0x3F) | 0x80  // RFC 4122 variant
         var s = [UInt8]()
         for (n, byte) in b.enumerated() {
             if n == 4 || n == 6 || n == 8 || n == 10 { s.append(UInt8(ascii: "-")) }
@@ -150,8 +152,9 @@ public struct OSRelease: Sendable, Equatable {
         }
         let platform = values["ID"]
         let family = values["ID_LIKE"].flatMap { $0.split(separator: " ").first.map(String.init) } ?? platform
-        return OSRelease(name: values["NAME"], version: values["VERSION_ID"], family: family, platform: platform,
-                         full: values["PRETTY_NAME"])
+        return OSRelease(
+            name: values["NAME"], version: values["VERSION_ID"], family: family, platform: platform,
+            full: values["PRETTY_NAME"])
     }
 }
 

@@ -45,8 +45,11 @@ public struct JSONWriter: Sendable {
     public mutating func null() { separator(); bytes.append(contentsOf: "null".utf8) }
     public mutating func double(_ v: Double) {
         separator()
-        if v.isFinite { bytes.append(contentsOf: (v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)).utf8) }
-        else { bytes.append(contentsOf: "null".utf8) }
+        if v.isFinite {
+            bytes.append(contentsOf: (v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)).utf8)
+        } else {
+            bytes.append(contentsOf: "null".utf8)
+        }
     }
 
     public mutating func value(_ v: FieldValue) {
@@ -79,11 +82,12 @@ public struct JSONWriter: Sendable {
     private mutating func appendString(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
         // Most strings need no escaping: copy them whole.
-        let clean = s.utf8.withContiguousStorageIfAvailable { buf -> Bool in
-            for b in buf where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F { return false }
-            bytes.append(contentsOf: buf)
-            return true
-        } ?? false
+        let clean =
+            s.utf8.withContiguousStorageIfAvailable { buf -> Bool in
+                for b in buf where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F { return false }
+                bytes.append(contentsOf: buf)
+                return true
+            } ?? false
         if clean {
             bytes.append(UInt8(ascii: "\""))
             return

@@ -1,6 +1,5 @@
 import Logging
 
-
 /// Operational log: one line per message on standard error, prefixed with the process name.
 /// Alerts never go here; they have their own stream.
 public enum Log {

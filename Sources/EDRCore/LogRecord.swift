@@ -65,7 +65,9 @@ public struct LogRecord: Sendable, Equatable {
             guard off + nameLength + 4 <= p.count else { throw .malformedPayload("log record: field \(i) name runs past the end at offset \(off)") }
             let name = String(decoding: p[off..<(off + nameLength)], as: UTF8.self); off += nameLength
             let valueLength = Int(p.readLE(UInt32.self, at: off)); off += 4
-            guard valueLength <= Self.maxValueBytes else { throw .malformedPayload("log record: field \(name) value length \(valueLength) exceeds \(Self.maxValueBytes)") }
+            guard valueLength <= Self.maxValueBytes else {
+                throw .malformedPayload("log record: field \(name) value length \(valueLength) exceeds \(Self.maxValueBytes)")
+            }
             guard off + valueLength <= p.count else { throw .malformedPayload("log record: field \(name) value runs past the end at offset \(off)") }
             fields.append((name, Array(p[off..<(off + valueLength)]))); off += valueLength
         }

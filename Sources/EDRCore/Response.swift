@@ -13,8 +13,10 @@ public struct ResponseRequest: Sendable, Equatable {
     public var executable: String
     public var requestID: UInt64
 
-    public init(pid: Int32, startTicks: UInt64, level: UInt8, ruleID: String, ruleName: String,
-                executable: String = "", requestID: UInt64 = 0) {
+    public init(
+        pid: Int32, startTicks: UInt64, level: UInt8, ruleID: String, ruleName: String,
+        executable: String = "", requestID: UInt64 = 0
+    ) {
         self.pid = pid
         self.startTicks = startTicks
         self.level = level
@@ -80,8 +82,10 @@ public struct ResponseResult: Sendable, Equatable {
     public var ruleName: String
     public var executable: String
 
-    public init(pid: Int32, outcome: Outcome, message: String, requestID: UInt64 = 0, dryRun: Bool = false,
-                uid: UInt32 = .max, ruleID: String = "", ruleName: String = "", executable: String = "") {
+    public init(
+        pid: Int32, outcome: Outcome, message: String, requestID: UInt64 = 0, dryRun: Bool = false,
+        uid: UInt32 = .max, ruleID: String = "", ruleName: String = "", executable: String = ""
+    ) {
         self.requestID = requestID
         self.pid = pid
         self.outcome = outcome

@@ -1,4 +1,3 @@
-
 /// A failed system call: which call, on what, and errno.
 public struct SystemError: Error, CustomStringConvertible, Sendable {
     public let call: String

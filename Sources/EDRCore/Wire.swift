@@ -15,7 +15,7 @@ public enum Wire {
     public static let headerSize = 16
     /// Largest frame accepted, header included.
     public static let maxFrameSize = 1 << 20
-    public static let magic: UInt32 = 0x4544_5231 // "EDR1"
+    public static let magic: UInt32 = 0x4544_5231  // "EDR1"
 }
 
 public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {

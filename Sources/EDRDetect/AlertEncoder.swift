@@ -105,19 +105,24 @@ public enum AlertEncoder {
         }
     }
 
-    public static func sigma(event: Event, rule: SigmaRuleInfo, sequence: UInt64?, context: AlertContext,
-                             process: ProcessEntry? = nil, parent: ProcessEntry? = nil) -> [UInt8] {
-        encode(event: event, rule: RuleFields(sigma: rule, category: event.logsource.category), sequence: sequence,
-               context: context, process: process, parent: parent)
+    public static func sigma(
+        event: Event, rule: SigmaRuleInfo, sequence: UInt64?, context: AlertContext,
+        process: ProcessEntry? = nil, parent: ProcessEntry? = nil
+    ) -> [UInt8] {
+        encode(
+            event: event, rule: RuleFields(sigma: rule, category: event.logsource.category), sequence: sequence,
+            context: context, process: process, parent: parent)
     }
 
     /// One ECS NDJSON line; `extra` adds engine-specific ECS objects (file, threat.indicator),
     /// `edrExtra` objects under `edr` (yara, ioc, file scan). Written straight into bytes: the
     /// event is read field by field, nothing is built per alert beyond the line itself.
-    public static func encode(event: Event, rule: RuleFields, sequence: UInt64?, context: AlertContext,
-                              process: ProcessEntry? = nil, parent: ProcessEntry? = nil,
-                              extra: ((inout JSONWriter) -> Void)? = nil,
-                              edrExtra: ((inout JSONWriter) -> Void)? = nil) -> [UInt8] {
+    public static func encode(
+        event: Event, rule: RuleFields, sequence: UInt64?, context: AlertContext,
+        process: ProcessEntry? = nil, parent: ProcessEntry? = nil,
+        extra: ((inout JSONWriter) -> Void)? = nil,
+        edrExtra: ((inout JSONWriter) -> Void)? = nil
+    ) -> [UInt8] {
         var w = JSONWriter(capacity: 4096)
         let windows = event.logsource.product == "windows"
         w.beginObject()
@@ -220,8 +225,13 @@ public enum AlertEncoder {
             if f < t { parts.append(String(decoding: u[f..<t], as: UTF8.self)) }
         }
         for (i, c) in u.enumerated() {
-            if c == UInt8(ascii: "(") { depth += 1 } else if c == UInt8(ascii: ")") { depth = max(0, depth - 1) }
-            else if c == UInt8(ascii: ","), depth == 0 { add(start, i); start = i + 1 }
+            if c == UInt8(ascii: "(") {
+                depth += 1
+            } else if c == UInt8(ascii: ")") {
+                depth = max(0, depth - 1)
+            } else if c == UInt8(ascii: ","), depth == 0 {
+                add(start, i); start = i + 1
+            }
         }
         add(start, u.count)
         return parts.isEmpty ? [a] : parts
@@ -236,9 +246,13 @@ public enum AlertEncoder {
         w.key("process"); w.beginObject()
         // An event without Sysmon's process fields (an auditd record) takes them from the
         // process it is about.
-        if let pid = pidValue, case .int = pid { w.key("pid"); w.value(pid) }
-        else if let pid = pidValue?.stringValue.flatMap({ Int64($0) }) { w.field("pid", pid) }
-        else if let p = process { w.field("pid", Int(p.pid)) }
+        if let pid = pidValue, case .int = pid {
+            w.key("pid"); w.value(pid)
+        } else if let pid = pidValue?.stringValue.flatMap({ Int64($0) }) {
+            w.field("pid", pid)
+        } else if let p = process {
+            w.field("pid", Int(p.pid))
+        }
         w.field("entity_id", (access ? event["SourceProcessGUID"] : event["ProcessGuid"])?.stringValue ?? (pidValue == nil ? process?.guid : nil))
         w.field("executable", image)
         if let image { w.key("name"); w.string(String(baseName(image, windows: windows))) }
@@ -307,7 +321,7 @@ public enum AlertEncoder {
         "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
         "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
         "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-        "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+        "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"
     ]
 
     /// A capability mask as the event carries it ("0x200000") → ECS names (["CAP_SYS_ADMIN"]);
@@ -345,8 +359,10 @@ public enum AlertEncoder {
     }
 
     /// file.*, dll.*, source/destination/network, dns.*, registry.*, url.* as the category gives them.
-    static func writeCategoryFields(_ w: inout JSONWriter, event: Event, windows: Bool,
-                                    dnsAnswers answers: [(type: String?, data: Substring)]) {
+    static func writeCategoryFields(
+        _ w: inout JSONWriter, event: Event, windows: Bool,
+        dnsAnswers answers: [(type: String?, data: Substring)]
+    ) {
         switch event.logsource.category {
         case "file_event", "file_delete", "file_rename", "file_change":
             if let path = event["TargetFilename"]?.stringValue { writeFile(&w, path: path, windows: windows) }
@@ -545,7 +561,9 @@ public enum AlertEncoder {
             let scheme = String(decoding: u[start..<i], as: UTF8.self).lowercased()
             guard scheme == "http" || scheme == "https" || scheme == "ftp" else { continue }
             var authorityEnd = i + 3
-            while authorityEnd < end, u[authorityEnd] != UInt8(ascii: "/"), u[authorityEnd] != UInt8(ascii: "?"), u[authorityEnd] != UInt8(ascii: "#") { authorityEnd += 1 }
+            while authorityEnd < end, u[authorityEnd] != UInt8(ascii: "/"), u[authorityEnd] != UInt8(ascii: "?"), u[authorityEnd] != UInt8(ascii: "#") {
+                authorityEnd += 1
+            }
             var hostStart = i + 3, hostEnd = authorityEnd
             if let at = u[hostStart..<hostEnd].lastIndex(of: UInt8(ascii: "@")) { hostStart = at + 1 }
             var port: Int64?
@@ -574,8 +592,10 @@ public enum AlertEncoder {
     }
 
     /// related.ip / user / hosts / hash: the values an analyst pivots on.
-    static func writeRelated(_ w: inout JSONWriter, event: Event, user: String?, windows: Bool,
-                             dnsAnswers answers: [(type: String?, data: Substring)]) {
+    static func writeRelated(
+        _ w: inout JSONWriter, event: Event, user: String?, windows: Bool,
+        dnsAnswers answers: [(type: String?, data: Substring)]
+    ) {
         var open = false
         func begin(_ w: inout JSONWriter) { if !open { w.key("related"); w.beginObject(); open = true } }
         let category = event.logsource.category
@@ -635,7 +655,8 @@ public enum AlertEncoder {
         let user = event["User"]?.stringValue ?? "?"
         let what = event["CommandLine"]?.stringValue ?? event["Image"]?.stringValue ?? ""
         let parent = event["ParentImage"]?.stringValue.map { " parent=\($0)" } ?? ""
-        return "[\(formatTimestamp(epochSeconds: event.timestamp == 0 ? wallClockNow() : event.timestamp))] \(level) \(title) — pid=\(pid) user=\(user)\(parent) \(what)"
+        return
+            "[\(formatTimestamp(epochSeconds: event.timestamp == 0 ? wallClockNow() : event.timestamp))] \(level) \(title) — pid=\(pid) user=\(user)\(parent) \(what)"
     }
 }
 
@@ -645,4 +666,3 @@ extension UInt8 {
             || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(self)
     }
 }
-

@@ -21,7 +21,8 @@ public enum AuditdRecords {
     /// The syscalls a SYSCALL record is built for: exec, the calls the attack hooks see, and
     /// the socket calls. File events give PATH records only: the sensor reports an open, an
     /// unlink or a rename, not which call of its family (open, openat, creat, openat2 …).
-    public static let syscalls: [String] = ["execve"] + AttackRecord.Op.allCases.filter { $0 != .filelessExec && $0 != .compatSyscall }.map(\.syscall)
+    public static let syscalls: [String] =
+        ["execve"] + AttackRecord.Op.allCases.filter { $0 != .filelessExec && $0 != .compatSyscall }.map(\.syscall)
         + ["connect", "accept", "listen", "bind"]
 
     /// What the records can hold: a rule that needs another record type, syscall or an audit
@@ -29,20 +30,26 @@ public enum AuditdRecords {
     public static let fieldDomain = SigmaFieldDomain(
         logsource: logSource,
         values: [
-            "type": .init(allowed: recordTypes,
-                          why: "auditd record type not built from our telemetry (built: \(recordTypes.joined(separator: ", ")))"),
-            "SYSCALL": .init(allowed: syscalls, why: "syscall not observed by the sensor (docs/telemetry.md lists those that are)"),
+            "type": .init(
+                allowed: recordTypes,
+                why: "auditd record type not built from our telemetry (built: \(recordTypes.joined(separator: ", ")))"),
+            "SYSCALL": .init(allowed: syscalls, why: "syscall not observed by the sensor (docs/telemetry.md lists those that are)")
         ],
         absent: ["key": "records carry no audit rule key: keys name the rules of a custom auditd rule set, and no auditd runs here"],
-        schema: ("type", [
-            "EXECVE": ["type", "argc", "a#"],
-            "SYSCALL": ["type", "arch", "syscall", "SYSCALL", "success", "exit", "a0", "a1", "a2", "a3", "items", "ppid", "pid",
-                        "auid", "uid", "gid", "euid", "egid", "comm", "exe", "UID"],
-            "PATH": ["type", "item", "name", "nametype", "inode"],
-            "CWD": ["type", "cwd"],
-            "PROCTITLE": ["type", "proctitle"],
-            "SOCKADDR": ["type", "saddr"],
-        ]))
+        schema: (
+            "type",
+            [
+                "EXECVE": ["type", "argc", "a#"],
+                "SYSCALL": [
+                    "type", "arch", "syscall", "SYSCALL", "success", "exit", "a0", "a1", "a2", "a3", "items", "ppid", "pid",
+                    "auid", "uid", "gid", "euid", "egid", "comm", "exe", "UID"
+                ],
+                "PATH": ["type", "item", "name", "nametype", "inode"],
+                "CWD": ["type", "cwd"],
+                "PROCTITLE": ["type", "proctitle"],
+                "SOCKADDR": ["type", "saddr"]
+            ]
+        ))
 
     /// The record types some live rule can match (`SigmaEngine.possibleValues`): only these
     /// are built.
@@ -53,8 +60,10 @@ public enum AuditdRecords {
         public static let all = Wanted(execve: true, syscall: true, path: true, cwd: true, proctitle: true, sockaddr: true)
         public static let none = Wanted()
 
-        public init(execve: Bool = false, syscall: Bool = false, path: Bool = false, cwd: Bool = false, proctitle: Bool = false,
-                    sockaddr: Bool = false) {
+        public init(
+            execve: Bool = false, syscall: Bool = false, path: Bool = false, cwd: Bool = false, proctitle: Bool = false,
+            sockaddr: Bool = false
+        ) {
             self.execve = execve; self.syscall = syscall; self.path = path; self.cwd = cwd; self.proctitle = proctitle
             self.sockaddr = sockaddr
         }
@@ -64,8 +73,9 @@ public enum AuditdRecords {
         public init(engine: SigmaEngine) {
             guard engine.hasRules(naming: AuditdRecords.logSource) else { self = .none; return }
             guard let types = engine.possibleValues[AuditdRecords.logSource]?["type"] else { self = .all; return }
-            self.init(execve: types.contains("execve"), syscall: types.contains("syscall"), path: types.contains("path"),
-                      cwd: types.contains("cwd"), proctitle: types.contains("proctitle"), sockaddr: types.contains("sockaddr"))
+            self.init(
+                execve: types.contains("execve"), syscall: types.contains("syscall"), path: types.contains("path"),
+                cwd: types.contains("cwd"), proctitle: types.contains("proctitle"), sockaddr: types.contains("sockaddr"))
         }
     }
 
@@ -75,10 +85,14 @@ public enum AuditdRecords {
     /// interpreter of a script), PROCTITLE.
     static func exec(_ r: ExecRecord, process: ProcessEntry, timestamp: Double, wanted: Wanted = .all) -> [Event] {
         let items = r.scriptPath == nil ? 1 : 2
-        let sys = wanted.syscall ? syscall("execve", ids: r.ids, comm: r.comm, exe: r.path, user: process.user, result: 0,
-                                           args: [], items: items, timestamp: timestamp) : nil
-        return execRecords(syscall: sys, argc: Int(r.argc), argBytes: r.argBytes, cwd: r.cwd, path: r.path,
-                           scriptPath: r.scriptPath, inode: r.executable?.inode, timestamp: timestamp, wanted: wanted)
+        let sys =
+            wanted.syscall
+            ? syscall(
+                "execve", ids: r.ids, comm: r.comm, exe: r.path, user: process.user, result: 0,
+                args: [], items: items, timestamp: timestamp) : nil
+        return execRecords(
+            syscall: sys, argc: Int(r.argc), argBytes: r.argBytes, cwd: r.cwd, path: r.path,
+            scriptPath: r.scriptPath, inode: r.executable?.inode, timestamp: timestamp, wanted: wanted)
     }
 
     /// The same records from a `process_creation` event alone, for `edr replay`, whose input
@@ -89,7 +103,8 @@ public enum AuditdRecords {
     /// none.
     public static func exec(event e: Event, wanted: Wanted = .all) -> [Event] {
         guard e.logsource.category == "process_creation", e.logsource.product == "linux" || e.logsource.product == nil,
-              let image = e["Image"]?.stringValue else { return [] }
+            let image = e["Image"]?.stringValue
+        else { return [] }
         let argv = (e["CommandLine"]?.stringValue ?? image).split(separator: " ").map(String.init)
         var argBytes: [UInt8] = []
         for a in argv { argBytes += Array(a.utf8) + [0] }
@@ -97,7 +112,11 @@ public enum AuditdRecords {
         var sys: Event?
         if wanted.syscall {
             func int(_ k: String) -> Int64? {
-                switch e[k] { case .int(let v)?: return v; case .string(let t)?: return Int64(t); default: return nil }
+                switch e[k] {
+                case .int(let v)?: return v;
+                case .string(let t)?: return Int64(t);
+                default: return nil
+                }
             }
             var ids: [(String, FieldValue)] = []
             if let v = int("ParentProcessId") { ids.append(("ppid", .int(v))) }
@@ -105,16 +124,20 @@ public enum AuditdRecords {
             // LogonId is the login uid; -1 (none) is auditd's 4294967295.
             if let v = int("LogonId") { ids.append(("auid", .int(v < 0 ? Int64(UInt32.max) : v))) }
             let name = image.split(separator: "/").last.map { String(decoding: Array($0.utf8).prefix(15), as: UTF8.self) } ?? ""
-            sys = syscall("execve", idFields: ids, comm: name, exe: image, user: e["User"]?.stringValue ?? "", result: 0,
-                          args: [], items: script == nil ? 1 : 2, timestamp: e.timestamp)
+            sys = syscall(
+                "execve", idFields: ids, comm: name, exe: image, user: e["User"]?.stringValue ?? "", result: 0,
+                args: [], items: script == nil ? 1 : 2, timestamp: e.timestamp)
         }
-        return execRecords(syscall: sys, argc: argv.count, argBytes: argBytes, cwd: e["CurrentDirectory"]?.stringValue ?? "",
-                           path: image, scriptPath: script, inode: nil, timestamp: e.timestamp, wanted: wanted)
+        return execRecords(
+            syscall: sys, argc: argv.count, argBytes: argBytes, cwd: e["CurrentDirectory"]?.stringValue ?? "",
+            path: image, scriptPath: script, inode: nil, timestamp: e.timestamp, wanted: wanted)
     }
 
     /// The records of an exec after SYSCALL, shared by the detector and replay.
-    static func execRecords(syscall: Event?, argc: Int, argBytes: [UInt8], cwd: String, path exe: String, scriptPath: String?,
-                            inode: UInt64?, timestamp: Double, wanted: Wanted) -> [Event] {
+    static func execRecords(
+        syscall: Event?, argc: Int, argBytes: [UInt8], cwd: String, path exe: String, scriptPath: String?,
+        inode: UInt64?, timestamp: Double, wanted: Wanted
+    ) -> [Event] {
         var out: [Event] = []
         out.reserveCapacity(5)
         if let syscall { out.append(syscall) }
@@ -138,8 +161,10 @@ public enum AuditdRecords {
             }
         }
         if wanted.proctitle {
-            out.append(Event(logsource: logSource, timestamp: timestamp, names: proctitleNames,
-                             values: [.string("PROCTITLE"), .string(proctitle(argBytes))]))
+            out.append(
+                Event(
+                    logsource: logSource, timestamp: timestamp, names: proctitleNames,
+                    values: [.string("PROCTITLE"), .string(proctitle(argBytes))]))
         }
         return out
     }
@@ -177,21 +202,23 @@ public enum AuditdRecords {
     static let numbers: [String: Int] = [
         "execve": 221, "ptrace": 117, "init_module": 105, "finit_module": 273, "bpf": 280, "setuid": 146, "setgid": 144,
         "setreuid": 145, "setregid": 143, "setresuid": 147, "setresgid": 149, "setfsuid": 151, "setfsgid": 152,
-        "capset": 91, "memfd_create": 279, "mount": 40, "syslog": 116, "connect": 203, "accept": 202, "listen": 201, "bind": 200,
+        "capset": 91, "memfd_create": 279, "mount": 40, "syslog": 116, "connect": 203, "accept": 202, "listen": 201, "bind": 200
     ]
     #else
     static let arch = "c000003e"
     static let numbers: [String: Int] = [
         "execve": 59, "ptrace": 101, "init_module": 175, "finit_module": 313, "bpf": 321, "setuid": 105, "setgid": 106,
         "setreuid": 113, "setregid": 114, "setresuid": 117, "setresgid": 119, "setfsuid": 122, "setfsgid": 123,
-        "capset": 126, "memfd_create": 319, "mount": 165, "syslog": 103, "connect": 42, "accept": 43, "listen": 50, "bind": 49,
+        "capset": 126, "memfd_create": 319, "mount": 165, "syslog": 103, "connect": 42, "accept": 43, "listen": 50, "bind": 49
     ]
     #endif
 
     /// A SYSCALL record. `args`: the known arguments as (index, value), printed in hex as
     /// auditd prints a0…a3; unknown ones are left out rather than invented.
-    static func syscall(_ name: String, ids: TaskIDs, comm: String, exe: String, user: String, result: Int32,
-                        args: [(Int, UInt64)], items: Int, timestamp: Double) -> Event {
+    static func syscall(
+        _ name: String, ids: TaskIDs, comm: String, exe: String, user: String, result: Int32,
+        args: [(Int, UInt64)], items: Int, timestamp: Double
+    ) -> Event {
         let number = numbers[name]
         var mask = 0
         for (i, _) in args where i < 4 { mask |= 1 << i }
@@ -228,8 +255,10 @@ public enum AuditdRecords {
     }
 
     /// A SYSCALL record with the ids that are known (`ppid`, `pid`, `auid`, `uid` … in auditd's order).
-    static func syscall(_ name: String, idFields: [(String, FieldValue)], comm: String, exe: String, user: String, result: Int32,
-                        args: [(Int, UInt64)], items: Int, timestamp: Double) -> Event {
+    static func syscall(
+        _ name: String, idFields: [(String, FieldValue)], comm: String, exe: String, user: String, result: Int32,
+        args: [(Int, UInt64)], items: Int, timestamp: Double
+    ) -> Event {
         var f: [(String, FieldValue)] = [("type", .string("SYSCALL")), ("arch", .string(arch))]
         if let n = numbers[name] { f.append(("syscall", .int(Int64(n)))) }
         f.append(("SYSCALL", .string(name)))
@@ -267,8 +296,10 @@ public enum AuditdRecords {
                 return [path(parent(r.path), nametype: "PARENT", item: 0, timestamp: t), path(r.path, nametype: "DELETE", item: 1, timestamp: t)]
             case .rename:
                 let target = r.targetPath ?? ""
-                return [path(parent(r.path), nametype: "PARENT", item: 0, timestamp: t), path(parent(target), nametype: "PARENT", item: 1, timestamp: t),
-                        path(r.path, nametype: "DELETE", item: 2, timestamp: t), path(target, nametype: "CREATE", item: 3, timestamp: t)]
+                return [
+                    path(parent(r.path), nametype: "PARENT", item: 0, timestamp: t), path(parent(target), nametype: "PARENT", item: 1, timestamp: t),
+                    path(r.path, nametype: "DELETE", item: 2, timestamp: t), path(target, nametype: "CREATE", item: 3, timestamp: t)
+                ]
             }
         case .attack(let r):
             guard wanted.syscall else { return [] }
@@ -287,13 +318,18 @@ public enum AuditdRecords {
             case .mount: args = [(3, r.args[0])]
             case .syslog: args = [(0, r.args[0]), (2, r.args[1])]
             }
-            return [syscall(r.op.syscall, ids: r.ctx.ids, comm: r.ctx.comm, exe: exe, user: user, result: r.result,
-                            args: args, items: 0, timestamp: t)]
+            return [
+                syscall(
+                    r.op.syscall, ids: r.ctx.ids, comm: r.ctx.comm, exe: exe, user: user, result: r.result,
+                    args: args, items: 0, timestamp: t)
+            ]
         case .net(let r):
             var out: [Event] = []
             if wanted.syscall {
-                out.append(syscall(TelemetryNormalizer.syscallName(r.op), ids: r.ctx.ids, comm: r.ctx.comm, exe: exe, user: user,
-                                   result: r.result, args: [], items: 0, timestamp: t))
+                out.append(
+                    syscall(
+                        TelemetryNormalizer.syscallName(r.op), ids: r.ctx.ids, comm: r.ctx.comm, exe: exe, user: user,
+                        result: r.result, args: [], items: 0, timestamp: t))
             }
             if wanted.sockaddr {
                 out.append(Event(logsource: logSource, timestamp: t, names: ["type", "saddr"], values: [.string("SOCKADDR"), .string(sockaddr(r))]))

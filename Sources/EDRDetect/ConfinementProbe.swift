@@ -75,6 +75,7 @@ public enum ConfinementProbe: String, CaseIterable, Sendable {
 
     /// The line the probe prints (when it lives to print it).
     public static func report(_ probe: ConfinementProbe, _ result: (rc: Int32, errno: Int32)) -> String {
-        result.rc >= 0 ? "PROBE \(probe.rawValue) succeeded" : "PROBE \(probe.rawValue) failed errno \(result.errno) (\(String(cString: strerror(result.errno))))"
+        result.rc >= 0
+            ? "PROBE \(probe.rawValue) succeeded" : "PROBE \(probe.rawValue) failed errno \(result.errno) (\(String(cString: strerror(result.errno))))"
     }
 }

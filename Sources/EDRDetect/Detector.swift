@@ -61,8 +61,11 @@ public final class Detector: @unchecked Sendable {
     /// The last exec record, for its executable-file frames (the interpreter's, then a
     /// script's): the sensor sends them right behind their record, so no older exec can still
     /// get one.
-    private var lastExec: (sequence: UInt64, event: Event, process: ProcessEntry, identity: FileIdentity?,
-                           script: (path: String, identity: FileIdentity)?)?
+    private var lastExec:
+        (
+            sequence: UInt64, event: Event, process: ProcessEntry, identity: FileIdentity?,
+            script: (path: String, identity: FileIdentity)?
+        )?
     private let respondLock = NSLock()
     let options: Options
     /// edr-logs' connection (HostLogs.swift).
@@ -129,9 +132,11 @@ public final class Detector: @unchecked Sendable {
         while true {
             if sensor < 0 {
                 ControlChannel.heartbeat()
-                var p = [pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
-                         pollfd(fd: respondFD, events: Int16(POLLIN) | (respondOut.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
-                         pollfd(fd: hostLogsFD, events: Int16(POLLIN), revents: 0)]
+                var p = [
+                    pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: respondFD, events: Int16(POLLIN) | (respondOut.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
+                    pollfd(fd: hostLogsFD, events: Int16(POLLIN), revents: 0)
+                ]
                 _ = poll(&p, 3, 500)
                 if p[1].revents != 0 { serviceResponder() }
                 if p[2].revents != 0 { detectors = store.current; serviceHostLogs() }
@@ -216,9 +221,11 @@ public final class Detector: @unchecked Sendable {
         reader.decoder.expectSequence(from: hello.nextSequence)
         var processed: UInt64 = hello.nextSequence &- 1
         var acked = processed
-        var pollfds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: -1, events: 0, revents: 0), pollfd(fd: -1, events: 0, revents: 0)]
+        var pollfds = [
+            pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: -1, events: 0, revents: 0), pollfd(fd: -1, events: 0, revents: 0)
+        ]
 
         var lastAck = monotonicNanos()
         var sinceHeartbeat = 0
@@ -241,7 +248,7 @@ public final class Detector: @unchecked Sendable {
                 }
             }
             if reader.decoder.bufferedBytes == 0 {
-                sink.flush()   // the batch's alerts, before waiting for more
+                sink.flush()  // the batch's alerts, before waiting for more
                 ControlChannel.heartbeat()
                 reportStats()
                 for i in pollfds.indices { pollfds[i].revents = 0 }
@@ -327,8 +334,9 @@ public final class Detector: @unchecked Sendable {
                     if kind == 1, let id = last.identity {
                         scanner.submit(identity: id, event: last.event, process: last.process, sequence: seq)
                     } else if kind == 3, let script = last.script {
-                        scanner.submit(identity: script.identity, event: last.event, process: last.process, sequence: seq,
-                                       script: script.path)
+                        scanner.submit(
+                            identity: script.identity, event: last.event, process: last.process, sequence: seq,
+                            script: script.path)
                     }
                 }
                 return false
@@ -381,8 +389,10 @@ public final class Detector: @unchecked Sendable {
             if let c = telemetry.containerID(cgroup: r.cgroupID) { event["ContainerId"] = .string(c) }
             counters.events += 1
             if scanner != nil {
-                lastExec = (sequence, event, process, r.executable,
-                            r.script.flatMap { id in r.scriptPath.map { ($0, id) } })
+                lastExec = (
+                    sequence, event, process, r.executable,
+                    r.script.flatMap { id in r.scriptPath.map { ($0, id) } }
+                )
             }
             evaluate(event, sequence: sequence, process: process, parent: parent)
             if auditdWanted {
@@ -450,8 +460,9 @@ public final class Detector: @unchecked Sendable {
         }
         for m in detectors.sigma.evaluate(event) {
             counters.alerts += 1
-            let line = AlertEncoder.sigma(event: event, rule: m.rule, sequence: sequence, context: options.context,
-                                          process: process, parent: parent)
+            let line = AlertEncoder.sigma(
+                event: event, rule: m.rule, sequence: sequence, context: options.context,
+                process: process, parent: parent)
             let readable = AlertEncoder.readable(event: event, rule: m.rule)
             if holdAlerts { sink.hold(line: line, readable: readable) } else { sink.write(line: line, readable: readable) }
             if let p = process { respond(p, level: m.rule.level, ruleID: m.rule.id ?? "", ruleName: m.rule.title) }
@@ -465,12 +476,15 @@ public final class Detector: @unchecked Sendable {
         defer { respondLock.unlock() }
         let id = nextRequestID
         nextRequestID += 1
-        let request = ResponseRequest(pid: p.pid, startTicks: p.startTicks, level: UInt8(level.rawValue), ruleID: ruleID,
-                                      ruleName: ruleName, executable: p.image, requestID: id)
+        let request = ResponseRequest(
+            pid: p.pid, startTicks: p.startTicks, level: UInt8(level.rawValue), ruleID: ruleID,
+            ruleName: ruleName, executable: p.image, requestID: id)
         guard respondOut.count < Self.maxQueuedResponseBytes else {
             counters.responseQueueFull += 1
-            writeOutcome(ResponseResult(pid: p.pid, outcome: .refused, message: "not sent: the queue to edr-respond is full (it is not reading)",
-                                        requestID: id, ruleID: ruleID, ruleName: ruleName, executable: p.image))
+            writeOutcome(
+                ResponseResult(
+                    pid: p.pid, outcome: .refused, message: "not sent: the queue to edr-respond is full (it is not reading)",
+                    requestID: id, ruleID: ruleID, ruleName: ruleName, executable: p.image))
             return
         }
         respondOut.append(contentsOf: request.frame().encoded())
@@ -542,8 +556,9 @@ public final class Detector: @unchecked Sendable {
         case .gone: action = "process-kill-target-gone"
         case .failed: action = "process-kill-failed"
         }
-        var e = HealthAlert(ruleID: r.ruleID, title: r.ruleName, level: "informational", action: action,
-                            message: "response to pid \(r.pid): \(r.outcome.name): \(r.message)")
+        var e = HealthAlert(
+            ruleID: r.ruleID, title: r.ruleName, level: "informational", action: action,
+            message: "response to pid \(r.pid): \(r.outcome.name): \(r.message)")
         e.kind = "event"
         e.ruleset = "edr-response"
         e.section = "response"
@@ -554,8 +569,9 @@ public final class Detector: @unchecked Sendable {
         if r.uid != .max { e.userID = String(r.uid) }
         e.fields = [("outcome", r.outcome.name), ("reason", r.message), ("dry_run", r.dryRun ? "true" : "false")]
         e.numbers = [("request_id", Int64(r.requestID))]
-        sink.write(line: e.encoded(host: options.context.host),
-                   readable: "[response] pid \(r.pid) \(r.outcome.name): \(r.message)")
+        sink.write(
+            line: e.encoded(host: options.context.host),
+            readable: "[response] pid \(r.pid) \(r.outcome.name): \(r.message)")
     }
 
     /// Writes an alert line from any thread (the scanner's callback).
@@ -576,19 +592,20 @@ public final class Detector: @unchecked Sendable {
         let s = lastReconcile
         let kernel = KernelCounters.lossTotals(s)
         let d = detectors
-        let fields: [(String, String)] = [
-            ("frames", "\(counters.framesReceived)"), ("records", "\(counters.recordsDecoded)"),
-            ("record_errors", "\(counters.recordErrors)"), ("events", "\(counters.events)"), ("alerts", "\(counters.alerts)"),
-            ("alerts_written", "\(sink.written)"), ("alert_write_errors", "\(sink.writeErrors)"),
-            ("response_requests", "\(counters.responseRequests)"), ("response_outcomes", "\(counters.responseOutcomes)"),
-            ("response_queue_full", "\(counters.responseQueueFull)"),
-            ("kernel_submitted", "\(kernel.submitted)"),
-            ("sensor_records_read", "\(s["sensor.records_read"] ?? 0)"), ("sensor_pending_frames", "\(s["sensor.pending_frames"] ?? 0)"),
-            ("sensor_executables_unavailable", "\(s["sensor.executables_unavailable"] ?? 0)"),
-            ("sigma_rules", "\(d.sigma.loadedCount)"), ("yara_rules", "\(d.yara?.ruleCount ?? 0)"),
-            // ETW records of a provider, id or version without a layout (skipped, not errors).
-            ("etw_unknown", "\(windows.counters.unknown)"),
-        ] + kernel.byKind.map { ("kernel_\($0.0)", "\($0.1)") } + hostLogStats
+        let fields: [(String, String)] =
+            [
+                ("frames", "\(counters.framesReceived)"), ("records", "\(counters.recordsDecoded)"),
+                ("record_errors", "\(counters.recordErrors)"), ("events", "\(counters.events)"), ("alerts", "\(counters.alerts)"),
+                ("alerts_written", "\(sink.written)"), ("alert_write_errors", "\(sink.writeErrors)"),
+                ("response_requests", "\(counters.responseRequests)"), ("response_outcomes", "\(counters.responseOutcomes)"),
+                ("response_queue_full", "\(counters.responseQueueFull)"),
+                ("kernel_submitted", "\(kernel.submitted)"),
+                ("sensor_records_read", "\(s["sensor.records_read"] ?? 0)"), ("sensor_pending_frames", "\(s["sensor.pending_frames"] ?? 0)"),
+                ("sensor_executables_unavailable", "\(s["sensor.executables_unavailable"] ?? 0)"),
+                ("sigma_rules", "\(d.sigma.loadedCount)"), ("yara_rules", "\(d.yara?.ruleCount ?? 0)"),
+                // ETW records of a provider, id or version without a layout (skipped, not errors).
+                ("etw_unknown", "\(windows.counters.unknown)")
+            ] + kernel.byKind.map { ("kernel_\($0.0)", "\($0.1)") } + hostLogStats
         ControlChannel.send("STATS " + fields.map { "\($0.0)=\($0.1)" }.joined(separator: " ") + " last_reload=" + store.lastReload)
     }
 
@@ -599,12 +616,14 @@ public final class Detector: @unchecked Sendable {
         let (submitted, byKind, lost) = KernelCounters.lossTotals(s)
         let previousLost = (lastReconcile["kernel.lost"] ?? 0)
         let kinds = byKind.map { "\($0.0.replacingOccurrences(of: "_", with: "-")) \($0.1)" }.joined(separator: ", ")
-        let line = "loss accounting: kernel submitted \(submitted), \(kinds); sensor read \(s["sensor.records_read"] ?? 0), pending \(s["sensor.pending_frames"] ?? 0); detector decoded \(counters.recordsDecoded), record errors \(counters.recordErrors), alerts \(counters.alerts); executables passed \(s["sensor.executables_passed"] ?? 0), known \(s["sensor.executables_known"] ?? 0), unavailable \(s["sensor.executables_unavailable"] ?? 0), uncached \(scanner?.uncachedIdentities ?? 0); scripts by path \(s["sensor.scripts_by_path"] ?? 0), known \(s["sensor.scripts_known"] ?? 0), unavailable \(s["sensor.scripts_unavailable"] ?? 0)"
+        let line =
+            "loss accounting: kernel submitted \(submitted), \(kinds); sensor read \(s["sensor.records_read"] ?? 0), pending \(s["sensor.pending_frames"] ?? 0); detector decoded \(counters.recordsDecoded), record errors \(counters.recordErrors), alerts \(counters.alerts); executables passed \(s["sensor.executables_passed"] ?? 0), known \(s["sensor.executables_known"] ?? 0), unavailable \(s["sensor.executables_unavailable"] ?? 0), uncached \(scanner?.uncachedIdentities ?? 0); scripts by path \(s["sensor.scripts_by_path"] ?? 0), known \(s["sensor.scripts_known"] ?? 0), unavailable \(s["sensor.scripts_unavailable"] ?? 0)"
         if lost > previousLost {
             Log.warning(line)
             // Counted loss reaches the alert stream too, so a fleet sees a blinded agent.
-            var a = HealthAlert(ruleID: "edr-health-events-lost", title: "Kernel events lost", level: "high",
-                                action: "events-lost", message: "the kernel dropped \(lost - previousLost) events since the last report (\(kinds) in all)")
+            var a = HealthAlert(
+                ruleID: "edr-health-events-lost", title: "Kernel events lost", level: "high",
+                action: "events-lost", message: "the kernel dropped \(lost - previousLost) events since the last report (\(kinds) in all)")
             a.numbers = [("lost", Int64(lost - previousLost))] + byKind.map { ("\($0.0)_total", Int64($0.1)) }
             if let admitted = healthLimiter.admit(a) {
                 sink.write(line: admitted.encoded(host: options.context.host), readable: "[health] \(a.message)")
@@ -621,8 +640,9 @@ public final class Detector: @unchecked Sendable {
     /// A connection to one of the detector's named sockets that was refused (another uid, or a
     /// second client while the peer lives): a tamper attempt, in the alert stream.
     public func reportRefusedPeer(_ r: SinglePeerListener.Refusal) {
-        var a = HealthAlert(ruleID: "edr-health-peer-refused", title: "Connection to an agent socket refused", level: "high",
-                            action: "peer-refused", message: r.description)
+        var a = HealthAlert(
+            ruleID: "edr-health-peer-refused", title: "Connection to an agent socket refused", level: "high",
+            action: "peer-refused", message: r.description)
         a.processPID = r.pid
         a.userID = String(r.uid)
         a.numbers = [("pid", Int64(r.pid)), ("uid", Int64(r.uid))]
@@ -631,4 +651,3 @@ public final class Detector: @unchecked Sendable {
         }
     }
 }
-

@@ -6,9 +6,10 @@ import EDRWindowsEvents
 public enum DetectorLogSources {
     public enum Platform: String, Sendable, CaseIterable { case linux, windows }
 
-    public static let linux: [LogSource] = [
-        LogSource(product: "linux", category: "process_creation"),
-    ] + TelemetryNormalizer.logSources + [AuditdRecords.logSource] + HostLogServices.logSources
+    public static let linux: [LogSource] =
+        [
+            LogSource(product: "linux", category: "process_creation")
+        ] + TelemetryNormalizer.logSources + [AuditdRecords.logSource] + HostLogServices.logSources
 
     /// What the events of each collected logsource can hold (rules that can never be true on
     /// them load as inert, with the reason).

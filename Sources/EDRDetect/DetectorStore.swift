@@ -111,10 +111,11 @@ public final class DetectorStore: @unchecked Sendable {
                     if case .rejected(let why) = d.status { return "\(d.path) \(d.ruleID ?? "-"): \(why)" }
                     return nil
                 }
-                let before = Set(current.sigma.diagnostics.compactMap { d -> String? in
-                    if case .rejected = d.status { return d.path + (d.ruleID ?? "") }
-                    return nil
-                })
+                let before = Set(
+                    current.sigma.diagnostics.compactMap { d -> String? in
+                        if case .rejected = d.status { return d.path + (d.ruleID ?? "") }
+                        return nil
+                    })
                 let newRejections = engine.diagnostics.filter { d in
                     if case .rejected = d.status { return !before.contains(d.path + (d.ruleID ?? "")) }
                     return false

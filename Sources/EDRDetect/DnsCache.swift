@@ -39,7 +39,8 @@ public struct DnsMessage: Sendable, Equatable {
         var answers: [Answer] = []
         for _ in 0..<an {
             guard let (name, next) = readName(bytes, off), let type = u16(next), let ttl = u32(next + 4),
-                  let rdlen = u16(next + 8) else { break } // answers may be cut off at the capture limit
+                let rdlen = u16(next + 8)
+            else { break }  // answers may be cut off at the capture limit
             let rd = next + 10
             guard rd + Int(rdlen) <= bytes.count else { break }
             var value = ""
@@ -72,7 +73,7 @@ public struct DnsMessage: Sendable, Equatable {
             if len & 0xC0 == 0xC0 {
                 guard off + 1 < b.count else { return nil }
                 let target = (len & 0x3F) << 8 | Int(b[off + 1])
-                guard target < off, jumps < 32 else { return nil } // backwards only: no loops
+                guard target < off, jumps < 32 else { return nil }  // backwards only: no loops
                 if end == nil { end = off + 2 }
                 off = target
                 jumps += 1

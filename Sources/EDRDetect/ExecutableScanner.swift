@@ -126,8 +126,9 @@ public final class ExecutableScanner: @unchecked Sendable {
             }
             return
         }
-        report(ScanJobResult(job: job, outcome: .cached, identity: identity, verdict: v, seconds: 0),
-               Context(event: event, process: process, sequence: sequence, path: path, descriptor: false))
+        report(
+            ScanJobResult(job: job, outcome: .cached, identity: identity, verdict: v, seconds: 0),
+            Context(event: event, process: process, sequence: sequence, path: path, descriptor: false))
     }
 
     private func finished(_ result: ScanJobResult) {
@@ -150,20 +151,25 @@ public final class ExecutableScanner: @unchecked Sendable {
         if verdict.matches.isEmpty && iocMatches.isEmpty { return }
         var event = ctx.event
         if let h = verdict.hashes {
-            event["Hashes"] = .string([h.md5.map { "MD5=\($0.uppercased())" }, h.sha1.map { "SHA1=\($0.uppercased())" },
-                                       h.sha256.map { "SHA256=\($0.uppercased())" }].compactMap { $0 }.joined(separator: ","))
+            event["Hashes"] = .string(
+                [
+                    h.md5.map { "MD5=\($0.uppercased())" }, h.sha1.map { "SHA1=\($0.uppercased())" },
+                    h.sha256.map { "SHA256=\($0.uppercased())" }
+                ].compactMap { $0 }.joined(separator: ","))
         }
         for m in verdict.matches {
-            let (line, readable, level) = YaraAlerts.encode(m, event: event, process: ctx.process, sequence: ctx.sequence,
-                                                            context: context, path: ctx.path, hashes: verdict.hashes,
-                                                            scan: (result.outcome, ctx.descriptor))
+            let (line, readable, level) = YaraAlerts.encode(
+                m, event: event, process: ctx.process, sequence: ctx.sequence,
+                context: context, path: ctx.path, hashes: verdict.hashes,
+                scan: (result.outcome, ctx.descriptor))
             emit(line, readable, level, ctx.process)
         }
         if let h = verdict.hashes {
             for m in iocMatches {
-                let (line, readable) = IOCAlerts.encode(m, event: event, process: ctx.process, sequence: ctx.sequence, context: context,
-                                                        extra: { w in Self.writeFile(&w, path: ctx.path, hashes: h) },
-                                                        edrExtra: { w in Self.writeScan(&w, (result.outcome, ctx.descriptor)) })
+                let (line, readable) = IOCAlerts.encode(
+                    m, event: event, process: ctx.process, sequence: ctx.sequence, context: context,
+                    extra: { w in Self.writeFile(&w, path: ctx.path, hashes: h) },
+                    edrExtra: { w in Self.writeScan(&w, (result.outcome, ctx.descriptor)) })
                 emit(line, readable, IOCAlerts.level, ctx.process)
             }
         }
@@ -211,29 +217,33 @@ public final class ExecutableScanner: @unchecked Sendable {
 
 /// ECS alerts for YARA matches on an executed file.
 public enum YaraAlerts {
-    public static func encode(_ m: YaraMatch, event: Event, process: ProcessEntry, sequence: UInt64?, context: AlertContext,
-                              path: String, hashes: FileHashes?,
-                              scan: (outcome: ScanJobResult.Outcome, descriptor: Bool)) -> ([UInt8], String, SigmaLevel) {
+    public static func encode(
+        _ m: YaraMatch, event: Event, process: ProcessEntry, sequence: UInt64?, context: AlertContext,
+        path: String, hashes: FileHashes?,
+        scan: (outcome: ScanJobResult.Outcome, descriptor: Bool)
+    ) -> ([UInt8], String, SigmaLevel) {
         let level = ExecutableScanner.level(m.severity)
-        var rule = AlertEncoder.RuleFields(ruleset: "yara", id: "\(m.namespace):\(m.rule)", name: m.rule,
-                                           description: m[meta: "description"]?.description, level: level)
+        var rule = AlertEncoder.RuleFields(
+            ruleset: "yara", id: "\(m.namespace):\(m.rule)", name: m.rule,
+            description: m[meta: "description"]?.description, level: level)
         rule.tags = m.tags
         rule.author = m[meta: "author"]?.description
         rule.references = m.meta.filter { $0.key == "reference" || $0.key == "references" }.map { $0.value.description }
         rule.category = "executable"
-        let line = AlertEncoder.encode(event: event, rule: rule, sequence: sequence, context: context, process: process,
-                                       extra: { w in ExecutableScanner.writeFile(&w, path: path, hashes: hashes) },
-                                       edrExtra: { w in
-            w.key("yara"); w.beginObject()
-            w.field("namespace", m.namespace)
-            w.field("rule", m.rule)
-            w.field("tags", m.tags)
-            w.key("meta"); w.beginObject()
-            for meta in m.meta { w.field(meta.key, meta.value.description) }
-            w.endObject()
-            w.endObject()
-            ExecutableScanner.writeScan(&w, scan)
-        })
+        let line = AlertEncoder.encode(
+            event: event, rule: rule, sequence: sequence, context: context, process: process,
+            extra: { w in ExecutableScanner.writeFile(&w, path: path, hashes: hashes) },
+            edrExtra: { w in
+                w.key("yara"); w.beginObject()
+                w.field("namespace", m.namespace)
+                w.field("rule", m.rule)
+                w.field("tags", m.tags)
+                w.key("meta"); w.beginObject()
+                for meta in m.meta { w.field(meta.key, meta.value.description) }
+                w.endObject()
+                w.endObject()
+                ExecutableScanner.writeScan(&w, scan)
+            })
         let what = path == process.image ? path : "\(path) (run by \(process.image))"
         return (line, AlertEncoder.readable(event: event, title: "YARA \(m.rule) in \(what)", level: level), level)
     }
@@ -244,37 +254,43 @@ public enum YaraAlerts {
 public enum IOCAlerts {
     public static let level = SigmaLevel.high
 
-    public static func encode(_ m: IOCMatch, event: Event, process: ProcessEntry?, sequence: UInt64?, context: AlertContext,
-                              extra: ((inout JSONWriter) -> Void)? = nil,
-                              edrExtra: ((inout JSONWriter) -> Void)? = nil) -> ([UInt8], String) {
-        var rule = AlertEncoder.RuleFields(ruleset: "ioc", id: "ioc:\(m.type.rawValue):\(m.indicator)",
-                                           name: "Known-bad \(m.type.rawValue) \(m.indicator)", description: m.label, level: level)
+    public static func encode(
+        _ m: IOCMatch, event: Event, process: ProcessEntry?, sequence: UInt64?, context: AlertContext,
+        extra: ((inout JSONWriter) -> Void)? = nil,
+        edrExtra: ((inout JSONWriter) -> Void)? = nil
+    ) -> ([UInt8], String) {
+        var rule = AlertEncoder.RuleFields(
+            ruleset: "ioc", id: "ioc:\(m.type.rawValue):\(m.indicator)",
+            name: "Known-bad \(m.type.rawValue) \(m.indicator)", description: m.label, level: level)
         rule.category = event.logsource.category
-        let line = AlertEncoder.encode(event: event, rule: rule, sequence: sequence, context: context, process: process, extra: { w in
-            w.key("threat"); w.beginObject()
-            w.key("indicator"); w.beginObject()
-            w.field("type", m.ecsIndicatorType)
-            w.field("name", m.indicator)
-            w.field("description", m.label)
-            switch m.type {
-            case .ip: w.field("ip", m.observed)
-            case .domain: w.key("url"); w.beginObject(); w.field("domain", m.observed); w.endObject()
-            case .hash:
-                let algorithm = m.observed.utf8.count == 32 ? "md5" : m.observed.utf8.count == 40 ? "sha1" : "sha256"
-                w.key("file"); w.beginObject(); w.key("hash"); w.beginObject(); w.field(algorithm, m.observed); w.endObject(); w.endObject()
-            case .path: w.key("file"); w.beginObject(); w.field("path", m.observed); w.endObject()
-            }
-            w.endObject()
-            w.endObject()
-            extra?(&w)
-        }, edrExtra: { w in
-            w.key("ioc"); w.beginObject()
-            w.field("value", m.indicator)
-            w.field("matched_field", m.field)
-            w.field("observed", m.observed)
-            w.endObject()
-            edrExtra?(&w)
-        })
+        let line = AlertEncoder.encode(
+            event: event, rule: rule, sequence: sequence, context: context, process: process,
+            extra: { w in
+                w.key("threat"); w.beginObject()
+                w.key("indicator"); w.beginObject()
+                w.field("type", m.ecsIndicatorType)
+                w.field("name", m.indicator)
+                w.field("description", m.label)
+                switch m.type {
+                case .ip: w.field("ip", m.observed)
+                case .domain: w.key("url"); w.beginObject(); w.field("domain", m.observed); w.endObject()
+                case .hash:
+                    let algorithm = m.observed.utf8.count == 32 ? "md5" : m.observed.utf8.count == 40 ? "sha1" : "sha256"
+                    w.key("file"); w.beginObject(); w.key("hash"); w.beginObject(); w.field(algorithm, m.observed); w.endObject(); w.endObject()
+                case .path: w.key("file"); w.beginObject(); w.field("path", m.observed); w.endObject()
+                }
+                w.endObject()
+                w.endObject()
+                extra?(&w)
+            },
+            edrExtra: { w in
+                w.key("ioc"); w.beginObject()
+                w.field("value", m.indicator)
+                w.field("matched_field", m.field)
+                w.field("observed", m.observed)
+                w.endObject()
+                edrExtra?(&w)
+            })
         return (line, AlertEncoder.readable(event: event, title: "IOC \(m.type.rawValue) \(m.indicator) in \(m.field)", level: level))
     }
 }

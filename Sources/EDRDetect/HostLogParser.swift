@@ -65,8 +65,9 @@ public enum HostLogParser {
             guard let n = Int(p), (0...7).contains(n) else { throw HostLogError(field: "PRIORITY", "\"\(p.prefix(40))\" is not 0–7") }
             priority = n
         }
-        return HostLogEntry(identifier: identifier, pid: pid, host: text("_HOSTNAME"), timestamp: timestamp,
-                            facility: facility, priority: priority, message: message, origin: "journal")
+        return HostLogEntry(
+            identifier: identifier, pid: pid, host: text("_HOSTNAME"), timestamp: timestamp,
+            facility: facility, priority: priority, message: message, origin: "journal")
     }
 
     static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -84,7 +85,9 @@ public enum HostLogParser {
             rest = line[line.index(after: sp)...]
         } else {
             let stamp = line.prefix(15)
-            guard stamp.count == 15, line.count > 16 else { throw HostLogError(field: "timestamp", "\"\(line.prefix(40))\" does not start with Mmm dd hh:mm:ss") }
+            guard stamp.count == 15, line.count > 16 else {
+                throw HostLogError(field: "timestamp", "\"\(line.prefix(40))\" does not start with Mmm dd hh:mm:ss")
+            }
             timestamp = try traditional(stamp, now: now)
             rest = line.dropFirst(16)
         }
@@ -107,8 +110,9 @@ public enum HostLogParser {
         guard !identifier.isEmpty, !identifier.contains(" ") else { throw HostLogError(field: "tag", "\"\(tag.prefix(40))\" is not a program name") }
         var message = rest[rest.index(after: colon)...]
         if message.first == " " { message = message.dropFirst() }
-        return HostLogEntry(identifier: String(identifier), pid: pid, host: host, timestamp: timestamp,
-                            facility: nil, priority: nil, message: String(message), origin: origin)
+        return HostLogEntry(
+            identifier: String(identifier), pid: pid, host: host, timestamp: timestamp,
+            facility: nil, priority: nil, message: String(message), origin: origin)
     }
 
     private static func number(_ s: Substring, _ field: String) throws(HostLogError) -> Int {
@@ -120,7 +124,9 @@ public enum HostLogParser {
 
     static func traditional(_ s: Substring, now: Double) throws(HostLogError) -> Double {
         let chars = Array(s)
-        guard let month = months.firstIndex(of: String(chars[0..<3])) else { throw HostLogError(field: "timestamp", "unknown month \"\(String(chars[0..<3]))\"") }
+        guard let month = months.firstIndex(of: String(chars[0..<3])) else {
+            throw HostLogError(field: "timestamp", "unknown month \"\(String(chars[0..<3]))\"")
+        }
         guard chars[3] == " ", chars[6] == " ", chars[9] == ":", chars[12] == ":" else {
             throw HostLogError(field: "timestamp", "\"\(s)\" is not Mmm dd hh:mm:ss")
         }
@@ -143,7 +149,9 @@ public enum HostLogParser {
         }
         func n(_ r: Range<Int>) throws(HostLogError) -> Int { try number(Substring(String(decoding: c[r], as: UTF8.self)), "timestamp") }
         let year = try n(0..<4), month = try n(5..<7), day = try n(8..<10), h = try n(11..<13), m = try n(14..<16), sec = try n(17..<19)
-        guard (1...12).contains(month), (1...31).contains(day), h < 24, m < 60, sec < 61 else { throw HostLogError(field: "timestamp", "\"\(s)\" is out of range") }
+        guard (1...12).contains(month), (1...31).contains(day), h < 24, m < 60, sec < 61 else {
+            throw HostLogError(field: "timestamp", "\"\(s)\" is out of range")
+        }
         var i = 19
         var fraction = 0.0
         if i < c.count, c[i] == 0x2E {
@@ -202,13 +210,13 @@ public enum HostLogServices {
         "cron": "cron", "crond": "cron", "anacron": "cron", "crontab": "cron",
         "sudo": "sudo", "vsftpd": "vsftpd",
         "clamd": "clamav", "freshclam": "clamav", "clamav-milter": "clamav", "clamscan": "clamav", "clamdscan": "clamav",
-        "clamonacc": "clamav", "guacd": "guacamole", "guacamole": "guacamole",
+        "clamonacc": "clamav", "guacd": "guacamole", "guacamole": "guacamole"
     ]
     /// Programs whose messages go to the auth facilities (Debian's /var/log/auth.log).
     static let authPrograms: Set<String> = [
         "sshd", "sshd-session", "sshd-auth", "sudo", "su", "login", "passwd", "chpasswd", "chage", "chsh", "chfn",
         "useradd", "userdel", "usermod", "groupadd", "groupdel", "groupmod", "gpasswd", "newgrp", "systemd-logind",
-        "polkitd", "unix_chkpwd", "pkexec", "doas", "cron", "crond",
+        "polkitd", "unix_chkpwd", "pkexec", "doas", "cron", "crond"
     ]
 
     public static func services(for e: HostLogEntry) -> [String] {

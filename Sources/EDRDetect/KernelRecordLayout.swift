@@ -13,8 +13,10 @@ public enum KernelRecordLayout {
     /// Each field has its own parameter so a test can give every one a distinct value (a
     /// decoder that swapped two of them must not go unnoticed); left out, tid is the pid and
     /// euid, gid and egid are the uid (a single-threaded process without set-id bits).
-    public static func ids(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32, euid: UInt32? = nil, gid: UInt32? = nil,
-                    egid: UInt32? = nil, start: UInt64, parentStart: UInt64, loginuid: UInt32 = UInt32.max) -> [UInt8] {
+    public static func ids(
+        pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32, euid: UInt32? = nil, gid: UInt32? = nil,
+        egid: UInt32? = nil, start: UInt64, parentStart: UInt64, loginuid: UInt32 = UInt32.max
+    ) -> [UInt8] {
         var b = [UInt8]()
         for v in [pid, tid ?? pid, ppid, uid, euid ?? uid, gid ?? uid, egid ?? uid, loginuid] { b.appendLE(v) }
         b.appendLE(start)
@@ -26,22 +28,28 @@ public enum KernelRecordLayout {
         Array((Array(s.utf8) + [UInt8](repeating: 0, count: 16)).prefix(16))
     }
 
-    public static func fork(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
-                     egid: UInt32? = nil, loginuid: UInt32 = UInt32.max, start: UInt64, parentStart: UInt64,
-                     comm name: String = "fork", bootNanos: UInt64 = 123) -> [UInt8] {
+    public static func fork(
+        pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
+        egid: UInt32? = nil, loginuid: UInt32 = UInt32.max, start: UInt64, parentStart: UInt64,
+        comm name: String = "fork", bootNanos: UInt64 = 123
+    ) -> [UInt8] {
         var b = header(kind: 3, size: 80, bootNanos: bootNanos)
-        b += ids(pid: pid, tid: tid, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid, start: start, parentStart: parentStart,
-                 loginuid: loginuid)
+        b += ids(
+            pid: pid, tid: tid, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid, start: start, parentStart: parentStart,
+            loginuid: loginuid)
         b += comm(name)
         return b
     }
 
-    public static func exit(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
-                     egid: UInt32? = nil, loginuid: UInt32 = UInt32.max, start: UInt64, parentStart: UInt64, code: UInt32 = 0,
-                     comm name: String = "exit", bootNanos: UInt64 = 123) -> [UInt8] {
+    public static func exit(
+        pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
+        egid: UInt32? = nil, loginuid: UInt32 = UInt32.max, start: UInt64, parentStart: UInt64, code: UInt32 = 0,
+        comm name: String = "exit", bootNanos: UInt64 = 123
+    ) -> [UInt8] {
         var b = header(kind: 2, size: 88, bootNanos: bootNanos)
-        b += ids(pid: pid, tid: tid, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid, start: start, parentStart: parentStart,
-                 loginuid: loginuid)
+        b += ids(
+            pid: pid, tid: tid, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid, start: start, parentStart: parentStart,
+            loginuid: loginuid)
         b.appendLE(code); b.appendLE(UInt32(0))
         b += comm(name)
         return b
@@ -52,12 +60,14 @@ public enum KernelRecordLayout {
     /// components, or as the raw name with `scriptNameOnly`) and, unless it is name-only, an
     /// identity with `scriptInode`, 777 bytes, ctime 1,700,000,001.5 s, device 8:2; `environment`
     /// is envp, each entry NUL-terminated.
-    public static func exec(pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
-                     egid: UInt32? = nil, loginuid: UInt32 = UInt32.max, start: UInt64, parentStart: UInt64,
-                     args: [String], path: String, cwd: String, flags: UInt32 = 0, cgroup: UInt64 = 777,
-                     comm name: String = "comm", inode: UInt64 = 4242, bootNanos: UInt64 = 123,
-                     script: String? = nil, scriptNameOnly: Bool = false, scriptInode: UInt64 = 5151,
-                     environment: [String] = [], environmentBytes: [UInt8]? = nil) -> [UInt8] {
+    public static func exec(
+        pid: UInt32, tid: UInt32? = nil, ppid: UInt32, uid: UInt32 = 0, euid: UInt32? = nil, gid: UInt32? = nil,
+        egid: UInt32? = nil, loginuid: UInt32 = UInt32.max, start: UInt64, parentStart: UInt64,
+        args: [String], path: String, cwd: String, flags: UInt32 = 0, cgroup: UInt64 = 777,
+        comm name: String = "comm", inode: UInt64 = 4242, bootNanos: UInt64 = 123,
+        script: String? = nil, scriptNameOnly: Bool = false, scriptInode: UInt64 = 5151,
+        environment: [String] = [], environmentBytes: [UInt8]? = nil
+    ) -> [UInt8] {
         func components(_ p: String) -> [UInt8] {
             var out: [UInt8] = []
             for c in p.split(separator: "/").reversed() { out += Array(c.utf8); out.append(0) }
@@ -81,8 +91,9 @@ public enum KernelRecordLayout {
             }
         }
         var b = header(kind: 1, size: 168 + a.count + pc.count + cc.count + sc.count + e.count, bootNanos: bootNanos)
-        b += ids(pid: pid, tid: tid, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid, start: start, parentStart: parentStart,
-                 loginuid: loginuid)
+        b += ids(
+            pid: pid, tid: tid, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid, start: start, parentStart: parentStart,
+            loginuid: loginuid)
         b.appendLE(cgroup)
         b.appendLE(f); b.appendLE(UInt32(args.count))
         b.appendLE(UInt16(a.count)); b.appendLE(UInt16(pc.count)); b.appendLE(UInt16(cc.count)); b.appendLE(UInt16(sc.count))

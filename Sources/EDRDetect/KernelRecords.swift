@@ -133,13 +133,15 @@ public enum KernelRecordDecoder {
                     scriptPath = scriptLen == 0 ? nil : joinComponents(scriptBytes)
                 }
             }
-            return .exec(ExecRecord(bootNanos: boot, ids: ids(p), cgroupID: p.readLE(UInt64.self, at: 64),
-                                    flags: flags, argc: p.readLE(UInt32.self, at: 76),
-                                    argBytes: Array(argBytes), commandLine: commandLine(argBytes), path: path, cwd: cwd,
-                                    comm: cString(p[88..<104]), executable: identity(p, at: 104),
-                                    scriptPath: scriptPath,
-                                    script: flags & (ExecRecord.script | ExecRecord.scriptNameOnly) == ExecRecord.script ? identity(p, at: 136) : nil,
-                                    environment: Array(p[off..<(off + envLen)])))
+            return .exec(
+                ExecRecord(
+                    bootNanos: boot, ids: ids(p), cgroupID: p.readLE(UInt64.self, at: 64),
+                    flags: flags, argc: p.readLE(UInt32.self, at: 76),
+                    argBytes: Array(argBytes), commandLine: commandLine(argBytes), path: path, cwd: cwd,
+                    comm: cString(p[88..<104]), executable: identity(p, at: 104),
+                    scriptPath: scriptPath,
+                    script: flags & (ExecRecord.script | ExecRecord.scriptNameOnly) == ExecRecord.script ? identity(p, at: 136) : nil,
+                    environment: Array(p[off..<(off + envLen)])))
         case 2:
             guard p.count == exitSize else { throw RecordError(message: "exit record is \(p.count) bytes, expected \(exitSize)") }
             return .exit(ExitRecord(bootNanos: boot, ids: ids(p), exitCode: p.readLE(UInt32.self, at: 64), comm: cString(p[72..<88])))
@@ -158,17 +160,19 @@ public enum KernelRecordDecoder {
     static func identity(_ p: [UInt8], at o: Int) -> FileIdentity? {
         let ctime = p.readLE(UInt64.self, at: o + 16)
         guard ctime != 0 else { return nil }
-        return FileIdentity(device: userDevice(fromKernel: UInt64(p.readLE(UInt32.self, at: o + 24))), inode: p.readLE(UInt64.self, at: o),
-                            size: Int64(bitPattern: p.readLE(UInt64.self, at: o + 8)),
-                            ctimeSeconds: Int64(ctime / 1_000_000_000), ctimeNanoseconds: Int64(ctime % 1_000_000_000))
+        return FileIdentity(
+            device: userDevice(fromKernel: UInt64(p.readLE(UInt32.self, at: o + 24))), inode: p.readLE(UInt64.self, at: o),
+            size: Int64(bitPattern: p.readLE(UInt64.self, at: o + 8)),
+            ctimeSeconds: Int64(ctime / 1_000_000_000), ctimeNanoseconds: Int64(ctime % 1_000_000_000))
     }
 
     static func ids(_ p: [UInt8]) -> TaskIDs {
-        TaskIDs(pid: Int32(bitPattern: p.readLE(UInt32.self, at: 16)), tid: Int32(bitPattern: p.readLE(UInt32.self, at: 20)),
-                ppid: Int32(bitPattern: p.readLE(UInt32.self, at: 24)), uid: p.readLE(UInt32.self, at: 28),
-                euid: p.readLE(UInt32.self, at: 32), gid: p.readLE(UInt32.self, at: 36), egid: p.readLE(UInt32.self, at: 40),
-                loginuid: p.readLE(UInt32.self, at: 44), startBoottimeNanos: p.readLE(UInt64.self, at: 48),
-                parentStartBoottimeNanos: p.readLE(UInt64.self, at: 56))
+        TaskIDs(
+            pid: Int32(bitPattern: p.readLE(UInt32.self, at: 16)), tid: Int32(bitPattern: p.readLE(UInt32.self, at: 20)),
+            ppid: Int32(bitPattern: p.readLE(UInt32.self, at: 24)), uid: p.readLE(UInt32.self, at: 28),
+            euid: p.readLE(UInt32.self, at: 32), gid: p.readLE(UInt32.self, at: 36), egid: p.readLE(UInt32.self, at: 40),
+            loginuid: p.readLE(UInt32.self, at: 44), startBoottimeNanos: p.readLE(UInt64.self, at: 48),
+            parentStartBoottimeNanos: p.readLE(UInt64.self, at: 56))
     }
 
     /// argv as the kernel holds it: NUL-separated, the last NUL optional when truncated.

@@ -47,7 +47,8 @@ public struct Normalizer: Sendable {
     /// A process start: updates the cache and returns the process_creation event.
     public mutating func exec(_ r: ExecRecord) -> (Event, ProcessEntry, ProcessEntry?) {
         let now = clockNow()
-        let parent = cache.lookup(pid: r.ids.ppid, startTicks: r.ids.parentStartTicks)
+        let parent =
+            cache.lookup(pid: r.ids.ppid, startTicks: r.ids.parentStartTicks)
             ?? cache.lookup(pid: r.ids.ppid)
         let user = users.name(r.ids.uid)
         let entry = ProcessEntry(
@@ -100,7 +101,8 @@ public struct Normalizer: Sendable {
         return out
     }
 
-    static let truncationFlags = ExecRecord.argsTruncated | ExecRecord.pathTruncated | ExecRecord.cwdTruncated | ExecRecord.argsFault
+    static let truncationFlags =
+        ExecRecord.argsTruncated | ExecRecord.pathTruncated | ExecRecord.cwdTruncated | ExecRecord.argsFault
         | ExecRecord.scriptTruncated | ExecRecord.environmentTruncated | ExecRecord.environmentFault
 
     /// Which fields the kernel cut (argv or envp past 8 KiB, paths past 4 KiB or 64 components) or
@@ -115,8 +117,10 @@ public struct Normalizer: Sendable {
         return .array(fields)
     }
 
-    static let creationNames = ["UtcTime", "ProcessGuid", "ProcessId", "Image", "CommandLine", "CurrentDirectory",
-                                "User", "LogonId", "ParentProcessId"]
+    static let creationNames = [
+        "UtcTime", "ProcessGuid", "ProcessId", "Image", "CommandLine", "CurrentDirectory",
+        "User", "LogonId", "ParentProcessId"
+    ]
     static let creationNamesWithParentGuid = creationNames + ["ParentProcessGuid"]
     static let creationNamesWithParent = creationNamesWithParentGuid + ["ParentImage", "ParentCommandLine", "ParentUser"]
 
@@ -162,8 +166,9 @@ public struct Normalizer: Sendable {
         let user = users.name(r.ids.uid)
         let entry: ProcessEntry
         if let parent = cache.lookup(pid: r.ids.ppid) {
-            entry = parent.forked(pid: r.ids.pid, ppid: r.ids.ppid, startTicks: r.ids.startTicks, uid: r.ids.uid,
-                                  user: user, loginuid: r.ids.loginuid, guid: guid)
+            entry = parent.forked(
+                pid: r.ids.pid, ppid: r.ids.ppid, startTicks: r.ids.startTicks, uid: r.ids.uid,
+                user: user, loginuid: r.ids.loginuid, guid: guid)
         } else {
             entry = ProcessEntry(
                 pid: r.ids.pid, ppid: r.ids.ppid, startTicks: r.ids.startTicks, image: "", args: [], commandLine: "", cwd: "",
@@ -188,7 +193,7 @@ public struct Normalizer: Sendable {
             off += len
         }
         guard let stat = sections[1].map({ String(decoding: $0, as: UTF8.self) }),
-              let start = parseStatStartTicks(stat), let ppid = parseStatPPid(stat)
+            let start = parseStatStartTicks(stat), let ppid = parseStatPPid(stat)
         else { throw RecordError(message: "snapshot of pid \(pid) has no parsable stat") }
         var uid: UInt32 = 0
         if let status = sections[2] { uid = ProcStatus(text: String(decoding: status, as: UTF8.self)).uids.first ?? 0 }

@@ -28,17 +28,22 @@ public final class ProcessEntry: @unchecked Sendable, Equatable, CustomStringCon
         case nulSeparated([UInt8])
     }
 
-    public convenience init(pid: Int32, ppid: Int32, startTicks: UInt64, image: String, args: [String], commandLine: String,
-                cwd: String, uid: UInt32, user: String, loginuid: UInt32, guid: String, parentGuid: String?,
-                cgroupID: UInt64, exitedAtNanos: UInt64?) {
-        self.init(pid: pid, ppid: ppid, startTicks: startTicks, image: image, argv: .list(args), commandLine: commandLine,
-                  cwd: cwd, uid: uid, user: user, loginuid: loginuid, guid: guid, parentGuid: parentGuid,
-                  cgroupID: cgroupID, exitedAtNanos: exitedAtNanos)
+    public convenience init(
+        pid: Int32, ppid: Int32, startTicks: UInt64, image: String, args: [String], commandLine: String,
+        cwd: String, uid: UInt32, user: String, loginuid: UInt32, guid: String, parentGuid: String?,
+        cgroupID: UInt64, exitedAtNanos: UInt64?
+    ) {
+        self.init(
+            pid: pid, ppid: ppid, startTicks: startTicks, image: image, argv: .list(args), commandLine: commandLine,
+            cwd: cwd, uid: uid, user: user, loginuid: loginuid, guid: guid, parentGuid: parentGuid,
+            cgroupID: cgroupID, exitedAtNanos: exitedAtNanos)
     }
 
-    init(pid: Int32, ppid: Int32, startTicks: UInt64, image: String, argv: Argv, commandLine: String,
-         cwd: String, uid: UInt32, user: String, loginuid: UInt32, guid: String, parentGuid: String?,
-         cgroupID: UInt64, exitedAtNanos: UInt64?) {
+    init(
+        pid: Int32, ppid: Int32, startTicks: UInt64, image: String, argv: Argv, commandLine: String,
+        cwd: String, uid: UInt32, user: String, loginuid: UInt32, guid: String, parentGuid: String?,
+        cgroupID: UInt64, exitedAtNanos: UInt64?
+    ) {
         self.pid = pid
         self.ppid = ppid
         self.startTicks = startTicks
@@ -57,9 +62,10 @@ public final class ProcessEntry: @unchecked Sendable, Equatable, CustomStringCon
 
     /// The same process seen by a fork: the child runs the parent's image until it execs.
     func forked(pid: Int32, ppid: Int32, startTicks: UInt64, uid: UInt32, user: String, loginuid: UInt32, guid: String) -> ProcessEntry {
-        ProcessEntry(pid: pid, ppid: ppid, startTicks: startTicks, image: image, argv: argv, commandLine: commandLine,
-                     cwd: cwd, uid: uid, user: user, loginuid: loginuid, guid: guid, parentGuid: self.guid,
-                     cgroupID: cgroupID, exitedAtNanos: nil)
+        ProcessEntry(
+            pid: pid, ppid: ppid, startTicks: startTicks, image: image, argv: argv, commandLine: commandLine,
+            cwd: cwd, uid: uid, user: user, loginuid: loginuid, guid: guid, parentGuid: self.guid,
+            cgroupID: cgroupID, exitedAtNanos: nil)
     }
 
     public var args: [String] {
@@ -183,15 +189,15 @@ public struct ProcessGuidFactory: Sendable {
         let h = hostBytes
         return String(unsafeUninitializedCapacity: 38) { out in
             @inline(__always) func hex(_ v: UInt64) -> UInt8 { let d = UInt8(truncatingIfNeeded: v & 0xF); return d < 10 ? 48 + d : 87 + d }
-            out[0] = 123 // {
+            out[0] = 123  // {
             out[1] = h.0; out[2] = h.1; out[3] = h.2; out[4] = h.3; out[5] = h.4; out[6] = h.5; out[7] = h.6; out[8] = h.7
-            out[9] = 45; out[14] = 45; out[19] = 45; out[24] = 45 // -
+            out[9] = 45; out[14] = 45; out[19] = 45; out[24] = 45  // -
             for k in 0..<4 { out[10 + k] = hex(startTicks >> UInt64(60 - 4 * k)) }
             for k in 0..<4 { out[15 + k] = hex(startTicks >> UInt64(44 - 4 * k)) }
             for k in 0..<4 { out[20 + k] = hex(startTicks >> UInt64(28 - 4 * k)) }
             for k in 0..<4 { out[25 + k] = hex(startTicks >> UInt64(12 - 4 * k)) }
             for k in 0..<8 { out[29 + k] = hex(p >> UInt64(28 - 4 * k)) }
-            out[37] = 125 // }
+            out[37] = 125  // }
             return 38
         }
     }

@@ -207,7 +207,13 @@ public enum ReplayRecord {
             var isFloat = false
             while i < b.count {
                 let c = b[i]
-                if c >= 0x30 && c <= 0x39 { i += 1 } else if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") { isFloat = true; i += 1 } else { break }
+                if c >= 0x30 && c <= 0x39 {
+                    i += 1
+                } else if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") {
+                    isFloat = true; i += 1
+                } else {
+                    break
+                }
             }
             let text = String(decoding: b[start..<i], as: UTF8.self)
             if text.isEmpty || text == "-" { throw err("unexpected character") }
@@ -245,7 +251,9 @@ public enum ReplayRecord {
                         let lo = try hex4()
                         guard lo >= 0xDC00 && lo < 0xE000 else { throw err("bad surrogate pair") }
                         cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
-                    } else if cp >= 0xDC00 && cp < 0xE000 { throw err("lone surrogate") }
+                    } else if cp >= 0xDC00 && cp < 0xE000 {
+                        throw err("lone surrogate")
+                    }
                     guard let sc = Unicode.Scalar(cp) else { throw err("bad code point") }
                     out.append(contentsOf: Array(String(Character(sc)).utf8))
                 default: throw err("bad escape")

@@ -29,7 +29,7 @@ public struct TelemetryNormalizer: Sendable {
 
     public static let logSources: [LogSource] = [
         networkConnection, fileEvent, fileChange, fileDelete, fileRename, dnsQuery, processAccess, driverLoad,
-        bpfProgramLoad, privilegeChange, memfdCreate, mount, filelessExec, compatSyscall, kernelLogControl,
+        bpfProgramLoad, privilegeChange, memfdCreate, mount, filelessExec, compatSyscall, kernelLogControl
     ]
 
     public struct Counters: Sendable {
@@ -65,8 +65,10 @@ public struct TelemetryNormalizer: Sendable {
 
     /// Normalizes one record. `processes` resolves the acting (and target) process;
     /// `wallTime` maps the kernel's boot clock to wall time.
-    public mutating func handle(_ record: KernelRecord, processes: ProcessCache, now: UInt64 = monotonicNanos(),
-                                wallTime: (UInt64) -> Double) -> [TelemetryEvent] {
+    public mutating func handle(
+        _ record: KernelRecord, processes: ProcessCache, now: UInt64 = monotonicNanos(),
+        wallTime: (UInt64) -> Double
+    ) -> [TelemetryEvent] {
         var out = flushUnanswered(processes: processes, now: now, wallTime: wallTime)
         switch record {
         case .net(let r):
@@ -92,11 +94,12 @@ public struct TelemetryNormalizer: Sendable {
         if let p = processes.lookup(pid: ctx.ids.pid, startTicks: ctx.ids.startTicks) ?? processes.lookup(pid: ctx.ids.pid) {
             return p
         }
-        return ProcessEntry(pid: ctx.ids.pid, ppid: ctx.ids.ppid, startTicks: ctx.ids.startTicks, image: "", args: [],
-                            commandLine: "", cwd: "", uid: ctx.ids.uid, user: users.name(ctx.ids.uid), loginuid: ctx.ids.loginuid,
-                            guid: guids.guid(pid: ctx.ids.pid, startTicks: ctx.ids.startTicks),
-                            parentGuid: guids.guid(pid: ctx.ids.ppid, startTicks: ctx.ids.parentStartTicks),
-                            cgroupID: ctx.cgroupID, exitedAtNanos: nil)
+        return ProcessEntry(
+            pid: ctx.ids.pid, ppid: ctx.ids.ppid, startTicks: ctx.ids.startTicks, image: "", args: [],
+            commandLine: "", cwd: "", uid: ctx.ids.uid, user: users.name(ctx.ids.uid), loginuid: ctx.ids.loginuid,
+            guid: guids.guid(pid: ctx.ids.pid, startTicks: ctx.ids.startTicks),
+            parentGuid: guids.guid(pid: ctx.ids.ppid, startTicks: ctx.ids.parentStartTicks),
+            cgroupID: ctx.cgroupID, exitedAtNanos: nil)
     }
 
     mutating func base(_ ctx: TelemetryContext, _ p: ProcessEntry, time: Double) -> [(String, FieldValue)] {
@@ -105,7 +108,7 @@ public struct TelemetryNormalizer: Sendable {
             ("ProcessGuid", .string(p.guid)),
             ("ProcessId", .int(Int64(ctx.ids.pid))),
             ("Image", .string(p.image)),
-            ("User", .string(users.name(ctx.ids.uid))),
+            ("User", .string(users.name(ctx.ids.uid)))
         ]
         if let c = containers[ctx.cgroupID] { f.append(("ContainerId", .string(c))) }
         return f
@@ -151,9 +154,10 @@ public struct TelemetryNormalizer: Sendable {
         let initiated = r.op == .connect
         var repeats: UInt64 = 0, interval = 0.0
         if r.op != .listen && r.op != .bind {
-            let key = ConnectionAggregator.Key(pid: r.ctx.ids.pid, startTicks: r.ctx.ids.startTicks, initiated: initiated,
-                                               ipProtocol: r.ipProtocol, remoteIP: r.remoteIP,
-                                               remotePort: r.op == .accept ? r.localPort : r.remotePort, result: r.result)
+            let key = ConnectionAggregator.Key(
+                pid: r.ctx.ids.pid, startTicks: r.ctx.ids.startTicks, initiated: initiated,
+                ipProtocol: r.ipProtocol, remoteIP: r.remoteIP,
+                remotePort: r.op == .accept ? r.localPort : r.remotePort, result: r.result)
             switch aggregator.observe(key, now: now) {
             case .suppress:
                 counters.connectionsAggregated += 1
@@ -164,8 +168,10 @@ public struct TelemetryNormalizer: Sendable {
             }
         }
         // Sysmon's convention: Source is who initiated. Outbound: us → remote; inbound: remote → us.
-        let (sip, sport, dip, dport) = initiated ? (r.localIP, r.localPort, r.remoteIP, r.remotePort)
-                                                 : (r.remoteIP, r.remotePort, r.localIP, r.localPort)
+        let (sip, sport, dip, dport) =
+            initiated
+            ? (r.localIP, r.localPort, r.remoteIP, r.remotePort)
+            : (r.remoteIP, r.remotePort, r.localIP, r.localPort)
         var f = base(r.ctx, p, time: wallTime(r.bootNanos))
         f += [
             ("Protocol", .string(Self.protocolName(r.ipProtocol))),
@@ -175,7 +181,7 @@ public struct TelemetryNormalizer: Sendable {
             ("SourcePort", .int(Int64(sport))),
             ("DestinationIsIpv6", .bool(r.isIPv6)),
             ("DestinationIp", .string(dip)),
-            ("DestinationPort", .int(Int64(dport))),
+            ("DestinationPort", .int(Int64(dport)))
         ]
         if initiated, let host = dns.lookup(ip: dip, now: now) { f.append(("DestinationHostname", .string(host))) }
         // The kernel had no record of the destination (a failed connect that sent nothing):
@@ -269,8 +275,10 @@ public struct TelemetryNormalizer: Sendable {
         }
     }
 
-    mutating func dnsEvent(_ r: DnsRecord, question q: DnsMessage.Question, answer: DnsMessage?, processes: ProcessCache,
-                           wallTime: (UInt64) -> Double) -> TelemetryEvent {
+    mutating func dnsEvent(
+        _ r: DnsRecord, question q: DnsMessage.Question, answer: DnsMessage?, processes: ProcessCache,
+        wallTime: (UInt64) -> Double
+    ) -> TelemetryEvent {
         let p = process(r.ctx, processes)
         var f = base(r.ctx, p, time: wallTime(r.bootNanos))
         f.append(("QueryName", .string(q.name)))
@@ -314,13 +322,13 @@ public struct TelemetryNormalizer: Sendable {
         83: "symlink", 102: "socketcall", 120: "clone", 128: "init_module", 190: "vfork", 195: "stat64",
         197: "fstat64", 252: "exit_group", 295: "openat", 301: "unlinkat", 302: "renameat", 353: "renameat2",
         356: "memfd_create", 358: "execveat", 359: "socket", 361: "bind", 362: "connect", 363: "listen",
-        364: "accept4", 369: "sendto", 371: "recvfrom", 370: "sendmsg", 372: "recvmsg",
+        364: "accept4", 369: "sendto", 371: "recvfrom", 370: "sendmsg", 372: "recvmsg"
     ]
 
     /// syslog(2) actions the sensor reports (include/linux/syslog.h).
     static let syslogActionNames: [Int: String] = [
         4: "SYSLOG_ACTION_READ_CLEAR", 5: "SYSLOG_ACTION_CLEAR", 6: "SYSLOG_ACTION_CONSOLE_OFF",
-        7: "SYSLOG_ACTION_CONSOLE_ON", 8: "SYSLOG_ACTION_CONSOLE_LEVEL",
+        7: "SYSLOG_ACTION_CONSOLE_ON", 8: "SYSLOG_ACTION_CONSOLE_LEVEL"
     ]
 
     mutating func attack(_ r: AttackRecord, processes: ProcessCache, wallTime: (UInt64) -> Double) -> TelemetryEvent {
@@ -340,7 +348,7 @@ public struct TelemetryNormalizer: Sendable {
                 ("SourceThreadId", .int(Int64(r.ctx.ids.tid))), ("SourceImage", .string(p.image)),
                 ("SourceUser", .string(users.name(r.ctx.ids.uid))),
                 ("TargetProcessId", .int(Int64(r.targetPID))), ("TargetImage", .string(target?.image ?? "")),
-                ("GrantedAccess", .string(r.args[0] == 0x4206 ? "PTRACE_SEIZE" : "PTRACE_ATTACH")),
+                ("GrantedAccess", .string(r.args[0] == 0x4206 ? "PTRACE_SEIZE" : "PTRACE_ATTACH"))
             ]
             if let t = target {
                 f.append(("TargetProcessGUID", .string(t.guid)))
@@ -363,11 +371,12 @@ public struct TelemetryNormalizer: Sendable {
             f.append(("CapInheritable", .string("0x" + String(r.args[2], radix: 16))))
         case .setuid, .setgid, .setreuid, .setregid, .setresuid, .setresgid, .setfsuid, .setfsgid:
             source = Self.privilegeChange
-            let n: Int = switch r.op {
-            case .setuid, .setgid, .setfsuid, .setfsgid: 1
-            case .setreuid, .setregid: 2
-            default: 3
-            }
+            let n: Int =
+                switch r.op {
+                case .setuid, .setgid, .setfsuid, .setfsgid: 1
+                case .setreuid, .setregid: 2
+                default: 3
+                }
             f.append(("Arguments", .string((0..<n).map { id(r.args[$0]) }.joined(separator: ","))))
             let isUID = [.setuid, .setreuid, .setresuid, .setfsuid].contains(r.op)
             if isUID, let v = (0..<n).map({ r.args[$0] }).first(where: { UInt32(truncatingIfNeeded: $0) != UInt32.max }) {
@@ -379,8 +388,10 @@ public struct TelemetryNormalizer: Sendable {
             f.append(("Flags", .int(Int64(bitPattern: r.args[0]))))
         case .mount:
             source = Self.mount
-            f += [("Source", .string(str(0))), ("Target", .string(str(1))), ("FsType", .string(str(2))),
-                  ("Flags", .int(Int64(bitPattern: r.args[0])))]
+            f += [
+                ("Source", .string(str(0))), ("Target", .string(str(1))), ("FsType", .string(str(2))),
+                ("Flags", .int(Int64(bitPattern: r.args[0])))
+            ]
         case .compatSyscall:
             source = Self.compatSyscall
             let nr = Int(truncatingIfNeeded: r.args[0])

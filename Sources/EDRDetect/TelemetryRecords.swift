@@ -107,7 +107,7 @@ public struct DnsRecord: Sendable, Equatable {
 public struct AttackRecord: Sendable, Equatable {
     public enum Op: UInt32, Sendable, CaseIterable {
         case ptrace = 1, initModule, finitModule, bpfProgLoad, setuid, setgid, setreuid, setregid, setresuid, setresgid,
-             setfsuid, setfsgid, capset, memfdCreate, mount, filelessExec, compatSyscall, syslog
+            setfsuid, setfsgid, capset, memfdCreate, mount, filelessExec, compatSyscall, syslog
         public var syscall: String {
             switch self {
             case .ptrace: "ptrace"
@@ -170,11 +170,13 @@ public enum TelemetryRecordDecoder {
             guard p.count == netSize else { throw RecordError(message: "net record is \(p.count) bytes, expected \(netSize)") }
             guard let op = NetRecord.Op(rawValue: p[88]) else { throw RecordError(message: "net record op \(p[88])") }
             let family = p.readLE(UInt16.self, at: 90)
-            return .net(NetRecord(bootNanos: boot, ctx: ctx(p), op: op, ipProtocol: p[89], family: family,
-                                  result: Int32(bitPattern: p.readLE(UInt32.self, at: 92)),
-                                  localIP: formatIP(p[104..<120], family: family), localPort: p.readLE(UInt16.self, at: 96),
-                                  remoteIP: formatIP(p[120..<136], family: family), remotePort: p.readLE(UInt16.self, at: 98),
-                                  flags: p.readLE(UInt32.self, at: 100)))
+            return .net(
+                NetRecord(
+                    bootNanos: boot, ctx: ctx(p), op: op, ipProtocol: p[89], family: family,
+                    result: Int32(bitPattern: p.readLE(UInt32.self, at: 92)),
+                    localIP: formatIP(p[104..<120], family: family), localPort: p.readLE(UInt16.self, at: 96),
+                    remoteIP: formatIP(p[120..<136], family: family), remotePort: p.readLE(UInt16.self, at: 98),
+                    flags: p.readLE(UInt32.self, at: 100)))
         case 11:
             guard p.count >= fileFixed, p.count <= fileFixed + fileDataMax else {
                 throw RecordError(message: "file record is \(p.count) bytes, outside \(fileFixed)...\(fileFixed + fileDataMax)")
@@ -191,11 +193,14 @@ public enum TelemetryRecordDecoder {
             let first = resolve(dir: sections[0], name: sections[1])
             let second = op == .rename ? resolve(dir: sections[2], name: sections[3]) : nil
             // Opens carry the kernel's own path (dir walked from the opened file, no name).
-            let lexical = (op == .delete || op == .rmdir || op == .rename)
+            let lexical =
+                (op == .delete || op == .rmdir || op == .rename)
                 && (hasInnerDotDot(sections[1]) || (op == .rename && hasInnerDotDot(sections[3])))
-            return .file(FileRecord(bootNanos: boot, ctx: ctx(p), op: op, result: Int32(bitPattern: p.readLE(UInt32.self, at: 92)),
-                                    openFlags: p.readLE(UInt32.self, at: 96), flags: p.readLE(UInt32.self, at: 100),
-                                    path: first, targetPath: second, resolvedLexically: lexical))
+            return .file(
+                FileRecord(
+                    bootNanos: boot, ctx: ctx(p), op: op, result: Int32(bitPattern: p.readLE(UInt32.self, at: 92)),
+                    openFlags: p.readLE(UInt32.self, at: 96), flags: p.readLE(UInt32.self, at: 100),
+                    path: first, targetPath: second, resolvedLexically: lexical))
         case 12:
             guard p.count >= dnsFixed, p.count <= dnsFixed + dnsMax else {
                 throw RecordError(message: "dns record is \(p.count) bytes, outside \(dnsFixed)...\(dnsFixed + dnsMax)")
@@ -206,11 +211,13 @@ public enum TelemetryRecordDecoder {
                 throw RecordError(message: "dns record captured \(captured) bytes, holds \(p.count - dnsFixed)")
             }
             let family = p.readLE(UInt16.self, at: 90)
-            return .dns(DnsRecord(bootNanos: boot, ctx: ctx(p), direction: dir, ipProtocol: p[89], family: family,
-                                  payloadLength: p.readLE(UInt32.self, at: 92),
-                                  localIP: formatIP(p[104..<120], family: family), localPort: p.readLE(UInt16.self, at: 96),
-                                  remoteIP: formatIP(p[120..<136], family: family), remotePort: p.readLE(UInt16.self, at: 98),
-                                  payload: Array(p[dnsFixed...]), flags: UInt32(p.readLE(UInt16.self, at: 102))))
+            return .dns(
+                DnsRecord(
+                    bootNanos: boot, ctx: ctx(p), direction: dir, ipProtocol: p[89], family: family,
+                    payloadLength: p.readLE(UInt32.self, at: 92),
+                    localIP: formatIP(p[104..<120], family: family), localPort: p.readLE(UInt16.self, at: 96),
+                    remoteIP: formatIP(p[120..<136], family: family), remotePort: p.readLE(UInt16.self, at: 98),
+                    payload: Array(p[dnsFixed...]), flags: UInt32(p.readLE(UInt16.self, at: 102))))
         case 13:
             guard p.count >= attackFixed, p.count <= attackFixed + attackDataMax else {
                 throw RecordError(message: "attack record is \(p.count) bytes, outside \(attackFixed)...\(attackFixed + attackDataMax)")
@@ -225,23 +232,28 @@ public enum TelemetryRecordDecoder {
             var strings = KernelRecordDecoder.splitArgs(p[attackFixed..<(attackFixed + strLen)])
             if strings.last == "" { strings.removeLast() }
             let path = pathLen > 0 ? KernelRecordDecoder.joinComponents(p[(attackFixed + strLen)...]) : nil
-            return .attack(AttackRecord(bootNanos: boot, ctx: ctx(p), op: op, result: Int32(bitPattern: p.readLE(UInt32.self, at: 92)),
-                                        args: (0..<4).map { p.readLE(UInt64.self, at: 96 + 8 * $0) },
-                                        targetPID: Int32(bitPattern: p.readLE(UInt32.self, at: 128)),
-                                        flags: p.readLE(UInt32.self, at: 132), strings: strings, path: path))
+            return .attack(
+                AttackRecord(
+                    bootNanos: boot, ctx: ctx(p), op: op, result: Int32(bitPattern: p.readLE(UInt32.self, at: 92)),
+                    args: (0..<4).map { p.readLE(UInt64.self, at: 96 + 8 * $0) },
+                    targetPID: Int32(bitPattern: p.readLE(UInt32.self, at: 128)),
+                    flags: p.readLE(UInt32.self, at: 132), strings: strings, path: path))
         case 14:
             guard p.count == cgroupSize else { throw RecordError(message: "cgroup record is \(p.count) bytes, expected \(cgroupSize)") }
-            return .cgroup(CgroupRecord(bootNanos: boot, cgroupID: p.readLE(UInt64.self, at: 16), level: p.readLE(UInt32.self, at: 24),
-                                        name: KernelRecordDecoder.cString(p[32..<160]),
-                                        parent: KernelRecordDecoder.cString(p[160..<288])))
+            return .cgroup(
+                CgroupRecord(
+                    bootNanos: boot, cgroupID: p.readLE(UInt64.self, at: 16), level: p.readLE(UInt32.self, at: 24),
+                    name: KernelRecordDecoder.cString(p[32..<160]),
+                    parent: KernelRecordDecoder.cString(p[160..<288])))
         default:
             throw RecordError(message: "unknown record kind \(kind)")
         }
     }
 
     static func ctx(_ p: [UInt8]) -> TelemetryContext {
-        TelemetryContext(ids: KernelRecordDecoder.ids(p), cgroupID: p.readLE(UInt64.self, at: 64),
-                         comm: KernelRecordDecoder.cString(p[72..<88]))
+        TelemetryContext(
+            ids: KernelRecordDecoder.ids(p), cgroupID: p.readLE(UInt64.self, at: 64),
+            comm: KernelRecordDecoder.cString(p[72..<88]))
     }
 
     /// A path as the process named it, made absolute against the directory walked in the

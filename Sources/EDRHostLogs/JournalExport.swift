@@ -12,7 +12,7 @@ public struct JournalExportParser: Sendable {
     /// Fields forwarded to the detector (the rest, and the cursor, stay here).
     public static let kept: Set<String> = [
         "MESSAGE", "SYSLOG_IDENTIFIER", "SYSLOG_PID", "_PID", "_HOSTNAME", "__REALTIME_TIMESTAMP", "SYSLOG_FACILITY",
-        "PRIORITY", "_COMM", "_SYSTEMD_UNIT", "_UID",
+        "PRIORITY", "_COMM", "_SYSTEMD_UNIT", "_UID"
     ]
 
     public init() {}

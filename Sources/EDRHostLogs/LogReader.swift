@@ -69,9 +69,11 @@ public final class LogReader {
                 }
             }
             saveIfDue(force: false)
-            var pfds = [pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
-                        pollfd(fd: detector, events: Int16(POLLIN), revents: 0),
-                        pollfd(fd: detector >= 0 ? journal?.fd ?? -1 : -1, events: Int16(POLLIN), revents: 0)]
+            var pfds = [
+                pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: detector, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: detector >= 0 ? journal?.fd ?? -1 : -1, events: Int16(POLLIN), revents: 0)
+            ]
             _ = poll(&pfds, 3, 200)
         }
         saveIfDue(force: true)
@@ -83,7 +85,9 @@ public final class LogReader {
             // committed positions (files); journalctl cannot be rewound in place, so edr-logs
             // exits and starts again after the last acknowledged cursor.
             close(detector)
-            if journal != nil { saveIfDue(force: true); throw EDRError("the detector was replaced; restarting to resume the journal after the acknowledged cursor") }
+            if journal != nil {
+                saveIfDue(force: true); throw EDRError("the detector was replaced; restarting to resume the journal after the acknowledged cursor")
+            }
             inFlight = []; inFlightHead = 0
             for f in followers { f.start(from: committed.files[f.path]) }
         }
@@ -116,7 +120,9 @@ public final class LogReader {
                 finished = true
                 return
             }
-            if journal != nil { saveIfDue(force: true); throw EDRError("the detector connection ended; restarting to resume the journal after the acknowledged cursor") }
+            if journal != nil {
+                saveIfDue(force: true); throw EDRError("the detector connection ended; restarting to resume the journal after the acknowledged cursor")
+            }
             inFlight = []; inFlightHead = 0
             for f in followers { f.start(from: committed.files[f.path]) }
             return

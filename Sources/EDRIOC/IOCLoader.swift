@@ -14,7 +14,7 @@ public struct IOCLoadResult: Sendable {
 extension IOCSet {
     /// Files `load(directory:)` reads, by name, and how their lines are parsed.
     public static let standardFiles: [(name: String, kind: IOCSetBuilder.LineKind)] = [
-        ("domains.txt", .domain), ("ips.txt", .ip), ("hashes.txt", .hash), ("paths_regex.txt", .pathRegex),
+        ("domains.txt", .domain), ("ips.txt", .ip), ("hashes.txt", .hash), ("paths_regex.txt", .pathRegex)
     ]
 
     /// Loads domains.txt, ips.txt, hashes.txt and paths_regex.txt from `directory` (any may be
@@ -39,9 +39,13 @@ extension IOCSet {
             for (name, kind) in standardFiles where names.contains(name) { plan.append((dir.appendingPathComponent(name), kind)) }
             for name in names.sorted() where name.hasSuffix(".txt") && !standardFiles.contains(where: { $0.name == name }) {
                 let lower = name.lowercased()
-                if lower.contains("c2") { plan.append((dir.appendingPathComponent(name), .mixed)) }
-                else if lower.contains("hash") { plan.append((dir.appendingPathComponent(name), .hash)) }
-                else if lower.contains("filename") { plan.append((dir.appendingPathComponent(name), .pathRegex)) }
+                if lower.contains("c2") {
+                    plan.append((dir.appendingPathComponent(name), .mixed))
+                } else if lower.contains("hash") {
+                    plan.append((dir.appendingPathComponent(name), .hash))
+                } else if lower.contains("filename") {
+                    plan.append((dir.appendingPathComponent(name), .pathRegex))
+                }
             }
         }
         // Files are parsed in parallel, each into its own builder, then merged in order.

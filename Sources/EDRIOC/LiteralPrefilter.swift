@@ -87,13 +87,14 @@ enum RegexLiteral {
             case UInt8(ascii: "\\"):
                 guard i + 1 < n else { return nil }
                 let e = b[i + 1]
-                if e == UInt8(ascii: "Q") { return nil }   // \Q...\E quoting: not worth parsing
+                if e == UInt8(ascii: "Q") { return nil }  // \Q...\E quoting: not worth parsing
                 if isAlnum(e) {
                     // \d \w \s \b \x.. \p{..} \1 ...: not a literal; skip its argument.
                     endRun()
                     i += 2
                     if e == UInt8(ascii: "x") || e == UInt8(ascii: "p") || e == UInt8(ascii: "P") || e == UInt8(ascii: "o")
-                        || e == UInt8(ascii: "g") || e == UInt8(ascii: "k") || e == UInt8(ascii: "N") {
+                        || e == UInt8(ascii: "g") || e == UInt8(ascii: "k") || e == UInt8(ascii: "N")
+                    {
                         if i < n && (b[i] == UInt8(ascii: "{") || b[i] == UInt8(ascii: "<") || b[i] == UInt8(ascii: "'")) {
                             while i < n && b[i] != UInt8(ascii: "}") && b[i] != UInt8(ascii: ">") && b[i] != UInt8(ascii: "'") { i += 1 }
                             i += 1
@@ -129,7 +130,7 @@ enum RegexLiteral {
                 if let q = quantifier(i) { i = q.next }
                 continue
             case UInt8(ascii: "?"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ")"), UInt8(ascii: "|"):
-                return nil   // malformed for our purposes
+                return nil  // malformed for our purposes
             default:
                 literal = c
                 i += 1
@@ -153,15 +154,15 @@ enum RegexLiteral {
 /// position costs one independent table load (no dependent walk through a large automaton);
 /// shorter literals are searched directly.
 struct LiteralIndex: Sendable {
-    private var heads: [UInt32] = []          // bucket → start in the entry arrays (65,537 entries)
-    private var keys: [UInt32] = []           // first 4 bytes, folded
+    private var heads: [UInt32] = []  // bucket → start in the entry arrays (65,537 entries)
+    private var keys: [UInt32] = []  // first 4 bytes, folded
     private var ids: [Int32] = []
-    private var offsets: [UInt32] = []        // literal bytes in `arena`
+    private var offsets: [UInt32] = []  // literal bytes in `arena`
     private var lengths: [UInt16] = []
     private var arena: [UInt8] = []
     /// Literals of 1–3 bytes, (offset in arena, length, id), grouped by first byte.
     private var short: [(UInt32, UInt16, Int32)] = []
-    private var shortHeads: [UInt16] = []     // first byte → start in `short` (257 entries)
+    private var shortHeads: [UInt16] = []  // first byte → start in `short` (257 entries)
 
     var isEmpty: Bool { keys.isEmpty && short.isEmpty }
 
@@ -212,27 +213,28 @@ struct LiteralIndex: Sendable {
         arena.withUnsafeBufferPointer { a in
             if !keys.isEmpty && n >= 4 {
                 heads.withUnsafeBufferPointer { h in
-                keys.withUnsafeBufferPointer { ks in
-                    var key = UInt32(RegexLiteral.lower(subject[0])) << 8 | UInt32(RegexLiteral.lower(subject[1])) << 16
-                        | UInt32(RegexLiteral.lower(subject[2])) << 24
-                    for i in 0...(n - 4) {
-                        key = key >> 8 | UInt32(RegexLiteral.lower(subject[i + 3])) << 24
-                        let b = LiteralIndex.bucket(key)
-                        var j = Int(h[b])
-                        let end = Int(h[b + 1])
-                        while j < end {
-                            if ks[j] == key {
-                                let o = Int(offsets[j]), len = Int(lengths[j])
-                                if i + len <= n {
-                                    var k = 4
-                                    while k < len && RegexLiteral.lower(subject[i + k]) == a[o + k] { k += 1 }
-                                    if k == len { found(Int(ids[j])) }
+                    keys.withUnsafeBufferPointer { ks in
+                        var key =
+                            UInt32(RegexLiteral.lower(subject[0])) << 8 | UInt32(RegexLiteral.lower(subject[1])) << 16
+                            | UInt32(RegexLiteral.lower(subject[2])) << 24
+                        for i in 0...(n - 4) {
+                            key = key >> 8 | UInt32(RegexLiteral.lower(subject[i + 3])) << 24
+                            let b = LiteralIndex.bucket(key)
+                            var j = Int(h[b])
+                            let end = Int(h[b + 1])
+                            while j < end {
+                                if ks[j] == key {
+                                    let o = Int(offsets[j]), len = Int(lengths[j])
+                                    if i + len <= n {
+                                        var k = 4
+                                        while k < len && RegexLiteral.lower(subject[i + k]) == a[o + k] { k += 1 }
+                                        if k == len { found(Int(ids[j])) }
+                                    }
                                 }
+                                j += 1
                             }
-                            j += 1
                         }
                     }
-                }
                 }
             }
             if !short.isEmpty {

@@ -23,8 +23,10 @@ struct PathRegexSet: Sendable {
     var count: Int { entries.count }
     /// (with a literal prefilter, in OR-ed chunks, standalone)
     var prefilterStats: (literal: Int, chunked: Int, standalone: Int) {
-        (literals.isEmpty ? 0 : entries.count - chunks.reduce(0) { $0 + $1.members.count } - standalone.count,
-         chunks.reduce(0) { $0 + $1.members.count }, standalone.count)
+        (
+            literals.isEmpty ? 0 : entries.count - chunks.reduce(0) { $0 + $1.members.count } - standalone.count,
+            chunks.reduce(0) { $0 + $1.members.count }, standalone.count
+        )
     }
 
     mutating func insert(_ e: Entry) { entries.append(e) }
@@ -40,9 +42,12 @@ struct PathRegexSet: Sendable {
                 i += 2
                 continue
             }
-            if b[i] == UInt8(ascii: "(") && s.utf8.count > i + 3 && b[i + 1] == UInt8(ascii: "?") &&
-                (b[i + 2] == UInt8(ascii: "P") || b[i + 2] == UInt8(ascii: "|") || b[i + 2] == UInt8(ascii: "R") ||
-                 (b[i + 2] >= 48 && b[i + 2] <= 57) || b[i + 2] == UInt8(ascii: "&")) { return false }
+            if b[i] == UInt8(ascii: "(") && s.utf8.count > i + 3 && b[i + 1] == UInt8(ascii: "?")
+                && (b[i + 2] == UInt8(ascii: "P") || b[i + 2] == UInt8(ascii: "|") || b[i + 2] == UInt8(ascii: "R") || (b[i + 2] >= 48 && b[i + 2] <= 57)
+                    || b[i + 2] == UInt8(ascii: "&"))
+            {
+                return false
+            }
             i += 1
         }
         return true

@@ -33,11 +33,13 @@ public final class PCREPattern: @unchecked Sendable {
     public init(_ source: String, options: Options = []) throws(CompileError) {
         var err: Int32 = 0
         var off: Int = 0
-        let code: OpaquePointer? = source.utf8.withContiguousStorageIfAvailable { bp in
-            pcre2_compile_8(bp.baseAddress, bp.count, options.rawValue, &err, &off, nil)
-        } ?? Array(source.utf8).withUnsafeBufferPointer { bp in
-            pcre2_compile_8(bp.baseAddress, bp.count, options.rawValue, &err, &off, nil)
-        }
+        let code: OpaquePointer? =
+            source.utf8.withContiguousStorageIfAvailable { bp in
+                pcre2_compile_8(bp.baseAddress, bp.count, options.rawValue, &err, &off, nil)
+            }
+            ?? Array(source.utf8).withUnsafeBufferPointer { bp in
+                pcre2_compile_8(bp.baseAddress, bp.count, options.rawValue, &err, &off, nil)
+            }
         guard let code else {
             var buf = [UInt8](repeating: 0, count: 256)
             let n = pcre2_get_error_message_8(err, &buf, buf.count)

@@ -8,8 +8,10 @@ public enum RegexScanner {
     /// classes until it returns false. Returns where the walk stopped (the index `visit` refused,
     /// or `end`) and whether it ended inside an unterminated class.
     @inlinable
-    public static func walk<C: RandomAccessCollection>(_ bytes: C, from start: Int, to end: Int,
-                                                       _ visit: (Int, UInt8) -> Bool) -> (stop: Int, inClass: Bool)
+    public static func walk<C: RandomAccessCollection>(
+        _ bytes: C, from start: Int, to end: Int,
+        _ visit: (Int, UInt8) -> Bool
+    ) -> (stop: Int, inClass: Bool)
     where C.Element == UInt8, C.Index == Int {
         var i = start
         var inClass = false

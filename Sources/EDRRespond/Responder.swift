@@ -43,8 +43,10 @@ public final class Responder {
                 Log.info("the detector connection ended; exiting so that the unit restarts and connects again")
                 exit(0)
             }
-            var fds = [pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: detector, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: detector, events: Int16(POLLIN), revents: 0)
+            ]
             let n = first ? 1 : poll(&fds, 2, 500)
             if n < 0 && errno != EINTR { throw SystemError("poll") }
             if fds[0].revents != 0 || first {
@@ -85,9 +87,10 @@ public final class Responder {
         kills.removeAll { now &- $0 >= 60_000_000_000 }
         let facts = TargetFacts.read(pid: r.pid)
         func result(_ o: ResponseResult.Outcome, _ message: String) -> ResponseResult {
-            ResponseResult(pid: r.pid, outcome: o, message: message, requestID: r.requestID, dryRun: policy.dryRun,
-                           uid: facts?.uid ?? .max, ruleID: r.ruleID, ruleName: r.ruleName,
-                           executable: facts?.executable ?? r.executable)
+            ResponseResult(
+                pid: r.pid, outcome: o, message: message, requestID: r.requestID, dryRun: policy.dryRun,
+                uid: facts?.uid ?? .max, ruleID: r.ruleID, ruleName: r.ruleName,
+                executable: facts?.executable ?? r.executable)
         }
         switch policy.decide(r, target: facts, recentKills: kills.count) {
         case .refuse(let why):

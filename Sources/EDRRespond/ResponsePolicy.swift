@@ -20,8 +20,10 @@ public struct TargetFacts: Sendable, Equatable {
     /// /proc/PID/exe when the responder may read it (same uid, or the link is readable).
     public var executable: String?
 
-    public init(startTicks: UInt64, ppid: Int32, uid: UInt32, euid: UInt32, isKernelThread: Bool,
-                namespacePIDs: [Int32], executable: String?) {
+    public init(
+        startTicks: UInt64, ppid: Int32, uid: UInt32, euid: UInt32, isKernelThread: Bool,
+        namespacePIDs: [Int32], executable: String?
+    ) {
         self.startTicks = startTicks
         self.ppid = ppid
         self.uid = uid
@@ -37,7 +39,8 @@ public struct TargetFacts: Sendable, Equatable {
     /// nil when the process is gone.
     public static func read(pid: Int32) -> TargetFacts? {
         guard let stat = try? readTextFile("/proc/\(pid)/stat"), let status = try? readTextFile("/proc/\(pid)/status"),
-              let close = stat.lastIndex(of: ")") else { return nil }
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
         let rest = stat[stat.index(after: close)...].split(separator: " ")
         guard rest.count > 19, let start = UInt64(rest[19]), let ppid = Int32(rest[1]), let flags = UInt64(rest[6]) else { return nil }
         let st = ProcStatus(text: status)
@@ -48,8 +51,9 @@ public struct TargetFacts: Sendable, Equatable {
         var buf = [CChar](repeating: 0, count: 4097)
         let n = readlink("/proc/\(pid)/exe", &buf, 4096)
         let exe: String? = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
-        return TargetFacts(startTicks: start, ppid: ppid, uid: st.uids.first ?? .max, euid: st.uids.dropFirst().first ?? .max,
-                           isKernelThread: flags & pfKthread != 0, namespacePIDs: nspids, executable: exe)
+        return TargetFacts(
+            startTicks: start, ppid: ppid, uid: st.uids.first ?? .max, euid: st.uids.dropFirst().first ?? .max,
+            isKernelThread: flags & pfKthread != 0, namespacePIDs: nspids, executable: exe)
     }
 }
 
@@ -110,7 +114,9 @@ public struct ResponsePolicy: Sendable {
         for exe in [t.executable, r.executable.isEmpty ? nil : r.executable].compactMap({ $0 }) where isProtected(executable: exe) {
             return .refuse("\(exe) is a protected executable")
         }
-        if recentKills >= maxKillsPerMinute { return .refuse("rate limit: \(recentKills) kills in the last minute (max_kills_per_minute = \(maxKillsPerMinute))") }
+        if recentKills >= maxKillsPerMinute {
+            return .refuse("rate limit: \(recentKills) kills in the last minute (max_kills_per_minute = \(maxKillsPerMinute))")
+        }
         return .act
     }
 }

@@ -64,8 +64,10 @@ public final class BPFPrograms {
                 hooks.append(HookStatus(program: name, attachPoint: section, attached: true, reason: nil))
             } else {
                 let err = errno
-                hooks.append(HookStatus(program: name, attachPoint: section, attached: false,
-                                        reason: "attach failed: \(String(cString: strerror(err)))"))
+                hooks.append(
+                    HookStatus(
+                        program: name, attachPoint: section, attached: false,
+                        reason: "attach failed: \(String(cString: strerror(err)))"))
             }
             prog = bpf_object__next_program(obj, p)
         }

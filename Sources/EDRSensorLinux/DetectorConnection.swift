@@ -123,8 +123,10 @@ extension Sensor {
 
     /// An executable-file frame for the record `sequence`: with the descriptor riding along
     /// (kind `kinds.descriptor`), or saying "known" (`kinds.known`); none for `.none`.
-    private func queueExecutableFile(_ attachment: ReplayStore.Attachment, of sequence: UInt64,
-                                     kinds: (descriptor: UInt8, known: UInt8)) {
+    private func queueExecutableFile(
+        _ attachment: ReplayStore.Attachment, of sequence: UInt64,
+        kinds: (descriptor: UInt8, known: UInt8)
+    ) {
         var p = [UInt8]()
         p.appendLE(sequence)
         switch attachment {
@@ -142,8 +144,9 @@ extension Sensor {
 
     func sendStats() {
         guard connection >= 0 else { return }
-        let entries = counters.entries(kernel: try? programs.counters(), pendingFrames: replay.unacknowledged,
-                                       heldDescriptors: heldFDs)
+        let entries = counters.entries(
+            kernel: try? programs.counters(), pendingFrames: replay.unacknowledged,
+            heldDescriptors: heldFDs)
         out.append(contentsOf: SensorStats.frame(entries).encoded())
     }
 }

@@ -63,7 +63,8 @@ extension Sensor {
             return .known
         }
         guard heldFDs < maxHeldFDs else { counters.scriptsUnavailable += 1; return .none }
-        let start = Self.execFixedSize + Int(bytes.loadUnaligned(fromByteOffset: 80, as: UInt16.self))
+        let start =
+            Self.execFixedSize + Int(bytes.loadUnaligned(fromByteOffset: 80, as: UInt16.self))
             + Int(bytes.loadUnaligned(fromByteOffset: 82, as: UInt16.self)) + Int(bytes.loadUnaligned(fromByteOffset: 84, as: UInt16.self))
         let length = Int(bytes.loadUnaligned(fromByteOffset: 86, as: UInt16.self))
         // Cut (32) or only the name execve was given (64): no path to trust.
@@ -80,8 +81,10 @@ extension Sensor {
     /// passed only if it is a regular file with the identity the kernel recorded at exec: device,
     /// inode, size and ctime. Then reopened for reading. -1 otherwise (a renamed, replaced or
     /// rewritten file, or a path the kernel cut).
-    private func openRecordedFile(_ bytes: UnsafeRawBufferPointer, start: Int, length pathLen: Int, cut: Bool,
-                                  _ id: RecordedFileIdentity) -> Int32 {
+    private func openRecordedFile(
+        _ bytes: UnsafeRawBufferPointer, start: Int, length pathLen: Int, cut: Bool,
+        _ id: RecordedFileIdentity
+    ) -> Int32 {
         guard id.ctime != 0, !cut else { return -1 }
         guard pathLen > 0, start + pathLen <= bytes.count else { return -1 }
         var components: [Substring] = []

@@ -25,7 +25,7 @@ public enum ProcSnapshot {
     static func payload(pid: UInt32) -> [UInt8]? {
         var p = [UInt8]()
         p.appendLE(pid)
-        guard let stat = try? readFile("/proc/\(pid)/stat", limit: 4096) else { return nil } // gone already
+        guard let stat = try? readFile("/proc/\(pid)/stat", limit: 4096) else { return nil }  // gone already
         append(&p, .stat, stat)
         if let status = try? readFile("/proc/\(pid)/status", limit: 8192) { append(&p, .status, status) }
         if let cmdline = try? readFile("/proc/\(pid)/cmdline", limit: 8192) { append(&p, .cmdline, cmdline) }

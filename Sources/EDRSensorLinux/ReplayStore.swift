@@ -76,8 +76,10 @@ struct ReplayStore {
 
     /// Frames `record` as a kernel record with the next sequence number; returns that number.
     @discardableResult
-    mutating func append(_ record: UnsafeRawBufferPointer, executable: Attachment = .none,
-                         script: Attachment = .none) -> UInt64 {
+    mutating func append(
+        _ record: UnsafeRawBufferPointer, executable: Attachment = .none,
+        script: Attachment = .none
+    ) -> UInt64 {
         let sequence = nextSequence
         let offset = bytesBase + bytes.count
         Frame.appendHeader(to: &bytes, type: .kernelRecord, sequence: sequence, payloadCount: record.count)

@@ -60,11 +60,15 @@ public final class Sensor {
         replay = ReplayStore(capacityBytes: options.replayBufferBytes)
         let rbFD = try programs.mapFD("edr_events")
         let ctx = Unmanaged.passUnretained(self).toOpaque()
-        guard let rb = ring_buffer__new(rbFD, { ctx, data, size in
-            guard let ctx, let data else { return 0 }
-            Unmanaged<Sensor>.fromOpaque(ctx).takeUnretainedValue().record(UnsafeRawBufferPointer(start: data, count: size))
-            return 0
-        }, ctx, nil) else {
+        guard
+            let rb = ring_buffer__new(
+                rbFD,
+                { ctx, data, size in
+                    guard let ctx, let data else { return 0 }
+                    Unmanaged<Sensor>.fromOpaque(ctx).takeUnretainedValue().record(UnsafeRawBufferPointer(start: data, count: size))
+                    return 0
+                }, ctx, nil)
+        else {
             throw SystemError("ring_buffer__new")
         }
         ring = rb

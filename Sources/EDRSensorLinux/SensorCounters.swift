@@ -41,7 +41,7 @@ struct SensorCounters {
             ("sensor.executables_unavailable", executablesUnavailable), ("sensor.executables_by_path", executablesByPath),
             ("sensor.scripts_by_path", scriptsByPath), ("sensor.scripts_unavailable", scriptsUnavailable),
             ("sensor.scripts_known", scriptsKnown), ("sensor.connections", connections),
-            ("sensor.held_descriptors", UInt64(heldDescriptors)),
+            ("sensor.held_descriptors", UInt64(heldDescriptors))
         ]
         return entries
     }

@@ -6,13 +6,13 @@ final class AhoCorasick: @unchecked Sendable {
     let nClasses: Int
     let stateCount: Int
     let nDense: Int
-    let classOf: UnsafeMutablePointer<UInt8>      // 256
-    let dense: UnsafeMutablePointer<Int32>        // nDense * nClasses
-    let edgeStart: UnsafeMutablePointer<Int32>    // (stateCount - nDense) + 1
+    let classOf: UnsafeMutablePointer<UInt8>  // 256
+    let dense: UnsafeMutablePointer<Int32>  // nDense * nClasses
+    let edgeStart: UnsafeMutablePointer<Int32>  // (stateCount - nDense) + 1
     let edgeClass: UnsafeMutablePointer<UInt8>
     let edgeTarget: UnsafeMutablePointer<Int32>
     let fail: UnsafeMutablePointer<Int32>
-    let outStart: UnsafeMutablePointer<Int32>     // stateCount + 1
+    let outStart: UnsafeMutablePointer<Int32>  // stateCount + 1
     let outputs: UnsafeMutablePointer<Int32>
     let patternLength: UnsafeMutablePointer<Int32>
     let edgeCount: Int
@@ -46,7 +46,9 @@ final class AhoCorasick: @unchecked Sendable {
             var s = 0
             for b in p {
                 let c = cls[Int(b)]
-                if let nx = kids[s].first(where: { $0.0 == c }) { s = Int(nx.1) } else {
+                if let nx = kids[s].first(where: { $0.0 == c }) {
+                    s = Int(nx.1)
+                } else {
                     let ns = kids.count
                     kids.append([]); own.append([])
                     kids[s].append((c, Int32(ns)))
@@ -104,7 +106,7 @@ final class AhoCorasick: @unchecked Sendable {
                 while true {
                     if let nx = gotoEdge(f, UInt8(c)) { target = nx; break }
                     if f == 0 { target = 0; break }
-                    if f < s { target = d[f * nc + c]; break }   // already computed row (not yet flagged)
+                    if f < s { target = d[f * nc + c]; break }  // already computed row (not yet flagged)
                     f = Int(failA[f])
                 }
                 d[s * nc + c] = target
@@ -142,9 +144,10 @@ final class AhoCorasick: @unchecked Sendable {
     }
 
     var view: ACView {
-        ACView(nClasses: nClasses, nDense: Int32(nDense), classOf: classOf, dense: dense, edgeStart: edgeStart,
-               edgeClass: edgeClass, edgeTarget: edgeTarget, fail: fail, outStart: outStart, outputs: outputs,
-               patternLength: patternLength)
+        ACView(
+            nClasses: nClasses, nDense: Int32(nDense), classOf: classOf, dense: dense, edgeStart: edgeStart,
+            edgeClass: edgeClass, edgeTarget: edgeTarget, fail: fail, outStart: outStart, outputs: outputs,
+            patternLength: patternLength)
     }
 
 }
@@ -215,7 +218,9 @@ final class AnchoredTrie: @unchecked Sendable {
             let p = reversed ? Array(p0.reversed()) : p0
             var s = 0
             for b in p {
-                if let nx = kids[s].first(where: { $0.0 == b }) { s = Int(nx.1) } else {
+                if let nx = kids[s].first(where: { $0.0 == b }) {
+                    s = Int(nx.1)
+                } else {
                     let ns = kids.count
                     kids.append([]); own.append([])
                     kids[s].append((b, Int32(ns)))
@@ -239,8 +244,10 @@ final class AnchoredTrie: @unchecked Sendable {
         }
         let r = alloc(root), a = alloc(es), b = alloc(eb), c = alloc(et), d = alloc(os), e = alloc(outs)
         let pl = alloc(patterns.map { Int32($0.count) })
-        storage = [UnsafeMutableRawPointer(r), UnsafeMutableRawPointer(a), UnsafeMutableRawPointer(b), UnsafeMutableRawPointer(c),
-                   UnsafeMutableRawPointer(d), UnsafeMutableRawPointer(e), UnsafeMutableRawPointer(pl)]
+        storage = [
+            UnsafeMutableRawPointer(r), UnsafeMutableRawPointer(a), UnsafeMutableRawPointer(b), UnsafeMutableRawPointer(c),
+            UnsafeMutableRawPointer(d), UnsafeMutableRawPointer(e), UnsafeMutableRawPointer(pl)
+        ]
         view = TrieView(root: r, edgeStart: a, edgeByte: b, edgeTarget: c, outStart: d, outputs: e, patternLength: pl)
         memoryBytes = 1024 + es.count * 4 + eb.count * 5 + os.count * 4 + outs.count * 4 + patterns.count * 4
     }

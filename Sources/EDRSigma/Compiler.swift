@@ -24,7 +24,7 @@ struct Atom {
 }
 
 struct GroupHot {
-    let kind: UInt8            // 0 unanchored automaton, 1 forward trie, 2 reverse trie
+    let kind: UInt8  // 0 unanchored automaton, 1 forward trie, 2 reverse trie
     let ac: ACView?
     let trie: TrieView?
     let patLength: UnsafeMutablePointer<Int32>
@@ -33,7 +33,7 @@ struct GroupHot {
 }
 
 struct NodeRec {
-    var op: UInt8    // 0 atom, 1 and, 2 or, 3 not, 4 true, 5 false
+    var op: UInt8  // 0 atom, 1 and, 2 or, 3 not, 4 true, 5 false
     var a: Int32
     var b: Int32
 }
@@ -66,10 +66,10 @@ final class CompiledUnit: @unchecked Sendable {
     let nodes: [NodeRec]
     let children: [Int32]
     let ruleRoot: [Int32]
-    let ruleGlobal: [Int32]          // unit rule → engine rule index
+    let ruleGlobal: [Int32]  // unit rule → engine rule index
     let anchorFields: [Int32]
-    let isAnchor: [Bool]             // per atom
-    let anchorRuleStart: [Int32]     // per atom (+1)
+    let isAnchor: [Bool]  // per atom
+    let anchorRuleStart: [Int32]  // per atom (+1)
     let anchorRules: [Int32]
     let alwaysRules: [Int32]
     /// Slot of the keyword pseudo field, or -1.
@@ -175,7 +175,7 @@ final class CompiledUnit: @unchecked Sendable {
         for (i, a) in atoms.enumerated() { if case .ac = a.kind { perField[a.field, default: []].append(Int32(i)) } }
         for f in perField.keys.sorted() {
             let all = perField[f]!
-            var byKind: [[Int32]] = [[], [], []]   // 0 AC, 1 forward, 2 reverse
+            var byKind: [[Int32]] = [[], [], []]  // 0 AC, 1 forward, 2 reverse
             for a in all {
                 guard case .ac(let mode, _) = atoms[Int(a)].kind else { continue }
                 switch mode {
@@ -190,7 +190,9 @@ final class CompiledUnit: @unchecked Sendable {
                 var hits: [[Int32]] = []
                 for a in byKind[kind] {
                     let bytes = b.acBytes[Int(a)]!
-                    if let p = patIndex[bytes] { hits[p].append(a) } else {
+                    if let p = patIndex[bytes] {
+                        hits[p].append(a)
+                    } else {
                         patIndex[bytes] = pats.count; pats.append(bytes); hits.append([a])
                     }
                 }
@@ -198,9 +200,11 @@ final class CompiledUnit: @unchecked Sendable {
                 for h in hits { ps.append(Int32(pa.count)); pa.append(contentsOf: h) }
                 ps.append(Int32(pa.count))
                 fieldGroups[Int(f)].append(Int32(groups.count))
-                groups.append(ACGroup(kind: UInt8(kind), ac: kind == 0 ? AhoCorasick(patterns: pats) : nil,
-                                      trie: kind == 0 ? nil : AnchoredTrie(patterns: pats, reversed: kind == 2),
-                                      patStart: ps, patAtoms: pa))
+                groups.append(
+                    ACGroup(
+                        kind: UInt8(kind), ac: kind == 0 ? AhoCorasick(patterns: pats) : nil,
+                        trie: kind == 0 ? nil : AnchoredTrie(patterns: pats, reversed: kind == 2),
+                        patStart: ps, patAtoms: pa))
             }
         }
         self.groups = groups
@@ -210,9 +214,11 @@ final class CompiledUnit: @unchecked Sendable {
         var hot: [GroupHot] = []
         for i in groups.indices {
             let g = groups[i]
-            hot.append(GroupHot(kind: g.kind, ac: g.ac?.view, trie: g.trie?.view,
-                                patLength: g.ac?.patternLength ?? g.trie!.view.patternLength,
-                                patStart: groupPatStart[i], patAtoms: groupPatAtoms[i]))
+            hot.append(
+                GroupHot(
+                    kind: g.kind, ac: g.ac?.view, trie: g.trie?.view,
+                    patLength: g.ac?.patternLength ?? g.trie!.view.patternLength,
+                    patStart: groupPatStart[i], patAtoms: groupPatAtoms[i]))
         }
         groupHot = Self.copy(hot)
         // Per field: up to three groups, packed as (first, count) into fieldGroupFirst/Count.
@@ -232,7 +238,10 @@ final class CompiledUnit: @unchecked Sendable {
         alwaysRules = always
         anchorFields = anchorFieldSet.sorted()
         keywordSlot = b.fieldIndex[UnitBuilder.keywordField] ?? -1
-        atomIsAC = Self.copy(atoms.map { if case .ac = $0.kind { return true }; return false })
+        atomIsAC = Self.copy(
+            atoms.map {
+                if case .ac = $0.kind { return true }; return false
+            })
         var isLit: [Bool] = [], offs: [Int32] = [], lens: [Int32] = [], pool: [UInt8] = [], modes: [UInt8] = []
         for a in atoms {
             switch a.kind {
@@ -352,9 +361,9 @@ final class UnitBuilder {
             for it in items {
                 let c = try compile(it, depth: depth + 1)
                 let n = nodes[Int(c)]
-                if n.op == (isAnd ? 4 : 5) { continue }                  // neutral element
+                if n.op == (isAnd ? 4 : 5) { continue }  // neutral element
                 if n.op == (isAnd ? 5 : 4) { return emit(NodeRec(op: n.op, a: 0, b: 0)) }  // absorbing
-                if n.op == (isAnd ? 1 : 2) {                            // flatten
+                if n.op == (isAnd ? 1 : 2) {  // flatten
                     kids.append(contentsOf: children[Int(n.a)..<Int(n.b)])
                 } else {
                     kids.append(c)

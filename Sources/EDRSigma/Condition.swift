@@ -130,10 +130,15 @@ enum ConditionParser {
         let p = Array(pattern), t = Array(s)
         var pi = 0, ti = 0, starP = -1, starT = 0
         while ti < t.count {
-            if pi < p.count && p[pi] == "*" { starP = pi; starT = ti; pi += 1 }
-            else if pi < p.count && p[pi] == t[ti] { pi += 1; ti += 1 }
-            else if starP >= 0 { pi = starP + 1; starT += 1; ti = starT }
-            else { return false }
+            if pi < p.count && p[pi] == "*" {
+                starP = pi; starT = ti; pi += 1
+            } else if pi < p.count && p[pi] == t[ti] {
+                pi += 1; ti += 1
+            } else if starP >= 0 {
+                pi = starP + 1; starT += 1; ti = starT
+            } else {
+                return false
+            }
         }
         while pi < p.count && p[pi] == "*" { pi += 1 }
         return pi == p.count

@@ -137,7 +137,7 @@ final class CorrelationEngine: @unchecked Sendable {
             state[ci][key] = g
         }
         var g = state[ci][key]!
-        state[ci][key] = nil    // avoid copy-on-write while mutating
+        state[ci][key] = nil  // avoid copy-on-write while mutating
         g.lastUpdate = t
         let lo = t - c.span
         var fired: SigmaCorrelationResult? = nil
@@ -214,8 +214,9 @@ final class CorrelationEngine: @unchecked Sendable {
     }
 
     private func result(_ c: Corr, _ keyParts: [String], _ v: Double, _ start: Double, _ end: Double) -> SigmaCorrelationResult {
-        SigmaCorrelationResult(type: c.type.rawValue, group: Array(zip(c.groupBy, keyParts)).map { (field: $0.0, value: $0.1) },
-                               value: v, windowStart: start, windowEnd: end)
+        SigmaCorrelationResult(
+            type: c.type.rawValue, group: Array(zip(c.groupBy, keyParts)).map { (field: $0.0, value: $0.1) },
+            value: v, windowStart: start, windowEnd: end)
     }
 
     /// Drops the least recently updated sixteenth of the groups.

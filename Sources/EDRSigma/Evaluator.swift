@@ -19,7 +19,7 @@ struct ScratchCore {
     var candCount = 0
     var buf: UnsafeMutablePointer<UInt8>
     var bufLen = 0, bufCap = 4096
-    var ranges: UnsafeMutablePointer<Int32>   // start, end pairs
+    var ranges: UnsafeMutablePointer<Int32>  // start, end pairs
     var rangeCount = 0, rangeCap = 256
     /// Folded values per event field index, shared by every unit evaluating the event.
     var evGen: UInt32 = 0
@@ -132,7 +132,9 @@ extension CompiledUnit {
         var map = [Int32](repeating: -1, count: fieldNames.count)
         for (i, n) in names.enumerated() { if let slot = fieldIndex[n], map[Int(slot)] < 0 { map[Int(slot)] = Int32(i) } }
         for i in 0..<map.count { layout[i] = map[i] }
-        if s.layouts[unit].count < 8 { s.layouts[unit].append((names, map)) } else {
+        if s.layouts[unit].count < 8 {
+            s.layouts[unit].append((names, map))
+        } else {
             s.layouts[unit][s.layoutNext[unit]] = (names, map)
             s.layoutNext[unit] = (s.layoutNext[unit] + 1) % 8
         }
@@ -140,7 +142,7 @@ extension CompiledUnit {
 
     /// Evaluates every applicable rule; appends matching engine rule indices to `s.matched`.
     func evaluate(_ event: Event, _ s: Scratch, unit: Int) {
-        s.core.pointee.nextGen()   // the caller has called beginEvent
+        s.core.pointee.nextGen()  // the caller has called beginEvent
         resolveLayout(event.names, s, unit: unit)
         let c = s.core
         event.values.withUnsafeBufferPointer { values in
@@ -206,7 +208,9 @@ struct EvalContext {
             c.pointee.reserve(n * 3 + 8)
             let d2 = c.pointee.buf + start
             var w = 0
-            Fold.foldUTF8(u) { d2[w] = $0; w += 1 }
+            Fold.foldUTF8(u) {
+                d2[w] = $0; w += 1
+            }
             c.pointee.bufLen = start + w
         }
         c.pointee.addRange(start, c.pointee.bufLen)
@@ -221,7 +225,7 @@ struct EvalContext {
         let start = c.pointee.bufLen
         let dst = c.pointee.buf + start
         var m = i.magnitude
-        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes of scratch, digits backwards
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, digits backwards
         var n = 0
         withUnsafeMutableBytes(of: &tmp) { t in
             repeat { t[n] = UInt8(truncatingIfNeeded: 48 + m % 10); m /= 10; n += 1 } while m != 0
@@ -268,43 +272,43 @@ struct EvalContext {
         let buf = core.pointee.buf, ranges = core.pointee.ranges
         var candCount = core.pointee.candCount
         for e in evs {
-        let first = Int(core.pointee.evFoldFirst[e]), count = Int(core.pointee.evFoldCount[e])
-        for gi in gfirst..<(gfirst + gcount) {
-            let hot = unit.groupHot[Int(unit.fieldGroupIDs[gi])]
-            let ps = hot.patStart, pa = hot.patAtoms, plen = hot.patLength
-            for k in first..<(first + count) {
-                let a = Int(ranges[k * 2]), b = Int(ranges[k * 2 + 1])
-                let len = b - a
-                let onHit: (Int32, Int) -> Void = { p, end in
-                    let st = end - Int(plen[Int(p)])
-                    for i in Int(ps[Int(p)])..<Int(ps[Int(p) + 1]) {
-                        let atom = Int(pa[i])
-                        if hit[atom] == gen { continue }
-                        let ok: Bool
-                        switch acMode[atom] {
-                        case LitMode.contains.rawValue: ok = true
-                        case LitMode.prefix.rawValue: ok = st == 0
-                        case LitMode.suffix.rawValue: ok = end == len
-                        default: ok = st == 0 && end == len
-                        }
-                        if ok {
-                            hit[atom] = gen
-                            if collect && isAnchor[atom] {
-                                for j in Int(aStart[atom])..<Int(aStart[atom + 1]) {
-                                    let r = Int(aRules[j])
-                                    if rstamp[r] != gen { rstamp[r] = gen; cand[candCount] = Int32(r); candCount += 1 }
+            let first = Int(core.pointee.evFoldFirst[e]), count = Int(core.pointee.evFoldCount[e])
+            for gi in gfirst..<(gfirst + gcount) {
+                let hot = unit.groupHot[Int(unit.fieldGroupIDs[gi])]
+                let ps = hot.patStart, pa = hot.patAtoms, plen = hot.patLength
+                for k in first..<(first + count) {
+                    let a = Int(ranges[k * 2]), b = Int(ranges[k * 2 + 1])
+                    let len = b - a
+                    let onHit: (Int32, Int) -> Void = { p, end in
+                        let st = end - Int(plen[Int(p)])
+                        for i in Int(ps[Int(p)])..<Int(ps[Int(p) + 1]) {
+                            let atom = Int(pa[i])
+                            if hit[atom] == gen { continue }
+                            let ok: Bool
+                            switch acMode[atom] {
+                            case LitMode.contains.rawValue: ok = true
+                            case LitMode.prefix.rawValue: ok = st == 0
+                            case LitMode.suffix.rawValue: ok = end == len
+                            default: ok = st == 0 && end == len
+                            }
+                            if ok {
+                                hit[atom] = gen
+                                if collect && isAnchor[atom] {
+                                    for j in Int(aStart[atom])..<Int(aStart[atom + 1]) {
+                                        let r = Int(aRules[j])
+                                        if rstamp[r] != gen { rstamp[r] = gen; cand[candCount] = Int32(r); candCount += 1 }
+                                    }
                                 }
                             }
                         }
                     }
-                }
-                switch hot.kind {
-                case 0: hot.ac.unsafelyUnwrapped.scan(buf + a, len, onHit)
-                case 1: hot.trie.unsafelyUnwrapped.walk(buf + a, len, reversed: false, onHit)
-                default: hot.trie.unsafelyUnwrapped.walk(buf + a, len, reversed: true, onHit)
+                    switch hot.kind {
+                    case 0: hot.ac.unsafelyUnwrapped.scan(buf + a, len, onHit)
+                    case 1: hot.trie.unsafelyUnwrapped.walk(buf + a, len, reversed: false, onHit)
+                    default: hot.trie.unsafelyUnwrapped.walk(buf + a, len, reversed: true, onHit)
+                    }
                 }
             }
-        }
         }
         core.pointee.candCount = candCount
     }
@@ -347,7 +351,7 @@ struct EvalContext {
     func anyFolded(_ f: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
         for e in eventFields(f) {
             let (first, count) = foldedEvent(e)
-            let buf = c.pointee.buf, ranges = c.pointee.ranges   // reread: folding may grow them
+            let buf = c.pointee.buf, ranges = c.pointee.ranges  // reread: folding may grow them
             for k in first..<(first + count) {
                 let a = Int(ranges[k * 2]), b = Int(ranges[k * 2 + 1])
                 if body(UnsafeBufferPointer(start: buf + a, count: b - a)) { return true }

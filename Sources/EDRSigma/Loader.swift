@@ -65,7 +65,9 @@ struct SigmaLoader {
                 }
                 let ls = r.info.logsource
                 let b: UnitBuilder
-                if let x = builders[ls] { b = x } else {
+                if let x = builders[ls] {
+                    b = x
+                } else {
                     b = UnitBuilder(logsource: ls, regexCache: regexCache); builders[ls] = b; builderOrder.append(ls)
                     b.unselective = Set(domain(r)?.values.keys.map { $0 } ?? [])
                 }
@@ -105,7 +107,9 @@ struct SigmaLoader {
                     case .rule(let g)?: srcs.append(g)
                     case .corr(let j)?:
                         if j == k { verdict = .rejected; diags[di].status = .rejected(reason: "correlation references itself"); break }
-                        if pending.contains(j) { wait = true } else {
+                        if pending.contains(j) {
+                            wait = true
+                        } else {
                             switch status[j] {
                             case .rule, .corr: srcs.append(infos.count + j)
                             case .inert: if verdict == nil { verdict = .inert; diags[di].status = .inert(reason: "references inert correlation '\(name)'") }
@@ -123,7 +127,7 @@ struct SigmaLoader {
                 if let v = verdict { status[k] = v } else { status[k] = .corr(k); resolved[k] = srcs }
             }
         }
-        for k in pending {   // cycles
+        for k in pending {  // cycles
             status[k] = .rejected
             diags[corrs[k].1].status = .rejected(reason: "correlation chain forms a cycle")
         }
@@ -132,7 +136,7 @@ struct SigmaLoader {
         var cInfos: [SigmaRuleInfo] = []
         var consumers: [Int: [(Int, Int)]] = [:]
         var generateFor: [Int: Bool] = [:]
-        var corrIndexMap: [Int: Int] = [:]   // parsed index → engine index
+        var corrIndexMap: [Int: Int] = [:]  // parsed index → engine index
         for k in corrs.indices { if case .corr = status[k] { corrIndexMap[k] = corrIndexMap.count } }
         for k in corrs.indices {
             guard let ek = corrIndexMap[k] else { continue }
@@ -149,16 +153,19 @@ struct SigmaLoader {
                 for (r, _) in rules where r.info.id == name || r.name == name {
                     if let id = r.info.id { names.insert(id) }; if let n = r.name { names.insert(n) }
                 }
-                groupFields.append(c.groupBy.map { g in
-                    if let m = c.aliases[g] { for n in names { if let f = m[n] { return f } } }
-                    return g
-                })
+                groupFields.append(
+                    c.groupBy.map { g in
+                        if let m = c.aliases[g] { for n in names { if let f = m[n] { return f } } }
+                        return g
+                    })
                 consumers[src, default: []].append((ek, pos))
                 generateFor[src] = (generateFor[src] ?? false) || c.generate
             }
-            cList.append(CorrelationEngine.Corr(info: c.info, type: c.type, groupBy: c.groupBy, groupFields: groupFields,
-                                                span: c.timespan, conds: c.conditions, field: c.field,
-                                                positions: c.rules.count, generate: c.generate))
+            cList.append(
+                CorrelationEngine.Corr(
+                    info: c.info, type: c.type, groupBy: c.groupBy, groupFields: groupFields,
+                    span: c.timespan, conds: c.conditions, field: c.field,
+                    positions: c.rules.count, generate: c.generate))
             cInfos.append(c.info)
         }
         var suppressed = [Bool](repeating: false, count: infos.count)
@@ -166,11 +173,15 @@ struct SigmaLoader {
         for (src, gen) in generateFor where !gen {
             if src < infos.count { suppressed[src] = true } else { suppressedCorr[src - infos.count] = true }
         }
-        let corrEngine = cList.isEmpty ? nil : CorrelationEngine(
-            corrs: cList, consumers: consumers, ruleCount: infos.count, suppressed: suppressedCorr,
-            maxGroups: options.correlationMaxGroups, maxEvents: options.correlationMaxEventsPerGroup)
-        let engine = SigmaEngine(diagnostics: diags, rules: infos, correlationRules: cInfos, units: units,
-                                 suppressed: suppressed, correlation: corrEngine)
+        let corrEngine =
+            cList.isEmpty
+            ? nil
+            : CorrelationEngine(
+                corrs: cList, consumers: consumers, ruleCount: infos.count, suppressed: suppressedCorr,
+                maxGroups: options.correlationMaxGroups, maxEvents: options.correlationMaxEventsPerGroup)
+        let engine = SigmaEngine(
+            diagnostics: diags, rules: infos, correlationRules: cInfos, units: units,
+            suppressed: suppressed, correlation: corrEngine)
         engine.possibleValues = possible
         return engine
     }
@@ -195,12 +206,20 @@ struct ParsedItem {
 extension SigmaLoader {
     static func parseFile(path: String, text: String?, options: SigmaOptions) -> [ParsedItem] {
         guard let text else {
-            return [ParsedItem(diag: SigmaRuleDiagnostic(path: path, ruleID: nil, title: nil, status: .rejected(reason: "file is unreadable or not UTF-8"), kind: .file), parsed: nil)]
+            return [
+                ParsedItem(
+                    diag: SigmaRuleDiagnostic(path: path, ruleID: nil, title: nil, status: .rejected(reason: "file is unreadable or not UTF-8"), kind: .file),
+                    parsed: nil)
+            ]
         }
         let docs: [YV]
         do { docs = try YAMLLoader.documents(text) } catch {
             let msg = "\(error)".replacingOccurrences(of: "\n", with: " ")
-            return [ParsedItem(diag: SigmaRuleDiagnostic(path: path, ruleID: nil, title: nil, status: .rejected(reason: "invalid YAML: \(msg.prefix(300))"), kind: .file), parsed: nil)]
+            return [
+                ParsedItem(
+                    diag: SigmaRuleDiagnostic(path: path, ruleID: nil, title: nil, status: .rejected(reason: "invalid YAML: \(msg.prefix(300))"), kind: .file),
+                    parsed: nil)
+            ]
         }
         var out: [ParsedItem] = []
         for (i, doc) in docs.enumerated() {
@@ -210,10 +229,14 @@ extension SigmaLoader {
             if doc["correlation"] != nil { kind = .correlation } else if doc["filter"] != nil && doc["detection"] == nil { kind = .filter }
             do {
                 let parsed = try RuleParser.document(doc, path: path, index: i, options: options)
-                out.append(ParsedItem(diag: SigmaRuleDiagnostic(path: path, ruleID: id, title: title, status: .loaded, kind: kind, document: i), parsed: parsed))
+                out.append(
+                    ParsedItem(diag: SigmaRuleDiagnostic(path: path, ruleID: id, title: title, status: .loaded, kind: kind, document: i), parsed: parsed))
             } catch {
                 let reason = (error as? RuleError)?.reason ?? "\(error)"
-                out.append(ParsedItem(diag: SigmaRuleDiagnostic(path: path, ruleID: id, title: title, status: .rejected(reason: reason), kind: kind, document: i), parsed: nil))
+                out.append(
+                    ParsedItem(
+                        diag: SigmaRuleDiagnostic(path: path, ruleID: id, title: title, status: .rejected(reason: reason), kind: kind, document: i), parsed: nil
+                    ))
             }
         }
         return out

@@ -8,7 +8,7 @@ struct RuleError: Error, CustomStringConvertible {
 
 /// A value travelling through the modifier chain.
 private enum MV {
-    case raw(String)               // string straight from YAML, not yet parsed for wildcards
+    case raw(String)  // string straight from YAML, not yet parsed for wildcards
     case str(SigmaString)
     case num(Double, String)
     case bool(Bool)
@@ -44,7 +44,7 @@ enum DetectionCompiler {
     static let knownModifiers: Set<String> = [
         "contains", "startswith", "endswith", "all", "exists", "cased", "neq", "windash", "re", "i", "m", "s",
         "base64", "base64offset", "utf16le", "utf16be", "utf16", "wide", "lt", "lte", "gt", "gte",
-        "minute", "hour", "day", "week", "month", "year", "cidr", "expand", "fieldref",
+        "minute", "hour", "day", "week", "month", "year", "cidr", "expand", "fieldref"
     ]
 
     /// One search identifier's definition.
@@ -55,7 +55,9 @@ enum DetectionCompiler {
             return .and(try pairs.map { try item(key: $0.0, value: $0.1, placeholders: placeholders) })
         case .list(let items):
             if items.isEmpty { throw RuleError("search identifier '\(name)' is an empty list") }
-            let maps = items.filter { if case .map = $0 { return true }; return false }
+            let maps = items.filter {
+                if case .map = $0 { return true }; return false
+            }
             if maps.count == items.count {
                 return .or(try items.map { try searchIdentifier(name, $0, placeholders: placeholders) })
             }
@@ -90,7 +92,9 @@ enum DetectionCompiler {
             default: break
             }
         }
-        let hasNull = rawValues.contains { if case .null = $0 { return true }; return false }
+        let hasNull = rawValues.contains {
+            if case .null = $0 { return true }; return false
+        }
         if hasNull && rawValues.count > 1 { throw RuleError("'\(key)': null cannot be part of a value list") }
 
         // exists is special: a boolean, no other modifiers.
@@ -123,7 +127,7 @@ enum DetectionCompiler {
         var timeUnit: TimeUnit? = nil
         var refMode: LitMode = .exact
         var sawFieldref = false
-        var positional = false   // contains/startswith/endswith seen
+        var positional = false  // contains/startswith/endswith seen
 
         func mapAll(_ f: (MV) throws -> [MV]) throws {
             vals = try vals.map { alts in try alts.flatMap(f) }
@@ -214,8 +218,9 @@ enum DetectionCompiler {
                         // After contains/startswith/endswith: expand inside the literal runs.
                         var failure: RuleError? = nil
                         let out = ss.expandLiterals { bytes in
-                            do { return try expand(String(decoding: bytes, as: UTF8.self), placeholders).map { Array($0.utf8) } }
-                            catch { failure = error as? RuleError ?? RuleError("\(error)"); return [bytes] }
+                            do { return try expand(String(decoding: bytes, as: UTF8.self), placeholders).map { Array($0.utf8) } } catch {
+                                failure = error as? RuleError ?? RuleError("\(error)"); return [bytes]
+                            }
                         }
                         if let failure { throw failure }
                         return out.map { .str($0) }

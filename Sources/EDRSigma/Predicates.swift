@@ -21,7 +21,7 @@ enum TimeUnit: String, Hashable, Sendable, CaseIterable { case minute, hour, day
 
 struct CIDR: Hashable, Sendable {
     var v6: Bool
-    var addr: [UInt8]   // 4 or 16 bytes
+    var addr: [UInt8]  // 4 or 16 bytes
     var prefix: Int
 
     init?(_ text: String) {
@@ -32,14 +32,16 @@ struct CIDR: Hashable, Sendable {
         if pieces.count == 2 {
             guard let p = Int(pieces[1]), p >= 0, p <= maxLen else { return nil }
             prefix = p
-        } else { prefix = maxLen }
+        } else {
+            prefix = maxLen
+        }
         addr = a
     }
 
     func contains(_ ip: [UInt8]) -> Bool {
         var ip = ip
         if ip.count == 16 && !v6, ip[0..<10].allSatisfy({ $0 == 0 }), ip[10] == 0xFF, ip[11] == 0xFF {
-            ip = Array(ip[12..<16])   // IPv4-mapped IPv6
+            ip = Array(ip[12..<16])  // IPv4-mapped IPv6
         }
         guard ip.count == addr.count else { return false }
         var bits = prefix
@@ -65,7 +67,9 @@ enum IPAddr {
             } else if b == UInt8(ascii: ".") {
                 if digits == 0 || part == 3 { return nil }
                 out[part] = UInt8(val); part += 1; val = 0; digits = 0
-            } else { return nil }
+            } else {
+                return nil
+            }
         }
         if digits == 0 || part != 3 { return nil }
         out[3] = UInt8(val)
@@ -214,10 +218,12 @@ enum ScalarEval {
         case .year: return Double(tmv.tm_year + 1900)
         case .week:
             // ISO 8601 week number
-            let wday = (Int(tmv.tm_wday) + 6) % 7   // Monday = 0
+            let wday = (Int(tmv.tm_wday) + 6) % 7  // Monday = 0
             let yday = Int(tmv.tm_yday)
             var week = (yday - wday + 10) / 7
-            if week < 1 { week = 52 } else if week == 53 {
+            if week < 1 {
+                week = 52
+            } else if week == 53 {
                 let jan1 = (wday - yday % 7 + 7) % 7
                 if !(jan1 == 3 || (jan1 == 2 && isLeap(Int(tmv.tm_year) + 1900))) { week = 1 }
             }
@@ -255,7 +261,9 @@ enum ScalarEval {
                 }
             }
             if i < b.count {
-                if b[i] == UInt8(ascii: "Z") { i += 1 } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+                if b[i] == UInt8(ascii: "Z") {
+                    i += 1
+                } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
                     let sign = b[i] == UInt8(ascii: "+") ? 1 : -1
                     guard let oh = num(i + 1, 2) else { return nil }
                     var om = 0

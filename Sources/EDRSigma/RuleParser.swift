@@ -88,8 +88,9 @@ enum RuleParser {
             if k == "condition" { condV = v; continue }
             if k == "timeframe" { throw RuleError("'timeframe' in detection is not supported (use correlation rules)") }
             if ids[k] != nil { throw RuleError("duplicate search identifier '\(k)'") }
-            do { ids[k] = try DetectionCompiler.searchIdentifier(k, v, placeholders: placeholders) }
-            catch let e as RuleError { throw RuleError("\(k): \(e.reason)") }
+            do { ids[k] = try DetectionCompiler.searchIdentifier(k, v, placeholders: placeholders) } catch let e as RuleError {
+                throw RuleError("\(k): \(e.reason)")
+            }
             names.append(k)
         }
         guard let condV else { throw RuleError("missing 'condition'") }
@@ -234,8 +235,9 @@ enum RuleParser {
             guard case .bool(let b) = g else { throw RuleError("'generate' is not a boolean") }
             generate = b
         }
-        return ParsedCorrelation(info: info, name: doc["name"]?.scalarText, type: type, rules: rules, groupBy: groupBy,
-                                 timespan: span, conditions: conds, field: field, percentile: percentile,
-                                 aliases: aliases, generate: generate)
+        return ParsedCorrelation(
+            info: info, name: doc["name"]?.scalarText, type: type, rules: rules, groupBy: groupBy,
+            timespan: span, conditions: conds, field: field, percentile: percentile,
+            aliases: aliases, generate: generate)
     }
 }

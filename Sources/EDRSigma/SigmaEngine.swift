@@ -38,9 +38,11 @@ public struct SigmaRuleInfo: Sendable {
     /// The rule file it came from.
     public var path: String
 
-    public init(id: String?, title: String, description: String? = nil, level: SigmaLevel, status: String? = nil,
-                author: String? = nil, tags: [String] = [], references: [String] = [], falsepositives: [String] = [],
-                logsource: LogSource, path: String) {
+    public init(
+        id: String?, title: String, description: String? = nil, level: SigmaLevel, status: String? = nil,
+        author: String? = nil, tags: [String] = [], references: [String] = [], falsepositives: [String] = [],
+        logsource: LogSource, path: String
+    ) {
         self.id = id; self.title = title; self.description = description; self.level = level; self.status = status
         self.author = author; self.tags = tags; self.references = references; self.falsepositives = falsepositives
         self.logsource = logsource; self.path = path
@@ -130,8 +132,10 @@ public final class SigmaEngine: @unchecked Sendable {
     private var pool: [Scratch] = []
     private let maxAtoms: Int, maxFields: Int, maxRules: Int
 
-    init(diagnostics: [SigmaRuleDiagnostic], rules: [SigmaRuleInfo], correlationRules: [SigmaRuleInfo],
-         units: [CompiledUnit], suppressed: [Bool], correlation: CorrelationEngine?) {
+    init(
+        diagnostics: [SigmaRuleDiagnostic], rules: [SigmaRuleInfo], correlationRules: [SigmaRuleInfo],
+        units: [CompiledUnit], suppressed: [Bool], correlation: CorrelationEngine?
+    ) {
         self.diagnostics = diagnostics
         self.rules = rules
         self.correlationRules = correlationRules

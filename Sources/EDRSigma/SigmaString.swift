@@ -57,7 +57,11 @@ struct SigmaString: Hashable, Sendable {
         return out
     }
 
-    var hasWildcards: Bool { parts.contains { if case .lit = $0 { return false }; return true } }
+    var hasWildcards: Bool {
+        parts.contains {
+            if case .lit = $0 { return false }; return true
+        }
+    }
 
     /// Plain bytes when the value has no wildcards.
     var plainBytes: [UInt8]? {
@@ -117,7 +121,7 @@ enum Encoders {
             if let d = matched {
                 let nextIdx = i + d.count
                 let nextWord = nextIdx < bytes.count && isWordByte(bytes[nextIdx])
-                let boundaryBefore = !prevWord   // \B before a non-word char: previous is non-word or start
+                let boundaryBefore = !prevWord  // \B before a non-word char: previous is non-word or start
                 _ = prevWasStart
                 if boundaryBefore && nextWord {
                     segments.append([])
@@ -190,8 +194,7 @@ enum Encoders {
         let s = String(decoding: bytes, as: UTF8.self)
         var out: [UInt8] = bom ? (littleEndian ? [0xFF, 0xFE] : [0xFE, 0xFF]) : []
         for u in s.utf16 {
-            if littleEndian { out.append(UInt8(u & 0xFF)); out.append(UInt8(u >> 8)) }
-            else { out.append(UInt8(u >> 8)); out.append(UInt8(u & 0xFF)) }
+            if littleEndian { out.append(UInt8(u & 0xFF)); out.append(UInt8(u >> 8)) } else { out.append(UInt8(u >> 8)); out.append(UInt8(u & 0xFF)) }
         }
         return out
     }

@@ -106,14 +106,20 @@ enum YAMLLoader {
         var sawDigit = false, sawDot = false, sawExp = false
         while i < body.endIndex {
             let c = body[i]
-            if c.isASCII && c.isNumber { sawDigit = true } else if c == "_" && sawDigit && !sawExp {
-            } else if c == "." && !sawDot && !sawExp { sawDot = true } else if (c == "e" || c == "E") && sawDigit && !sawExp {
+            if c.isASCII && c.isNumber {
+                sawDigit = true
+            } else if c == "_" && sawDigit && !sawExp {
+            } else if c == "." && !sawDot && !sawExp {
+                sawDot = true
+            } else if (c == "e" || c == "E") && sawDigit && !sawExp {
                 sawExp = true
                 let n = body.index(after: i)
                 if n < body.endIndex && (body[n] == "+" || body[n] == "-") { i = n }
                 let after = body.index(after: i)
                 if after >= body.endIndex { return .string(t) }
-            } else { return .string(t) }
+            } else {
+                return .string(t)
+            }
             i = body.index(after: i)
         }
         if sawDigit && (sawDot || sawExp), let d = Double(t.replacingOccurrences(of: "_", with: "")) { return .double(d) }

@@ -37,11 +37,13 @@ public final class AgentMetrics {
     /// Counter `name`{labels} fed from `total`, an absolute count the process `source` reports.
     public func total(_ name: String, _ help: String, labels: [(String, String)] = [], _ total: Int64, source: Int32) {
         let key = Self.key(name, labels)
-        let counter = counters[key] ?? {
-            let c = registry.makeCounter(name: name, labels: labels, help: help)
-            counters[key] = c
-            return c
-        }()
+        let counter =
+            counters[key]
+            ?? {
+                let c = registry.makeCounter(name: name, labels: labels, help: help)
+                counters[key] = c
+                return c
+            }()
         let last = lastTotals[key]
         let increment = last.map { $0.source == source && total >= $0.total ? total - $0.total : total } ?? total
         if increment > 0 { counter.increment(by: increment) }
@@ -51,11 +53,13 @@ public final class AgentMetrics {
     /// Gauge `name`{labels} set to `value`.
     public func gauge(_ name: String, _ help: String, labels: [(String, String)] = [], _ value: Double) {
         let key = Self.key(name, labels)
-        let gauge = gauges[key] ?? {
-            let g = registry.makeGauge(name: name, labels: labels, help: help)
-            gauges[key] = g
-            return g
-        }()
+        let gauge =
+            gauges[key]
+            ?? {
+                let g = registry.makeGauge(name: name, labels: labels, help: help)
+                gauges[key] = g
+                return g
+            }()
         gauge.set(to: value)
     }
 
@@ -95,14 +99,14 @@ extension AgentMetrics {
         ("kernel_too_large", "edr_kernel_records_lost_too_large_total", "Records the kernel dropped: larger than the record's bounds."),
         ("kernel_no_state", "edr_kernel_records_lost_no_state_total", "Calls the kernel lost: no state slot carried them from entry to exit."),
         ("sensor_records_read", "edr_sensor_records_read_total", "Records the sensor read from the ring buffer."),
-        ("sensor_executables_unavailable", "edr_sensor_executables_unavailable_total", "Executed files the sensor could not open for scanning."),
+        ("sensor_executables_unavailable", "edr_sensor_executables_unavailable_total", "Executed files the sensor could not open for scanning.")
     ]
 
     /// The detector's STATS values that are levels, not counts.
     static let detectorGauges: [(String, String, String)] = [
         ("sensor_pending_frames", "edr_sensor_unacknowledged_frames", "Frames the sensor keeps until the detector acknowledges them."),
         ("sigma_rules", "edr_sigma_rules_loaded", "Sigma rules loaded."),
-        ("yara_rules", "edr_yara_rules_loaded", "YARA rules loaded."),
+        ("yara_rules", "edr_yara_rules_loaded", "YARA rules loaded.")
     ]
 
     /// Feeds one status report into the registry.
@@ -114,11 +118,13 @@ extension AgentMetrics {
             gauge("edr_child_up", "1 when the child runs and said it is ready.", labels: child, c.pid > 0 && c.ready != nil ? 1 : 0)
             gauge("edr_child_uptime_seconds", "Seconds since the child's current process started.", labels: child, c.uptimeSeconds)
             // The supervisor's (or systemd's) own running count: one source for the agent's life.
-            total("edr_child_restarts_total", "Times the supervisor (or systemd) replaced the child.", labels: child,
-                  Int64(c.restarts), source: 0)
+            total(
+                "edr_child_restarts_total", "Times the supervisor (or systemd) replaced the child.", labels: child,
+                Int64(c.restarts), source: 0)
         }
-        total("edr_alert_file_reopened_total", "Times the alert file was reopened (SIGHUP, rotation).", Int64(report.alertsReopened),
-              source: 0)
+        total(
+            "edr_alert_file_reopened_total", "Times the alert file was reopened (SIGHUP, rotation).", Int64(report.alertsReopened),
+            source: 0)
         // A child that is not running shows its last process's figures: already counted.
         if let detect = report.children.first(where: { $0.role == "detect" && $0.pid > 0 }) {
             for (key, name, help) in Self.detectorCounters {

@@ -46,7 +46,9 @@ public enum ChildIdentity {
         let u = try resolveUser(name)
         guard u.uid != 0 else { throw EDRError("\(key) \"\(name)\" is root: the child must not run as root") }
         guard u.uid != 65534 else {
-            throw EDRError("\(key) \"\(name)\" is uid 65534 (nobody), which other daemons share: use a dedicated user (see systemd/edr.sysusers) or leave \(key) empty for a dynamic uid")
+            throw EDRError(
+                "\(key) \"\(name)\" is uid 65534 (nobody), which other daemons share: use a dedicated user (see systemd/edr.sysusers) or leave \(key) empty for a dynamic uid"
+            )
         }
         if let pid = firstProcess(uid: u.uid) {
             throw EDRError("\(key) \"\(name)\" (uid \(u.uid)) is already used by pid \(pid): each child needs a uid no other process has")

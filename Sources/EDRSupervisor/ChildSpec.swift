@@ -30,8 +30,10 @@ public struct ChildSpec: Sendable {
     /// Supplementary groups besides `gid` (edr-logs: systemd-journal, adm); none for the others.
     public var groups: [gid_t] = []
 
-    public init(name: String, executable: String, arguments: [String], uid: uid_t, gid: gid_t,
-                capabilities: [Capability], seccompRole: SeccompFilter.Role?, fds: [Int32]) {
+    public init(
+        name: String, executable: String, arguments: [String], uid: uid_t, gid: gid_t,
+        capabilities: [Capability], seccompRole: SeccompFilter.Role?, fds: [Int32]
+    ) {
         self.name = name
         self.executable = executable
         self.arguments = arguments
@@ -74,36 +76,36 @@ public enum Spawner {
         var err: Int32 = 0
         let stage = spec.executable.withCString { path in
             spec.groups.withUnsafeBufferPointer { groups in
-            spec.fds.withUnsafeBufferPointer { fds in
-                program.withUnsafeBytes { prog in
-                    cArgs.withUnsafeMutableBufferPointer { argv in
-                        env.withUnsafeMutableBufferPointer { envp in
-                            var s = edr_spawn_spec()
-                            s.path = path
-                            s.argv = UnsafePointer(argv.baseAddress)
-                            s.envp = UnsafePointer(envp.baseAddress)
-                            s.fds = fds.baseAddress
-                            s.nfds = Int32(fds.count)
-                            s.stdout_fd = spec.stdoutFD
-                            s.stderr_fd = -1
-                            s.set_ids = 1
-                            s.uid = spec.uid
-                            s.gid = spec.gid
-                            s.caps = Capability.mask(spec.capabilities)
-                            s.no_new_privs = 1
-                            s.seccomp_filter = prog.count > 0 ? prog.baseAddress : nil
-                            s.seccomp_len = prog.count
-                            s.exec_fd = spec.execFD
-                            s.unshare_flags = spec.unshareFlags
-                            s.pdeathsig = SIGKILL
-                            s.new_process_group = 1
-                            s.groups = groups.baseAddress
-                            s.ngroups = Int32(groups.count)
-                            return edr_spawn(&s, &pid, &err)
+                spec.fds.withUnsafeBufferPointer { fds in
+                    program.withUnsafeBytes { prog in
+                        cArgs.withUnsafeMutableBufferPointer { argv in
+                            env.withUnsafeMutableBufferPointer { envp in
+                                var s = edr_spawn_spec()
+                                s.path = path
+                                s.argv = UnsafePointer(argv.baseAddress)
+                                s.envp = UnsafePointer(envp.baseAddress)
+                                s.fds = fds.baseAddress
+                                s.nfds = Int32(fds.count)
+                                s.stdout_fd = spec.stdoutFD
+                                s.stderr_fd = -1
+                                s.set_ids = 1
+                                s.uid = spec.uid
+                                s.gid = spec.gid
+                                s.caps = Capability.mask(spec.capabilities)
+                                s.no_new_privs = 1
+                                s.seccomp_filter = prog.count > 0 ? prog.baseAddress : nil
+                                s.seccomp_len = prog.count
+                                s.exec_fd = spec.execFD
+                                s.unshare_flags = spec.unshareFlags
+                                s.pdeathsig = SIGKILL
+                                s.new_process_group = 1
+                                s.groups = groups.baseAddress
+                                s.ngroups = Int32(groups.count)
+                                return edr_spawn(&s, &pid, &err)
+                            }
                         }
                     }
                 }
-            }
             }
         }
         guard stage == 0 else {

@@ -108,8 +108,11 @@ extension StatusReport {
     /// READY or STATS line, sent with sd_notify). nil when none of the units is active.
     public static func fromUnits(_ c: AgentConfig, systemctl: (([String]) -> String?)) -> StatusReport? {
         let units = [("edr-sensor", "sensor"), ("edr-detect", "detect"), ("edr-respond", "respond"), ("edr-logs", "logs")]
-        guard let out = systemctl(["show", "-p", "Id,MainPID,ActiveState,SubState,NRestarts,StatusText,ExecMainStartTimestampMonotonic"]
-                                  + units.map { $0.0 + ".service" }) else { return nil }
+        guard
+            let out = systemctl(
+                ["show", "-p", "Id,MainPID,ActiveState,SubState,NRestarts,StatusText,ExecMainStartTimestampMonotonic"]
+                    + units.map { $0.0 + ".service" })
+        else { return nil }
         var blocks: [[String: String]] = []
         var current: [String: String] = [:]
         for line in out.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -136,15 +139,18 @@ extension StatusReport {
             let started = Double(b["ExecMainStartTimestampMonotonic"] ?? "0") ?? 0
             if active && started > 0 { earliest = min(earliest, started) }
             let text = b["StatusText"] ?? ""
-            children.append(ChildState(name: name, role: role, pid: pid, ready: active && !text.isEmpty ? text : nil,
-                                       uptimeSeconds: active && started > 0 ? (nowMicros - started) / 1e6 : 0,
-                                       restarts: Int(b["NRestarts"] ?? "0") ?? 0,
-                                       stats: text.hasPrefix("STATS ") ? parseStats(text) : [:]))
+            children.append(
+                ChildState(
+                    name: name, role: role, pid: pid, ready: active && !text.isEmpty ? text : nil,
+                    uptimeSeconds: active && started > 0 ? (nowMicros - started) / 1e6 : 0,
+                    restarts: Int(b["NRestarts"] ?? "0") ?? 0,
+                    stats: text.hasPrefix("STATS ") ? parseStats(text) : [:]))
         }
         guard children.contains(where: { $0.pid > 0 }) else { return nil }
         let up = earliest.isFinite ? (nowMicros - earliest) / 1e6 : 0
-        return StatusReport(supervisorPID: 0, startedAt: wallClockNow() - up, uptimeSeconds: up,
-                            alertsPath: c.alerts.path, alertsReopened: 0, responseEnabled: c.response.enabled,
-                            dryRun: c.response.dryRun, children: children)
+        return StatusReport(
+            supervisorPID: 0, startedAt: wallClockNow() - up, uptimeSeconds: up,
+            alertsPath: c.alerts.path, alertsReopened: 0, responseEnabled: c.response.enabled,
+            dryRun: c.response.dryRun, children: children)
     }
 }

@@ -177,7 +177,9 @@ public final class Supervisor {
             logs.execFD = try exeFD("edr-logs")
             held += logs.fds
             children.append(Child(role: .logs, spec: logs))
-            Log.info("identities: edr-logs \(logsUser.name), supplementary groups \(logs.groups.isEmpty ? "none" : logs.groups.map(String.init).joined(separator: ","))")
+            Log.info(
+                "identities: edr-logs \(logsUser.name), supplementary groups \(logs.groups.isEmpty ? "none" : logs.groups.map(String.init).joined(separator: ","))"
+            )
         }
         Log.info("identities: edr-detect \(detectUser.name), edr-respond \(c.response.enabled ? respondUser.name : "not started")")
 
@@ -349,8 +351,9 @@ public final class Supervisor {
                 kill(pid, SIGKILL)
                 // Replaced now, not when it is reaped: a process held by a tracer is reported
                 // to us only once the tracer lets go.
-                var alert = HealthAlert(ruleID: "edr-health-child-hung", title: "\(child.spec.name) hung", level: "high",
-                                        action: "child-hung", message: "\(child.spec.name) pid \(pid) \(why); replaced")
+                var alert = HealthAlert(
+                    ruleID: "edr-health-child-hung", title: "\(child.spec.name) hung", level: "high",
+                    action: "child-hung", message: "\(child.spec.name) pid \(pid) \(why); replaced")
                 childGone(child, pid: pid, why: why, alert: &alert)
             }
         }
@@ -404,24 +407,28 @@ public final class Supervisor {
             let sig = status & 0x7f
             if sig == 0 {
                 why = "exited with status \((status >> 8) & 0xff)"
-                alert = HealthAlert(ruleID: "edr-health-child-died", title: "\(child.spec.name) exited", level: "medium", action: "child-exited",
-                                    message: "\(child.spec.name) pid \(pid) \(why)")
+                alert = HealthAlert(
+                    ruleID: "edr-health-child-died", title: "\(child.spec.name) exited", level: "medium", action: "child-exited",
+                    message: "\(child.spec.name) pid \(pid) \(why)")
             } else if sig == SIGSYS {
                 let call = seccompViolation(pid: pid)
                 why = "killed by its seccomp filter" + (call.map { " for calling \($0.name) (syscall \($0.number))" } ?? "")
-                alert = HealthAlert(ruleID: "edr-health-seccomp-kill", title: "\(child.spec.name) killed by its seccomp filter\(call.map { " (\($0.name))" } ?? "")",
-                                    level: "critical", action: "child-seccomp-violation", message: "\(child.spec.name) pid \(pid) \(why): a compromised or misbehaving child")
+                alert = HealthAlert(
+                    ruleID: "edr-health-seccomp-kill", title: "\(child.spec.name) killed by its seccomp filter\(call.map { " (\($0.name))" } ?? "")",
+                    level: "critical", action: "child-seccomp-violation", message: "\(child.spec.name) pid \(pid) \(why): a compromised or misbehaving child")
                 if let call { alert.fields.append(("syscall", call.name)); alert.numbers.append(("syscall_nr", Int64(call.number))) }
             } else if let because = child.killedBecause {
                 why = because
                 let hung = because.hasPrefix("hung")
-                alert = HealthAlert(ruleID: hung ? "edr-health-child-hung" : "edr-health-child-stopped",
-                                    title: "\(child.spec.name) \(hung ? "hung" : "stopped")", level: "high",
-                                    action: hung ? "child-hung" : "child-stopped", message: "\(child.spec.name) pid \(pid) \(because); replaced")
+                alert = HealthAlert(
+                    ruleID: hung ? "edr-health-child-hung" : "edr-health-child-stopped",
+                    title: "\(child.spec.name) \(hung ? "hung" : "stopped")", level: "high",
+                    action: hung ? "child-hung" : "child-stopped", message: "\(child.spec.name) pid \(pid) \(because); replaced")
             } else {
                 why = "killed by signal \(sig) (\(String(cString: strsignal(sig))))"
-                alert = HealthAlert(ruleID: "edr-health-child-killed", title: "\(child.spec.name) killed", level: "high", action: "child-killed",
-                                    message: "\(child.spec.name) pid \(pid) \(why)")
+                alert = HealthAlert(
+                    ruleID: "edr-health-child-killed", title: "\(child.spec.name) killed", level: "high", action: "child-killed",
+                    message: "\(child.spec.name) pid \(pid) \(why)")
             }
             Log.error("\(child.spec.name) pid \(pid) \(why)")
             if Self.stopSignal != 0 { continue }
@@ -451,12 +458,17 @@ public final class Supervisor {
                 }
                 if !child.crashLoopReported {
                     child.crashLoopReported = true
-                    var a = HealthAlert(ruleID: "edr-health-crash-loop", title: "\(child.spec.name) crash loop", level: "critical", action: "child-crash-loop",
-                                        message: "\(child.spec.name) died \(child.restarts.count) times within \(options.config.supervisor.crashLoopWindowSeconds) s; restarting it every \(options.config.supervisor.maxRestartDelayMs) ms while the sensor keeps buffering")
+                    var a = HealthAlert(
+                        ruleID: "edr-health-crash-loop", title: "\(child.spec.name) crash loop", level: "critical", action: "child-crash-loop",
+                        message:
+                            "\(child.spec.name) died \(child.restarts.count) times within \(options.config.supervisor.crashLoopWindowSeconds) s; restarting it every \(options.config.supervisor.maxRestartDelayMs) ms while the sensor keeps buffering"
+                    )
                     a.processName = child.spec.name
                     writeHealth(a)
                 }
-                Log.error("\(child.spec.name) died \(child.restarts.count) times within \(options.config.supervisor.crashLoopWindowSeconds) s: crash loop; retrying at the longest delay")
+                Log.error(
+                    "\(child.spec.name) died \(child.restarts.count) times within \(options.config.supervisor.crashLoopWindowSeconds) s: crash loop; retrying at the longest delay"
+                )
             }
             scheduleRestart(child, reason: why)
         }
@@ -523,7 +535,9 @@ public final class Supervisor {
         }
         lines.append("  alerts → \(options.config.alerts.path == "-" ? "standard output" : options.config.alerts.path)")
         let r = options.config.response
-        lines.append("  response \(r.enabled ? "enabled at \(r.minLevel) and above\(r.dryRun ? " (dry run)" : ""), at most \(r.maxKillsPerMinute) kills per minute" : "disabled")")
+        lines.append(
+            "  response \(r.enabled ? "enabled at \(r.minLevel) and above\(r.dryRun ? " (dry run)" : ""), at most \(r.maxKillsPerMinute) kills per minute" : "disabled")"
+        )
         lines.append(allReady ? "edr: ready" : "edr: not ready (see the lines above)")
         let text = lines.joined(separator: "\n") + "\n"
         var bytes = Array(text.utf8)
@@ -576,10 +590,18 @@ public final class Supervisor {
             wakeRead = p[0]
             Self.wakeWrite = p[1]
         }
-        signal(SIGTERM) { sig in Supervisor.stopSignal = sig; Supervisor.wake() }
-        signal(SIGINT) { sig in Supervisor.stopSignal = sig; Supervisor.wake() }
-        signal(SIGCHLD) { _ in Supervisor.childSignal = 1; Supervisor.wake() }
-        signal(SIGHUP) { _ in Supervisor.hangupSignal = 1; Supervisor.wake() }
+        signal(SIGTERM) { sig in
+            Supervisor.stopSignal = sig; Supervisor.wake()
+        }
+        signal(SIGINT) { sig in
+            Supervisor.stopSignal = sig; Supervisor.wake()
+        }
+        signal(SIGCHLD) { _ in
+            Supervisor.childSignal = 1; Supervisor.wake()
+        }
+        signal(SIGHUP) { _ in
+            Supervisor.hangupSignal = 1; Supervisor.wake()
+        }
         signal(SIGPIPE, SIG_IGN)
     }
 
@@ -626,8 +648,9 @@ public final class Supervisor {
             supervisorPID: getpid(), startedAt: startWall, uptimeSeconds: Double(now &- startTime) / 1e9,
             alertsPath: c.alerts.path, alertsReopened: alertsReopened, responseEnabled: c.response.enabled, dryRun: c.response.dryRun,
             children: children.map {
-                .init(name: $0.spec.name, role: $0.role.rawValue, pid: $0.pid, ready: $0.ready,
-                      uptimeSeconds: $0.pid > 0 ? Double(now &- $0.startedAt) / 1e9 : 0, restarts: $0.totalRestarts, stats: $0.stats)
+                .init(
+                    name: $0.spec.name, role: $0.role.rawValue, pid: $0.pid, ready: $0.ready,
+                    uptimeSeconds: $0.pid > 0 ? Double(now &- $0.startedAt) / 1e9 : 0, restarts: $0.totalRestarts, stats: $0.stats)
             })
         writeAtomically(statusPath, report.json(), mode: 0o640)
         if !c.metrics.textfileDir.isEmpty {
@@ -671,7 +694,7 @@ func makeDirectory(_ path: String, mode: mode_t) throws {
     for part in path.split(separator: "/") {
         current += "/" + part
         if mkdir(current, mode) == 0 {
-            _ = chmod(current, mode) // not subject to the umask
+            _ = chmod(current, mode)  // not subject to the umask
         } else if errno != EEXIST {
             throw SystemError("mkdir", detail: current)
         }

@@ -66,24 +66,28 @@ public enum ChildCommandLine {
     public static func scans(_ c: AgentConfig) -> Bool { !c.yara.rules.isEmpty || !c.ioc.rules.isEmpty }
 
     public static func sensor(_ c: AgentConfig, bpfObject: String, agentPIDs: [Int32]) -> [String] {
-        ["--bpf-object", bpfObject,
-         "--ring-buffer-mib", String(c.sensor.ringBufferMiB), "--replay-buffer-mib", String(c.sensor.replayBufferMiB),
-         "--stats-interval-seconds", String(c.sensor.statsIntervalSeconds), "--max-batch-delay-ms", String(c.sensor.maxBatchDelayMs),
-         "--agent-pids", ChildArguments.join(agentPIDs.map(String.init)),
-         "--log-level", c.agent.logLevel] + (scans(c) ? ["--pass-executables", "true"] : [])
+        [
+            "--bpf-object", bpfObject,
+            "--ring-buffer-mib", String(c.sensor.ringBufferMiB), "--replay-buffer-mib", String(c.sensor.replayBufferMiB),
+            "--stats-interval-seconds", String(c.sensor.statsIntervalSeconds), "--max-batch-delay-ms", String(c.sensor.maxBatchDelayMs),
+            "--agent-pids", ChildArguments.join(agentPIDs.map(String.init)),
+            "--log-level", c.agent.logLevel
+        ] + (scans(c) ? ["--pass-executables", "true"] : [])
     }
 
     public static func detector(_ c: AgentConfig, rules: RuleTrees, host: HealthAlert.Host, passwdFD: Int32, printAlerts: Bool) -> [String] {
-        ["--rules", ChildArguments.join(rules.sigma), "--respond", String(c.response.enabled), "--min-level", c.response.minLevel,
-         "--host-name", host.name, "--host-id", host.id, "--log-level", c.agent.logLevel,
-         "--yara-rules", ChildArguments.join(rules.yara), "--ioc-rules", ChildArguments.join(rules.ioc),
-         "--yara-max-file-mib", String(c.yara.maxFileMiB), "--yara-timeout-seconds", String(c.yara.scanTimeoutSeconds),
-         "--yara-cache-entries", String(c.yara.cacheEntries), "--yara-cache-ttl-seconds", String(c.yara.cacheTTLSeconds),
-         "--yara-allowlist", ChildArguments.join(c.yara.allowlist), "--watch-rules", String(c.detect.watchRules),
-         "--exclude-paths", ChildArguments.join(c.detect.excludePaths), "--passwd-fd", String(passwdFD),
-         "--environment", ChildArguments.join(c.telemetry.environment),
-         "--read-fds", ChildArguments.join(rules.childFDs.map(String.init)),
-         "--path-names", ChildArguments.join(rules.pathNames)] + (printAlerts ? ["--print-alerts"] : [])
+        [
+            "--rules", ChildArguments.join(rules.sigma), "--respond", String(c.response.enabled), "--min-level", c.response.minLevel,
+            "--host-name", host.name, "--host-id", host.id, "--log-level", c.agent.logLevel,
+            "--yara-rules", ChildArguments.join(rules.yara), "--ioc-rules", ChildArguments.join(rules.ioc),
+            "--yara-max-file-mib", String(c.yara.maxFileMiB), "--yara-timeout-seconds", String(c.yara.scanTimeoutSeconds),
+            "--yara-cache-entries", String(c.yara.cacheEntries), "--yara-cache-ttl-seconds", String(c.yara.cacheTTLSeconds),
+            "--yara-allowlist", ChildArguments.join(c.yara.allowlist), "--watch-rules", String(c.detect.watchRules),
+            "--exclude-paths", ChildArguments.join(c.detect.excludePaths), "--passwd-fd", String(passwdFD),
+            "--environment", ChildArguments.join(c.telemetry.environment),
+            "--read-fds", ChildArguments.join(rules.childFDs.map(String.init)),
+            "--path-names", ChildArguments.join(rules.pathNames)
+        ] + (printAlerts ? ["--print-alerts"] : [])
     }
 
     public static let levels = ["informational", "low", "medium", "high", "critical"]
@@ -94,13 +98,15 @@ public enum ChildCommandLine {
     }
 
     public static func responder(_ c: AgentConfig, protectedUIDs: [UInt32], agentPIDs: [Int32], protectedExecutables extra: [String] = []) -> [String] {
-        ["--enabled", String(c.response.enabled),
-         "--min-level", String(levels.firstIndex(of: c.response.minLevel) ?? 4),
-         "--agent-pids", ChildArguments.join(agentPIDs.map(String.init)),
-         "--dry-run", String(c.response.dryRun), "--max-kills-per-minute", String(c.response.maxKillsPerMinute),
-         "--protected-executables", ChildArguments.join(c.response.protectedExecutables + extra),
-         "--protected-uids", ChildArguments.join(protectedUIDs.map(String.init)),
-         "--log-level", c.agent.logLevel]
+        [
+            "--enabled", String(c.response.enabled),
+            "--min-level", String(levels.firstIndex(of: c.response.minLevel) ?? 4),
+            "--agent-pids", ChildArguments.join(agentPIDs.map(String.init)),
+            "--dry-run", String(c.response.dryRun), "--max-kills-per-minute", String(c.response.maxKillsPerMinute),
+            "--protected-executables", ChildArguments.join(c.response.protectedExecutables + extra),
+            "--protected-uids", ChildArguments.join(protectedUIDs.map(String.init)),
+            "--log-level", c.agent.logLevel
+        ]
     }
 }
 

@@ -7,7 +7,7 @@ import Glibc
 public struct ProcStatus: Sendable {
     public var name: String = ""
     public var ppid: Int32 = 0
-    public var uids: [UInt32] = []     // real, effective, saved, filesystem
+    public var uids: [UInt32] = []  // real, effective, saved, filesystem
     public var gids: [UInt32] = []
     public var capEff: UInt64 = 0
     public var capPrm: UInt64 = 0
@@ -51,8 +51,8 @@ public struct ProcStatus: Sendable {
 /// Capability numbers the agent refers to (linux/capability.h).
 public enum Capability: Int, Sendable, CaseIterable {
     case chown = 0, dacOverride = 1, dacReadSearch = 2, kill = 5, setgid = 6, setuid = 7, setpcap = 8,
-         netAdmin = 12, sysModule = 16, sysPtrace = 19, sysAdmin = 21, sysResource = 24,
-         perfmon = 38, bpf = 39
+        netAdmin = 12, sysModule = 16, sysPtrace = 19, sysAdmin = 21, sysResource = 24,
+        perfmon = 38, bpf = 39
 
     public var bit: UInt64 { 1 << UInt64(rawValue) }
     public var name: String {

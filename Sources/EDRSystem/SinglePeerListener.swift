@@ -69,7 +69,9 @@ public final class SinglePeerListener {
             }
             if peer >= 0 && peerIsLive {
                 close(fd)
-                refusalCounted(&refusals, Refusal(pid: cred.pid, uid: cred.uid, reason: "\(name): a peer is already connected (a second connection is refused, not swapped in)"))
+                refusalCounted(
+                    &refusals,
+                    Refusal(pid: cred.pid, uid: cred.uid, reason: "\(name): a peer is already connected (a second connection is refused, not swapped in)"))
                 continue
             }
             dropPeer()

@@ -19,7 +19,7 @@ public enum Systemd {
             unsetenv("LISTEN_PID"); unsetenv("LISTEN_FDS"); unsetenv("LISTEN_FDNAMES")
         }
         guard let pidText = getenv("LISTEN_PID").map({ String(cString: $0) }), let pid = Int32(pidText), pid == getpid(),
-              let countText = getenv("LISTEN_FDS").map({ String(cString: $0) }), let count = Int32(countText), count > 0
+            let countText = getenv("LISTEN_FDS").map({ String(cString: $0) }), let count = Int32(countText), count > 0
         else { return [:] }
         let names = getenv("LISTEN_FDNAMES").map { String(cString: $0).split(separator: ":", omittingEmptySubsequences: false).map(String.init) } ?? []
         var result: [String: Int32] = [:]
@@ -27,7 +27,9 @@ public enum Systemd {
             let fd = listenFDsStart + i
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             let name = Int(i) < names.count ? names[Int(i)] : "unknown"
-            if result[name] != nil { throw EDRError("socket activation passed two descriptors named \(name): give each socket unit its own FileDescriptorName=") }
+            if result[name] != nil {
+                throw EDRError("socket activation passed two descriptors named \(name): give each socket unit its own FileDescriptorName=")
+            }
             result[name] = fd
         }
         return result

@@ -47,7 +47,9 @@ public enum TrustedFiles {
         let groupWrite = st.st_mode & S_IWGRP != 0 && st.st_gid != 0
         let sticky = st.st_mode & S_ISVTX != 0 && (st.st_mode & S_IFMT) == S_IFDIR
         if (otherWrite || groupWrite) && !(ancestor && sticky) {
-            throw EDRError("\(what) \(path)\(via) is writable by \(otherWrite ? "every user" : "group \(st.st_gid)") (mode \(String(st.st_mode & 0o7777, radix: 8))): whoever can edit it can blind the agent (chmod go-w)")
+            throw EDRError(
+                "\(what) \(path)\(via) is writable by \(otherWrite ? "every user" : "group \(st.st_gid)") (mode \(String(st.st_mode & 0o7777, radix: 8))): whoever can edit it can blind the agent (chmod go-w)"
+            )
         }
         return st
     }

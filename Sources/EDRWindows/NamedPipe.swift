@@ -17,8 +17,9 @@ public final class NamedPipeClient {
     public init(name: String) throws {
         let path = "\\\\.\\pipe\\\(name)"
         let h = path.withCString(encodedAs: UTF16.self) {
-            CreateFileW($0, DWORD(GENERIC_READ) | DWORD(GENERIC_WRITE), 0, nil, DWORD(OPEN_EXISTING),
-                        DWORD(SECURITY_SQOS_PRESENT) | DWORD(SECURITY_IDENTIFICATION), nil)
+            CreateFileW(
+                $0, DWORD(GENERIC_READ) | DWORD(GENERIC_WRITE), 0, nil, DWORD(OPEN_EXISTING),
+                DWORD(SECURITY_SQOS_PRESENT) | DWORD(SECURITY_IDENTIFICATION), nil)
         }
         guard let h, h != INVALID_HANDLE_VALUE else { throw WindowsError("CreateFileW", detail: path) }
         handle = h
@@ -107,8 +108,9 @@ public enum TokenCheck {
         }
         var inJob: WindowsBool = false
         _ = IsProcessInJob(GetCurrentProcess(), nil, &inJob)
-        return Report(integrityRID: integrity, enabledPrivileges: privileges, inJob: inJob.boolValue,
-                      restricted: IsTokenRestricted(token))
+        return Report(
+            integrityRID: integrity, enabledPrivileges: privileges, inJob: inJob.boolValue,
+            restricted: IsTokenRestricted(token))
     }
 
     /// The checks the detector makes; each failure is named.
@@ -129,9 +131,10 @@ public enum TokenCheck {
         var token: HANDLE?
         guard OpenProcessToken(process, DWORD(TOKEN_QUERY), &token), let token else { return false }
         defer { CloseHandle(token) }
-        return (try? tokenInformation(token, TokenUser) { p in
-            IsWellKnownSid(p.assumingMemoryBound(to: TOKEN_USER.self).pointee.User.Sid, WinLocalSystemSid)
-        }) ?? false
+        return
+            (try? tokenInformation(token, TokenUser) { p in
+                IsWellKnownSid(p.assumingMemoryBound(to: TOKEN_USER.self).pointee.User.Sid, WinLocalSystemSid)
+            }) ?? false
     }
 
     static func tokenInformation<T>(_ token: HANDLE, _ kind: TOKEN_INFORMATION_CLASS, _ body: (UnsafeMutableRawPointer) -> T) throws -> T {

@@ -36,8 +36,9 @@ public struct WindowsGUID: Hashable, Sendable, CustomStringConvertible {
 
     /// Reads 16 bytes at `offset` (caller checked bounds).
     init(bytes b: [UInt8], at o: Int) {
-        self.init(b.readLE(UInt32.self, at: o), b.readLE(UInt16.self, at: o + 4), b.readLE(UInt16.self, at: o + 6),
-                  Array(b[(o + 8)..<(o + 16)]))
+        self.init(
+            b.readLE(UInt32.self, at: o), b.readLE(UInt16.self, at: o + 4), b.readLE(UInt16.self, at: o + 6),
+            Array(b[(o + 8)..<(o + 16)]))
     }
 
     /// The 16 bytes as Windows lays them out in memory.
@@ -111,9 +112,11 @@ public struct ETWRecord: Sendable {
     /// Pointers in the user data are 4 bytes when the event came from a 32-bit context.
     public var pointerSize: Int { flags & ETWRecordLayout.flag32BitHeader != 0 ? 4 : 8 }
 
-    public init(providerID: WindowsGUID, eventID: UInt16, version: UInt8, opcode: UInt8 = 0, level: UInt8 = 4, channel: UInt8 = 0,
-                task: UInt16 = 0, keyword: UInt64 = 0, processID: UInt32, threadID: UInt32 = 0, timestamp: UInt64,
-                flags: UInt16 = 0, userData: [UInt8]) {
+    public init(
+        providerID: WindowsGUID, eventID: UInt16, version: UInt8, opcode: UInt8 = 0, level: UInt8 = 4, channel: UInt8 = 0,
+        task: UInt16 = 0, keyword: UInt64 = 0, processID: UInt32, threadID: UInt32 = 0, timestamp: UInt64,
+        flags: UInt16 = 0, userData: [UInt8]
+    ) {
         self.providerID = providerID
         self.eventID = eventID
         self.version = version
@@ -134,8 +137,9 @@ public struct ETWRecord: Sendable {
     public init(payload p: [UInt8]) throws(ETWDecodeError) {
         typealias L = ETWRecordLayout
         guard p.count >= L.headerSize else {
-            throw ETWDecodeError(part: "header", field: ETWRecord.headerField(at: p.count), offset: p.count,
-                                 reason: "record is \(p.count) bytes, the header alone is \(L.headerSize)")
+            throw ETWDecodeError(
+                part: "header", field: ETWRecord.headerField(at: p.count), offset: p.count,
+                reason: "record is \(p.count) bytes, the header alone is \(L.headerSize)")
         }
         let reserved = p.readLE(UInt32.self, at: L.reserved)
         guard reserved == 0 else {
@@ -143,15 +147,17 @@ public struct ETWRecord: Sendable {
         }
         let length = Int(p.readLE(UInt16.self, at: L.userDataLength))
         guard p.count - L.headerSize == length else {
-            throw ETWDecodeError(part: "header", field: "UserDataLength", offset: L.userDataLength,
-                                 reason: "says \(length) bytes, \(p.count - L.headerSize) follow the header")
+            throw ETWDecodeError(
+                part: "header", field: "UserDataLength", offset: L.userDataLength,
+                reason: "says \(length) bytes, \(p.count - L.headerSize) follow the header")
         }
-        self.init(providerID: WindowsGUID(bytes: p, at: L.providerID), eventID: p.readLE(UInt16.self, at: L.eventID),
-                  version: p[L.version], opcode: p[L.opcode], level: p[L.level], channel: p[L.channel],
-                  task: p.readLE(UInt16.self, at: L.task), keyword: p.readLE(UInt64.self, at: L.keyword),
-                  processID: p.readLE(UInt32.self, at: L.processID), threadID: p.readLE(UInt32.self, at: L.threadID),
-                  timestamp: p.readLE(UInt64.self, at: L.timestamp), flags: p.readLE(UInt16.self, at: L.flags),
-                  userData: Array(p[L.headerSize...]))
+        self.init(
+            providerID: WindowsGUID(bytes: p, at: L.providerID), eventID: p.readLE(UInt16.self, at: L.eventID),
+            version: p[L.version], opcode: p[L.opcode], level: p[L.level], channel: p[L.channel],
+            task: p.readLE(UInt16.self, at: L.task), keyword: p.readLE(UInt64.self, at: L.keyword),
+            processID: p.readLE(UInt32.self, at: L.processID), threadID: p.readLE(UInt32.self, at: L.threadID),
+            timestamp: p.readLE(UInt64.self, at: L.timestamp), flags: p.readLE(UInt16.self, at: L.flags),
+            userData: Array(p[L.headerSize...]))
     }
 
     /// The payload as the Windows sensor writes it (tests and tools).
@@ -181,7 +187,7 @@ public struct ETWRecord: Sendable {
             (L.providerID, "ProviderId"), (L.eventID, "Id"), (L.version, "Version"), (L.opcode, "Opcode"),
             (L.level, "Level"), (L.channel, "Channel"), (L.task, "Task"), (L.keyword, "Keyword"),
             (L.processID, "ProcessId"), (L.threadID, "ThreadId"), (L.timestamp, "TimeStamp"), (L.flags, "Flags"),
-            (L.userDataLength, "UserDataLength"), (L.reserved, "reserved"),
+            (L.userDataLength, "UserDataLength"), (L.reserved, "reserved")
         ]
         return fields.last { $0.0 <= count }?.1 ?? "ProviderId"
     }

@@ -102,8 +102,9 @@ public struct WindowsEventDecoder: Sendable {
                 _ = try d.utf16z("PackageFullName")
                 _ = try d.utf16z("PackageRelativeAppId")
             }
-            let p = WindowsProcess(pid: pid, createTime: created, parentPid: ppid, image: image, sessionID: session,
-                                   integrityLevel: integrity)
+            let p = WindowsProcess(
+                pid: pid, createTime: created, parentPid: ppid, image: image, sessionID: session,
+                integrityLevel: integrity)
             processes.start(p)
             // A rundown describes a process that was already running: cache it, report nothing.
             if r.eventID == 15 { return [] }
@@ -275,12 +276,12 @@ public struct WindowsEventDecoder: Sendable {
         guard r.version == 0 else { return nil }
         let tcp: Bool, v6: Bool, initiated: Bool
         switch r.eventID {
-        case 12: (tcp, v6, initiated) = (true, false, true)   // TCPv4 connection attempted
+        case 12: (tcp, v6, initiated) = (true, false, true)  // TCPv4 connection attempted
         case 15: (tcp, v6, initiated) = (true, false, false)  // TCPv4 connection accepted
         case 28: (tcp, v6, initiated) = (true, true, true)
         case 31: (tcp, v6, initiated) = (true, true, false)
         case 42: (tcp, v6, initiated) = (false, false, true)  // UDPv4 data sent
-        case 43: (tcp, v6, initiated) = (false, false, false) // UDPv4 data received
+        case 43: (tcp, v6, initiated) = (false, false, false)  // UDPv4 data received
         case 58: (tcp, v6, initiated) = (false, true, true)
         case 59: (tcp, v6, initiated) = (false, true, false)
         default: return nil
@@ -318,7 +319,7 @@ public struct WindowsEventDecoder: Sendable {
             ("Protocol", .string(tcp ? "tcp" : "udp")), ("Initiated", .string(initiated ? "true" : "false")),
             ("SourceIsIpv6", .string(v6 ? "true" : "false")), ("SourceIp", .string(src)), ("SourcePort", .int(Int64(srcPort))),
             ("DestinationIsIpv6", .string(v6 ? "true" : "false")), ("DestinationIp", .string(dst)),
-            ("DestinationPort", .int(Int64(dstPort))),
+            ("DestinationPort", .int(Int64(dstPort)))
         ])
         return [Event(logsource: WindowsLogSources.networkConnection, timestamp: r.unixTime, fields: f)]
     }
@@ -363,8 +364,9 @@ public struct WindowsEventDecoder: Sendable {
             _ = try d.bytes(previous, "PreviousData")
             guard status == 0 else { return [] }
             let target = Self.registryPath(keyName) + "\\" + (valueName.isEmpty ? "(Default)" : valueName)
-            return registryEvents(WindowsLogSources.registrySet, r, "SetValue", target,
-                                  Self.registryDetails(type: type, size: size, data: data), valueType: Self.registryTypeName(type))
+            return registryEvents(
+                WindowsLogSources.registrySet, r, "SetValue", target,
+                Self.registryDetails(type: type, size: size, data: data), valueType: Self.registryTypeName(type))
         case 6:
             let key = try d.pointer("KeyObject")
             let status = try d.u32("Status")
@@ -412,7 +414,7 @@ public struct WindowsEventDecoder: Sendable {
             return "0x" + String(repeating: "0", count: 8 - s.count) + s
         }
         switch type {
-        case 1, 2, 7: // REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ: UTF-16LE, as much as was captured
+        case 1, 2, 7:  // REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ: UTF-16LE, as much as was captured
             var units: [UInt16] = []
             var i = 0
             while i + 1 < data.count {
@@ -422,9 +424,9 @@ public struct WindowsEventDecoder: Sendable {
             while units.last == 0 { units.removeLast() }
             if type == 7 { units = units.map { $0 == 0 ? 0x20 : $0 } }
             return String(decoding: units, as: UTF16.self)
-        case 4 where data.count >= 4: // REG_DWORD
+        case 4 where data.count >= 4:  // REG_DWORD
             return "DWORD (" + hex8(data.readLE(UInt32.self, at: 0)) + ")"
-        case 11 where data.count >= 8: // REG_QWORD
+        case 11 where data.count >= 8:  // REG_QWORD
             let v = data.readLE(UInt64.self, at: 0)
             return "QWORD (" + hex8(UInt32(v >> 32)) + "-" + hex8(UInt32(truncatingIfNeeded: v)) + ")"
         default:
@@ -435,13 +437,17 @@ public struct WindowsEventDecoder: Sendable {
     /// The value's type by its Windows name (REG_SZ …), which Sysmon's Details text no longer
     /// tells for strings: carried beside it as `ValueType` for ECS `registry.data.type`.
     public static func registryTypeName(_ type: UInt32) -> String {
-        let names = ["REG_NONE", "REG_SZ", "REG_EXPAND_SZ", "REG_BINARY", "REG_DWORD", "REG_DWORD_BIG_ENDIAN", "REG_LINK",
-                     "REG_MULTI_SZ", "REG_RESOURCE_LIST", "REG_FULL_RESOURCE_DESCRIPTOR", "REG_RESOURCE_REQUIREMENTS_LIST", "REG_QWORD"]
+        let names = [
+            "REG_NONE", "REG_SZ", "REG_EXPAND_SZ", "REG_BINARY", "REG_DWORD", "REG_DWORD_BIG_ENDIAN", "REG_LINK",
+            "REG_MULTI_SZ", "REG_RESOURCE_LIST", "REG_FULL_RESOURCE_DESCRIPTOR", "REG_RESOURCE_REQUIREMENTS_LIST", "REG_QWORD"
+        ]
         return Int(type) < names.count ? names[Int(type)] : "REG_UNKNOWN_\(type)"
     }
 
-    private func registryEvents(_ ls: LogSource, _ r: ETWRecord, _ type: String, _ target: String, _ details: String?,
-                                valueType: String? = nil) -> [Event] {
+    private func registryEvents(
+        _ ls: LogSource, _ r: ETWRecord, _ type: String, _ target: String, _ details: String?,
+        valueType: String? = nil
+    ) -> [Event] {
         var f: [(String, FieldValue)] = [("EventType", .string(type)), ("ProcessId", .int(Int64(r.processID)))]
         addProcess(&f, pid: r.processID, at: r.timestamp)
         f.append(("TargetObject", .string(target)))
@@ -481,8 +487,10 @@ public struct WindowsEventDecoder: Sendable {
             addProcess(&f, pid: pid, at: r.timestamp)
             // QueryResults is already Sysmon's text ("type:  5 x.example;::ffff:1.2.3.4;"):
             // Sysmon's event 22 comes from this same provider.
-            f.append(contentsOf: [("QueryName", .string(name)), ("QueryStatus", .string(String(status))),
-                                  ("QueryResults", .string(results))])
+            f.append(contentsOf: [
+                ("QueryName", .string(name)), ("QueryStatus", .string(String(status))),
+                ("QueryResults", .string(results))
+            ])
             return [Event(logsource: WindowsLogSources.dnsQuery, timestamp: r.unixTime, fields: f)]
         default:
             return nil
@@ -498,9 +506,11 @@ public struct WindowsEventDecoder: Sendable {
         let text = try d.utf16z("ScriptBlockText")
         let id = try d.utf16z("ScriptBlockId")
         let path = try d.utf16z("Path")
-        var f: [(String, FieldValue)] = [("MessageNumber", .int(Int64(number))), ("MessageTotal", .int(Int64(total))),
-                                         ("ScriptBlockText", .string(text)), ("ScriptBlockId", .string(id)),
-                                         ("Path", .string(path)), ("ProcessId", .int(Int64(r.processID)))]
+        var f: [(String, FieldValue)] = [
+            ("MessageNumber", .int(Int64(number))), ("MessageTotal", .int(Int64(total))),
+            ("ScriptBlockText", .string(text)), ("ScriptBlockId", .string(id)),
+            ("Path", .string(path)), ("ProcessId", .int(Int64(r.processID)))
+        ]
         addProcess(&f, pid: r.processID, at: r.timestamp)
         return [Event(logsource: WindowsLogSources.psScript, timestamp: r.unixTime, fields: f)]
     }

@@ -40,7 +40,7 @@ public enum WindowsEventLog {
         "openssh/operational": "openssh",
         "microsoft-windows-ldap-client/debug": "ldap",
         "microsoft-windows-shell-core/operational": "shell-core",
-        "microsoft-windows-capi2/operational": "capi2",
+        "microsoft-windows-capi2/operational": "capi2"
     ]
 
     /// Sysmon event id → Sigma category (SigmaHQ's sysmon logsource documentation).
@@ -81,13 +81,15 @@ public enum WindowsEventLog {
     /// Security log fields → the Sysmon names rules use (pySigma windows_audit_pipeline).
     public static let securityFieldNames: [(from: String, to: String)] = [
         ("NewProcessName", "Image"), ("ParentProcessName", "ParentImage"), ("NewValue", "Details"),
-        ("SubjectLogonId", "LogonId"),
+        ("SubjectLogonId", "LogonId")
     ]
 
     /// One record → the events to evaluate (registry events twice: their own category and
     /// registry_event). `provider` and `channel` as the record names them.
-    public static func events(provider: String?, eventID: Int, channel: String?, timestamp: Double,
-                              data: [(String, FieldValue)]) -> [Event] {
+    public static func events(
+        provider: String?, eventID: Int, channel: String?, timestamp: Double,
+        data: [(String, FieldValue)]
+    ) -> [Event] {
         let providerLower = provider?.lowercased() ?? ""
         let channelLower = channel?.lowercased() ?? ""
         var service = services[channelLower]
@@ -120,8 +122,9 @@ public enum WindowsEventLog {
         }
         fields.append(contentsOf: data)
         fields.append(contentsOf: extra)
-        let e = Event(logsource: LogSource(product: "windows", category: category, service: service), timestamp: timestamp,
-                      fields: fields)
+        let e = Event(
+            logsource: LogSource(product: "windows", category: category, service: service), timestamp: timestamp,
+            fields: fields)
         return WindowsLogSources.expand(e)
     }
 }

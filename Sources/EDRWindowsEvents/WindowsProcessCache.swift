@@ -21,9 +21,11 @@ public struct WindowsProcess: Sendable, Equatable {
     /// FILETIME it ended, once its stop event came.
     public var exitTime: UInt64?
 
-    public init(pid: UInt32, createTime: UInt64, parentPid: UInt32, parentCreateTime: UInt64? = nil, image: String,
-                sessionID: UInt32 = 0, integrityLevel: String? = nil, commandLine: String? = nil, user: String? = nil,
-                currentDirectory: String? = nil, exitTime: UInt64? = nil) {
+    public init(
+        pid: UInt32, createTime: UInt64, parentPid: UInt32, parentCreateTime: UInt64? = nil, image: String,
+        sessionID: UInt32 = 0, integrityLevel: String? = nil, commandLine: String? = nil, user: String? = nil,
+        currentDirectory: String? = nil, exitTime: UInt64? = nil
+    ) {
         self.pid = pid
         self.createTime = createTime
         self.parentPid = parentPid

@@ -49,6 +49,6 @@ public enum WindowsLogSources {
     /// a Windows detector.
     public static let etw: [LogSource] = [
         processCreation, processTermination, imageLoad, fileEvent, fileChange, fileDelete, fileRename,
-        networkConnection, registryAdd, registryDelete, registrySet, registryEvent, dnsQuery, psScript,
+        networkConnection, registryAdd, registryDelete, registrySet, registryEvent, dnsQuery, psScript
     ]
 }

@@ -90,8 +90,9 @@ private struct Digests {
     }
 
     func finalize() -> FileHashes {
-        FileHashes(md5: md5.map { hex($0.finalize()) }, sha1: sha1.map { hex($0.finalize()) },
-                   sha256: sha256.map { hex($0.finalize()) })
+        FileHashes(
+            md5: md5.map { hex($0.finalize()) }, sha1: sha1.map { hex($0.finalize()) },
+            sha256: sha256.map { hex($0.finalize()) })
     }
 }
 

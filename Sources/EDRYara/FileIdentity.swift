@@ -27,8 +27,9 @@ struct FileStat {
         #else
         let ct = st.st_ctim
         #endif
-        identity = FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
-                                ctimeSeconds: Int64(ct.tv_sec), ctimeNanoseconds: Int64(ct.tv_nsec))
+        identity = FileIdentity(
+            device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+            ctimeSeconds: Int64(ct.tv_sec), ctimeNanoseconds: Int64(ct.tv_nsec))
         isRegular = (st.st_mode & S_IFMT) == S_IFREG
         uid = UInt32(st.st_uid)
     }

@@ -37,8 +37,10 @@ public final class ScanCache<Value: Sendable>: @unchecked Sendable {
     ///   - capacity: maximum entries (default 10,000).
     ///   - ttl: entry lifetime in seconds (default 6 hours).
     ///   - now: monotonic clock in seconds (injectable for tests).
-    public init(capacity: Int = 10_000, ttl: Double = 6 * 3600,
-                now: @escaping @Sendable () -> Double = ScanCache.monotonicSeconds) {
+    public init(
+        capacity: Int = 10_000, ttl: Double = 6 * 3600,
+        now: @escaping @Sendable () -> Double = ScanCache.monotonicSeconds
+    ) {
         self.capacity = max(1, capacity)
         self.ttl = ttl
         self.now = now

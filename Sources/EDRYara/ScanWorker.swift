@@ -122,8 +122,10 @@ public final class ScanWorker: @unchecked Sendable {
     /// - Parameters:
     ///   - rules: nil to only hash.
     ///   - handler: called once per accepted job, on a worker thread.
-    public init(rules: YaraRules?, options: ScanWorkerOptions = .init(),
-                handler: @escaping @Sendable (ScanJobResult) -> Void) throws {
+    public init(
+        rules: YaraRules?, options: ScanWorkerOptions = .init(),
+        handler: @escaping @Sendable (ScanJobResult) -> Void
+    ) throws {
         self.rules = rules
         self.options = options
         self.handler = handler
@@ -246,8 +248,9 @@ public final class ScanWorker: @unchecked Sendable {
     private func process(_ job: ScanJob, scanner: YaraScanner?) -> ScanJobResult {
         let start = ScanCache<FileVerdict>.monotonicSeconds()
         func done(_ o: ScanJobResult.Outcome, _ id: FileIdentity?, _ v: FileVerdict?) -> ScanJobResult {
-            ScanJobResult(job: job, outcome: o, identity: id, verdict: v,
-                          seconds: ScanCache<FileVerdict>.monotonicSeconds() - start)
+            ScanJobResult(
+                job: job, outcome: o, identity: id, verdict: v,
+                seconds: ScanCache<FileVerdict>.monotonicSeconds() - start)
         }
         if isAllowlisted(job.path) { return done(.allowlisted, nil, nil) }
         if job.fd < 0 {
@@ -262,8 +265,9 @@ public final class ScanWorker: @unchecked Sendable {
             verdict = FileVerdict(hashes: r.hashes, matches: r.matches, status: r.status)
         } else if options.computeHashes {
             let h = FileHashes.compute(fd: job.fd, maxSize: options.scan.maxFileSize, kinds: options.hashKinds)
-            verdict = FileVerdict(hashes: h, matches: [],
-                                  status: h == nil && id.size > options.scan.maxFileSize ? .skippedTooLarge : .completed)
+            verdict = FileVerdict(
+                hashes: h, matches: [],
+                status: h == nil && id.size > options.scan.maxFileSize ? .skippedTooLarge : .completed)
         } else {
             verdict = FileVerdict(hashes: nil, matches: [], status: .completed)
         }

@@ -41,7 +41,8 @@ public struct YaraError: Error, Sendable, CustomStringConvertible {
         self.diagnostics = diagnostics
     }
     public var description: String {
-        diagnostics.isEmpty ? "\(message) (yara error \(code))"
+        diagnostics.isEmpty
+            ? "\(message) (yara error \(code))"
             : message + ": " + diagnostics.map(\.description).joined(separator: "; ")
     }
 }
@@ -73,7 +74,7 @@ public final class YaraRules: @unchecked Sendable {
     /// `YaraScanner` sets them per scan: filename (base name), filepath (full path),
     /// extension (".exe", lowercased), filetype ("EXE", "ELF", ...), owner (user name).
     public static let defaultExternals: [String: String] = [
-        "filename": "", "filepath": "", "extension": "", "filetype": "", "owner": "",
+        "filename": "", "filepath": "", "extension": "", "filetype": "", "owner": ""
     ]
 
     init(handle: UnsafeMutablePointer<YR_RULES>, externalNames: [String]) {
@@ -132,8 +133,9 @@ public final class YaraRules: @unchecked Sendable {
             let all = runCompiler(externals: externals, sources: entries.map { .file($0.path, $0.namespace) }, keep: true)
             if let r = all.rules {
                 diagnostics.append(contentsOf: all.diagnostics.filter { includeWarnings || $0.level == .error })
-                return YaraCompileResult(rules: r, diagnostics: diagnostics, files: entries.map(\.path),
-                                         compiledFiles: entries.map(\.path), failedFiles: [])
+                return YaraCompileResult(
+                    rules: r, diagnostics: diagnostics, files: entries.map(\.path),
+                    compiledFiles: entries.map(\.path), failedFiles: [])
             }
         }
         // Some file is bad: compile each file alone to find every bad one (libyara stops at
@@ -176,25 +178,30 @@ public final class YaraRules: @unchecked Sendable {
                 good.removeAll()
             }
         }
-        return YaraCompileResult(rules: rules, diagnostics: diagnostics, files: entries.map(\.path),
-                                 compiledFiles: rules == nil ? [] : good.map(\.path), failedFiles: failed)
+        return YaraCompileResult(
+            rules: rules, diagnostics: diagnostics, files: entries.map(\.path),
+            compiledFiles: rules == nil ? [] : good.map(\.path), failedFiles: failed)
     }
 
     /// Compiles rules from a string (tests, inline rules). Throws with the diagnostics on error.
-    public static func compile(source: String, namespace: String = "default",
-                               externals: [String: String] = defaultExternals) throws -> YaraRules {
+    public static func compile(
+        source: String, namespace: String = "default",
+        externals: [String: String] = defaultExternals
+    ) throws -> YaraRules {
         YaraLibrary.ensureInitialized()
         let attempt = runCompiler(externals: externals, sources: [.string(source, namespace)], keep: true)
         if let r = attempt.rules { return r }
-        throw YaraError(code: -1, message: attempt.failure ?? "compile failed",
-                        diagnostics: attempt.diagnostics.filter { $0.level == .error })
+        throw YaraError(
+            code: -1, message: attempt.failure ?? "compile failed",
+            diagnostics: attempt.diagnostics.filter { $0.level == .error })
     }
 
     /// Relative paths of rule files under `dir`, sorted; nil when the directory can't be read.
     static func ruleFiles(under dir: String) -> [String]? {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue,
-              let e = FileManager.default.enumerator(atPath: dir) else { return nil }
+            let e = FileManager.default.enumerator(atPath: dir)
+        else { return nil }
         var out: [String] = []
         while let rel = e.nextObject() as? String {
             let lower = rel.lowercased()
@@ -239,14 +246,18 @@ public final class YaraRules: @unchecked Sendable {
             }
         }
         let box = Unmanaged.passUnretained(sink).toOpaque()
-        yr_compiler_set_callback(compiler, { level, fileName, line, _, message, userData in
-            guard let userData else { return }
-            let sink = Unmanaged<DiagnosticSink>.fromOpaque(userData).takeUnretainedValue()
-            let file = fileName.map { String(cString: $0) } ?? sink.currentFile
-            sink.diagnostics.append(.init(level: level == edr_yr_error_level_warning() ? .warning : .error,
-                                          file: file, line: Int(line),
-                                          message: message.map { String(cString: $0) } ?? "unknown error"))
-        }, box)
+        yr_compiler_set_callback(
+            compiler,
+            { level, fileName, line, _, message, userData in
+                guard let userData else { return }
+                let sink = Unmanaged<DiagnosticSink>.fromOpaque(userData).takeUnretainedValue()
+                let file = fileName.map { String(cString: $0) } ?? sink.currentFile
+                sink.diagnostics.append(
+                    .init(
+                        level: level == edr_yr_error_level_warning() ? .warning : .error,
+                        file: file, line: Int(line),
+                        message: message.map { String(cString: $0) } ?? "unknown error"))
+            }, box)
         var errors: Int32 = 0
         for source in sources {
             switch source {
@@ -254,8 +265,10 @@ public final class YaraRules: @unchecked Sendable {
                 sink.currentFile = path
                 let n = edr_yr_compiler_add_path(compiler, path, ns)
                 if n < 0 {
-                    sink.diagnostics.append(.init(level: .error, file: path, line: 0,
-                                                  message: "cannot open: \(String(cString: strerror(errno)))"))
+                    sink.diagnostics.append(
+                        .init(
+                            level: .error, file: path, line: 0,
+                            message: "cannot open: \(String(cString: strerror(errno)))"))
                     errors += 1
                 } else {
                     errors += n

@@ -50,7 +50,7 @@ public struct YaraSeverity: Sendable, Hashable {
                 let named: [String: Level] = [
                     "info": .informational, "informational": .informational, "low": .low,
                     "medium": .medium, "moderate": .medium, "warning": .medium,
-                    "high": .high, "alert": .high, "critical": .critical,
+                    "high": .high, "alert": .high, "critical": .critical
                 ]
                 if let l = named[t] { return YaraSeverity(level: l, score: nil, key: m.key, raw: s) }
             }
@@ -134,14 +134,16 @@ public final class YaraScanner {
         self.rules = rules
         self.options = options
         self.scanner = s
-        yr_scanner_set_callback(scanner, { _, message, data, user in
-            guard let user else { return edr_yr_callback_continue() }
-            let c = Unmanaged<MatchCollector>.fromOpaque(user).takeUnretainedValue()
-            if message == edr_yr_callback_msg_rule_matching(), let data {
-                c.matches.append(YaraScanner.match(from: data.assumingMemoryBound(to: YR_RULE.self)))
-            }
-            return edr_yr_callback_continue()
-        }, Unmanaged.passUnretained(collector).toOpaque())
+        yr_scanner_set_callback(
+            scanner,
+            { _, message, data, user in
+                guard let user else { return edr_yr_callback_continue() }
+                let c = Unmanaged<MatchCollector>.fromOpaque(user).takeUnretainedValue()
+                if message == edr_yr_callback_msg_rule_matching(), let data {
+                    c.matches.append(YaraScanner.match(from: data.assumingMemoryBound(to: YR_RULE.self)))
+                }
+                return edr_yr_callback_continue()
+            }, Unmanaged.passUnretained(collector).toOpaque())
     }
 
     deinit { yr_scanner_destroy(scanner) }
@@ -274,7 +276,10 @@ enum FileType {
         if starts([0x4D, 0x5A]) { return "EXE" }
         if starts([0x7F, 0x45, 0x4C, 0x46]) { return "ELF" }
         if starts([0xFE, 0xED, 0xFA, 0xCE]) || starts([0xFE, 0xED, 0xFA, 0xCF]) || starts([0xCE, 0xFA, 0xED, 0xFE])
-            || starts([0xCF, 0xFA, 0xED, 0xFE]) || starts([0xCA, 0xFE, 0xBA, 0xBE]) { return "MACH-O" }
+            || starts([0xCF, 0xFA, 0xED, 0xFE]) || starts([0xCA, 0xFE, 0xBA, 0xBE])
+        {
+            return "MACH-O"
+        }
         if starts(Array("MDMP".utf8)) { return "MDMP" }
         if starts(Array("{\\rtf".utf8)) { return "RTF" }
         if starts(Array("%PDF".utf8)) { return "PDF" }

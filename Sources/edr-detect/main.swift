@@ -62,9 +62,10 @@ do {
     }
     if let fd = Int32(args.values["passwd-fd"] ?? "") { SystemFiles.passwdFD = fd }
     let started = monotonicNanos()
-    let store = try DetectorStore(sources: DetectorSources(
-        sigma: args.strings("rules"), yara: args.strings("yara-rules"), ioc: args.strings("ioc-rules"),
-        sigmaOptions: DetectorLogSources.sigmaOptions()))
+    let store = try DetectorStore(
+        sources: DetectorSources(
+            sigma: args.strings("rules"), yara: args.strings("yara-rules"), ioc: args.strings("ioc-rules"),
+            sigmaOptions: DetectorLogSources.sigmaOptions()))
     let engine = store.current.sigma
     let rejected = engine.diagnostics.filter { if case .rejected = $0.status { return true } else { return false } }
     let inert = engine.diagnostics.filter { if case .inert = $0.status { return true } else { return false } }
@@ -75,18 +76,24 @@ do {
     let yaraCount = store.current.yara?.ruleCount ?? 0
     let iocCounts = store.current.ioc?.counts.description ?? "none"
 
-    let context = AlertContext.local(hostNameOverride: args.values["host-name"] ?? "", hostID: args.values["host-id"],
-                                     os: osRelease)
+    let context = AlertContext.local(
+        hostNameOverride: args.values["host-name"] ?? "", hostID: args.values["host-id"],
+        os: osRelease)
     let sink = AlertSink(fd: ChildFD.primary, consoleFD: args.flags.contains("print-alerts") ? 1 : nil)
     let minLevel = SigmaLevel(name: args.values["min-level"] ?? "critical") ?? .critical
-    var options = Detector.Options(respondEnabled: args.values["respond"] == "true", responseMinLevel: minLevel,
-                                   context: context, machineID: context.hostID)
+    var options = Detector.Options(
+        respondEnabled: args.values["respond"] == "true", responseMinLevel: minLevel,
+        context: context, machineID: context.hostID)
     options.excludedPathPrefixes = args.strings("exclude-paths")
     if args.values["environment"] != nil { options.environmentNames = args.strings("environment") }
     let abi = ConfinementSummary.landlockABI
-    let detector = Detector(store: store, sink: sink, options: options, onReady: {
-        reportStatus("READY detector rules=\(engine.loadedCount) rejected=\(rejected.count) inert=\(inert.count) yara=\(yaraCount) ioc=\(iocCounts) landlock_abi=\(abi)")
-    })
+    let detector = Detector(
+        store: store, sink: sink, options: options,
+        onReady: {
+            reportStatus(
+                "READY detector rules=\(engine.loadedCount) rejected=\(rejected.count) inert=\(inert.count) yara=\(yaraCount) ioc=\(iocCounts) landlock_abi=\(abi)"
+            )
+        })
     if let unitPeers {
         unitPeers.onRefusal = { r in
             Log.warning("\(r)")
@@ -95,13 +102,16 @@ do {
         detector.peers = unitPeers
     }
     if store.current.yara != nil || store.current.ioc != nil {
-        let scanner = try ExecutableScanner(store: store, options: .init(
-            maxFileBytes: Int64(try args.int("yara-max-file-mib")) << 20, timeoutSeconds: try args.int("yara-timeout-seconds"),
-            cacheEntries: try args.int("yara-cache-entries"), cacheTTLSeconds: Double(try args.int("yara-cache-ttl-seconds")),
-            allowlist: args.strings("yara-allowlist")), context: context) { [detector] line, readable, level, process in
-                detector.emit(line: line, readable: readable)
-                detector.respond(process, level: level, ruleID: "", ruleName: readable)
-            }
+        let scanner = try ExecutableScanner(
+            store: store,
+            options: .init(
+                maxFileBytes: Int64(try args.int("yara-max-file-mib")) << 20, timeoutSeconds: try args.int("yara-timeout-seconds"),
+                cacheEntries: try args.int("yara-cache-entries"), cacheTTLSeconds: Double(try args.int("yara-cache-ttl-seconds")),
+                allowlist: args.strings("yara-allowlist")), context: context
+        ) { [detector] line, readable, level, process in
+            detector.emit(line: line, readable: readable)
+            detector.respond(process, level: level, ruleID: "", ruleName: readable)
+        }
         detector.scanner = scanner
         store.onSwap = { kind, snapshot in
             if kind == .yara {
@@ -139,25 +149,35 @@ func unitArguments(_ unit: UnitStart) throws -> (ChildArguments, UnitPeers) {
     let sensorPath = c.supervisor.runtimeDir + "/sensor.sock"
     let sensor = try UnixSocket.connect(path: sensorPath)
     var listeners: [UnitPeers.Listener] = [
-        .init(role: "control", listener: SinglePeerListener(listener: try unit.listener("control", unit: "edr-detect-control.socket"),
-                                                            expectedUID: 0, name: "detect-control.sock"), handoff: true),
+        .init(
+            role: "control",
+            listener: SinglePeerListener(
+                listener: try unit.listener("control", unit: "edr-detect-control.socket"),
+                expectedUID: 0, name: "detect-control.sock"), handoff: true)
     ]
     if c.response.enabled {
         let respondUID = try UnitStart.uid(of: c.response.user, key: "[response] user")
-        listeners.append(.init(role: "respond", listener: SinglePeerListener(
-            listener: try unit.listener("respond", unit: "edr-detect.socket"), expectedUID: respondUID, name: "detect.sock")))
+        listeners.append(
+            .init(
+                role: "respond",
+                listener: SinglePeerListener(
+                    listener: try unit.listener("respond", unit: "edr-detect.socket"), expectedUID: respondUID, name: "detect.sock")))
     }
     if c.logs.enabled {
         // edr-logs.service connects here (edr-detect-logs.socket, owned by [logs] user).
         let logsUID = try UnitStart.uid(of: c.logs.user, key: "[logs] user")
-        listeners.append(.init(role: "logs", listener: SinglePeerListener(
-            listener: try unit.listener("logs", unit: "edr-detect-logs.socket"), expectedUID: logsUID, name: "detect-logs.sock")))
+        listeners.append(
+            .init(
+                role: "logs",
+                listener: SinglePeerListener(
+                    listener: try unit.listener("logs", unit: "edr-detect-logs.socket"), expectedUID: logsUID, name: "detect-logs.sock")))
     } else if let unused = unit.listenFDs["logs"] {
         close(unused)
     }
     let peers = try UnitPeers(initial: [.init(role: "sensor", fd: sensor)], listeners: listeners)
     let host = HealthAlert.Host.local(nameOverride: c.agent.hostName)
-    let args = try ChildArguments(ChildCommandLine.detector(c, rules: rules, host: host, passwdFD: passwd, printAlerts: false),
-                                  flags: ["print-alerts"])
+    let args = try ChildArguments(
+        ChildCommandLine.detector(c, rules: rules, host: host, passwdFD: passwd, printAlerts: false),
+        flags: ["print-alerts"])
     return (args, peers)
 }

@@ -78,7 +78,9 @@ do {
     let reader = LogReader(store: store, files: files, journal: journal)
     if let unitPeers { reader.peers = unitPeers }
     let resumed = start.files.count + (start.journalCursor == nil ? 0 : 1)
-    reportStatus("READY logs journal=\(journal != nil ? "following" : "off") files=\(files.count) resumed_positions=\(resumed) groups=\(supplementaryGroups()) landlock_abi=\(ConfinementSummary.landlockABI)")
+    reportStatus(
+        "READY logs journal=\(journal != nil ? "following" : "off") files=\(files.count) resumed_positions=\(resumed) groups=\(supplementaryGroups()) landlock_abi=\(ConfinementSummary.landlockABI)"
+    )
     try reader.run()
     Log.info("stopped after sending \(reader.sent) records")
 } catch {
@@ -101,7 +103,9 @@ func unitArguments(_ unit: UnitStart) throws -> (ChildArguments, Int32, UnitPeer
     // key, rather than as a connection refused again at every restart.
     let expected = try UnitStart.uid(of: c.logs.user, key: "[logs] user")
     guard expected == getuid() else {
-        throw EDRError("[logs] user is \"\(c.logs.user)\" (uid \(expected)), but edr-logs runs as uid \(getuid()): edr-detect admits [logs] user alone; set it to the unit's User= (edr-logs)")
+        throw EDRError(
+            "[logs] user is \"\(c.logs.user)\" (uid \(expected)), but edr-logs runs as uid \(getuid()): edr-detect admits [logs] user alone; set it to the unit's User= (edr-logs)"
+        )
     }
     guard let dir = getenv("STATE_DIRECTORY").map({ String(cString: $0) }), !dir.isEmpty else {
         throw EDRError("STATE_DIRECTORY is not set: start edr-logs through edr-logs.service (StateDirectory=), not by hand")

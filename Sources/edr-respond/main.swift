@@ -56,15 +56,18 @@ do {
     let supervisor = getppid()
     var protected = Set(args.strings("agent-pids").compactMap { Int32($0) } + [getpid(), supervisor, 1])
     if let unitPeers, let peer = try? UnixSocket.peerCredentials(unitPeers.initialFD("detector")) { protected.insert(peer.pid) }
-    var policy = ResponsePolicy(enabled: args.values["enabled"] == "true", minLevel: UInt8(try args.int("min-level")),
-                                protectedPIDs: protected, supervisorPID: supervisor)
+    var policy = ResponsePolicy(
+        enabled: args.values["enabled"] == "true", minLevel: UInt8(try args.int("min-level")),
+        protectedPIDs: protected, supervisorPID: supervisor)
     policy.dryRun = args.values["dry-run"] == "true"
     policy.maxKillsPerMinute = try args.int("max-kills-per-minute")
     policy.protectedExecutables = args.strings("protected-executables")
     policy.protectedUIDs = Set(args.strings("protected-uids").compactMap { UInt32($0) })
     let responder = Responder(policy: policy)
     if let unitPeers { responder.peers = unitPeers }
-    reportStatus("READY responder enabled=\(policy.enabled) min_level=\(policy.minLevel) dry_run=\(policy.dryRun) max_kills_per_minute=\(policy.maxKillsPerMinute) landlock_abi=\(ConfinementSummary.landlockABI)")
+    reportStatus(
+        "READY responder enabled=\(policy.enabled) min_level=\(policy.minLevel) dry_run=\(policy.dryRun) max_kills_per_minute=\(policy.maxKillsPerMinute) landlock_abi=\(ConfinementSummary.landlockABI)"
+    )
     try responder.run()
 } catch {
     Log.error("\(error)")

@@ -26,15 +26,17 @@ do {
         args = try ChildArguments(ChildCommandLine.sensor(c, bpfObject: bpfObject, agentPIDs: []))
         // The detector connects; only its uid is admitted, one connection at a time.
         let detectUID = try UnitStart.uid(of: c.detect.user, key: "[detect] user")
-        let listener = SinglePeerListener(listener: try unit.listener("sensor", unit: "edr-sensor.socket"),
-                                          expectedUID: detectUID, name: "sensor.sock")
+        let listener = SinglePeerListener(
+            listener: try unit.listener("sensor", unit: "edr-sensor.socket"),
+            expectedUID: detectUID, name: "sensor.sock")
         peers = try UnitPeers(initial: [], listeners: [.init(role: "detector", listener: listener)])
     } else {
         args = try ChildArguments(Array(CommandLine.arguments.dropFirst()))
     }
     Log.setup(component: "edr-sensor", level: Log.Level(name: args.values["log-level"] ?? "info") ?? .info)
-    let programs = try BPFPrograms(objectPath: try args.string("bpf-object"),
-                                   ringBufferBytes: UInt32(try args.int("ring-buffer-mib")) << 20)
+    let programs = try BPFPrograms(
+        objectPath: try args.string("bpf-object"),
+        ringBufferBytes: UInt32(try args.int("ring-buffer-mib")) << 20)
     try programs.addAgentPID(getpid())
     for pid in args.strings("agent-pids") { if let p = Int32(pid) { try programs.addAgentPID(p) } }
     for h in programs.hooks { Log.info("hook \(h)") }

@@ -44,10 +44,11 @@ struct DoctorCommand: ParsableCommand {
         "edr_cgroup_exec": "cgroup names for ContainerId",
         "edr_exit": "process exits (process cache)",
         "edr_fork": "fork/clone and parent linkage",
-        "edr_sys_enter": "network_connection, file_event/change/delete/rename, dns_query, process_access, driver_load, bpf, setuid/capset, memfd_create, mount, kernel_log_control (syscall entry)",
+        "edr_sys_enter":
+            "network_connection, file_event/change/delete/rename, dns_query, process_access, driver_load, bpf, setuid/capset, memfd_create, mount, kernel_log_control (syscall entry)",
         "edr_sys_exit": "results of the same syscalls (syscall exit)",
         "edr_uring_submit": "file_delete/rename through io_uring (request submission)",
-        "edr_uring_complete": "file_event/change/delete/rename, network_connection, dns_query through io_uring (completion)",
+        "edr_uring_complete": "file_event/change/delete/rename, network_connection, dns_query through io_uring (completion)"
     ]
 
     func run() throws {
@@ -87,9 +88,17 @@ struct DoctorCommand: ParsableCommand {
             add(.fail, "seccomp", "/proc/sys/kernel/seccomp/actions_avail unreadable: the children cannot be confined")
         }
         let abi = SelfConfinement.landlockABI
-        add(abi > 0 ? .ok : .fail, "Landlock", abi > 0 ? "ABI \(abi)\(abi >= 6 ? " (abstract sockets and signals scoped)" : "")" : "not available: edr-detect and edr-respond cannot confine their filesystem view")
+        add(
+            abi > 0 ? .ok : .fail, "Landlock",
+            abi > 0
+                ? "ABI \(abi)\(abi >= 6 ? " (abstract sockets and signals scoped)" : "")"
+                : "not available: edr-detect and edr-respond cannot confine their filesystem view")
         let kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        add(kmsg >= 0 ? .ok : .warn, "/dev/kmsg", kmsg >= 0 ? "readable: a child killed by its seccomp filter is reported with the syscall's name" : "unreadable: seccomp kills are reported without the syscall's name")
+        add(
+            kmsg >= 0 ? .ok : .warn, "/dev/kmsg",
+            kmsg >= 0
+                ? "readable: a child killed by its seccomp filter is reported with the syscall's name"
+                : "unreadable: seccomp kills are reported without the syscall's name")
         if kmsg >= 0 { close(kmsg) }
         let pidfd = edr_pidfd_open(getpid())
         if pidfd >= 0 {
@@ -125,7 +134,9 @@ struct DoctorCommand: ParsableCommand {
                 for h in hooks {
                     let level: Level = h.attached ? .ok : (Self.essentialPrograms.contains(h.program) ? .fail : .warn)
                     let feeds = Self.provides[h.program].map { " → \($0)" } ?? ""
-                    add(level, "hook \(h.program)", h.attached ? "attached (\(h.attachPoint))\(feeds)" : "missing (\(h.attachPoint)): \(h.reason ?? "unknown")\(feeds)")
+                    add(
+                        level, "hook \(h.program)",
+                        h.attached ? "attached (\(h.attachPoint))\(feeds)" : "missing (\(h.attachPoint)): \(h.reason ?? "unknown")\(feeds)")
                 }
                 _ = try programs.mapFD("edr_events")
                 add(.ok, "ring buffer", "edr_events created")
@@ -158,12 +169,14 @@ struct DoctorCommand: ParsableCommand {
         }
         if !cfg.yara.rules.isEmpty {
             let r = YaraRules.compile(directories: cfg.yara.rules)
-            add(r.rules == nil ? .fail : (r.errors.isEmpty ? .ok : .warn), "yara rules",
+            add(
+                r.rules == nil ? .fail : (r.errors.isEmpty ? .ok : .warn), "yara rules",
                 r.errors.isEmpty ? "compiled" : "\(r.errors.count) error(s), first: \(r.errors[0])")
         }
         if !cfg.ioc.rules.isEmpty {
             let r = IOCSet.load(directories: cfg.ioc.rules)
-            add(r.diagnostics.isEmpty ? .ok : .warn, "ioc lists",
+            add(
+                r.diagnostics.isEmpty ? .ok : .warn, "ioc lists",
                 r.diagnostics.isEmpty ? "\(r.files.count) file(s) loaded" : "\(r.diagnostics.count) bad line(s), first: \(r.diagnostics[0])")
         }
 
@@ -176,14 +189,16 @@ struct DoctorCommand: ParsableCommand {
                     var d: [String: Any] = ["program": h.program, "attach_point": h.attachPoint, "attached": h.attached]
                     if let r = h.reason { d["reason"] = r }
                     return d
-                },
+                }
             ]
             let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
             let width = checks.map(\.name.count).max() ?? 0
             for c in checks {
-                print("\(c.level.rawValue.uppercased().padding(toLength: 4, withPad: " ", startingAt: 0))  \(c.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(c.detail)")
+                print(
+                    "\(c.level.rawValue.uppercased().padding(toLength: 4, withPad: " ", startingAt: 0))  \(c.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(c.detail)"
+                )
             }
             let attached = hooks.filter(\.attached).count
             print("\(attached) of \(hooks.count) hooks attached; " + (failed ? "the agent cannot run as configured" : "the agent can run"))

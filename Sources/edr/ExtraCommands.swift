@@ -4,6 +4,6 @@ import ArgumentParser
 enum EDRExtraCommands {
     static let all: [any ParsableCommand.Type] = [
         ValidateCommand.self, ReplayCommand.self, DoctorCommand.self, StatusCommand.self, ReopenAlertsCommand.self, ResponseEnabledCommand.self,
-        LogsEnabledCommand.self, UnitStoppedCommand.self,
+        LogsEnabledCommand.self, UnitStoppedCommand.self
     ]
 }

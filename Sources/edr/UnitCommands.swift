@@ -25,7 +25,9 @@ struct ReopenAlertsCommand: ParsableCommand {
         defer { close(fd) }
         let socketPath = cfg.supervisor.runtimeDir + "/detect-control.sock"
         let sock: Int32
-        do { sock = try UnixSocket.connect(path: socketPath) } catch { throw ValidationError("cannot reach edr-detect at \(socketPath): \(error) (is edr-detect.service running?)") }
+        do { sock = try UnixSocket.connect(path: socketPath) } catch {
+            throw ValidationError("cannot reach edr-detect at \(socketPath): \(error) (is edr-detect.service running?)")
+        }
         defer { close(sock) }
         try ControlChannel.sendPeer(fd, role: "alerts", over: sock)
         // The detector answers "OK alerts" once the new file is in place.
@@ -103,8 +105,11 @@ struct UnitStoppedCommand: ParsableCommand {
 
     func run() throws {
         let env = environment()
-        guard let alert = Self.alert(unit: unit, result: env["SERVICE_RESULT"] ?? "", code: env["EXIT_CODE"] ?? "",
-                                     status: env["EXIT_STATUS"] ?? "") else { return }
+        guard
+            let alert = Self.alert(
+                unit: unit, result: env["SERVICE_RESULT"] ?? "", code: env["EXIT_CODE"] ?? "",
+                status: env["EXIT_STATUS"] ?? "")
+        else { return }
         let cfg: AgentConfig
         do { cfg = try AgentConfig.load(file: config.map(absolutePath), environment: env) } catch { throw ValidationError("\(error)") }
         let line = alert.encoded(host: .local(nameOverride: cfg.agent.hostName))
@@ -123,18 +128,22 @@ struct UnitStoppedCommand: ParsableCommand {
         let name = unit.hasSuffix(".service") ? String(unit.dropLast(8)) : unit
         var a: HealthAlert
         if result == "watchdog" {
-            a = HealthAlert(ruleID: "edr-health-child-hung", title: "\(name) hung", level: "high", action: "child-hung",
-                            message: "\(name) sent no heartbeat within its WatchdogSec=; systemd killed it and restarts it")
+            a = HealthAlert(
+                ruleID: "edr-health-child-hung", title: "\(name) hung", level: "high", action: "child-hung",
+                message: "\(name) sent no heartbeat within its WatchdogSec=; systemd killed it and restarts it")
         } else if (code == "killed" || code == "dumped") && status == "SYS" {
-            a = HealthAlert(ruleID: "edr-health-seccomp-kill", title: "\(name) killed by its seccomp filter", level: "critical",
-                            action: "child-seccomp-violation",
-                            message: "\(name) killed by its seccomp filter (SIGSYS): a compromised or misbehaving process; the kernel's audit record names the call")
+            a = HealthAlert(
+                ruleID: "edr-health-seccomp-kill", title: "\(name) killed by its seccomp filter", level: "critical",
+                action: "child-seccomp-violation",
+                message: "\(name) killed by its seccomp filter (SIGSYS): a compromised or misbehaving process; the kernel's audit record names the call")
         } else if code == "killed" || code == "dumped" {
-            a = HealthAlert(ruleID: "edr-health-child-killed", title: "\(name) killed", level: "high", action: "child-killed",
-                            message: "\(name) killed by signal \(status); systemd restarts it")
+            a = HealthAlert(
+                ruleID: "edr-health-child-killed", title: "\(name) killed", level: "high", action: "child-killed",
+                message: "\(name) killed by signal \(status); systemd restarts it")
         } else {
-            a = HealthAlert(ruleID: "edr-health-child-died", title: "\(name) exited", level: "medium", action: "child-exited",
-                            message: "\(name) exited with status \(status) (\(result)); systemd restarts it")
+            a = HealthAlert(
+                ruleID: "edr-health-child-died", title: "\(name) exited", level: "medium", action: "child-exited",
+                message: "\(name) exited with status \(status) (\(result)); systemd restarts it")
         }
         a.processName = name
         a.fields = [("unit", unit), ("service_result", result), ("exit_code", code), ("exit_status", status)]

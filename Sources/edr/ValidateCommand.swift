@@ -94,7 +94,10 @@ struct ValidateCommand: ParsableCommand {
             let r = YaraRules.compile(directories: yara)
             yaraErrors = r.errors.map(\.description)
             yaraRules = r.rules?.ruleCount ?? 0
-            if !json { out += "YARA: \(r.compiledFiles.count) of \(r.files.count) files compiled, \(yaraRules) rules\n" + yaraErrors.map { "REJECTED \($0)\n" }.joined() }
+            if !json {
+                out +=
+                    "YARA: \(r.compiledFiles.count) of \(r.files.count) files compiled, \(yaraRules) rules\n" + yaraErrors.map { "REJECTED \($0)\n" }.joined()
+            }
         }
         if !ioc.isEmpty {
             let r = IOCSet.load(directories: ioc)
@@ -103,8 +106,10 @@ struct ValidateCommand: ParsableCommand {
             if !json { out += "IOC: \(iocCounts) from \(r.files.count) files\n" + iocErrors.map { "REJECTED \($0)\n" }.joined() }
         }
         if json {
-            var doc: [String: Any] = ["rules": entries,
-                                      "totals": ["documents": engine.diagnostics.count, "loaded": loaded, "rejected": rejected, "inert": inert]]
+            var doc: [String: Any] = [
+                "rules": entries,
+                "totals": ["documents": engine.diagnostics.count, "loaded": loaded, "rejected": rejected, "inert": inert]
+            ]
             if !yara.isEmpty { doc["yara"] = ["rules": yaraRules, "errors": yaraErrors] }
             if !ioc.isEmpty { doc["ioc"] = ["counts": iocCounts, "errors": iocErrors] }
             let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
@@ -151,7 +156,8 @@ struct CoverageReport {
                 }
                 if !logsEnabled, let l = d.logsource, l.product == "linux", let s = l.service, HostLogServices.all.contains(s) {
                     row.status = Self.logsOff
-                    row.reason = "live only with [logs] enabled (service \(s) is read from the host's logs by edr-logs; the configuration in force has [logs] enabled = false)"
+                    row.reason =
+                        "live only with [logs] enabled (service \(s) is read from the host's logs by edr-logs; the configuration in force has [logs] enabled = false)"
                         + (row.reason.map { "; " + $0 } ?? "")
                 }
             case .rejected(let r):
@@ -162,9 +168,13 @@ struct CoverageReport {
                 row.status = "inert"
                 // Another platform's or a service's log: say which reader is missing.
                 if let l = d.logsource, r.hasPrefix("logsource ") {
-                    if let s = l.service { row.reason = "service \(s): no reader on this platform" }
-                    else if let c = l.category { row.reason = "category \(c): not collected on this platform" }
-                    else { row.reason = "product \(l.product ?? "?"): not collected on this platform" }
+                    if let s = l.service {
+                        row.reason = "service \(s): no reader on this platform"
+                    } else if let c = l.category {
+                        row.reason = "category \(c): not collected on this platform"
+                    } else {
+                        row.reason = "product \(l.product ?? "?"): not collected on this platform"
+                    }
                 } else {
                     row.reason = r
                 }
@@ -192,7 +202,8 @@ struct CoverageReport {
     func text(quiet: Bool) -> String {
         var out = ""
         for r in rows where !(quiet && r.status == "live") {
-            out += "\(r.status.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) \(r.logsource.padding(toLength: 28, withPad: " ", startingAt: 0)) \(r.path)"
+            out +=
+                "\(r.status.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) \(r.logsource.padding(toLength: 28, withPad: " ", startingAt: 0)) \(r.path)"
             if let id = r.id { out += " [\(id)]" }
             if let t = r.title { out += " \(t)" }
             if let reason = r.reason { out += "\n         \(reason)" }
@@ -212,7 +223,8 @@ struct CoverageReport {
         }
         let live = (total["live"] ?? 0) + (total["partial"] ?? 0)
         let off = logsEnabled ? "" : ", \(total[Self.logsOff] ?? 0) live only with [logs] enabled"
-        out += "\(rows.count) rules: \(live) live (\(total["partial"] ?? 0) partially)\(off), \(total["inert"] ?? 0) inert, \(total["rejected"] ?? 0) rejected\n"
+        out +=
+            "\(rows.count) rules: \(live) live (\(total["partial"] ?? 0) partially)\(off), \(total["inert"] ?? 0) inert, \(total["rejected"] ?? 0) rejected\n"
         return out
     }
 
@@ -233,7 +245,7 @@ struct CoverageReport {
             },
             "logsources": per,
             "totals": totals,
-            "logs_enabled": logsEnabled,
+            "logs_enabled": logsEnabled
         ]
     }
 }

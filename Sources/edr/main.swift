@@ -41,8 +41,9 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("\(error)")
         }
         Log.setup(component: "edr", level: Log.Level(name: cfg.agent.logLevel) ?? .info)
-        var options = Supervisor.Options(config: cfg, binDirectory: executableDirectory(),
-                                         printAlerts: printAlerts || isatty(1) != 0, configPath: path)
+        var options = Supervisor.Options(
+            config: cfg, binDirectory: executableDirectory(),
+            printAlerts: printAlerts || isatty(1) != 0, configPath: path)
         options.detectorProbe = ProcessEnvironment.value("EDR_DETECT_PROBE")
         let supervisor = Supervisor(options: options)
         let code = try supervisor.run()

@@ -24,7 +24,9 @@ struct ConfigTests {
 
     @Test func responseKeysAreCheckedByName() throws {
         var c = AgentConfig()
-        try c.apply(toml: "[response]\ndry_run = true\nmax_kills_per_minute = 7\nprotected_users = [\"root\"]\nprotected_executables = [\"/usr/bin/x\", \"/opt/\"]", origin: "t.toml")
+        try c.apply(
+            toml: "[response]\ndry_run = true\nmax_kills_per_minute = 7\nprotected_users = [\"root\"]\nprotected_executables = [\"/usr/bin/x\", \"/opt/\"]",
+            origin: "t.toml")
         #expect(c.response.dryRun && c.response.maxKillsPerMinute == 7 && c.response.protectedUsers == ["root"])
         #expect(c.response.protectedExecutables == ["/usr/bin/x", "/opt/"])
         #expect(throws: ConfigError("t.toml: response.protected_executables[0]: \"sshd\" is not an absolute path")) {
@@ -38,7 +40,8 @@ struct ConfigTests {
     }
 
     @Test func fileThenEnvironmentPrecedence() throws {
-        let path = try write("""
+        let path = try write(
+            """
             [sigma]
             rules = ["rules", "/abs/rules"]
             [alerts]
@@ -52,16 +55,18 @@ struct ConfigTests {
         #expect(fromFile.alerts.path == "/tmp/a.ndjson")
         #expect(fromFile.response.enabled && fromFile.response.minLevel == "high")
 
-        let env = ["EDR__RESPONSE__ENABLED": "false", "EDR__ALERTS__PATH": "\"/tmp/b.ndjson\"",
-                   "EDR__SIGMA__RULES": "[\"/x\"]", "EDR__SENSOR__RING_BUFFER_MIB": "32", "HOME": "/root",
-                   "EDR__DETECT__USER": "edr-detect"]
+        let env = [
+            "EDR__RESPONSE__ENABLED": "false", "EDR__ALERTS__PATH": "\"/tmp/b.ndjson\"",
+            "EDR__SIGMA__RULES": "[\"/x\"]", "EDR__SENSOR__RING_BUFFER_MIB": "32", "HOME": "/root",
+            "EDR__DETECT__USER": "edr-detect"
+        ]
         let both = try AgentConfig.load(file: path, environment: env)
         #expect(both.response.enabled == false)
-        #expect(both.response.minLevel == "high") // untouched by the environment
+        #expect(both.response.minLevel == "high")  // untouched by the environment
         #expect(both.alerts.path == "/tmp/b.ndjson")
         #expect(both.sigma.rules == ["/x"])
         #expect(both.sensor.ringBufferMiB == 32)
-        #expect(both.detect.user == "edr-detect") // bare word taken as a string
+        #expect(both.detect.user == "edr-detect")  // bare word taken as a string
     }
 
     @Test func unknownKeysAreNamed() throws {
@@ -84,7 +89,9 @@ struct ConfigTests {
         #expect { try AgentConfig.load(file: level, environment: [:]) } throws: { e in "\(e)".contains("min_level must be") }
         let ring = try write("[sensor]\nring_buffer_mib = 3\n")
         #expect { try AgentConfig.load(file: ring, environment: [:]) } throws: { e in "\(e)".contains("power of two") }
-        #expect { try AgentConfig.load(file: nil, environment: ["EDR__SIGMA__RULES": "[1, 2]"]) } throws: { e in "\(e)".contains("EDR__SIGMA__RULES[0] must be a string") }
+        #expect { try AgentConfig.load(file: nil, environment: ["EDR__SIGMA__RULES": "[1, 2]"]) } throws: { e in
+            "\(e)".contains("EDR__SIGMA__RULES[0] must be a string")
+        }
     }
 
     @Test func telemetryEnvironmentNames() throws {
@@ -111,13 +118,19 @@ struct ConfigTests {
         let d = AgentConfig().logs
         #expect(!d.enabled && d.journal && d.files == ["/var/log/auth.log", "/var/log/syslog"] && d.stateDir == "/var/lib/edr")
         #expect(d.groups == ["systemd-journal", "adm"] && d.user.isEmpty)
-        let c = try AgentConfig.load(file: try write("[logs]\nenabled = true\njournal = false\nfiles = [\"/srv/log/app.log\"]\nstate_dir = \"/srv/state\"\ngroups = [\"adm\"]\n"), environment: [:])
+        let c = try AgentConfig.load(
+            file: try write("[logs]\nenabled = true\njournal = false\nfiles = [\"/srv/log/app.log\"]\nstate_dir = \"/srv/state\"\ngroups = [\"adm\"]\n"),
+            environment: [:])
         #expect(c.logs.enabled && !c.logs.journal && c.logs.files == ["/srv/log/app.log"] && c.logs.stateDir == "/srv/state" && c.logs.groups == ["adm"])
         let unknown = try write("[logs]\nfile = []\n")
         #expect { try AgentConfig.load(file: unknown, environment: [:]) } throws: { e in "\(e)".contains("unknown key 'logs.file'") }
         let relative = try write("[logs]\nfiles = [\"/var/log/syslog\", \"auth.log\"]\n")
-        #expect { try AgentConfig.load(file: relative, environment: [:]) } throws: { e in "\(e)".contains("logs.files[1]: \"auth.log\" must be an absolute path") }
-        #expect { try AgentConfig.load(file: nil, environment: ["EDR__LOGS__STATE_DIR": "\"state\""]) } throws: { e in "\(e)".contains("EDR__LOGS__STATE_DIR: \"state\" must be an absolute path") }
+        #expect { try AgentConfig.load(file: relative, environment: [:]) } throws: { e in
+            "\(e)".contains("logs.files[1]: \"auth.log\" must be an absolute path")
+        }
+        #expect { try AgentConfig.load(file: nil, environment: ["EDR__LOGS__STATE_DIR": "\"state\""]) } throws: { e in
+            "\(e)".contains("EDR__LOGS__STATE_DIR: \"state\" must be an absolute path")
+        }
     }
 
     @Test func syntaxErrorsGiveFileAndLine() throws {

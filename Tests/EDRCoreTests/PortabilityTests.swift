@@ -14,7 +14,9 @@ struct PortabilityTests {
     /// What a portable module may depend on: each other, and libraries that build on Windows
     /// (swift-crypto's Crypto does: EDRCore uses its HMAC-SHA256 for agent.id).
     static let portableDependencies = Set(portable + ["CPCRE2", "TOMLKit", "Yams", "Logging", "Crypto"])
-    static let platformModules: Set<String> = ["Glibc", "Darwin", "CLinux", "CSeccomp", "CCap", "CSpawn", "CLibBPF", "EDRSystem", "EDRConfinement", "WinSDK", "ucrt"]
+    static let platformModules: Set<String> = [
+        "Glibc", "Darwin", "CLinux", "CSeccomp", "CCap", "CSpawn", "CLibBPF", "EDRSystem", "EDRConfinement", "WinSDK", "ucrt"
+    ]
 
     @Test func sharedSourcesImportNoSystemModule() throws {
         var offences: [String] = []

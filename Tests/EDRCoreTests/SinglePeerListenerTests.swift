@@ -72,9 +72,11 @@ struct SinglePeerListenerTests {
         // A stranger connects (and waits for the answer: EOF means refused).
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        p.arguments = ["--reuid=4242", "--regid=4242", "--clear-groups", "/usr/bin/python3", "-c",
-                       "import socket, sys; c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1]); c.settimeout(10); sys.stdout.write('eof' if c.recv(1) == b'' else 'data')",
-                       s.path]
+        p.arguments = [
+            "--reuid=4242", "--regid=4242", "--clear-groups", "/usr/bin/python3", "-c",
+            "import socket, sys; c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1]); c.settimeout(10); sys.stdout.write('eof' if c.recv(1) == b'' else 'data')",
+            s.path
+        ]
         let out = Pipe()
         p.standardOutput = out
         try p.run()

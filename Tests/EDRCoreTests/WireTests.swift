@@ -8,7 +8,7 @@ struct WireTests {
             Hello(role: .sensor, pid: 42, nextSequence: 7).frame(),
             Frame(type: .kernelRecord, sequence: 7, payload: Array(0..<200).map { UInt8($0) }),
             Frame(type: .kernelRecord, sequence: 8, payload: []),
-            Ack.frame(upTo: 8),
+            Ack.frame(upTo: 8)
         ]
         var decoder = FrameDecoder()
         var out: [Frame] = []
@@ -34,7 +34,7 @@ struct WireTests {
         (header(length: 12, version: 9), WireError.unsupportedVersion(9)),
         (header(length: 12, type: 99), WireError.unknownType(99)),
         (header(length: 12, flags: 1), WireError.nonZeroFlags(1)),
-        (header(length: 12, type: 2, seq: 5), WireError.unexpectedSequence(type: "ack", sequence: 5)),
+        (header(length: 12, type: 2, seq: 5), WireError.unexpectedSequence(type: "ack", sequence: 5))
     ])
     func rejectsMalformedHeaders(bytes: [UInt8], expected: WireError) {
         var decoder = FrameDecoder()
@@ -151,4 +151,3 @@ struct WireTests {
         #expect(try Ack.sequence(from: Frame(type: .ack, payload: [1, 2, 3, 4, 5, 6, 7, 8])) == 0x0807_0605_0403_0201)
     }
 }
-

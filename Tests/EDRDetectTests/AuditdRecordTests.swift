@@ -24,12 +24,16 @@ struct AuditdRecordTests {
             Log.setup(component: "edr-test", level: .error)
             alertsPath = NSTemporaryDirectory() + "auditd-alerts-\(UUID().uuidString).ndjson"
             fd = open(alertsPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-            store = try DetectorStore(sources: DetectorSources(sigma: rules, yara: [], ioc: [],
-                                                                   sigmaOptions: DetectorLogSources.sigmaOptions(on: .linux)))
-            detector = Detector(store: store, sink: AlertSink(fd: fd),
-                                options: .init(respondEnabled: false, responseMinLevel: .critical,
-                                               context: AlertContext(hostName: "test", hostID: "test"),
-                                               machineID: "0123456789abcdef0123456789abcdef"))
+            store = try DetectorStore(
+                sources: DetectorSources(
+                    sigma: rules, yara: [], ioc: [],
+                    sigmaOptions: DetectorLogSources.sigmaOptions(on: .linux)))
+            detector = Detector(
+                store: store, sink: AlertSink(fd: fd),
+                options: .init(
+                    respondEnabled: false, responseMinLevel: .critical,
+                    context: AlertContext(hostName: "test", hostID: "test"),
+                    machineID: "0123456789abcdef0123456789abcdef"))
         }
 
         deinit {
@@ -43,11 +47,15 @@ struct AuditdRecordTests {
         }
 
         /// pid 100 (the process telemetry records name) execs `path` with `args`.
-        func exec(_ path: String, _ args: [String], uid: UInt32 = 0, euid: UInt32? = nil, comm: String? = nil,
-                  cwd: String = "/root", pid: UInt32 = 100) throws {
-            try feed(KernelRecordLayout.exec(pid: pid, ppid: 1, uid: uid, euid: euid, start: 5_000_000_000, parentStart: 1_000_000_000,
-                                             args: args, path: path, cwd: cwd,
-                                             comm: comm ?? String((path.split(separator: "/").last ?? "").prefix(15))))
+        func exec(
+            _ path: String, _ args: [String], uid: UInt32 = 0, euid: UInt32? = nil, comm: String? = nil,
+            cwd: String = "/root", pid: UInt32 = 100
+        ) throws {
+            try feed(
+                KernelRecordLayout.exec(
+                    pid: pid, ppid: 1, uid: uid, euid: euid, start: 5_000_000_000, parentStart: 1_000_000_000,
+                    args: args, path: path, cwd: cwd,
+                    comm: comm ?? String((path.split(separator: "/").last ?? "").prefix(15))))
         }
 
         /// Rule ids of the alerts written since the last call.
@@ -56,11 +64,13 @@ struct AuditdRecordTests {
             let text = (try? String(contentsOfFile: alertsPath, encoding: .utf8)) ?? ""
             let lines = text.split(separator: "\n").dropFirst(consumed)
             consumed += lines.count
-            return Set(lines.compactMap { line -> String? in
-                guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      let rule = o["rule"] as? [String: Any] else { return nil }
-                return rule["id"] as? String
-            })
+            return Set(
+                lines.compactMap { line -> String? in
+                    guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                        let rule = o["rule"] as? [String: Any]
+                    else { return nil }
+                    return rule["id"] as? String
+                })
         }
     }
 
@@ -71,53 +81,94 @@ struct AuditdRecordTests {
 
     /// Each activity, and the SigmaHQ auditd rule (id, title) it must raise.
     nonisolated(unsafe) static let cases: [(activity: String, ruleID: String, title: String, act: (Rig) throws -> Void)] = [
-        ("chattr -i", "a5b977d6-8a81-4475-91b9-49dbfcd941f7", "Remove Immutable File Attribute - Auditd",
-         { try $0.exec("/usr/bin/chattr", ["chattr", "-i", "/etc/passwd"]) }),
-        ("systemctl start", "2625cc59-0634-40d0-821e-cb67382a3dd7", "Service Reload or Start - Linux",
-         { try $0.exec("/usr/bin/systemctl", ["systemctl", "start", "evil.service"]) }),
-        ("insmod (a link to kmod)", "106d7cbd-80ff-4985-b682-a7043e5acb72", "Loading of Kernel Module via Insmod",
-         { try $0.exec("/usr/bin/kmod", ["insmod", "/tmp/rootkit.ko"], comm: "insmod") }),
-        ("ufw delete", "323ff3f5-0013-4847-bbd4-250b5edb62cc", "Modify System Firewall",
-         { try $0.exec("/usr/sbin/ufw", ["ufw", "delete", "allow", "22"]) }),
-        ("truncate -s (keywords)", "c52a914f-3d8b-4b2a-bb75-b3991e75f8ba", "Binary Padding - Linux",
-         { try $0.exec("/usr/bin/truncate", ["truncate", "-s", "+5M", "/tmp/payload"]) }),
-        ("coin miner a1", "071d5e5a-9cef-47ec-bc4e-a42e34d8d0ed", "Possible Coin Miner CPU Priority Param",
-         { try $0.exec("/tmp/xmrig", ["xmrig", "--cpu-priority=5"]) }),
-        ("touch a hidden file", "d08722cd-3d09-449a-80b4-83ea2d9d4616", "Hidden Files and Directories",
-         { try $0.exec("/usr/bin/touch", ["touch", "/tmp/.hidden"]) }),
-        ("sysctl ASLR off", "e497a24e-9345-4a62-9803-b06d7d7cb132", "ASLR Disabled Via Sysctl or Direct Syscall - Linux",
-         { try $0.exec("/usr/sbin/sysctl", ["sysctl", "-w", "kernel.randomize_va_space=0"]) }),
-        ("a program run from /tmp (SYSCALL exe)", "a39d7fa7-3fbd-4dc2-97e1-d87f546b1bbc", "Program Executions in Suspicious Folders",
-         { try $0.exec("/tmp/implant", ["/tmp/implant"]) }),
-        ("a shell as www-data (SYSCALL euid)", "c0d3734d-330f-4a03-aae2-65dacc6a8222", "Webshell Remote Command Execution",
-         { try $0.exec("/usr/bin/dash", ["sh", "-c", "true"], uid: 33, euid: 33) }),
-        ("split (SYSCALL comm)", "2dad0cba-c62a-4a4f-949f-5f6ecd619769", "Split A File Into Pieces - Linux",
-         { try $0.exec("/usr/bin/split", ["split", "-b", "1M", "/tmp/loot"]) }),
-        ("useradd (SYSCALL exe)", "759d0d51-bc99-4b5e-9add-8f5b2c8e7512", "Creation Of An User Account",
-         { try $0.exec("/usr/sbin/useradd", ["useradd", "backdoor"]) }),
-        ("a hidden binary run (PATH of the exec)", "9e1bef8d-0fff-46f6-8465-9aa54e128c1e", "Use Of Hidden Paths Or Files",
-         { try $0.exec("/home/user/.local/.x/run", ["run"]) }),
-        ("a systemd unit created (PATH CREATE)", "1bac86ba-41aa-4f62-9d6b-405eac99b485", "Systemd Service Creation", { r in
-            try r.exec("/usr/bin/python3.11", ["python3"])
-            try r.feed(TelemetryBuilder.file(op: 1, dir1: "/etc/systemd/system", name1: "evil.service", openFlags: 0o101))
-        }),
-        ("ld.so.preload written (PATH NORMAL)", "4b3cb710-5e83-4715-8c45-8b2b5b3e5751", "Modification of ld.so.preload", { r in
-            try r.exec("/usr/bin/python3.11", ["python3"])
-            try r.feed(TelemetryBuilder.file(op: 2, dir1: "/etc", name1: "ld.so.preload", openFlags: 0o1))
-        }),
-        ("/etc/profile.d file deleted (PATH DELETE)", "a94cdd87-6c54-4678-a6cc-2814ffe5a13d", "Unix Shell Configuration Modification", { r in
-            try r.exec("/usr/bin/rm", ["rm", "-f", "/etc/profile.d/x.sh"])
-            try r.feed(TelemetryBuilder.file(op: 3, dir1: "/etc/profile.d", name1: "x.sh"))
-        }),
-        ("memfd_create by ecasound (SYSCALL from an attack record)", "a7af2487-9c2f-42e4-9bb9-ff961f0561d5", "Audio Capture", { r in
-            try r.exec("/usr/bin/ecasound", ["ecasound", "-i", "alsa"])
-            try r.feed(TelemetryBuilder.attack(op: 14, result: 3, args: [1, 0, 0, 0], strings: ["buf"]))
-        }),
-        ("syslog(2) clear (the sensor's syslog hook)", "eca5e022-d368-4043-98e5-9736fb01f72f",
-         "Clear or Disable Kernel Ring Buffer Logs via Syslog Syscall", { r in
-            try r.exec("/usr/bin/dmesg", ["dmesg", "-C"])
-            try r.feed(TelemetryBuilder.attack(op: 18, result: 0, args: [5, 0, 0, 0]))
-        }),
+        (
+            "chattr -i", "a5b977d6-8a81-4475-91b9-49dbfcd941f7", "Remove Immutable File Attribute - Auditd",
+            { try $0.exec("/usr/bin/chattr", ["chattr", "-i", "/etc/passwd"]) }
+        ),
+        (
+            "systemctl start", "2625cc59-0634-40d0-821e-cb67382a3dd7", "Service Reload or Start - Linux",
+            { try $0.exec("/usr/bin/systemctl", ["systemctl", "start", "evil.service"]) }
+        ),
+        (
+            "insmod (a link to kmod)", "106d7cbd-80ff-4985-b682-a7043e5acb72", "Loading of Kernel Module via Insmod",
+            { try $0.exec("/usr/bin/kmod", ["insmod", "/tmp/rootkit.ko"], comm: "insmod") }
+        ),
+        (
+            "ufw delete", "323ff3f5-0013-4847-bbd4-250b5edb62cc", "Modify System Firewall",
+            { try $0.exec("/usr/sbin/ufw", ["ufw", "delete", "allow", "22"]) }
+        ),
+        (
+            "truncate -s (keywords)", "c52a914f-3d8b-4b2a-bb75-b3991e75f8ba", "Binary Padding - Linux",
+            { try $0.exec("/usr/bin/truncate", ["truncate", "-s", "+5M", "/tmp/payload"]) }
+        ),
+        (
+            "coin miner a1", "071d5e5a-9cef-47ec-bc4e-a42e34d8d0ed", "Possible Coin Miner CPU Priority Param",
+            { try $0.exec("/tmp/xmrig", ["xmrig", "--cpu-priority=5"]) }
+        ),
+        (
+            "touch a hidden file", "d08722cd-3d09-449a-80b4-83ea2d9d4616", "Hidden Files and Directories",
+            { try $0.exec("/usr/bin/touch", ["touch", "/tmp/.hidden"]) }
+        ),
+        (
+            "sysctl ASLR off", "e497a24e-9345-4a62-9803-b06d7d7cb132", "ASLR Disabled Via Sysctl or Direct Syscall - Linux",
+            { try $0.exec("/usr/sbin/sysctl", ["sysctl", "-w", "kernel.randomize_va_space=0"]) }
+        ),
+        (
+            "a program run from /tmp (SYSCALL exe)", "a39d7fa7-3fbd-4dc2-97e1-d87f546b1bbc", "Program Executions in Suspicious Folders",
+            { try $0.exec("/tmp/implant", ["/tmp/implant"]) }
+        ),
+        (
+            "a shell as www-data (SYSCALL euid)", "c0d3734d-330f-4a03-aae2-65dacc6a8222", "Webshell Remote Command Execution",
+            { try $0.exec("/usr/bin/dash", ["sh", "-c", "true"], uid: 33, euid: 33) }
+        ),
+        (
+            "split (SYSCALL comm)", "2dad0cba-c62a-4a4f-949f-5f6ecd619769", "Split A File Into Pieces - Linux",
+            { try $0.exec("/usr/bin/split", ["split", "-b", "1M", "/tmp/loot"]) }
+        ),
+        (
+            "useradd (SYSCALL exe)", "759d0d51-bc99-4b5e-9add-8f5b2c8e7512", "Creation Of An User Account",
+            { try $0.exec("/usr/sbin/useradd", ["useradd", "backdoor"]) }
+        ),
+        (
+            "a hidden binary run (PATH of the exec)", "9e1bef8d-0fff-46f6-8465-9aa54e128c1e", "Use Of Hidden Paths Or Files",
+            { try $0.exec("/home/user/.local/.x/run", ["run"]) }
+        ),
+        (
+            "a systemd unit created (PATH CREATE)", "1bac86ba-41aa-4f62-9d6b-405eac99b485", "Systemd Service Creation",
+            { r in
+                try r.exec("/usr/bin/python3.11", ["python3"])
+                try r.feed(TelemetryBuilder.file(op: 1, dir1: "/etc/systemd/system", name1: "evil.service", openFlags: 0o101))
+            }
+        ),
+        (
+            "ld.so.preload written (PATH NORMAL)", "4b3cb710-5e83-4715-8c45-8b2b5b3e5751", "Modification of ld.so.preload",
+            { r in
+                try r.exec("/usr/bin/python3.11", ["python3"])
+                try r.feed(TelemetryBuilder.file(op: 2, dir1: "/etc", name1: "ld.so.preload", openFlags: 0o1))
+            }
+        ),
+        (
+            "/etc/profile.d file deleted (PATH DELETE)", "a94cdd87-6c54-4678-a6cc-2814ffe5a13d", "Unix Shell Configuration Modification",
+            { r in
+                try r.exec("/usr/bin/rm", ["rm", "-f", "/etc/profile.d/x.sh"])
+                try r.feed(TelemetryBuilder.file(op: 3, dir1: "/etc/profile.d", name1: "x.sh"))
+            }
+        ),
+        (
+            "memfd_create by ecasound (SYSCALL from an attack record)", "a7af2487-9c2f-42e4-9bb9-ff961f0561d5", "Audio Capture",
+            { r in
+                try r.exec("/usr/bin/ecasound", ["ecasound", "-i", "alsa"])
+                try r.feed(TelemetryBuilder.attack(op: 14, result: 3, args: [1, 0, 0, 0], strings: ["buf"]))
+            }
+        ),
+        (
+            "syslog(2) clear (the sensor's syslog hook)", "eca5e022-d368-4043-98e5-9736fb01f72f",
+            "Clear or Disable Kernel Ring Buffer Logs via Syslog Syscall",
+            { r in
+                try r.exec("/usr/bin/dmesg", ["dmesg", "-C"])
+                try r.feed(TelemetryBuilder.attack(op: 18, result: 0, args: [5, 0, 0, 0]))
+            }
+        )
     ]
 
     @Test(arguments: 0..<cases.count)
@@ -156,9 +207,10 @@ struct AuditdRecordTests {
 
     /// The records an exec gives, field by field.
     @Test func anExecGivesSyscallExecveCwdPathAndProctitle() throws {
-        let bytes = KernelRecordLayout.exec(pid: 4321, ppid: 1, uid: 1000, euid: 0, gid: 1001, egid: 1002, loginuid: 1003, start: 5_000_000_000,
-                                            parentStart: 1_000_000_000, args: ["sudo", "cat", "/etc/my file"], path: "/usr/bin/sudo",
-                                            cwd: "/home/u", comm: "sudo")
+        let bytes = KernelRecordLayout.exec(
+            pid: 4321, ppid: 1, uid: 1000, euid: 0, gid: 1001, egid: 1002, loginuid: 1003, start: 5_000_000_000,
+            parentStart: 1_000_000_000, args: ["sudo", "cat", "/etc/my file"], path: "/usr/bin/sudo",
+            cwd: "/home/u", comm: "sudo")
         guard case .exec(let r) = try KernelRecordDecoder.decode(bytes) else { Issue.record("not an exec"); return }
         var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
         let (_, p, _) = n.exec(r)
@@ -185,9 +237,11 @@ struct AuditdRecordTests {
             let rec = try KernelRecordDecoder.decode(bytes)
             return AuditdRecords.telemetry(rec, event: t, process: nil).map { ($0["name"]?.stringValue ?? "", $0["nametype"]?.stringValue ?? "") }
         }
-        #expect(try paths(TelemetryBuilder.file(op: 1, dir1: "/etc/cron.d", name1: "job", openFlags: 0o101)).map { "\($0.0) \($0.1)" }
+        #expect(
+            try paths(TelemetryBuilder.file(op: 1, dir1: "/etc/cron.d", name1: "job", openFlags: 0o101)).map { "\($0.0) \($0.1)" }
                 == ["/etc/cron.d PARENT", "/etc/cron.d/job CREATE"])
-        #expect(try paths(TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/etc", name2: "b")).map { "\($0.0) \($0.1)" }
+        #expect(
+            try paths(TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/etc", name2: "b")).map { "\($0.0) \($0.1)" }
                 == ["/tmp PARENT", "/etc PARENT", "/tmp/a DELETE", "/etc/b CREATE"])
         #expect(try paths(TelemetryBuilder.file(op: 2, dir1: "/", name1: "x", openFlags: 1)).map { "\($0.0) \($0.1)" } == ["/x NORMAL"])
     }
@@ -248,8 +302,8 @@ struct AuditdRecordTests {
         var inert: [String: String] = [:]
         for d in engine.diagnostics { if case .inert(let r) = d.status { inert[d.ruleID ?? d.path] = r } }
         #expect(inert.count <= 5, "\(inert)")
-        #expect(inert["f7158a64-6204-4d6d-868a-6e6378b467e0"]?.contains("field 'key'") == true)   // key: susp_activity
-        #expect(inert["3761e026-f259-44e6-8826-719ed8079408"]?.contains("field 'key'") == true)   // key: network_connect_4
+        #expect(inert["f7158a64-6204-4d6d-868a-6e6378b467e0"]?.contains("field 'key'") == true)  // key: susp_activity
+        #expect(inert["3761e026-f259-44e6-8826-719ed8079408"]?.contains("field 'key'") == true)  // key: network_connect_4
         #expect(inert["53059bc0-1472-438b-956a-7508a94a91f0"]?.contains("type 'service_stop'") == true)
         #expect(inert["b207d563-a1d9-4275-b349-77d1eb55aa6d"]?.contains("SYSCALL 'sysinfo'") == true)
         #expect(inert["710bdbce-495d-491d-9a8f-7d0d88d2b41e"]?.contains("SYSCALL 'mknod'") == true)

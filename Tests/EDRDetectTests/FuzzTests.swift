@@ -4,7 +4,6 @@ import Foundation
 @testable import EDRDetect
 import EDRSigma
 
-
 /// A detector that writes its alerts to /dev/null, with the team's Sigma rules.
 func makeTestDetector() throws -> Detector {
     // Each rejected record is a warning line: thousands of them in the fuzz run.
@@ -15,10 +14,12 @@ func makeTestDetector() throws -> Detector {
     options.collectedLogSources = DetectorLogSources.collected
     let store = try DetectorStore(sources: DetectorSources(sigma: [rules], yara: [], ioc: [], sigmaOptions: options))
     let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
-    return Detector(store: store, sink: AlertSink(fd: null),
-                    options: .init(respondEnabled: false, responseMinLevel: .critical,
-                                   context: AlertContext(hostName: "test", hostID: "test"),
-                                   machineID: "0123456789abcdef0123456789abcdef"))
+    return Detector(
+        store: store, sink: AlertSink(fd: null),
+        options: .init(
+            respondEnabled: false, responseMinLevel: .critical,
+            context: AlertContext(hostName: "test", hostID: "test"),
+            machineID: "0123456789abcdef0123456789abcdef"))
 }
 
 /// Structure-aware fuzzing of everything that parses bytes from another process: the frame
@@ -43,42 +44,93 @@ struct FuzzTests {
     /// Valid records of every kind the kernel writes.
     static let seedRecords: [(kind: UInt16, bytes: [UInt8])] = {
         var out: [(UInt16, [UInt8])] = []
-        out.append((1, KernelRecordLayout.exec(pid: 100, tid: 101, ppid: 50, uid: 61_001, euid: 61_002, gid: 61_003, egid: 61_004,
-                                               loginuid: 61_005, start: 5_000_000_000, parentStart: 1_000_000_000,
-                                               args: ["/usr/bin/curl", "-s", "http://x"], path: "/usr/bin/curl", cwd: "/home/a b")))
-        out.append((1, KernelRecordLayout.exec(pid: 200, ppid: 100, start: 6_000_000_000, parentStart: 5_000_000_000,
-                                               args: ["sh", "-c", "echo aGk= | base64 -d | sh"], path: "/bin/sh", cwd: "/",
-                                               flags: ExecRecord.argsTruncated)))
+        out.append(
+            (
+                1,
+                KernelRecordLayout.exec(
+                    pid: 100, tid: 101, ppid: 50, uid: 61_001, euid: 61_002, gid: 61_003, egid: 61_004,
+                    loginuid: 61_005, start: 5_000_000_000, parentStart: 1_000_000_000,
+                    args: ["/usr/bin/curl", "-s", "http://x"], path: "/usr/bin/curl", cwd: "/home/a b")
+            ))
+        out.append(
+            (
+                1,
+                KernelRecordLayout.exec(
+                    pid: 200, ppid: 100, start: 6_000_000_000, parentStart: 5_000_000_000,
+                    args: ["sh", "-c", "echo aGk= | base64 -d | sh"], path: "/bin/sh", cwd: "/",
+                    flags: ExecRecord.argsTruncated)
+            ))
         // A #! script with its identity and an environment; one whose file the kernel did not
         // find (the name execve was given, relative); one with a cut environment.
-        out.append((1, KernelRecordLayout.exec(pid: 210, ppid: 100, start: 6_100_000_000, parentStart: 5_000_000_000,
-                                               args: ["/bin/sh", "./run.sh"], path: "/usr/bin/dash", cwd: "/srv",
-                                               script: "/srv/run.sh", environment: ["PATH=/bin", "LD_PRELOAD=/tmp/x.so", "A=b=c"])))
-        out.append((1, KernelRecordLayout.exec(pid: 220, ppid: 100, start: 6_200_000_000, parentStart: 5_000_000_000,
-                                               args: ["/bin/sh", "run.sh"], path: "/usr/bin/dash", cwd: "/srv",
-                                               script: "run.sh", scriptNameOnly: true, environment: ["LD_LIBRARY_PATH=/opt"])))
-        out.append((1, KernelRecordLayout.exec(pid: 230, ppid: 100, start: 6_300_000_000, parentStart: 5_000_000_000,
-                                               args: ["/bin/true"], path: "/usr/bin/true", cwd: "/",
-                                               flags: ExecRecord.environmentTruncated, environmentBytes: Array("X=1\0LD_PRELOAD=/tm".utf8))))
-        out.append((2, KernelRecordLayout.exit(pid: 200, tid: 201, ppid: 100, uid: 61_001, euid: 61_002, start: 6_000_000_000,
-                                               parentStart: 5_000_000_000, code: 256)))
-        out.append((3, KernelRecordLayout.fork(pid: 300, tid: 301, ppid: 100, uid: 61_001, euid: 61_002, start: 7_000_000_000,
-                                               parentStart: 5_000_000_000)))
+        out.append(
+            (
+                1,
+                KernelRecordLayout.exec(
+                    pid: 210, ppid: 100, start: 6_100_000_000, parentStart: 5_000_000_000,
+                    args: ["/bin/sh", "./run.sh"], path: "/usr/bin/dash", cwd: "/srv",
+                    script: "/srv/run.sh", environment: ["PATH=/bin", "LD_PRELOAD=/tmp/x.so", "A=b=c"])
+            ))
+        out.append(
+            (
+                1,
+                KernelRecordLayout.exec(
+                    pid: 220, ppid: 100, start: 6_200_000_000, parentStart: 5_000_000_000,
+                    args: ["/bin/sh", "run.sh"], path: "/usr/bin/dash", cwd: "/srv",
+                    script: "run.sh", scriptNameOnly: true, environment: ["LD_LIBRARY_PATH=/opt"])
+            ))
+        out.append(
+            (
+                1,
+                KernelRecordLayout.exec(
+                    pid: 230, ppid: 100, start: 6_300_000_000, parentStart: 5_000_000_000,
+                    args: ["/bin/true"], path: "/usr/bin/true", cwd: "/",
+                    flags: ExecRecord.environmentTruncated, environmentBytes: Array("X=1\0LD_PRELOAD=/tm".utf8))
+            ))
+        out.append(
+            (
+                2,
+                KernelRecordLayout.exit(
+                    pid: 200, tid: 201, ppid: 100, uid: 61_001, euid: 61_002, start: 6_000_000_000,
+                    parentStart: 5_000_000_000, code: 256)
+            ))
+        out.append(
+            (
+                3,
+                KernelRecordLayout.fork(
+                    pid: 300, tid: 301, ppid: 100, uid: 61_001, euid: 61_002, start: 7_000_000_000,
+                    parentStart: 5_000_000_000)
+            ))
         out.append((10, TelemetryBuilder.net(result: -111, local: "127.0.0.88", lport: 40000, remote: "127.0.0.77", rport: 3333)))
         out.append((10, TelemetryBuilder.net(op: 2, v6: true, local: "::1", lport: 22, remote: "fe80::1:2", rport: 50000)))
         out.append((11, TelemetryBuilder.file(op: 1, dir1: "/etc/cron.d/evil")))
         out.append((11, TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/var", name2: "../tmp/b")))
         out.append((11, TelemetryBuilder.file(op: 3, dir1: "/home/u", name1: "sub/../x.txt")))
         // io_uring twins: the same kinds with the EDR_VIA_IO_URING flag and an opcode.
-        out.append((10, TelemetryBuilder.net(local: "127.0.0.32", lport: 40001, remote: "127.0.0.31", rport: 8080,
-                                             flags: IoUring.requested | 16 << 8)))
+        out.append(
+            (
+                10,
+                TelemetryBuilder.net(
+                    local: "127.0.0.32", lport: 40001, remote: "127.0.0.31", rport: 8080,
+                    flags: IoUring.requested | 16 << 8)
+            ))
         out.append((11, TelemetryBuilder.file(op: 3, dir1: "/tmp", name1: "x", flags: IoUring.requested | IoUring.resultUnseen | 36 << 8)))
         out.append((11, TelemetryBuilder.file(op: 1, dir1: "/tmp/d/new.txt", openFlags: 0o101, flags: IoUring.requested | 18 << 8)))
-        out.append((12, TelemetryBuilder.dns(direction: 1, payload: TelemetryBuilder.dnsMessage(name: "u.example"),
-                                             flags: UInt16(IoUring.requested | 26 << 8))))
+        out.append(
+            (
+                12,
+                TelemetryBuilder.dns(
+                    direction: 1, payload: TelemetryBuilder.dnsMessage(name: "u.example"),
+                    flags: UInt16(IoUring.requested | 26 << 8))
+            ))
         out.append((12, TelemetryBuilder.dns(direction: 1, payload: TelemetryBuilder.dnsMessage(name: "pool.minexmr.com"))))
-        out.append((12, TelemetryBuilder.dns(direction: 2, payload: TelemetryBuilder.dnsMessage(
-            name: "www.example.com", response: true, answers: ["10.1.2.3", "10.1.2.4"], cname: "edge.cdn.example.net"))))
+        out.append(
+            (
+                12,
+                TelemetryBuilder.dns(
+                    direction: 2,
+                    payload: TelemetryBuilder.dnsMessage(
+                        name: "www.example.com", response: true, answers: ["10.1.2.3", "10.1.2.4"], cname: "edge.cdn.example.net"))
+            ))
         out.append((13, TelemetryBuilder.attack(op: 15, strings: ["none", "/mnt", "tmpfs"])))
         out.append((13, TelemetryBuilder.attack(op: 16, path: "/memfd:payload")))
         out.append((13, TelemetryBuilder.attack(op: 1, args: [16, 0, 0, 0], target: 200)))
@@ -103,33 +155,35 @@ struct FuzzTests {
         for _ in 0..<Int.random(in: 1...4, using: &rng) {
             let body = min(first, b.count - 1)..<max(first + 1, b.count)
             switch Int.random(in: 0..<9, using: &rng) {
-            case 0: // flip a bit
+            case 0:  // flip a bit
                 if b.count > first { b[Int.random(in: body, using: &rng)] ^= UInt8(1) << UInt8.random(in: 0...7, using: &rng) }
-            case 1: // an edge value
+            case 1:  // an edge value
                 if b.count > first { b[Int.random(in: body, using: &rng)] = edge.randomElement(using: &rng)! }
-            case 2: // a random byte
+            case 2:  // a random byte
                 if b.count > first { b[Int.random(in: body, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
-            case 3: // rewrite a length field: off by a little, or anything
+            case 3:  // rewrite a length field: off by a little, or anything
                 if let fields = lengthFields[kind], let at = fields.randomElement(using: &rng), at + 2 <= b.count {
                     let old = Int(b.readLE(UInt16.self, at: at))
                     let v = Bool.random(using: &rng) ? max(0, old + Int.random(in: -3...3, using: &rng)) : Int.random(in: 0...0xFFFF, using: &rng)
-                    withUnsafeBytes(of: UInt16(truncatingIfNeeded: v).littleEndian) { b[at] = $0[0]; b[at + 1] = $0[1] }
+                    withUnsafeBytes(of: UInt16(truncatingIfNeeded: v).littleEndian) {
+                        b[at] = $0[0]; b[at + 1] = $0[1]
+                    }
                 }
-            case 4: // truncate
+            case 4:  // truncate
                 if b.count > 16 { b.removeLast(Int.random(in: 1...(b.count - 16), using: &rng)) }
-            case 5: // extend
+            case 5:  // extend
                 b += (0..<Int.random(in: 1...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            case 6: // delete a run inside the body
+            case 6:  // delete a run inside the body
                 if b.count > 17 {
                     let at = Int.random(in: 16..<b.count, using: &rng)
                     b.removeSubrange(at..<min(b.count, at + Int.random(in: 1...8, using: &rng)))
                 }
-            case 7: // duplicate a run (NULs, components, arguments)
+            case 7:  // duplicate a run (NULs, components, arguments)
                 if b.count > 17 {
                     let at = Int.random(in: 16..<b.count, using: &rng)
                     b.insert(contentsOf: b[at..<min(b.count, at + Int.random(in: 1...16, using: &rng))], at: at)
                 }
-            default: // a string region full of NULs or without any
+            default:  // a string region full of NULs or without any
                 if b.count > 17 {
                     let at = Int.random(in: 16..<b.count, using: &rng)
                     let v: UInt8 = Bool.random(using: &rng) ? 0 : 0x2F
@@ -139,9 +193,9 @@ struct FuzzTests {
         }
         // Mostly a consistent header, so the kind's decoder is reached; sometimes not.
         switch Int.random(in: 0..<20, using: &rng) {
-        case 0: break                                                   // size left as it was
+        case 0: break  // size left as it was
         case 1: if b.count >= 4 { b[2] = UInt8.random(in: 2...255, using: &rng) }; setSize(&b)  // version
-        case 2: // another kind's decoder on these bytes
+        case 2:  // another kind's decoder on these bytes
             if b.count >= 2 { b[0] = UInt8([1, 2, 3, 10, 11, 12, 13, 14].randomElement(using: &rng)!); b[1] = 0 }; setSize(&b)
         default: setSize(&b)
         }
@@ -196,14 +250,16 @@ struct FuzzTests {
         var description: String { "reached \(reached) (accepted \(accepted), rejected \(rejected))" }
     }
 
-    static let frameTypes: [FrameType] = [.hello, .ack, .kernelRecord, .procSnapshot, .snapshotDone, .sensorStats, .executableFile,
-                                          .forgetExecutables, .responseRequest, .responseResult]
+    static let frameTypes: [FrameType] = [
+        .hello, .ack, .kernelRecord, .procSnapshot, .snapshotDone, .sensorStats, .executableFile,
+        .forgetExecutables, .responseRequest, .responseResult
+    ]
 
     @Test func framesAndRecordsReachEveryDecoder() throws {
         var rng = SplitMix64(seed: Self.seed)
         let detector = try makeTestDetector()
-        var frames: [UInt8: Reach] = [:]        // payload parser per frame type
-        var kinds: [UInt16: Reach] = [:]        // kernel record decoder per kind
+        var frames: [UInt8: Reach] = [:]  // payload parser per frame type
+        var kinds: [UInt16: Reach] = [:]  // kernel record decoder per kind
         var dnsParse = Reach()
         var wireErrors = 0, framesOut = 0
         var expectedRecordsDecoded: UInt64 = 0, expectedRecordErrors: UInt64 = 0
@@ -229,11 +285,11 @@ struct FuzzTests {
                 // Now and then a bad header: the frame decoder's own checks.
                 if Int.random(in: 0..<25, using: &rng) == 0 {
                     switch Int.random(in: 0..<5, using: &rng) {
-                    case 0: frame[5] = UInt8.random(in: 2...255, using: &rng)                    // version
-                    case 1: frame[4] = UInt8.random(in: 22...255, using: &rng)                   // type
-                    case 2: frame[6] = UInt8.random(in: 1...255, using: &rng)                    // flags
-                    case 3: frame[8] ^= UInt8.random(in: 1...255, using: &rng)                   // sequence
-                    default: frame[0] = UInt8.random(in: 0...11, using: &rng); frame[1] = 0; frame[2] = 0; frame[3] = 0 // length
+                    case 0: frame[5] = UInt8.random(in: 2...255, using: &rng)  // version
+                    case 1: frame[4] = UInt8.random(in: 22...255, using: &rng)  // type
+                    case 2: frame[6] = UInt8.random(in: 1...255, using: &rng)  // flags
+                    case 3: frame[8] ^= UInt8.random(in: 1...255, using: &rng)  // sequence
+                    default: frame[0] = UInt8.random(in: 0...11, using: &rng); frame[1] = 0; frame[2] = 0; frame[3] = 0  // length
                     }
                 }
                 stream += frame
@@ -273,10 +329,15 @@ struct FuzzTests {
                             let kind = p.readLE(UInt16.self, at: 0)
                             var k = kinds[kind, default: Reach()]
                             k.reached += 1
-                            if let rec = try? KernelRecordDecoder.decode(p) { k.accepted += 1; if case .dns(let d) = rec {
-                                dnsParse.reached += 1
-                                if DnsMessage.parse(d.payload) != nil { dnsParse.accepted += 1 } else { dnsParse.rejected += 1 }
-                            } } else { k.rejected += 1 }
+                            if let rec = try? KernelRecordDecoder.decode(p) {
+                                k.accepted += 1;
+                                if case .dns(let d) = rec {
+                                    dnsParse.reached += 1
+                                    if DnsMessage.parse(d.payload) != nil { dnsParse.accepted += 1 } else { dnsParse.rejected += 1 }
+                                }
+                            } else {
+                                k.rejected += 1
+                            }
                             kinds[kind] = k
                         }
                         ok = (try? KernelRecordDecoder.decode(p)) != nil
@@ -356,16 +417,22 @@ struct KnownCrashTests {
     @Test
     func connectResultOfInt32MinIsReported() throws {
         let detector = try makeTestDetector()
-        try detector.ingest(Frame(type: .kernelRecord, sequence: 1, payload: TelemetryBuilder.net(
-            result: Int32.min, local: "127.0.0.88", lport: 1, remote: "127.0.0.77", rport: 2)))
+        try detector.ingest(
+            Frame(
+                type: .kernelRecord, sequence: 1,
+                payload: TelemetryBuilder.net(
+                    result: Int32.min, local: "127.0.0.88", lport: 1, remote: "127.0.0.77", rport: 2)))
         #expect(detector.counters.recordsDecoded == 1 && detector.counters.events == 1)
     }
 
     @Test
     func memfdFlagsAboveInt64MaxAreReported() throws {
         let detector = try makeTestDetector()
-        try detector.ingest(Frame(type: .kernelRecord, sequence: 1, payload: TelemetryBuilder.attack(
-            op: 14, result: -22, args: [UInt64.max, 0, 0, 0], strings: ["x"])))
+        try detector.ingest(
+            Frame(
+                type: .kernelRecord, sequence: 1,
+                payload: TelemetryBuilder.attack(
+                    op: 14, result: -22, args: [UInt64.max, 0, 0, 0], strings: ["x"])))
         #expect(detector.counters.recordsDecoded == 1 && detector.counters.events == 1)
     }
 }
@@ -381,14 +448,15 @@ struct DetectorCounterTests {
             try detector.ingest(Frame(type: .kernelRecord, sequence: seq, payload: bytes))
             seq += 1
         }
-        let exec = KernelRecordLayout.exec(pid: 100, tid: 101, ppid: 50, uid: 0, euid: 61_002, start: 5_000_000_000,
-                                           parentStart: 1_000_000_000, args: ["/usr/bin/whoami"], path: "/usr/bin/whoami", cwd: "/")
-        try record(exec)                                                   // decoded; the team rule fires (root whoami)
-        try record(Array(exec.dropLast()))                                 // size mismatch
+        let exec = KernelRecordLayout.exec(
+            pid: 100, tid: 101, ppid: 50, uid: 0, euid: 61_002, start: 5_000_000_000,
+            parentStart: 1_000_000_000, args: ["/usr/bin/whoami"], path: "/usr/bin/whoami", cwd: "/")
+        try record(exec)  // decoded; the team rule fires (root whoami)
+        try record(Array(exec.dropLast()))  // size mismatch
         var badKind = exec; badKind[0] = 99
-        try record(badKind)                                                // unknown kind
+        try record(badKind)  // unknown kind
         try record(KernelRecordLayout.exit(pid: 100, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000))
-        try record([1, 0, 1, 0])                                           // shorter than a header
+        try record([1, 0, 1, 0])  // shorter than a header
         #expect(detector.counters.framesReceived == 5)
         #expect(detector.counters.recordsDecoded == 2)
         #expect(detector.counters.recordErrors == 3)
@@ -407,8 +475,10 @@ struct DetectorCounterTests {
         var lost: UInt64 = 0
         for (i, f) in families.enumerated() {
             let ringFull = UInt64(1) << UInt64(3 * i), tooLarge = UInt64(1) << UInt64(3 * i + 1), noState = UInt64(1) << UInt64(3 * i + 2)
-            entries += [("kernel.\(f).submitted", 1000 + UInt64(i)), ("kernel.\(f).ring_full", ringFull), ("kernel.\(f).too_large", tooLarge),
-                        ("kernel.\(f).no_state", noState), ("kernel.\(f).seen", 1 << 40)]
+            entries += [
+                ("kernel.\(f).submitted", 1000 + UInt64(i)), ("kernel.\(f).ring_full", ringFull), ("kernel.\(f).too_large", tooLarge),
+                ("kernel.\(f).no_state", noState), ("kernel.\(f).seen", 1 << 40)
+            ]
             lost += ringFull + tooLarge + noState
         }
         entries.append(("sensor.records_read", 4321))

@@ -13,9 +13,11 @@ import Testing
 struct KernelLayoutTests {
     /// The BPF object `make build` put beside the binaries (EDR_BIN_DIR under `make test`).
     static var object: String? {
-        let candidates: [String?] = [ProcessInfo.processInfo.environment["EDR_BIN_DIR"].map { $0 + "/edr.bpf.o" },
-                          URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                              .deletingLastPathComponent().appendingPathComponent(".build/bpf/edr.bpf.o").path]
+        let candidates: [String?] = [
+            ProcessInfo.processInfo.environment["EDR_BIN_DIR"].map { $0 + "/edr.bpf.o" },
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent(".build/bpf/edr.bpf.o").path
+        ]
         return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) }
     }
 
@@ -63,7 +65,8 @@ struct KernelLayoutTests {
                     // 	'pid' type_id=14 bits_offset=0
                     let parts = line.split(separator: " ")
                     guard current != nil, parts.count >= 3, let t = Int(parts[1].dropFirst("type_id=".count)),
-                          let bits = Int(parts[2].dropFirst("bits_offset=".count)) else { continue }
+                        let bits = Int(parts[2].dropFirst("bits_offset=".count))
+                    else { continue }
                     current!.members.append((String(parts[0].dropFirst().dropFirst().dropLast()), t, bits))
                     continue
                 }
@@ -175,20 +178,26 @@ struct KernelLayoutTests {
         ids["parent_start_boottime_ns"] = Self.le(UInt64(2_010_000))
         func prefixed(_ d: [String: [UInt8]]) -> [String: [UInt8]] { Dictionary(uniqueKeysWithValues: d.map { ("ids." + $0.key, $0.value) }) }
 
-        let exit = KernelRecordLayout.exit(pid: 2001, tid: 2002, ppid: 2003, uid: 2004, euid: 2005, gid: 2006, egid: 2007, loginuid: 2008,
-                                           start: 2_009_000, parentStart: 2_010_000, code: 0x0100, comm: "leaver", bootNanos: 2011)
-        try check(btf, "edr_exit_record", bytes: exit, expected: prefixed(ids).merging([
-            "h.kind": Self.le(UInt16(2)), "h.version": Self.le(UInt16(1)), "h.size": Self.le(UInt32(exit.count)),
-            "h.ktime_boot_ns": Self.le(UInt64(2011)), "exit_code": Self.le(UInt32(0x0100)), "comm": Self.text("leaver", 16),
-        ]) { a, _ in a }, dataAt: -1)
+        let exit = KernelRecordLayout.exit(
+            pid: 2001, tid: 2002, ppid: 2003, uid: 2004, euid: 2005, gid: 2006, egid: 2007, loginuid: 2008,
+            start: 2_009_000, parentStart: 2_010_000, code: 0x0100, comm: "leaver", bootNanos: 2011)
+        try check(
+            btf, "edr_exit_record", bytes: exit,
+            expected: prefixed(ids).merging([
+                "h.kind": Self.le(UInt16(2)), "h.version": Self.le(UInt16(1)), "h.size": Self.le(UInt32(exit.count)),
+                "h.ktime_boot_ns": Self.le(UInt64(2011)), "exit_code": Self.le(UInt32(0x0100)), "comm": Self.text("leaver", 16)
+            ]) { a, _ in a }, dataAt: -1)
         #expect(btf.size(of: try #require(btf.structID("edr_exit_record"))) == exit.count)
 
-        let fork = KernelRecordLayout.fork(pid: 2001, tid: 2002, ppid: 2003, uid: 2004, euid: 2005, gid: 2006, egid: 2007, loginuid: 2008,
-                                           start: 2_009_000, parentStart: 2_010_000, comm: "spawner", bootNanos: 2011)
-        try check(btf, "edr_fork_record", bytes: fork, expected: prefixed(ids).merging([
-            "h.kind": Self.le(UInt16(3)), "h.version": Self.le(UInt16(1)), "h.size": Self.le(UInt32(fork.count)),
-            "h.ktime_boot_ns": Self.le(UInt64(2011)), "comm": Self.text("spawner", 16),
-        ]) { a, _ in a }, dataAt: -1)
+        let fork = KernelRecordLayout.fork(
+            pid: 2001, tid: 2002, ppid: 2003, uid: 2004, euid: 2005, gid: 2006, egid: 2007, loginuid: 2008,
+            start: 2_009_000, parentStart: 2_010_000, comm: "spawner", bootNanos: 2011)
+        try check(
+            btf, "edr_fork_record", bytes: fork,
+            expected: prefixed(ids).merging([
+                "h.kind": Self.le(UInt16(3)), "h.version": Self.le(UInt16(1)), "h.size": Self.le(UInt32(fork.count)),
+                "h.ktime_boot_ns": Self.le(UInt64(2011)), "comm": Self.text("spawner", 16)
+            ]) { a, _ in a }, dataAt: -1)
         #expect(btf.size(of: try #require(btf.structID("edr_fork_record"))) == fork.count)
     }
 
@@ -214,8 +223,9 @@ struct KernelLayoutTests {
         let loaded = try BTF(object: try #require(Self.object, "edr.bpf.o (make build)"))
         let map = try #require(loaded.variables["edr_counters"], "edr_counters map in edr.bpf.o")
         guard case .structure(_, _, let members) = loaded.types[map],
-              let maxEntries = members.first(where: { $0.0 == "max_entries" }),
-              let array = loaded.pointers[maxEntries.1], case .array(_, let n) = loaded.types[array] else {
+            let maxEntries = members.first(where: { $0.0 == "max_entries" }),
+            let array = loaded.pointers[maxEntries.1], case .array(_, let n) = loaded.types[array]
+        else {
             Issue.record("edr_counters' max_entries not found in BTF")
             return
         }
@@ -230,9 +240,10 @@ struct KernelLayoutTests {
         }
 
         // exec: every field a distinct value.
-        let exec = KernelRecordLayout.exec(pid: 1001, tid: 1002, ppid: 1003, uid: 1004, euid: 1005, gid: 1006, egid: 1007, loginuid: 1008,
-                                           start: 1_009_000, parentStart: 1_010_000, args: ["a", "bc"], path: "/usr/bin/x", cwd: "/tmp",
-                                           flags: 0x10, cgroup: 1011, comm: "cmdname", inode: 1012, bootNanos: 1013, environment: ["K=V"])
+        let exec = KernelRecordLayout.exec(
+            pid: 1001, tid: 1002, ppid: 1003, uid: 1004, euid: 1005, gid: 1006, egid: 1007, loginuid: 1008,
+            start: 1_009_000, parentStart: 1_010_000, args: ["a", "bc"], path: "/usr/bin/x", cwd: "/tmp",
+            flags: 0x10, cgroup: 1011, comm: "cmdname", inode: 1012, bootNanos: 1013, environment: ["K=V"])
         var e: [String: [UInt8]] = [
             "h.kind": Self.le(UInt16(1)), "h.version": Self.le(UInt16(1)), "h.size": Self.le(UInt32(exec.count)),
             "h.ktime_boot_ns": Self.le(UInt64(1013)),
@@ -242,7 +253,7 @@ struct KernelLayoutTests {
             "comm": Self.text("cmdname", 16), "exe_ino": Self.le(UInt64(1012)), "exe_size": Self.le(UInt64(35_000)),
             "exe_ctime_ns": Self.le(UInt64(1_700_000_000_123_456_789)), "exe_dev": Self.le(UInt32(8 << 20 | 1)),
             "script_ino": Self.le(UInt64(0)), "script_size": Self.le(UInt64(0)), "script_ctime_ns": Self.le(UInt64(0)),
-            "script_dev": Self.le(UInt32(0)), "env_len": Self.le(UInt16(4)),
+            "script_dev": Self.le(UInt32(0)), "env_len": Self.le(UInt16(4))
         ]
         e.merge(prefixed("ids.", Self.ids(first: 1001))) { a, _ in a }
         try check(btf, "edr_exec_record", bytes: exec, expected: e, dataAt: exec.count - (5 + 10 + 4 + 4))
@@ -255,7 +266,7 @@ struct KernelLayoutTests {
             "ctx.ids.uid": Self.le(UInt32(0)), "ctx.ids.euid": Self.le(UInt32(61_002)), "ctx.ids.gid": Self.le(UInt32(61_003)),
             "ctx.ids.egid": Self.le(UInt32(61_004)), "ctx.ids.loginuid": Self.le(UInt32(61_005)),
             "ctx.ids.start_boottime_ns": Self.le(UInt64(5_000_000_000)), "ctx.ids.parent_start_boottime_ns": Self.le(UInt64(1_000_000_000)),
-            "ctx.cgroup_id": Self.le(UInt64(42)), "ctx.comm": Self.text("comm", 16),
+            "ctx.cgroup_id": Self.le(UInt64(42)), "ctx.comm": Self.text("comm", 16)
         ]
         func telemetry(_ kind: UInt16, _ bytes: [UInt8]) -> [String: [UInt8]] {
             ctx["h.kind"] = Self.le(kind)
@@ -263,27 +274,35 @@ struct KernelLayoutTests {
             return ctx
         }
 
-        let net = TelemetryBuilder.net(op: 3, proto: 17, v6: true, result: -111, local: "2001:db8::1", lport: 4321, remote: "2001:db8::2",
-                                       rport: 53, pid: 100, flags: 0x5)
-        try check(btf, "edr_net_record", bytes: net, expected: telemetry(10, net).merging([
-            "op": [3], "protocol": [17], "family": Self.le(UInt16(10)), "result": Self.le(Int32(-111)),
-            "sport": Self.le(UInt16(4321)), "dport": Self.le(UInt16(53)), "flags": Self.le(UInt32(5)),
-            "saddr": TelemetryBuilder.ip("2001:db8::1"), "daddr": TelemetryBuilder.ip("2001:db8::2"),
-        ]) { a, _ in a }, dataAt: net.count)
+        let net = TelemetryBuilder.net(
+            op: 3, proto: 17, v6: true, result: -111, local: "2001:db8::1", lport: 4321, remote: "2001:db8::2",
+            rport: 53, pid: 100, flags: 0x5)
+        try check(
+            btf, "edr_net_record", bytes: net,
+            expected: telemetry(10, net).merging([
+                "op": [3], "protocol": [17], "family": Self.le(UInt16(10)), "result": Self.le(Int32(-111)),
+                "sport": Self.le(UInt16(4321)), "dport": Self.le(UInt16(53)), "flags": Self.le(UInt32(5)),
+                "saddr": TelemetryBuilder.ip("2001:db8::1"), "daddr": TelemetryBuilder.ip("2001:db8::2")
+            ]) { a, _ in a }, dataAt: net.count)
 
         let file = TelemetryBuilder.file(op: 7, dir1: "/etc", name1: "passwd", openFlags: 0o101, flags: 0x3, result: -13)
-        try check(btf, "edr_file_record", bytes: file, expected: telemetry(11, file).merging([
-            "op": Self.le(UInt32(7)), "result": Self.le(Int32(-13)), "open_flags": Self.le(UInt32(0o101)), "flags": Self.le(UInt32(3)),
-            "len": Self.le(UInt16(4)) + Self.le(UInt16(7)) + Self.le(UInt16(0)) + Self.le(UInt16(0)),
-        ]) { a, _ in a }, dataAt: file.count - 11)
+        try check(
+            btf, "edr_file_record", bytes: file,
+            expected: telemetry(11, file).merging([
+                "op": Self.le(UInt32(7)), "result": Self.le(Int32(-13)), "open_flags": Self.le(UInt32(0o101)), "flags": Self.le(UInt32(3)),
+                "len": Self.le(UInt16(4)) + Self.le(UInt16(7)) + Self.le(UInt16(0)) + Self.le(UInt16(0))
+            ]) { a, _ in a }, dataAt: file.count - 11)
 
         let payload: [UInt8] = [0xAB, 0xCD, 0x01]
-        let dns = TelemetryBuilder.dns(direction: 2, payload: payload, pid: 100, proto: 6, local: "10.1.2.3", lport: 40001, remote: "10.9.8.7",
-                                       rport: 53, payloadLength: 700, flags: 0x9)
-        try check(btf, "edr_dns_record", bytes: dns, expected: telemetry(12, dns).merging([
-            "direction": [2], "protocol": [6], "family": Self.le(UInt16(2)), "payload_len": Self.le(UInt32(700)),
-            "sport": Self.le(UInt16(40001)), "dport": Self.le(UInt16(53)), "captured": Self.le(UInt16(3)), "flags": Self.le(UInt16(9)),
-            "saddr": TelemetryBuilder.ip("10.1.2.3"), "daddr": TelemetryBuilder.ip("10.9.8.7"),
-        ]) { a, _ in a }, dataAt: dns.count - payload.count)
+        let dns = TelemetryBuilder.dns(
+            direction: 2, payload: payload, pid: 100, proto: 6, local: "10.1.2.3", lport: 40001, remote: "10.9.8.7",
+            rport: 53, payloadLength: 700, flags: 0x9)
+        try check(
+            btf, "edr_dns_record", bytes: dns,
+            expected: telemetry(12, dns).merging([
+                "direction": [2], "protocol": [6], "family": Self.le(UInt16(2)), "payload_len": Self.le(UInt32(700)),
+                "sport": Self.le(UInt16(40001)), "dport": Self.le(UInt16(53)), "captured": Self.le(UInt16(3)), "flags": Self.le(UInt16(9)),
+                "saddr": TelemetryBuilder.ip("10.1.2.3"), "daddr": TelemetryBuilder.ip("10.9.8.7")
+            ]) { a, _ in a }, dataAt: dns.count - payload.count)
     }
 }

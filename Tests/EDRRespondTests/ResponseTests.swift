@@ -34,8 +34,10 @@ struct ResponseTests {
         ResponseRequest(pid: pid, startTicks: start, level: level, ruleID: "r", ruleName: "n", executable: exe)
     }
 
-    func facts(start: UInt64 = 777, ppid: Int32 = 7, uid: UInt32 = 1000, euid: UInt32 = 1001, kthread: Bool = false,
-               ns: [Int32] = [1000], exe: String? = "/tmp/evil") -> TargetFacts {
+    func facts(
+        start: UInt64 = 777, ppid: Int32 = 7, uid: UInt32 = 1000, euid: UInt32 = 1001, kthread: Bool = false,
+        ns: [Int32] = [1000], exe: String? = "/tmp/evil"
+    ) -> TargetFacts {
         TargetFacts(startTicks: start, ppid: ppid, uid: uid, euid: euid, isKernelThread: kthread, namespacePIDs: ns, executable: exe)
     }
 
@@ -53,7 +55,9 @@ struct ResponseTests {
         #expect(p.decide(req(1000), target: facts(euid: 123)) != .act)
         // Protected by the kernel's record in the request, or by what /proc says.
         #expect(p.decide(req(1000, exe: "/usr/sbin/sshd"), target: facts(exe: nil)) == .refuse("/usr/sbin/sshd is a protected executable"))
-        #expect(p.decide(req(1000), target: facts(exe: "/usr/lib/systemd/systemd-journald")) == .refuse("/usr/lib/systemd/systemd-journald is a protected executable"))
+        #expect(
+            p.decide(req(1000), target: facts(exe: "/usr/lib/systemd/systemd-journald"))
+                == .refuse("/usr/lib/systemd/systemd-journald is a protected executable"))
         #expect(p.decide(req(1000, exe: "/usr/sbin/sshd-evil"), target: facts(exe: nil)) == .act)
         // Recycled pid, vanished process.
         #expect(p.decide(req(1000, start: 778), target: facts()) == .gone("pid 1000 was reused (start time differs)"))
@@ -78,7 +82,7 @@ struct ResponseTests {
         ("/usr/sbin/sshd", true), ("/usr/sbin/sshd2", false), ("/usr/sbin/sshd/x", false), ("/usr/sbin", false),
         ("/usr/lib/systemd/systemd", true), ("/usr/lib/systemd/deep/er/tool", true),
         ("/usr/lib/systemd", false), ("/usr/lib/systemd-evil", false), ("/usr/lib/systemdx/y", false),
-        ("/opt/agent", true), ("/opt/agent/bin/tool", false),
+        ("/opt/agent", true), ("/opt/agent/bin/tool", false)
     ])
     func protectedExecutablesByPathOrPrefix(executable: String, protected: Bool) {
         var p = policy
@@ -112,16 +116,19 @@ struct ResponseTests {
     @Test func theRateLimitCountsOnlyAfterEveryProtection() {
         var p = policy
         p.maxKillsPerMinute = 0
-        #expect(p.decide(req(1000), target: facts(), recentKills: 0)
-            == .refuse("rate limit: 0 kills in the last minute (max_kills_per_minute = 0)"))
+        #expect(
+            p.decide(req(1000), target: facts(), recentKills: 0)
+                == .refuse("rate limit: 0 kills in the last minute (max_kills_per_minute = 0)"))
         p.maxKillsPerMinute = 5
         // A protected or vanished target is reported as such, not as rate-limited.
         #expect(p.decide(req(1000), target: facts(uid: 123), recentKills: 50) == .refuse("pid 1000 runs as protected uid 123"))
-        #expect(p.decide(req(1000, exe: "/usr/sbin/sshd"), target: facts(), recentKills: 50)
-            == .refuse("/usr/sbin/sshd is a protected executable"))
+        #expect(
+            p.decide(req(1000, exe: "/usr/sbin/sshd"), target: facts(), recentKills: 50)
+                == .refuse("/usr/sbin/sshd is a protected executable"))
         #expect(p.decide(req(1000), target: nil, recentKills: 50) == .gone("process 1000 is gone"))
-        #expect(p.decide(req(1000), target: facts(), recentKills: 50)
-            == .refuse("rate limit: 50 kills in the last minute (max_kills_per_minute = 5)"))
+        #expect(
+            p.decide(req(1000), target: facts(), recentKills: 50)
+                == .refuse("rate limit: 50 kills in the last minute (max_kills_per_minute = 5)"))
     }
 
     @Test func targetFactsComeFromProc() throws {
@@ -196,8 +203,9 @@ struct ResponseTests {
     }
 
     @Test func outcomesRoundTripOnTheWire() throws {
-        let r = ResponseResult(pid: 42, outcome: .wouldKill, message: "m", requestID: 77, dryRun: true, uid: 1000,
-                               ruleID: "id", ruleName: "name", executable: "/bin/x")
+        let r = ResponseResult(
+            pid: 42, outcome: .wouldKill, message: "m", requestID: 77, dryRun: true, uid: 1000,
+            ruleID: "id", ruleName: "name", executable: "/bin/x")
         #expect(try ResponseResult(frame: r.frame()) == r)
         var bad = r.frame()
         bad.payload[12] = 99

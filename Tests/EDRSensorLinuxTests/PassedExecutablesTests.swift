@@ -18,7 +18,7 @@ struct PassedExecutablesTests {
         ("ctime", RecordedFileIdentity(inode: 1234, size: 56_789, ctime: 1_700_000_000_123_456_790, device: 0x0080_0001)),
         ("size", RecordedFileIdentity(inode: 1234, size: 56_790, ctime: 1_700_000_000_123_456_789, device: 0x0080_0001)),
         ("inode", RecordedFileIdentity(inode: 1235, size: 56_789, ctime: 1_700_000_000_123_456_789, device: 0x0080_0001)),
-        ("device", RecordedFileIdentity(inode: 1234, size: 56_789, ctime: 1_700_000_000_123_456_789, device: 0x0080_0002)),
+        ("device", RecordedFileIdentity(inode: 1234, size: 56_789, ctime: 1_700_000_000_123_456_789, device: 0x0080_0002))
     ])
     func aChangedFileIsPassedAgain(changed: String, other: RecordedFileIdentity) {
         var cache = PassedExecutables()

@@ -15,8 +15,10 @@ private func expectedFrame(_ n: Int, sequence: UInt64) -> [UInt8] {
 
 extension ReplayStore {
     @discardableResult
-    fileprivate mutating func append(_ bytes: [UInt8], executable: Attachment = .none,
-                                     script: Attachment = .none) -> UInt64 {
+    fileprivate mutating func append(
+        _ bytes: [UInt8], executable: Attachment = .none,
+        script: Attachment = .none
+    ) -> UInt64 {
         bytes.withUnsafeBytes { append($0, executable: executable, script: script) }
     }
 
@@ -205,9 +207,12 @@ struct ReplayStoreTests {
         // connection); the unsent frame still holds its descriptor.
         #expect(store.restartSending() == 3)
         let (_, replayed) = store.queueAll()
-        #expect(replayed == [.init(sequence: 1, executable: .none, script: .none),
-                             .init(sequence: 2, executable: .none, script: .none),
-                             .init(sequence: 3, executable: .descriptor(42), script: .none)])
+        #expect(
+            replayed == [
+                .init(sequence: 1, executable: .none, script: .none),
+                .init(sequence: 2, executable: .none, script: .none),
+                .init(sequence: 3, executable: .descriptor(42), script: .none)
+            ])
         // Every frame an ack may name was queued, so an ack never finds a descriptor left.
         #expect(try store.acknowledge(through: 3).isEmpty)
     }

@@ -49,13 +49,17 @@ func corpusReport(_ dir: String) throws -> (engine: SigmaEngine, loaded: Int, re
     let root = corpusRoot() + "/sigmahq"
     try #require(FileManager.default.fileExists(atPath: root))
     var dirs: [String] = []
-    for sub in ["rules/application", "rules/category", "rules/cloud", "rules/identity", "rules/macos", "rules/network",
-                "rules/web", "rules-emerging-threats", "rules-threat-hunting", "rules-compliance", "rules-placeholder",
-                "rules-dfir", "deprecated", "unsupported"] {
+    for sub in [
+        "rules/application", "rules/category", "rules/cloud", "rules/identity", "rules/macos", "rules/network",
+        "rules/web", "rules-emerging-threats", "rules-threat-hunting", "rules-compliance", "rules-placeholder",
+        "rules-dfir", "deprecated", "unsupported"
+    ] {
         if FileManager.default.fileExists(atPath: root + "/" + sub) { dirs.append(root + "/" + sub) }
     }
     let rep = try SigmaEngine.load(paths: dirs)
-    let rejected = rep.diagnostics.filter { if case .rejected = $0.status { return true }; return false }
+    let rejected = rep.diagnostics.filter {
+        if case .rejected = $0.status { return true }; return false
+    }
     print("SigmaHQ other trees: \(rep.diagnostics.count) documents, loaded \(rep.loadedCount), rejected \(rejected.count)")
     #expect(rep.diagnostics.count == 1137 && rep.loadedCount == 1135 && rejected.count == 2)
     for d in rejected { if case .rejected(let r) = d.status { #expect(!r.isEmpty, "\(d.path)") } }

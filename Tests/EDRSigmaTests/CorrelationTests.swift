@@ -5,32 +5,32 @@ import Testing
 let secLS = LogSource(product: "windows", service: "security")
 
 let baseRules = """
-title: Single failed login
-id: 53ba33fd-3a50-4468-a5ef-c583635cfa92
-name: failed_login
-logsource:
-    product: windows
-    service: security
-detection:
-    selection:
-        EventID:
-            - 529
-            - 4625
-    condition: selection
----
-title: Successful login
-id: 4d0a2c83-c62c-4ed4-b475-c7e23a9269b8
-name: successful_login
-logsource:
-    product: windows
-    service: security
-detection:
-    selection:
-        EventID:
-            - 528
-            - 4624
-    condition: selection
-"""
+    title: Single failed login
+    id: 53ba33fd-3a50-4468-a5ef-c583635cfa92
+    name: failed_login
+    logsource:
+        product: windows
+        service: security
+    detection:
+        selection:
+            EventID:
+                - 529
+                - 4625
+        condition: selection
+    ---
+    title: Successful login
+    id: 4d0a2c83-c62c-4ed4-b475-c7e23a9269b8
+    name: successful_login
+    logsource:
+        product: windows
+        service: security
+    detection:
+        selection:
+            EventID:
+                - 528
+                - 4624
+        condition: selection
+    """
 
 func login(_ id: Int64, user: String, t: Double, host: String = "h1") -> Event {
     ev([("EventID", .int(id)), ("User", .string(user)), ("Computer", .string(host))], ls: secLS, t: t)
@@ -39,40 +39,40 @@ func login(_ id: Int64, user: String, t: Double, host: String = "h1") -> Event {
 @Test func specExampleChain() {
     // The specification's example: many failed logins followed by a successful one.
     let yaml = """
-    title: Correlation - Multiple Failed Logins Followed by Successful Login
-    id: b180ead8-d58f-40b2-ae54-c8940995b9b6
-    correlation:
-        type: temporal_ordered
-        rules:
-            - multiple_failed_login
-            - successful_login
-        group-by:
-            - User
-        timespan: 10m
-    level: high
-    ---
-    title: Multiple failed logons
-    id: a8418a5a-5fc4-46b5-b23b-6c73beb19d41
-    name: multiple_failed_login
-    correlation:
-        type: event_count
-        rules:
-            - failed_login
-        group-by:
-            - User
-        timespan: 10m
-        condition:
-            gte: 10
-    ---
-    """ + "\n" + baseRules
+        title: Correlation - Multiple Failed Logins Followed by Successful Login
+        id: b180ead8-d58f-40b2-ae54-c8940995b9b6
+        correlation:
+            type: temporal_ordered
+            rules:
+                - multiple_failed_login
+                - successful_login
+            group-by:
+                - User
+            timespan: 10m
+        level: high
+        ---
+        title: Multiple failed logons
+        id: a8418a5a-5fc4-46b5-b23b-6c73beb19d41
+        name: multiple_failed_login
+        correlation:
+            type: event_count
+            rules:
+                - failed_login
+            group-by:
+                - User
+            timespan: 10m
+            condition:
+                gte: 10
+        ---
+        """ + "\n" + baseRules
     let e = engine(yaml)
     #expect(e.loadedCount == 4, "\(e.diagnostics.map(\.status))")
     var fired: [SigmaMatch] = []
     for i in 0..<9 { fired += e.evaluate(login(4625, user: "bob", t: Double(i))) }
     fired += e.evaluate(login(4624, user: "bob", t: 20))
     #expect(fired.isEmpty, "too early: \(fired.map(\.rule.title))")
-    fired += e.evaluate(login(4625, user: "bob", t: 30))   // 10th failure
-    fired += e.evaluate(login(4624, user: "alice", t: 31)) // other user
+    fired += e.evaluate(login(4625, user: "bob", t: 30))  // 10th failure
+    fired += e.evaluate(login(4624, user: "alice", t: 31))  // other user
     #expect(fired.isEmpty, "intermediate correlation and base rules are not standalone alerts")
     let last = e.evaluate(login(4624, user: "bob", t: 40))
     #expect(last.count == 1)
@@ -83,18 +83,18 @@ func login(_ id: Int64, user: String, t: Double, host: String = "h1") -> Event {
 
 @Test func eventCountSlidingWindow() {
     let yaml = """
-    title: Many failures
-    id: corr-1
-    correlation:
-        type: event_count
-        rules: [failed_login]
-        group-by: [User]
-        timespan: 1m
-        condition:
-            gte: 3
-        generate: true
-    ---
-    """ + "\n" + baseRules
+        title: Many failures
+        id: corr-1
+        correlation:
+            type: event_count
+            rules: [failed_login]
+            group-by: [User]
+            timespan: 1m
+            condition:
+                gte: 3
+            generate: true
+        ---
+        """ + "\n" + baseRules
     let e = engine(yaml)
     var n = 0
     // Spread over more than a minute: never 3 within 60 s.
@@ -111,18 +111,18 @@ func login(_ id: Int64, user: String, t: Double, host: String = "h1") -> Event {
 
 @Test func valueCountAndRange() {
     let yaml = """
-    title: Spray
-    id: corr-2
-    correlation:
-        type: value_count
-        rules: [failed_login]
-        group-by: [Computer]
-        timespan: 5m
-        condition:
-            field: User
-            gte: 3
-    ---
-    """ + "\n" + baseRules
+        title: Spray
+        id: corr-2
+        correlation:
+            type: value_count
+            rules: [failed_login]
+            group-by: [Computer]
+            timespan: 5m
+            condition:
+                field: User
+                gte: 3
+        ---
+        """ + "\n" + baseRules
     let e = engine(yaml)
     var fired: [SigmaMatch] = []
     for (i, u) in ["a", "a", "b", "b", "c"].enumerated() { fired += e.evaluate(login(4625, user: u, t: Double(i))) }
@@ -132,19 +132,19 @@ func login(_ id: Int64, user: String, t: Double, host: String = "h1") -> Event {
 
 @Test func temporalUnorderedWithAliases() {
     let yaml = """
-    title: Both within 10 s
-    id: corr-3
-    correlation:
-        type: temporal
-        rules: [failed_login, successful_login]
-        group-by: [account]
-        timespan: 10s
-        aliases:
-            account:
-                failed_login: User
-                successful_login: TargetUser
-    ---
-    """ + "\n" + baseRules
+        title: Both within 10 s
+        id: corr-3
+        correlation:
+            type: temporal
+            rules: [failed_login, successful_login]
+            group-by: [account]
+            timespan: 10s
+            aliases:
+                account:
+                    failed_login: User
+                    successful_login: TargetUser
+        ---
+        """ + "\n" + baseRules
     let e = engine(yaml)
     #expect(e.evaluate(ev([("EventID", 4624), ("TargetUser", "bob")], ls: secLS, t: 0)).isEmpty)
     #expect(e.evaluate(login(4625, user: "alice", t: 1)).isEmpty)
@@ -157,56 +157,56 @@ func login(_ id: Int64, user: String, t: Double, host: String = "h1") -> Event {
 
 @Test func temporalOrderedNeedsOrder() {
     let yaml = """
-    title: Fail then success
-    id: corr-4
-    correlation:
-        type: temporal_ordered
-        rules: [failed_login, successful_login]
-        group-by: [User]
-        timespan: 1m
-    ---
-    """ + "\n" + baseRules
+        title: Fail then success
+        id: corr-4
+        correlation:
+            type: temporal_ordered
+            rules: [failed_login, successful_login]
+            group-by: [User]
+            timespan: 1m
+        ---
+        """ + "\n" + baseRules
     let e = engine(yaml)
     #expect(e.evaluate(login(4624, user: "bob", t: 0)).isEmpty)
-    #expect(e.evaluate(login(4625, user: "bob", t: 1)).isEmpty)   // wrong order so far
+    #expect(e.evaluate(login(4625, user: "bob", t: 1)).isEmpty)  // wrong order so far
     #expect(e.evaluate(login(4624, user: "bob", t: 2)).count == 1)
 }
 
 @Test func valueSumAndAvg() {
     let yaml = """
-    title: Exfil
-    id: corr-5
-    correlation:
-        type: value_sum
-        rules: [upload]
-        group-by: [User]
-        timespan: 1h
-        condition:
-            field: Bytes
-            gt: 1000
-    ---
-    title: Avg
-    id: corr-6
-    correlation:
-        type: value_avg
-        rules: [upload]
-        group-by: [User]
-        timespan: 1h
-        condition:
-            field: Bytes
-            gte: 600
-    ---
-    title: upload
-    name: upload
-    id: up-1
-    logsource:
-        product: linux
-        category: network_connection
-    detection:
-        sel:
-            Initiated: 'true'
-        condition: sel
-    """
+        title: Exfil
+        id: corr-5
+        correlation:
+            type: value_sum
+            rules: [upload]
+            group-by: [User]
+            timespan: 1h
+            condition:
+                field: Bytes
+                gt: 1000
+        ---
+        title: Avg
+        id: corr-6
+        correlation:
+            type: value_avg
+            rules: [upload]
+            group-by: [User]
+            timespan: 1h
+            condition:
+                field: Bytes
+                gte: 600
+        ---
+        title: upload
+        name: upload
+        id: up-1
+        logsource:
+            product: linux
+            category: network_connection
+        detection:
+            sel:
+                Initiated: 'true'
+            condition: sel
+        """
     let e = engine(yaml)
     #expect(e.loadedCount == 3)
     let ls = LogSource(product: "linux", category: "network_connection")
@@ -214,26 +214,26 @@ func login(_ id: Int64, user: String, t: Double, host: String = "h1") -> Event {
         e.evaluate(ev([("Initiated", "true"), ("User", "u"), ("Bytes", .int(b))], ls: ls, t: t)).compactMap(\.rule.id)
     }
     #expect(up(500, 0) == [])
-    #expect(up(400, 1) == [])          // sum 900, avg 450
-    #expect(up(800, 2) == ["corr-5"])            // sum 1700 > 1000; avg 566 < 600
-    #expect(up(1000, 3) == ["corr-6"])           // sum restarted at 1000 (not > 1000); avg 675
+    #expect(up(400, 1) == [])  // sum 900, avg 450
+    #expect(up(800, 2) == ["corr-5"])  // sum 1700 > 1000; avg 566 < 600
+    #expect(up(1000, 3) == ["corr-6"])  // sum restarted at 1000 (not > 1000); avg 675
 }
 
 @Test func boundedStateEvictsOldest() {
     var opts = SigmaOptions()
     opts.correlationMaxGroups = 16
     let yaml = """
-    title: Many failures
-    id: corr-1
-    correlation:
-        type: event_count
-        rules: [failed_login]
-        group-by: [User]
-        timespan: 1h
-        condition:
-            gte: 2
-    ---
-    """ + "\n" + baseRules
+        title: Many failures
+        id: corr-1
+        correlation:
+            type: event_count
+            rules: [failed_login]
+            group-by: [User]
+            timespan: 1h
+            condition:
+                gte: 2
+        ---
+        """ + "\n" + baseRules
     let e = engine(yaml, options: opts)
     for i in 0..<1000 { _ = e.evaluate(login(4625, user: "user\(i)", t: Double(i))) }
     let st = e.correlationStats
@@ -241,13 +241,15 @@ func login(_ id: Int64, user: String, t: Double, host: String = "h1") -> Event {
     #expect(st.evictedGroups >= 984)
 }
 
-@Test("invalid correlations are rejected", arguments: [
-    ("title: c\ncorrelation:\n    type: event_count\n    rules: [nope]\n    group-by: [User]\n    timespan: 1m\n    condition: {gte: 2}", "unknown rule"),
-    ("title: c\ncorrelation:\n    type: event_count\n    rules: [failed_login]\n    timespan: 1q\n    condition: {gte: 2}", "timespan"),
-    ("title: c\ncorrelation:\n    type: value_count\n    rules: [failed_login]\n    timespan: 1m\n    condition: {gte: 2}", "field"),
-    ("title: c\ncorrelation:\n    type: event_count\n    rules: [failed_login]\n    timespan: 1m\n    condition: {lt: 2}", "lower bound"),
-    ("title: c\ncorrelation:\n    type: nearby\n    rules: [failed_login]\n    timespan: 1m", "unsupported correlation type"),
-])
+@Test(
+    "invalid correlations are rejected",
+    arguments: [
+        ("title: c\ncorrelation:\n    type: event_count\n    rules: [nope]\n    group-by: [User]\n    timespan: 1m\n    condition: {gte: 2}", "unknown rule"),
+        ("title: c\ncorrelation:\n    type: event_count\n    rules: [failed_login]\n    timespan: 1q\n    condition: {gte: 2}", "timespan"),
+        ("title: c\ncorrelation:\n    type: value_count\n    rules: [failed_login]\n    timespan: 1m\n    condition: {gte: 2}", "field"),
+        ("title: c\ncorrelation:\n    type: event_count\n    rules: [failed_login]\n    timespan: 1m\n    condition: {lt: 2}", "lower bound"),
+        ("title: c\ncorrelation:\n    type: nearby\n    rules: [failed_login]\n    timespan: 1m", "unsupported correlation type")
+    ])
 func invalidCorrelation(_ doc: String, _ reason: String) {
     let e = engine(doc + "\n---\n" + baseRules)
     let d = e.diagnostics.first { $0.kind == .correlation }
@@ -257,28 +259,28 @@ func invalidCorrelation(_ doc: String, _ reason: String) {
 
 @Test func valuePercentileFlagsRareValues() {
     let yaml = """
-    title: Rare process image for this host
-    id: corr-7
-    correlation:
-        type: value_percentile
-        rules: [proc]
-        group-by: [Computer]
-        timespan: 1d
-        condition:
-            field: Image
-            lte: 5
-    ---
-    title: proc
-    name: proc
-    id: proc-1
-    logsource:
-        product: linux
-        category: process_creation
-    detection:
-        sel:
-            Image|startswith: '/'
-        condition: sel
-    """
+        title: Rare process image for this host
+        id: corr-7
+        correlation:
+            type: value_percentile
+            rules: [proc]
+            group-by: [Computer]
+            timespan: 1d
+            condition:
+                field: Image
+                lte: 5
+        ---
+        title: proc
+        name: proc
+        id: proc-1
+        logsource:
+            product: linux
+            category: process_creation
+        detection:
+            sel:
+                Image|startswith: '/'
+            condition: sel
+        """
     let e = engine(yaml)
     #expect(e.loadedCount == 2)
     var fired: [String] = []
@@ -292,19 +294,19 @@ func invalidCorrelation(_ doc: String, _ reason: String) {
 
 @Test func eventCountEqualsFiresOnce() {
     let yaml = """
-    title: exactly three
-    id: corr-8
-    correlation:
-        type: event_count
-        rules: [failed_login]
-        group-by: [User]
-        timespan: 1h
-        condition:
-            eq: 3
-    ---
-    """ + "\n" + baseRules
+        title: exactly three
+        id: corr-8
+        correlation:
+            type: event_count
+            rules: [failed_login]
+            group-by: [User]
+            timespan: 1h
+            condition:
+                eq: 3
+        ---
+        """ + "\n" + baseRules
     let e = engine(yaml)
     var n = 0
     for t in 0..<7 { n += e.evaluate(login(4625, user: "u", t: Double(t))).count }
-    #expect(n == 2)   // at the 3rd and (after the restart) the 6th event
+    #expect(n == 2)  // at the 3rd and (after the restart) the 6th event
 }

@@ -5,27 +5,27 @@ import Testing
 
 @Test func metadataIsKept() {
     let yaml = """
-    title: Curl to pipe
-    id: 11111111-2222-3333-4444-555555555555
-    status: test
-    description: d
-    author: me
-    references:
-        - https://example.com
-    tags:
-        - attack.execution
-        - attack.t1059.004
-    logsource:
-        product: linux
-        category: process_creation
-    detection:
-        selection:
-            CommandLine|contains: '| sh'
-        condition: selection
-    falsepositives:
-        - installers
-    level: critical
-    """
+        title: Curl to pipe
+        id: 11111111-2222-3333-4444-555555555555
+        status: test
+        description: d
+        author: me
+        references:
+            - https://example.com
+        tags:
+            - attack.execution
+            - attack.t1059.004
+        logsource:
+            product: linux
+            category: process_creation
+        detection:
+            selection:
+                CommandLine|contains: '| sh'
+            condition: selection
+        falsepositives:
+            - installers
+        level: critical
+        """
     let e = engine(yaml)
     let m = e.evaluate(ev([("CommandLine", "curl x | sh")]))
     #expect(m.count == 1)
@@ -48,7 +48,7 @@ import Testing
         ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-linux", logsource: "product: linux"),
         ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-file", logsource: "product: linux\n    category: file_event"),
         ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-win", logsource: "product: windows\n    category: process_creation"),
-        ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-auditd", logsource: "product: linux\n    service: auditd"),
+        ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-auditd", logsource: "product: linux\n    service: auditd")
     ].joined(separator: "\n---\n")
     let e = engine(rules)
     #expect(e.loadedCount == 5)
@@ -63,7 +63,7 @@ import Testing
 @Test func inertWhenLogsourceNotCollected() {
     let rules = [
         ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-proc"),
-        ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-win", logsource: "product: windows\n    category: process_creation"),
+        ruleYAML("sel:\n    A: x\ncondition: sel", id: "r-win", logsource: "product: windows\n    category: process_creation")
     ].joined(separator: "\n---\n")
     let e = engine(rules, options: SigmaOptions(collectedLogSources: [procLS, LogSource(product: "linux", category: "file_event")]))
     let win = e.diagnostics.first { $0.ruleID == "r-win" }!
@@ -98,7 +98,7 @@ import Testing
                 User: 'backup'
             condition: selection
         """,
-        ruleYAML("sel:\n    TargetFilename|endswith: .rar\ncondition: sel", id: "rule-3", logsource: "product: linux\n    category: file_event"),
+        ruleYAML("sel:\n    TargetFilename|endswith: .rar\ncondition: sel", id: "rule-3", logsource: "product: linux\n    category: file_event")
     ].joined(separator: "\n---\n")
     let e = engine(yaml)
     #expect(e.diagnostics.filter { $0.kind == .filter && $0.status == .loaded }.count == 2)
@@ -128,7 +128,7 @@ import Testing
         "title: x\nfilter: 3\nlogsource: {product: linux}",
         "action: global\ntitle: x",
         String(repeating: "- ", count: 200) + "x",
-        "\u{0}\u{1}binary",
+        "\u{0}\u{1}binary"
     ]
     for (i, text) in inputs.enumerated() {
         let e = SigmaEngine.load(sources: [(name: "bad\(i).yml", yaml: text)])
@@ -176,12 +176,14 @@ import Testing
     }
 }
 
-@Test("YAML 1.1 plain scalar resolution", arguments: [
-    ("4688", "int 4688"), ("-12", "int -12"), ("0x17", "int 23"), ("017", "int 15"), ("1_000", "int 1000"),
-    ("1.5", "double 1.5"), ("1e3", "double 1000.0"), ("1.0e+3", "double 1000.0"), (".5", "double 0.5"),
-    ("true", "bool true"), ("Off", "bool false"), ("~", "null"), ("null", "null"), ("", "null"),
-    ("1.2.3", "string"), ("0x", "string"), ("-", "string"), ("abc", "string"), ("08", "string"), ("12ab", "string"),
-])
+@Test(
+    "YAML 1.1 plain scalar resolution",
+    arguments: [
+        ("4688", "int 4688"), ("-12", "int -12"), ("0x17", "int 23"), ("017", "int 15"), ("1_000", "int 1000"),
+        ("1.5", "double 1.5"), ("1e3", "double 1000.0"), ("1.0e+3", "double 1000.0"), (".5", "double 0.5"),
+        ("true", "bool true"), ("Off", "bool false"), ("~", "null"), ("null", "null"), ("", "null"),
+        ("1.2.3", "string"), ("0x", "string"), ("-", "string"), ("abc", "string"), ("08", "string"), ("12ab", "string")
+    ])
 func yamlScalars(_ text: String, _ expect: String) {
     let got: String
     switch YAMLLoader.resolvePlain(text) {
@@ -207,25 +209,25 @@ func yamlScalars(_ text: String, _ expect: String) {
     // SIGMA_FUZZ_ROUNDS=n runs n rounds with different seeds (default 1).
     let rounds = Int(ProcessInfo.processInfo.environment["SIGMA_FUZZ_ROUNDS"] ?? "1") ?? 1
     for round in 0..<rounds {
-    var rng = SplitMix64(seed: 7 + UInt64(round))
-    let alphabet = Array("|*?\\:-[]{}'\"# \n\tabc01%".utf8)
-    var sources: [(name: String, yaml: String)] = []
-    for (i, f) in files.enumerated() {
-        var b = Array(try String(contentsOfFile: f, encoding: .utf8).utf8)
-        for _ in 0..<(1 + Int(rng.next() % 4)) where !b.isEmpty {
-            let pos = Int(rng.next() % UInt64(b.count))
-            switch rng.next() % 3 {
-            case 0: b[pos] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
-            case 1: b.remove(at: pos)
-            default: b.insert(contentsOf: b[pos..<min(b.count, pos + 8)], at: pos)
+        var rng = SplitMix64(seed: 7 + UInt64(round))
+        let alphabet = Array("|*?\\:-[]{}'\"# \n\tabc01%".utf8)
+        var sources: [(name: String, yaml: String)] = []
+        for (i, f) in files.enumerated() {
+            var b = Array(try String(contentsOfFile: f, encoding: .utf8).utf8)
+            for _ in 0..<(1 + Int(rng.next() % 4)) where !b.isEmpty {
+                let pos = Int(rng.next() % UInt64(b.count))
+                switch rng.next() % 3 {
+                case 0: b[pos] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
+                case 1: b.remove(at: pos)
+                default: b.insert(contentsOf: b[pos..<min(b.count, pos + 8)], at: pos)
+                }
             }
+            sources.append((name: "mut\(i).yml", yaml: String(decoding: b, as: UTF8.self)))
         }
-        sources.append((name: "mut\(i).yml", yaml: String(decoding: b, as: UTF8.self)))
-    }
-    let e = SigmaEngine.load(sources: sources)
-    for d in e.diagnostics { if case .rejected(let r) = d.status { #expect(!r.isEmpty) } }
-    for ev in SigmaEventMix.events(count: 300) { _ = e.evaluate(ev) }
-    print("mutated linux rules (round \(round)): \(e.diagnostics.count) documents, \(e.loadedCount) loaded")
+        let e = SigmaEngine.load(sources: sources)
+        for d in e.diagnostics { if case .rejected(let r) = d.status { #expect(!r.isEmpty) } }
+        for ev in SigmaEventMix.events(count: 300) { _ = e.evaluate(ev) }
+        print("mutated linux rules (round \(round)): \(e.diagnostics.count) documents, \(e.loadedCount) loaded")
     }
 }
 
@@ -255,20 +257,20 @@ final class GlobResult: @unchecked Sendable {
 /// buffer, not through a String): signs, zero and the extremes read as `String(i)` reads.
 @Test func integersMatchAsTheirDecimalText() {
     let yaml = """
-    title: Integer literals
-    logsource:
-        product: linux
-        category: process_creation
-    detection:
-        selection:
-            - ExitCode|endswith: '-1'
-            - ProcessId|startswith: '-922337203685477580'
-            - ParentProcessId: '0'
-            - LogonId|contains: '18446744'
-            - keyword_like|contains: '9223372036854775807'
-        condition: selection
-    level: low
-    """
+        title: Integer literals
+        logsource:
+            product: linux
+            category: process_creation
+        detection:
+            selection:
+                - ExitCode|endswith: '-1'
+                - ProcessId|startswith: '-922337203685477580'
+                - ParentProcessId: '0'
+                - LogonId|contains: '18446744'
+                - keyword_like|contains: '9223372036854775807'
+            condition: selection
+        level: low
+        """
     let e = engine(yaml)
     #expect(e.evaluate(ev([("ExitCode", .int(-1))])).count == 1)
     #expect(e.evaluate(ev([("ExitCode", .int(1))])).isEmpty)

@@ -9,9 +9,12 @@ struct FieldDomainTests {
     static let ls = LogSource(product: "linux", service: "auditd")
     static let options: SigmaOptions = {
         var o = SigmaOptions(collectedLogSources: [ls])
-        o.fieldDomains = [SigmaFieldDomain(logsource: ls,
-                                           values: ["type": .init(allowed: ["EXECVE", "PATH"], why: "not built")],
-                                           absent: ["key": "no keys"])]
+        o.fieldDomains = [
+            SigmaFieldDomain(
+                logsource: ls,
+                values: ["type": .init(allowed: ["EXECVE", "PATH"], why: "not built")],
+                absent: ["key": "no keys"])
+        ]
         return o
     }()
 
@@ -23,21 +26,22 @@ struct FieldDomainTests {
         ("sel:\n    type: SERVICE_STOP\ncondition: sel", "type 'service_stop': not built"),
         ("sel:\n    key: susp\ncondition: sel", "field 'key': no keys"),
         ("a:\n    type: TTY\nb:\n    key|contains: x\ncondition: a or b", "type 'tty': not built; field 'key': no keys"),
-        ("a:\n    type: EXECVE\nb:\n    key: x\ncondition: a and b", "field 'key': no keys"),
+        ("a:\n    type: EXECVE\nb:\n    key: x\ncondition: a and b", "field 'key': no keys")
     ])
     func impossibleRulesAreInert(_ c: (String, String)) {
         let d = Self.status(c.0)
         #expect(d.status == .inert(reason: "never true on product=linux service=auditd events: " + c.1))
     }
 
-    @Test(arguments: [
-        ("sel:\n    type: execve\ncondition: sel", []),
-        ("sel:\n    type|startswith: SERV\ncondition: sel", []),
-        ("sel:\n    type: TTY\ncondition: not sel", []),
-        ("sel:\n    key: null\ncondition: sel", []),
-        ("a:\n    type: TTY\nb:\n    type: PATH\n    name: /etc/x\ncondition: 1 of a or b", ["type 'tty': not built"]),
-        ("sel:\n    a0: ls\ncondition: sel", []),
-    ] as [(String, [String])])
+    @Test(
+        arguments: [
+            ("sel:\n    type: execve\ncondition: sel", []),
+            ("sel:\n    type|startswith: SERV\ncondition: sel", []),
+            ("sel:\n    type: TTY\ncondition: not sel", []),
+            ("sel:\n    key: null\ncondition: sel", []),
+            ("a:\n    type: TTY\nb:\n    type: PATH\n    name: /etc/x\ncondition: 1 of a or b", ["type 'tty': not built"]),
+            ("sel:\n    a0: ls\ncondition: sel", [])
+        ] as [(String, [String])])
     func possibleRulesLoad(_ c: (String, [String])) {
         let d = Self.status(c.0)
         #expect(d.status == .loaded && d.neverTrue == c.1)
@@ -63,18 +67,20 @@ struct FieldDomainSchemaTests {
     }
 
     @Test func fieldsNoRecordHoldsAreNeverTrue() {
-        #expect(Self.load("sel:\n    tty: pts1\ncondition: sel").diagnostics[0].status
+        #expect(
+            Self.load("sel:\n    tty: pts1\ncondition: sel").diagnostics[0].status
                 == .inert(reason: "never true on product=linux service=auditd events: field 'tty': not in any record built (CWD, EXECVE)"))
         #expect(Self.load("sel:\n    a12|startswith: x\ncondition: sel").diagnostics[0].status == .loaded)
         #expect(Self.load("sel:\n    ax: x\ncondition: sel").diagnostics[0].status != .loaded)
     }
 
-    @Test(arguments: [
-        ("sel:\n    a1|startswith: --cpu\ncondition: sel", ["execve"]),
-        ("sel:\n    type: CWD\ncondition: sel", ["cwd"]),
-        ("sel:\n    a1: x\nc:\n    cwd: /\ncondition: sel or c", ["execve", "cwd"]),
-        ("sel:\n    - x\ncondition: sel", ["execve", "cwd"]),
-    ] as [(String, Set<String>)])
+    @Test(
+        arguments: [
+            ("sel:\n    a1|startswith: --cpu\ncondition: sel", ["execve"]),
+            ("sel:\n    type: CWD\ncondition: sel", ["cwd"]),
+            ("sel:\n    a1: x\nc:\n    cwd: /\ncondition: sel or c", ["execve", "cwd"]),
+            ("sel:\n    - x\ncondition: sel", ["execve", "cwd"])
+        ] as [(String, Set<String>)])
     func possibleKinds(_ c: (String, Set<String>)) {
         #expect(Self.load(c.0).possibleValues[Self.ls]?["type"] == c.1)
     }

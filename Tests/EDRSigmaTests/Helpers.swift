@@ -10,18 +10,20 @@ func engine(_ yaml: String, options: SigmaOptions = SigmaOptions()) -> SigmaEngi
 }
 
 /// A rule document around a detection block (given with its own keys at column 0).
-func ruleYAML(_ detection: String, id: String = "00000000-0000-0000-0000-000000000001", title: String = "test rule",
-              level: String = "high", logsource: String = "product: linux\n    category: process_creation", name: String? = nil) -> String {
+func ruleYAML(
+    _ detection: String, id: String = "00000000-0000-0000-0000-000000000001", title: String = "test rule",
+    level: String = "high", logsource: String = "product: linux\n    category: process_creation", name: String? = nil
+) -> String {
     let det = detection.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(separator: "\n")
     return """
-    title: \(title)
-    id: \(id)
-    \(name.map { "name: \($0)\n" } ?? "")logsource:
-        \(logsource)
-    detection:
-    \(det)
-    level: \(level)
-    """
+        title: \(title)
+        id: \(id)
+        \(name.map { "name: \($0)\n" } ?? "")logsource:
+            \(logsource)
+        detection:
+        \(det)
+        level: \(level)
+        """
 }
 
 func ev(_ fields: [(String, FieldValue)], ls: LogSource = procLS, t: Double = 0) -> Event {
@@ -45,7 +47,7 @@ func rejection(_ detection: String) -> String? {
 /// ../shared/corpora relative to the repository root (found from this file's path).
 func corpusRoot() -> String {
     var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }   // Helpers.swift → EDRSigmaTests → Tests → repo
+    for _ in 0..<3 { url.deleteLastPathComponent() }  // Helpers.swift → EDRSigmaTests → Tests → repo
     // In the dev package the tests directory is a symlink: resolve it.
     let resolved = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
     var r = resolved

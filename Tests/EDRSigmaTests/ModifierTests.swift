@@ -117,7 +117,7 @@ let modifierCases: [Case] = [
     // Unicode case folding
     Case(sel("User: 'ÅSA'"), [("User", "åsa")], true),
     Case(sel("User|contains: 'straße'"), [("User", "HAUPTSTRASSE")], false),
-    Case(sel("User|contains: 'ÉCOLE'"), [("User", "une école")], true),
+    Case(sel("User|contains: 'ÉCOLE'"), [("User", "une école")], true)
 ]
 
 @Test("value modifiers", arguments: modifierCases)
@@ -139,16 +139,18 @@ func modifierCase(_ c: Case) {
     #expect(matches(sel("User: '%Admins%'"), [("User", "%Admins%")], options: opts) == true)
 }
 
-@Test("invalid modifiers are rejected with a reason", arguments: [
-    ("selection:\n    Image|foo: x\ncondition: selection", "unknown modifier"),
-    ("selection:\n    Image|re: '(unclosed'\ncondition: selection", "regular expression"),
-    ("selection:\n    Image|cidr: '10.0.0.300/8'\ncondition: selection", "CIDR"),
-    ("selection:\n    Image|lt: abc\ncondition: selection", "number"),
-    ("selection:\n    Image|exists: maybe\ncondition: selection", "boolean"),
-    ("selection:\n    Image|base64: 'a*b'\ncondition: selection", "wildcards"),
-    ("selection:\n    Image:\n        - ''\n        - null\ncondition: selection", "null"),
-    ("selection:\n    Image|i: x\ncondition: selection", "only valid after 're'"),
-])
+@Test(
+    "invalid modifiers are rejected with a reason",
+    arguments: [
+        ("selection:\n    Image|foo: x\ncondition: selection", "unknown modifier"),
+        ("selection:\n    Image|re: '(unclosed'\ncondition: selection", "regular expression"),
+        ("selection:\n    Image|cidr: '10.0.0.300/8'\ncondition: selection", "CIDR"),
+        ("selection:\n    Image|lt: abc\ncondition: selection", "number"),
+        ("selection:\n    Image|exists: maybe\ncondition: selection", "boolean"),
+        ("selection:\n    Image|base64: 'a*b'\ncondition: selection", "wildcards"),
+        ("selection:\n    Image:\n        - ''\n        - null\ncondition: selection", "null"),
+        ("selection:\n    Image|i: x\ncondition: selection", "only valid after 're'")
+    ])
 func invalidModifier(_ det: String, _ reason: String) {
     let r = rejection(det)
     #expect(r != nil)

@@ -40,7 +40,8 @@ func oraclePython() -> String? {
 /// engine must agree on every generated event for every Linux SigmaHQ rule both accept.
 /// A missing oracle is a failure, not a skip: `make pydeps` (run by `make test`) builds it.
 @Test func differentialAgainstPySigma() throws {
-    let python = try #require(oraclePython(), "no oracle Python: run `make pydeps` (builds .build/pyenv) or set EDR_PYTHON to a python with pysigma and pysigma-backend-sqlite")
+    let python = try #require(
+        oraclePython(), "no oracle Python: run `make pydeps` (builds .build/pyenv) or set EDR_PYTHON to a python with pysigma and pysigma-backend-sqlite")
     let check = run(python, ["-c", "import sigma.backends.sqlite"], timeout: 120)
     try #require(check.0 == 0, "\(python) cannot import sigma.backends.sqlite (run `make pydeps`): \(check.1)")
     // SIGMA_ORACLE_RULES=windows (or any directory under the corpus' rules/) widens the run.
@@ -69,8 +70,10 @@ func oraclePython() -> String? {
         let fields = (raw["fields"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { (k, v) -> (String, FieldValue) in
             (k, .string(v as? String ?? "\(v)"))
         }
-        return Event(logsource: LogSource(product: ls["product"] as? String, category: ls["category"] as? String,
-                                          service: ls["service"] as? String), timestamp: 0, fields: fields)
+        return Event(
+            logsource: LogSource(
+                product: ls["product"] as? String, category: ls["category"] as? String,
+                service: ls["service"] as? String), timestamp: 0, fields: fields)
     }
     let started = ContinuousClock.now
     for (i, event) in events.enumerated() {
@@ -79,7 +82,9 @@ func oraclePython() -> String? {
     // A figure for docs/benchmarks.md, beside the oracle's own timing (printed by oracle.py).
     let took = ContinuousClock.now - started
     let seconds = Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
-    print("edr engine: \(events.count) events through all loaded rules in \(String(format: "%.4f", seconds)) s (\(Int(Double(events.count) / max(seconds, 1e-9))) events/s, this build's optimization level)")
+    print(
+        "edr engine: \(events.count) events through all loaded rules in \(String(format: "%.4f", seconds)) s (\(Int(Double(events.count) / max(seconds, 1e-9))) events/s, this build's optimization level)"
+    )
     // Events the oracle cannot judge (textual cidr on an address-like non-address) are left out.
     let unsure = Set(rawEvents.indices.filter { (rawEvents[$0]["oracle_unsure"] as? Bool) == true })
     var compared = 0, agreed = 0, oracleErrors = 0, positives = 0
@@ -98,7 +103,9 @@ func oraclePython() -> String? {
         if let e = (onlyOracle.first ?? onlyOurs.first) { msg += " event \(rawEvents[e]["fields"] ?? "")" }
         disagreements.append(msg)
     }
-    print("differential: \(rawEvents.count) events (\(unsure.count) left out as beyond the oracle), \(compared) rules compared, \(agreed) agree, \(positives) oracle matches, \(oracleErrors) rules the oracle could not convert")
+    print(
+        "differential: \(rawEvents.count) events (\(unsure.count) left out as beyond the oracle), \(compared) rules compared, \(agreed) agree, \(positives) oracle matches, \(oracleErrors) rules the oracle could not convert"
+    )
     for d in disagreements { print("DISAGREE \(d)") }
     // The corpus, the generator (seeded) and the oracle (pinned by `make pydeps`) are fixed:
     // exact figures for the Linux rules.

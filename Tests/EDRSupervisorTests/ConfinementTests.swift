@@ -8,9 +8,10 @@ import CLinux
 import EDRDetect
 
 let isRoot = getuid() == 0
-let binDir: String = ProcessInfo.processInfo.environment["EDR_BIN_DIR"]
+let binDir: String =
+    ProcessInfo.processInfo.environment["EDR_BIN_DIR"]
     ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent(".build/debug").path
+    .appendingPathComponent(".build/debug").path
 
 /// A directory of its own for one test, removed at the end.
 final class Scratch {
@@ -134,11 +135,12 @@ struct ConfinementTests {
             let control = try ControlChannel.controlPair()
             var args = ["--probe", probe.rawValue, "--scratch", scratch.path, "--target", String(target), "--read-fds", "6"]
             if !confined { args.append("--unconfined") }
-            var spec = ChildSpec(name: "edr-detect", executable: binDir + "/edr-detect", arguments: args,
-                                 uid: confined ? uid : 0, gid: confined ? uid : 0,
-                                 capabilities: confined ? [] : [.sysAdmin, .bpf, .perfmon, .sysPtrace, .dacOverride, .kill],
-                                 seccompRole: confined ? .detector : nil,
-                                 fds: [control.child, alertFD, passwdFD, rulesFD])
+            var spec = ChildSpec(
+                name: "edr-detect", executable: binDir + "/edr-detect", arguments: args,
+                uid: confined ? uid : 0, gid: confined ? uid : 0,
+                capabilities: confined ? [] : [.sysAdmin, .bpf, .perfmon, .sysPtrace, .dacOverride, .kill],
+                seccompRole: confined ? .detector : nil,
+                fds: [control.child, alertFD, passwdFD, rulesFD])
             if confined {
                 spec.unshareFlags = Supervisor.isolatedNamespaces
                 spec.execFD = open(binDir + "/edr-detect", EDR_O_PATH | O_CLOEXEC)
@@ -179,7 +181,8 @@ struct ConfinementTests {
             #expect(!confined.output.contains("PROBE"), "\(confined.output)")
         case .landlockDenied:
             #expect(confined.exitedWith == 0, "\(confined.output)")
-            #expect(confined.output.contains("PROBE \(probe.rawValue) failed errno \(EACCES)"), "\(probe.rawValue) must be refused by Landlock: \(confined.output)")
+            #expect(
+                confined.output.contains("PROBE \(probe.rawValue) failed errno \(EACCES)"), "\(probe.rawValue) must be refused by Landlock: \(confined.output)")
         }
         // Nothing a confined probe tried changed the alerts already written or made files.
         #expect(setup.alertFileContent == ProbeSetup.alertContent)
@@ -238,8 +241,9 @@ struct ConfinementTests {
     func spawnHelperAppliesIdentityCapabilitiesAndFilter() throws {
         // A plain program spawned as the responder would be: its own uid, CAP_KILL only.
         let uid = try ChildIdentity.allocate(count: 1)[0]
-        var spec = ChildSpec(name: "cat", executable: "/bin/cat", arguments: ["/proc/self/status"],
-                             uid: uid, gid: uid, capabilities: [.kill], seccompRole: .responder, fds: [])
+        var spec = ChildSpec(
+            name: "cat", executable: "/bin/cat", arguments: ["/proc/self/status"],
+            uid: uid, gid: uid, capabilities: [.kill], seccompRole: .responder, fds: [])
         spec.execFD = open("/bin/cat", EDR_O_PATH | O_CLOEXEC)
         defer { close(spec.execFD) }
         spec.unshareFlags = Supervisor.isolatedNamespaces
@@ -267,8 +271,9 @@ struct ConfinementTests {
         try FileManager.default.copyItem(atPath: "/bin/cat", toPath: program)
         chmod(program, 0o755)
         let uid = try ChildIdentity.allocate(count: 1)[0]
-        var spec = ChildSpec(name: "cat", executable: program, arguments: ["/proc/self/comm"],
-                             uid: uid, gid: uid, capabilities: [], seccompRole: .detector, fds: [])
+        var spec = ChildSpec(
+            name: "cat", executable: program, arguments: ["/proc/self/comm"],
+            uid: uid, gid: uid, capabilities: [], seccompRole: .detector, fds: [])
         #expect(throws: SpawnError.self) { try runSpawned(spec) }
         spec.execFD = open(program, EDR_O_PATH | O_CLOEXEC)
         defer { close(spec.execFD) }
@@ -279,8 +284,9 @@ struct ConfinementTests {
 
     @Test(.enabled(if: isRoot, "needs root"))
     func spawnFailureNamesTheStage() {
-        let spec = ChildSpec(name: "missing", executable: "/nonexistent/binary", arguments: [], uid: 61999, gid: 61999,
-                             capabilities: [], seccompRole: .detector, fds: [])
+        let spec = ChildSpec(
+            name: "missing", executable: "/nonexistent/binary", arguments: [], uid: 61999, gid: 61999,
+            capabilities: [], seccompRole: .detector, fds: [])
         #expect { try Spawner.spawn(spec) } throws: { e in "\(e)" == "spawning missing failed at execve: No such file or directory" }
     }
 
@@ -290,8 +296,9 @@ struct ConfinementTests {
     @Test(.enabled(if: isRoot, "needs root"))
     func sensorNeedsPtraceToReadOtherProcessesExecutables() throws {
         func readlinkSelf(_ caps: [Capability]) throws -> Finished {
-            let spec = ChildSpec(name: "readlink", executable: "/usr/bin/readlink", arguments: ["/proc/\(getpid())/exe"],
-                                 uid: 0, gid: 0, capabilities: caps, seccompRole: .sensor, fds: [])
+            let spec = ChildSpec(
+                name: "readlink", executable: "/usr/bin/readlink", arguments: ["/proc/\(getpid())/exe"],
+                uid: 0, gid: 0, capabilities: caps, seccompRole: .sensor, fds: [])
             return try runSpawned(spec)
         }
         let without = try readlinkSelf([.bpf, .perfmon])
@@ -322,7 +329,9 @@ struct IdentityTests {
     @Test(.enabled(if: isRoot, "needs root to start a process under another uid"))
     func namedUsersMustBeDedicated() throws {
         #expect { try ChildIdentity.resolve("root", key: "[detect] user", dynamic: 0) } throws: { "\($0)".contains("root") }
-        #expect { try ChildIdentity.resolve("nobody", key: "[detect] user", dynamic: 0) } throws: { "\($0)".contains("nobody") && "\($0)".contains("[detect] user") }
+        #expect { try ChildIdentity.resolve("nobody", key: "[detect] user", dynamic: 0) } throws: {
+            "\($0)".contains("nobody") && "\($0)".contains("[detect] user")
+        }
         // A uid some process already runs as is refused, naming that process.
         let uid = try ChildIdentity.allocate(count: 1)[0]
         var spec = ChildSpec(name: "sleep", executable: "/bin/sleep", arguments: ["30"], uid: uid, gid: uid, capabilities: [], seccompRole: nil, fds: [])
@@ -331,7 +340,9 @@ struct IdentityTests {
         defer { kill(pid, SIGKILL); waitpid(pid, nil, 0) }
         #expect(ChildIdentity.idsInUse().uids.contains(uid))
         #expect { try ChildIdentity.resolve(String(uid), key: "[response] user", dynamic: 0) } throws: { "\($0)".contains("already used by pid \(pid)") }
-        #expect(try ChildIdentity.allocate(count: 1, excluding: Set(ChildIdentity.dynamicRange).subtracting([uid, uid + 1])) == [uid + 1] || getpwuid(uid + 1) != nil)
+        #expect(
+            try ChildIdentity.allocate(count: 1, excluding: Set(ChildIdentity.dynamicRange).subtracting([uid, uid + 1])) == [uid + 1]
+                || getpwuid(uid + 1) != nil)
         #expect(try ChildIdentity.resolve("", key: "[detect] user", dynamic: 61234).uid == 61234)
     }
 

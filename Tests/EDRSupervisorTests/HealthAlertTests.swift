@@ -15,14 +15,22 @@ struct HealthAlertTests {
         defer { close(p[0]) }
         _ = fcntl(p[0], F_SETFL, O_NONBLOCK)
         let store = try DetectorStore(sources: DetectorSources(sigma: [], yara: [], ioc: [], sigmaOptions: SigmaOptions()))
-        let detector = Detector(store: store, sink: AlertSink(fd: p[1]),
-                                options: .init(respondEnabled: false, responseMinLevel: .critical,
-                                               context: AlertContext(hostName: "h", hostID: "id"), machineID: "0123456789abcdef"))
+        let detector = Detector(
+            store: store, sink: AlertSink(fd: p[1]),
+            options: .init(
+                respondEnabled: false, responseMinLevel: .critical,
+                context: AlertContext(hostName: "h", hostID: "id"), machineID: "0123456789abcdef"))
         try detector.ingest(SensorStats.frame([("kernel.exec.submitted", 10), ("kernel.exec.ring_full", 0)]))
-        try detector.ingest(SensorStats.frame([("kernel.exec.submitted", 20), ("kernel.exec.ring_full", 7), ("kernel.file.too_large", 2),
-                                               ("kernel.net.no_state", 3)]))
-        try detector.ingest(SensorStats.frame([("kernel.exec.submitted", 30), ("kernel.exec.ring_full", 7), ("kernel.file.too_large", 2),
-                                               ("kernel.net.no_state", 3)]))
+        try detector.ingest(
+            SensorStats.frame([
+                ("kernel.exec.submitted", 20), ("kernel.exec.ring_full", 7), ("kernel.file.too_large", 2),
+                ("kernel.net.no_state", 3)
+            ]))
+        try detector.ingest(
+            SensorStats.frame([
+                ("kernel.exec.submitted", 30), ("kernel.exec.ring_full", 7), ("kernel.file.too_large", 2),
+                ("kernel.net.no_state", 3)
+            ]))
         close(p[1])
         let lines = String(decoding: try readAll(fd: p[0]), as: UTF8.self).split(separator: "\n")
         #expect(lines.count == 1, "one alert for the one increase: \(lines)")
@@ -65,9 +73,11 @@ struct BusyDetectorTests {
         ChildFD.control = control[1]
         defer { ChildFD.control = 3; close(control[0]); close(control[1]); close(null) }
         let store = try DetectorStore(sources: DetectorSources(sigma: [], yara: [], ioc: [], sigmaOptions: SigmaOptions()))
-        let detector = Detector(store: store, sink: AlertSink(fd: null),
-                                options: .init(respondEnabled: false, responseMinLevel: .critical,
-                                               context: AlertContext(hostName: "h", hostID: "id"), machineID: "0123456789abcdef"))
+        let detector = Detector(
+            store: store, sink: AlertSink(fd: null),
+            options: .init(
+                respondEnabled: false, responseMinLevel: .critical,
+                context: AlertContext(hostName: "h", hostID: "id"), machineID: "0123456789abcdef"))
         detector.peers = try UnitPeers(initial: [.init(role: "sensor", fd: link[1])], listeners: [])
 
         // The sensor side: hello, then a backlog of small sequenced records (40 or 41 payload
@@ -132,7 +142,9 @@ struct BusyDetectorTests {
         // The longest silence, counting from the start and up to the end of the window.
         let times = [from] + beats + [until]
         let longest = zip(times, times.dropFirst()).map { $1.timeIntervalSince($0) }.max() ?? 99
-        print("busy detector: \(seq - 1) frames queued, \(pending) bytes still unread after 4 s, \(beats.count) heartbeats (longest silence \(String(format: "%.2f", longest)) s), \(acks) reads of acknowledgements")
+        print(
+            "busy detector: \(seq - 1) frames queued, \(pending) bytes still unread after 4 s, \(beats.count) heartbeats (longest silence \(String(format: "%.2f", longest)) s), \(acks) reads of acknowledgements"
+        )
         #expect(longest < 2.5, "a busy detector fell silent for \(longest) s: the supervisor replaces it after 3")
         #expect(acks >= 5, "acknowledgements while busy: \(acks) (one every 100 ms is the aim); the sensor's replay buffer would fill")
     }

@@ -6,13 +6,19 @@ import Testing
 @Suite("Metrics exposition")
 struct MetricsTests {
     func report(detectPID: Int32, events: Int, restarts: Int, pending: Int = 0) -> StatusReport {
-        StatusReport(supervisorPID: 10, startedAt: 0, uptimeSeconds: 12.5, alertsPath: "-", alertsReopened: 0, responseEnabled: false,
-                     dryRun: false, children: [
-                        .init(name: "edr-sensor", role: "sensor", pid: 11, ready: "READY", uptimeSeconds: 12, restarts: 0, stats: [:]),
-                        .init(name: "edr-detect", role: "detect", pid: detectPID, ready: detectPID > 0 ? "READY" : nil, uptimeSeconds: 3,
-                              restarts: restarts, stats: ["events": "\(events)", "kernel_no_state": "2", "sensor_pending_frames": "\(pending)",
-                                                          "last_reload": "ok at 12:00"]),
-                     ])
+        StatusReport(
+            supervisorPID: 10, startedAt: 0, uptimeSeconds: 12.5, alertsPath: "-", alertsReopened: 0, responseEnabled: false,
+            dryRun: false,
+            children: [
+                .init(name: "edr-sensor", role: "sensor", pid: 11, ready: "READY", uptimeSeconds: 12, restarts: 0, stats: [:]),
+                .init(
+                    name: "edr-detect", role: "detect", pid: detectPID, ready: detectPID > 0 ? "READY" : nil, uptimeSeconds: 3,
+                    restarts: restarts,
+                    stats: [
+                        "events": "\(events)", "kernel_no_state": "2", "sensor_pending_frames": "\(pending)",
+                        "last_reload": "ok at 12:00"
+                    ])
+            ])
     }
 
     /// The samples of the exposition: "name{labels}" → value.

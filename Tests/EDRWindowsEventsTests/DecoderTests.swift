@@ -20,9 +20,10 @@ func decoder() -> WindowsEventDecoder {
 @Suite("ETW record")
 struct ETWRecordTests {
     @Test func headerRoundTripsAtTheDocumentedOffsets() throws {
-        let r = ETWRecord(providerID: WindowsProvider.kernelProcess, eventID: 0x0105, version: 3, opcode: 1, level: 4, channel: 16,
-                          task: 0x0102, keyword: 0x8000_0000_0000_0010, processID: 0x1122_3344, threadID: 0x5566_7788,
-                          timestamp: 0x01DA_0000_1234_5678, flags: 0x0240, userData: [0xAA, 0xBB, 0xCC])
+        let r = ETWRecord(
+            providerID: WindowsProvider.kernelProcess, eventID: 0x0105, version: 3, opcode: 1, level: 4, channel: 16,
+            task: 0x0102, keyword: 0x8000_0000_0000_0010, processID: 0x1122_3344, threadID: 0x5566_7788,
+            timestamp: 0x01DA_0000_1234_5678, flags: 0x0240, userData: [0xAA, 0xBB, 0xCC])
         let p = r.encoded()
         #expect(p.count == 59)
         // The provider GUID in Windows' memory order: Data1..3 little-endian, Data4 as is.
@@ -90,8 +91,11 @@ struct ETWRecordTests {
         #expect(try r6.sockaddr("sa", length: 28) == ("2001:db8::1", 80))
         six[0] = 99
         var bad = UserDataReader(six, pointerSize: 8)
-        #expect(throws: ETWDecodeError(part: "user data", field: "sa", offset: 0,
-                                       reason: "address family 99, expected 2 (AF_INET) or 23 (AF_INET6)")) {
+        #expect(
+            throws: ETWDecodeError(
+                part: "user data", field: "sa", offset: 0,
+                reason: "address family 99, expected 2 (AF_INET) or 23 (AF_INET6)")
+        ) {
             try bad.sockaddr("sa", length: 28)
         }
     }
@@ -121,24 +125,36 @@ struct ETWRecordTests {
 struct DecoderTests {
     @Test func processStartStopAndImageLoad() throws {
         var d = decoder()
-        let explorer = try d.decode(Fixtures.processStartV3(pid: 700, ppid: 600, created: at(0), image: vol + "\\Windows\\explorer.exe",
-                                                            label: "S-1-16-8192").record)
+        let explorer = try d.decode(
+            Fixtures.processStartV3(
+                pid: 700, ppid: 600, created: at(0), image: vol + "\\Windows\\explorer.exe",
+                label: "S-1-16-8192"
+            ).record)
         #expect(explorer.count == 1)
-        let cmd = try d.decode(Fixtures.processStartV3(pid: 1234, ppid: 700, created: at(1),
-                                                       image: vol + "\\Windows\\System32\\cmd.exe", session: 2).record)
+        let cmd = try d.decode(
+            Fixtures.processStartV3(
+                pid: 1234, ppid: 700, created: at(1),
+                image: vol + "\\Windows\\System32\\cmd.exe", session: 2
+            ).record)
         let e = try #require(cmd.first)
         #expect(e.logsource == LogSource(product: "windows", category: "process_creation"))
         #expect(e.timestamp == 1_714_564_801)
-        #expect(fields(e) == ["ProcessId": "1234", "Image": "C:\\Windows\\System32\\cmd.exe", "TerminalSessionId": "2",
-                              "IntegrityLevel": "High", "ParentProcessId": "700", "ParentImage": "C:\\Windows\\explorer.exe"])
+        #expect(
+            fields(e) == [
+                "ProcessId": "1234", "Image": "C:\\Windows\\System32\\cmd.exe", "TerminalSessionId": "2",
+                "IntegrityLevel": "High", "ParentProcessId": "700", "ParentImage": "C:\\Windows\\explorer.exe"
+            ])
         // The manifest carries no command line, user or working directory: absent, not invented.
         #expect(e["CommandLine"] == nil && e["User"] == nil && e["CurrentDirectory"] == nil)
 
         let load = try d.decode(Fixtures.imageLoad(pid: 1234, image: vol + "\\Windows\\System32\\amsi.dll", at: at(2)).record)
         #expect(load.count == 1)
         #expect(load[0].logsource.category == "image_load")
-        #expect(fields(load[0]) == ["ProcessId": "1234", "Image": "C:\\Windows\\System32\\cmd.exe",
-                                    "ImageLoaded": "C:\\Windows\\System32\\amsi.dll"])
+        #expect(
+            fields(load[0]) == [
+                "ProcessId": "1234", "Image": "C:\\Windows\\System32\\cmd.exe",
+                "ImageLoaded": "C:\\Windows\\System32\\amsi.dll"
+            ])
         // The 32-bit layout: pointers are 4 bytes, so ProcessID sits at offset 8, not 16.
         let load32 = try d.decode(Fixtures.imageLoad(pid: 1234, image: vol + "\\Windows\\SysWOW64\\x.dll", at: at(2), pointerSize: 4).record)
         #expect(fields(load32[0])["ImageLoaded"] == "C:\\Windows\\SysWOW64\\x.dll" && fields(load32[0])["ProcessId"] == "1234")
@@ -149,34 +165,54 @@ struct DecoderTests {
         #expect(d.processes.process(pid: 1234, createTime: at(1))?.exitTime == at(9))
 
         let v0 = try d.decode(Fixtures.processStartV0(pid: 55, ppid: 1234, created: at(3), image: vol + "\\t\\old.exe").record)
-        #expect(fields(v0[0]) == ["ProcessId": "55", "Image": "C:\\t\\old.exe", "TerminalSessionId": "0", "ParentProcessId": "1234",
-                                  "ParentImage": "C:\\Windows\\System32\\cmd.exe"])
+        #expect(
+            fields(v0[0]) == [
+                "ProcessId": "55", "Image": "C:\\t\\old.exe", "TerminalSessionId": "0", "ParentProcessId": "1234",
+                "ParentImage": "C:\\Windows\\System32\\cmd.exe"
+            ])
         #expect(d.counters == .init(decoded: 6, events: 6, unknown: 0, malformed: 0, filtered: 0))
     }
 
     @Test func olderVersionsAndRundowns() throws {
         var d = decoder()
         // Rundowns describe processes running when tracing began: cached, no event.
-        #expect(try d.decode(Fixtures.processStartV1V2(version: 2, pid: 20, ppid: 4, created: at(-100), image: vol + "\\Windows\\explorer.exe",
-                                                       rundown: true).record).isEmpty)
+        #expect(
+            try d.decode(
+                Fixtures.processStartV1V2(
+                    version: 2, pid: 20, ppid: 4, created: at(-100), image: vol + "\\Windows\\explorer.exe",
+                    rundown: true
+                ).record
+            ).isEmpty)
         #expect(try d.decode(Fixtures.rundownV1(pid: 21, ppid: 4, created: at(-100), image: vol + "\\Windows\\System32\\lsass.exe").record).isEmpty)
         #expect(d.processes.process(pid: 21, createTime: at(-100))?.integrityLevel == "System")
         let v1 = try d.decode(Fixtures.processStartV1V2(version: 1, pid: 30, ppid: 20, created: at(1), image: vol + "\\t\\one.exe").record)
-        #expect(fields(v1[0]) == ["ProcessId": "30", "Image": "C:\\t\\one.exe", "TerminalSessionId": "1", "ParentProcessId": "20",
-                                  "ParentImage": "C:\\Windows\\explorer.exe"])
+        #expect(
+            fields(v1[0]) == [
+                "ProcessId": "30", "Image": "C:\\t\\one.exe", "TerminalSessionId": "1", "ParentProcessId": "20",
+                "ParentImage": "C:\\Windows\\explorer.exe"
+            ])
         let v2 = try d.decode(Fixtures.processStartV1V2(version: 2, pid: 31, ppid: 21, created: at(2), image: vol + "\\t\\two.exe").record)
-        #expect(fields(v2[0]) == ["ProcessId": "31", "Image": "C:\\t\\two.exe", "TerminalSessionId": "1", "ParentProcessId": "21",
-                                  "ParentImage": "C:\\Windows\\System32\\lsass.exe"])
+        #expect(
+            fields(v2[0]) == [
+                "ProcessId": "31", "Image": "C:\\t\\two.exe", "TerminalSessionId": "1", "ParentProcessId": "21",
+                "ParentImage": "C:\\Windows\\System32\\lsass.exe"
+            ])
         let s0 = try d.decode(Fixtures.processStopV0V1(version: 0, pid: 30, created: at(1), exited: at(3), name: "one.exe").record)
         #expect(fields(s0[0]) == ["ProcessId": "30", "Image": "C:\\t\\one.exe", "ExitCode": "1"])
         // A stop whose start was never seen: the stop's own short ANSI name.
         let s1 = try d.decode(Fixtures.processStopV0V1(version: 1, pid: 99, created: at(1), exited: at(3), name: "ghost.exe").record)
         #expect(fields(s1[0]) == ["ProcessId": "99", "Image": "ghost.exe", "ExitCode": "1"])
-        let dv = try d.decode(Fixtures.deleteValue(pid: 31, key: 1, keyName: "\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
-                                                   value: "Updater", at: at(4)).record)
+        let dv = try d.decode(
+            Fixtures.deleteValue(
+                pid: 31, key: 1, keyName: "\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
+                value: "Updater", at: at(4)
+            ).record)
         #expect(dv.map(\.logsource.category) == ["registry_delete", "registry_event"])
-        #expect(fields(dv[0]) == ["EventType": "DeleteValue", "ProcessId": "31", "Image": "C:\\t\\two.exe",
-                                  "TargetObject": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\Updater"])
+        #expect(
+            fields(dv[0]) == [
+                "EventType": "DeleteValue", "ProcessId": "31", "Image": "C:\\t\\two.exe",
+                "TargetObject": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\Updater"
+            ])
     }
 
     @Test func pidReuseNeverMixesTwoProcesses() throws {
@@ -232,14 +268,20 @@ struct DecoderTests {
         let overwrite = try d.decode(Fixtures.fileCreate(pid: 300, object: obj + 1, name: vol + "\\t\\o.txt", disposition: 5, at: at(1)).record)
         #expect(overwrite[0].logsource.category == "file_event")
         #expect(fields(overwrite[0]) == ["ProcessId": "300", "Image": "C:\\Windows\\System32\\dns.exe", "TargetFilename": "C:\\t\\o.txt"])
-        let new = try d.decode(Fixtures.fileCreate(pid: 300, object: obj + 2, name: vol + "\\t\\n.kirbi", disposition: 3, at: at(1),
-                                                   newFile: true).record)
+        let new = try d.decode(
+            Fixtures.fileCreate(
+                pid: 300, object: obj + 2, name: vol + "\\t\\n.kirbi", disposition: 3, at: at(1),
+                newFile: true
+            ).record)
         #expect(fields(new[0])["TargetFilename"] == "C:\\t\\n.kirbi")
         // The first write to an open file is a file_change named from its Create; later ones are not repeated.
         // The v0 layout, 32- and 64-bit: ThreadId pointer before FileObject.
         for p in [4, 8] {
-            let v0 = try d.decode(Fixtures.fileCreateV0(pid: 300, object: 0x40 + UInt64(p), name: vol + "\\t\\v0-\(p).txt", disposition: 0,
-                                                        at: at(1), pointerSize: p).record)
+            let v0 = try d.decode(
+                Fixtures.fileCreateV0(
+                    pid: 300, object: 0x40 + UInt64(p), name: vol + "\\t\\v0-\(p).txt", disposition: 0,
+                    at: at(1), pointerSize: p
+                ).record)
             #expect(fields(v0[0]) == ["ProcessId": "300", "Image": "C:\\Windows\\System32\\dns.exe", "TargetFilename": "C:\\t\\v0-\(p).txt"])
         }
         let w1 = try d.decode(Fixtures.fileWrite(pid: 300, object: obj, key: 9, at: at(2)).record)
@@ -249,34 +291,58 @@ struct DecoderTests {
         #expect(try d.decode(Fixtures.fileWrite(pid: 300, object: 0xDEAD, key: 0xBEEF, at: at(2)).record).isEmpty, "unknown object")
         let del = try d.decode(Fixtures.filePath(26, pid: 300, object: 7, path: vol + "\\Windows\\Prefetch\\X.EXE-1234.pf", at: at(3)).record)
         #expect(del[0].logsource.category == "file_delete")
-        #expect(fields(del[0]) == ["ProcessId": "300", "Image": "C:\\Windows\\System32\\dns.exe",
-                                   "TargetFilename": "C:\\Windows\\Prefetch\\X.EXE-1234.pf"])
+        #expect(
+            fields(del[0]) == [
+                "ProcessId": "300", "Image": "C:\\Windows\\System32\\dns.exe",
+                "TargetFilename": "C:\\Windows\\Prefetch\\X.EXE-1234.pf"
+            ])
         let ren = try d.decode(Fixtures.filePath(27, pid: 300, object: obj, path: vol + "\\t\\r.txt.locked", at: at(3)).record)
         #expect(ren[0].logsource.category == "file_rename")
-        #expect(fields(ren[0]) == ["ProcessId": "300", "Image": "C:\\Windows\\System32\\dns.exe", "SourceFilename": "C:\\t\\r.txt",
-                                   "TargetFilename": "C:\\t\\r.txt.locked"])
+        #expect(
+            fields(ren[0]) == [
+                "ProcessId": "300", "Image": "C:\\Windows\\System32\\dns.exe", "SourceFilename": "C:\\t\\r.txt",
+                "TargetFilename": "C:\\t\\r.txt.locked"
+            ])
     }
 
     @Test func networkEvents() throws {
         var d = decoder()
         _ = try d.decode(Fixtures.processStartV3(pid: 500, ppid: 4, created: at(0), image: vol + "\\Windows\\System32\\certutil.exe").record)
-        let out = try d.decode(Fixtures.tcpV4(12, pid: 500, local: [10, 0, 0, 5], localPort: 50123, remote: [93, 184, 216, 34],
-                                              remotePort: 443, at: at(1)).record)
+        let out = try d.decode(
+            Fixtures.tcpV4(
+                12, pid: 500, local: [10, 0, 0, 5], localPort: 50123, remote: [93, 184, 216, 34],
+                remotePort: 443, at: at(1)
+            ).record)
         #expect(out[0].logsource.category == "network_connection")
-        #expect(fields(out[0]) == ["ProcessId": "500", "Image": "C:\\Windows\\System32\\certutil.exe", "Protocol": "tcp",
-                                   "Initiated": "true", "SourceIsIpv6": "false", "SourceIp": "10.0.0.5", "SourcePort": "50123",
-                                   "DestinationIsIpv6": "false", "DestinationIp": "93.184.216.34", "DestinationPort": "443"])
-        let inbound = try d.decode(Fixtures.tcpV6(31, pid: 500, local: ipv6("2001:db8::5"), localPort: 3389,
-                                                  remote: ipv6("2001:db8:1::77"), remotePort: 61000, at: at(1)).record)
-        #expect(fields(inbound[0]) == ["ProcessId": "500", "Image": "C:\\Windows\\System32\\certutil.exe", "Protocol": "tcp",
-                                       "Initiated": "false", "SourceIsIpv6": "true", "SourceIp": "2001:db8:1::77",
-                                       "SourcePort": "61000", "DestinationIsIpv6": "true", "DestinationIp": "2001:db8::5",
-                                       "DestinationPort": "3389"])
-        let udp6 = try d.decode(Fixtures.udpV6(59, pid: 500, local: ipv6("2001:db8::5"), localPort: 5353, remote: ipv6("2001:db8::9"),
-                                                remotePort: 40000, at: at(1)).record)
-        #expect(fields(udp6[0]) == ["ProcessId": "500", "Image": "C:\\Windows\\System32\\certutil.exe", "Protocol": "udp",
-                                    "Initiated": "false", "SourceIsIpv6": "true", "SourceIp": "2001:db8::9", "SourcePort": "40000",
-                                    "DestinationIsIpv6": "true", "DestinationIp": "2001:db8::5", "DestinationPort": "5353"])
+        #expect(
+            fields(out[0]) == [
+                "ProcessId": "500", "Image": "C:\\Windows\\System32\\certutil.exe", "Protocol": "tcp",
+                "Initiated": "true", "SourceIsIpv6": "false", "SourceIp": "10.0.0.5", "SourcePort": "50123",
+                "DestinationIsIpv6": "false", "DestinationIp": "93.184.216.34", "DestinationPort": "443"
+            ])
+        let inbound = try d.decode(
+            Fixtures.tcpV6(
+                31, pid: 500, local: ipv6("2001:db8::5"), localPort: 3389,
+                remote: ipv6("2001:db8:1::77"), remotePort: 61000, at: at(1)
+            ).record)
+        #expect(
+            fields(inbound[0]) == [
+                "ProcessId": "500", "Image": "C:\\Windows\\System32\\certutil.exe", "Protocol": "tcp",
+                "Initiated": "false", "SourceIsIpv6": "true", "SourceIp": "2001:db8:1::77",
+                "SourcePort": "61000", "DestinationIsIpv6": "true", "DestinationIp": "2001:db8::5",
+                "DestinationPort": "3389"
+            ])
+        let udp6 = try d.decode(
+            Fixtures.udpV6(
+                59, pid: 500, local: ipv6("2001:db8::5"), localPort: 5353, remote: ipv6("2001:db8::9"),
+                remotePort: 40000, at: at(1)
+            ).record)
+        #expect(
+            fields(udp6[0]) == [
+                "ProcessId": "500", "Image": "C:\\Windows\\System32\\certutil.exe", "Protocol": "udp",
+                "Initiated": "false", "SourceIsIpv6": "true", "SourceIp": "2001:db8::9", "SourcePort": "40000",
+                "DestinationIsIpv6": "true", "DestinationIp": "2001:db8::5", "DestinationPort": "5353"
+            ])
         let udp = Fixtures.udpV4(42, pid: 500, local: [10, 0, 0, 5], localPort: 53000, remote: [8, 8, 8, 8], remotePort: 53, at: at(1))
         let u1 = try d.decode(udp.record)
         #expect(fields(u1[0])["Protocol"] == "udp" && fields(u1[0])["DestinationPort"] == "53" && fields(u1[0])["Initiated"] == "true")
@@ -290,35 +356,66 @@ struct DecoderTests {
     @Test func registryEvents() throws {
         var d = decoder()
         _ = try d.decode(Fixtures.processStartV3(pid: 800, ppid: 4, created: at(0), image: vol + "\\Windows\\regedit.exe").record)
-        let add = try d.decode(Fixtures.createKey(pid: 800, key: 0xA1, base: "\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft",
-                                                  relative: "Windows\\CurrentVersion\\Explorer\\VolumeCaches\\Evil", disposition: 1,
-                                                  at: at(1)).record)
+        let add = try d.decode(
+            Fixtures.createKey(
+                pid: 800, key: 0xA1, base: "\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft",
+                relative: "Windows\\CurrentVersion\\Explorer\\VolumeCaches\\Evil", disposition: 1,
+                at: at(1)
+            ).record)
         #expect(add.map(\.logsource.category) == ["registry_add", "registry_event"])
-        #expect(fields(add[0]) == ["EventType": "CreateKey", "ProcessId": "800", "Image": "C:\\Windows\\regedit.exe",
-                                   "TargetObject": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Explorer\\VolumeCaches\\Evil"])
+        #expect(
+            fields(add[0]) == [
+                "EventType": "CreateKey", "ProcessId": "800", "Image": "C:\\Windows\\regedit.exe",
+                "TargetObject": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Explorer\\VolumeCaches\\Evil"
+            ])
         #expect(fields(add[1]) == fields(add[0]))
         // Opening an existing key, or a failed call, reports nothing but names the key object.
-        #expect(try d.decode(Fixtures.createKey(pid: 800, key: 0xA2, base: "", relative: "\\REGISTRY\\USER\\S-1-5-21-1-2-3-1001\\Software\\Run",
-                                                disposition: 2, id: 2, at: at(1)).record).isEmpty)
-        #expect(try d.decode(Fixtures.createKey(pid: 800, key: 0xA3, base: "", relative: "\\REGISTRY\\MACHINE\\X", disposition: 1,
-                                                status: 0xC000_0022, at: at(1)).record).isEmpty)
+        #expect(
+            try d.decode(
+                Fixtures.createKey(
+                    pid: 800, key: 0xA2, base: "", relative: "\\REGISTRY\\USER\\S-1-5-21-1-2-3-1001\\Software\\Run",
+                    disposition: 2, id: 2, at: at(1)
+                ).record
+            ).isEmpty)
+        #expect(
+            try d.decode(
+                Fixtures.createKey(
+                    pid: 800, key: 0xA3, base: "", relative: "\\REGISTRY\\MACHINE\\X", disposition: 1,
+                    status: 0xC000_0022, at: at(1)
+                ).record
+            ).isEmpty)
         // A set on a key named only by its object: the name it was opened under.
-        let set = try d.decode(Fixtures.setValue(pid: 800, key: 0xA2, keyName: "", value: "Updater", type: 4, data: [0, 0, 0, 0],
-                                                 at: at(2)).record)
+        let set = try d.decode(
+            Fixtures.setValue(
+                pid: 800, key: 0xA2, keyName: "", value: "Updater", type: 4, data: [0, 0, 0, 0],
+                at: at(2)
+            ).record)
         #expect(set.map(\.logsource.category) == ["registry_set", "registry_event"])
-        #expect(fields(set[0]) == ["EventType": "SetValue", "ProcessId": "800", "Image": "C:\\Windows\\regedit.exe",
-                                   "TargetObject": "HKU\\S-1-5-21-1-2-3-1001\\Software\\Run\\Updater", "Details": "DWORD (0x00000000)",
-                                   "ValueType": "REG_DWORD"])
-        let str = try d.decode(Fixtures.setValue(pid: 800, key: 0xB0, keyName: "\\REGISTRY\\MACHINE\\SOFTWARE\\Run", value: "",
-                                                 type: 2, data: utf16z("%TEMP%\\x.exe"), at: at(2)).record)
+        #expect(
+            fields(set[0]) == [
+                "EventType": "SetValue", "ProcessId": "800", "Image": "C:\\Windows\\regedit.exe",
+                "TargetObject": "HKU\\S-1-5-21-1-2-3-1001\\Software\\Run\\Updater", "Details": "DWORD (0x00000000)",
+                "ValueType": "REG_DWORD"
+            ])
+        let str = try d.decode(
+            Fixtures.setValue(
+                pid: 800, key: 0xB0, keyName: "\\REGISTRY\\MACHINE\\SOFTWARE\\Run", value: "",
+                type: 2, data: utf16z("%TEMP%\\x.exe"), at: at(2)
+            ).record)
         #expect(fields(str[0])["TargetObject"] == "HKLM\\SOFTWARE\\Run\\(Default)" && fields(str[0])["Details"] == "%TEMP%\\x.exe")
         // A string's type, which the Details text no longer tells, for ECS registry.data.type.
         #expect(fields(str[0])["ValueType"] == "REG_EXPAND_SZ")
-        let del = try d.decode(Fixtures.deleteKey(pid: 800, key: 0xA4, name: "\\REGISTRY\\MACHINE\\SOFTWARE\\Classes\\CLSID\\{X}",
-                                                  at: at(3)).record)
+        let del = try d.decode(
+            Fixtures.deleteKey(
+                pid: 800, key: 0xA4, name: "\\REGISTRY\\MACHINE\\SOFTWARE\\Classes\\CLSID\\{X}",
+                at: at(3)
+            ).record)
         #expect(del.map(\.logsource.category) == ["registry_delete", "registry_event"])
-        #expect(fields(del[0]) == ["EventType": "DeleteKey", "ProcessId": "800", "Image": "C:\\Windows\\regedit.exe",
-                                   "TargetObject": "HKLM\\SOFTWARE\\Classes\\CLSID\\{X}"])
+        #expect(
+            fields(del[0]) == [
+                "EventType": "DeleteKey", "ProcessId": "800", "Image": "C:\\Windows\\regedit.exe",
+                "TargetObject": "HKLM\\SOFTWARE\\Classes\\CLSID\\{X}"
+            ])
         #expect(WindowsEventDecoder.registryPath("\\REGISTRY\\MACHINEX\\Y") == "\\REGISTRY\\MACHINEX\\Y")
         #expect(WindowsEventDecoder.registryPath("\\Registry\\Machine") == "HKLM")
         #expect(WindowsEventDecoder.registryDetails(type: 11, size: 8, data: [2, 0, 0, 0, 1, 0, 0, 0]) == "QWORD (0x00000001-0x00000002)")
@@ -333,23 +430,36 @@ struct DecoderTests {
         // The completion reported by another process (the DNS cache service) names the asker.
         let done = try d.decode(Fixtures.dnsCompleted(pid: 1500, name: "abcdefgh.onion", status: 9003, results: "", at: at(2)).record)
         #expect(done[0].logsource.category == "dns_query")
-        #expect(fields(done[0]) == ["ProcessId": "900", "Image": "C:\\t\\tor.exe", "QueryName": "abcdefgh.onion",
-                                    "QueryStatus": "9003", "QueryResults": ""])
-        let ok = try d.decode(Fixtures.dnsCompleted(pid: 900, name: "example.org", status: 0,
-                                                    results: "type:  5 edge.example.net;::ffff:93.184.216.34;", at: at(3)).record)
+        #expect(
+            fields(done[0]) == [
+                "ProcessId": "900", "Image": "C:\\t\\tor.exe", "QueryName": "abcdefgh.onion",
+                "QueryStatus": "9003", "QueryResults": ""
+            ])
+        let ok = try d.decode(
+            Fixtures.dnsCompleted(
+                pid: 900, name: "example.org", status: 0,
+                results: "type:  5 edge.example.net;::ffff:93.184.216.34;", at: at(3)
+            ).record)
         #expect(fields(ok[0])["QueryResults"] == "type:  5 edge.example.net;::ffff:93.184.216.34;")
-        let ps = try d.decode(Fixtures.scriptBlock(pid: 900, text: "Invoke-Expression $x", id: "0b4a8c3e-6e64-4c59-9d0c-1b2f5a4c7d11",
-                                                   path: "C:\\t\\a.ps1", at: at(4)).record)
+        let ps = try d.decode(
+            Fixtures.scriptBlock(
+                pid: 900, text: "Invoke-Expression $x", id: "0b4a8c3e-6e64-4c59-9d0c-1b2f5a4c7d11",
+                path: "C:\\t\\a.ps1", at: at(4)
+            ).record)
         #expect(ps[0].logsource == LogSource(product: "windows", category: "ps_script"))
-        #expect(fields(ps[0]) == ["MessageNumber": "1", "MessageTotal": "1", "ScriptBlockText": "Invoke-Expression $x",
-                                  "ScriptBlockId": "0b4a8c3e-6e64-4c59-9d0c-1b2f5a4c7d11", "Path": "C:\\t\\a.ps1",
-                                  "ProcessId": "900", "Image": "C:\\t\\tor.exe"])
+        #expect(
+            fields(ps[0]) == [
+                "MessageNumber": "1", "MessageTotal": "1", "ScriptBlockText": "Invoke-Expression $x",
+                "ScriptBlockId": "0b4a8c3e-6e64-4c59-9d0c-1b2f5a4c7d11", "Path": "C:\\t\\a.ps1",
+                "ProcessId": "900", "Image": "C:\\t\\tor.exe"
+            ])
     }
 
     @Test func unknownEventsAreCountedAndSkipped() throws {
         var d = decoder()
-        let other = ETWRecord(providerID: WindowsGUID("{11111111-2222-3333-4444-555555555555}")!, eventID: 1, version: 0, processID: 1,
-                              timestamp: at(0), userData: [1, 2, 3])
+        let other = ETWRecord(
+            providerID: WindowsGUID("{11111111-2222-3333-4444-555555555555}")!, eventID: 1, version: 0, processID: 1,
+            timestamp: at(0), userData: [1, 2, 3])
         #expect(try d.decode(payload: other.encoded()).isEmpty)
         var newer = Fixtures.processStartV3(pid: 1, ppid: 2, created: at(0), image: "x").record
         newer.version = 9
@@ -392,8 +502,9 @@ struct DecoderTests {
                 Issue.record("\(f.name): user data cut at \(n) decoded")
             } catch {
                 let field = try #require(f.layout.field(containing: n))
-                #expect(error.part == "user data" && error.field == field.name && error.offset == field.start,
-                        "\(f.name) cut at \(n) is inside \(field.name)@\(field.start): \(error)")
+                #expect(
+                    error.part == "user data" && error.field == field.name && error.offset == field.start,
+                    "\(f.name) cut at \(n) is inside \(field.name)@\(field.start): \(error)")
             }
             #expect(d.counters.malformed == 1)
         }

@@ -28,11 +28,15 @@ struct DetectorETWTests {
         defer { close(p[0]) }
         _ = fcntl(p[0], F_SETFL, O_NONBLOCK)
         Log.setup(component: "edr-test", level: .error)
-        let store = try DetectorStore(sources: DetectorSources(sigma: [rule], yara: [], ioc: [],
-                                                               sigmaOptions: SigmaOptions(collectedLogSources: DetectorLogSources.windows)))
-        let detector = Detector(store: store, sink: AlertSink(fd: p[1]),
-                                options: .init(respondEnabled: false, responseMinLevel: .critical,
-                                               context: AlertContext(hostName: "h", hostID: "id"), machineID: "0123456789abcdef"))
+        let store = try DetectorStore(
+            sources: DetectorSources(
+                sigma: [rule], yara: [], ioc: [],
+                sigmaOptions: SigmaOptions(collectedLogSources: DetectorLogSources.windows)))
+        let detector = Detector(
+            store: store, sink: AlertSink(fd: p[1]),
+            options: .init(
+                respondEnabled: false, responseMinLevel: .critical,
+                context: AlertContext(hostName: "h", hostID: "id"), machineID: "0123456789abcdef"))
         detector.windows.deviceMap = [vol: "C:"]
         var seq: UInt64 = 1
         func send(_ payload: [UInt8]) throws -> Bool {
@@ -44,8 +48,12 @@ struct DetectorETWTests {
         var cut = Fixtures.imageLoad(pid: 600, image: vol + "\\x.dll", at: at(1)).record
         cut.userData.removeLast(3)
         #expect(try send(cut.encoded()))
-        #expect(try send(ETWRecord(providerID: WindowsGUID("{9E814AAD-3204-11D2-9A82-006008A86939}")!, eventID: 1, version: 4,
-                                   processID: 1, timestamp: at(1), userData: [0]).encoded()))
+        #expect(
+            try send(
+                ETWRecord(
+                    providerID: WindowsGUID("{9E814AAD-3204-11D2-9A82-006008A86939}")!, eventID: 1, version: 4,
+                    processID: 1, timestamp: at(1), userData: [0]
+                ).encoded()))
         #expect(try send(Fixtures.imageLoad(pid: 600, image: vol + "\\Windows\\System32\\sdiageng.dll", at: at(2)).record.encoded()))
         close(p[1])
         let lines = String(decoding: readAll(p[0]), as: UTF8.self).split(separator: "\n")

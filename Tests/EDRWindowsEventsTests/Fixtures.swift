@@ -66,8 +66,10 @@ enum Fixtures {
     // MARK: Kernel-Process
 
     /// ProcessStart v3 (ProcessStartArgs_V3 / ProcessRundownArgs_V1 layout).
-    static func processStartV3(pid: UInt32, ppid: UInt32, created: UInt64, image: String,
-                               label: String = "S-1-16-12288", session: UInt32 = 1) -> Fixture {
+    static func processStartV3(
+        pid: UInt32, ppid: UInt32, created: UInt64, image: String,
+        label: String = "S-1-16-12288", session: UInt32 = 1
+    ) -> Fixture {
         var b = UserDataBuilder()
         b.u32("ProcessID", at: 0, pid)
         b.u64("ProcessSequenceNumber", at: 4, 0x1234)
@@ -84,8 +86,11 @@ enum Fixtures {
         b.u32("TimeDateStamp", at: nil, 0x5F00_0000)
         b.utf16z("PackageFullName", at: nil, "")
         b.utf16z("PackageRelativeAppId", at: nil, "")
-        return Fixture(name: "Kernel-Process 1 v3", record: ETWRecord(providerID: WindowsProvider.kernelProcess, eventID: 1, version: 3,
-                       processID: ppid, timestamp: created, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-Process 1 v3",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelProcess, eventID: 1, version: 3,
+                processID: ppid, timestamp: created, userData: b.bytes), layout: b)
     }
 
     /// ProcessStart v0 (ProcessStartArgs): the oldest layout.
@@ -96,14 +101,19 @@ enum Fixtures {
         b.u32("ParentProcessID", at: 12, ppid)
         b.u32("SessionID", at: 16, 0)
         b.utf16z("ImageName", at: 20, image)
-        return Fixture(name: "Kernel-Process 1 v0", record: ETWRecord(providerID: WindowsProvider.kernelProcess, eventID: 1, version: 0,
-                       processID: ppid, timestamp: created, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-Process 1 v0",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelProcess, eventID: 1, version: 0,
+                processID: ppid, timestamp: created, userData: b.bytes), layout: b)
     }
 
     /// ProcessStart v1 (Flags before ImageName) and v2 (then ImageChecksum, TimeDateStamp and
     /// the package strings); ProcessRundown (15) v0 has the v2 layout.
-    static func processStartV1V2(version: UInt8, pid: UInt32, ppid: UInt32, created: UInt64, image: String,
-                                 rundown: Bool = false) -> Fixture {
+    static func processStartV1V2(
+        version: UInt8, pid: UInt32, ppid: UInt32, created: UInt64, image: String,
+        rundown: Bool = false
+    ) -> Fixture {
         var b = UserDataBuilder()
         b.u32("ProcessID", at: 0, pid)
         b.u64("CreateTime", at: 4, created)
@@ -118,8 +128,11 @@ enum Fixtures {
             b.utf16z("PackageRelativeAppId", at: nil, "App")
         }
         let id: UInt16 = rundown ? 15 : 1
-        return Fixture(name: "Kernel-Process \(id) v\(rundown ? 0 : version)", record: ETWRecord(providerID: WindowsProvider.kernelProcess,
-                       eventID: id, version: rundown ? 0 : version, processID: ppid, timestamp: created, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-Process \(id) v\(rundown ? 0 : version)",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelProcess,
+                eventID: id, version: rundown ? 0 : version, processID: ppid, timestamp: created, userData: b.bytes), layout: b)
     }
 
     /// ProcessRundown v1 (the ProcessStart v3 layout, event 15).
@@ -151,8 +164,11 @@ enum Fixtures {
             b.u32("HardFaultCount", at: 72, 5)
         }
         b.ansiz("ImageName", at: version == 1 ? 76 : 48, name)
-        return Fixture(name: "Kernel-Process 2 v\(version)", record: ETWRecord(providerID: WindowsProvider.kernelProcess, eventID: 2,
-                       version: version, processID: pid, timestamp: exited, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-Process 2 v\(version)",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelProcess, eventID: 2,
+                version: version, processID: pid, timestamp: exited, userData: b.bytes), layout: b)
     }
 
     /// ProcessStop v2 (ProcessStopArgs_V2).
@@ -174,8 +190,11 @@ enum Fixtures {
         b.u32("WriteTransferKiloBytes", at: 76, 4)
         b.u32("HardFaultCount", at: 80, 5)
         b.ansiz("ImageName", at: 84, name)
-        return Fixture(name: "Kernel-Process 2 v2", record: ETWRecord(providerID: WindowsProvider.kernelProcess, eventID: 2, version: 2,
-                       processID: pid, timestamp: exited, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-Process 2 v2",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelProcess, eventID: 2, version: 2,
+                processID: pid, timestamp: exited, userData: b.bytes), layout: b)
     }
 
     /// ImageLoad v0 (ImageLoadArgs); `pointerSize` 4 under the 32-bit-header flag.
@@ -189,8 +208,11 @@ enum Fixtures {
         b.u32("TimeDateStamp", at: 2 * p + 8, 0x2222)
         b.pointer("DefaultBase", at: 2 * p + 12, 0x1_8000_0000)
         b.utf16z("ImageName", at: 3 * p + 12, image)
-        return Fixture(name: "Kernel-Process 5 v0 (\(p * 8)-bit)", record: ETWRecord(providerID: WindowsProvider.kernelProcess,
-                       eventID: 5, version: 0, processID: pid, timestamp: time, flags: p == 4 ? 0x20 : 0, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-Process 5 v0 (\(p * 8)-bit)",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelProcess,
+                eventID: 5, version: 0, processID: pid, timestamp: time, flags: p == 4 ? 0x20 : 0, userData: b.bytes), layout: b)
     }
 
     // MARK: Kernel-File (v1 layouts)
@@ -204,13 +226,18 @@ enum Fixtures {
         b.u32("CreateAttributes", at: 24, 0x80)
         b.u32("ShareAccess", at: 28, 7)
         b.utf16z("FileName", at: 32, name)
-        return Fixture(name: "Kernel-File \(newFile ? 30 : 12) v1", record: ETWRecord(providerID: WindowsProvider.kernelFile,
-                       eventID: newFile ? 30 : 12, version: 1, processID: pid, timestamp: time, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-File \(newFile ? 30 : 12) v1",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelFile,
+                eventID: newFile ? 30 : 12, version: 1, processID: pid, timestamp: time, userData: b.bytes), layout: b)
     }
 
     /// Create v0 (CreateArgs): a ThreadId pointer before FileObject, no IssuingThreadId.
-    static func fileCreateV0(pid: UInt32, object: UInt64, name: String, disposition: UInt32, at time: UInt64,
-                             pointerSize p: Int) -> Fixture {
+    static func fileCreateV0(
+        pid: UInt32, object: UInt64, name: String, disposition: UInt32, at time: UInt64,
+        pointerSize p: Int
+    ) -> Fixture {
         var b = UserDataBuilder(pointerSize: p)
         b.pointer("Irp", at: 0, 0xA000_1000)
         b.pointer("ThreadId", at: p, 0xA000_2000)
@@ -219,8 +246,11 @@ enum Fixtures {
         b.u32("CreateAttributes", at: 3 * p + 4, 0x80)
         b.u32("ShareAccess", at: 3 * p + 8, 7)
         b.utf16z("FileName", at: 3 * p + 12, name)
-        return Fixture(name: "Kernel-File 12 v0 (\(p * 8)-bit)", record: ETWRecord(providerID: WindowsProvider.kernelFile, eventID: 12,
-                       version: 0, processID: pid, timestamp: time, flags: p == 4 ? 0x20 : 0, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-File 12 v0 (\(p * 8)-bit)",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelFile, eventID: 12,
+                version: 0, processID: pid, timestamp: time, flags: p == 4 ? 0x20 : 0, userData: b.bytes), layout: b)
     }
 
     static func fileWrite(pid: UInt32, object: UInt64, key: UInt64, at time: UInt64) -> Fixture {
@@ -233,8 +263,11 @@ enum Fixtures {
         b.u32("IOSize", at: 36, 512)
         b.u32("IOFlags", at: 40, 0)
         b.u32("ExtraFlags", at: 44, 0)
-        return Fixture(name: "Kernel-File 16 v1", record: ETWRecord(providerID: WindowsProvider.kernelFile, eventID: 16, version: 1,
-                       processID: pid, timestamp: time, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-File 16 v1",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelFile, eventID: 16, version: 1,
+                processID: pid, timestamp: time, userData: b.bytes), layout: b)
     }
 
     /// DeletePath (26) or RenamePath (27), DeletePathArgs_V1.
@@ -247,14 +280,19 @@ enum Fixtures {
         b.u32("IssuingThreadId", at: 32, 4242)
         b.u32("InfoClass", at: 36, id == 26 ? 13 : 10)
         b.utf16z("FilePath", at: 40, path)
-        return Fixture(name: "Kernel-File \(id) v1", record: ETWRecord(providerID: WindowsProvider.kernelFile, eventID: id, version: 1,
-                       processID: pid, timestamp: time, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-File \(id) v1",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelFile, eventID: id, version: 1,
+                processID: pid, timestamp: time, userData: b.bytes), layout: b)
     }
 
     // MARK: Kernel-Network
 
-    static func tcpV4(_ id: UInt16, pid: UInt32, local: [UInt8], localPort: UInt16, remote: [UInt8], remotePort: UInt16,
-                      at time: UInt64) -> Fixture {
+    static func tcpV4(
+        _ id: UInt16, pid: UInt32, local: [UInt8], localPort: UInt16, remote: [UInt8], remotePort: UInt16,
+        at time: UInt64
+    ) -> Fixture {
         var b = UserDataBuilder()
         b.u32("PID", at: 0, pid)
         b.u32("size", at: 4, 0)
@@ -271,12 +309,17 @@ enum Fixtures {
         b.u16("sndwinscale", at: 34, 8)
         b.u32("seqnum", at: 36, 0)
         b.u32("connid", at: 40, 0)
-        return Fixture(name: "Kernel-Network \(id) v0", record: ETWRecord(providerID: WindowsProvider.kernelNetwork, eventID: id,
-                       version: 0, processID: 4, timestamp: time, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-Network \(id) v0",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelNetwork, eventID: id,
+                version: 0, processID: 4, timestamp: time, userData: b.bytes), layout: b)
     }
 
-    static func tcpV6(_ id: UInt16, pid: UInt32, local: [UInt8], localPort: UInt16, remote: [UInt8], remotePort: UInt16,
-                      at time: UInt64) -> Fixture {
+    static func tcpV6(
+        _ id: UInt16, pid: UInt32, local: [UInt8], localPort: UInt16, remote: [UInt8], remotePort: UInt16,
+        at time: UInt64
+    ) -> Fixture {
         var b = UserDataBuilder()
         b.u32("PID", at: 0, pid)
         b.u32("size", at: 4, 0)
@@ -293,12 +336,17 @@ enum Fixtures {
         b.u16("sndwinscale", at: 58, 8)
         b.u32("seqnum", at: 60, 0)
         b.u32("connid", at: 64, 0)
-        return Fixture(name: "Kernel-Network \(id) v0", record: ETWRecord(providerID: WindowsProvider.kernelNetwork, eventID: id,
-                       version: 0, processID: 4, timestamp: time, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-Network \(id) v0",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelNetwork, eventID: id,
+                version: 0, processID: 4, timestamp: time, userData: b.bytes), layout: b)
     }
 
-    static func udpV4(_ id: UInt16, pid: UInt32, local: [UInt8], localPort: UInt16, remote: [UInt8], remotePort: UInt16,
-                      at time: UInt64) -> Fixture {
+    static func udpV4(
+        _ id: UInt16, pid: UInt32, local: [UInt8], localPort: UInt16, remote: [UInt8], remotePort: UInt16,
+        at time: UInt64
+    ) -> Fixture {
         var b = UserDataBuilder()
         b.u32("PID", at: 0, pid)
         b.u32("size", at: 4, 64)
@@ -308,12 +356,17 @@ enum Fixtures {
         b.port("sport", at: 18, localPort)
         b.u32("seqnum", at: 20, 0)
         b.u32("connid", at: 24, 0)
-        return Fixture(name: "Kernel-Network \(id) v0", record: ETWRecord(providerID: WindowsProvider.kernelNetwork, eventID: id,
-                       version: 0, processID: 4, timestamp: time, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-Network \(id) v0",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelNetwork, eventID: id,
+                version: 0, processID: 4, timestamp: time, userData: b.bytes), layout: b)
     }
 
-    static func udpV6(_ id: UInt16, pid: UInt32, local: [UInt8], localPort: UInt16, remote: [UInt8], remotePort: UInt16,
-                      at time: UInt64) -> Fixture {
+    static func udpV6(
+        _ id: UInt16, pid: UInt32, local: [UInt8], localPort: UInt16, remote: [UInt8], remotePort: UInt16,
+        at time: UInt64
+    ) -> Fixture {
         var b = UserDataBuilder()
         b.u32("PID", at: 0, pid)
         b.u32("size", at: 4, 64)
@@ -323,14 +376,19 @@ enum Fixtures {
         b.port("sport", at: 42, localPort)
         b.u32("seqnum", at: 44, 0)
         b.u32("connid", at: 48, 0)
-        return Fixture(name: "Kernel-Network \(id) v0", record: ETWRecord(providerID: WindowsProvider.kernelNetwork, eventID: id,
-                       version: 0, processID: 4, timestamp: time, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-Network \(id) v0",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelNetwork, eventID: id,
+                version: 0, processID: 4, timestamp: time, userData: b.bytes), layout: b)
     }
 
     // MARK: Kernel-Registry
 
-    static func createKey(pid: UInt32, key: UInt64, base: String, relative: String, disposition: UInt32, status: UInt32 = 0,
-                          id: UInt16 = 1, at time: UInt64) -> Fixture {
+    static func createKey(
+        pid: UInt32, key: UInt64, base: String, relative: String, disposition: UInt32, status: UInt32 = 0,
+        id: UInt16 = 1, at time: UInt64
+    ) -> Fixture {
         var b = UserDataBuilder()
         b.pointer("BaseObject", at: 0, 0)
         b.pointer("KeyObject", at: 8, key)
@@ -338,8 +396,11 @@ enum Fixtures {
         b.u32("Disposition", at: 20, disposition)
         b.utf16z("BaseName", at: 24, base)
         b.utf16z("RelativeName", at: nil, relative)
-        return Fixture(name: "Kernel-Registry \(id) v0", record: ETWRecord(providerID: WindowsProvider.kernelRegistry, eventID: id,
-                       version: 0, processID: pid, timestamp: time, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-Registry \(id) v0",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelRegistry, eventID: id,
+                version: 0, processID: pid, timestamp: time, userData: b.bytes), layout: b)
     }
 
     static func deleteKey(pid: UInt32, key: UInt64, name: String, at time: UInt64) -> Fixture {
@@ -347,12 +408,17 @@ enum Fixtures {
         b.pointer("KeyObject", at: 0, key)
         b.u32("Status", at: 8, 0)
         b.utf16z("KeyName", at: 12, name)
-        return Fixture(name: "Kernel-Registry 3 v0", record: ETWRecord(providerID: WindowsProvider.kernelRegistry, eventID: 3,
-                       version: 0, processID: pid, timestamp: time, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-Registry 3 v0",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelRegistry, eventID: 3,
+                version: 0, processID: pid, timestamp: time, userData: b.bytes), layout: b)
     }
 
-    static func setValue(pid: UInt32, key: UInt64, keyName: String, value: String, type: UInt32, data: [UInt8],
-                         at time: UInt64) -> Fixture {
+    static func setValue(
+        pid: UInt32, key: UInt64, keyName: String, value: String, type: UInt32, data: [UInt8],
+        at time: UInt64
+    ) -> Fixture {
         var b = UserDataBuilder()
         b.pointer("KeyObject", at: 0, key)
         b.u32("Status", at: 8, 0)
@@ -366,8 +432,11 @@ enum Fixtures {
         b.u32("PreviousDataSize", at: nil, 4)
         b.u16("PreviousDataCapturedSize", at: nil, 4)
         b.raw("PreviousData", at: nil, [1, 0, 0, 0])
-        return Fixture(name: "Kernel-Registry 5 v0", record: ETWRecord(providerID: WindowsProvider.kernelRegistry, eventID: 5,
-                       version: 0, processID: pid, timestamp: time, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-Registry 5 v0",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelRegistry, eventID: 5,
+                version: 0, processID: pid, timestamp: time, userData: b.bytes), layout: b)
     }
 
     static func deleteValue(pid: UInt32, key: UInt64, keyName: String, value: String, at time: UInt64) -> Fixture {
@@ -376,8 +445,11 @@ enum Fixtures {
         b.u32("Status", at: 8, 0)
         b.utf16z("KeyName", at: 12, keyName)
         b.utf16z("ValueName", at: nil, value)
-        return Fixture(name: "Kernel-Registry 6 v0", record: ETWRecord(providerID: WindowsProvider.kernelRegistry, eventID: 6,
-                       version: 0, processID: pid, timestamp: time, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "Kernel-Registry 6 v0",
+            record: ETWRecord(
+                providerID: WindowsProvider.kernelRegistry, eventID: 6,
+                version: 0, processID: pid, timestamp: time, userData: b.bytes), layout: b)
     }
 
     // MARK: DNS-Client, PowerShell
@@ -392,8 +464,11 @@ enum Fixtures {
         b.u32("NetworkQueryIndex", at: nil, 0)
         b.u32("InterfaceIndex", at: nil, 0)
         b.u32("IsAsyncQuery", at: nil, 0)
-        return Fixture(name: "DNS-Client 3006 v0", record: ETWRecord(providerID: WindowsProvider.dnsClient, eventID: 3006, version: 0,
-                       processID: pid, timestamp: time, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "DNS-Client 3006 v0",
+            record: ETWRecord(
+                providerID: WindowsProvider.dnsClient, eventID: 3006, version: 0,
+                processID: pid, timestamp: time, userData: b.bytes), layout: b)
     }
 
     static func dnsCompleted(pid: UInt32, name: String, status: UInt32, results: String, at time: UInt64) -> Fixture {
@@ -403,8 +478,11 @@ enum Fixtures {
         b.u64("QueryOptions", at: nil, 0x4000_0000_6000)
         b.u32("QueryStatus", at: nil, status)
         b.utf16z("QueryResults", at: nil, results)
-        return Fixture(name: "DNS-Client 3008 v0", record: ETWRecord(providerID: WindowsProvider.dnsClient, eventID: 3008, version: 0,
-                       processID: pid, timestamp: time, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "DNS-Client 3008 v0",
+            record: ETWRecord(
+                providerID: WindowsProvider.dnsClient, eventID: 3008, version: 0,
+                processID: pid, timestamp: time, userData: b.bytes), layout: b)
     }
 
     static func scriptBlock(pid: UInt32, text: String, id: String, path: String, at time: UInt64) -> Fixture {
@@ -414,8 +492,11 @@ enum Fixtures {
         b.utf16z("ScriptBlockText", at: 8, text)
         b.utf16z("ScriptBlockId", at: nil, id)
         b.utf16z("Path", at: nil, path)
-        return Fixture(name: "PowerShell 4104 v1", record: ETWRecord(providerID: WindowsProvider.powerShell, eventID: 4104, version: 1,
-                       processID: pid, timestamp: time, userData: b.bytes), layout: b)
+        return Fixture(
+            name: "PowerShell 4104 v1",
+            record: ETWRecord(
+                providerID: WindowsProvider.powerShell, eventID: 4104, version: 1,
+                processID: pid, timestamp: time, userData: b.bytes), layout: b)
     }
 
     /// One of each decoded layout, for the truncation sweep.
@@ -433,8 +514,9 @@ enum Fixtures {
             imageLoad(pid: 100, image: "\\Device\\HarddiskVolume3\\Windows\\System32\\ntdll.dll", at: at(1)),
             imageLoad(pid: 100, image: "\\Device\\HarddiskVolume3\\Windows\\SysWOW64\\ntdll.dll", at: at(1), pointerSize: 4),
             fileCreate(pid: 100, object: 0xFFFF_B000_0000_0010, name: "\\Device\\HarddiskVolume3\\t\\a.txt", disposition: 5, at: at(1)),
-            fileCreate(pid: 100, object: 0xFFFF_B000_0000_0011, name: "\\Device\\HarddiskVolume3\\t\\b.txt", disposition: 2, at: at(1),
-                       newFile: true),
+            fileCreate(
+                pid: 100, object: 0xFFFF_B000_0000_0011, name: "\\Device\\HarddiskVolume3\\t\\b.txt", disposition: 2, at: at(1),
+                newFile: true),
             fileCreateV0(pid: 100, object: 0xB000_0012, name: "\\Device\\HarddiskVolume3\\t\\e.txt", disposition: 4, at: at(1), pointerSize: 4),
             fileCreateV0(pid: 100, object: 0xFFFF_B000_0000_0013, name: "\\Device\\HarddiskVolume3\\t\\f.txt", disposition: 4, at: at(1), pointerSize: 8),
             fileWrite(pid: 100, object: 0xFFFF_B000_0000_0010, key: 1, at: at(2)),
@@ -444,15 +526,17 @@ enum Fixtures {
             tcpV6(28, pid: 100, local: ipv6("fe80::1"), localPort: 50001, remote: ipv6("2001:db8::10"), remotePort: 80, at: at(2)),
             udpV6(59, pid: 100, local: ipv6("2001:db8::5"), localPort: 5353, remote: ipv6("ff02::fb"), remotePort: 5353, at: at(2)),
             udpV4(42, pid: 100, local: [10, 0, 0, 5], localPort: 53000, remote: [8, 8, 8, 8], remotePort: 53, at: at(2)),
-            createKey(pid: 100, key: 0xFFFF_D000_0000_0001, base: "\\REGISTRY\\MACHINE\\SOFTWARE", relative: "Vendor\\App",
-                      disposition: 1, at: at(3)),
+            createKey(
+                pid: 100, key: 0xFFFF_D000_0000_0001, base: "\\REGISTRY\\MACHINE\\SOFTWARE", relative: "Vendor\\App",
+                disposition: 1, at: at(3)),
             deleteKey(pid: 100, key: 0xFFFF_D000_0000_0002, name: "\\REGISTRY\\USER\\S-1-5-21-1-2-3-1001\\Software\\X", at: at(3)),
-            setValue(pid: 100, key: 0xFFFF_D000_0000_0003, keyName: "\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
-                     value: "Updater", type: 1, data: utf16z("C:\\Users\\Public\\u.exe"), at: at(3)),
+            setValue(
+                pid: 100, key: 0xFFFF_D000_0000_0003, keyName: "\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
+                value: "Updater", type: 1, data: utf16z("C:\\Users\\Public\\u.exe"), at: at(3)),
             deleteValue(pid: 100, key: 0xFFFF_D000_0000_0004, keyName: "\\REGISTRY\\MACHINE\\SOFTWARE\\X", value: "V", at: at(3)),
             dnsQuery(pid: 100, name: "example.org", at: at(3)),
             dnsCompleted(pid: 100, name: "example.org", status: 0, results: "::ffff:93.184.216.34;", at: at(3)),
-            scriptBlock(pid: 100, text: "Write-Host hi", id: "0b4a8c3e-6e64-4c59-9d0c-1b2f5a4c7d11", path: "C:\\s.ps1", at: at(3)),
+            scriptBlock(pid: 100, text: "Write-Host hi", id: "0b4a8c3e-6e64-4c59-9d0c-1b2f5a4c7d11", path: "C:\\s.ps1", at: at(3))
         ]
     }
 }

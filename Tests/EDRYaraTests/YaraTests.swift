@@ -139,8 +139,9 @@ func openFD(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC) }
         let start = Date()
         let r = YaraRules.compile(directories: [signatureBaseYara])
         let secs = Date().timeIntervalSince(start)
-        print("signature-base: \(r.files.count) files, \(r.compiledFiles.count) compiled, \(r.failedFiles.count) failed, "
-              + "\(r.rules?.ruleCount ?? 0) rules, \(String(format: "%.2f", secs)) s")
+        print(
+            "signature-base: \(r.files.count) files, \(r.compiledFiles.count) compiled, \(r.failedFiles.count) failed, "
+                + "\(r.rules?.ruleCount ?? 0) rules, \(String(format: "%.2f", secs)) s")
         for e in r.errors.prefix(20) { print("  \(e)") }
         // The corpus is a fixed, read-only copy: its counts are exact.
         #expect(r.files.count == 741)
@@ -197,12 +198,13 @@ func openFD(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC) }
     }
 
     @Test func externalsSetPerScan() throws {
-        let rules = try YaraRules.compile(source: """
-            rule by_ext { condition: extension == ".sh" and filename == "dropper.sh" }
-            rule by_type { condition: filetype == "ELF" }
-            rule by_path { condition: filepath matches /\\/tmp\\// }
-            rule by_owner { condition: owner == "root" }
-            """)
+        let rules = try YaraRules.compile(
+            source: """
+                rule by_ext { condition: extension == ".sh" and filename == "dropper.sh" }
+                rule by_type { condition: filetype == "ELF" }
+                rule by_path { condition: filepath matches /\\/tmp\\// }
+                rule by_owner { condition: owner == "root" }
+                """)
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let scanner = try YaraScanner(rules: rules)
@@ -235,9 +237,10 @@ func openFD(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC) }
 
     @Test func timeoutHonored() throws {
         // Each byte runs an inner loop: minutes of work for 1 MiB; the 1 s timeout stops it.
-        let rules = try YaraRules.compile(source: """
-            rule slow { condition: for all i in (0..filesize) : ( for all j in (0..100000) : ( uint8(i) + j >= 0 ) ) }
-            """)
+        let rules = try YaraRules.compile(
+            source: """
+                rule slow { condition: for all i in (0..filesize) : ( for all j in (0..100000) : ( uint8(i) + j >= 0 ) ) }
+                """)
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let fd = openFD(try writeFile(dir + "/f", Array(repeating: 7, count: 1 << 20)))
@@ -278,8 +281,10 @@ func openFD(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC) }
     /// Every size around the 64-byte block and its 56-byte padding limit, the 1 MiB read chunk
     /// on both sides, and sizes that end mid-block after several chunks: each digest equals
     /// coreutils' on the same file, through the file path and through the buffer path.
-    @Test(arguments: [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 1000, 16447,
-                      (1 << 20) - 1, 1 << 20, (1 << 20) + 1, (3 << 20) + 17])
+    @Test(arguments: [
+        0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 1000, 16447,
+        (1 << 20) - 1, 1 << 20, (1 << 20) + 1, (3 << 20) + 17
+    ])
     func matchesCoreutils(size: Int) throws {
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -296,8 +301,11 @@ func openFD(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC) }
         // Only the kinds asked for, each alone and in pairs.
         for kinds: HashKinds in [[.md5], [.sha1], [.sha256], [.md5, .sha256], [.sha1, .sha256]] {
             let some = try #require(FileHashes.compute(fd: fd, kinds: kinds))
-            #expect(some == FileHashes(md5: kinds.contains(.md5) ? h.md5 : nil, sha1: kinds.contains(.sha1) ? h.sha1 : nil,
-                                       sha256: kinds.contains(.sha256) ? h.sha256 : nil), "kinds \(kinds.rawValue)")
+            #expect(
+                some
+                    == FileHashes(
+                        md5: kinds.contains(.md5) ? h.md5 : nil, sha1: kinds.contains(.sha1) ? h.sha1 : nil,
+                        sha256: kinds.contains(.sha256) ? h.sha256 : nil), "kinds \(kinds.rawValue)")
         }
     }
 
@@ -312,7 +320,7 @@ func openFD(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC) }
         try #require(fd >= 0, "cannot create \(path)")
         defer { close(fd) }
         var state: UInt64 = 0x2545_F491_4F6C_DD1D
-        var words = [UInt64](repeating: 0, count: 1 << 17)   // 1 MiB
+        var words = [UInt64](repeating: 0, count: 1 << 17)  // 1 MiB
         var written = 0
         while written < size {
             for i in words.indices {
@@ -334,14 +342,22 @@ func openFD(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC) }
     /// The published test vectors (RFC 1321, FIPS 180 examples): independent of coreutils.
     @Test func matchesPublishedVectors() throws {
         let vectors: [(input: [UInt8], md5: String, sha1: String, sha256: String)] = [
-            ([], "d41d8cd98f00b204e9800998ecf8427e", "da39a3ee5e6b4b0d3255bfef95601890afd80709",
-             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
-            (Array("abc".utf8), "900150983cd24fb0d6963f7d28e17f72", "a9993e364706816aba3e25717850c26c9cd0d89d",
-             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-            (Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8), "8215ef0796a20bcaaae116d3876c664a",
-             "84983e441c3bd26ebaae4aa1f95129e5e54670f1", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
-            (Array(repeating: UInt8(ascii: "a"), count: 1_000_000), "7707d6ae4e027c70eea2a935c2296f21",
-             "34aa973cd4c4daa4f61eeb2bdbad27316534016f", "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"),
+            (
+                [], "d41d8cd98f00b204e9800998ecf8427e", "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            ),
+            (
+                Array("abc".utf8), "900150983cd24fb0d6963f7d28e17f72", "a9993e364706816aba3e25717850c26c9cd0d89d",
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            ),
+            (
+                Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8), "8215ef0796a20bcaaae116d3876c664a",
+                "84983e441c3bd26ebaae4aa1f95129e5e54670f1", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+            ),
+            (
+                Array(repeating: UInt8(ascii: "a"), count: 1_000_000), "7707d6ae4e027c70eea2a935c2296f21",
+                "34aa973cd4c4daa4f61eeb2bdbad27316534016f", "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+            )
         ]
         for v in vectors {
             #expect(FileHashes(bytes: v.input) == FileHashes(md5: v.md5, sha1: v.sha1, sha256: v.sha256), "\(v.input.count) bytes")

@@ -19,10 +19,12 @@ final class AgentHarness: @unchecked Sendable {
     var configPath: String { dir.appendingPathComponent("edr.toml").path }
     var runtimeDir: String { dir.appendingPathComponent("run").path }
 
-    init(extraRules: [String: String] = [:], response: Bool = false, minLevel: String = "critical",
-         extraConfig: String = "", responseConfig: String = "", supervisorConfig: String = "", alertsConfig: String = "",
-         bin: String = binDirectory, base: String = "/tmp", environment: [String: String] = [:], journal: Bool = false,
-         prepare: ((URL) throws -> Void)? = nil) throws {
+    init(
+        extraRules: [String: String] = [:], response: Bool = false, minLevel: String = "critical",
+        extraConfig: String = "", responseConfig: String = "", supervisorConfig: String = "", alertsConfig: String = "",
+        bin: String = binDirectory, base: String = "/tmp", environment: [String: String] = [:], journal: Bool = false,
+        prepare: ((URL) throws -> Void)? = nil
+    ) throws {
         dir = URL(fileURLWithPath: base).appendingPathComponent("edr-e2e-\(UUID().uuidString.prefix(8))")
         let rules = dir.appendingPathComponent("rules")
         try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: true)
@@ -115,7 +117,8 @@ final class AgentHarness: @unchecked Sendable {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         return entries.compactMap { e in
             guard let pid = Int32(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
-                  parseStatPPid(stat) == me else { return nil }
+                parseStatPPid(stat) == me
+            else { return nil }
             return pid
         }
     }
@@ -131,7 +134,7 @@ final class AgentHarness: @unchecked Sendable {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
         for e in entries {
             guard let pid = Int32(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
-                  parseStatPPid(stat) == me, let comm = try? String(contentsOfFile: "/proc/\(e)/comm", encoding: .utf8)
+                parseStatPPid(stat) == me, let comm = try? String(contentsOfFile: "/proc/\(e)/comm", encoding: .utf8)
             else { continue }
             if comm.trimmingCharacters(in: .whitespacesAndNewlines) == name && isAlive(pid) { return pid }
         }
@@ -180,7 +183,8 @@ extension Dictionary where Key == String, Value == Any {
 /// Running and not a zombie (a killed child stays a zombie until its parent reaps it).
 func isAlive(_ pid: Int32) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = stat.lastIndex(of: ")") else { return false }
+        let close = stat.lastIndex(of: ")")
+    else { return false }
     let state = stat[stat.index(close, offsetBy: 2)]
     return state != "Z" && state != "X"
 }

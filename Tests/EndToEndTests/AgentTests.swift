@@ -31,8 +31,9 @@ struct AgentTests {
 
         // 1. whoami as root → the team rule fires with the right process, parent and user.
         let whoamiPID = try runProgram("/usr/bin/whoami", [])
-        let alert = try #require(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(whoamiPID) },
-                                 "no whoami alert:\n\(agent.output)")
+        let alert = try #require(
+            agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(whoamiPID) },
+            "no whoami alert:\n\(agent.output)")
         #expect(alert.path("rule", "name") as? String == "Identity Discovery As Root")
         #expect(alert.path("rule", "ruleset") as? String == "sigma")
         #expect(alert.path("event", "kind") as? String == "alert")
@@ -53,7 +54,7 @@ struct AgentTests {
         let cmd = try #require(long.path("process", "command_line") as? String)
         #expect(cmd == "/bin/echo " + args.joined(separator: " "))
         #expect(cmd.utf8.count > 1024)
-        #expect((long.path("process", "args") as? [String])?.count == 82) // argv[0] + 81
+        #expect((long.path("process", "args") as? [String])?.count == 82)  // argv[0] + 81
         #expect(long.path("process", "working_directory") as? String == "/usr/share")
         #expect(long.path("rule", "name") as? String == "E2E marker \(marker)")
         #expect(long.path("edr", "event", "Truncated") == nil, "nothing was cut")
@@ -78,7 +79,9 @@ struct AgentTests {
         #expect((61184...65519).contains(detectUID), "a dynamic uid of its own, not nobody: \(detectUID)")
         #expect(d.gids == [detectUID, detectUID, detectUID, detectUID])
         #expect(ownerOf("/proc/\(detect)/mem") == 0, "not dumpable: its /proc entries belong to root")
-        #expect(namespaceLink(pid: detect, "net") != namespaceLink(pid: getpid(), "net") && namespaceLink(pid: detect, "ipc") != namespaceLink(pid: getpid(), "ipc"))
+        #expect(
+            namespaceLink(pid: detect, "net") != namespaceLink(pid: getpid(), "net") && namespaceLink(pid: detect, "ipc") != namespaceLink(pid: getpid(), "ipc")
+        )
         #expect(namespaceLink(pid: sensor, "net") == namespaceLink(pid: getpid(), "net"))
         #expect(agent.output.contains("landlock_abi=\(landlockABI())"), "the start-up summary names the Landlock ABI")
         #expect(d.capEff == 0 && d.capPrm == 0 && d.capBnd == 0 && d.capAmb == 0)
@@ -100,8 +103,9 @@ struct AgentTests {
         try #require(newDetect != nil, "edr-detect was not restarted:\n\(agent.output)")
         #expect(agent.output.contains("edr-detect pid \(detect) killed by signal 9"))
         #expect(agent.waitFor("edr-detect pid \(newDetect ?? 0) ready again"), "\(agent.output)")
-        #expect(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(duringOutage) } != nil,
-                "the exec during the detector's outage was lost:\n\(agent.output)")
+        #expect(
+            agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(duringOutage) } != nil,
+            "the exec during the detector's outage was lost:\n\(agent.output)")
         let again = try runProgram("/usr/bin/whoami", [])
         #expect(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(again) } != nil, "no alert after restart:\n\(agent.output)")
         let restarted = try ProcStatus.read(pid: newDetect ?? 0)
@@ -123,10 +127,11 @@ struct AgentTests {
     @Test func responderKillsAboveThresholdOnly() throws {
         let killMarker = "edrkill" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12)).lowercased()
         let keepMarker = "edrkeep" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12)).lowercased()
-        let agent = try AgentHarness(extraRules: [
-            "kill.yml": Self.markerRule(killMarker, level: "critical"),
-            "keep.yml": Self.markerRule(keepMarker, level: "medium"),
-        ], response: true, minLevel: "high")
+        let agent = try AgentHarness(
+            extraRules: [
+                "kill.yml": Self.markerRule(killMarker, level: "critical"),
+                "keep.yml": Self.markerRule(keepMarker, level: "medium")
+            ], response: true, minLevel: "high")
         defer { _ = agent.stop() }
         try #require(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
         let respond = try #require(agent.childPID("edr-respond"))
@@ -168,6 +173,5 @@ func ownerOf(_ path: String) -> uid_t? {
     var st = stat()
     return stat(path, &st) == 0 ? st.st_uid : nil
 }
-
 
 func landlockABI() -> Int { Int(edr_landlock_abi()) }

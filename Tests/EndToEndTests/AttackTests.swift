@@ -37,8 +37,10 @@ struct AttackTests {
                 os.close(fd)
 
             """
-        let text = try runWithDeadline("/usr/bin/setpriv", ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/python3", "-c", prelude + body],
-                                       timeout: timeout).output
+        let text = try runWithDeadline(
+            "/usr/bin/setpriv", ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/python3", "-c", prelude + body],
+            timeout: timeout
+        ).output
         var r: [String: String] = [:]
         for line in text.split(separator: "\n") {
             if let eq = line.firstIndex(of: "=") { r[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
@@ -101,7 +103,9 @@ struct AttackTests {
 
         // A stranger (a uid of its own, no capabilities) can neither signal, trace nor read any child.
         let stranger: UInt32 = 4242
-        let r = try Self.runAs(uid: stranger, pids: ["sensor": sensor, "detect": detect, "respond": respond], """
+        let r = try Self.runAs(
+            uid: stranger, pids: ["sensor": sensor, "detect": detect, "respond": respond],
+            """
             for name, pid in pids.items():
                 result(f"{name}.stop", lambda: os.kill(pid, signal.SIGSTOP))
                 result(f"{name}.ptrace", lambda: ptrace_attach(pid))
@@ -129,7 +133,9 @@ struct AttackTests {
         let detectUID = try Self.uid(of: detect)
 
         // Same uid as the detector: still no ptrace (not dumpable), no memory, no other child.
-        let r = try Self.runAs(uid: detectUID, pids: ["sensor": sensor, "detect": detect, "respond": respond], """
+        let r = try Self.runAs(
+            uid: detectUID, pids: ["sensor": sensor, "detect": detect, "respond": respond],
+            """
             result("detect.ptrace", lambda: ptrace_attach(pids['detect']))
             result("detect.mem", lambda: open_ro(f"/proc/{pids['detect']}/mem"))
             result("respond.stop", lambda: os.kill(pids['respond'], signal.SIGSTOP))
@@ -155,7 +161,9 @@ struct AttackTests {
         // The same from the responder's uid: its own process only, and that is noticed too.
         let respondUID = try Self.uid(of: respond)
         #expect(respondUID != detectUID)
-        let q = try Self.runAs(uid: respondUID, pids: ["detect": next, "respond": respond], """
+        let q = try Self.runAs(
+            uid: respondUID, pids: ["detect": next, "respond": respond],
+            """
             result("respond.ptrace", lambda: ptrace_attach(pids['respond']))
             result("respond.mem", lambda: open_ro(f"/proc/{pids['respond']}/mem"))
             result("detect.stop", lambda: os.kill(pids['detect'], signal.SIGSTOP))
@@ -166,7 +174,8 @@ struct AttackTests {
         #expect(q["detect.stop"] == "errno \(EPERM)", "\(q["_output"] ?? "")")
         #expect(q["respond.stop"] == "ok", "\(q["_output"] ?? "")")
         let nextRespond = try #require(Self.replacement(of: respond, "edr-respond", in: agent), "a stopped responder was not replaced:\n\(agent.output)")
-        #expect(agent.waitForAlert { $0.path("rule", "id") as? String == "edr-health-child-stopped" && $0.path("process", "pid") as? Int == Int(respond) } != nil)
+        #expect(
+            agent.waitForAlert { $0.path("rule", "id") as? String == "edr-health-child-stopped" && $0.path("process", "pid") as? Int == Int(respond) } != nil)
         #expect(agent.waitFor("edr-respond pid \(nextRespond) ready again"), "\(agent.output)")
     }
 
@@ -179,13 +188,16 @@ struct AttackTests {
         let detect = try #require(agent.childPID("edr-detect"))
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        holder.arguments = ["-c", """
+        holder.arguments = [
+            "-c",
+            """
             import ctypes, time
             libc = ctypes.CDLL(None, use_errno=True)
             assert libc.ptrace(0x4206, \(detect), None, None) == 0, ctypes.get_errno()   # PTRACE_SEIZE
             assert libc.ptrace(0x4207, \(detect), None, None) == 0, ctypes.get_errno()   # PTRACE_INTERRUPT
             time.sleep(10)
-            """]
+            """
+        ]
         try holder.run()
         defer { holder.terminate(); holder.waitUntilExit() }
         let started = Date()
@@ -202,8 +214,9 @@ struct AttackTests {
     /// alert and a fresh detector takes over.
     @Test func aSeccompKillIsReportedWithTheSyscall() throws {
         let marker = Self.unique("edrsys")
-        let agent = try AgentHarness(extraRules: ["m.yml": AgentTests.markerRule(marker, level: "high")],
-                                     environment: ["EDR_DETECT_PROBE": "execve"])
+        let agent = try AgentHarness(
+            extraRules: ["m.yml": AgentTests.markerRule(marker, level: "high")],
+            environment: ["EDR_DETECT_PROBE": "execve"])
         defer { _ = agent.stop() }
         try #require(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
         let report = try #require(agent.waitForAlert { $0.path("rule", "id") as? String == "edr-health-seccomp-kill" }, "\(agent.output)")
@@ -219,8 +232,9 @@ struct AttackTests {
     /// reports the crash loop and comes back.
     @Test func aCrashLoopNeverStopsTheAgent() throws {
         let marker = Self.unique("edrloop")
-        let agent = try AgentHarness(extraRules: ["m.yml": AgentTests.markerRule(marker, level: "high")],
-                                     supervisorConfig: "crash_loop_restarts = 3\nmax_restart_delay_ms = 1500")
+        let agent = try AgentHarness(
+            extraRules: ["m.yml": AgentTests.markerRule(marker, level: "high")],
+            supervisorConfig: "crash_loop_restarts = 3\nmax_restart_delay_ms = 1500")
         defer { _ = agent.stop() }
         try #require(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
         var victim = try #require(agent.childPID("edr-detect"))
@@ -241,9 +255,12 @@ struct AttackTests {
     @Test func aFloodOfCriticalAlertsNeverStallsDetection() throws {
         let flood = Self.unique("edrflood")
         let after = Self.unique("edrafter")
-        let agent = try AgentHarness(extraRules: ["flood.yml": AgentTests.markerRule(flood, level: "critical"),
-                                                  "after.yml": AgentTests.markerRule(after, level: "high")],
-                                     response: true, minLevel: "critical")
+        let agent = try AgentHarness(
+            extraRules: [
+                "flood.yml": AgentTests.markerRule(flood, level: "critical"),
+                "after.yml": AgentTests.markerRule(after, level: "high")
+            ],
+            response: true, minLevel: "critical")
         defer { _ = agent.stop() }
         try #require(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
         // The shell's own command line must not match (it would be killed): split the marker.
@@ -259,8 +276,9 @@ struct AttackTests {
 
         let laterStart = Date()
         let later = try runProgram("/bin/echo", [after])
-        #expect(agent.waitForAlert(timeout: 30) { $0.path("process", "pid") as? Int == Int(later) } != nil,
-                "detection stalled behind the responder:\n\(agent.output.suffix(3000))")
+        #expect(
+            agent.waitForAlert(timeout: 30) { $0.path("process", "pid") as? Int == Int(later) } != nil,
+            "detection stalled behind the responder:\n\(agent.output.suffix(3000))")
         print("the exec after the flood alerted within \(String(format: "%.0f", Date().timeIntervalSince(laterStart) * 1000)) ms (polling every 50 ms)")
         var outcomes: [[String: Any]] = []
         let until = Date().addingTimeInterval(60)
@@ -281,8 +299,9 @@ struct AttackTests {
 
     @Test func protectedExecutablesAndDryRunKillNothing() throws {
         let marker = Self.unique("edrprot")
-        let agent = try AgentHarness(extraRules: ["m.yml": AgentTests.markerRule(marker, level: "critical")], response: true,
-                                     responseConfig: "protected_executables = [\"/usr/bin/dash\"]")
+        let agent = try AgentHarness(
+            extraRules: ["m.yml": AgentTests.markerRule(marker, level: "critical")], response: true,
+            responseConfig: "protected_executables = [\"/usr/bin/dash\"]")
         defer { _ = agent.stop() }
         try #require(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
         let dash = try spawnChild("/usr/bin/dash", ["-c", "sleep 30; : \(marker)"])
@@ -298,8 +317,9 @@ struct AttackTests {
         #expect(!isAlive(bash))
         _ = agent.stop()
 
-        let dry = try AgentHarness(extraRules: ["m.yml": AgentTests.markerRule(marker, level: "critical")], response: true,
-                                   responseConfig: "dry_run = true")
+        let dry = try AgentHarness(
+            extraRules: ["m.yml": AgentTests.markerRule(marker, level: "critical")], response: true,
+            responseConfig: "dry_run = true")
         defer { _ = dry.stop() }
         try #require(dry.waitFor("edr: ready"), "agent did not become ready:\n\(dry.output)")
         let spared = try spawnChild("/bin/bash", ["-c", "sleep 30; : \(marker)"])
@@ -321,8 +341,9 @@ struct AttackTests {
             try FileManager.default.copyItem(atPath: binDirectory + "/" + name, toPath: base + "/checkout/bin/" + name)
         }
         let marker = Self.unique("edrhome")
-        let agent = try AgentHarness(extraRules: ["m.yml": AgentTests.markerRule(marker, level: "high")],
-                                     bin: base + "/checkout/bin", base: base + "/checkout")
+        let agent = try AgentHarness(
+            extraRules: ["m.yml": AgentTests.markerRule(marker, level: "high")],
+            bin: base + "/checkout/bin", base: base + "/checkout")
         defer { _ = agent.stop() }
         try #require(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
         let pid = try runProgram("/bin/echo", [marker])
@@ -336,7 +357,9 @@ struct AttackTests {
         }
         defer { _ = agent.stop() }
         #expect(!agent.waitFor("edr: ready", timeout: 30))
-        #expect(agent.output.contains("[sigma] rules \(agent.rulesDir.path)/open.yml (for \(agent.rulesDir.path)) is writable by every user (mode 666)"), "\(agent.output)")
+        #expect(
+            agent.output.contains("[sigma] rules \(agent.rulesDir.path)/open.yml (for \(agent.rulesDir.path)) is writable by every user (mode 666)"),
+            "\(agent.output)")
         #expect(agent.stop() != 0)
     }
 }

@@ -43,25 +43,44 @@ struct AuditdTests {
         // (rule id, title, pid of the process that did it)
         var expected: [(id: String, title: String, pid: Int32)] = []
         // EXECVE a0/a1: an immutable-bit removal (tmpfs may refuse it: the exec is what counts).
-        expected.append(("a5b977d6-8a81-4475-91b9-49dbfcd941f7", "Remove Immutable File Attribute - Auditd",
-                         try Self.exec("/usr/bin/chattr", ["chattr", "-i", "\(work)/pad"])))
+        expected.append(
+            (
+                "a5b977d6-8a81-4475-91b9-49dbfcd941f7", "Remove Immutable File Attribute - Auditd",
+                try Self.exec("/usr/bin/chattr", ["chattr", "-i", "\(work)/pad"])
+            ))
         // SYSCALL comm + exe: insmod is a link to kmod (the module does not exist: nothing loads).
-        expected.append(("106d7cbd-80ff-4985-b682-a7043e5acb72", "Loading of Kernel Module via Insmod",
-                         try Self.exec("/usr/sbin/insmod", ["insmod", "\(work)/none.ko"])))
+        expected.append(
+            (
+                "106d7cbd-80ff-4985-b682-a7043e5acb72", "Loading of Kernel Module via Insmod",
+                try Self.exec("/usr/sbin/insmod", ["insmod", "\(work)/none.ko"])
+            ))
         // EXECVE keywords (truncate and -s anywhere in the record).
-        expected.append(("c52a914f-3d8b-4b2a-bb75-b3991e75f8ba", "Binary Padding - Linux",
-                         try Self.exec("/usr/bin/truncate", ["truncate", "-s", "+64", "\(work)/pad"])))
+        expected.append(
+            (
+                "c52a914f-3d8b-4b2a-bb75-b3991e75f8ba", "Binary Padding - Linux",
+                try Self.exec("/usr/bin/truncate", ["truncate", "-s", "+64", "\(work)/pad"])
+            ))
         // SYSCALL comm.
-        expected.append(("2dad0cba-c62a-4a4f-949f-5f6ecd619769", "Split A File Into Pieces - Linux",
-                         try Self.exec("/usr/bin/split", ["split", "-b", "8", "\(work)/pad", "\(work)/piece"])))
+        expected.append(
+            (
+                "2dad0cba-c62a-4a4f-949f-5f6ecd619769", "Split A File Into Pieces - Linux",
+                try Self.exec("/usr/bin/split", ["split", "-b", "8", "\(work)/pad", "\(work)/piece"])
+            ))
         // EXECVE a1 by regular expression: a hidden file.
-        expected.append(("d08722cd-3d09-449a-80b4-83ea2d9d4616", "Hidden Files and Directories",
-                         try Self.exec("/usr/bin/touch", ["touch", "\(work)/.hidden"])))
+        expected.append(
+            (
+                "d08722cd-3d09-449a-80b4-83ea2d9d4616", "Hidden Files and Directories",
+                try Self.exec("/usr/bin/touch", ["touch", "\(work)/.hidden"])
+            ))
         // EXECVE a0|contains systemctl, a1|contains reload (a unit that does not exist).
-        expected.append(("2625cc59-0634-40d0-821e-cb67382a3dd7", "Service Reload or Start - Linux",
-                         try Self.exec("/usr/bin/systemctl", ["systemctl", "reload", "edr-e2e-none.service"])))
+        expected.append(
+            (
+                "2625cc59-0634-40d0-821e-cb67382a3dd7", "Service Reload or Start - Linux",
+                try Self.exec("/usr/bin/systemctl", ["systemctl", "reload", "edr-e2e-none.service"])
+            ))
         // SYSCALL execve with euid 33 (www-data): a webshell's command.
-        try Self.py("""
+        try Self.py(
+            """
             import os, sys
             pid = os.fork()
             if pid == 0:
@@ -72,22 +91,30 @@ struct AuditdTests {
             """)
         // (The exec is the forked child's, not the interpreter's: matched below by its record.)
         // PATH nametype CREATE under a user's systemd directory.
-        expected.append(("1bac86ba-41aa-4f62-9d6b-405eac99b485", "Systemd Service Creation",
-                         try Self.py("""
-                            import os, sys
-                            d = sys.argv[1] + "/home/u/.config/systemd/user"
-                            os.makedirs(d)
-                            open(d + "/e2e.service", "w").write("[Service]\\n")
-                            """, [work])))
+        expected.append(
+            (
+                "1bac86ba-41aa-4f62-9d6b-405eac99b485", "Systemd Service Creation",
+                try Self.py(
+                    """
+                    import os, sys
+                    d = sys.argv[1] + "/home/u/.config/systemd/user"
+                    os.makedirs(d)
+                    open(d + "/e2e.service", "w").write("[Service]\\n")
+                    """, [work])
+            ))
         // syslog(2) clear, by an unprivileged uid: refused (EPERM), so the host's kernel log is
         // untouched, but the call is made and the sensor's syslog hook reports it.
-        expected.append(("eca5e022-d368-4043-98e5-9736fb01f72f", "Clear or Disable Kernel Ring Buffer Logs via Syslog Syscall",
-                         try Self.py("""
-                            import ctypes, os
-                            os.setgid(65534); os.setuid(65534)
-                            libc = ctypes.CDLL(None, use_errno=True)
-                            libc.klogctl(5, None, 0)
-                            """)))
+        expected.append(
+            (
+                "eca5e022-d368-4043-98e5-9736fb01f72f", "Clear or Disable Kernel Ring Buffer Logs via Syslog Syscall",
+                try Self.py(
+                    """
+                    import ctypes, os
+                    os.setgid(65534); os.setuid(65534)
+                    libc = ctypes.CDLL(None, use_errno=True)
+                    libc.klogctl(5, None, 0)
+                    """)
+            ))
 
         for e in expected {
             let alert = agent.waitForAlert(timeout: 30) { a in

@@ -110,7 +110,10 @@ struct CLITests {
         #expect(text.output.contains("LOGS-OFF linux/sshd"), "\(text.output)")
         #expect(text.output.contains("live only with [logs] enabled (service sshd is read from the host's logs by edr-logs"), "\(text.output)")
         #expect(!text.output.contains("INERT    linux/sshd"))
-        #expect(text.output.contains("lnx_auditd_susp_c2_commands.yml [f7158a64-6204-4d6d-868a-6e6378b467e0] Suspicious C2 Activities\n         never true on product=linux service=auditd events: field 'key'"))
+        #expect(
+            text.output.contains(
+                "lnx_auditd_susp_c2_commands.yml [f7158a64-6204-4d6d-868a-6e6378b467e0] Suspicious C2 Activities\n         never true on product=linux service=auditd events: field 'key'"
+            ))
         #expect(text.output.contains("live; can never be true: type 'tty'"))
 
         // With the configuration in force enabling [logs], the host's logs feed syslog, sshd,
@@ -153,7 +156,7 @@ struct CLITests {
             ##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon"}},"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","TimeCreated":{"#attributes":{"SystemTime":"2024-05-01T12:00:00Z"}}},"EventData":{"ProcessId":6012,"Image":"C:\\Windows\\hh.exe","CommandLine":"hh.exe C:\\Users\\Public\\invoice.chm"}}}"##,
             ##"{"System":{"EventID":"##,
             ##"{"logsource":{"product":"linux","category":"process_creation"},"event":{"Image":"/usr/bin/true"}}"##,
-            ##"{"System":{"Provider_attributes":{"Name":"Microsoft-Windows-PowerShell"},"EventID":{"#text":4104},"Channel":"Microsoft-Windows-PowerShell/Operational"},"EventData":{"ScriptBlockText":"Invoke-Mimikatz sekurlsa::logonpasswords","ScriptBlockId":"x","Path":""}}"##,
+            ##"{"System":{"Provider_attributes":{"Name":"Microsoft-Windows-PowerShell"},"EventID":{"#text":4104},"Channel":"Microsoft-Windows-PowerShell/Operational"},"EventData":{"ScriptBlockText":"Invoke-Mimikatz sekurlsa::logonpasswords","ScriptBlockId":"x","Path":""}}"##
         ]
         try (lines.joined(separator: "\n") + "\n").write(toFile: d + "/win.ndjson", atomically: true, encoding: .utf8)
         let r = try edr(["replay", "--rules", rules, "--format", "text", d + "/win.ndjson"])
@@ -174,7 +177,7 @@ struct CLITests {
         let d = try tempDir()
         let lines = [
             ##"{"@timestamp":"2027-01-15T08:00:00.500Z","logsource":{"product":"linux","category":"process_creation"},"event":{"UtcTime":"2027-01-15 08:00:00.500","ProcessGuid":"{3d1219c7-0000-0000-0001-918a000033a2}","ProcessId":13218,"Image":"/usr/bin/uname","CommandLine":"uname -a","CurrentDirectory":"/root","User":"root","LogonId":0,"ParentProcessId":13124,"ParentImage":"/usr/bin/bash","ParentCommandLine":"bash"}}"##,
-            ##"{"logsource":{"product":"linux","category":"network_connection"},"event":{"Image":"/usr/bin/uname","CommandLine":"uname -a"}}"##,
+            ##"{"logsource":{"product":"linux","category":"network_connection"},"event":{"Image":"/usr/bin/uname","CommandLine":"uname -a"}}"##
         ]
         try (lines.joined(separator: "\n") + "\n").write(toFile: d + "/exec.ndjson", atomically: true, encoding: .utf8)
         let r = try edr(["replay", "--rules", rule, d + "/exec.ndjson"])
@@ -184,7 +187,8 @@ struct CLITests {
         let a = try #require(alerts.first)
         #expect(a.path("rule", "name") as? String == "System Information Discovery - Auditd", "\(a)")
         #expect(a.path("edr", "logsource", "service") as? String == "auditd", "\(a)")
-        #expect(a.path("edr", "event", "type") as? String == "EXECVE" && a.path("edr", "event", "a0") as? String == "uname"
+        #expect(
+            a.path("edr", "event", "type") as? String == "EXECVE" && a.path("edr", "event", "a0") as? String == "uname"
                 && a.path("edr", "event", "a1") as? String == "-a", "\(a)")
         #expect(a.path("event", "sequence") as? Int == 1, "\(a)")
     }

@@ -54,12 +54,13 @@ struct DetectorSetTests {
     @Test func yaraAndHashOnARootOnlyExecutableWhileTheDetectorStaysUnprivileged() throws {
         let marker = "EDR-YARA-MARKER-" + Self.token()
         var binary = "", digest = ""
-        let agent = try AgentHarness(extraConfig: """
-            [yara]
-            rules = ["yara"]
-            [ioc]
-            rules = ["ioc"]
-            """.replacingOccurrences(of: "\"yara\"", with: "\"__DIR__/yara\"").replacingOccurrences(of: "\"ioc\"", with: "\"__DIR__/ioc\""),
+        let agent = try AgentHarness(
+            extraConfig: """
+                [yara]
+                rules = ["yara"]
+                [ioc]
+                rules = ["ioc"]
+                """.replacingOccurrences(of: "\"yara\"", with: "\"__DIR__/yara\"").replacingOccurrences(of: "\"ioc\"", with: "\"__DIR__/ioc\""),
             prepare: { dir in
                 try makeDir(dir.path + "/yara")
                 try write(Self.yaraRule("edr_e2e_marker", marker), to: dir.path + "/yara/marker.yar")
@@ -78,18 +79,20 @@ struct DetectorSetTests {
         try Data("#!/bin/sh\nexit 0\n".utf8).write(to: URL(fileURLWithPath: replacement))
         rename(replacement, binary)
 
-        let yara = try #require(agent.waitForAlert(timeout: 20) { a in
-            (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
-        }, "no YARA alert:\n\(agent.output)")
+        let yara = try #require(
+            agent.waitForAlert(timeout: 20) { a in
+                (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
+            }, "no YARA alert:\n\(agent.output)")
         #expect(yara.path("rule", "name") as? String == "edr_e2e_marker")
         #expect(yara.path("file", "path") as? String == binary)
         #expect(yara.path("file", "hash", "sha256") as? String == digest)
         #expect(yara.path("log", "level") as? String == "high")
         #expect((yara.path("edr", "yara", "meta") as? [String: Any])?["description"] as? String == "end-to-end marker \(marker)")
 
-        let ioc = try #require(agent.waitForAlert(timeout: 20) { a in
-            (a.path("rule", "ruleset") as? String) == "ioc" && (a.path("edr", "ioc", "value") as? String) == digest
-        }, "no hash IOC alert:\n\(agent.output)")
+        let ioc = try #require(
+            agent.waitForAlert(timeout: 20) { a in
+                (a.path("rule", "ruleset") as? String) == "ioc" && (a.path("edr", "ioc", "value") as? String) == digest
+            }, "no hash IOC alert:\n\(agent.output)")
         #expect(ioc.path("threat", "indicator", "type") as? String == "file")
         #expect(ioc.path("threat", "indicator", "description") as? String == "e2e marked binary")
         #expect(ioc.path("process", "pid") as? Int == Int(pid))
@@ -98,7 +101,7 @@ struct DetectorSetTests {
         let detect = try #require(agent.childPID("edr-detect"))
         let st = try ProcStatus.read(pid: detect)
         #expect(st.uids.allSatisfy { $0 != 0 } && st.capEff == 0 && st.seccomp == 2)
-        #expect(access(binary, R_OK) == 0) // root can; nobody cannot enter the 0700 directory
+        #expect(access(binary, R_OK) == 0)  // root can; nobody cannot enter the 0700 directory
         waitpid(pid, nil, 0)
     }
 
@@ -109,10 +112,12 @@ struct DetectorSetTests {
     @Test func oneShotExecutablesAreScanned() throws {
         let marker = "EDR-YARA-ONESHOT-" + Self.token()
         var binary = ""
-        let agent = try AgentHarness(extraConfig: """
-            [yara]
-            rules = ["__DIR__/yara"]
-            """, prepare: { dir in
+        let agent = try AgentHarness(
+            extraConfig: """
+                [yara]
+                rules = ["__DIR__/yara"]
+                """,
+            prepare: { dir in
                 try makeDir(dir.path + "/yara")
                 try write(Self.yaraRule("edr_e2e_oneshot", marker), to: dir.path + "/yara/marker.yar")
                 binary = try markedBinary(in: dir.path + "/root-only", marker: marker, from: "/bin/true")
@@ -125,9 +130,10 @@ struct DetectorSetTests {
             usleep(200_000)
         }
         for pid in pids {
-            #expect(agent.waitForAlert(timeout: 20) { a in
-                (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
-            } != nil, "no YARA alert for the one-shot exec of pid \(pid):\n\(agent.output.suffix(3000))")
+            #expect(
+                agent.waitForAlert(timeout: 20) { a in
+                    (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
+                } != nil, "no YARA alert for the one-shot exec of pid \(pid):\n\(agent.output.suffix(3000))")
         }
     }
 
@@ -142,22 +148,27 @@ struct DetectorSetTests {
         let marker = "EDR-YARA-SCRIPT-" + Self.token()
         let t = Self.token()
         var script = "", clean = "", digest = ""
-        let agent = try AgentHarness(extraRules: ["script.yml": """
-            title: e2e script path \(t)
-            id: 6f0e7c55-0000-4000-8000-\(t)
-            status: test
-            level: medium
-            logsource: {product: linux, category: process_creation}
-            detection:
-              selection:
-                ScriptPath|endswith: '/marked-\(t).sh'
-              condition: selection
-            """], extraConfig: """
-            [yara]
-            rules = ["__DIR__/yara"]
-            [ioc]
-            rules = ["__DIR__/ioc"]
-            """, prepare: { dir in
+        let agent = try AgentHarness(
+            extraRules: [
+                "script.yml": """
+                title: e2e script path \(t)
+                id: 6f0e7c55-0000-4000-8000-\(t)
+                status: test
+                level: medium
+                logsource: {product: linux, category: process_creation}
+                detection:
+                  selection:
+                    ScriptPath|endswith: '/marked-\(t).sh'
+                  condition: selection
+                """
+            ],
+            extraConfig: """
+                [yara]
+                rules = ["__DIR__/yara"]
+                [ioc]
+                rules = ["__DIR__/ioc"]
+                """,
+            prepare: { dir in
                 try makeDir(dir.path + "/yara")
                 try write(Self.yaraRule("edr_e2e_script", marker), to: dir.path + "/yara/marker.yar")
                 try makeDir(dir.path + "/root-only", mode: 0o700)
@@ -182,33 +193,37 @@ struct DetectorSetTests {
             usleep(200_000)
         }
         for pid in pids {
-            let yara = try #require(agent.waitForAlert(timeout: 20) { a in
-                (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
-            }, "no YARA alert for the script exec of pid \(pid):\n\(agent.output.suffix(3000))")
+            let yara = try #require(
+                agent.waitForAlert(timeout: 20) { a in
+                    (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
+                }, "no YARA alert for the script exec of pid \(pid):\n\(agent.output.suffix(3000))")
             #expect(yara.path("rule", "name") as? String == "edr_e2e_script")
             #expect(yara.path("file", "path") as? String == script)
             #expect(yara.path("file", "hash", "sha256") as? String == digest)
             #expect(yara.path("process", "executable") as? String == interpreter)
             #expect(yara.path("edr", "event", "ScriptPath") as? String == script)
-            let ioc = try #require(agent.waitForAlert(timeout: 20) { a in
-                (a.path("rule", "ruleset") as? String) == "ioc" && (a.path("edr", "ioc", "value") as? String) == digest
-                    && (a.path("process", "pid") as? Int) == Int(pid)
-            }, "no hash IOC alert for the script exec of pid \(pid):\n\(agent.output.suffix(3000))")
+            let ioc = try #require(
+                agent.waitForAlert(timeout: 20) { a in
+                    (a.path("rule", "ruleset") as? String) == "ioc" && (a.path("edr", "ioc", "value") as? String) == digest
+                        && (a.path("process", "pid") as? Int) == Int(pid)
+                }, "no hash IOC alert for the script exec of pid \(pid):\n\(agent.output.suffix(3000))")
             #expect(ioc.path("file", "path") as? String == script)
             #expect(ioc.path("threat", "indicator", "description") as? String == "e2e marked script")
             #expect(ioc.path("process", "executable") as? String == interpreter)
         }
-        let sigma = try #require(agent.waitForAlert(timeout: 20) { a in
-            (a.path("rule", "name") as? String) == "e2e script path \(t)" && (a.path("process", "pid") as? Int) == Int(pids[0])
-        }, "no Sigma alert on ScriptPath:\n\(agent.output.suffix(3000))")
+        let sigma = try #require(
+            agent.waitForAlert(timeout: 20) { a in
+                (a.path("rule", "name") as? String) == "e2e script path \(t)" && (a.path("process", "pid") as? Int) == Int(pids[0])
+            }, "no Sigma alert on ScriptPath:\n\(agent.output.suffix(3000))")
         #expect(sigma.path("process", "executable") as? String == interpreter)
         #expect(sigma.path("edr", "event", "Image") as? String == interpreter)
         #expect(sigma.path("edr", "event", "ScriptPath") as? String == script)
         // The clean script ran before every marked one; its verdict came first and was clean.
-        #expect(!agent.alerts().contains { a in
-            ["yara", "ioc"].contains(a.path("rule", "ruleset") as? String ?? "")
-                && ((a.path("file", "path") as? String) == clean || (a.path("process", "pid") as? Int) == Int(cleanPID))
-        }, "the unmarked script raised a YARA or IOC alert")
+        #expect(
+            !agent.alerts().contains { a in
+                ["yara", "ioc"].contains(a.path("rule", "ruleset") as? String ?? "")
+                    && ((a.path("file", "path") as? String) == clean || (a.path("process", "pid") as? Int) == Int(cleanPID))
+            }, "the unmarked script raised a YARA or IOC alert")
     }
 
     /// The script's file is found among the files the kernel releases at exec: an exec that
@@ -220,20 +235,25 @@ struct DetectorSetTests {
         let marker = "EDR-YARA-CLOEXEC-" + Self.token()
         let t = Self.token()
         var script = ""
-        let agent = try AgentHarness(extraRules: ["script.yml": """
-            title: e2e script behind files \(t)
-            id: 6f0e7c55-0000-4000-8001-\(t)
-            status: test
-            level: medium
-            logsource: {product: linux, category: process_creation}
-            detection:
-              selection:
-                ScriptPath|endswith: '/cloexec-\(t).sh'
-              condition: selection
-            """], extraConfig: """
-            [yara]
-            rules = ["__DIR__/yara"]
-            """, prepare: { dir in
+        let agent = try AgentHarness(
+            extraRules: [
+                "script.yml": """
+                title: e2e script behind files \(t)
+                id: 6f0e7c55-0000-4000-8001-\(t)
+                status: test
+                level: medium
+                logsource: {product: linux, category: process_creation}
+                detection:
+                  selection:
+                    ScriptPath|endswith: '/cloexec-\(t).sh'
+                  condition: selection
+                """
+            ],
+            extraConfig: """
+                [yara]
+                rules = ["__DIR__/yara"]
+                """,
+            prepare: { dir in
                 try makeDir(dir.path + "/yara")
                 try write(Self.yaraRule("edr_e2e_cloexec", marker), to: dir.path + "/yara/marker.yar")
                 try makeDir(dir.path + "/root-only", mode: 0o700)
@@ -245,23 +265,30 @@ struct DetectorSetTests {
         try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
         // The python process execs the script itself (os.execv): same pid.
         func run(closing n: Int) throws -> Int32 {
-            try runProgram("/usr/bin/python3", ["-c", """
-                import os, sys
-                fds = [os.open("/etc/hostname", os.O_RDONLY | os.O_CLOEXEC) for _ in range(\(n))]
-                os.execv(sys.argv[1], [sys.argv[1]])
-                """, script])
+            try runProgram(
+                "/usr/bin/python3",
+                [
+                    "-c",
+                    """
+                    import os, sys
+                    fds = [os.open("/etc/hostname", os.O_RDONLY | os.O_CLOEXEC) for _ in range(\(n))]
+                    os.execv(sys.argv[1], [sys.argv[1]])
+                    """, script
+                ])
         }
         let pid = try run(closing: 20)
-        let yara = try #require(agent.waitForAlert(timeout: 20) { a in
-            (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
-        }, "no YARA alert for the script exec'd behind 20 close-on-exec files:\n\(agent.output.suffix(3000))")
+        let yara = try #require(
+            agent.waitForAlert(timeout: 20) { a in
+                (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
+            }, "no YARA alert for the script exec'd behind 20 close-on-exec files:\n\(agent.output.suffix(3000))")
         #expect(yara.path("file", "path") as? String == script)
         #expect(yara.path("edr", "event", "ScriptPath") as? String == script)
 
         let far = try run(closing: 40)
-        let sigma = try #require(agent.waitForAlert(timeout: 20) { a in
-            (a.path("rule", "name") as? String) == "e2e script behind files \(t)" && (a.path("process", "pid") as? Int) == Int(far)
-        }, "the script exec'd behind 40 close-on-exec files is not named:\n\(agent.output.suffix(3000))")
+        let sigma = try #require(
+            agent.waitForAlert(timeout: 20) { a in
+                (a.path("rule", "name") as? String) == "e2e script behind files \(t)" && (a.path("process", "pid") as? Int) == Int(far)
+            }, "the script exec'd behind 40 close-on-exec files is not named:\n\(agent.output.suffix(3000))")
         #expect(sigma.path("edr", "event", "ScriptPath") as? String == script)
     }
 
@@ -271,12 +298,14 @@ struct DetectorSetTests {
     @Test func aRepeatedExecOfAKnownFileAlertsWithoutANewDescriptor() throws {
         let marker = "EDR-YARA-REPEAT-" + Self.token()
         var binary = ""
-        let agent = try AgentHarness(extraConfig: """
-            [agent]
-            log_level = "debug"
-            [yara]
-            rules = ["__DIR__/yara"]
-            """, prepare: { dir in
+        let agent = try AgentHarness(
+            extraConfig: """
+                [agent]
+                log_level = "debug"
+                [yara]
+                rules = ["__DIR__/yara"]
+                """,
+            prepare: { dir in
                 try makeDir(dir.path + "/yara")
                 try write(Self.yaraRule("edr_e2e_repeat", marker), to: dir.path + "/yara/marker.yar")
                 binary = try markedBinary(in: dir.path + "/root-only", marker: marker)
@@ -288,9 +317,10 @@ struct DetectorSetTests {
         for _ in 0..<2 {
             let pid = try spawnChild(binary, ["1"])
             pids.append(pid)
-            let alert = try #require(agent.waitForAlert(timeout: 20) { a in
-                (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
-            }, "no YARA alert for exec of pid \(pid):\n\(agent.output)")
+            let alert = try #require(
+                agent.waitForAlert(timeout: 20) { a in
+                    (a.path("rule", "ruleset") as? String) == "yara" && (a.path("process", "pid") as? Int) == Int(pid)
+                }, "no YARA alert for exec of pid \(pid):\n\(agent.output)")
             scans.append(alert.path("edr", "file", "scan") as? [String: Any] ?? [:])
         }
         for p in pids { waitpid(p, nil, 0) }
@@ -303,11 +333,13 @@ struct DetectorSetTests {
 
     @Test func ipAndDomainIndicatorsOnNetworkEvents() throws {
         let domain = "e2e-\(Self.token()).example"
-        let agent = try AgentHarness(extraConfig: "[ioc]\nrules = [\"__DIR__/ioc\"]", prepare: { dir in
-            try makeDir(dir.path + "/ioc")
-            try write("127.0.0.66;e2e bad address\n", to: dir.path + "/ioc/ips.txt")
-            try write("\(domain);e2e bad domain\n", to: dir.path + "/ioc/domains.txt")
-        })
+        let agent = try AgentHarness(
+            extraConfig: "[ioc]\nrules = [\"__DIR__/ioc\"]",
+            prepare: { dir in
+                try makeDir(dir.path + "/ioc")
+                try write("127.0.0.66;e2e bad address\n", to: dir.path + "/ioc/ips.txt")
+                try write("\(domain);e2e bad domain\n", to: dir.path + "/ioc/domains.txt")
+            })
         defer { _ = agent.stop() }
         try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
 
@@ -319,8 +351,9 @@ struct DetectorSetTests {
         addr.sin_addr.s_addr = inet_addr("127.0.0.66")
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         close(s)
-        let ip = try #require(agent.waitForAlert(timeout: 30) { a in (a.path("edr", "ioc", "value") as? String) == "127.0.0.66" },
-                              "no IP IOC alert:\n\(agent.output)")
+        let ip = try #require(
+            agent.waitForAlert(timeout: 30) { a in (a.path("edr", "ioc", "value") as? String) == "127.0.0.66" },
+            "no IP IOC alert:\n\(agent.output)")
         #expect(ip.path("threat", "indicator", "type") as? String == "ipv4-addr")
         #expect(ip.path("threat", "indicator", "description") as? String == "e2e bad address")
         #expect(ip.path("edr", "event", "DestinationIp") as? String == "127.0.0.66" && ip.path("edr", "event", "DestinationPort") as? Int == 9)
@@ -335,11 +368,17 @@ struct DetectorSetTests {
         dst.sin_family = sa_family_t(AF_INET)
         dst.sin_port = UInt16(53).bigEndian
         dst.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = q.withUnsafeBytes { b in withUnsafePointer(to: &dst) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            sendto(u, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } }
+        _ = q.withUnsafeBytes { b in
+            withUnsafePointer(to: &dst) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(u, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
         close(u)
-        let dns = try #require(agent.waitForAlert(timeout: 30) { a in (a.path("edr", "ioc", "value") as? String) == domain },
-                               "no domain IOC alert:\n\(agent.output)")
+        let dns = try #require(
+            agent.waitForAlert(timeout: 30) { a in (a.path("edr", "ioc", "value") as? String) == domain },
+            "no domain IOC alert:\n\(agent.output)")
         #expect(dns.path("threat", "indicator", "type") as? String == "domain-name")
         #expect(dns.path("threat", "indicator", "description") as? String == "e2e bad domain")
         #expect(dns.path("edr", "event", "QueryName") as? String == "www." + domain)
@@ -349,8 +388,10 @@ struct DetectorSetTests {
     /// identifies it) is answered by an alert `answers` says is for one of the attempts, however
     /// late that alert comes; nil if none within `limit` (a generous deadline: how fast a
     /// reload takes effect is a benchmark figure, not an assertion).
-    func secondsUntilAnswered<ID: Hashable>(_ agent: AgentHarness, limit: Double, attempt: () throws -> ID,
-                                            answers: ([String: Any]) -> ID?) rethrows -> Double? {
+    func secondsUntilAnswered<ID: Hashable>(
+        _ agent: AgentHarness, limit: Double, attempt: () throws -> ID,
+        answers: ([String: Any]) -> ID?
+    ) rethrows -> Double? {
         let start = Date()
         var tried = Set<ID>()
         var lastAttempt = Date.distantPast
@@ -369,9 +410,11 @@ struct DetectorSetTests {
 
     /// Runs `echo marker` until the alert for one of those runs arrives.
     func secondsUntilAlert(_ agent: AgentHarness, marker: String, limit: Double = 60) throws -> Double? {
-        try secondsUntilAnswered(agent, limit: limit, attempt: { Int(try runProgram("/bin/echo", [marker])) }, answers: { a in
-            (a.path("process", "command_line") as? String)?.contains(marker) == true ? a.path("process", "pid") as? Int : nil
-        })
+        try secondsUntilAnswered(
+            agent, limit: limit, attempt: { Int(try runProgram("/bin/echo", [marker])) },
+            answers: { a in
+                (a.path("process", "command_line") as? String)?.contains(marker) == true ? a.path("process", "pid") as? Int : nil
+            })
     }
 
     @Test func editedRulesFireWithoutRestartAndBrokenOnesKeepTheLiveSet() throws {
@@ -401,14 +444,16 @@ struct DetectorSetTests {
     @Test func yaraAndIOCFilesReloadAndBrokenOnesKeepTheLiveSet() throws {
         let markerA = "EDR-YARA-A-" + Self.token(), markerB = "EDR-YARA-B-" + Self.token()
         var binA = "", binB = ""
-        let agent = try AgentHarness(extraConfig: "[yara]\nrules = [\"__DIR__/yara\"]\n[ioc]\nrules = [\"__DIR__/ioc\"]", prepare: { dir in
-            try makeDir(dir.path + "/yara")
-            try write(Self.yaraRule("edr_e2e_a", markerA), to: dir.path + "/yara/a.yar")
-            binA = try markedBinary(in: dir.path + "/root-a", marker: markerA)
-            binB = try markedBinary(in: dir.path + "/root-b", marker: markerB)
-            try makeDir(dir.path + "/ioc")
-            try write("127.0.0.70;first\n", to: dir.path + "/ioc/ips.txt")
-        })
+        let agent = try AgentHarness(
+            extraConfig: "[yara]\nrules = [\"__DIR__/yara\"]\n[ioc]\nrules = [\"__DIR__/ioc\"]",
+            prepare: { dir in
+                try makeDir(dir.path + "/yara")
+                try write(Self.yaraRule("edr_e2e_a", markerA), to: dir.path + "/yara/a.yar")
+                binA = try markedBinary(in: dir.path + "/root-a", marker: markerA)
+                binB = try markedBinary(in: dir.path + "/root-b", marker: markerB)
+                try makeDir(dir.path + "/ioc")
+                try write("127.0.0.70;first\n", to: dir.path + "/ioc/ips.txt")
+            })
         defer { _ = agent.stop() }
         try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
         let yaraDir = agent.dir.path + "/yara", iocDir = agent.dir.path + "/ioc"
@@ -417,11 +462,13 @@ struct DetectorSetTests {
         defer { for c in children { waitpid(c, nil, 0) } }
         /// Runs the marked binary (a 0.3 s sleep) until one of those runs gets the rule's alert.
         func yaraAlert(_ bin: String, rule: String, limit: Double = 60) throws -> Double? {
-            try secondsUntilAnswered(agent, limit: limit, attempt: { () throws -> Int in
-                let pid = try spawnChild(bin, ["0.3"])
-                children.append(pid)
-                return Int(pid)
-            }, answers: { a in (a.path("rule", "name") as? String) == rule ? a.path("process", "pid") as? Int : nil })
+            try secondsUntilAnswered(
+                agent, limit: limit,
+                attempt: { () throws -> Int in
+                    let pid = try spawnChild(bin, ["0.3"])
+                    children.append(pid)
+                    return Int(pid)
+                }, answers: { a in (a.path("rule", "name") as? String) == rule ? a.path("process", "pid") as? Int : nil })
         }
         var port: UInt16 = 20000
         func connectTo(_ ip: String) -> Int {
@@ -433,15 +480,19 @@ struct DetectorSetTests {
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_port = port.bigEndian
             addr.sin_addr.s_addr = inet_addr(ip)
-            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            _ = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
             close(s)
             return Int(port)
         }
         /// Connects to `ip` (a new port each time) until one of those connections gets the indicator's alert.
         func iocAlert(_ ip: String, limit: Double = 60) -> Double? {
-            secondsUntilAnswered(agent, limit: limit, attempt: { connectTo(ip) }, answers: { a in
-                (a.path("edr", "ioc", "value") as? String) == ip ? a.path("edr", "event", "DestinationPort") as? Int : nil
-            })
+            secondsUntilAnswered(
+                agent, limit: limit, attempt: { connectTo(ip) },
+                answers: { a in
+                    (a.path("edr", "ioc", "value") as? String) == ip ? a.path("edr", "event", "DestinationPort") as? Int : nil
+                })
         }
 
         #expect(try yaraAlert(binA, rule: "edr_e2e_a") != nil, "\(agent.output)")

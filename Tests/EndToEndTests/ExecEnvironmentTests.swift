@@ -43,22 +43,27 @@ struct ExecEnvironmentTests {
     @Test func ldPreloadIsAFieldRulesMatchAndOnlyListedVariablesAppear() throws {
         let t = Self.token()
         let lib = "/tmp/x-\(t).so"
-        let agent = try AgentHarness(extraRules: [
-            "preload.yml": Self.rule("e2e LD_PRELOAD \(t)", t, "    Env.LD_PRELOAD|endswith: '/x-\(t).so'"),
-        ], extraConfig: """
-            [telemetry]
-            environment = ["LD_PRELOAD", "LD_LIBRARY_PATH", "EDR_E2E_LISTED"]
-            """)
+        let agent = try AgentHarness(
+            extraRules: [
+                "preload.yml": Self.rule("e2e LD_PRELOAD \(t)", t, "    Env.LD_PRELOAD|endswith: '/x-\(t).so'")
+            ],
+            extraConfig: """
+                [telemetry]
+                environment = ["LD_PRELOAD", "LD_LIBRARY_PATH", "EDR_E2E_LISTED"]
+                """)
         defer { _ = agent.stop() }
         try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
 
         let secret = "EDR_E2E_SECRET=hunter2-\(t)"
-        let pid = try runWithEnvironment("/bin/true", ["preload-\(t)"], environment: [
-            "PATH=/usr/bin:/bin", secret, "LD_PRELOAD=\(lib)", "EDR_E2E_LISTED=listed-\(t)", "LD_LIBRARY_PATH=/tmp/lib-\(t)",
-        ])
-        let alert = try #require(agent.waitForAlert(timeout: 30) { a in
-            (a.path("rule", "name") as? String) == "e2e LD_PRELOAD \(t)" && (a.path("process", "pid") as? Int) == Int(pid)
-        }, "no alert for LD_PRELOAD:\n\(agent.output.suffix(3000))")
+        let pid = try runWithEnvironment(
+            "/bin/true", ["preload-\(t)"],
+            environment: [
+                "PATH=/usr/bin:/bin", secret, "LD_PRELOAD=\(lib)", "EDR_E2E_LISTED=listed-\(t)", "LD_LIBRARY_PATH=/tmp/lib-\(t)"
+            ])
+        let alert = try #require(
+            agent.waitForAlert(timeout: 30) { a in
+                (a.path("rule", "name") as? String) == "e2e LD_PRELOAD \(t)" && (a.path("process", "pid") as? Int) == Int(pid)
+            }, "no alert for LD_PRELOAD:\n\(agent.output.suffix(3000))")
         #expect(alert.path("edr", "event", "Env.LD_PRELOAD") as? String == lib)
         #expect(alert.path("edr", "event", "Env.LD_LIBRARY_PATH") as? String == "/tmp/lib-\(t)")
         #expect(alert.path("edr", "event", "Env.EDR_E2E_LISTED") as? String == "listed-\(t)")
@@ -72,12 +77,15 @@ struct ExecEnvironmentTests {
         #expect(alert.path("edr", "event", "Env.PATH") == nil)
 
         // A variable given twice: ld.so uses the last LD_PRELOAD, getenv the first; both are shown.
-        let twice = try runWithEnvironment("/bin/true", ["twice-\(t)"], environment: [
-            "LD_PRELOAD=/tmp/first-\(t).so", "LD_PRELOAD=\(lib)",
-        ])
-        let both = try #require(agent.waitForAlert(timeout: 30) { a in
-            (a.path("rule", "name") as? String) == "e2e LD_PRELOAD \(t)" && (a.path("process", "pid") as? Int) == Int(twice)
-        }, "no alert for the second LD_PRELOAD:\n\(agent.output.suffix(3000))")
+        let twice = try runWithEnvironment(
+            "/bin/true", ["twice-\(t)"],
+            environment: [
+                "LD_PRELOAD=/tmp/first-\(t).so", "LD_PRELOAD=\(lib)"
+            ])
+        let both = try #require(
+            agent.waitForAlert(timeout: 30) { a in
+                (a.path("rule", "name") as? String) == "e2e LD_PRELOAD \(t)" && (a.path("process", "pid") as? Int) == Int(twice)
+            }, "no alert for the second LD_PRELOAD:\n\(agent.output.suffix(3000))")
         #expect(both.path("edr", "event", "Env.LD_PRELOAD") as? [String] == ["/tmp/first-\(t).so", lib])
     }
 
@@ -86,7 +94,7 @@ struct ExecEnvironmentTests {
     @Test func aHugeEnvironmentIsCutAndSaysSo() throws {
         let t = Self.token()
         let agent = try AgentHarness(extraRules: [
-            "huge.yml": Self.rule("e2e huge environment \(t)", t, "    CommandLine|contains: 'huge-\(t)'"),
+            "huge.yml": Self.rule("e2e huge environment \(t)", t, "    CommandLine|contains: 'huge-\(t)'")
         ])
         defer { _ = agent.stop() }
         try #require(agent.waitFor("edr: ready", timeout: 60), "agent did not become ready:\n\(agent.output)")
@@ -96,9 +104,10 @@ struct ExecEnvironmentTests {
         let late = try runWithEnvironment("/bin/true", ["huge-\(t)", "late"], environment: padding + ["LD_PRELOAD=/tmp/late-\(t).so"])
         let early = try runWithEnvironment("/bin/true", ["huge-\(t)", "early"], environment: ["LD_PRELOAD=/tmp/early-\(t).so"] + padding)
         for (pid, what) in [(late, "late"), (early, "early")] {
-            let alert = try #require(agent.waitForAlert(timeout: 30) { a in
-                (a.path("rule", "name") as? String) == "e2e huge environment \(t)" && (a.path("process", "pid") as? Int) == Int(pid)
-            }, "no alert for the \(what) exec with a 200 KiB environment:\n\(agent.output.suffix(3000))")
+            let alert = try #require(
+                agent.waitForAlert(timeout: 30) { a in
+                    (a.path("rule", "name") as? String) == "e2e huge environment \(t)" && (a.path("process", "pid") as? Int) == Int(pid)
+                }, "no alert for the \(what) exec with a 200 KiB environment:\n\(agent.output.suffix(3000))")
             #expect((alert.path("edr", "event", "Truncated") as? [String])?.contains("Environment") == true, "\(alert)")
             #expect(alert.path("edr", "event", "CommandLine") as? String == "/bin/true huge-\(t) \(what)")
             if what == "late" {
@@ -109,9 +118,10 @@ struct ExecEnvironmentTests {
         }
         // The agent is still whole: a small exec afterwards is reported without truncation.
         let small = try runWithEnvironment("/bin/true", ["huge-\(t)", "small"], environment: ["LD_PRELOAD=/tmp/small-\(t).so"])
-        let after = try #require(agent.waitForAlert(timeout: 30) { a in
-            (a.path("rule", "name") as? String) == "e2e huge environment \(t)" && (a.path("process", "pid") as? Int) == Int(small)
-        }, "no alert after the huge environments:\n\(agent.output.suffix(3000))")
+        let after = try #require(
+            agent.waitForAlert(timeout: 30) { a in
+                (a.path("rule", "name") as? String) == "e2e huge environment \(t)" && (a.path("process", "pid") as? Int) == Int(small)
+            }, "no alert after the huge environments:\n\(agent.output.suffix(3000))")
         #expect(after.path("edr", "event", "Truncated") == nil)
         #expect(after.path("edr", "event", "Env.LD_PRELOAD") as? String == "/tmp/small-\(t).so")
     }

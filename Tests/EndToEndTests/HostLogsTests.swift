@@ -48,8 +48,9 @@ func runReaped(_ path: String, _ args: [String], timeout: Double = 20) throws ->
     }
 }
 
-@Suite("Host logs as Sigma sources", .serialized,
-       .enabled(if: runningAsRoot && hostLogToolsPresent, "needs root, rsyslog, openssh-server (make deps)"))
+@Suite(
+    "Host logs as Sigma sources", .serialized,
+    .enabled(if: runningAsRoot && hostLogToolsPresent, "needs root, rsyslog, openssh-server (make deps)"))
 final class HostLogsTests {
     let dir: URL
     var rsyslog: pid_t = 0
@@ -57,8 +58,8 @@ final class HostLogsTests {
     var createdDevLog = false
 
     static let syslogRule = "49f5dfc1-f92e-4d34-96fa-feba3f6acf36"  // Disabling Security Tools - Builtin
-    static let sshdRule = "e76b413a-83d0-4b94-8e4c-85db4a5b8bdc"    // Suspicious OpenSSH Daemon Error
-    static let cronRule = "af202fd3-7bff-4212-a25a-fb34606cfcbe"    // Modifying Crontab
+    static let sshdRule = "e76b413a-83d0-4b94-8e4c-85db4a5b8bdc"  // Suspicious OpenSSH Daemon Error
+    static let cronRule = "af202fd3-7bff-4212-a25a-fb34606cfcbe"  // Modifying Crontab
 
     init() throws {
         dir = URL(fileURLWithPath: "/tmp/edr-hostlogs-\(UUID().uuidString.prefix(8))")
@@ -83,16 +84,16 @@ final class HostLogsTests {
         try #require(access("/dev/log", F_OK) != 0, "/dev/log exists: another syslog daemon runs; this test brings its own")
         let conf = dir.appendingPathComponent("rsyslog.conf")
         try """
-            global(workDirectory="\(dir.path)/spool")
-            module(load="imuxsock")
-            $FileOwner root
-            $FileGroup adm
-            $FileCreateMode 0640
-            $DirCreateMode 0755
-            $Umask 0022
-            *.*;auth,authpriv.none \(syslogPath)
-            auth,authpriv.* \(authPath);RSYSLOG_TraditionalFileFormat
-            """.write(to: conf, atomically: true, encoding: .utf8)
+        global(workDirectory="\(dir.path)/spool")
+        module(load="imuxsock")
+        $FileOwner root
+        $FileGroup adm
+        $FileCreateMode 0640
+        $DirCreateMode 0755
+        $Umask 0022
+        *.*;auth,authpriv.none \(syslogPath)
+        auth,authpriv.* \(authPath);RSYSLOG_TraditionalFileFormat
+        """.write(to: conf, atomically: true, encoding: .utf8)
         rsyslog = try spawnUnblocked("/usr/sbin/rsyslogd", ["-n", "-f", conf.path, "-i", dir.appendingPathComponent("rsyslogd.pid").path])
         createdDevLog = true
         let deadline = Date().addingTimeInterval(10)
@@ -118,13 +119,15 @@ final class HostLogsTests {
                 rules["sigmahq-\(f)"] = try String(contentsOf: d.appendingPathComponent(f), encoding: .utf8)
             }
         }
-        let h = try AgentHarness(extraRules: rules, extraConfig: """
-            [logs]
-            enabled = true
-            journal = false
-            files = ["\(authPath)", "\(syslogPath)"]
-            state_dir = "\(dir.path)/state"
-            """)
+        let h = try AgentHarness(
+            extraRules: rules,
+            extraConfig: """
+                [logs]
+                enabled = true
+                journal = false
+                files = ["\(authPath)", "\(syslogPath)"]
+                state_dir = "\(dir.path)/state"
+                """)
         guard h.waitFor("edr: ready", timeout: 90) else {
             _ = h.stop()
             Issue.record("agent not ready:\n\(h.output)")
@@ -168,20 +171,24 @@ final class HostLogsTests {
         try #require(try runReaped("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key], timeout: 30) == 0)
         let sshdConfig = dir.appendingPathComponent("sshd_config")
         try """
-            Port \(port)
-            ListenAddress 127.0.0.1
-            HostKey \(key)
-            PidFile \(dir.path)/sshd.pid
-            UsePAM no
-            SyslogFacility AUTH
-            LogLevel INFO
-            """.write(to: sshdConfig, atomically: true, encoding: .utf8)
+        Port \(port)
+        ListenAddress 127.0.0.1
+        HostKey \(key)
+        PidFile \(dir.path)/sshd.pid
+        UsePAM no
+        SyslogFacility AUTH
+        LogLevel INFO
+        """.write(to: sshdConfig, atomically: true, encoding: .utf8)
         mkdir("/run/sshd", 0o755)
         sshd = try spawnUnblocked("/usr/sbin/sshd", ["-D", "-f", sshdConfig.path])
         usleep(500_000)
         let user = "Corrupted MAC on input \(m1)"
-        _ = try runReaped("/usr/bin/ssh", ["-p", "\(port)", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                                           "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-l", user, "127.0.0.1", "true"])
+        _ = try runReaped(
+            "/usr/bin/ssh",
+            [
+                "-p", "\(port)", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-l", user, "127.0.0.1", "true"
+            ])
         let sshdFired = waitCount(h1, rule: Self.sshdRule, marker: m1, atLeast: 1)
         let authText = (try? String(contentsOfFile: authPath, encoding: .utf8)) ?? ""
         #expect(sshdFired, "sshd rule; auth.log:\n\(authText)")
@@ -199,8 +206,10 @@ final class HostLogsTests {
         #expect(waitCount(h1, rule: Self.syslogRule, marker: m2, atLeast: 1, timeout: 20), "line after edr-logs restart")
         usleep(1_500_000)
         #expect(Self.count(h1, rule: Self.syslogRule, marker: m2) == 1)
-        let before = (Self.count(h1, rule: Self.syslogRule, marker: m1), Self.count(h1, rule: Self.cronRule, marker: m1),
-                      Self.count(h1, rule: Self.sshdRule, marker: m1))
+        let before = (
+            Self.count(h1, rule: Self.syslogRule, marker: m1), Self.count(h1, rule: Self.cronRule, marker: m1),
+            Self.count(h1, rule: Self.sshdRule, marker: m1)
+        )
         #expect(before.0 == 1 && before.1 == 1 && before.2 >= 1, "\(before)")
 
         // The whole agent stopped; lines written while it is down are read at its next start.

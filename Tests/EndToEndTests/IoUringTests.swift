@@ -30,7 +30,7 @@ struct IoUringTests {
             "rename.yml": TelemetryTests.rule("file_rename", 103, selection: "SourceFilename|contains: '\(marker)'"),
             "delete.yml": TelemetryTests.rule("file_delete", 104, selection: "TargetFilename|contains: '\(marker)'"),
             "net.yml": TelemetryTests.rule("network_connection", 105, selection: "Image|endswith: '/uring_actions'"),
-            "dns.yml": TelemetryTests.rule("dns_query", 106, selection: "QueryName|endswith: '.example'"),
+            "dns.yml": TelemetryTests.rule("dns_query", 106, selection: "QueryName|endswith: '.example'")
         ]
         let agent = try AgentHarness(extraRules: rules)
         defer { _ = agent.stop() }
@@ -55,7 +55,9 @@ struct IoUringTests {
         func mine(_ a: [String: Any], _ cat: String) -> Bool { category(a) == cat && (event(a)["ProcessId"] as? Int) == Int(pid) }
         func find(_ cat: String, _ what: String, _ match: @escaping ([String: Any]) -> Bool) -> [String: Any]? {
             let a = agent.waitForAlert(timeout: 30) { a in mine(a, cat) && match(event(a)) }
-            if a == nil { Issue.record("no \(cat) alert for \(what); alerts: \(agent.alerts().filter { category($0) == cat }.map(event))\n\(agent.output.suffix(3000))") }
+            if a == nil {
+                Issue.record("no \(cat) alert for \(what); alerts: \(agent.alerts().filter { category($0) == cat }.map(event))\n\(agent.output.suffix(3000))")
+            }
             return a.map(event)
         }
         func isUring(_ e: [String: Any]?, _ op: String) -> Bool {
@@ -154,15 +156,17 @@ struct IoUringTests {
         let dnsMsg = try #require(result["dns_sendmsg"] as? [String: Any])
         #expect(dnsMsg["sent"] as? Int == 41 && dnsMsg["answer"] as? Int == 57 && dnsMsg["last"] as? Int == 82, "\(dnsMsg)")
         let q2 = find("dns_query", "io_uring sendmsg/recvmsg query from an unconnected socket") { ($0["QueryName"] as? String) == "b.uring-sendmsg.example" }
-        #expect(isUring(q2, "IORING_OP_SENDMSG") && q2?["QueryResults"] as? String == "127.0.0.82;" && q2?["DnsServer"] as? String == "127.0.0.53",
-                "\(q2 ?? [:])")
+        #expect(
+            isUring(q2, "IORING_OP_SENDMSG") && q2?["QueryResults"] as? String == "127.0.0.82;" && q2?["DnsServer"] as? String == "127.0.0.53",
+            "\(q2 ?? [:])")
         let named = try #require(result["named"] as? [String: Any])
         let namedPort = try #require(named["port"] as? Int)
         let toAnswer = find("network_connection", "io_uring connect to the answered address") {
             ($0["Syscall"] as? String) == "connect" && ($0["DestinationPort"] as? Int) == namedPort
         }
-        #expect(toAnswer?["DestinationIp"] as? String == "127.0.0.81" && toAnswer?["DestinationHostname"] as? String == "a.uring-send.example",
-                "\(toAnswer ?? [:])")
+        #expect(
+            toAnswer?["DestinationIp"] as? String == "127.0.0.81" && toAnswer?["DestinationHostname"] as? String == "a.uring-send.example",
+            "\(toAnswer ?? [:])")
 
         // The same by plain syscalls: reported as before, with no io_uring mark.
         let sysCreate = find("file_event", "open(2) O_CREAT") { ($0["TargetFilename"] as? String) == "\(w)/\(marker)-s-create.txt" }
@@ -179,7 +183,9 @@ struct IoUringTests {
 
         // Negative checks last: the failed unlink and the read-only open left no event, and
         // each io_uring create was reported once.
-        let missing = agent.alerts().filter { mine($0, "file_delete") && (event($0)["TargetFilename"] as? String)?.hasSuffix("\(marker)-u-missing.txt") == true }
+        let missing = agent.alerts().filter {
+            mine($0, "file_delete") && (event($0)["TargetFilename"] as? String)?.hasSuffix("\(marker)-u-missing.txt") == true
+        }
         #expect(result["unlink_missing"] as? Int == -2 && missing.isEmpty, "failed unlinkat reported: \(missing.map(event))")
         let creates = agent.alerts().filter { mine($0, "file_event") && (event($0)["TargetFilename"] as? String) == "\(w)/\(marker)-u-create.txt" }
         #expect(creates.count == 1, "file_event alerts for u-create.txt: \(creates.map(event))")

@@ -11,7 +11,9 @@ struct OperationsTests {
     static func execs(marker: String, count: Int, rate: Int) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", """
+        p.arguments = [
+            "-c",
+            """
             import os, time
             t0 = time.monotonic()
             for n in range(\(count)):
@@ -19,7 +21,8 @@ struct OperationsTests {
                 os.waitpid(pid, 0)
                 ahead = t0 + (n + 1) / \(rate) - time.monotonic()
                 if ahead > 0: time.sleep(ahead)
-            """]
+            """
+        ]
         try p.run()
         return p
     }
@@ -31,9 +34,10 @@ struct OperationsTests {
             guard let data = FileManager.default.contents(atPath: f) else { continue }
             for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
                 guard let a = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      a.path("rule", "ruleset") as? String == "sigma",
-                      let cmd = a.path("process", "command_line") as? String,
-                      let r = cmd.range(of: marker + "-"), let n = Int(cmd[r.upperBound...]) else { continue }
+                    a.path("rule", "ruleset") as? String == "sigma",
+                    let cmd = a.path("process", "command_line") as? String,
+                    let r = cmd.range(of: marker + "-"), let n = Int(cmd[r.upperBound...])
+                else { continue }
                 out.append(n)
             }
         }
@@ -79,19 +83,20 @@ struct OperationsTests {
         defer { _ = agent.stop() }
         try #require(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
         let pidFile = agent.runtimeDir + "/edr.pid"
-        #expect((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == String(agent.process.processIdentifier))
+        #expect(
+            (try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == String(agent.process.processIdentifier))
         // The Debian logrotate file's shape, aimed at this agent's files.
         let conf = agent.dir.appendingPathComponent("logrotate.conf").path
         try """
-            \(agent.alertsPath) {
-                rotate 10
-                missingok
-                create 0640 root root
-                postrotate
-                    kill -HUP "$(cat \(pidFile))"
-                endscript
-            }
-            """.write(toFile: conf, atomically: true, encoding: .utf8)
+        \(agent.alertsPath) {
+            rotate 10
+            missingok
+            create 0640 root root
+            postrotate
+                kill -HUP "$(cat \(pidFile))"
+            endscript
+        }
+        """.write(toFile: conf, atomically: true, encoding: .utf8)
         chmod(conf, 0o644)
         let state = agent.dir.appendingPathComponent("logrotate.state").path
 
@@ -124,8 +129,9 @@ struct OperationsTests {
 
     @Test func sizeBasedRotationKeepsTheConfiguredCount() throws {
         let marker = AttackTests.unique("edrsize")
-        let agent = try AgentHarness(extraRules: ["m.yml": AgentTests.markerRule(marker, level: "low")],
-                                     alertsConfig: "max_size_mib = 1\nkeep = 2")
+        let agent = try AgentHarness(
+            extraRules: ["m.yml": AgentTests.markerRule(marker, level: "low")],
+            alertsConfig: "max_size_mib = 1\nkeep = 2")
         defer { _ = agent.stop() }
         try #require(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
         let count = 4000  // ≈ 1.1 KiB each: about four files' worth
@@ -171,7 +177,8 @@ struct OperationsTests {
         repeat {
             let (code, text) = try status(["--json"])
             if code == 0, let d = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-               let kids = d["children"] as? [[String: Any]], kids.contains(where: { ($0["stats"] as? [String: Any])?["sigma_rules"] != nil }) {
+                let kids = d["children"] as? [[String: Any]], kids.contains(where: { ($0["stats"] as? [String: Any])?["sigma_rules"] != nil })
+            {
                 doc = d
                 break
             }
@@ -196,8 +203,10 @@ struct OperationsTests {
         let port = 20000 + Int(getpid() % 20000)
         let exporter = Process()
         exporter.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-node-exporter")
-        exporter.arguments = ["--web.listen-address=127.0.0.1:\(port)", "--collector.disable-defaults", "--collector.textfile",
-                              "--collector.textfile.directory=\(metrics)"]
+        exporter.arguments = [
+            "--web.listen-address=127.0.0.1:\(port)", "--collector.disable-defaults", "--collector.textfile",
+            "--collector.textfile.directory=\(metrics)"
+        ]
         exporter.standardOutput = FileHandle.nullDevice
         exporter.standardError = FileHandle.nullDevice
         try exporter.run()

@@ -28,14 +28,17 @@ struct PackageTests {
     @Test func packageHoldsWhatAFleetExpects() throws {
         let deb = try Self.deb()
         let contents = try Self.run("/usr/bin/dpkg-deb", ["-c", deb]).output
-        for path in ["./usr/lib/edr/edr", "./usr/lib/edr/edr-sensor", "./usr/lib/edr/edr-detect", "./usr/lib/edr/edr-respond",
-                     "./usr/lib/edr/edr.bpf.o", "./usr/bin/edr -> ../lib/edr/edr", "./etc/edr/edr.toml", "./etc/logrotate.d/edr",
-                     "./lib/systemd/system/edr.service", "./lib/systemd/system/edr.target",
-                     "./lib/systemd/system/edr-sensor.service", "./lib/systemd/system/edr-sensor.socket",
-                     "./lib/systemd/system/edr-detect.service", "./lib/systemd/system/edr-detect.socket",
-                     "./lib/systemd/system/edr-detect-control.socket", "./lib/systemd/system/edr-respond.service",
-                     "./lib/systemd/system/edr-detect-logs.socket", "./lib/systemd/system/edr-logs.service", "./usr/lib/edr/edr-logs", "./usr/lib/sysusers.d/edr.conf", "./usr/lib/tmpfiles.d/edr.conf",
-                     "./usr/share/edr/rules/sigma/whoami_as_root.yml", "./usr/share/doc/edr/copyright", "./usr/share/doc/edr/security.md.gz"] {
+        for path in [
+            "./usr/lib/edr/edr", "./usr/lib/edr/edr-sensor", "./usr/lib/edr/edr-detect", "./usr/lib/edr/edr-respond",
+            "./usr/lib/edr/edr.bpf.o", "./usr/bin/edr -> ../lib/edr/edr", "./etc/edr/edr.toml", "./etc/logrotate.d/edr",
+            "./lib/systemd/system/edr.service", "./lib/systemd/system/edr.target",
+            "./lib/systemd/system/edr-sensor.service", "./lib/systemd/system/edr-sensor.socket",
+            "./lib/systemd/system/edr-detect.service", "./lib/systemd/system/edr-detect.socket",
+            "./lib/systemd/system/edr-detect-control.socket", "./lib/systemd/system/edr-respond.service",
+            "./lib/systemd/system/edr-detect-logs.socket", "./lib/systemd/system/edr-logs.service", "./usr/lib/edr/edr-logs", "./usr/lib/sysusers.d/edr.conf",
+            "./usr/lib/tmpfiles.d/edr.conf",
+            "./usr/share/edr/rules/sigma/whoami_as_root.yml", "./usr/share/doc/edr/copyright", "./usr/share/doc/edr/security.md.gz"
+        ] {
             #expect(contents.contains(path), "\(path) missing")
         }
         let conffiles = try Self.run("/usr/bin/dpkg-deb", ["-I", deb, "conffiles"]).output
@@ -60,9 +63,11 @@ struct PackageTests {
         #expect(validate.output.contains("5 loaded"), "\(validate.output)")
     }
 
-    static let units = ["edr.service", "edr.target", "edr-sensor.service", "edr-sensor.socket", "edr-detect.service",
-                        "edr-detect.socket", "edr-detect-control.socket", "edr-detect-logs.socket", "edr-respond.service", "edr-logs.service",
-                        "edr-metrics.service", "edr-metrics.timer"]
+    static let units = [
+        "edr.service", "edr.target", "edr-sensor.service", "edr-sensor.socket", "edr-detect.service",
+        "edr-detect.socket", "edr-detect-control.socket", "edr-detect-logs.socket", "edr-respond.service", "edr-logs.service",
+        "edr-metrics.service", "edr-metrics.timer"
+    ]
 
     /// systemd accepts every unit, and each service's exposure stays within its role's bound
     /// (docs/operations.md records the figures this prints).

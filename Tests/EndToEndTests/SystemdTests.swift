@@ -182,9 +182,13 @@ struct SystemdTests {
 
         // Another account cannot reach the sensor's socket; root reaching the detector's
         // responder socket (not the responder's uid) is refused and reported.
-        let stranger = try c.run("setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/python3 -c \"import socket; socket.socket(socket.AF_UNIX).connect('/run/edr/sensor.sock')\" 2>&1")
+        let stranger = try c.run(
+            "setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/python3 -c \"import socket; socket.socket(socket.AF_UNIX).connect('/run/edr/sensor.sock')\" 2>&1"
+        )
         #expect(stranger.status != 0 && stranger.output.contains("PermissionError"), "\(stranger.output)")
-        let intruder = try c.run("/usr/bin/python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.connect('/run/edr/detect.sock'); s.settimeout(10); print('closed' if s.recv(1) == b'' else 'open')\"")
+        let intruder = try c.run(
+            "/usr/bin/python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.connect('/run/edr/detect.sock'); s.settimeout(10); print('closed' if s.recv(1) == b'' else 'open')\""
+        )
         #expect(intruder.output.contains("closed"), "\(intruder.output)")
         try wait("the refused-peer alert") { try c.run("grep -q edr-health-peer-refused /var/log/edr/alerts.ndjson").status == 0 }
 
@@ -275,7 +279,10 @@ struct SystemdTests {
         // current boot only, then sees no new entry at all. On a host both ids are the same.
         let shipped = try trimmed("systemctl show -p ProtectKernelTunables -p ProtectControlGroups -p ProtectProc edr-logs.service | sort | tr '\\n' ' '")
         #expect(shipped == "ProtectControlGroups=yes ProtectKernelTunables=yes ProtectProc=invisible", "\(shipped)")
-        #expect(try c.run("mkdir -p /etc/systemd/system/edr-logs.service.d && printf '[Service]\\nProtectKernelTunables=no\\nProtectControlGroups=no\\nProtectProc=default\\n' > /etc/systemd/system/edr-logs.service.d/nspawn-boot-id.conf && systemctl daemon-reload").status == 0)
+        #expect(
+            try c.run(
+                "mkdir -p /etc/systemd/system/edr-logs.service.d && printf '[Service]\\nProtectKernelTunables=no\\nProtectControlGroups=no\\nProtectProc=default\\n' > /etc/systemd/system/edr-logs.service.d/nspawn-boot-id.conf && systemctl daemon-reload"
+            ).status == 0)
 
         let start = try c.run("systemctl enable --now edr.target 2>&1")
         #expect(start.status == 0, "\(start.output)")

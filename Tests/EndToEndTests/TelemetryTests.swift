@@ -32,108 +32,108 @@ struct TelemetryTests {
 
     /// What the script does, in order. Everything it touches lives under `dir`.
     static let script = #"""
-    import os, sys, json, socket, threading, ctypes, time
-    d, marker = sys.argv[1], sys.argv[2]
-    out = {"pid": os.getpid()}
-    # Files: create, write (modify), rename, delete; then relative paths from another cwd.
-    a = f"{d}/{marker}-a.txt"
-    with open(a, "w") as f: f.write("x")
-    with open(a, "r+") as f: f.write("y")
-    os.rename(a, f"{d}/{marker}-b.txt")
-    os.unlink(f"{d}/{marker}-b.txt")
-    os.mkdir(f"{d}/sub"); os.chdir(f"{d}/sub")
-    with open(f"../{marker}-rel.txt", "w") as f: f.write("z")
-    os.rename(f"../{marker}-rel.txt", f"./{marker}-rel2.txt")
-    dfd = os.open(d, os.O_RDONLY)
-    os.unlink(f"sub/{marker}-rel2.txt", dir_fd=dfd)
-    os.close(dfd)
-    os.makedirs(f"{d}/etc", exist_ok=True)
-    with open(f"{d}/etc/doas.conf", "w") as f: f.write("permit nopass root\n")   # SigmaHQ: doas.conf creation
-    # A file that exists, opened read-only: no file event of any kind.
-    with open(f"{d}/{marker}-ro.txt", "r") as f: out["ro"] = f.read()
-    # Network: refused and accepted, IPv4 and IPv6, with the inbound accept. The IPv4 client
-    # binds another loopback address than the listener's.
-    for fam, host, client, key in ((socket.AF_INET, "127.0.0.21", "127.0.0.22", "v4"), (socket.AF_INET6, "::1", "::1", "v6")):
-        l = socket.socket(fam); l.bind((host, 0)); l.listen(4)
-        port = l.getsockname()[1]
-        c = socket.socket(fam); c.bind((client, 0)); c.connect((host, port))
-        s, peer = l.accept()
-        out[key] = {"port": port, "client_port": c.getsockname()[1], "peer": peer[0]}
-        s.close(); c.close()
-        r = socket.socket(fam)
-        r.bind((host, 0)); out[key]["refused_port"] = r.getsockname()[1]; r.close()   # a free port: nobody listens
-        r = socket.socket(fam); r.bind((client, 0))
-        try: r.connect((host, out[key]["refused_port"]))
-        except ConnectionRefusedError: out[key]["refused"] = True
-        r.close(); l.close()
-    # DNS: a stub resolver on 127.0.0.53:53 answers pool.minexmr.com with 127.0.0.77; the
-    # query comes from 127.0.0.88.
-    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); srv.bind(("127.0.0.53", 53)); srv.settimeout(5)
-    def serve():
-        for _ in range(3):
-            q, addr = srv.recvfrom(512)
-            end = 12
-            while q[end]: end += q[end] + 1
-            end += 5
-            last = b"\x4e" if b"unconnected" in q else b"\x4f" if b"readanswer" in q else b"\x4d"   # .78, .79, .77
-            srv.sendto(q[:2] + b"\x81\x80" + q[4:6] + b"\x00\x01\x00\x00\x00\x00" + q[12:end] +
-                       b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00" + last, addr)
-    t = threading.Thread(target=serve); t.start()
-    def question(name, qid):
-        return qid + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"".join(bytes([len(p)]) + p for p in name.split(b".")) + b"\x00\x00\x01\x00\x01"
-    query = question(b"pool.minexmr.com", b"\xab\xcd")
-    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.settimeout(5); c.bind(("127.0.0.88", 0)); c.connect(("127.0.0.53", 53))
-    c.send(query); answer = c.recv(512); out["dns_answer"] = len(answer); out["dns_client_port"] = c.getsockname()[1]
-    c.close()
-    # The same from a socket that never called connect: sendto, then recv (no address).
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5); u.bind(("127.0.0.89", 0))
-    u.sendto(question(b"xmr.unconnected.example", b"\xbe\xef"), ("127.0.0.53", 53)); answer2 = u.recv(512)
-    out["unconnected_answered"] = socket.inet_ntoa(answer2[-4:]); u.close()
-    # ... and one that reads its answer with read(2).
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.89", 0))   # blocking: read(2) waits
-    u.sendto(question(b"xmr.readanswer.example", b"\xca\xfe"), ("127.0.0.53", 53)); answer3 = os.read(u.fileno(), 512)
-    out["read_answered"] = socket.inet_ntoa(answer3[-4:]); u.close()
-    t.join(); srv.close()
-    answered = socket.inet_ntoa(answer[-4:]); out["answered"] = answered
-    l = socket.socket(); l.bind((out["unconnected_answered"], 0)); l.listen(1); out["unconnected_port"] = l.getsockname()[1]
-    c = socket.socket(); c.bind(("127.0.0.89", 0)); c.connect((out["unconnected_answered"], out["unconnected_port"])); c.close(); l.close()
-    # The next connection goes to the answered address, from yet another loopback address.
-    l = socket.socket(); l.bind((answered, 0)); l.listen(1); out["mining_port"] = l.getsockname()[1]
-    c = socket.socket(); c.bind(("127.0.0.88", 0)); c.connect((answered, out["mining_port"])); out["mining_client_port"] = c.getsockname()[1]
-    c.close(); l.close()
-    # Fileless: exec of a memfd.
-    fd = os.memfd_create(f"{marker}-memfd", 0); out["memfd_fd"] = fd
-    os.write(fd, open("/bin/true", "rb").read())
-    pid = os.fork()
-    if pid == 0:
-        os.execv(f"/proc/self/fd/{fd}", [f"{marker}-memfd-true"])
-    os.waitpid(pid, 0); out["memfd_child"] = pid
-    # ptrace attach to a child of ours.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
-    child = os.fork()
-    if child == 0:
-        time.sleep(10); os._exit(0)
-    out["ptrace_rc"] = libc.ptrace(16, child, None, None)
-    if out["ptrace_rc"] == 0: os.waitpid(child, 0); libc.ptrace(17, child, None, None)
-    os.kill(child, 9); os.waitpid(child, 0); out["ptrace_child"] = child
-    with open(f"{d}/result.json", "w") as f: json.dump(out, f)
-    """#
+        import os, sys, json, socket, threading, ctypes, time
+        d, marker = sys.argv[1], sys.argv[2]
+        out = {"pid": os.getpid()}
+        # Files: create, write (modify), rename, delete; then relative paths from another cwd.
+        a = f"{d}/{marker}-a.txt"
+        with open(a, "w") as f: f.write("x")
+        with open(a, "r+") as f: f.write("y")
+        os.rename(a, f"{d}/{marker}-b.txt")
+        os.unlink(f"{d}/{marker}-b.txt")
+        os.mkdir(f"{d}/sub"); os.chdir(f"{d}/sub")
+        with open(f"../{marker}-rel.txt", "w") as f: f.write("z")
+        os.rename(f"../{marker}-rel.txt", f"./{marker}-rel2.txt")
+        dfd = os.open(d, os.O_RDONLY)
+        os.unlink(f"sub/{marker}-rel2.txt", dir_fd=dfd)
+        os.close(dfd)
+        os.makedirs(f"{d}/etc", exist_ok=True)
+        with open(f"{d}/etc/doas.conf", "w") as f: f.write("permit nopass root\n")   # SigmaHQ: doas.conf creation
+        # A file that exists, opened read-only: no file event of any kind.
+        with open(f"{d}/{marker}-ro.txt", "r") as f: out["ro"] = f.read()
+        # Network: refused and accepted, IPv4 and IPv6, with the inbound accept. The IPv4 client
+        # binds another loopback address than the listener's.
+        for fam, host, client, key in ((socket.AF_INET, "127.0.0.21", "127.0.0.22", "v4"), (socket.AF_INET6, "::1", "::1", "v6")):
+            l = socket.socket(fam); l.bind((host, 0)); l.listen(4)
+            port = l.getsockname()[1]
+            c = socket.socket(fam); c.bind((client, 0)); c.connect((host, port))
+            s, peer = l.accept()
+            out[key] = {"port": port, "client_port": c.getsockname()[1], "peer": peer[0]}
+            s.close(); c.close()
+            r = socket.socket(fam)
+            r.bind((host, 0)); out[key]["refused_port"] = r.getsockname()[1]; r.close()   # a free port: nobody listens
+            r = socket.socket(fam); r.bind((client, 0))
+            try: r.connect((host, out[key]["refused_port"]))
+            except ConnectionRefusedError: out[key]["refused"] = True
+            r.close(); l.close()
+        # DNS: a stub resolver on 127.0.0.53:53 answers pool.minexmr.com with 127.0.0.77; the
+        # query comes from 127.0.0.88.
+        srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); srv.bind(("127.0.0.53", 53)); srv.settimeout(5)
+        def serve():
+            for _ in range(3):
+                q, addr = srv.recvfrom(512)
+                end = 12
+                while q[end]: end += q[end] + 1
+                end += 5
+                last = b"\x4e" if b"unconnected" in q else b"\x4f" if b"readanswer" in q else b"\x4d"   # .78, .79, .77
+                srv.sendto(q[:2] + b"\x81\x80" + q[4:6] + b"\x00\x01\x00\x00\x00\x00" + q[12:end] +
+                           b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00" + last, addr)
+        t = threading.Thread(target=serve); t.start()
+        def question(name, qid):
+            return qid + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"".join(bytes([len(p)]) + p for p in name.split(b".")) + b"\x00\x00\x01\x00\x01"
+        query = question(b"pool.minexmr.com", b"\xab\xcd")
+        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.settimeout(5); c.bind(("127.0.0.88", 0)); c.connect(("127.0.0.53", 53))
+        c.send(query); answer = c.recv(512); out["dns_answer"] = len(answer); out["dns_client_port"] = c.getsockname()[1]
+        c.close()
+        # The same from a socket that never called connect: sendto, then recv (no address).
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5); u.bind(("127.0.0.89", 0))
+        u.sendto(question(b"xmr.unconnected.example", b"\xbe\xef"), ("127.0.0.53", 53)); answer2 = u.recv(512)
+        out["unconnected_answered"] = socket.inet_ntoa(answer2[-4:]); u.close()
+        # ... and one that reads its answer with read(2).
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.89", 0))   # blocking: read(2) waits
+        u.sendto(question(b"xmr.readanswer.example", b"\xca\xfe"), ("127.0.0.53", 53)); answer3 = os.read(u.fileno(), 512)
+        out["read_answered"] = socket.inet_ntoa(answer3[-4:]); u.close()
+        t.join(); srv.close()
+        answered = socket.inet_ntoa(answer[-4:]); out["answered"] = answered
+        l = socket.socket(); l.bind((out["unconnected_answered"], 0)); l.listen(1); out["unconnected_port"] = l.getsockname()[1]
+        c = socket.socket(); c.bind(("127.0.0.89", 0)); c.connect((out["unconnected_answered"], out["unconnected_port"])); c.close(); l.close()
+        # The next connection goes to the answered address, from yet another loopback address.
+        l = socket.socket(); l.bind((answered, 0)); l.listen(1); out["mining_port"] = l.getsockname()[1]
+        c = socket.socket(); c.bind(("127.0.0.88", 0)); c.connect((answered, out["mining_port"])); out["mining_client_port"] = c.getsockname()[1]
+        c.close(); l.close()
+        # Fileless: exec of a memfd.
+        fd = os.memfd_create(f"{marker}-memfd", 0); out["memfd_fd"] = fd
+        os.write(fd, open("/bin/true", "rb").read())
+        pid = os.fork()
+        if pid == 0:
+            os.execv(f"/proc/self/fd/{fd}", [f"{marker}-memfd-true"])
+        os.waitpid(pid, 0); out["memfd_child"] = pid
+        # ptrace attach to a child of ours.
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+        child = os.fork()
+        if child == 0:
+            time.sleep(10); os._exit(0)
+        out["ptrace_rc"] = libc.ptrace(16, child, None, None)
+        if out["ptrace_rc"] == 0: os.waitpid(child, 0); libc.ptrace(17, child, None, None)
+        os.kill(child, 9); os.waitpid(child, 0); out["ptrace_child"] = child
+        with open(f"{d}/result.json", "w") as f: json.dump(out, f)
+        """#
 
     /// Run as uid/gid 61999 (no such user: the name is the number): a file created, a refused
     /// connection.
     static let nonRootScript = #"""
-    import os, sys, socket, json
-    d, marker = sys.argv[1], sys.argv[2]
-    with open(f"{d}/{marker}-nonroot.txt", "w") as f: f.write("n")
-    s = socket.socket(); s.bind(("127.0.0.24", 0)); client_port = s.getsockname()[1]
-    try: s.connect(("127.0.0.23", 9))
-    except ConnectionRefusedError: pass
-    port_after = s.getsockname()[1]   # still the bound port after the refusal
-    s.close()
-    with open(f"{d}/nonroot.json", "w") as f:
-        json.dump({"pid": os.getpid(), "uid": os.getuid(), "euid": os.geteuid(), "client_port": client_port, "port_after": port_after}, f)
-    """#
+        import os, sys, socket, json
+        d, marker = sys.argv[1], sys.argv[2]
+        with open(f"{d}/{marker}-nonroot.txt", "w") as f: f.write("n")
+        s = socket.socket(); s.bind(("127.0.0.24", 0)); client_port = s.getsockname()[1]
+        try: s.connect(("127.0.0.23", 9))
+        except ConnectionRefusedError: pass
+        port_after = s.getsockname()[1]   # still the bound port after the refusal
+        s.close()
+        with open(f"{d}/nonroot.json", "w") as f:
+            json.dump({"pid": os.getpid(), "uid": os.getuid(), "euid": os.geteuid(), "client_port": client_port, "port_after": port_after}, f)
+        """#
     static let spareUID = 61999
 
     @Test func networkFilesDnsAndPostExecActivity() throws {
@@ -151,7 +151,7 @@ struct TelemetryTests {
             "memfd.yml": Self.rule("memfd_create", 8, selection: "MemfdName|contains: '\(marker)'"),
             "fileless.yml": Self.rule("fileless_exec", 9, selection: "Image|contains: '\(marker)'"),
             "exec.yml": Self.rule("process_creation", 10, selection: "CommandLine|contains: '\(marker)-memfd-true'"),
-            "nonroot.yml": Self.rule("process_creation", 11, selection: "CommandLine|contains: '\(marker)-nonroot'"),
+            "nonroot.yml": Self.rule("process_creation", 11, selection: "CommandLine|contains: '\(marker)-nonroot'")
         ]
         // SigmaHQ's own Linux rules for the categories, unchanged.
         let sigmaHQ = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/corpora/sigmahq/rules/linux")
@@ -186,8 +186,12 @@ struct TelemetryTests {
         let nonRootScript = agent.dir.appendingPathComponent("nonroot.py").path
         try Self.nonRootScript.write(toFile: nonRootScript, atomically: true, encoding: .utf8)
         chmod(nonRootScript, 0o644)
-        let nonRootPID = try spawnChild("/usr/bin/setpriv", ["--reuid=\(Self.spareUID)", "--regid=\(Self.spareUID)", "--clear-groups",
-                                                             Self.python, nonRootScript, nonRootDir.path, "\(marker)-nonroot"])
+        let nonRootPID = try spawnChild(
+            "/usr/bin/setpriv",
+            [
+                "--reuid=\(Self.spareUID)", "--regid=\(Self.spareUID)", "--clear-groups",
+                Self.python, nonRootScript, nonRootDir.path, "\(marker)-nonroot"
+            ])
         try #require(waitForChild(nonRootPID, &status, timeout: 60), "non-root script still running after 60 s")
         try #require(status == 0, "non-root script failed (status \(status))")
         let resultData = try Data(contentsOf: work.appendingPathComponent("result.json"))
@@ -198,7 +202,9 @@ struct TelemetryTests {
         func category(_ a: [String: Any]) -> String? { a.path("edr", "logsource", "category") as? String }
         func findAlert(_ cat: String, _ what: String, pid: pid_t = pid, _ match: @escaping ([String: Any]) -> Bool) -> [String: Any]? {
             let a = agent.waitForAlert(timeout: 30) { a in category(a) == cat && (event(a)["ProcessId"] as? Int) == Int(pid) && match(event(a)) }
-            if a == nil { Issue.record("no \(cat) alert for \(what); alerts: \(agent.alerts().filter { category($0) == cat }.map(event))\n\(agent.output.suffix(3000))") }
+            if a == nil {
+                Issue.record("no \(cat) alert for \(what); alerts: \(agent.alerts().filter { category($0) == cat }.map(event))\n\(agent.output.suffix(3000))")
+            }
             return a
         }
         func find(_ cat: String, _ what: String, pid: pid_t = pid, _ match: @escaping ([String: Any]) -> Bool) -> [String: Any]? {
@@ -220,8 +226,10 @@ struct TelemetryTests {
             ($0["SourceFilename"] as? String) == "\(w)/\(marker)-rel.txt" && ($0["TargetFilename"] as? String) == "\(w)/sub/\(marker)-rel2.txt"
         }
         _ = find("file_delete", "unlinkat relative to a directory fd") { ($0["TargetFilename"] as? String) == "\(w)/sub/\(marker)-rel2.txt" }
-        #expect(agent.waitForAlert { a in (a.path("rule", "name") as? String) == "Linux Doas Conf File Creation" && (event(a)["ProcessId"] as? Int) == Int(pid) } != nil,
-                "SigmaHQ doas.conf rule did not fire")
+        #expect(
+            agent.waitForAlert { a in (a.path("rule", "name") as? String) == "Linux Doas Conf File Creation" && (event(a)["ProcessId"] as? Int) == Int(pid) }
+                != nil,
+            "SigmaHQ doas.conf rule did not fire")
 
         // Network: accepted and refused, v4 and v6, and the inbound side.
         for (key, server, client) in [("v4", "127.0.0.21", "127.0.0.22"), ("v6", "::1", "::1")] {
@@ -288,8 +296,11 @@ struct TelemetryTests {
         #expect(result["read_answered"] as? String == "127.0.0.79")
         let dns3 = find("dns_query", "answer read with read(2)") { ($0["QueryName"] as? String) == "xmr.readanswer.example" }
         #expect(dns3?["QueryStatus"] as? String == "0" && dns3?["QueryResults"] as? String == "127.0.0.79;", "\(dns3 ?? [:])")
-        #expect(agent.waitForAlert { a in (a.path("rule", "name") as? String) == "Linux Crypto Mining Pool Connections" && (event(a)["ProcessId"] as? Int) == Int(pid) } != nil,
-                "SigmaHQ crypto mining rule did not fire on DestinationHostname")
+        #expect(
+            agent.waitForAlert { a in
+                (a.path("rule", "name") as? String) == "Linux Crypto Mining Pool Connections" && (event(a)["ProcessId"] as? Int) == Int(pid)
+            } != nil,
+            "SigmaHQ crypto mining rule did not fire on DestinationHostname")
 
         // memfd_create by the script, then the exec of the memfd by its child.
         let memfd = find("memfd_create", "memfd_create") { ($0["MemfdName"] as? String) == "\(marker)-memfd" }
@@ -297,7 +308,9 @@ struct TelemetryTests {
         #expect(memfd?["Result"] as? String == "fd \(memfdFD)")
         let memfdChild = try #require(result["memfd_child"] as? Int)
         let fileless = agent.waitForAlert(timeout: 20) { a in category(a) == "fileless_exec" && (event(a)["ProcessId"] as? Int) == memfdChild }
-        #expect(fileless.map(event)?["Image"] as? String == "/memfd:\(marker)-memfd", "no fileless_exec alert:\n\(agent.alerts().filter { category($0) == "fileless_exec" }.map(event))")
+        #expect(
+            fileless.map(event)?["Image"] as? String == "/memfd:\(marker)-memfd",
+            "no fileless_exec alert:\n\(agent.alerts().filter { category($0) == "fileless_exec" }.map(event))")
         let memfdExec = agent.waitForAlert(timeout: 20) { a in category(a) == "process_creation" && (event(a)["ProcessId"] as? Int) == memfdChild }
         #expect(memfdExec.map(event)?["Image"] as? String == "/memfd:\(marker)-memfd", "process_creation of the memfd: \(memfdExec.map(event) ?? [:])")
 
@@ -311,7 +324,8 @@ struct TelemetryTests {
         #expect(access?["TargetProcessGUID"] as? String != access?["SourceProcessGUID"] as? String)
 
         // The non-root run: its user everywhere, as name (no passwd entry: the number) and id.
-        let nonRoot = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: nonRootDir.appendingPathComponent("nonroot.json"))) as? [String: Any])
+        let nonRoot = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: nonRootDir.appendingPathComponent("nonroot.json"))) as? [String: Any])
         #expect(nonRoot["pid"] as? Int == Int(nonRootPID) && nonRoot["uid"] as? Int == Self.spareUID && nonRoot["euid"] as? Int == Self.spareUID)
         // (setpriv itself, run by root, execs first under the same pid: the python exec is the one after setresuid.)
         let nonRootExec = findAlert("process_creation", "exec as uid \(Self.spareUID)", pid: nonRootPID) { ($0["Image"] as? String) == Self.python }
@@ -344,7 +358,8 @@ struct TelemetryTests {
         #expect(creates.count == 1, "file_event alerts for a.txt: \(creates.map(event))")
         // The read-only open of an existing file is no file event of any kind.
         let readOnly = agent.alerts().filter {
-            (category($0) ?? "").hasPrefix("file_") && (event($0)["TargetFilename"] as? String) == "\(w)/\(marker)-ro.txt" && (event($0)["ProcessId"] as? Int) == Int(pid)
+            (category($0) ?? "").hasPrefix("file_") && (event($0)["TargetFilename"] as? String) == "\(w)/\(marker)-ro.txt"
+                && (event($0)["ProcessId"] as? Int) == Int(pid)
         }
         #expect(readOnly.isEmpty, "a read-only open was reported: \(readOnly.map(event))")
         #expect(result["ro"] as? String == "read me\n")
@@ -365,7 +380,9 @@ struct TelemetryTests {
         var addr = sockaddr_in6()
         addr.sin6_family = sa_family_t(AF_INET6)
         addr.sin6_addr = in6addr_loopback
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
         listen(listener, 4)
         var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
@@ -373,8 +390,11 @@ struct TelemetryTests {
         let bash = try spawnChild("/bin/bash", ["-c", "exec 3<>/dev/tcp/::1/\(port); exec 3>&-"])
         var status: Int32 = 0
         try #require(waitForChild(bash, &status, timeout: 60), "bash still running after 60 s")
-        let alert = try #require(agent.waitForAlert(timeout: 30) { a in (a.path("rule", "name") as? String) == "Linux Reverse Shell Indicator" && (a.path("process", "pid") as? Int) == Int(bash) },
-                                 "reverse shell rule did not fire:\n\(agent.output.suffix(2000))")
+        let alert = try #require(
+            agent.waitForAlert(timeout: 30) { a in
+                (a.path("rule", "name") as? String) == "Linux Reverse Shell Indicator" && (a.path("process", "pid") as? Int) == Int(bash)
+            },
+            "reverse shell rule did not fire:\n\(agent.output.suffix(2000))")
         #expect(alert.path("edr", "event", "DestinationIp") as? String == "::1")
         #expect(alert.path("edr", "event", "DestinationPort") as? Int == port)
         #expect(alert.path("edr", "event", "Image") as? String == "/usr/bin/bash")
@@ -393,25 +413,25 @@ struct TelemetryTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let script = """
-        import ctypes, json, mmap, os, socket, struct, sys
-        d = sys.argv[1]
-        libc = ctypes.CDLL(None, use_errno=True)
-        l = socket.socket(); l.bind(("127.0.0.71", 0)); l.listen(4); port = l.getsockname()[1]
-        r = socket.socket(); r.bind(("127.0.0.71", 0)); refused = r.getsockname()[1]; r.close()
-        out = {"pid": os.getpid(), "port": port, "refused_port": refused, "rc": {}}
-        for key, p in (("ok", port), ("refused", refused)):
-            path = f"{d}/sockaddr-{key}"
-            with open(path, "wb") as f: f.write(struct.pack("<H", 2) + struct.pack(">H", p) + socket.inet_aton("127.0.0.71") + bytes(4088))
-            fd = os.open(path, os.O_RDWR); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            mm = mmap.mmap(fd, 4096, mmap.MAP_PRIVATE, mmap.PROT_READ | mmap.PROT_WRITE)   # nothing touched: no page yet
-            buf = ctypes.c_char.from_buffer(mm)
-            c = socket.socket(); c.bind(("127.0.0.72", 0))
-            out["rc"][key] = libc.connect(c.fileno(), ctypes.byref(buf), 16)
-            out[key + "_client_port"] = c.getsockname()[1]
-            del buf; c.close(); mm.close(); os.close(fd)
-        l.close()
-        print(json.dumps(out))
-        """
+            import ctypes, json, mmap, os, socket, struct, sys
+            d = sys.argv[1]
+            libc = ctypes.CDLL(None, use_errno=True)
+            l = socket.socket(); l.bind(("127.0.0.71", 0)); l.listen(4); port = l.getsockname()[1]
+            r = socket.socket(); r.bind(("127.0.0.71", 0)); refused = r.getsockname()[1]; r.close()
+            out = {"pid": os.getpid(), "port": port, "refused_port": refused, "rc": {}}
+            for key, p in (("ok", port), ("refused", refused)):
+                path = f"{d}/sockaddr-{key}"
+                with open(path, "wb") as f: f.write(struct.pack("<H", 2) + struct.pack(">H", p) + socket.inet_aton("127.0.0.71") + bytes(4088))
+                fd = os.open(path, os.O_RDWR); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                mm = mmap.mmap(fd, 4096, mmap.MAP_PRIVATE, mmap.PROT_READ | mmap.PROT_WRITE)   # nothing touched: no page yet
+                buf = ctypes.c_char.from_buffer(mm)
+                c = socket.socket(); c.bind(("127.0.0.72", 0))
+                out["rc"][key] = libc.connect(c.fileno(), ctypes.byref(buf), 16)
+                out[key + "_client_port"] = c.getsockname()[1]
+                del buf; c.close(); mm.close(); os.close(fd)
+            l.close()
+            print(json.dumps(out))
+            """
         let run = try runWithDeadline(Self.python, ["-c", script, dir], timeout: 60)
         try #require(run.status == 0, "\(run.output)")
         let out = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any], "\(run.output)")
@@ -501,11 +521,11 @@ struct TelemetryTests {
 
         // The victim: another process connects while the flood holds its 20,000 states.
         let script = """
-        import socket, json, sys
-        l = socket.socket(); l.bind(("127.0.0.62", 0)); l.listen(1); port = l.getsockname()[1]
-        c = socket.socket(); c.bind(("127.0.0.63", 0)); c.connect(("127.0.0.62", port))
-        print(json.dumps({"port": port})); c.close(); l.close()
-        """
+            import socket, json, sys
+            l = socket.socket(); l.bind(("127.0.0.62", 0)); l.listen(1); port = l.getsockname()[1]
+            c = socket.socket(); c.bind(("127.0.0.63", 0)); c.connect(("127.0.0.62", port))
+            print(json.dumps({"port": port})); c.close(); l.close()
+            """
         let victim = try runWithDeadline(Self.python, ["-c", script], timeout: 60)
         print("flood: victim \(victim.status) \(victim.output)")
         try #require(victim.status == 0, "\(victim.output)")

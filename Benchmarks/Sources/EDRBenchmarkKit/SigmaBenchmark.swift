@@ -66,25 +66,29 @@ public enum SigmaBenchmark {
                 rejectedReasons[reasonClass(r), default: 0] += 1
             }
         }
-        let f = Figures(loadSeconds: loadSeconds, loaded: loaded, rejected: rejected, inert: inert, events: events,
-                        eventsPerSecond: Double(events) / elapsed,
-                        p50Micros: lat.isEmpty ? 0 : lat[lat.count / 2], p99Micros: lat.isEmpty ? 0 : lat[lat.count * 99 / 100],
-                        maxMicros: lat.last ?? 0, matches: matches, rssMiB: mem.rss, peakRssMiB: mem.hwm)
+        let f = Figures(
+            loadSeconds: loadSeconds, loaded: loaded, rejected: rejected, inert: inert, events: events,
+            eventsPerSecond: Double(events) / elapsed,
+            p50Micros: lat.isEmpty ? 0 : lat[lat.count / 2], p99Micros: lat.isEmpty ? 0 : lat[lat.count * 99 / 100],
+            maxMicros: lat.last ?? 0, matches: matches, rssMiB: mem.rss, peakRssMiB: mem.hwm)
         var out = "Sigma engine benchmark\n"
         out += "rules: \(rulePaths.joined(separator: " "))\n"
-        out += String(format: "load: %.3f s  loaded %d, rejected %d, inert %d (rules evaluated: %d, correlations: %d)\n",
-                      f.loadSeconds, f.loaded, f.rejected, f.inert, engine.rules.count, engine.correlationRules.count)
+        out += String(
+            format: "load: %.3f s  loaded %d, rejected %d, inert %d (rules evaluated: %d, correlations: %d)\n",
+            f.loadSeconds, f.loaded, f.rejected, f.inert, engine.rules.count, engine.correlationRules.count)
         for (r, n) in rejectedReasons.sorted(by: { $0.value > $1.value }).prefix(5) { out += "  rejected \(n): \(r)\n" }
-        out += String(format: "throughput: %.0f events/s per core by thread CPU time (%.0f by wall clock; %d events, %d matches)\n",
-                      Double(events) / cpu, f.eventsPerSecond, f.events, f.matches)
+        out += String(
+            format: "throughput: %.0f events/s per core by thread CPU time (%.0f by wall clock; %d events, %d matches)\n",
+            Double(events) / cpu, f.eventsPerSecond, f.events, f.matches)
         out += "event mix: \(pool.count) distinct Linux events (65% process_creation, 20% file_event, 15% network_connection)\n"
         out += String(format: "latency per event: p50 %.2f µs, p99 %.2f µs, max %.1f µs\n", f.p50Micros, f.p99Micros, f.maxMicros)
         out += "CPU time per event by logsource (Windows ones are not in the mix; shown for the Windows rules' cost):\n"
         for (k, us, m) in perLS { out += String(format: "  %@: %.2f µs/event (%d matches per pass)\n", k, us, m) }
         out += String(format: "memory: RSS %.1f MiB (peak %.1f MiB; %.1f MiB before load)\n", f.rssMiB, f.peakRssMiB, rssBefore)
         let automata = engine.unitSummary.reduce(0) { $0 + $1.automatonBytes }
-        out += String(format: "compiled: %d logsource units, %d atoms, automata %.1f MiB\n",
-                      engine.unitSummary.count, engine.unitSummary.reduce(0) { $0 + $1.atoms }, Double(automata) / 1048576)
+        out += String(
+            format: "compiled: %d logsource units, %d atoms, automata %.1f MiB\n",
+            engine.unitSummary.count, engine.unitSummary.reduce(0) { $0 + $1.atoms }, Double(automata) / 1048576)
         return out
     }
 

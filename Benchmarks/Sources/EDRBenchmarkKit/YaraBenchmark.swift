@@ -28,9 +28,11 @@ public enum YaraBenchmark {
     ///   - maxFileSize: files above are left out of both runs.
     ///   - execs: length of the repeated-exec workload.
     @discardableResult
-    public static func run(rulesDirectory: String = "/work/shared/corpora/signature-base/yara",
-                           targetDirectory: String = "/usr/bin", maxFileSize: Int64 = 64 << 20,
-                           execs: Int = 20_000, yaraCLI: String = "/usr/bin/yara") -> Figures? {
+    public static func run(
+        rulesDirectory: String = "/work/shared/corpora/signature-base/yara",
+        targetDirectory: String = "/usr/bin", maxFileSize: Int64 = 64 << 20,
+        execs: Int = 20_000, yaraCLI: String = "/usr/bin/yara"
+    ) -> Figures? {
         let t0 = Date()
         let compiled = YaraRules.compile(directories: [rulesDirectory])
         let compileSeconds = Date().timeIntervalSince(t0)
@@ -38,8 +40,9 @@ public enum YaraBenchmark {
             print("YARA: no rules compiled from \(rulesDirectory): \(compiled.errors.prefix(5))")
             return nil
         }
-        print("YARA compile: \(compiled.compiledFiles.count)/\(compiled.files.count) files, \(rules.ruleCount) rules, "
-              + "\(compiled.failedFiles.count) failed, \(f(compileSeconds)) s")
+        print(
+            "YARA compile: \(compiled.compiledFiles.count)/\(compiled.files.count) files, \(rules.ruleCount) rules, "
+                + "\(compiled.failedFiles.count) failed, \(f(compileSeconds)) s")
 
         // Target files: regular files (no symlinks) up to the cap, sorted.
         var files: [String] = []
@@ -48,7 +51,8 @@ public enum YaraBenchmark {
             let p = targetDirectory + "/" + name
             var st = stat()
             guard lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, Int64(st.st_size) <= maxFileSize,
-                  access(p, R_OK) == 0 else { continue }
+                access(p, R_OK) == 0
+            else { continue }
             files.append(p)
             bytes += Int64(st.st_size)
         }
@@ -82,7 +86,8 @@ public enum YaraBenchmark {
         let compiledPath = tmp + "/rules.yarc"
         var cliReady = false
         if FileManager.default.isExecutableFile(atPath: yaraCLI),
-           shell(yarac, defs + ["-w"] + compiled.compiledFiles + [compiledPath]) != nil {
+            shell(yarac, defs + ["-w"] + compiled.compiledFiles + [compiledPath]) != nil
+        {
             try? files.joined(separator: "\n").write(toFile: tmp + "/list", atomically: true, encoding: .utf8)
             try? "".write(toFile: tmp + "/empty", atomically: true, encoding: .utf8)
             cliReady = true
@@ -98,11 +103,13 @@ public enum YaraBenchmark {
         for _ in 0..<3 {
             matches = 0
             timeouts = 0
-            scanSeconds = min(scanSeconds, timed { fd, p in
-                let r = scanner.scan(fd: fd, path: p)
-                matches += r.matches.count
-                if r.status == .timedOut { timeouts += 1 }
-            })
+            scanSeconds = min(
+                scanSeconds,
+                timed { fd, p in
+                    let r = scanner.scan(fd: fd, path: p)
+                    matches += r.matches.count
+                    if r.status == .timedOut { timeouts += 1 }
+                })
             scanCPU = min(scanCPU, lastCPU)
             if cliReady {
                 var c = cpuSeconds(RUSAGE_CHILDREN)
@@ -119,20 +126,23 @@ public enum YaraBenchmark {
             hashSeconds = min(hashSeconds, timed { fd, _ in _ = FileHashes.compute(fd: fd, maxSize: maxFileSize) })
             bothSeconds = min(bothSeconds, timed { fd, p in _ = scanner.scan(fd: fd, path: p, computeHashes: true) })
         }
-        print("YARA scan (EDRYara, 1 thread, fast mode, best of 3): \(f(scanSeconds)) s wall (\(f(scanCPU)) s CPU), "
-              + "\(f(mb / scanSeconds)) MB/s, \(f(Double(files.count) / scanSeconds)) files/s, \(matches) matches, \(timeouts) timeouts")
-        print("Hash MD5+SHA1+SHA256 (pread, \(FileHashes.implementation)): \(f(hashSeconds)) s, "
-              + "\(f(mb / hashSeconds)) MB/s; scan+hash in one call: \(f(bothSeconds)) s, \(f(mb / bothSeconds)) MB/s")
+        print(
+            "YARA scan (EDRYara, 1 thread, fast mode, best of 3): \(f(scanSeconds)) s wall (\(f(scanCPU)) s CPU), "
+                + "\(f(mb / scanSeconds)) MB/s, \(f(Double(files.count) / scanSeconds)) files/s, \(matches) matches, \(timeouts) timeouts")
+        print(
+            "Hash MD5+SHA1+SHA256 (pread, \(FileHashes.implementation)): \(f(hashSeconds)) s, "
+                + "\(f(mb / hashSeconds)) MB/s; scan+hash in one call: \(f(bothSeconds)) s, \(f(mb / bothSeconds)) MB/s")
         var cliSeconds: Double?
         var cliLoad: Double?
         if cliReady && cliFull.isFinite && cliLoadBest.isFinite {
             cliLoad = cliLoadBest
             cliSeconds = cliFull - cliLoadBest
-            print("yara CLI 4.2.3 (yara -C -w -f -p 1 -d ... rules.yarc --scan-list LIST, best of 3): \(f(cliFull)) s total, "
-                  + "\(f(cliLoadBest)) s startup+rule load, \(f(cliFull - cliLoadBest)) s scanning, "
-                  + "\(f(mb / (cliFull - cliLoadBest))) MB/s, \(f(Double(files.count) / (cliFull - cliLoadBest))) files/s; "
-                  + "EDRYara/CLI throughput ratio = \(f((cliFull - cliLoadBest) / scanSeconds))x wall; CPU: CLI scanning "
-                  + "\(f(cliFullCPU - cliLoadCPU)) s vs EDRYara \(f(scanCPU)) s, ratio \(f((cliFullCPU - cliLoadCPU) / scanCPU))x")
+            print(
+                "yara CLI 4.2.3 (yara -C -w -f -p 1 -d ... rules.yarc --scan-list LIST, best of 3): \(f(cliFull)) s total, "
+                    + "\(f(cliLoadBest)) s startup+rule load, \(f(cliFull - cliLoadBest)) s scanning, "
+                    + "\(f(mb / (cliFull - cliLoadBest))) MB/s, \(f(Double(files.count) / (cliFull - cliLoadBest))) files/s; "
+                    + "EDRYara/CLI throughput ratio = \(f((cliFull - cliLoadBest) / scanSeconds))x wall; CPU: CLI scanning "
+                    + "\(f(cliFullCPU - cliLoadCPU)) s vs EDRYara \(f(scanCPU)) s, ratio \(f((cliFullCPU - cliLoadCPU) / scanCPU))x")
         }
 
         // Repeated-exec workload: Zipf-like popularity over the files (a few binaries run very
@@ -167,13 +177,15 @@ public enum YaraBenchmark {
         let cs = worker?.cache.statistics
         let ws = worker?.statistics
         worker?.shutdown()
-        print("Repeated execs: \(execs) over \(files.count) files (Zipf), cache hits \(cs?.hits ?? 0), misses \(cs?.misses ?? 0), "
-              + "hit ratio \(f(100 * (cs?.hitRatio ?? 0)))%, \(ws?.dropped ?? 0) dropped, \(f(execSeconds)) s, "
-              + "\(f(Double(execs) / execSeconds)) execs/s")
-        return Figures(rules: rules.ruleCount, compileSeconds: compileSeconds, files: files.count, bytes: bytes,
-                       scanSeconds: scanSeconds, scanAndHashSeconds: bothSeconds, hashSeconds: hashSeconds,
-                       cliSeconds: cliSeconds, cliLoadSeconds: cliLoad, cacheHitRatio: cs?.hitRatio ?? 0,
-                       execs: execs, execSeconds: execSeconds)
+        print(
+            "Repeated execs: \(execs) over \(files.count) files (Zipf), cache hits \(cs?.hits ?? 0), misses \(cs?.misses ?? 0), "
+                + "hit ratio \(f(100 * (cs?.hitRatio ?? 0)))%, \(ws?.dropped ?? 0) dropped, \(f(execSeconds)) s, "
+                + "\(f(Double(execs) / execSeconds)) execs/s")
+        return Figures(
+            rules: rules.ruleCount, compileSeconds: compileSeconds, files: files.count, bytes: bytes,
+            scanSeconds: scanSeconds, scanAndHashSeconds: bothSeconds, hashSeconds: hashSeconds,
+            cliSeconds: cliSeconds, cliLoadSeconds: cliLoad, cacheHitRatio: cs?.hitRatio ?? 0,
+            execs: execs, execSeconds: execSeconds)
     }
 
     /// Runs a command with output discarded; wall seconds, or nil when it fails to run or exits
