@@ -616,8 +616,15 @@ public final class Detector: @unchecked Sendable {
         let (submitted, byKind, lost) = KernelCounters.lossTotals(s)
         let previousLost = (lastReconcile["kernel.lost"] ?? 0)
         let kinds = byKind.map { "\($0.0.replacingOccurrences(of: "_", with: "-")) \($0.1)" }.joined(separator: ", ")
-        let line =
-            "loss accounting: kernel submitted \(submitted), \(kinds); sensor read \(s["sensor.records_read"] ?? 0), pending \(s["sensor.pending_frames"] ?? 0); detector decoded \(counters.recordsDecoded), record errors \(counters.recordErrors), alerts \(counters.alerts); executables passed \(s["sensor.executables_passed"] ?? 0), known \(s["sensor.executables_known"] ?? 0), unavailable \(s["sensor.executables_unavailable"] ?? 0), uncached \(scanner?.uncachedIdentities ?? 0); scripts by path \(s["sensor.scripts_by_path"] ?? 0), known \(s["sensor.scripts_known"] ?? 0), unavailable \(s["sensor.scripts_unavailable"] ?? 0)"
+        func n(_ key: String) -> UInt64 { s[key] ?? 0 }
+        let line = [
+            "loss accounting: kernel submitted \(submitted), \(kinds)",
+            "sensor read \(n("sensor.records_read")), pending \(n("sensor.pending_frames"))",
+            "detector decoded \(counters.recordsDecoded), record errors \(counters.recordErrors), alerts \(counters.alerts)",
+            "executables passed \(n("sensor.executables_passed")), known \(n("sensor.executables_known")), "
+                + "unavailable \(n("sensor.executables_unavailable")), uncached \(scanner?.uncachedIdentities ?? 0)",
+            "scripts by path \(n("sensor.scripts_by_path")), known \(n("sensor.scripts_known")), unavailable \(n("sensor.scripts_unavailable"))"
+        ].joined(separator: "; ")
         if lost > previousLost {
             Log.warning(line)
             // Counted loss reaches the alert stream too, so a fleet sees a blinded agent.

@@ -108,8 +108,10 @@ struct StatusCommand: ParsableCommand {
             lines.append(
                 "  \(name) pid \(num(c, "pid"))  uid \(num(c, "uid"))  \(state)  up \(duration(c["uptime_seconds"] as? Double ?? 0))  restarts \(num(c, "restarts"))"
             )
+            let netns = c["own_network_namespace"] as? Bool == true ? "own" : "host"
             lines.append(
-                "               CapEff \(c["cap_eff"] as? String ?? "?")  NoNewPrivs \(num(c, "no_new_privs"))  Seccomp \(num(c, "seccomp")) (\(num(c, "seccomp_filters")) filters)  netns \(c["own_network_namespace"] as? Bool == true ? "own" : "host")  RSS \(num(c, "rss_kib") / 1024) MiB"
+                "               CapEff \(c["cap_eff"] as? String ?? "?")  NoNewPrivs \(num(c, "no_new_privs"))  "
+                    + "Seccomp \(num(c, "seccomp")) (\(num(c, "seccomp_filters")) filters)  netns \(netns)  RSS \(num(c, "rss_kib") / 1024) MiB"
             )
         }
         if let d = children.first(where: { $0["role"] as? String == "detect" })?["stats"] as? [String: Any] {
@@ -117,7 +119,9 @@ struct StatusCommand: ParsableCommand {
                 "  events \(num(d, "events")), alerts \(num(d, "alerts")) (\(num(d, "alerts_written")) lines written, \(num(d, "alert_write_errors")) write errors)"
             )
             lines.append(
-                "  loss: kernel ring-full \(num(d, "kernel_ring_full")), too-large \(num(d, "kernel_too_large")), no-state \(num(d, "kernel_no_state")) of \(num(d, "kernel_submitted")) submitted; detector record errors \(num(d, "record_errors")); sensor holds \(num(d, "sensor_pending_frames")) unacknowledged frames"
+                "  loss: kernel ring-full \(num(d, "kernel_ring_full")), too-large \(num(d, "kernel_too_large")), no-state \(num(d, "kernel_no_state")) "
+                    + "of \(num(d, "kernel_submitted")) submitted; detector record errors \(num(d, "record_errors")); "
+                    + "sensor holds \(num(d, "sensor_pending_frames")) unacknowledged frames"
             )
             lines.append("  rules: sigma \(num(d, "sigma_rules")), yara \(num(d, "yara_rules")); last reload: \(d["last_reload"] as? String ?? "none")")
             if num(d, "response_requests") > 0 || num(d, "response_outcomes") > 0 {
