@@ -27,7 +27,12 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
     echo "creating the Wine prefix $WINEPREFIX (once)"
     wine wineboot -i >/dev/null 2>&1
 fi
-wineserver -p 60 # keep one server for the whole run
+# One server for the whole run. A server already running (wineboot's, or one a killed run left)
+# does not take -p, exits when idle and a later command starts another: each start runs
+# services.exe's auto-start pass again, which can start the service the moment it is installed.
+wineserver -k 2>/dev/null
+wineserver -w
+if ! wineserver -p 60; then echo "wineserver -p 60 failed: a server for $WINEPREFIX is still running" >&2; exit 1; fi
 
 SENSOR=$OUT/edr-sensor.exe SERVICE=$OUT/edr-service.exe CLIENT=$OUT/pipe-client.exe CHILD=$OUT/test-child.exe
 FIX=$WORK/fixtures
@@ -191,7 +196,11 @@ W "$SERVICE" uninstall >/dev/null 2>&1 # a leftover from an interrupted run
 if W "$SERVICE" install --bin-dir "$BINW" >"$WORK/install.log" 2>&1; then PASS "service-install" "$(grep -o 'installed.*' "$WORK/install.log" | cut -c1-60)..."
 else FAIL "service-install" "$(tail -2 "$WORK/install.log")"; fi
 r=$(W sc.exe query edr | tr -d '\r')
-if [[ "$r" == *STOPPED* ]]; then PASS "sc-query-installed" "STOPPED"; else FAIL "sc-query-installed" "$r"; fi
+# Wine's sc.exe has no qc: the service's configuration from the registry the SCM keeps it in.
+qc=$(W reg query 'HKLM\System\CurrentControlSet\Services\edr' | tr -d '\r')
+if [[ "$r" == *STOPPED* ]] && [[ "$qc" == *"Start    REG_DWORD    0x2"* ]] && [[ "$qc" == *"edr-service.exe\" service --bin-dir"* ]]; then
+    PASS "sc-query-installed" "STOPPED; Start 0x2 (auto); ImagePath ...$(echo "$qc" | grep -o 'edr-service.exe" service --bin-dir')..."
+else FAIL "sc-query-installed" "$r $qc"; fi
 W net start edr >"$WORK/netstart.log" 2>&1 || W "$SERVICE" start >>"$WORK/netstart.log" 2>&1
 r=$(W sc.exe query edr | tr -d '\r')
 if [[ "$r" == *RUNNING* ]]; then PASS "service-start" "net start edr; sc query edr: RUNNING"; else FAIL "service-start" "$r $(cat "$WORK/netstart.log")"; fi
