@@ -90,7 +90,7 @@ let package = Package(
         .executableTarget(name: "edr-logs", dependencies: ["EDRCore", "EDRSystem", "EDRConfinement", "EDRHostLogs", "CLinux"], swiftSettings: strict),
 
         .testTarget(name: "EDRCoreTests", dependencies: ["EDRCore", "EDRSystem"]),
-        .testTarget(name: "EDRSigmaTests", dependencies: ["EDRSigma", "EDRCore"], exclude: ["Oracle"]),
+        .testTarget(name: "EDRSigmaTests", dependencies: ["EDRSigma", "EDRCore", "EDRRegex"], exclude: ["Oracle"]),
         .testTarget(name: "EDRIOCTests", dependencies: ["EDRIOC", "EDRCore", "EDRRegex"]),
         .testTarget(name: "EDRYaraTests", dependencies: ["EDRYara", "EDRCore"]),
         .testTarget(

@@ -292,6 +292,8 @@ final class UnitBuilder {
     /// `type`): a literal on them holds for a large share of events, so another literal of the
     /// rule is preferred as its anchor.
     var unselective: Set<String> = []
+    /// See `SigmaOptions.regexGates`.
+    var regexGates = true
 
     init(logsource: LogSource, regexCache: RegexCache) { self.logsource = logsource; self.regexCache = regexCache }
 
@@ -325,6 +327,9 @@ final class UnitBuilder {
             }
         case .regex(let pat, let flags):
             atom = Atom(kind: .regex(try regexCache.get(pat, flags)), field: f)
+            if regexGates, let lit = RegexLiteral.required(pat, caseless: flags & 1 != 0) {
+                atom.gate = try self.atom(Pred(field: p.field, test: .lit(.contains, lit, cased: false)))
+            }
         case .isNull: atom = Atom(kind: .isNull, field: f)
         case .exists(let b): atom = Atom(kind: .exists(b), field: f)
         case .num(let op, let d): atom = Atom(kind: .num(op, d), field: f)

@@ -70,6 +70,7 @@ struct SigmaLoader {
                 } else {
                     b = UnitBuilder(logsource: ls, regexCache: regexCache); builders[ls] = b; builderOrder.append(ls)
                     b.unselective = Set(domain(r)?.values.keys.map { $0 } ?? [])
+                    b.regexGates = options.regexGates
                 }
                 do {
                     try b.addRule(r.expr, global: infos.count)

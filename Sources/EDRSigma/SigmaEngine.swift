@@ -109,6 +109,10 @@ public struct SigmaOptions: Sendable {
     /// Correlation state bounds: groups per correlation rule, and events kept per group.
     public var correlationMaxGroups: Int = 10_000
     public var correlationMaxEventsPerGroup: Int = 10_000
+    /// A regular expression runs only when the literal every match contains is in the field
+    /// (`RegexLiteral`), and such a rule waits for that literal instead of being evaluated for
+    /// every event. Off only to check that it changes no result.
+    public var regexGates = true
     public init(collectedLogSources: [LogSource]? = nil, placeholders: [String: [String]] = [:]) {
         self.collectedLogSources = collectedLogSources
         self.placeholders = placeholders

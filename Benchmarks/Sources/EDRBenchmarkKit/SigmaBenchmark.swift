@@ -92,6 +92,27 @@ public enum SigmaBenchmark {
         return out
     }
 
+    /// Evaluates only the mix's events of one logsource (its `description`, such as
+    /// `product=windows category=process_creation`) `events` times: a loop to run under `perf record`.
+    public static func loop(rulePaths: [String], logsource: String, events: Int) throws -> String {
+        let engine = try SigmaEngine.load(paths: rulePaths)
+        let pool = (SigmaEventMix.events(count: 2000) + SigmaEventMix.events(count: 2000, windows: true)).filter {
+            $0.logsource.description == logsource
+        }
+        guard !pool.isEmpty else { return "no event of the mix has the logsource '\(logsource)'" }
+        var m = 0
+        for e in pool { m &+= engine.evaluate(e).count }
+        let c0 = cpuNow()
+        pool.withUnsafeBufferPointer { p in for i in 0..<events { m &+= engine.evaluate(p[i % p.count]).count } }
+        let us = (cpuNow() - c0) * 1e6 / Double(events)
+        var out = String(format: "%@: %d distinct events, %d evaluated, %.2f µs/event CPU (%d matches)", logsource, pool.count, events, us, m)
+        for u in engine.unitSummary where u.logsource.description == logsource {
+            out += String(
+                format: "\n  unit: %d rules (%d unanchored), %d atoms, automata %.2f MiB", u.rules, u.unanchored, u.atoms, Double(u.automatonBytes) / 1048576)
+        }
+        return out
+    }
+
     public static func reasonClass(_ r: String) -> String {
         if let q = r.firstIndex(of: "'"), r.hasPrefix("unknown modifier") { return String(r[..<q]) + "…" }
         return String(r.prefix(90))

@@ -21,8 +21,13 @@ struct BenchCommand: ParsableCommand {
         var events = 500_000
         @Flag(name: .long, help: "PCRE2 without its JIT, as in the confined edr-detect (no executable memory).")
         var noJit = false
+        @Option(
+            name: .long,
+            help: "Only the mix's events of this logsource (as printed, e.g. 'product=windows category=process_creation'), in a loop: for perf record.")
+        var only: String?
         func run() throws {
             RegexJIT.enabled = !noJit
+            if let only { print(try SigmaBenchmark.loop(rulePaths: rules, logsource: only, events: events)); return }
             print(try SigmaBenchmark.run(rulePaths: rules, events: events))
         }
     }

