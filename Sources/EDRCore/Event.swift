@@ -82,7 +82,9 @@ public struct Event: Sendable {
 
     public subscript(field: String) -> FieldValue? {
         get {
-            for i in names.indices where names[i] == field { return values[i] }
+            // Lengths first: a native string's UTF-8 count is stored, and most names differ in it.
+            let n = field.utf8.count
+            for i in names.indices where names[i].utf8.count == n && names[i] == field { return values[i] }
             return nil
         }
         set {

@@ -84,9 +84,9 @@ public struct HealthAlert: Sendable {
         }
         host.write(&w)
         w.key("edr"); w.beginObject()
-        w.key(section); w.beginObject()
-        for (k, v) in fields { w.field(k, v) }
-        for (k, v) in numbers { w.field(k, v) }
+        w.key(dynamic: section); w.beginObject()
+        for (k, v) in fields { w.field(dynamic: k, v) }
+        for (k, v) in numbers { w.field(dynamic: k, v) }
         w.endObject()
         w.endObject()
         w.endObject()

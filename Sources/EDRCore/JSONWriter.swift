@@ -23,7 +23,21 @@ public struct JSONWriter: Sendable {
     }
     private mutating func pop() { depth -= 1 }
 
-    public mutating func key(_ k: String) {
+    /// A key the program spells out: copied as it is (the program's keys need no escaping).
+    public mutating func key(_ k: StaticString) {
+        separator()
+        k.withUTF8Buffer { u in
+            assert(!u.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }, "a literal JSON key needs no escaping")
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: u)
+        }
+        bytes.append(contentsOf: Self.quoteColon)
+        commaBits &= ~(1 << UInt64(min(depth, 63)))
+    }
+    private static let quoteColon: [UInt8] = [UInt8(ascii: "\""), UInt8(ascii: ":")]
+
+    /// A key from data (an event's field name, a YARA meta name): escaped.
+    public mutating func key(dynamic k: String) {
         separator()
         appendString(k)
         bytes.append(UInt8(ascii: ":"))
@@ -31,7 +45,49 @@ public struct JSONWriter: Sendable {
     }
 
     public mutating func string(_ s: String) { separator(); appendString(s) }
-    public mutating func int<T: BinaryInteger>(_ v: T) { separator(); bytes.append(contentsOf: String(v).utf8) }
+    public mutating func int<T: BinaryInteger>(_ v: T) {
+        separator()
+        guard let i = Int64(exactly: v) else { bytes.append(contentsOf: String(v).utf8); return }
+        // Digits straight into the line (no String per number).
+        var m = i.magnitude
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes, digits from the end
+        withUnsafeMutableBytes(of: &tmp) { t in
+            var k = 24
+            repeat { k -= 1; t[k] = UInt8(truncatingIfNeeded: 48 + m % 10); m /= 10 } while m != 0
+            if i < 0 { k -= 1; t[k] = UInt8(ascii: "-") }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: t[k...]))
+        }
+    }
+
+    /// A string from part of another (a path's last component): no copy into a new String.
+    public mutating func string(_ s: Substring) {
+        separator()
+        if let done: Void = s.utf8.withContiguousStorageIfAvailable({ appendRun($0) }) { _ = done; return }
+        appendString(String(s))
+    }
+
+    /// `s` split at spaces, empty pieces dropped, as an array of strings; returns their count.
+    /// (Splits at the byte 0x20, where `split(separator: " ")` would not split a space that a
+    /// combining mark follows.)
+    @discardableResult
+    public mutating func spaceSeparated(_ s: String) -> Int {
+        var s = s
+        beginArray()
+        var count = 0
+        s.withUTF8 { u in
+            var start = 0
+            for i in 0...u.count where i == u.count || u[i] == 0x20 {
+                if i > start {
+                    separator()
+                    appendRun(UnsafeBufferPointer(rebasing: u[start..<i]))
+                    count += 1
+                }
+                start = i + 1
+            }
+        }
+        endArray()
+        return count
+    }
     public mutating func bool(_ v: Bool) { separator(); bytes.append(contentsOf: (v ? "true" : "false").utf8) }
     /// Bytes that are already object members (`"a":1,"b":2`), written into the open object.
     public mutating func members(_ json: [UInt8]) {
@@ -67,11 +123,13 @@ public struct JSONWriter: Sendable {
     }
 
     // Convenience: "key": value pairs.
-    public mutating func field(_ k: String, _ s: String) { key(k); string(s) }
-    public mutating func field(_ k: String, _ s: String?) { if let s { key(k); string(s) } }
-    public mutating func field<T: BinaryInteger>(_ k: String, _ v: T) { key(k); int(v) }
-    public mutating func field(_ k: String, _ v: Bool) { key(k); bool(v) }
-    public mutating func field(_ k: String, _ v: [String]) { key(k); beginArray(); for s in v { string(s) }; endArray() }
+    public mutating func field(_ k: StaticString, _ s: String) { key(k); string(s) }
+    public mutating func field(_ k: StaticString, _ s: String?) { if let s { key(k); string(s) } }
+    public mutating func field<T: BinaryInteger>(_ k: StaticString, _ v: T) { key(k); int(v) }
+    public mutating func field(_ k: StaticString, _ v: Bool) { key(k); bool(v) }
+    public mutating func field(_ k: StaticString, _ v: [String]) { key(k); beginArray(); for s in v { string(s) }; endArray() }
+    public mutating func field(dynamic k: String, _ s: String) { key(dynamic: k); string(s) }
+    public mutating func field<T: BinaryInteger>(dynamic k: String, _ v: T) { key(dynamic: k); int(v) }
 
     private mutating func separator() {
         let bit: UInt64 = 1 << UInt64(min(depth, 63))
@@ -79,32 +137,37 @@ public struct JSONWriter: Sendable {
         commaBits |= bit
     }
 
-    private mutating func appendString(_ s: String) {
+    /// UTF-8 bytes as a JSON string, escaped where needed.
+    private mutating func appendRun(_ buf: UnsafeBufferPointer<UInt8>) {
         bytes.append(UInt8(ascii: "\""))
-        // Most strings need no escaping: copy them whole.
-        let clean =
-            s.utf8.withContiguousStorageIfAvailable { buf -> Bool in
-                for b in buf where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F { return false }
-                bytes.append(contentsOf: buf)
-                return true
-            } ?? false
+        var clean = true
+        for b in buf where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F { clean = false; break }
         if clean {
-            bytes.append(UInt8(ascii: "\""))
-            return
-        }
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
-            case 0x0A: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
-            case 0..<0x20, 0x7F:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]])
-            default: bytes.append(b)
-            }
+            bytes.append(contentsOf: buf)
+        } else {
+            for b in buf { appendEscaped(b) }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func appendEscaped(_ b: UInt8) {
+        switch b {
+        case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
+        case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
+        case 0x0A: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
+        case 0x0D: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
+        case 0x09: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
+        case 0..<0x20, 0x7F:
+            let hex = Array("0123456789abcdef".utf8)
+            bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]])
+        default: bytes.append(b)
+        }
+    }
+
+    private mutating func appendString(_ s: String) {
+        // Native strings: their bytes in place; most need no escaping and are copied whole.
+        if let done: Void = s.utf8.withContiguousStorageIfAvailable({ appendRun($0) }) { _ = done; return }
+        var c = s
+        c.withUTF8 { appendRun($0) }
     }
 }

@@ -1,5 +1,6 @@
 import EDRCore
 import EDRSigma
+import Foundation
 
 /// Where an alert was raised: host and agent identity (HostIdentity).
 public struct AlertContext: Sendable {
@@ -21,11 +22,42 @@ public struct AlertContext: Sendable {
         hostJSON = host.rendered
     }
 
+    /// rule.*, log.level, threat.* and tags of each Sigma rule that alerted, as bytes: the same
+    /// in every alert of the rule, so written once.
+    let ruleBlocks = RuleBlockCache()
+
     /// This machine: kernel host name (or the configured one), /etc/machine-id (or the one
     /// the supervisor passed), the kernel release and /etc/os-release (read before
     /// confinement and passed in, in edr-detect).
     public static func local(hostNameOverride: String = "", hostID: String? = nil, os: OSRelease? = nil) -> AlertContext {
         AlertContext(host: .local(nameOverride: hostNameOverride, machineID: hostID, os: os))
+    }
+}
+
+/// Encoded rule blocks by rule. Found by path, title and category, used only if every field
+/// the block holds is still the rule's (a reloaded rule may keep its file and title and change
+/// the rest). Bounded: past 4,096 rules it starts over.
+final class RuleBlockCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var blocks: [String: (rule: SigmaRuleInfo, block: [UInt8])] = [:]
+
+    func block(_ rule: SigmaRuleInfo, category: String?, _ make: () -> [UInt8]) -> [UInt8] {
+        let key = rule.path + "\u{1}" + rule.title + "\u{1}" + (category ?? "")
+        lock.lock()
+        if let e = blocks[key], Self.same(e.rule, rule) { lock.unlock(); return e.block }
+        lock.unlock()
+        let b = make()
+        lock.lock()
+        if blocks.count >= 4096 { blocks.removeAll(keepingCapacity: true) }
+        blocks[key] = (rule, b)
+        lock.unlock()
+        return b
+    }
+
+    /// The fields `AlertEncoder.writeRule` reads (strings of one loaded rule share storage: cheap).
+    static func same(_ a: SigmaRuleInfo, _ b: SigmaRuleInfo) -> Bool {
+        a.id == b.id && a.title == b.title && a.description == b.description && a.level == b.level && a.author == b.author
+            && a.tags == b.tags && a.references == b.references && a.path == b.path
     }
 }
 
@@ -95,6 +127,12 @@ public enum AlertEncoder {
             self.level = level
         }
 
+        /// What `encode` reads of a Sigma rule besides its cached block: the level and ruleset.
+        init(sigmaLevel rule: SigmaRuleInfo, category: String?) {
+            self.init(ruleset: "sigma", id: rule.id, name: rule.title, level: rule.level)
+            self.category = category
+        }
+
         public init(sigma rule: SigmaRuleInfo, category: String?) {
             self.init(ruleset: "sigma", id: rule.id, name: rule.title, description: rule.description, level: rule.level)
             tags = rule.tags
@@ -109,9 +147,38 @@ public enum AlertEncoder {
         event: Event, rule: SigmaRuleInfo, sequence: UInt64?, context: AlertContext,
         process: ProcessEntry? = nil, parent: ProcessEntry? = nil
     ) -> [UInt8] {
-        encode(
-            event: event, rule: RuleFields(sigma: rule, category: event.logsource.category), sequence: sequence,
-            context: context, process: process, parent: parent)
+        let category = event.logsource.category
+        let fields = RuleFields(sigmaLevel: rule, category: category)
+        let block = context.ruleBlocks.block(rule, category: category) {
+            var w = JSONWriter(capacity: 512)
+            w.beginObject()
+            writeRule(&w, RuleFields(sigma: rule, category: category))
+            w.endObject()
+            return Array(w.bytes.dropFirst().dropLast())
+        }
+        return encode(event: event, rule: fields, sequence: sequence, context: context, process: process, parent: parent, ruleBlock: block)
+    }
+
+    /// rule.*, log.level, threat.technique and tags.
+    static func writeRule(_ w: inout JSONWriter, _ rule: RuleFields) {
+        w.key("rule"); w.beginObject()
+        w.field("id", rule.id)
+        if rule.ruleset == "sigma", let id = rule.id, isUUID(id) { w.field("uuid", id) }
+        w.field("name", rule.name)
+        w.field("description", rule.description)
+        w.field("ruleset", rule.ruleset)
+        w.field("category", rule.category)
+        if !rule.references.isEmpty { w.field("reference", rule.references) }
+        if let a = rule.author { w.field("author", splitAuthors(a)) }
+        w.endObject()
+        w.key("log"); w.beginObject(); w.field("level", rule.level.description); w.endObject()
+        if !rule.techniques.isEmpty {
+            w.key("threat"); w.beginObject()
+            w.field("framework", "MITRE ATT&CK")
+            w.key("technique"); w.beginObject(); w.field("id", rule.techniques); w.endObject()
+            w.endObject()
+        }
+        if !rule.tags.isEmpty { w.field("tags", rule.tags) }
     }
 
     /// One ECS NDJSON line; `extra` adds engine-specific ECS objects (file, threat.indicator),
@@ -121,7 +188,8 @@ public enum AlertEncoder {
         event: Event, rule: RuleFields, sequence: UInt64?, context: AlertContext,
         process: ProcessEntry? = nil, parent: ProcessEntry? = nil,
         extra: ((inout JSONWriter) -> Void)? = nil,
-        edrExtra: ((inout JSONWriter) -> Void)? = nil
+        edrExtra: ((inout JSONWriter) -> Void)? = nil,
+        ruleBlock: [UInt8]? = nil
     ) -> [UInt8] {
         var w = JSONWriter(capacity: 4096)
         let windows = event.logsource.product == "windows"
@@ -143,24 +211,7 @@ public enum AlertEncoder {
         if let sequence { w.field("sequence", sequence) }
         w.endObject()
 
-        w.key("rule"); w.beginObject()
-        w.field("id", rule.id)
-        if rule.ruleset == "sigma", let id = rule.id, isUUID(id) { w.field("uuid", id) }
-        w.field("name", rule.name)
-        w.field("description", rule.description)
-        w.field("ruleset", rule.ruleset)
-        w.field("category", rule.category)
-        if !rule.references.isEmpty { w.field("reference", rule.references) }
-        if let a = rule.author { w.field("author", splitAuthors(a)) }
-        w.endObject()
-        w.key("log"); w.beginObject(); w.field("level", rule.level.description); w.endObject()
-        if !rule.techniques.isEmpty {
-            w.key("threat"); w.beginObject()
-            w.field("framework", "MITRE ATT&CK")
-            w.key("technique"); w.beginObject(); w.field("id", rule.techniques); w.endObject()
-            w.endObject()
-        }
-        if !rule.tags.isEmpty { w.field("tags", rule.tags) }
+        if let ruleBlock { w.members(ruleBlock) } else { writeRule(&w, rule) }
 
         writeProcess(&w, event: event, process: process, parent: parent, windows: windows)
         let user = writeUser(&w, event: event, process: process, windows: windows)
@@ -182,7 +233,7 @@ public enum AlertEncoder {
         w.field("service", event.logsource.service)
         w.endObject()
         w.key("event"); w.beginObject()
-        for (name, value) in zip(event.names, event.values) { w.key(name); w.value(value) }
+        for (name, value) in zip(event.names, event.values) { w.key(dynamic: name); w.value(value) }
         w.endObject()
         edrExtra?(&w)
         w.endObject()
@@ -255,12 +306,17 @@ public enum AlertEncoder {
         }
         w.field("entity_id", (access ? event["SourceProcessGUID"] : event["ProcessGuid"])?.stringValue ?? (pidValue == nil ? process?.guid : nil))
         w.field("executable", image)
-        if let image { w.key("name"); w.string(String(baseName(image, windows: windows))) }
+        if let image { w.key("name"); w.string(baseName(image, windows: windows)) }
         if let cmd = event["CommandLine"]?.stringValue ?? (pidValue == nil ? process?.commandLine : nil) {
             w.field("command_line", cmd)
-            let args = process?.args ?? cmd.split(separator: " ").map(String.init)
-            w.field("args", args)
-            w.field("args_count", args.count)
+            if let args = process?.args {
+                w.field("args", args)
+                w.field("args_count", args.count)
+            } else {
+                w.key("args")
+                let n = w.spaceSeparated(cmd)
+                w.field("args_count", n)
+            }
         }
         w.field("working_directory", event["CurrentDirectory"]?.stringValue ?? process?.cwd)
         // ECS process.env_vars: only the configured variables ([telemetry] environment).
@@ -284,12 +340,17 @@ public enum AlertEncoder {
             w.field("entity_id", event["ParentProcessGuid"]?.stringValue)
             let pimage = event["ParentImage"]?.stringValue ?? parent?.image
             w.field("executable", pimage)
-            if let pimage { w.key("name"); w.string(String(baseName(pimage, windows: windows))) }
+            if let pimage { w.key("name"); w.string(baseName(pimage, windows: windows)) }
             if let pcmd = event["ParentCommandLine"]?.stringValue ?? parent?.commandLine {
                 w.field("command_line", pcmd)
-                let args = parent?.args ?? pcmd.split(separator: " ").map(String.init)
-                w.field("args", args)
-                w.field("args_count", args.count)
+                if let args = parent?.args {
+                    w.field("args", args)
+                    w.field("args_count", args.count)
+                } else {
+                    w.key("args")
+                    let n = w.spaceSeparated(pcmd)
+                    w.field("args_count", n)
+                }
             }
             if let puser = event["ParentUser"]?.stringValue ?? parent?.user {
                 w.key("user"); w.beginObject()
@@ -309,7 +370,7 @@ public enum AlertEncoder {
             guard let eq = part.firstIndex(of: "=") else { continue }
             let name = part[..<eq].lowercased()
             guard name == "md5" || name == "sha1" || name == "sha256" || name == "sha512" else { continue }
-            w.field(name, part[part.index(after: eq)...].lowercased())
+            w.field(dynamic: name, part[part.index(after: eq)...].lowercased())
         }
         w.endObject()
     }
@@ -370,7 +431,7 @@ public enum AlertEncoder {
             if let path = event["ImageLoaded"]?.stringValue, !path.isEmpty {
                 w.key("dll"); w.beginObject()
                 w.field("path", path)
-                w.key("name"); w.string(String(baseName(path, windows: windows)))
+                w.key("name"); w.string(baseName(path, windows: windows))
                 w.endObject()
             }
         case "network_connection":
@@ -414,7 +475,7 @@ public enum AlertEncoder {
         w.endObject()
     }
 
-    static func writeEndpoint(_ w: inout JSONWriter, _ key: String, ip: FieldValue?, port: FieldValue?, domain: FieldValue?) {
+    static func writeEndpoint(_ w: inout JSONWriter, _ key: StaticString, ip: FieldValue?, port: FieldValue?, domain: FieldValue?) {
         guard ip != nil || port != nil else { return }
         w.key(key); w.beginObject()
         if let ip = ip?.stringValue, !ip.isEmpty { w.field("ip", ip) }

@@ -239,7 +239,7 @@ public enum YaraAlerts {
                 w.field("rule", m.rule)
                 w.field("tags", m.tags)
                 w.key("meta"); w.beginObject()
-                for meta in m.meta { w.field(meta.key, meta.value.description) }
+                for meta in m.meta { w.field(dynamic: meta.key, meta.value.description) }
                 w.endObject()
                 w.endObject()
                 ExecutableScanner.writeScan(&w, scan)
@@ -276,7 +276,7 @@ public enum IOCAlerts {
                 case .domain: w.key("url"); w.beginObject(); w.field("domain", m.observed); w.endObject()
                 case .hash:
                     let algorithm = m.observed.utf8.count == 32 ? "md5" : m.observed.utf8.count == 40 ? "sha1" : "sha256"
-                    w.key("file"); w.beginObject(); w.key("hash"); w.beginObject(); w.field(algorithm, m.observed); w.endObject(); w.endObject()
+                    w.key("file"); w.beginObject(); w.key("hash"); w.beginObject(); w.field(dynamic: algorithm, m.observed); w.endObject(); w.endObject()
                 case .path: w.key("file"); w.beginObject(); w.field("path", m.observed); w.endObject()
                 }
                 w.endObject()

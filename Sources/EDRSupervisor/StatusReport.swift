@@ -85,7 +85,7 @@ public struct StatusReport {
             w.field("restarts", c.restarts)
             w.key("stats"); w.beginObject()
             for k in c.stats.keys.sorted() {
-                if let n = Int64(c.stats[k]!) { w.field(k, n) } else { w.field(k, c.stats[k]!) }
+                if let n = Int64(c.stats[k]!) { w.field(dynamic: k, n) } else { w.field(dynamic: k, c.stats[k]!) }
             }
             w.endObject()
             w.endObject()
