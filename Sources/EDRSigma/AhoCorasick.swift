@@ -8,6 +8,10 @@ final class AhoCorasick: @unchecked Sendable {
     let nDense: Int
     let classOf: UnsafeMutablePointer<UInt8>  // 256
     let dense: UnsafeMutablePointer<Int32>  // nDense * nClasses
+    /// `dense` without the output flag, when every state number fits in 16 bits.
+    let dense16: UnsafeMutablePointer<UInt16>?
+    /// Bit per state: it has outputs.
+    let outBits: UnsafeMutablePointer<UInt64>
     let edgeStart: UnsafeMutablePointer<Int32>  // (stateCount - nDense) + 1
     let edgeClass: UnsafeMutablePointer<UInt8>
     let edgeTarget: UnsafeMutablePointer<Int32>
@@ -33,7 +37,15 @@ final class AhoCorasick: @unchecked Sendable {
         var cls = [UInt8](repeating: 0, count: 256)
         var n = 1
         var identity = false
-        for b in 0..<256 where used[b] {
+        // Classes of the bytes folded command lines and paths are made of first: a row's
+        // entries for them share its first cache lines.
+        var byteOrder = Array(" etaoinsrhldcumfpgwybvkxjqz0123456789\\/.-_:=\"',;&|$%()[]{}<>@#~+*?!^`".utf8)
+        var seen = [Bool](repeating: false, count: 256)
+        byteOrder = byteOrder.filter {
+            if seen[Int($0)] { return false }; seen[Int($0)] = true; return true
+        }
+        byteOrder += (0..<256).map { UInt8($0) }.filter { !seen[Int($0)] }
+        for b in byteOrder.map(Int.init) where used[b] {
             if n < 256 { cls[b] = UInt8(n); n += 1 } else { identity = true }
         }
         if identity { for b in 0..<256 { cls[b] = UInt8(b) }; n = 256 }
@@ -126,6 +138,16 @@ final class AhoCorasick: @unchecked Sendable {
         for s in 0..<total { os.append(Int32(outs.count)); outs.append(contentsOf: merged[s]) }
         os.append(Int32(outs.count))
 
+        // Up to 65,535 states: 16-bit dense entries (half the cache lines), outputs in a bitmap.
+        if total <= 0xFFFF {
+            dense16 = Self.alloc(d.map { UInt16(truncatingIfNeeded: $0 & AhoCorasick.stateMask) })
+        } else {
+            dense16 = nil
+        }
+        var bits = [UInt64](repeating: 0, count: total / 64 + 1)
+        for st in 0..<total where !merged[st].isEmpty { bits[st >> 6] |= 1 << UInt64(st & 63) }
+        outBits = Self.alloc(bits)
+
         nClasses = nc; stateCount = total; nDense = nd
         classOf = Self.alloc(cls); dense = Self.alloc(d)
         edgeStart = Self.alloc(es); edgeClass = Self.alloc(ec); edgeTarget = Self.alloc(et)
@@ -135,17 +157,18 @@ final class AhoCorasick: @unchecked Sendable {
     }
 
     deinit {
-        classOf.deallocate(); dense.deallocate(); edgeStart.deallocate(); edgeClass.deallocate()
+        classOf.deallocate(); dense.deallocate(); dense16?.deallocate(); outBits.deallocate(); edgeStart.deallocate(); edgeClass.deallocate()
         edgeTarget.deallocate(); fail.deallocate(); outStart.deallocate(); outputs.deallocate(); patternLength.deallocate()
     }
 
     var memoryBytes: Int {
-        256 + nDense * nClasses * 4 + (stateCount - nDense + 1) * 4 + edgeCount * 5 + stateCount * 8 + outputCount * 4 + patternCount * 4
+        256 + nDense * nClasses * (dense16 == nil ? 4 : 2) + stateCount / 8 + (stateCount - nDense + 1) * 4 + edgeCount * 5 + stateCount * 8 + outputCount * 4
+            + patternCount * 4
     }
 
     var view: ACView {
         ACView(
-            nClasses: nClasses, nDense: Int32(nDense), classOf: classOf, dense: dense, edgeStart: edgeStart,
+            nClasses: nClasses, nDense: Int32(nDense), classOf: classOf, dense: dense, dense16: dense16, outBits: outBits, edgeStart: edgeStart,
             edgeClass: edgeClass, edgeTarget: edgeTarget, fail: fail, outStart: outStart, outputs: outputs,
             patternLength: patternLength)
     }
@@ -158,6 +181,8 @@ struct ACView {
     let nDense: Int32
     let classOf: UnsafeMutablePointer<UInt8>
     let dense: UnsafeMutablePointer<Int32>
+    let dense16: UnsafeMutablePointer<UInt16>?
+    let outBits: UnsafeMutablePointer<UInt64>
     let edgeStart: UnsafeMutablePointer<Int32>
     let edgeClass: UnsafeMutablePointer<UInt8>
     let edgeTarget: UnsafeMutablePointer<Int32>
@@ -168,6 +193,7 @@ struct ACView {
 
     @inline(__always)
     func scan(_ text: UnsafePointer<UInt8>, _ count: Int, _ hit: (Int32, Int) -> Void) {
+        if let d16 = dense16 { scan16(d16, text, count, hit); return }
         let nc = nClasses, nd = nDense
         let full = nc < 256
         let mask = AhoCorasick.stateMask, flag = AhoCorasick.outputFlag
@@ -196,6 +222,41 @@ struct ACView {
                 var k = Int(outStart[Int(s)])
                 let b = Int(outStart[Int(s) + 1])
                 while k < b { hit(outputs[k], i); k += 1 }
+            }
+        }
+    }
+}
+
+extension ACView {
+    /// `scan` over 16-bit dense rows; a state's outputs are flagged in `outBits`.
+    @inline(__always)
+    func scan16(_ d16: UnsafeMutablePointer<UInt16>, _ text: UnsafePointer<UInt8>, _ count: Int, _ hit: (Int32, Int) -> Void) {
+        let nc = nClasses, nd = Int(nDense)
+        let full = nc < 256
+        let mask = AhoCorasick.stateMask
+        var s = 0
+        var i = 0
+        while i < count {
+            let c = Int(classOf[Int(text[i])])
+            i &+= 1
+            if c == 0 && full { s = 0; continue }
+            if s < nd {
+                s = Int(d16[s &* nc &+ c])
+            } else {
+                while true {
+                    if s < nd { s = Int(d16[s &* nc &+ c]); break }
+                    let k0 = Int(edgeStart[s &- nd]), k1 = Int(edgeStart[s &- nd &+ 1])
+                    var found: Int32 = -1
+                    var k = k0
+                    while k < k1 { if Int(edgeClass[k]) == c { found = edgeTarget[k] & mask; break }; k &+= 1 }
+                    if found >= 0 { s = Int(found); break }
+                    s = Int(fail[s])
+                }
+            }
+            if outBits[s >> 6] & (1 << UInt64(s & 63)) != 0 {
+                var k = Int(outStart[s])
+                let b = Int(outStart[s &+ 1])
+                while k < b { hit(outputs[k], i); k &+= 1 }
             }
         }
     }

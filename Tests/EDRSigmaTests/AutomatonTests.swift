@@ -1,0 +1,59 @@
+import EDRCore
+@testable import EDRSigma
+import Testing
+
+/// The literal automaton against a naive search: every (pattern, end offset) it reports, and
+/// nothing else, with 16-bit rows (up to 65,535 states) and with 32-bit rows (more states),
+/// through dense and sparse states alike.
+struct AutomatonTests {
+    private func naive(_ patterns: [[UInt8]], _ text: [UInt8]) -> Set<[Int]> {
+        var out = Set<[Int]>()
+        for (p, pat) in patterns.enumerated() where !pat.isEmpty && pat.count <= text.count {
+            for end in pat.count...text.count where Array(text[(end - pat.count)..<end]) == pat { out.insert([p, end]) }
+        }
+        return out
+    }
+
+    private func scan(_ ac: AhoCorasick, _ text: [UInt8]) -> Set<[Int]> {
+        var out = Set<[Int]>()
+        text.withUnsafeBufferPointer { t in ac.view.scan(t.baseAddress!, t.count) { p, end in out.insert([Int(p), end]) } }
+        return out
+    }
+
+    private func check(patterns: [[UInt8]], denseLimit: Int, texts: [[UInt8]]) {
+        let ac = AhoCorasick(patterns: patterns, denseLimit: denseLimit)
+        for t in texts { #expect(scan(ac, t) == naive(patterns, t), "text \(String(decoding: t, as: UTF8.self))") }
+    }
+
+    private func randomBytes(_ rng: inout SplitMix64, _ n: Int, alphabet: [UInt8]) -> [UInt8] {
+        (0..<n).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+    }
+
+    @Test func sixteenBitRowsFindWhatANaiveSearchFinds() {
+        var rng = SplitMix64(seed: 7)
+        let alphabet = Array("abc\\. -".utf8)
+        var pats: [[UInt8]] = (0..<300).map { _ in randomBytes(&rng, 1 + Int(rng.next() % 6), alphabet: alphabet) }
+        pats.append(Array("c:\\windows\\".utf8))
+        let texts = (0..<200).map { _ in randomBytes(&rng, Int(rng.next() % 60), alphabet: alphabet + [UInt8(ascii: "z")]) }
+        let ac = AhoCorasick(patterns: pats, denseLimit: 16)
+        #expect(ac.dense16 != nil && ac.stateCount <= 0xFFFF)
+        check(patterns: pats, denseLimit: 16, texts: texts)  // mostly sparse states
+        check(patterns: pats, denseLimit: 4096, texts: texts)  // all dense
+    }
+
+    @Test func moreThan65535StatesUseThirtyTwoBitRows() {
+        var rng = SplitMix64(seed: 11)
+        let alphabet = Array("abcdefghijklmnop".utf8)
+        var pats: [[UInt8]] = (0..<2600).map { _ in randomBytes(&rng, 30, alphabet: alphabet) }
+        pats += (0..<200).map { _ in randomBytes(&rng, 1 + Int(rng.next() % 3), alphabet: alphabet) }
+        let ac = AhoCorasick(patterns: pats, denseLimit: 2048)
+        #expect(ac.stateCount > 0xFFFF && ac.dense16 == nil, "\(ac.stateCount) states")
+        // Texts that run deep into long patterns, then off them.
+        var texts: [[UInt8]] = (0..<40).map { _ in randomBytes(&rng, 80, alphabet: alphabet) }
+        for k in 0..<40 {
+            let p = pats[k * 50]
+            texts.append(randomBytes(&rng, 5, alphabet: alphabet) + p + Array(p.prefix(17)) + randomBytes(&rng, 5, alphabet: alphabet))
+        }
+        for t in texts { #expect(scan(ac, t) == naive(pats, t)) }
+    }
+}
