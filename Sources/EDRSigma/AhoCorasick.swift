@@ -7,7 +7,7 @@ final class AhoCorasick: @unchecked Sendable {
     let stateCount: Int
     let nDense: Int
     let classOf: UnsafeMutablePointer<UInt8>  // 256
-    let dense: UnsafeMutablePointer<Int32>  // nDense * nClasses
+    let dense: UnsafeMutablePointer<Int32>  // nDense * nClasses (a single unused entry when `dense16` is set)
     /// `dense` without the output flag, when every state number fits in 16 bits.
     let dense16: UnsafeMutablePointer<UInt16>?
     /// Bit per state: it has outputs.
@@ -149,7 +149,7 @@ final class AhoCorasick: @unchecked Sendable {
         outBits = Self.alloc(bits)
 
         nClasses = nc; stateCount = total; nDense = nd
-        classOf = Self.alloc(cls); dense = Self.alloc(d)
+        classOf = Self.alloc(cls); dense = dense16 == nil ? Self.alloc(d) : Self.alloc([0])  // one width is kept
         edgeStart = Self.alloc(es); edgeClass = Self.alloc(ec); edgeTarget = Self.alloc(et)
         fail = Self.alloc(failA); outStart = Self.alloc(os); outputs = Self.alloc(outs)
         patternLength = Self.alloc(patterns.map { Int32($0.count) })

@@ -74,6 +74,8 @@ final class CompiledUnit: @unchecked Sendable {
     let alwaysRules: [Int32]
     /// Slot of the keyword pseudo field, or -1.
     let keywordSlot: Int32
+    /// The keyword slot's literals are scanned over the whole fold buffer at once (`scanWhole`).
+    let keywordOnePass: Bool
     /// Hot per-atom data: 0 = automaton atom, 1 = other; automaton mode; field; gate.
     let atomIsAC: UnsafeMutablePointer<Bool>
     let acMode: UnsafeMutablePointer<UInt8>
@@ -238,6 +240,20 @@ final class CompiledUnit: @unchecked Sendable {
         alwaysRules = always
         anchorFields = anchorFieldSet.sorted()
         keywordSlot = b.fieldIndex[UnitBuilder.keywordField] ?? -1
+        // The keyword literals in one pass over all of an event's folded values (NUL-separated):
+        // only when they are all `contains` automata (no anchored mode to check per value) whose
+        // patterns hold no NUL, so NUL takes the automaton back to its root.
+        if keywordSlot >= 0 && b.keywordOnePass {
+            let ids = fieldGroups[Int(keywordSlot)]
+            keywordOnePass =
+                !ids.isEmpty
+                && ids.allSatisfy { g in
+                    guard let ac = groups[Int(g)].ac, groups[Int(g)].kind == 0 else { return false }
+                    return ac.nClasses < 256 && ac.classOf[0] == 0
+                }
+        } else {
+            keywordOnePass = false
+        }
         atomIsAC = Self.copy(
             atoms.map {
                 if case .ac = $0.kind { return true }; return false
@@ -294,6 +310,8 @@ final class UnitBuilder {
     var unselective: Set<String> = []
     /// See `SigmaOptions.regexGates`.
     var regexGates = true
+    /// See `SigmaOptions.keywordOnePass`.
+    var keywordOnePass = true
 
     init(logsource: LogSource, regexCache: RegexCache) { self.logsource = logsource; self.regexCache = regexCache }
 

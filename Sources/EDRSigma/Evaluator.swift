@@ -86,6 +86,15 @@ struct ScratchCore {
         }
     }
 
+    /// A NUL after each folded value: the buffer then holds every folded value of the event
+    /// apart from the others, and an automaton whose patterns hold no NUL (class 0: back to the
+    /// root) scans all of them in one pass without a match across two values.
+    @inline(__always) mutating func appendSeparator() {
+        reserve(1)
+        buf[bufLen] = 0
+        bufLen += 1
+    }
+
     @inline(__always) mutating func addRange(_ a: Int, _ b: Int) {
         if rangeCount == rangeCap {
             let nr = UnsafeMutablePointer<Int32>.allocate(capacity: rangeCap * 4)
@@ -203,6 +212,9 @@ struct EvalContext {
         }
         if ascii {
             c.pointee.bufLen = start + n
+            c.pointee.addRange(start, c.pointee.bufLen)
+            c.pointee.appendSeparator()
+            return
         } else {
             // Lowercasing can grow a scalar's encoding (at most 3× for the longest mappings).
             c.pointee.reserve(n * 3 + 8)
@@ -214,6 +226,7 @@ struct EvalContext {
             c.pointee.bufLen = start + w
         }
         c.pointee.addRange(start, c.pointee.bufLen)
+        c.pointee.appendSeparator()
     }
 
     /// An integer's decimal digits, as `FieldValue.stringValue` prints it, written straight
@@ -236,6 +249,7 @@ struct EvalContext {
         }
         c.pointee.bufLen = start + n
         c.pointee.addRange(start, c.pointee.bufLen)
+        c.pointee.appendSeparator()
     }
 
     private func appendFolded(_ v: FieldValue, depth: Int) {
@@ -266,6 +280,12 @@ struct EvalContext {
         if evs.isEmpty { return }
         for e in evs { _ = foldedEvent(e) }
         let gfirst = Int(unit.fieldGroupFirst[Int(f)])
+        if f == unit.keywordSlot && unit.keywordOnePass {
+            // Every field is folded now and the buffer holds exactly those values, each followed
+            // by a NUL: one scan for all of them (contains patterns only, no NUL in them).
+            scanWhole(gfirst, gcount, collect: collect)
+            return
+        }
         let gen = core.pointee.gen
         let hit = core.pointee.acHit, rstamp = core.pointee.ruleStamp, cand = core.pointee.cand
         let acMode = unit.acMode, isAnchor = unit.isAnchorPtr, aStart = unit.anchorStartPtr, aRules = unit.anchorRulePtr
@@ -306,6 +326,33 @@ struct EvalContext {
                     case 0: hot.ac.unsafelyUnwrapped.scan(buf + a, len, onHit)
                     case 1: hot.trie.unsafelyUnwrapped.walk(buf + a, len, reversed: false, onHit)
                     default: hot.trie.unsafelyUnwrapped.walk(buf + a, len, reversed: true, onHit)
+                    }
+                }
+            }
+        }
+        core.pointee.candCount = candCount
+    }
+
+    /// `runAC` for the keyword slot of a unit whose keyword literals are all `contains`.
+    private func scanWhole(_ gfirst: Int, _ gcount: Int, collect: Bool) {
+        let core = c
+        let gen = core.pointee.gen
+        let hit = core.pointee.acHit, rstamp = core.pointee.ruleStamp, cand = core.pointee.cand
+        let isAnchor = unit.isAnchorPtr, aStart = unit.anchorStartPtr, aRules = unit.anchorRulePtr
+        var candCount = core.pointee.candCount
+        for gi in gfirst..<(gfirst + gcount) {
+            let hot = unit.groupHot[Int(unit.fieldGroupIDs[gi])]
+            let ps = hot.patStart, pa = hot.patAtoms
+            hot.ac.unsafelyUnwrapped.scan(core.pointee.buf, core.pointee.bufLen) { p, _ in
+                for i in Int(ps[Int(p)])..<Int(ps[Int(p) + 1]) {
+                    let atom = Int(pa[i])
+                    if hit[atom] == gen { continue }
+                    hit[atom] = gen
+                    if collect && isAnchor[atom] {
+                        for j in Int(aStart[atom])..<Int(aStart[atom + 1]) {
+                            let r = Int(aRules[j])
+                            if rstamp[r] != gen { rstamp[r] = gen; cand[candCount] = Int32(r); candCount += 1 }
+                        }
                     }
                 }
             }

@@ -71,6 +71,7 @@ struct SigmaLoader {
                     b = UnitBuilder(logsource: ls, regexCache: regexCache); builders[ls] = b; builderOrder.append(ls)
                     b.unselective = Set(domain(r)?.values.keys.map { $0 } ?? [])
                     b.regexGates = options.regexGates
+                    b.keywordOnePass = options.keywordOnePass
                 }
                 do {
                     try b.addRule(r.expr, global: infos.count)

@@ -113,6 +113,9 @@ public struct SigmaOptions: Sendable {
     /// (`RegexLiteral`), and such a rule waits for that literal instead of being evaluated for
     /// every event. Off only to check that it changes no result.
     public var regexGates = true
+    /// Keyword literals (`contains` on every field) scanned in one pass over all of an event's
+    /// values instead of one scan per value. Off only to check that it changes no result.
+    public var keywordOnePass = true
     public init(collectedLogSources: [LogSource]? = nil, placeholders: [String: [String]] = [:]) {
         self.collectedLogSources = collectedLogSources
         self.placeholders = placeholders

@@ -123,3 +123,71 @@ struct RegexGateTests {
         #expect(total > 100, "the events hit rules: \(total) matches")
     }
 }
+
+/// Keyword literals scanned in one pass over an event's NUL-separated folded values: the same
+/// results as one scan per value, and no match across two values.
+struct KeywordPassTests {
+    private func both(_ yaml: String) -> (on: SigmaEngine, off: SigmaEngine) {
+        var o = SigmaOptions()
+        o.keywordOnePass = false
+        return (engine(yaml), engine(yaml, options: o))
+    }
+
+    @Test func noMatchAcrossTwoValuesOrArrayElements() {
+        let det = """
+            keywords:
+                - 'sekurlsa::'
+                - 'rm -rf /'
+            condition: keywords
+            """
+        let (on, off) = both(ruleYAML(det))
+        let cases: [([(String, FieldValue)], Bool)] = [
+            ([("CommandLine", "mimikatz sekurlsa::logonpasswords")], true),
+            ([("A", "x sekur"), ("B", "lsa:: y")], false),  // the literal only across two fields
+            ([("A", .array(["rm -rf", " /"]))], false),  // across two array elements
+            ([("A", .array(["x", "SUDO RM -RF /tmp"]))], true),  // folded, in the second element
+            ([("A", 12), ("B", "a\u{0}rm -rf /")], true),  // a NUL inside a value is just a byte
+            ([("A", "rm -rf"), ("B", .null), ("C", " /")], false)
+        ]
+        for (fields, expected) in cases {
+            #expect(!on.evaluate(ev(fields)).isEmpty == expected, "\(fields)")
+            #expect(!off.evaluate(ev(fields)).isEmpty == expected, "\(fields)")
+        }
+    }
+
+    @Test func theCorpusMatchesTheSameInOnePass() throws {
+        let root = corpusRoot() + "/sigmahq/rules"
+        try #require(FileManager.default.fileExists(atPath: root + "/linux"), "corpus missing at \(root)")
+        let paths = [root + "/linux", root + "/windows"]
+        let on = try SigmaEngine.load(paths: paths)
+        var o = SigmaOptions()
+        o.keywordOnePass = false
+        let off = try SigmaEngine.load(paths: paths, options: o)
+        #expect(on.units.filter(\.keywordOnePass).count >= 3, "units with keyword rules scan in one pass")
+        #expect(off.units.filter(\.keywordOnePass).isEmpty)
+        var events = SigmaEventMix.events(count: 3000, windows: true)
+        // auditd- and syslog-shaped events with the builtin rules' keywords, whole and split.
+        let texts = [
+            "attempt to execute code on stack by", "rm -rf /", "sekurlsa::logonpasswords", "privilege::debug", "grep password",
+            "type=SYSCALL msg=audit(1.2:3): arch=c000003e syscall=59", "segfault at 0000 ip", "FAILED su for root by user"
+        ]
+        for (k, t) in texts.enumerated() {
+            let half = t.index(t.startIndex, offsetBy: t.count / 2)
+            for ls in [
+                LogSource(product: "linux", service: "auditd"), LogSource(product: "linux", service: "syslog"),
+                LogSource(product: "linux", category: "process_creation"), LogSource(product: "windows", category: "process_creation")
+            ] {
+                events.append(Event(logsource: ls, timestamp: Double(k), fields: [("type", "EXECVE"), ("a0", .string(t)), ("pid", 42)]))
+                events.append(Event(logsource: ls, timestamp: Double(k), fields: [("a0", .string(String(t[..<half]))), ("a1", .string(String(t[half...])))]))
+                events.append(Event(logsource: ls, timestamp: Double(k), fields: [("CommandLine", .string(t.uppercased())), ("Image", "/bin/x")]))
+            }
+        }
+        var total = 0
+        for e in events {
+            let a = on.evaluate(e).map { $0.rule.path }.sorted(), b = off.evaluate(e).map { $0.rule.path }.sorted()
+            #expect(a == b, "\(e.logsource) \(e.fields)")
+            total += a.count
+        }
+        #expect(total > 100, "the events hit rules: \(total) matches")
+    }
+}
