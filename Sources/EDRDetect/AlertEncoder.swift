@@ -308,15 +308,7 @@ public enum AlertEncoder {
         w.field("executable", image)
         if let image { w.key("name"); w.string(baseName(image, windows: windows)) }
         if let cmd = event["CommandLine"]?.stringValue ?? (pidValue == nil ? process?.commandLine : nil) {
-            w.field("command_line", cmd)
-            if let args = process?.args {
-                w.field("args", args)
-                w.field("args_count", args.count)
-            } else {
-                w.key("args")
-                let n = w.spaceSeparated(cmd)
-                w.field("args_count", n)
-            }
+            writeCommandLine(&w, cmd, args: process?.args)
         }
         w.field("working_directory", event["CurrentDirectory"]?.stringValue ?? process?.cwd)
         // ECS process.env_vars: only the configured variables ([telemetry] environment).
@@ -342,15 +334,7 @@ public enum AlertEncoder {
             w.field("executable", pimage)
             if let pimage { w.key("name"); w.string(baseName(pimage, windows: windows)) }
             if let pcmd = event["ParentCommandLine"]?.stringValue ?? parent?.commandLine {
-                w.field("command_line", pcmd)
-                if let args = parent?.args {
-                    w.field("args", args)
-                    w.field("args_count", args.count)
-                } else {
-                    w.key("args")
-                    let n = w.spaceSeparated(pcmd)
-                    w.field("args_count", n)
-                }
+                writeCommandLine(&w, pcmd, args: parent?.args)
             }
             if let puser = event["ParentUser"]?.stringValue ?? parent?.user {
                 w.key("user"); w.beginObject()
@@ -364,6 +348,20 @@ public enum AlertEncoder {
     }
 
     /// "MD5=…,SHA1=…,SHA256=…" (Sysmon's Hashes) → process.hash.md5/sha1/sha256, lowercase.
+    /// command_line, args and args_count: the process's own argv when the cache has it, else
+    /// the command line split at spaces (written without a String per piece).
+    static func writeCommandLine(_ w: inout JSONWriter, _ cmd: String, args: [String]?) {
+        w.field("command_line", cmd)
+        if let args {
+            w.field("args", args)
+            w.field("args_count", args.count)
+        } else {
+            w.key("args")
+            let n = w.spaceSeparated(cmd)
+            w.field("args_count", n)
+        }
+    }
+
     static func writeHashes(_ w: inout JSONWriter, _ hashes: String) {
         w.key("hash"); w.beginObject()
         for part in hashes.split(separator: ",") {
