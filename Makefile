@@ -131,6 +131,7 @@ bench:
 
 bench-agent: release
 	$(PYTHON) Benchmarks/cpu_bench.py --bin $$($(SWIFT) build -c release --show-bin-path) --sigma-only
+	$(PYTHON) Benchmarks/cpu_bench.py --bin $$($(SWIFT) build -c release --show-bin-path) --sigmahq $(SIGMAHQ)/linux
 	$(PYTHON) Benchmarks/exec_bench.py --bin $$($(SWIFT) build -c release --show-bin-path) --execs 1000 --loop 10000
 	$(PYTHON) Benchmarks/startup_bench.py --bin $$($(SWIFT) build -c release --show-bin-path)
 

@@ -5,11 +5,13 @@ and while the host is idle, with a chosen configuration.
 Usage (as root, after `make release`):
     python3 Benchmarks/cpu_bench.py [--bin .build/release] [--config config/edr.toml]
                                     [--rate 1600] [--seconds 10] [--sigma-only]
+                                    [--sigmahq DIR]
 
 --config defaults to the bundled config/edr.toml (Sigma, YARA and IOC on every executed
 file); its alert file and runtime directory are redirected to a temporary directory.
 --sigma-only runs the bundled Sigma rules alone (no YARA/IOC, so the sensor passes no
-executables). CPU is every thread's run time from /proc/PID/task/*/schedstat (ns).
+executables); --sigmahq DIR runs them with every rule under DIR beside them (issue 16's
+figure: DIR = ../shared/corpora/sigmahq/rules/linux). CPU is every thread's run time from /proc/PID/task/*/schedstat (ns).
 """
 import argparse, os, subprocess, sys, tempfile, time
 
@@ -22,16 +24,18 @@ def main():
     ap.add_argument("--bin", default=".build/release")
     ap.add_argument("--config", default=os.path.join(repo, "config/edr.toml"))
     ap.add_argument("--sigma-only", action="store_true")
+    ap.add_argument("--sigmahq", metavar="DIR", help="the bundled Sigma rules plus every rule under DIR (no YARA/IOC)")
     ap.add_argument("--rate", type=float, default=1600)
     ap.add_argument("--seconds", type=float, default=10)
     a = ap.parse_args()
     d = tempfile.mkdtemp(prefix="edr-cpu-")
     os.chmod(d, 0o755)
     config = a.config
-    if a.sigma_only:
+    if a.sigma_only or a.sigmahq:
         config = f"{d}/edr.toml"
+        extra = f', "{os.path.abspath(a.sigmahq)}"' if a.sigmahq else ""
         with open(config, "w") as f:
-            f.write(f'[sigma]\nrules = ["{repo}/rules/sigma"]\n')
+            f.write(f'[sigma]\nrules = ["{repo}/rules/sigma"{extra}]\n')
     env = dict(os.environ, EDR__ALERTS__PATH=f'"{d}/alerts.ndjson"', EDR__SUPERVISOR__RUNTIME_DIR=f'"{d}/run"')
     log = open(f"{d}/agent.log", "w")
     agent = subprocess.Popen([f"{a.bin}/edr", "run", "--config", config], env=env,
@@ -59,7 +63,8 @@ def main():
         agent.terminate()
         agent.wait(timeout=30)
     total = sum(used.values())
-    print(f"config: {'bundled Sigma rules only' if a.sigma_only else config}")
+    what = f"bundled Sigma rules + {a.sigmahq}" if a.sigmahq else "bundled Sigma rules only" if a.sigma_only else config
+    print(f"config: {what}")
     print(f"idle, 5 s: {sum(idle.values()):.3f}% of one core (" + ", ".join(f"{k} {v:.3f}%" for k, v in sorted(idle.items())) + ")")
     print(f"{n / elapsed:,.0f} execs/s for {wall:.1f} s ({n} execs): agent {total / wall * 100:.2f}% of one core, "
           f"{total / n * 1e6:.1f} µs per exec (" + ", ".join(f"{k} {v / wall * 100:.2f}%" for k, v in sorted(used.items())) + ")")
