@@ -40,6 +40,8 @@ public struct AlertContext: Sendable {
 final class RuleBlockCache: @unchecked Sendable {
     private let lock = NSLock()
     private var blocks: [String: (rule: SigmaRuleInfo, block: [UInt8])] = [:]
+    /// Blocks encoded so far (for the tests: a rule's later alerts reuse its block).
+    private(set) var encoded = 0
 
     func block(_ rule: SigmaRuleInfo, category: String?, _ make: () -> [UInt8]) -> [UInt8] {
         let key = rule.path + "\u{1}" + rule.title + "\u{1}" + (category ?? "")
@@ -48,6 +50,7 @@ final class RuleBlockCache: @unchecked Sendable {
         lock.unlock()
         let b = make()
         lock.lock()
+        encoded += 1
         if blocks.count >= 4096 { blocks.removeAll(keepingCapacity: true) }
         blocks[key] = (rule, b)
         lock.unlock()

@@ -37,13 +37,7 @@ public final class AgentMetrics {
     /// Counter `name`{labels} fed from `total`, an absolute count the process `source` reports.
     public func total(_ name: String, _ help: String, labels: [(String, String)] = [], _ total: Int64, source: Int32) {
         let key = Self.key(name, labels)
-        let counter =
-            counters[key]
-            ?? {
-                let c = registry.makeCounter(name: name, labels: labels, help: help)
-                counters[key] = c
-                return c
-            }()
+        let counter = Self.cached(&counters, key) { registry.makeCounter(name: name, labels: labels, help: help) }
         let last = lastTotals[key]
         let increment = last.map { $0.source == source && total >= $0.total ? total - $0.total : total } ?? total
         if increment > 0 { counter.increment(by: increment) }
@@ -53,14 +47,16 @@ public final class AgentMetrics {
     /// Gauge `name`{labels} set to `value`.
     public func gauge(_ name: String, _ help: String, labels: [(String, String)] = [], _ value: Double) {
         let key = Self.key(name, labels)
-        let gauge =
-            gauges[key]
-            ?? {
-                let g = registry.makeGauge(name: name, labels: labels, help: help)
-                gauges[key] = g
-                return g
-            }()
+        let gauge = Self.cached(&gauges, key) { registry.makeGauge(name: name, labels: labels, help: help) }
         gauge.set(to: value)
+    }
+
+    /// The metric registered under `key`, made on first use.
+    private static func cached<T>(_ cache: inout [String: T], _ key: String, _ make: () -> T) -> T {
+        if let m = cache[key] { return m }
+        let m = make()
+        cache[key] = m
+        return m
     }
 
     /// The Prometheus text exposition (format 0.0.4) of everything registered.

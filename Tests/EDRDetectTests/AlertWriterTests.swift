@@ -61,6 +61,7 @@ struct AlertWriterTests {
             #expect((o["threat"] as? [String: Any]).flatMap { ($0["technique"] as? [String: Any])?["id"] as? [String] } == ["T1059.004"])
             #expect((o["process"] as? [String: Any])?["args"] as? [String] == ["id", "-u"])
         }
+        #expect(context.ruleBlocks.encoded == 1, "three alerts of one rule, one block")
         // The same file and title after a reload with another description and tags: the new ones.
         let o = try parse(AlertEncoder.sigma(event: event, rule: rule("second", tags: ["attack.t1003"]), sequence: 2, context: context))
         #expect((o["rule"] as? [String: Any])?["description"] as? String == "second")
@@ -71,5 +72,6 @@ struct AlertWriterTests {
         dns.logsource = LogSource(product: "linux", category: "dns_query")
         let d = try parse(AlertEncoder.sigma(event: dns, rule: rule("second", tags: ["attack.t1003"]), sequence: 3, context: context))
         #expect((d["rule"] as? [String: Any])?["category"] as? String == "dns_query")
+        #expect(context.ruleBlocks.encoded == 3)
     }
 }
