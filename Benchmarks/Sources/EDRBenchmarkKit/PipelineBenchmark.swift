@@ -33,6 +33,8 @@ public enum PipelineBenchmark {
         /// each batch starts with caches as cold as the live detector finds them after sleeping
         /// while the host ran (0: warm, the figure of a detector that never sleeps).
         public var coldBytes: Int
+        /// Sigma engine optimizations turned off (`SigmaBenchmark.optimizations`).
+        public var off: [String] = []
         public init(
             rulePaths: [String], execs: Int, alertEvery: Int = 0, socket: Bool = true, batchExecs: Int = 48,
             coldBytes: Int = 0
@@ -86,8 +88,9 @@ public enum PipelineBenchmark {
 
     /// A detector as `edr-detect` builds one (Sigma only, no JIT unless asked), writing alerts
     /// to `alertFD`.
-    public static func detector(rulePaths: [String], alertFD: Int32) throws -> Detector {
-        let options = DetectorLogSources.sigmaOptions()
+    public static func detector(rulePaths: [String], alertFD: Int32, off: [String] = []) throws -> Detector {
+        var options = DetectorLogSources.sigmaOptions()
+        try SigmaBenchmark.turnOff(off, in: &options)
         let store = try DetectorStore(sources: DetectorSources(sigma: rulePaths, yara: [], ioc: [], sigmaOptions: options))
         return Detector(
             store: store, sink: AlertSink(fd: alertFD),
@@ -102,7 +105,7 @@ public enum PipelineBenchmark {
         let alertFD = open(alertPath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
         guard alertFD >= 0 else { throw EDRError("cannot create \(alertPath)") }
         defer { close(alertFD); unlink(alertPath) }
-        let detector = try detector(rulePaths: o.rulePaths, alertFD: alertFD)
+        let detector = try detector(rulePaths: o.rulePaths, alertFD: alertFD, off: o.off)
         let stream = stream(execs: o.execs, alertEvery: o.alertEvery)
         var c0 = threadCPUSeconds()
         let w0 = monotonicNanos()
@@ -180,7 +183,7 @@ public enum PipelineBenchmark {
         let f = try measure(o)
         let alertLine = f.alerts == 0 ? "" : ", \(f.alertBytes / max(Int(f.alerts), 1)) bytes per alert line"
         return """
-            pipeline: \(f.execs) execs (fork + exec + exit = \(f.records) records, \(f.streamBytes / 1024) KiB of frames\(o.socket ? ", through a socketpair in batches of \(o.batchExecs) execs\(o.coldBytes > 0 ? ", \(o.coldBytes >> 20) MiB written between batches" : "")" : ", no socket")), rules: \(o.rulePaths.joined(separator: ", "))
+            pipeline: \(f.execs) execs (fork + exec + exit = \(f.records) records, \(f.streamBytes / 1024) KiB of frames\(o.socket ? ", through a socketpair in batches of \(o.batchExecs) execs\(o.coldBytes > 0 ? ", \(o.coldBytes >> 20) MiB written between batches" : "")" : ", no socket")), rules: \(o.rulePaths.joined(separator: ", "))\(o.off.isEmpty ? "" : ", off: \(o.off.joined(separator: ", "))")
               CPU \(fmt(f.cpuSeconds)) s (wall \(fmt(f.wallSeconds)) s): \(fmt(f.microsPerExec)) µs per exec, \(fmt(f.cpuSeconds / Double(f.records) * 1e6)) µs per record, \(Int(Double(f.records) / f.cpuSeconds)) records/s
               events \(f.events), auditd records \(f.auditdRecords), alerts \(f.alerts) (written: \(f.alertBytes / 1024) KiB\(alertLine)), record errors \(f.recordErrors)
               at 1,600 execs/s this is \(fmt(f.microsPerExec * 1600 / 1e4))% of one core (the sensor's wake-ups not included)

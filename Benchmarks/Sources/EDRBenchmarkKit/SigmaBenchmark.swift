@@ -92,10 +92,24 @@ public enum SigmaBenchmark {
         return out
     }
 
+    /// The engine's optimizations `--off` can name: each is there only for speed, so turning it
+    /// off changes no result, only the figures.
+    public static let optimizations = ["regex-gates", "keyword-one-pass"]
+
+    public static func turnOff(_ names: [String], in options: inout SigmaOptions) throws {
+        for o in names {
+            switch o {
+            case "regex-gates": options.regexGates = false
+            case "keyword-one-pass": options.keywordOnePass = false
+            default: throw EDRError("--off \(o): not one of \(optimizations.joined(separator: ", "))")
+            }
+        }
+    }
+
     /// Evaluates only the mix's events of one logsource (its `description`, such as
     /// `product=windows category=process_creation`) `events` times: a loop to run under `perf record`.
-    public static func loop(rulePaths: [String], logsource: String, events: Int) throws -> String {
-        let engine = try SigmaEngine.load(paths: rulePaths)
+    public static func loop(rulePaths: [String], logsource: String, events: Int, options: SigmaOptions = SigmaOptions()) throws -> String {
+        let engine = try SigmaEngine.load(paths: rulePaths, options: options)
         let pool = (SigmaEventMix.events(count: 2000) + SigmaEventMix.events(count: 2000, windows: true)).filter {
             $0.logsource.description == logsource
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EDRBenchmarkKit
 import EDRCore
+import EDRSigma
 
 /// `edr-bench sigma|pipeline|alerts|ioc|yara|hash`: whole figures (load time, events/s per
 /// core, µs, MiB), printed, as docs/benchmarks.md quotes them. `make bench` builds it in
@@ -25,10 +26,14 @@ struct BenchCommand: ParsableCommand {
             name: .long,
             help: "Only the mix's events of this logsource (as printed, e.g. 'product=windows category=process_creation'), in a loop: for perf record.")
         var only: String?
+        @Option(name: .long, help: "An engine optimization turned off (repeatable): \(SigmaBenchmark.optimizations.joined(separator: ", ")); for A/B runs in one build.")
+        var off: [String] = []
         func run() throws {
             RegexJIT.enabled = !noJit
-            if let only { print(try SigmaBenchmark.loop(rulePaths: rules, logsource: only, events: events)); return }
-            print(try SigmaBenchmark.run(rulePaths: rules, events: events))
+            var options = SigmaOptions()
+            try SigmaBenchmark.turnOff(off, in: &options)
+            if let only { print(try SigmaBenchmark.loop(rulePaths: rules, logsource: only, events: events, options: options)); return }
+            print(try SigmaBenchmark.run(rulePaths: rules, events: events, options: options))
         }
     }
 
@@ -47,9 +52,13 @@ struct BenchCommand: ParsableCommand {
         var coldMib = 0
         @Flag(name: .long, help: "PCRE2 with its JIT (the confined edr-detect runs without).")
         var jit = false
+        @Option(name: .long, help: "An engine optimization turned off (repeatable): \(SigmaBenchmark.optimizations.joined(separator: ", ")); for A/B runs in one build.")
+        var off: [String] = []
         func run() throws {
             RegexJIT.enabled = jit
-            print(try PipelineBenchmark.run(.init(rulePaths: rules, execs: execs, alertEvery: alertEvery, socket: !noSocket, coldBytes: coldMib << 20)))
+            var o = PipelineBenchmark.Options(rulePaths: rules, execs: execs, alertEvery: alertEvery, socket: !noSocket, coldBytes: coldMib << 20)
+            o.off = off
+            print(try PipelineBenchmark.run(o))
         }
     }
 
