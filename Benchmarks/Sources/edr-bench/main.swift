@@ -26,7 +26,9 @@ struct BenchCommand: ParsableCommand {
             name: .long,
             help: "Only the mix's events of this logsource (as printed, e.g. 'product=windows category=process_creation'), in a loop: for perf record.")
         var only: String?
-        @Option(name: .long, help: "An engine optimization turned off (repeatable): \(SigmaBenchmark.optimizations.joined(separator: ", ")); for A/B runs in one build.")
+        @Option(
+            name: .long,
+            help: "An engine optimization turned off (repeatable): \(SigmaBenchmark.optimizations.joined(separator: ", ")); for A/B runs in one build.")
         var off: [String] = []
         func run() throws {
             RegexJIT.enabled = !noJit
@@ -52,7 +54,9 @@ struct BenchCommand: ParsableCommand {
         var coldMib = 0
         @Flag(name: .long, help: "PCRE2 with its JIT (the confined edr-detect runs without).")
         var jit = false
-        @Option(name: .long, help: "An engine optimization turned off (repeatable): \(SigmaBenchmark.optimizations.joined(separator: ", ")); for A/B runs in one build.")
+        @Option(
+            name: .long,
+            help: "An engine optimization turned off (repeatable): \(SigmaBenchmark.optimizations.joined(separator: ", ")); for A/B runs in one build.")
         var off: [String] = []
         func run() throws {
             RegexJIT.enabled = jit
