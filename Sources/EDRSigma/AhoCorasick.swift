@@ -110,18 +110,16 @@ final class AhoCorasick: @unchecked Sendable {
             }
         }
         let nd = min(total, max(1, denseLimit))
+        // A dense row is its failure state's row (an earlier one: breadth-first numbers) with
+        // the state's own trie edges written over it; the root's row is its edges, else 0.
         var d = [Int32](repeating: 0, count: nd * nc)
-        for s in 0..<nd {
-            for c in 0..<nc {
-                var f = s
-                var target: Int32 = 0
-                while true {
-                    if let nx = gotoEdge(f, UInt8(c)) { target = nx; break }
-                    if f == 0 { target = 0; break }
-                    if f < s { target = d[f * nc + c]; break }  // already computed row (not yet flagged)
-                    f = Int(failA[f])
+        d.withUnsafeMutableBufferPointer { dp in
+            for s in 0..<nd {
+                if s > 0 {
+                    let f = Int(failA[s])
+                    (dp.baseAddress! + s * nc).update(from: dp.baseAddress! + f * nc, count: nc)
                 }
-                d[s * nc + c] = target
+                for (c, t) in k2[s] { dp[s * nc + Int(c)] = t }
             }
         }
         // Transition targets carry a flag bit when the target state has outputs, so the scan

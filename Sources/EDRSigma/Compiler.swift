@@ -76,6 +76,9 @@ final class CompiledUnit: @unchecked Sendable {
     let keywordSlot: Int32
     /// The keyword slot's literals are scanned over the whole fold buffer at once (`scanWhole`).
     let keywordOnePass: Bool
+    /// Units whose rules this unit holds as well (they cover its logsource): an event routed
+    /// here is not evaluated by them (`SigmaEngine.route`).
+    var includedUnits: [Int] = []
     /// Hot per-atom data: 0 = automaton atom, 1 = other; automaton mode; field; gate.
     let atomIsAC: UnsafeMutablePointer<Bool>
     let acMode: UnsafeMutablePointer<UInt8>

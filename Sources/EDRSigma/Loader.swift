@@ -48,6 +48,7 @@ struct SigmaLoader {
         var infos: [SigmaRuleInfo] = []
         var refs: [String: Ref] = [:]
         var possible: [LogSource: [String: Set<String>]] = [:]
+        var members: [LogSource: [(Expr, Int)]] = [:]
         for (r, di) in rules {
             var ref: Ref
             let verdict = judge(r)
@@ -75,6 +76,7 @@ struct SigmaLoader {
                 }
                 do {
                     try b.addRule(r.expr, global: infos.count)
+                    members[ls, default: []].append((r.expr, infos.count))
                     ref = .rule(infos.count)
                     infos.append(r.info)
                 } catch {
@@ -85,7 +87,28 @@ struct SigmaLoader {
             if let id = r.info.id { refs[id] = ref }
             if let n = r.name { refs[n] = ref }
         }
+        // The rules of a broader logsource (`product: linux` alone) apply to every event of a
+        // narrower one (linux auditd records): they are compiled into the narrower unit too, so
+        // that such an event is evaluated by one unit (one keyword pass, one scan per field, one
+        // candidate list) and the broader unit serves only events no narrower unit takes
+        // (`SigmaEngine.route`). A rule that matches in both is reported once (`evaluate`).
+        var includes: [LogSource: [LogSource]] = [:]
+        if options.foldBroaderUnits {
+            for narrow in builderOrder {
+                for broad in builderOrder where broad != narrow && broad.covers(narrow) {
+                    var all = true
+                    for (e, g) in members[broad] ?? [] {
+                        do { try builders[narrow]!.addRule(e, global: g) } catch { all = false }
+                    }
+                    // A rule that did not compile here leaves the broader unit on the route.
+                    if all { includes[narrow, default: []].append(broad) }
+                }
+            }
+        }
         let units = builderOrder.map { CompiledUnit(builder: builders[$0]!) }
+        for (i, ls) in builderOrder.enumerated() {
+            units[i].includedUnits = (includes[ls] ?? []).compactMap { builderOrder.firstIndex(of: $0) }
+        }
 
         // Correlations.
         for (k, (c, _)) in corrs.enumerated() {

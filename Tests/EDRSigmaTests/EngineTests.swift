@@ -281,3 +281,44 @@ final class GlobResult: @unchecked Sendable {
     #expect(e.evaluate(ev([("LogonId", .int(1_844_674))])).isEmpty)
     #expect(e.evaluate(ev([("keyword_like", .int(Int64.max))])).count == 1)
 }
+
+/// Rules of a broader logsource (`product: linux` alone) compiled into the narrower units they
+/// cover: an auditd record is evaluated by one unit, every rule that matches it is reported
+/// once, and the broader rules still apply to logsources no narrower unit has.
+struct FoldedUnitTests {
+    private let product = ruleYAML(
+        "keywords:\n    - 'rm -rf /'\ncondition: keywords", id: "00000000-0000-0000-0000-0000000000a1", title: "product rule",
+        logsource: "product: linux")
+    private let auditd = ruleYAML(
+        "selection:\n    type: EXECVE\n    a0: rm\ncondition: selection", id: "00000000-0000-0000-0000-0000000000a2", title: "auditd rule",
+        logsource: "product: linux\n    service: auditd")
+    private let proc = ruleYAML(
+        "selection:\n    CommandLine|contains: 'rm -rf'\ncondition: selection", id: "00000000-0000-0000-0000-0000000000a3",
+        title: "process rule")
+
+    private func load(fold: Bool) -> SigmaEngine {
+        var o = SigmaOptions()
+        o.foldBroaderUnits = fold
+        return SigmaEngine.load(sources: [("product.yml", product), ("auditd.yml", auditd), ("proc.yml", proc)], options: o)
+    }
+
+    @Test func oneUnitPerEventAndEachRuleOnce() {
+        let on = load(fold: true), off = load(fold: false)
+        let auditdLS = LogSource(product: "linux", service: "auditd")
+        #expect(on.route(auditdLS).count == 1 && off.route(auditdLS).count == 2)
+        #expect(on.route(procLS).count == 1 && off.route(procLS).count == 2)
+        let cases: [(Event, [String])] = [
+            (ev([("type", "EXECVE"), ("a0", "rm"), ("a1", "-rf"), ("a2", "/"), ("a3", "rm -rf /")], ls: auditdLS), ["auditd rule", "product rule"]),
+            (ev([("type", "EXECVE"), ("a0", "ls")], ls: auditdLS), []),
+            (ev([("CommandLine", "sudo rm -rf /")]), ["process rule", "product rule"]),
+            (ev([("CommandLine", "rm -rf tmp")]), ["process rule"]),
+            // No unit of its own: the product rule's unit takes it.
+            (ev([("message", "about to rm -rf / now")], ls: LogSource(product: "linux", service: "syslog")), ["product rule"]),
+            (ev([("message", "rm -rf /")], ls: LogSource(product: "windows", service: "system")), [])
+        ]
+        for (e, expected) in cases {
+            #expect(on.evaluate(e).map(\.rule.title).sorted() == expected, "\(e.logsource) \(e.fields)")
+            #expect(off.evaluate(e).map(\.rule.title).sorted() == expected, "\(e.logsource) \(e.fields)")
+        }
+    }
+}

@@ -156,15 +156,42 @@ struct KeywordPassTests {
     }
 
     @Test func theCorpusMatchesTheSameInOnePass() throws {
+        var o = SigmaOptions()
+        o.keywordOnePass = false
+        try compareOnCorpus(off: o) { on, off in
+            #expect(on.units.filter(\.keywordOnePass).count >= 3, "units with keyword rules scan in one pass")
+            #expect(off.units.filter(\.keywordOnePass).isEmpty)
+        }
+    }
+
+    /// `product: linux` alone compiled into each narrower Linux unit (auditd, process_creation,
+    /// ...) and `product: windows` into each Windows one: the same matches, each once.
+    @Test func theCorpusMatchesTheSameWithBroaderRulesFoldedIn() throws {
+        var o = SigmaOptions()
+        o.foldBroaderUnits = false
+        try compareOnCorpus(off: o) { on, off in
+            let linux = LogSource(product: "linux"), auditd = LogSource(product: "linux", service: "auditd")
+            let proc = LogSource(product: "linux", category: "process_creation")
+            #expect(on.route(auditd).map { on.units[$0].logsource } == [auditd], "one unit for auditd records")
+            #expect(on.route(proc).map { on.units[$0].logsource } == [proc])
+            #expect(Set(off.route(auditd).map { off.units[$0].logsource }) == [linux, auditd], "two units without folding")
+            // A logsource no narrower unit takes still goes to the broader one.
+            let other = LogSource(product: "linux", category: "no_such_category")
+            #expect(on.route(other).map { on.units[$0].logsource } == [linux])
+        }
+    }
+
+    /// SigmaHQ's Linux and Windows rules loaded with the default options and with `off`: the
+    /// same rules match each event of the mix and of auditd-, syslog- and process-shaped
+    /// events holding the builtin rules' keywords, whole and split across two fields; each
+    /// matching rule is reported once.
+    private func compareOnCorpus(off o: SigmaOptions, _ check: (SigmaEngine, SigmaEngine) -> Void) throws {
         let root = corpusRoot() + "/sigmahq/rules"
         try #require(FileManager.default.fileExists(atPath: root + "/linux"), "corpus missing at \(root)")
         let paths = [root + "/linux", root + "/windows"]
         let on = try SigmaEngine.load(paths: paths)
-        var o = SigmaOptions()
-        o.keywordOnePass = false
         let off = try SigmaEngine.load(paths: paths, options: o)
-        #expect(on.units.filter(\.keywordOnePass).count >= 3, "units with keyword rules scan in one pass")
-        #expect(off.units.filter(\.keywordOnePass).isEmpty)
+        check(on, off)
         var events = SigmaEventMix.events(count: 3000, windows: true)
         // auditd- and syslog-shaped events with the builtin rules' keywords, whole and split.
         let texts = [
@@ -183,9 +210,11 @@ struct KeywordPassTests {
             }
         }
         var total = 0
+        func names(_ m: [SigmaMatch]) -> [String] { m.map { "\($0.rule.path) \($0.rule.title)" }.sorted() }
         for e in events {
-            let a = on.evaluate(e).map { $0.rule.path }.sorted(), b = off.evaluate(e).map { $0.rule.path }.sorted()
+            let a = names(on.evaluate(e)), b = names(off.evaluate(e))
             #expect(a == b, "\(e.logsource) \(e.fields)")
+            #expect(Set(a).count == a.count, "a rule is reported once: \(a)")
             total += a.count
         }
         #expect(total > 100, "the events hit rules: \(total) matches")

@@ -94,13 +94,14 @@ public enum SigmaBenchmark {
 
     /// The engine's optimizations `--off` can name: each is there only for speed, so turning it
     /// off changes no result, only the figures.
-    public static let optimizations = ["regex-gates", "keyword-one-pass"]
+    public static let optimizations = ["regex-gates", "keyword-one-pass", "fold-broader-units"]
 
     public static func turnOff(_ names: [String], in options: inout SigmaOptions) throws {
         for o in names {
             switch o {
             case "regex-gates": options.regexGates = false
             case "keyword-one-pass": options.keywordOnePass = false
+            case "fold-broader-units": options.foldBroaderUnits = false
             default: throw EDRError("--off \(o): not one of \(optimizations.joined(separator: ", "))")
             }
         }
