@@ -188,13 +188,7 @@ public final class Detector: @unchecked Sendable {
             case "logs":
                 takeHostLogs(p.fd)
             case "respond":
-                respondLock.lock()
-                if respondFD >= 0 { close(respondFD) }
-                respondFD = p.fd
-                respondIn = FrameDecoder(maxFrameSize: 16384)
-                flushResponder()
-                respondLock.unlock()
-                Log.info("connected to edr-respond")
+                attachResponder(p.fd)
             default:
                 close(p.fd)
             }
@@ -469,9 +463,24 @@ public final class Detector: @unchecked Sendable {
         }
     }
 
+    /// The connection to edr-respond (handed over by the supervisor or made at start).
+    func attachResponder(_ fd: Int32) {
+        respondLock.lock()
+        if respondFD >= 0 { close(respondFD) }
+        respondFD = fd
+        respondIn = FrameDecoder(maxFrameSize: 16384)
+        flushResponder()
+        respondLock.unlock()
+        Log.info("connected to edr-respond")
+    }
+
     /// Asks edr-respond to act if the level reaches the threshold. Any thread; never blocks.
+    /// The alert that asks is written to the alert file first: a batch's alerts are otherwise
+    /// held until the batch ends, and the process would be killed before the record of why
+    /// was on disk (a crash in between would leave a kill without its alert).
     public func respond(_ p: ProcessEntry, level: SigmaLevel, ruleID: String, ruleName: String) {
         guard options.respondEnabled, level >= options.responseMinLevel else { return }
+        sink.flush()
         respondLock.lock()
         defer { respondLock.unlock() }
         let id = nextRequestID
