@@ -4,8 +4,9 @@ import Foundation
 @testable import EDRDetect
 import EDRSigma
 
-/// A detector that writes its alerts to /dev/null, with the team's Sigma rules.
-func makeTestDetector() throws -> Detector {
+/// A detector with the team's Sigma rules that writes its alerts to `alertFD` (/dev/null when
+/// not given), responding from `responseMinLevel` up when one is given.
+func makeTestDetector(alertFD: Int32? = nil, responseMinLevel: SigmaLevel? = nil) throws -> Detector {
     // Each rejected record is a warning line: thousands of them in the fuzz run.
     Log.setup(component: "edr-test", level: .error)
     let rules = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -13,11 +14,10 @@ func makeTestDetector() throws -> Detector {
     var options = SigmaOptions()
     options.collectedLogSources = DetectorLogSources.collected
     let store = try DetectorStore(sources: DetectorSources(sigma: [rules], yara: [], ioc: [], sigmaOptions: options))
-    let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
     return Detector(
-        store: store, sink: AlertSink(fd: null),
+        store: store, sink: AlertSink(fd: alertFD ?? open("/dev/null", O_WRONLY | O_CLOEXEC)),
         options: .init(
-            respondEnabled: false, responseMinLevel: .critical,
+            respondEnabled: responseMinLevel != nil, responseMinLevel: responseMinLevel ?? .critical,
             context: AlertContext(hostName: "test", hostID: "test"),
             machineID: "0123456789abcdef0123456789abcdef"))
 }

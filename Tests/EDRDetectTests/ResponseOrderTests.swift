@@ -10,12 +10,6 @@ import EDRSigma
 @Suite("Alert before response")
 struct ResponseOrderTests {
     @Test func theAlertIsInTheFileWhenTheResponderGetsTheRequest() throws {
-        Log.setup(component: "edr-test", level: .error)
-        let rules = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("rules/sigma").path
-        var options = SigmaOptions()
-        options.collectedLogSources = DetectorLogSources.collected
-        let store = try DetectorStore(sources: DetectorSources(sigma: [rules], yara: [], ioc: [], sigmaOptions: options))
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("edr-order-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -23,11 +17,7 @@ struct ResponseOrderTests {
         let alertFD = open(alertPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         try #require(alertFD >= 0)
         defer { close(alertFD) }
-        let detector = Detector(
-            store: store, sink: AlertSink(fd: alertFD),
-            options: .init(
-                respondEnabled: true, responseMinLevel: .medium, context: AlertContext(hostName: "test", hostID: "test"),
-                machineID: "0123456789abcdef0123456789abcdef"))
+        let detector = try makeTestDetector(alertFD: alertFD, responseMinLevel: .medium)
         var sp: [Int32] = [-1, -1]
         try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &sp) == 0)
         defer { close(sp[1]) }
