@@ -199,22 +199,34 @@ struct EvalContext {
         return (first, count)
     }
 
+    /// A value's bytes lowercased into the fold buffer, then its range and a NUL. ASCII (nearly
+    /// every value) is lowercased eight bytes at a time (`Fold.lower8`); a value with any other
+    /// byte is folded scalar by scalar from its start.
     private func appendBytes(_ u: UnsafeBufferPointer<UInt8>) {
         let n = u.count
-        c.pointee.reserve(n)
+        c.pointee.reserve(n &+ 1)
         let start = c.pointee.bufLen
         let dst = c.pointee.buf + start
         var ascii = true
-        for i in 0..<n {
-            let b = u[i]
-            if b >= 0x80 { ascii = false; break }
-            dst[i] = Fold.lower(b)
+        if let src = u.baseAddress {
+            var i = 0
+            while i &+ 8 <= n {
+                let w = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
+                if w & 0x8080_8080_8080_8080 != 0 { ascii = false; break }
+                UnsafeMutableRawPointer(dst + i).storeBytes(of: Fold.lower8(w), as: UInt64.self)
+                i &+= 8
+            }
+            if ascii {
+                while i < n {
+                    let b = src[i]
+                    if b >= 0x80 { ascii = false; break }
+                    dst[i] = Fold.lower(b)
+                    i &+= 1
+                }
+            }
         }
         if ascii {
-            c.pointee.bufLen = start + n
-            c.pointee.addRange(start, c.pointee.bufLen)
-            c.pointee.appendSeparator()
-            return
+            c.pointee.bufLen = start &+ n
         } else {
             // Lowercasing can grow a scalar's encoding (at most 3× for the longest mappings).
             c.pointee.reserve(n * 3 + 8)
@@ -234,20 +246,23 @@ struct EvalContext {
     /// that every keyword scan folds, and a `String` per integer was a measurable share of
     /// the evaluation (digits and '-' fold to themselves).
     private func appendDecimal(_ i: Int64) {
-        c.pointee.reserve(20)
+        c.pointee.reserve(21)
         let start = c.pointee.bufLen
         let dst = c.pointee.buf + start
         var m = i.magnitude
-        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, digits backwards
-        var n = 0
-        withUnsafeMutableBytes(of: &tmp) { t in
-            repeat { t[n] = UInt8(truncatingIfNeeded: 48 + m % 10); m /= 10; n += 1 } while m != 0
-            var w = 0
-            if i < 0 { dst[0] = UInt8(ascii: "-"); w = 1 }
-            for k in stride(from: n - 1, through: 0, by: -1) { dst[w] = t[k]; w += 1 }
-            n = w
-        }
-        c.pointee.bufLen = start + n
+        var digits = 1
+        var p: UInt64 = 10
+        while digits < 20 && m >= p { digits &+= 1; p = p &* 10 }
+        var w = 0
+        if i < 0 { dst[0] = UInt8(ascii: "-"); w = 1 }
+        var k = w &+ digits &- 1
+        repeat {
+            let q = m / 10
+            dst[k] = UInt8(truncatingIfNeeded: 48 &+ (m &- q &* 10))
+            m = q
+            k &-= 1
+        } while m != 0
+        c.pointee.bufLen = start &+ w &+ digits
         c.pointee.addRange(start, c.pointee.bufLen)
         c.pointee.appendSeparator()
     }

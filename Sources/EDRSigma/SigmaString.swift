@@ -205,6 +205,16 @@ enum Encoders {
 enum Fold {
     @inline(__always) static func lower(_ b: UInt8) -> UInt8 { (b &- 0x41) < 26 ? b | 0x20 : b }
 
+    /// `lower` on each byte of a word whose bytes are all ASCII (below 0x80): a byte's high bit
+    /// after adding 0x3F says it is ≥ 'A', after adding 0x25 that it is > 'Z' (no carry
+    /// crosses bytes below 0x80), and 0x80 >> 2 is the 0x20 that lowercases.
+    @inline(__always) static func lower8(_ w: UInt64) -> UInt64 {
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let atLeastA = w &+ 0x3F3F_3F3F_3F3F_3F3F
+        let pastZ = w &+ 0x2525_2525_2525_2525
+        return w | ((atLeastA & ~pastZ & high) >> 2)
+    }
+
     static func fold(_ bytes: [UInt8]) -> [UInt8] {
         if bytes.allSatisfy({ $0 < 0x80 }) { return bytes.map(lower) }
         guard String(validating: bytes, as: UTF8.self) != nil else { return bytes.map(lower) }
