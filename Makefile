@@ -127,6 +127,7 @@ bench:
 	cd Benchmarks && $(BENCH_ENV) $(SWIFT) package benchmark --target EDRMicro
 	$(BENCH_BIN) sigma --rules $(SIGMAHQ)/linux --rules $(SIGMAHQ)/windows
 	$(BENCH_BIN) pipeline --rules $(SIGMAHQ)/linux --rules rules/sigma --alert-every 100
+	$(BENCH_BIN) pipeline --rules $(SIGMAHQ)/linux --rules rules/sigma --execs 16000 --pace 1600 --storm
 	$(BENCH_BIN) alerts
 
 bench-agent: release

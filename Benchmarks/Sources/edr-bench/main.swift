@@ -52,6 +52,10 @@ struct BenchCommand: ParsableCommand {
         var noSocket = false
         @Option(name: .long, help: "MiB of other memory written between batches (not counted): caches as cold as the live detector's.")
         var coldMib = 0
+        @Option(name: .long, help: "Execs per second the batches are sent at (0: as fast as the detector reads), so it sleeps between batches as it does live.")
+        var pace = 0.0
+        @Flag(name: .long, help: "With --pace: as many real execs of /bin/true meanwhile, from another thread, as the host runs them live.")
+        var storm = false
         @Flag(name: .long, help: "PCRE2 with its JIT (the confined edr-detect runs without).")
         var jit = false
         @Option(
@@ -62,6 +66,9 @@ struct BenchCommand: ParsableCommand {
             RegexJIT.enabled = jit
             var o = PipelineBenchmark.Options(rulePaths: rules, execs: execs, alertEvery: alertEvery, socket: !noSocket, coldBytes: coldMib << 20)
             o.off = off
+            o.pace = pace
+            o.storm = storm
+            if storm && pace <= 0 { throw ValidationError("--storm needs --pace") }
             print(try PipelineBenchmark.run(o))
         }
     }
