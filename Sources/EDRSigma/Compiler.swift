@@ -24,7 +24,7 @@ struct Atom {
 }
 
 struct GroupHot {
-    let kind: UInt8  // 0 unanchored automaton, 1 forward trie, 2 reverse trie
+    let kind: UInt8  // 0 unanchored automaton, 1 forward trie, 2 reverse trie, 3 skipping scan
     let ac: ACView?
     let trie: TrieView?
     let patLength: UnsafeMutablePointer<Int32>
@@ -38,11 +38,20 @@ struct NodeRec {
     var b: Int32
 }
 
+/// A field's `contains` literals matched by a `SkipScanner`. Kept apart from `GroupHot`
+/// (and its field's list of groups): a larger record there slowed every automaton scan.
+struct SkipHot {
+    let view: UnsafeMutablePointer<SkipView>
+    let patStart: UnsafeMutablePointer<Int32>
+    let patAtoms: UnsafeMutablePointer<Int32>
+}
+
 /// Literal patterns of one field, matched together.
 struct ACGroup {
     let kind: UInt8
     let ac: AhoCorasick?
     let trie: AnchoredTrie?
+    let skip: SkipScanner?
     /// atoms hit by pattern p: patAtoms[patStart[p] ..< patStart[p+1]]
     let patStart: [Int32]
     let patAtoms: [Int32]
@@ -59,6 +68,10 @@ final class CompiledUnit: @unchecked Sendable {
     let fieldGroupFirst: UnsafeMutablePointer<Int32>
     let fieldGroupCount: UnsafeMutablePointer<Int32>
     let fieldGroupIDs: UnsafeMutablePointer<Int32>
+    /// Per field: its `SkipScanner` groups, `skipHot[fieldSkipFirst[f] ..< + fieldSkipCount[f]]`.
+    let fieldSkipFirst: UnsafeMutablePointer<Int32>
+    let fieldSkipCount: UnsafeMutablePointer<Int32>
+    let skipHot: UnsafeMutablePointer<SkipHot>
     let groupPatStart: [UnsafeMutablePointer<Int32>]
     let groupPatAtoms: [UnsafeMutablePointer<Int32>]
     /// Hot per-group data: automaton view, pattern → atoms tables.
@@ -100,6 +113,7 @@ final class CompiledUnit: @unchecked Sendable {
         atomIsLit.deallocate(); litOff.deallocate(); litLen.deallocate(); litPool.deallocate()
         nodePtr.deallocate(); childPtr.deallocate(); anchorStartPtr.deallocate(); anchorRulePtr.deallocate(); isAnchorPtr.deallocate()
         groupHot.deallocate(); fieldGroupFirst.deallocate(); fieldGroupCount.deallocate(); fieldGroupIDs.deallocate()
+        fieldSkipFirst.deallocate(); fieldSkipCount.deallocate(); skipHot.deallocate()
         for p in groupPatStart { p.deallocate() }
         for p in groupPatAtoms { p.deallocate() }
     }
@@ -176,6 +190,7 @@ final class CompiledUnit: @unchecked Sendable {
         // suffix → reverse trie.
         var groups: [ACGroup] = []
         var fieldGroups = [[Int32]](repeating: [], count: b.fieldNames.count)
+        var fieldSkips = [[Int32]](repeating: [], count: b.fieldNames.count)
         var perField: [Int32: [Int32]] = [:]
         for (i, a) in atoms.enumerated() { if case .ac = a.kind { perField[a.field, default: []].append(Int32(i)) } }
         for f in perField.keys.sorted() {
@@ -204,11 +219,18 @@ final class CompiledUnit: @unchecked Sendable {
                 var ps: [Int32] = []; var pa: [Int32] = []
                 for h in hits { ps.append(Int32(pa.count)); pa.append(contentsOf: h) }
                 ps.append(Int32(pa.count))
-                fieldGroups[Int(f)].append(Int32(groups.count))
+                // `contains` literals all long enough to skip over text: a skipping scan
+                // (`SkipScanner`), else an automaton.
+                let skip = kind == 0 && b.skipScan ? SkipScanner(patterns: pats) : nil
+                if skip != nil {
+                    fieldSkips[Int(f)].append(Int32(groups.count))
+                } else {
+                    fieldGroups[Int(f)].append(Int32(groups.count))
+                }
                 groups.append(
                     ACGroup(
-                        kind: UInt8(kind), ac: kind == 0 ? AhoCorasick(patterns: pats) : nil,
-                        trie: kind == 0 ? nil : AnchoredTrie(patterns: pats, reversed: kind == 2),
+                        kind: skip != nil ? UInt8(3) : UInt8(kind), ac: kind == 0 && skip == nil ? AhoCorasick(patterns: pats) : nil,
+                        trie: kind == 0 ? nil : AnchoredTrie(patterns: pats, reversed: kind == 2), skip: skip,
                         patStart: ps, patAtoms: pa))
             }
         }
@@ -222,10 +244,20 @@ final class CompiledUnit: @unchecked Sendable {
             hot.append(
                 GroupHot(
                     kind: g.kind, ac: g.ac?.view, trie: g.trie?.view,
-                    patLength: g.ac?.patternLength ?? g.trie!.view.patternLength,
+                    patLength: g.ac?.patternLength ?? g.skip?.patternLength ?? g.trie!.view.patternLength,
                     patStart: groupPatStart[i], patAtoms: groupPatAtoms[i]))
         }
         groupHot = Self.copy(hot)
+        var sh: [SkipHot] = [], sFirst: [Int32] = [], sCount: [Int32] = []
+        for f in 0..<b.fieldNames.count {
+            sFirst.append(Int32(sh.count)); sCount.append(Int32(fieldSkips[f].count))
+            for g in fieldSkips[f] {
+                sh.append(SkipHot(view: groups[Int(g)].skip!.view, patStart: groupPatStart[Int(g)], patAtoms: groupPatAtoms[Int(g)]))
+            }
+        }
+        skipHot = Self.copy(sh)
+        fieldSkipFirst = Self.copy(sFirst)
+        fieldSkipCount = Self.copy(sCount)
         // Per field: up to three groups, packed as (first, count) into fieldGroupFirst/Count.
         var gl: [Int32] = []
         var first = [Int32](repeating: 0, count: b.fieldNames.count), cnt = [Int32](repeating: 0, count: b.fieldNames.count)
@@ -247,9 +279,10 @@ final class CompiledUnit: @unchecked Sendable {
         // only when they are all `contains` automata (no anchored mode to check per value) whose
         // patterns hold no NUL, so NUL takes the automaton back to its root.
         if keywordSlot >= 0 && b.keywordOnePass {
-            let ids = fieldGroups[Int(keywordSlot)]
+            let ids = fieldGroups[Int(keywordSlot)], skips = fieldSkips[Int(keywordSlot)]
             keywordOnePass =
-                !ids.isEmpty
+                !(ids.isEmpty && skips.isEmpty)
+                && skips.allSatisfy { !groups[Int($0)].skip!.hasNUL }
                 && ids.allSatisfy { g in
                     guard let ac = groups[Int(g)].ac, groups[Int(g)].kind == 0 else { return false }
                     return ac.nClasses < 256 && ac.classOf[0] == 0
@@ -283,7 +316,11 @@ final class CompiledUnit: @unchecked Sendable {
         self.atoms = atoms
     }
 
-    var memoryEstimate: Int { groups.reduce(0) { $0 + ($1.ac?.memoryBytes ?? 0) + ($1.trie?.memoryBytes ?? 0) } }
+    var memoryEstimate: Int {
+        var n = 0
+        for g in groups { n += (g.ac?.memoryBytes ?? 0) + (g.trie?.memoryBytes ?? 0) + (g.skip?.memoryBytes ?? 0) }
+        return n
+    }
 }
 
 @inline(__always) func atomLen(_ a: Atom) -> Int {
@@ -315,6 +352,8 @@ final class UnitBuilder {
     var regexGates = true
     /// See `SigmaOptions.keywordOnePass`.
     var keywordOnePass = true
+    /// See `SigmaOptions.skipScan`.
+    var skipScan = true
 
     init(logsource: LogSource, regexCache: RegexCache) { self.logsource = logsource; self.regexCache = regexCache }
 

@@ -290,7 +290,8 @@ struct EvalContext {
         if core.pointee.fieldDone[Int(f)] == core.pointee.gen { return }
         core.pointee.fieldDone[Int(f)] = core.pointee.gen
         let gcount = Int(unit.fieldGroupCount[Int(f)])
-        if gcount == 0 { return }
+        let scount = Int(unit.fieldSkipCount[Int(f)])
+        if gcount == 0 && scount == 0 { return }
         let evs = eventFields(f)
         if evs.isEmpty { return }
         for e in evs { _ = foldedEvent(e) }
@@ -299,6 +300,10 @@ struct EvalContext {
             // Every field is folded now and the buffer holds exactly those values, each followed
             // by a NUL: one scan for all of them (contains patterns only, no NUL in them).
             scanWhole(gfirst, gcount, collect: collect)
+            let sfirst = Int(unit.fieldSkipFirst[Int(f)])
+            for si in sfirst..<(sfirst + scount) {
+                core.pointee.candCount = skipScan(si, core.pointee.buf, core.pointee.bufLen, collect: collect, core.pointee.candCount)
+            }
             return
         }
         let gen = core.pointee.gen
@@ -345,6 +350,18 @@ struct EvalContext {
                 }
             }
         }
+        if scount > 0 {
+            let sfirst = Int(unit.fieldSkipFirst[Int(f)])
+            for e in evs {
+                let first = Int(core.pointee.evFoldFirst[e]), count = Int(core.pointee.evFoldCount[e])
+                for si in sfirst..<(sfirst + scount) {
+                    for k in first..<(first + count) {
+                        let a = Int(ranges[k * 2]), b = Int(ranges[k * 2 + 1])
+                        candCount = skipScan(si, buf + a, b - a, collect: collect, candCount)
+                    }
+                }
+            }
+        }
         core.pointee.candCount = candCount
     }
 
@@ -373,6 +390,33 @@ struct EvalContext {
             }
         }
         core.pointee.candCount = candCount
+    }
+
+    /// A `SkipScanner` group (`contains` literals only) over `count` folded bytes: marks the
+    /// atoms of every pattern found, and with `collect` their rules as candidates.
+    @inline(never)
+    private func skipScan(_ si: Int, _ text: UnsafePointer<UInt8>, _ count: Int, collect: Bool, _ candCount0: Int) -> Int {
+        let core = c
+        let gen = core.pointee.gen
+        let hit = core.pointee.acHit, rstamp = core.pointee.ruleStamp, cand = core.pointee.cand
+        let isAnchor = unit.isAnchorPtr, aStart = unit.anchorStartPtr, aRules = unit.anchorRulePtr
+        let hot = unit.skipHot[si]
+        let ps = hot.patStart, pa = hot.patAtoms
+        var candCount = candCount0
+        hot.view.pointee.scan(text, count) { p, _ in
+            for i in Int(ps[Int(p)])..<Int(ps[Int(p) + 1]) {
+                let atom = Int(pa[i])
+                if hit[atom] == gen { continue }
+                hit[atom] = gen
+                if collect && isAnchor[atom] {
+                    for j in Int(aStart[atom])..<Int(aStart[atom + 1]) {
+                        let r = Int(aRules[j])
+                        if rstamp[r] != gen { rstamp[r] = gen; cand[candCount] = Int32(r); candCount += 1 }
+                    }
+                }
+            }
+        }
+        return candCount
     }
 
     func evalNode(_ n: Int32) -> Bool {

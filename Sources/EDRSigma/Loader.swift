@@ -73,6 +73,7 @@ struct SigmaLoader {
                     b.unselective = Set(domain(r)?.values.keys.map { $0 } ?? [])
                     b.regexGates = options.regexGates
                     b.keywordOnePass = options.keywordOnePass
+                    b.skipScan = options.skipScan
                 }
                 do {
                     try b.addRule(r.expr, global: infos.count)

@@ -120,6 +120,10 @@ public struct SigmaOptions: Sendable {
     /// unit they cover, so that an event is evaluated by one unit instead of two or three.
     /// Off only to check that it changes no result.
     public var foldBroaderUnits = true
+    /// A field's `contains` literals that are all four bytes or longer found by a scan that
+    /// skips over text (`SkipScanner`) instead of an automaton step per byte. Off only to check
+    /// that it changes no result.
+    public var skipScan = true
     public init(collectedLogSources: [LogSource]? = nil, placeholders: [String: [String]] = [:]) {
         self.collectedLogSources = collectedLogSources
         self.placeholders = placeholders

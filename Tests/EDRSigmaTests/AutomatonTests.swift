@@ -56,4 +56,38 @@ struct AutomatonTests {
         }
         for t in texts { #expect(scan(ac, t) == naive(pats, t)) }
     }
+
+    private func scan(_ sk: SkipScanner, _ text: [UInt8]) -> Set<[Int]> {
+        var out = Set<[Int]>()
+        text.withUnsafeBufferPointer { t in
+            guard let base = t.baseAddress else { return }
+            sk.view.pointee.scan(base, t.count) { p, end in out.insert([Int(p), end]) }
+        }
+        return out
+    }
+
+    /// The skipping scan reports every occurrence the naive search finds, and nothing else:
+    /// patterns of four bytes and more over a small alphabet (so windows pass the shift table
+    /// often and patterns overlap), texts that hold them at every offset, a pattern longer
+    /// than the 255-byte window, and texts shorter than the shortest pattern.
+    @Test func skippingScansFindWhatANaiveSearchFinds() throws {
+        var rng = SplitMix64(seed: 23)
+        let alphabet = Array("abcd\\.:- ".utf8)
+        for round in 0..<30 {
+            let shortest = 4 + round % 6
+            var pats: [[UInt8]] = (0..<(1 + round * 7)).map { _ in randomBytes(&rng, shortest + Int(rng.next() % 8), alphabet: alphabet) }
+            pats.append(randomBytes(&rng, shortest, alphabet: alphabet))
+            if round == 29 { pats.append(randomBytes(&rng, 300, alphabet: alphabet)) }
+            let sk = try #require(SkipScanner(patterns: pats))
+            var texts: [[UInt8]] = (0..<40).map { _ in randomBytes(&rng, Int(rng.next() % 90), alphabet: alphabet) }
+            for k in 0..<20 {
+                let p = pats[k % pats.count]
+                texts.append(randomBytes(&rng, k, alphabet: alphabet) + p + randomBytes(&rng, Int(rng.next() % 5), alphabet: alphabet) + p)
+            }
+            texts.append(Array(pats[0].prefix(3)))
+            texts.append([])
+            for t in texts { #expect(scan(sk, t) == naive(pats, t), "round \(round): \(String(decoding: t, as: UTF8.self))") }
+        }
+        #expect(SkipScanner(patterns: [Array("abcd".utf8), Array("abc".utf8)]) == nil, "a pattern under four bytes: an automaton instead")
+    }
 }

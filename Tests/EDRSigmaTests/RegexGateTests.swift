@@ -181,6 +181,22 @@ struct KeywordPassTests {
         }
     }
 
+    /// Long `contains` literals found by skipping over text (`SkipScanner`) instead of an
+    /// automaton step per byte: the same matches; Windows' `product: windows` keyword rule
+    /// (mimikatz's keywords, over every value of every Windows event) is among them.
+    @Test func theCorpusMatchesTheSameWithSkippingScans() throws {
+        var o = SigmaOptions()
+        o.skipScan = false
+        try compareOnCorpus(off: o) { on, off in
+            let skipping = on.units.reduce(0) { $0 + $1.groups.filter { $0.skip != nil }.count }
+            #expect(skipping >= 20, "\(skipping) literal groups scan by skipping")
+            #expect(off.units.allSatisfy { u in u.groups.allSatisfy { $0.skip == nil } })
+            let proc = LogSource(product: "windows", category: "process_creation")
+            let unit = on.units.first { $0.logsource == proc }
+            #expect(unit.map { $0.keywordOnePass && $0.fieldSkipCount[Int($0.keywordSlot)] == 1 } == true, "the keyword pass skips")
+        }
+    }
+
     /// SigmaHQ's Linux and Windows rules loaded with the default options and with `off`: the
     /// same rules match each event of the mix and of auditd-, syslog- and process-shaped
     /// events holding the builtin rules' keywords, whole and split across two fields; each
