@@ -221,7 +221,10 @@ final class CompiledUnit: @unchecked Sendable {
                 ps.append(Int32(pa.count))
                 // `contains` literals all long enough to skip over text: a skipping scan
                 // (`SkipScanner`), else an automaton.
-                let skip = kind == 0 && b.skipScan ? SkipScanner(patterns: pats) : nil
+                let skip =
+                    kind == 0 && b.skipScan
+                    ? SkipScanner(patterns: pats, maximumShort: b.fieldNames[Int(f)] == UnitBuilder.keywordField ? SkipScanner.keywordShort : 0)
+                    : nil
                 if skip != nil {
                     fieldSkips[Int(f)].append(Int32(groups.count))
                 } else {

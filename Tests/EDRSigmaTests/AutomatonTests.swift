@@ -66,19 +66,23 @@ struct AutomatonTests {
         return out
     }
 
-    /// The skipping scan reports every occurrence the naive search finds, and nothing else:
-    /// patterns of four bytes and more over a small alphabet (so windows pass the shift table
-    /// often and patterns overlap), texts that hold them at every offset, a pattern longer
-    /// than the 255-byte window, and texts shorter than the shortest pattern.
+    /// The skipping scan reports every occurrence of a long pattern the naive search finds,
+    /// and nothing else, and of each short pattern (under four bytes) that occurs one real
+    /// occurrence: patterns over a small alphabet (so windows pass the shift table often and
+    /// patterns overlap), texts that hold them at every offset, a pattern longer than the
+    /// 255-byte window, texts shorter than the shortest pattern.
     @Test func skippingScansFindWhatANaiveSearchFinds() throws {
         var rng = SplitMix64(seed: 23)
         let alphabet = Array("abcd\\.:- ".utf8)
-        for round in 0..<30 {
+        for round in 0..<40 {
             let shortest = 4 + round % 6
             var pats: [[UInt8]] = (0..<(1 + round * 7)).map { _ in randomBytes(&rng, shortest + Int(rng.next() % 8), alphabet: alphabet) }
             pats.append(randomBytes(&rng, shortest, alphabet: alphabet))
             if round == 29 { pats.append(randomBytes(&rng, 300, alphabet: alphabet)) }
-            let sk = try #require(SkipScanner(patterns: pats))
+            // Up to four short patterns beside them in most rounds (one made of a byte the
+            // texts lack), none in the others.
+            for k in 0..<(round % 5) { pats.append(k == 3 ? [UInt8(ascii: "z")] : randomBytes(&rng, 1 + k % 3, alphabet: alphabet)) }
+            let sk = try #require(SkipScanner(patterns: pats, maximumShort: 4))
             var texts: [[UInt8]] = (0..<40).map { _ in randomBytes(&rng, Int(rng.next() % 90), alphabet: alphabet) }
             for k in 0..<20 {
                 let p = pats[k % pats.count]
@@ -86,8 +90,17 @@ struct AutomatonTests {
             }
             texts.append(Array(pats[0].prefix(3)))
             texts.append([])
-            for t in texts { #expect(scan(sk, t) == naive(pats, t), "round \(round): \(String(decoding: t, as: UTF8.self))") }
+            for t in texts {
+                let found = scan(sk, t), expected = naive(pats, t)
+                let isLong = { (h: [Int]) in pats[h[0]].count >= SkipScanner.minimumLength }
+                let text = String(decoding: t, as: UTF8.self)
+                #expect(found.filter(isLong) == expected.filter(isLong), "round \(round): \(text)")
+                #expect(Set(found.filter { !isLong($0) }.map { $0[0] }) == Set(expected.filter { !isLong($0) }.map { $0[0] }), "round \(round): \(text)")
+                #expect(found.isSubset(of: expected), "round \(round): \(text)")
+            }
         }
-        #expect(SkipScanner(patterns: [Array("abcd".utf8), Array("abc".utf8)]) == nil, "a pattern under four bytes: an automaton instead")
+        #expect(SkipScanner(patterns: [Array("abcd".utf8)] + (0..<5).map { [UInt8(97 + $0)] }, maximumShort: 4) == nil, "five short patterns")
+        #expect(SkipScanner(patterns: [Array("abcd".utf8), Array("ab".utf8)], maximumShort: 0) == nil, "a short pattern on a field")
+        #expect(SkipScanner(patterns: [Array("abc".utf8)], maximumShort: 4) == nil, "no long pattern")
     }
 }
