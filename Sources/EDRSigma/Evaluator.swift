@@ -168,6 +168,41 @@ extension CompiledUnit {
     }
 }
 
+/// Marks the atoms a `contains` literal hit satisfies (a group's pattern → atoms table) and,
+/// with `collect`, the rules they anchor as candidates: the whole-buffer and skipping scans'
+/// callback (no mode to check: every atom of theirs is `contains`).
+struct HitMarker {
+    let gen: UInt32
+    let hit: UnsafeMutablePointer<UInt32>, ruleStamp: UnsafeMutablePointer<UInt32>, cand: UnsafeMutablePointer<Int32>
+    let isAnchor: UnsafeMutablePointer<Bool>, anchorStart: UnsafeMutablePointer<Int32>, anchorRules: UnsafeMutablePointer<Int32>
+    let collect: Bool
+    var candCount: Int
+
+    @inline(__always)
+    init(_ unit: CompiledUnit, _ core: UnsafeMutablePointer<ScratchCore>, collect: Bool, candCount: Int) {
+        gen = core.pointee.gen
+        hit = core.pointee.acHit; ruleStamp = core.pointee.ruleStamp; cand = core.pointee.cand
+        isAnchor = unit.isAnchorPtr; anchorStart = unit.anchorStartPtr; anchorRules = unit.anchorRulePtr
+        self.collect = collect
+        self.candCount = candCount
+    }
+
+    @inline(__always)
+    mutating func mark(_ patStart: UnsafeMutablePointer<Int32>, _ patAtoms: UnsafeMutablePointer<Int32>, _ p: Int32) {
+        for i in Int(patStart[Int(p)])..<Int(patStart[Int(p) + 1]) {
+            let atom = Int(patAtoms[i])
+            if hit[atom] == gen { continue }
+            hit[atom] = gen
+            if collect && isAnchor[atom] {
+                for j in Int(anchorStart[atom])..<Int(anchorStart[atom + 1]) {
+                    let r = Int(anchorRules[j])
+                    if ruleStamp[r] != gen { ruleStamp[r] = gen; cand[candCount] = Int32(r); candCount += 1 }
+                }
+            }
+        }
+    }
+}
+
 struct EvalContext {
     unowned(unsafe) let unit: CompiledUnit
     let c: UnsafeMutablePointer<ScratchCore>
@@ -368,55 +403,24 @@ struct EvalContext {
     /// `runAC` for the keyword slot of a unit whose keyword literals are all `contains`.
     private func scanWhole(_ gfirst: Int, _ gcount: Int, collect: Bool) {
         let core = c
-        let gen = core.pointee.gen
-        let hit = core.pointee.acHit, rstamp = core.pointee.ruleStamp, cand = core.pointee.cand
-        let isAnchor = unit.isAnchorPtr, aStart = unit.anchorStartPtr, aRules = unit.anchorRulePtr
-        var candCount = core.pointee.candCount
+        var marker = HitMarker(unit, core, collect: collect, candCount: core.pointee.candCount)
         for gi in gfirst..<(gfirst + gcount) {
             let hot = unit.groupHot[Int(unit.fieldGroupIDs[gi])]
             let ps = hot.patStart, pa = hot.patAtoms
-            hot.ac.unsafelyUnwrapped.scan(core.pointee.buf, core.pointee.bufLen) { p, _ in
-                for i in Int(ps[Int(p)])..<Int(ps[Int(p) + 1]) {
-                    let atom = Int(pa[i])
-                    if hit[atom] == gen { continue }
-                    hit[atom] = gen
-                    if collect && isAnchor[atom] {
-                        for j in Int(aStart[atom])..<Int(aStart[atom + 1]) {
-                            let r = Int(aRules[j])
-                            if rstamp[r] != gen { rstamp[r] = gen; cand[candCount] = Int32(r); candCount += 1 }
-                        }
-                    }
-                }
-            }
+            hot.ac.unsafelyUnwrapped.scan(core.pointee.buf, core.pointee.bufLen) { p, _ in marker.mark(ps, pa, p) }
         }
-        core.pointee.candCount = candCount
+        core.pointee.candCount = marker.candCount
     }
 
     /// A `SkipScanner` group (`contains` literals only) over `count` folded bytes: marks the
     /// atoms of every pattern found, and with `collect` their rules as candidates.
     @inline(never)
     private func skipScan(_ si: Int, _ text: UnsafePointer<UInt8>, _ count: Int, collect: Bool, _ candCount0: Int) -> Int {
-        let core = c
-        let gen = core.pointee.gen
-        let hit = core.pointee.acHit, rstamp = core.pointee.ruleStamp, cand = core.pointee.cand
-        let isAnchor = unit.isAnchorPtr, aStart = unit.anchorStartPtr, aRules = unit.anchorRulePtr
+        var marker = HitMarker(unit, c, collect: collect, candCount: candCount0)
         let hot = unit.skipHot[si]
         let ps = hot.patStart, pa = hot.patAtoms
-        var candCount = candCount0
-        hot.view.pointee.scan(text, count) { p, _ in
-            for i in Int(ps[Int(p)])..<Int(ps[Int(p) + 1]) {
-                let atom = Int(pa[i])
-                if hit[atom] == gen { continue }
-                hit[atom] = gen
-                if collect && isAnchor[atom] {
-                    for j in Int(aStart[atom])..<Int(aStart[atom + 1]) {
-                        let r = Int(aRules[j])
-                        if rstamp[r] != gen { rstamp[r] = gen; cand[candCount] = Int32(r); candCount += 1 }
-                    }
-                }
-            }
-        }
-        return candCount
+        hot.view.pointee.scan(text, count) { p, _ in marker.mark(ps, pa, p) }
+        return marker.candCount
     }
 
     func evalNode(_ n: Int32) -> Bool {
