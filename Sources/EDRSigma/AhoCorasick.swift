@@ -39,7 +39,7 @@ final class AhoCorasick: @unchecked Sendable {
         var identity = false
         // Classes of the bytes folded command lines and paths are made of first: a row's
         // entries for them share its first cache lines.
-        var byteOrder = Array(" etaoinsrhldcumfpgwybvkxjqz0123456789\\/.-_:=\"',;&|$%()[]{}<>@#~+*?!^`".utf8)
+        var byteOrder = Fold.commonBytes
         var seen = [Bool](repeating: false, count: 256)
         byteOrder = byteOrder.filter {
             if seen[Int($0)] { return false }; seen[Int($0)] = true; return true

@@ -24,7 +24,7 @@ struct Atom {
 }
 
 struct GroupHot {
-    let kind: UInt8  // 0 unanchored automaton, 1 forward trie, 2 reverse trie, 3 skipping scan
+    let kind: UInt8  // 0 unanchored automaton, 1 forward trie, 2 reverse trie, 3 skipping scan (scanned through `skipHot`)
     let ac: ACView?
     let trie: TrieView?
     let patLength: UnsafeMutablePointer<Int32>

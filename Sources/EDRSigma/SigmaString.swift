@@ -203,6 +203,10 @@ enum Encoders {
 /// Case folding used for both rule literals and event values: ASCII bytewise, Unicode via
 /// `String.lowercased()` when the bytes are valid non-ASCII UTF-8.
 enum Fold {
+    /// The bytes of folded command lines and paths, most frequent first (for the automata's
+    /// byte classes and the skipping scan's choice of a short literal's rarest byte).
+    static let commonBytes = Array(" etaoinsrhldcumfpgwybvkxjqz0123456789\\/.-_:=\"',;&|$%()[]{}<>@#~+*?!^`".utf8)
+
     @inline(__always) static func lower(_ b: UInt8) -> UInt8 { (b &- 0x41) < 26 ? b | 0x20 : b }
 
     /// `lower` on each byte of a word whose bytes are all ASCII (below 0x80): a byte's high bit

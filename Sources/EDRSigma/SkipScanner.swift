@@ -64,7 +64,7 @@ final class SkipScanner: @unchecked Sendable {
         patternLength = .allocate(capacity: patterns.count)
         patternLength.initialize(from: patterns.map { Int32($0.count) }, count: patterns.count)
         // A short pattern is looked for by its rarest byte (in folded command lines and paths).
-        let common = Array(" etaoinsrhldcumfpgwybvkxjqz0123456789\\/.-_:=\"',;&|$%()[]{}<>@#~+*?!^`".utf8)
+        let common = Fold.commonBytes
         func rarity(_ b: UInt8) -> Int { common.firstIndex(of: b) ?? common.count }
         var bytes: [UInt8] = []
         var list: [SkipView.Short] = []
