@@ -45,23 +45,32 @@ public final class Detector: @unchecked Sendable {
     }
 
     private let store: DetectorStore
+    // The state below is touched by the detector's loop alone (one thread), in accesses that
+    // never overlap: the runtime's exclusivity checks are left out of the per-event path.
     /// The live rule sets, taken from the store once per batch of frames (not per event: the
     /// store's lock is then off the per-event path). A reload is seen from the next batch on.
-    var detectors: DetectorStore.Snapshot {
-        didSet { if detectors.sigma !== oldValue.sigma { auditd = AuditdRecords.Wanted(engine: detectors.sigma) } }
+    @exclusivity(unchecked) var detectors: DetectorStore.Snapshot {
+        didSet {
+            if detectors.sigma !== oldValue.sigma {
+                auditd = AuditdRecords.Wanted(engine: detectors.sigma)
+                sigma = detectors.sigma.session()
+            }
+        }
     }
+    /// The live Sigma rules' evaluation state for this detector's loop (one thread).
+    @exclusivity(unchecked) private(set) var sigma: SigmaSession
     /// The auditd record types live rules can match: only those are built (AuditdRecords).
-    public private(set) var auditd = AuditdRecords.Wanted.none
+    @exclusivity(unchecked) public private(set) var auditd = AuditdRecords.Wanted.none
     public var auditdWanted: Bool { auditd.any }
     let sink: AlertSink
     /// YARA and hashes of executed files, in the background; nil when neither is configured.
-    public var scanner: ExecutableScanner?
+    @exclusivity(unchecked) public var scanner: ExecutableScanner?
     /// Descriptors received with executable-file frames, in arrival order.
-    private var receivedFDs: [Int32] = []
+    @exclusivity(unchecked) private var receivedFDs: [Int32] = []
     /// The last exec record, for its executable-file frames (the interpreter's, then a
     /// script's): the sensor sends them right behind their record, so no older exec can still
     /// get one.
-    private var lastExec:
+    @exclusivity(unchecked) private var lastExec:
         (
             sequence: UInt64, event: Event, process: ProcessEntry, identity: FileIdentity?,
             script: (path: String, identity: FileIdentity)?
@@ -70,16 +79,16 @@ public final class Detector: @unchecked Sendable {
     let options: Options
     /// edr-logs' connection (HostLogs.swift).
     let hostLogs = HostLogConnection()
-    public private(set) var normalizer: Normalizer
+    @exclusivity(unchecked) public private(set) var normalizer: Normalizer
     /// Network, file, DNS and post-exec telemetry (TelemetryNormalizer.swift).
-    public private(set) var telemetry: TelemetryNormalizer
+    @exclusivity(unchecked) public private(set) var telemetry: TelemetryNormalizer
     /// ETW records from the Windows sensor (EDRWindowsEvents), with their own process cache.
     public var windows = WindowsEventDecoder()
-    public internal(set) var counters = Counters()
+    @exclusivity(unchecked) public internal(set) var counters = Counters()
     /// Set by the live loop (`serve`): Sigma and IOC alerts are held in the sink and written
     /// once per batch of frames, before the frames are acknowledged (AlertSink.hold). Direct
     /// callers of `ingest` (tests, `edr replay`) get each alert written at once.
-    public var holdAlerts = false
+    @exclusivity(unchecked) public var holdAlerts = false
     /// edr-respond: requests queued here and written without blocking; results read in the
     /// main loop. Detection never waits for the responder (a responder that stops reading
     /// fills this queue, whose overflow is reported as refused outcomes).
@@ -110,6 +119,7 @@ public final class Detector: @unchecked Sendable {
         self.telemetry = TelemetryNormalizer(machineID: options.machineID, excludedPathPrefixes: options.excludedPathPrefixes)
         self.detectors = store.current
         self.auditd = AuditdRecords.Wanted(engine: detectors.sigma)
+        self.sigma = detectors.sigma.session()
         self.onReady = onReady
     }
 
@@ -452,7 +462,7 @@ public final class Detector: @unchecked Sendable {
                 if let p = process { respond(p, level: IOCAlerts.level, ruleID: "ioc:\(m.indicator)", ruleName: "IOC \(m.indicator)") }
             }
         }
-        for m in detectors.sigma.evaluate(event) {
+        for m in sigma.evaluate(event) {
             counters.alerts += 1
             let line = AlertEncoder.sigma(
                 event: event, rule: m.rule, sequence: sequence, context: options.context,

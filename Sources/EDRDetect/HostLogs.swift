@@ -96,7 +96,6 @@ extension Detector {
     /// (a `product: linux` rule without a service) alerts once.
     func evaluateHostLog(_ entry: HostLogEntry) {
         var fired = Set<String>()
-        let sigma = detectors.sigma
         for event in HostLogServices.events(for: entry) {
             counters.events += 1
             for m in sigma.evaluate(event) where fired.insert(m.rule.id ?? m.rule.path + "\u{0}" + m.rule.title).inserted {

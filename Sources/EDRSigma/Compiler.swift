@@ -89,9 +89,19 @@ final class CompiledUnit: @unchecked Sendable {
     let keywordSlot: Int32
     /// The keyword slot's literals are scanned over the whole fold buffer at once (`scanWhole`).
     let keywordOnePass: Bool
+    /// No keyword literal of the one pass can lie inside an integer's decimal digits (each holds
+    /// a byte other than a digit or '-'), so integer values are left out of the pass.
+    let keywordSkipsInts: Bool
     /// Units whose rules this unit holds as well (they cover its logsource): an event routed
     /// here is not evaluated by them (`SigmaEngine.route`).
     var includedUnits: [Int] = []
+    /// For a logsource whose events are of several kinds (`SigmaFieldDomain.schema`: an auditd
+    /// record's `type`): the field naming the kind and, per kind (lower case), the unit that
+    /// holds only the rules that can be true on it; an event of another kind is evaluated here.
+    var kindField: String? = nil
+    var kindUnits: [KindKey] = []
+    /// Set on such a per-kind unit: the kind it is for (it is never on a route itself).
+    var kind: String? = nil
     /// Hot per-atom data: 0 = automaton atom, 1 = other; automaton mode; field; gate.
     let atomIsAC: UnsafeMutablePointer<Bool>
     let acMode: UnsafeMutablePointer<UInt8>
@@ -293,6 +303,13 @@ final class CompiledUnit: @unchecked Sendable {
         } else {
             keywordOnePass = false
         }
+        let kw = keywordSlot
+        keywordSkipsInts =
+            keywordOnePass
+            && atoms.indices.allSatisfy { i in
+                guard atoms[i].field == kw, case .ac = atoms[i].kind, let bytes = b.acBytes[i] else { return true }
+                return bytes.contains { ($0 < UInt8(ascii: "0") || $0 > UInt8(ascii: "9")) && $0 != UInt8(ascii: "-") }
+            }
         atomIsAC = Self.copy(
             atoms.map {
                 if case .ac = $0.kind { return true }; return false
@@ -319,6 +336,14 @@ final class CompiledUnit: @unchecked Sendable {
         self.atoms = atoms
     }
 
+    /// The per-kind unit for this event, if this unit has them and the event is of one of
+    /// their kinds (compared as Sigma compares: ASCII case folded).
+    @inline(__always) func kindUnit(_ event: Event) -> Int? {
+        guard let f = kindField, case .string(let v)? = event[f], let key = KindKey(v) else { return nil }
+        for k in kindUnits where k.lo == key.lo && k.hi == key.hi { return k.unit }
+        return nil
+    }
+
     var memoryEstimate: Int {
         var n = 0
         for g in groups { n += (g.ac?.memoryBytes ?? 0) + (g.trie?.memoryBytes ?? 0) + (g.skip?.memoryBytes ?? 0) }
@@ -329,6 +354,23 @@ final class CompiledUnit: @unchecked Sendable {
 @inline(__always) func atomLen(_ a: Atom) -> Int {
     if case .ac(_, let l) = a.kind { return Int(l) }
     return 1
+}
+
+/// A kind's name (at most 16 bytes, ASCII case folded) packed in two words, and its unit.
+struct KindKey {
+    var lo: UInt64 = 0, hi: UInt64 = 0
+    var unit = -1
+
+    /// Nil for a name longer than 16 bytes or holding a NUL (no kind is named so).
+    @inline(__always) init?(_ name: String, unit: Int = -1) {
+        var n = 0
+        for b in name.utf8 {
+            guard n < 16, b != 0 else { return nil }
+            if n < 8 { lo |= UInt64(Fold.lower(b)) << (8 * n) } else { hi |= UInt64(Fold.lower(b)) << (8 * (n - 8)) }
+            n += 1
+        }
+        self.unit = unit
+    }
 }
 
 /// Collects rules of one logsource key and turns their `Expr`s into node programs.

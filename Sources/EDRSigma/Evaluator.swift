@@ -107,15 +107,19 @@ struct ScratchCore {
     }
 }
 
-/// Per-thread working memory (pooled by the engine).
+/// Per-thread working memory (pooled by the engine). One thread at a time uses a scratch
+/// and no access to these properties overlaps another, so they go without the runtime's
+/// exclusivity checks (each of which costs more than the work it guards here).
 final class Scratch {
     let core: UnsafeMutablePointer<ScratchCore>
     let md = PCREMatchData()
     /// Per unit: recently seen field-name layouts → slot map.
-    var layouts: [[(names: [String], map: [Int32])]]
-    var layoutNext: [Int]
-    var routes: [(LogSource, [Int])] = []
-    var matched: [Int32] = []
+    @exclusivity(unchecked) var layouts: [[(names: [String], map: [Int32])]]
+    @exclusivity(unchecked) var layoutNext: [Int]
+    /// Recently seen logsources and the units they are routed to (`SigmaEngine.route`).
+    @exclusivity(unchecked) var routeKeys: [LogSource] = []
+    @exclusivity(unchecked) var routeUnits: [[Int]] = []
+    @exclusivity(unchecked) var matched: [Int32] = []
 
     init(atoms: Int, fields: Int, rules: Int, units: Int) {
         core = UnsafeMutablePointer<ScratchCore>.allocate(capacity: 1)
@@ -329,11 +333,19 @@ struct EvalContext {
         if gcount == 0 && scount == 0 { return }
         let evs = eventFields(f)
         if evs.isEmpty { return }
-        for e in evs { _ = foldedEvent(e) }
         let gfirst = Int(unit.fieldGroupFirst[Int(f)])
         if f == unit.keywordSlot && unit.keywordOnePass {
-            // Every field is folded now and the buffer holds exactly those values, each followed
-            // by a NUL: one scan for all of them (contains patterns only, no NUL in them).
+            // Every field is folded now (integers too unless no literal can lie in their digits)
+            // and the buffer holds only this event's values, each followed by a NUL: one scan for
+            // all of them (contains patterns only, no NUL in them).
+            if unit.keywordSkipsInts {
+                for e in evs {
+                    if case .int = values[e] { continue }
+                    _ = foldedEvent(e)
+                }
+            } else {
+                for e in evs { _ = foldedEvent(e) }
+            }
             scanWhole(gfirst, gcount, collect: collect)
             let sfirst = Int(unit.fieldSkipFirst[Int(f)])
             for si in sfirst..<(sfirst + scount) {
@@ -341,6 +353,7 @@ struct EvalContext {
             }
             return
         }
+        for e in evs { _ = foldedEvent(e) }
         let gen = core.pointee.gen
         let hit = core.pointee.acHit, rstamp = core.pointee.ruleStamp, cand = core.pointee.cand
         let acMode = unit.acMode, isAnchor = unit.isAnchorPtr, aStart = unit.anchorStartPtr, aRules = unit.anchorRulePtr

@@ -51,7 +51,7 @@ public struct SigmaFieldDomain: Sendable {
     }
 
     /// The schema's kinds an event can still be of (all of them unless narrowed).
-    private var kinds: [String] {
+    var kinds: [String] {
         guard let s = schema else { return [] }
         if let v = values[s.field] { return v.allowed.filter { s.fields[$0] != nil } }
         return Array(s.fields.keys)

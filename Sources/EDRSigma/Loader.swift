@@ -49,6 +49,7 @@ struct SigmaLoader {
         var refs: [String: Ref] = [:]
         var possible: [LogSource: [String: Set<String>]] = [:]
         var members: [LogSource: [(Expr, Int)]] = [:]
+        var kindsOf: [Int: Set<String>] = [:]  // engine rule → the schema kinds it can be true on
         for (r, di) in rules {
             var ref: Ref
             let verdict = judge(r)
@@ -74,6 +75,9 @@ struct SigmaLoader {
                     b.regexGates = options.regexGates
                     b.keywordOnePass = options.keywordOnePass
                     b.skipScan = options.skipScan
+                }
+                if let d = domain(r), let sc = d.schema, d.values[sc.field] != nil {
+                    kindsOf[infos.count] = d.possibleValues(of: sc.field, r.expr)
                 }
                 do {
                     try b.addRule(r.expr, global: infos.count)
@@ -106,9 +110,40 @@ struct SigmaLoader {
                 }
             }
         }
-        let units = builderOrder.map { CompiledUnit(builder: builders[$0]!) }
+        var units = builderOrder.map { CompiledUnit(builder: builders[$0]!) }
         for (i, ls) in builderOrder.enumerated() {
             units[i].includedUnits = (includes[ls] ?? []).compactMap { builderOrder.firstIndex(of: $0) }
+        }
+        // Per kind of event (an auditd record's `type`): a unit of the rules that can be true on
+        // that kind, with the broader rules folded in as above. The whole unit stays for an event
+        // of no known kind.
+        if options.unitPerKind {
+            for (i, ls) in builderOrder.enumerated() {
+                guard let d = options.fieldDomains.first(where: { ls.covers($0.logsource) && $0.logsource.covers(ls) }),
+                    let field = d.schema?.field, d.values[field] != nil
+                else { continue }
+                var perKind: [(String, UnitBuilder)] = []
+                do {
+                    for kind in d.kinds.sorted() where KindKey(kind) != nil {
+                        let b = UnitBuilder(logsource: ls, regexCache: regexCache)
+                        b.unselective = builders[ls]!.unselective
+                        b.regexGates = options.regexGates
+                        b.keywordOnePass = options.keywordOnePass
+                        b.skipScan = options.skipScan
+                        for (e, g) in members[ls] ?? [] where kindsOf[g]?.contains(kind) ?? true { try b.addRule(e, global: g) }
+                        for broad in includes[ls] ?? [] { for (e, g) in members[broad] ?? [] { try b.addRule(e, global: g) } }
+                        perKind.append((kind, b))
+                    }
+                } catch { continue }  // compiled in the whole unit, so not expected; the whole unit serves
+                units[i].kindField = field
+                for (kind, b) in perKind {
+                    let u = CompiledUnit(builder: b)
+                    u.kind = kind
+                    u.includedUnits = units[i].includedUnits
+                    units[i].kindUnits.append(KindKey(kind, unit: units.count)!)
+                    units.append(u)
+                }
+            }
         }
 
         // Correlations.

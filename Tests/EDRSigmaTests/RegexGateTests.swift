@@ -155,6 +155,48 @@ struct KeywordPassTests {
         }
     }
 
+    /// Integers are left out of the one pass only when no keyword literal could lie in their
+    /// digits; a digit-only literal (`0`, `-42`) keeps them in, and a field test on an integer
+    /// in the same unit still sees it after the pass skipped it.
+    @Test func integersAreLeftOutOnlyWhenNoLiteralCanBeInTheirDigits() {
+        func unit(_ e: SigmaEngine) -> CompiledUnit? { e.units.first { $0.logsource == procLS } }
+        let words = engine(ruleYAML("keywords:\n    - 'pid=42'\n    - 'evil'\ncondition: keywords"))
+        #expect(unit(words)?.keywordSkipsInts == true)
+        #expect(words.evaluate(ev([("ProcessId", 42), ("A", "x")])).isEmpty)
+        #expect(!words.evaluate(ev([("ProcessId", 42), ("A", "PID=42")])).isEmpty)
+
+        let digits = engine(ruleYAML("keywords:\n    - '-42'\n    - 'evil'\ncondition: keywords"))
+        #expect(unit(digits)?.keywordSkipsInts == false)
+        #expect(!digits.evaluate(ev([("ProcessId", -420)])).isEmpty)
+        #expect(digits.evaluate(ev([("ProcessId", 420)])).isEmpty)
+
+        // Two rules in one unit: one with a single digit, so integers stay in the pass.
+        let mixed = SigmaEngine.load(sources: [
+            (name: "a.yml", yaml: ruleYAML("keywords:\n    - 'abc'\ncondition: keywords")),
+            (name: "b.yml", yaml: ruleYAML("keywords:\n    - '7'\ncondition: keywords", id: "00000000-0000-0000-0000-000000000002"))
+        ])
+        #expect(unit(mixed)?.keywordSkipsInts == false)
+        #expect(mixed.evaluate(ev([("ProcessId", 1017)])).map(\.rule.id) == ["00000000-0000-0000-0000-000000000002"])
+
+        // A keyword rule beside field tests on the integer the pass left out.
+        let fields = SigmaEngine.load(sources: [
+            (name: "a.yml", yaml: ruleYAML("keywords:\n    - 'evil'\ncondition: keywords")),
+            (
+                name: "b.yml",
+                yaml: ruleYAML(
+                    "selection:\n    ProcessId|contains: '24'\n    Image|endswith: '/x'\ncondition: selection",
+                    id: "00000000-0000-0000-0000-000000000002")
+            ),
+            (
+                name: "c.yml",
+                yaml: ruleYAML("selection:\n    ParentProcessId: 1\n    Image|endswith: '/x'\ncondition: selection", id: "00000000-0000-0000-0000-000000000003")
+            )
+        ])
+        #expect(unit(fields)?.keywordSkipsInts == true)
+        let fired = fields.evaluate(ev([("Image", "/bin/x"), ("ProcessId", 4242), ("ParentProcessId", 1), ("CommandLine", "x evil")]))
+        #expect(fired.compactMap(\.rule.id).sorted() == (1...3).map { "00000000-0000-0000-0000-00000000000\($0)" })
+    }
+
     @Test func theCorpusMatchesTheSameInOnePass() throws {
         var o = SigmaOptions()
         o.keywordOnePass = false
