@@ -94,7 +94,7 @@ public enum SigmaBenchmark {
 
     /// The engine's optimizations `--off` can name: each is there only for speed, so turning it
     /// off changes no result, only the figures.
-    public static let optimizations = ["regex-gates", "keyword-one-pass", "fold-broader-units", "skip-scan"]
+    public static let optimizations = ["regex-gates", "keyword-one-pass", "fold-broader-units", "skip-scan", "unit-per-kind"]
 
     public static func turnOff(_ names: [String], in options: inout SigmaOptions) throws {
         for o in names {
@@ -103,6 +103,7 @@ public enum SigmaBenchmark {
             case "keyword-one-pass": options.keywordOnePass = false
             case "fold-broader-units": options.foldBroaderUnits = false
             case "skip-scan": options.skipScan = false
+            case "unit-per-kind": options.unitPerKind = false
             default: throw EDRError("--off \(o): not one of \(optimizations.joined(separator: ", "))")
             }
         }
