@@ -5,6 +5,23 @@ import Foundation
 /// engine tests (CorpusTests, EngineTests: every SigmaHQ rule evaluated on realistic events)
 /// and the benchmarks in Benchmarks/ (the figures of docs/benchmarks.md are on this mix).
 public enum SigmaEventMix {
+    /// Where two engines (one rule set, loaded with different options) disagree on `events`:
+    /// each event whose matching rules differ, or on which `a` reports a rule twice; and how
+    /// many matches `a` reported. The tests hold each optimization of the engine to the same
+    /// results as the engine without it this way.
+    public static func compare(_ a: SigmaEngine, _ b: SigmaEngine, on events: [Event]) -> (matches: Int, differences: [String]) {
+        func names(_ m: [SigmaMatch]) -> [String] { m.map { "\($0.rule.path) \($0.rule.title)" }.sorted() }
+        var total = 0
+        var differences: [String] = []
+        for e in events {
+            let x = names(a.evaluate(e)), y = names(b.evaluate(e))
+            if x != y { differences.append("\(e.logsource) \(e.fields): \(x) against \(y)") }
+            if Set(x).count != x.count { differences.append("\(e.logsource) \(e.fields): a rule reported twice: \(x)") }
+            total += x.count
+        }
+        return (total, differences)
+    }
+
     /// A deterministic mix of what this Linux agent's sensor produces: 65% process_creation,
     /// 20% file_event, 15% network_connection (`windows: true` instead gives 55/15/10 Linux and
     /// 12% Windows process_creation, 4% registry_set, 4% file_event). About 2% of the events are
