@@ -22,6 +22,9 @@ public final class Detector: @unchecked Sendable {
         public var excludedPathPrefixes: [String] = []
         /// Environment variables that become process_creation fields (`[telemetry] environment`).
         public var environmentNames: [String] = Normalizer.defaultEnvironmentNames
+        /// Time each stage of handling kernel records (`Counters.stages`): two clock reads per
+        /// stage per record, so off unless asked (`edr-bench pipeline --stages`).
+        public var measureStages = false
         public init(respondEnabled: Bool, responseMinLevel: SigmaLevel, context: AlertContext, machineID: String) {
             self.respondEnabled = respondEnabled
             self.responseMinLevel = responseMinLevel
@@ -42,6 +45,22 @@ public final class Detector: @unchecked Sendable {
         public var snapshotProcesses: UInt64 = 0
         /// auditd records built from events (AuditdRecords), when rules read them.
         public var auditdRecords: UInt64 = 0
+        /// With `Options.measureStages`: where handling kernel records spent its time.
+        public var stages = Stages()
+    }
+
+    /// Monotonic nanoseconds per stage of handling kernel records (frame reading, replies and
+    /// stats are outside them).
+    public struct Stages: Sendable {
+        /// Frame payload → kernel record (KernelRecordDecoder).
+        public var decode: UInt64 = 0
+        /// The process cache and the record's event (Normalizer, TelemetryNormalizer).
+        public var normalize: UInt64 = 0
+        /// auditd records built from the event (AuditdRecords).
+        public var auditdRecords: UInt64 = 0
+        /// IOC and Sigma evaluation of the events and records, their alerts written or held.
+        public var detection: UInt64 = 0
+        public init() {}
     }
 
     private let store: DetectorStore
@@ -377,6 +396,15 @@ public final class Detector: @unchecked Sendable {
     }
 
     private func handle(record payload: [UInt8], sequence: UInt64) {
+        let timed = options.measureStages
+        var mark = timed ? monotonicNanos() : 0
+        /// Adds the time since the last lap to a stage (with `measureStages`).
+        func lap(_ stage: WritableKeyPath<Stages, UInt64>) {
+            guard timed else { return }
+            let now = monotonicNanos()
+            counters.stages[keyPath: stage] &+= now &- mark
+            mark = now
+        }
         let record: KernelRecord
         do {
             record = try KernelRecordDecoder.decode(payload)
@@ -386,6 +414,7 @@ public final class Detector: @unchecked Sendable {
             return
         }
         counters.recordsDecoded += 1
+        lap(\.decode)
         switch record {
         case .exec(let r):
             let (e, process, parent) = normalizer.exec(r)
@@ -398,27 +427,40 @@ public final class Detector: @unchecked Sendable {
                     r.script.flatMap { id in r.scriptPath.map { ($0, id) } }
                 )
             }
+            lap(\.normalize)
             evaluate(event, sequence: sequence, process: process, parent: parent)
+            lap(\.detection)
             if auditdWanted {
-                for a in AuditdRecords.exec(r, process: process, timestamp: event.timestamp, wanted: auditd) {
+                let records = AuditdRecords.exec(r, process: process, timestamp: event.timestamp, wanted: auditd)
+                lap(\.auditdRecords)
+                for a in records {
                     counters.auditdRecords += 1
                     evaluate(a, sequence: sequence, process: process, parent: parent)
                 }
+                lap(\.detection)
             }
         case .exit(let r):
             normalizer.exit(r)
+            lap(\.normalize)
         case .fork(let r):
             normalizer.fork(r)
+            lap(\.normalize)
         case .net, .file, .dns, .attack, .cgroup:
             let clock = normalizer
-            for t in telemetry.handle(record, processes: normalizer.cache, wallTime: { clock.wallTime(bootNanos: $0) }) {
+            let events = telemetry.handle(record, processes: normalizer.cache, wallTime: { clock.wallTime(bootNanos: $0) })
+            lap(\.normalize)
+            for t in events {
                 counters.events += 1
                 evaluate(t.event, sequence: sequence, process: t.process, parent: nil)
+                lap(\.detection)
                 guard auditdWanted else { continue }
-                for a in AuditdRecords.telemetry(record, event: t.event, process: t.process, wanted: auditd) {
+                let records = AuditdRecords.telemetry(record, event: t.event, process: t.process, wanted: auditd)
+                lap(\.auditdRecords)
+                for a in records {
                     counters.auditdRecords += 1
                     evaluate(a, sequence: sequence, process: t.process, parent: nil)
                 }
+                lap(\.detection)
             }
         }
     }

@@ -20,7 +20,7 @@ struct AuditdRecordTests {
         let fd: Int32
         var seq: UInt64 = 1
 
-        init(rules: [String]) throws {
+        init(rules: [String], measureStages: Bool = false) throws {
             Log.setup(component: "edr-test", level: .error)
             alertsPath = NSTemporaryDirectory() + "auditd-alerts-\(UUID().uuidString).ndjson"
             fd = open(alertsPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -28,12 +28,12 @@ struct AuditdRecordTests {
                 sources: DetectorSources(
                     sigma: rules, yara: [], ioc: [],
                     sigmaOptions: DetectorLogSources.sigmaOptions(on: .linux)))
-            detector = Detector(
-                store: store, sink: AlertSink(fd: fd),
-                options: .init(
-                    respondEnabled: false, responseMinLevel: .critical,
-                    context: AlertContext(hostName: "test", hostID: "test"),
-                    machineID: "0123456789abcdef0123456789abcdef"))
+            var options = Detector.Options(
+                respondEnabled: false, responseMinLevel: .critical,
+                context: AlertContext(hostName: "test", hostID: "test"),
+                machineID: "0123456789abcdef0123456789abcdef")
+            options.measureStages = measureStages
+            detector = Detector(store: store, sink: AlertSink(fd: fd), options: options)
         }
 
         deinit {
@@ -203,6 +203,21 @@ struct AuditdRecordTests {
         // (PARENT + CREATE), a write (NORMAL), memfd_create (SYSCALL), a connect (SYSCALL).
         #expect(rig.detector.auditd == AuditdRecords.Wanted(execve: true, syscall: true, path: true))
         #expect(rig.detector.counters.auditdRecords == 15 + 2 + 1 + 1 + 1)
+    }
+
+    /// `Options.measureStages` times each stage of handling a record (`edr-bench pipeline
+    /// --stages`); without it no clock is read and the stages stay at zero.
+    @Test func stagesAreTimedOnlyWhenAsked() throws {
+        try #require(FileManager.default.fileExists(atPath: Self.corpus))
+        for timed in [false, true] {
+            let rig = try Rig(rules: [Self.corpus], measureStages: timed)
+            try rig.exec("/usr/bin/chattr", ["chattr", "-i", "/etc/passwd"])
+            try rig.feed(TelemetryBuilder.file(op: 1, dir1: "/etc/systemd/system", name1: "evil.service", openFlags: 0o101))
+            let s = rig.detector.counters.stages
+            let all = [s.decode, s.normalize, s.auditdRecords, s.detection]
+            #expect(timed ? all.allSatisfy { $0 > 0 } : all.allSatisfy { $0 == 0 }, "measureStages \(timed): \(all)")
+            #expect(rig.firedIDs().contains("a5b977d6-8a81-4475-91b9-49dbfcd941f7"), "the exec's auditd rule fires either way")
+        }
     }
 
     /// The records an exec gives, field by field.

@@ -47,6 +47,8 @@ public enum PipelineBenchmark {
         public var storm = false
         /// Sigma engine optimizations turned off (`SigmaBenchmark.optimizations`).
         public var off: [String] = []
+        /// Time the detector's stages (`Detector.Options.measureStages`).
+        public var stages = false
         public init(
             rulePaths: [String], execs: Int, alertEvery: Int = 0, socket: Bool = true, batchExecs: Int = 48,
             coldBytes: Int = 0
@@ -60,6 +62,8 @@ public enum PipelineBenchmark {
         public var cpuSeconds: Double, wallSeconds: Double
         public var execs: Int, records: Int, streamBytes: Int
         public var events: UInt64, auditdRecords: UInt64, alerts: UInt64, alertBytes: Int, recordErrors: UInt64
+        /// With `Options.stages`: the detector's time per stage.
+        public var stages = Detector.Stages()
         public var microsPerExec: Double { cpuSeconds / Double(execs) * 1e6 }
     }
 
@@ -100,16 +104,16 @@ public enum PipelineBenchmark {
 
     /// A detector as `edr-detect` builds one (Sigma only, no JIT unless asked), writing alerts
     /// to `alertFD`.
-    public static func detector(rulePaths: [String], alertFD: Int32, off: [String] = []) throws -> Detector {
+    public static func detector(rulePaths: [String], alertFD: Int32, off: [String] = [], stages: Bool = false) throws -> Detector {
         var options = DetectorLogSources.sigmaOptions()
         try SigmaBenchmark.turnOff(off, in: &options)
         let store = try DetectorStore(sources: DetectorSources(sigma: rulePaths, yara: [], ioc: [], sigmaOptions: options))
-        return Detector(
-            store: store, sink: AlertSink(fd: alertFD),
-            options: .init(
-                respondEnabled: false, responseMinLevel: .critical,
-                context: AlertContext(hostName: "bench", hostID: "bench"),
-                machineID: "0123456789abcdef0123456789abcdef"))
+        var detectorOptions = Detector.Options(
+            respondEnabled: false, responseMinLevel: .critical,
+            context: AlertContext(hostName: "bench", hostID: "bench"),
+            machineID: "0123456789abcdef0123456789abcdef")
+        detectorOptions.measureStages = stages
+        return Detector(store: store, sink: AlertSink(fd: alertFD), options: detectorOptions)
     }
 
     public static func measure(_ o: Options) throws -> Figures {
@@ -117,7 +121,7 @@ public enum PipelineBenchmark {
         let alertFD = open(alertPath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
         guard alertFD >= 0 else { throw EDRError("cannot create \(alertPath)") }
         defer { close(alertFD); unlink(alertPath) }
-        let detector = try detector(rulePaths: o.rulePaths, alertFD: alertFD, off: o.off)
+        let detector = try detector(rulePaths: o.rulePaths, alertFD: alertFD, off: o.off, stages: o.stages)
         let stream = stream(execs: o.execs, alertEvery: o.alertEvery)
         var c0 = threadCPUSeconds()
         let w0 = monotonicNanos()
@@ -146,10 +150,12 @@ public enum PipelineBenchmark {
         let wall = Double(monotonicNanos() - w0) / 1e9
         var st = stat()
         fstat(alertFD, &st)
-        return Figures(
+        var figures = Figures(
             cpuSeconds: cpu, wallSeconds: wall, execs: o.execs, records: o.execs * 3, streamBytes: stream.count,
             events: detector.counters.events, auditdRecords: detector.counters.auditdRecords,
             alerts: detector.counters.alerts, alertBytes: Int(st.st_size), recordErrors: detector.counters.recordErrors)
+        figures.stages = detector.counters.stages
+        return figures
     }
 
     /// A writer thread sends the stream in batches; this thread reads as `Detector.serve` does.
@@ -250,7 +256,18 @@ public enum PipelineBenchmark {
               CPU \(fmt(f.cpuSeconds)) s (wall \(fmt(f.wallSeconds)) s): \(fmt(f.microsPerExec)) µs per exec, \(fmt(f.cpuSeconds / Double(f.records) * 1e6)) µs per record, \(Int(Double(f.records) / f.cpuSeconds)) records/s
               events \(f.events), auditd records \(f.auditdRecords), alerts \(f.alerts) (written: \(f.alertBytes / 1024) KiB\(alertLine)), record errors \(f.recordErrors)
               at 1,600 execs/s this is \(fmt(f.microsPerExec * 1600 / 1e4))% of one core (the sensor's wake-ups not included)
-            """
+            """ + (o.stages ? "\n" + stageLine(f) : "")
+    }
+
+    /// The stages' share of an exec, in µs (wall time inside each stage: the detector's thread
+    /// runs alone).
+    static func stageLine(_ f: Figures) -> String {
+        let s = f.stages
+        func us(_ n: UInt64) -> String { fmt(Double(n) / 1e3 / Double(max(f.execs, 1))) }
+        let inside = s.decode + s.normalize + s.auditdRecords + s.detection
+        return "  stages, µs per exec: decode \(us(s.decode)), normalize \(us(s.normalize)), auditd records \(us(s.auditdRecords)), "
+            + "detection \(us(s.detection)); the rest of the CPU per exec (socket reads, frames, acknowledgements) "
+            + fmt(f.microsPerExec - Double(inside) / 1e3 / Double(max(f.execs, 1)))
     }
 
     public static func fmt(_ v: Double) -> String {

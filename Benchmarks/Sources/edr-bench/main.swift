@@ -58,6 +58,8 @@ struct BenchCommand: ParsableCommand {
         var storm = false
         @Flag(name: .long, help: "PCRE2 with its JIT (the confined edr-detect runs without).")
         var jit = false
+        @Flag(name: .long, help: "Time the detector's stages (decode, normalize, auditd records, detection) and print them per exec.")
+        var stages = false
         @Option(
             name: .long,
             help: "An engine optimization turned off (repeatable): \(SigmaBenchmark.optimizations.joined(separator: ", ")); for A/B runs in one build.")
@@ -66,6 +68,7 @@ struct BenchCommand: ParsableCommand {
             RegexJIT.enabled = jit
             var o = PipelineBenchmark.Options(rulePaths: rules, execs: execs, alertEvery: alertEvery, socket: !noSocket, coldBytes: coldMib << 20)
             o.off = off
+            o.stages = stages
             o.pace = pace
             o.storm = storm
             if storm && pace <= 0 { throw ValidationError("--storm needs --pace") }
