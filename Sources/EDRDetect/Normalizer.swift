@@ -51,12 +51,16 @@ public struct Normalizer: Sendable {
             cache.lookup(pid: r.ids.ppid, startTicks: r.ids.parentStartTicks)
             ?? cache.lookup(pid: r.ids.ppid)
         let user = users.name(r.ids.uid)
+        // A GUID is a function of pid and start time: the forked process this exec replaces and
+        // the parent already hold theirs, so neither is formatted again.
+        let guid = cache.lookup(pid: r.ids.pid, startTicks: r.ids.startTicks)?.guid ?? guids.guid(pid: r.ids.pid, startTicks: r.ids.startTicks)
+        let parentGuid =
+            parent.flatMap { $0.startTicks == r.ids.parentStartTicks ? $0.guid : nil }
+            ?? guids.guid(pid: r.ids.ppid, startTicks: r.ids.parentStartTicks)
         let entry = ProcessEntry(
             pid: r.ids.pid, ppid: r.ids.ppid, startTicks: r.ids.startTicks, image: r.path, argv: .nulSeparated(r.argBytes),
             commandLine: r.commandLine, cwd: r.cwd, uid: r.ids.uid, user: user, loginuid: r.ids.loginuid,
-            guid: guids.guid(pid: r.ids.pid, startTicks: r.ids.startTicks),
-            parentGuid: guids.guid(pid: r.ids.ppid, startTicks: r.ids.parentStartTicks),
-            cgroupID: r.cgroupID, exitedAtNanos: nil)
+            guid: guid, parentGuid: parentGuid, cgroupID: r.cgroupID, exitedAtNanos: nil)
         cache.upsert(entry, now: now)
         var event = Self.processCreationEvent(entry, parent: parent, timestamp: wallTime(bootNanos: r.bootNanos), logonID: r.ids.loginuid)
         if let script = r.scriptPath { event["ScriptPath"] = .string(script) }

@@ -363,6 +363,36 @@ struct KernelRecordTests {
         #expect(n.cache.lookup(pid: 60)?.exitedAtNanos != nil)
     }
 
+    /// An exec takes the GUIDs of the processes the cache holds (the forked process it replaces,
+    /// its parent) only when they are the same processes: a pid reused by a process started at
+    /// another time gets the GUID of the start the record names.
+    @Test func execGuidsNameTheProcessesOfTheRecord() throws {
+        var n = Normalizer(machineID: "0123456789abcdef0123456789abcdef")
+        let g = ProcessGuidFactory(machineID: "0123456789abcdef0123456789abcdef")
+        func exec(pid: UInt32, ppid: UInt32, start: UInt64, parentStart: UInt64) throws -> Event {
+            let r = try #require(
+                try KernelRecordDecoder.decode(
+                    RecordBuilder.exec(pid: pid, ppid: ppid, args: ["x"], path: "/usr/bin/x", cwd: "/", start: start, parentStart: parentStart)
+                ).asExec, "not an exec record")
+            return n.exec(r).0
+        }
+        _ = try exec(pid: 50, ppid: 1, start: 1_000_000_000, parentStart: 10)
+        let f = try #require(
+            try KernelRecordDecoder.decode(KernelRecordLayout.fork(pid: 60, ppid: 50, start: 2_000_000_000, parentStart: 1_000_000_000)).asFork,
+            "not a fork record")
+        n.fork(f)
+        let forked = try #require(n.cache.lookup(pid: 60))
+        // The exec of the forked process: its GUID and its parent's, as the factory gives them.
+        let e1 = try exec(pid: 60, ppid: 50, start: 2_000_000_000, parentStart: 1_000_000_000)
+        #expect(e1["ProcessGuid"] == .string(forked.guid) && forked.guid == g.guid(pid: 60, startTicks: 200))
+        #expect(e1["ParentProcessGuid"] == .string(g.guid(pid: 50, startTicks: 100)))
+        // pid 50 reused by a process started later than the one in the cache, and pid 60 by a
+        // process started later than the forked one.
+        let e2 = try exec(pid: 60, ppid: 50, start: 3_000_000_000, parentStart: 2_500_000_000)
+        #expect(e2["ProcessGuid"] == .string(g.guid(pid: 60, startTicks: 300)))
+        #expect(e2["ParentProcessGuid"] == .string(g.guid(pid: 50, startTicks: 250)))
+    }
+
     @Test func snapshotParsesProcText() throws {
         var n = Normalizer(machineID: "ab")
         var p = [UInt8]()
