@@ -233,9 +233,17 @@ public enum KernelRecordDecoder {
     public static func commandLine(_ bytes: ArraySlice<UInt8>) -> String {
         var end = bytes.endIndex
         while end > bytes.startIndex && bytes[end - 1] == 0 { end -= 1 }
-        var out = Array(bytes[bytes.startIndex..<end])
-        for j in out.indices where out[j] == 0 { out[j] = UInt8(ascii: " ") }
-        return String(decoding: out, as: UTF8.self)
+        let n = end - bytes.startIndex
+        // Written straight into the string's storage (invalid UTF-8 is repaired as
+        // `String(decoding:)` repairs it): no intermediate array.
+        return String(unsafeUninitializedCapacity: n) { out in
+            var k = 0
+            for b in bytes[bytes.startIndex..<end] {
+                out[k] = b == 0 ? UInt8(ascii: " ") : b
+                k += 1
+            }
+            return n
+        }
     }
 
     static func cString(_ bytes: ArraySlice<UInt8>) -> String {

@@ -363,6 +363,28 @@ struct KernelRecordTests {
         #expect(n.cache.lookup(pid: 60)?.exitedAtNanos != nil)
     }
 
+    /// argv's NULs become spaces, trailing NULs go, and invalid UTF-8 is repaired as
+    /// `String(decoding:)` repairs it: against that reference on fixed and random bytes.
+    @Test func commandLineJoinsArgvAndRepairsUTF8() {
+        func reference(_ b: [UInt8]) -> String {
+            var a = b
+            while a.last == 0 { a.removeLast() }
+            return String(decoding: a.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+        }
+        #expect(KernelRecordDecoder.commandLine(Array("bash\u{0}-c\u{0}a b\u{0}\u{0}".utf8)[...]) == "bash -c a b")
+        #expect(KernelRecordDecoder.commandLine([0, 0][...]) == "")
+        #expect(KernelRecordDecoder.commandLine([0x61, 0xff, 0, 0xe2, 0x82][...]) == "a\u{FFFD} \u{FFFD}")
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let bytes = (0..<Int.random(in: 0..<40, using: &rng)).map { _ in
+                [0, 0x20, 0x41, 0x7f, 0x80, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0xff].randomElement(using: &rng)! as UInt8
+            }
+            // A slice that does not start at index 0, as the decoder passes it.
+            let padded = [UInt8(7)] + bytes
+            #expect(KernelRecordDecoder.commandLine(padded[1...]) == reference(bytes), "\(bytes)")
+        }
+    }
+
     /// An exec takes the GUIDs of the processes the cache holds (the forked process it replaces,
     /// its parent) only when they are the same processes: a pid reused by a process started at
     /// another time gets the GUID of the start the record names.
