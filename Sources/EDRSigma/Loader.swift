@@ -76,11 +76,11 @@ struct SigmaLoader {
                     b.keywordOnePass = options.keywordOnePass
                     b.skipScan = options.skipScan
                 }
-                if let d = domain(r), let sc = d.schema, d.values[sc.field] != nil {
-                    kindsOf[infos.count] = d.possibleValues(of: sc.field, r.expr)
-                }
                 do {
                     try b.addRule(r.expr, global: infos.count)
+                    if let d = domain(r), let sc = d.schema, d.values[sc.field] != nil {
+                        kindsOf[infos.count] = d.possibleValues(of: sc.field, r.expr)
+                    }
                     members[ls, default: []].append((r.expr, infos.count))
                     ref = .rule(infos.count)
                     infos.append(r.info)
