@@ -70,11 +70,8 @@ struct SigmaLoader {
                 if let x = builders[ls] {
                     b = x
                 } else {
-                    b = UnitBuilder(logsource: ls, regexCache: regexCache); builders[ls] = b; builderOrder.append(ls)
-                    b.unselective = Set(domain(r)?.values.keys.map { $0 } ?? [])
-                    b.regexGates = options.regexGates
-                    b.keywordOnePass = options.keywordOnePass
-                    b.skipScan = options.skipScan
+                    b = builder(ls, unselective: Set(domain(r)?.values.keys.map { $0 } ?? []), regexCache)
+                    builders[ls] = b; builderOrder.append(ls)
                 }
                 do {
                     try b.addRule(r.expr, global: infos.count)
@@ -125,11 +122,7 @@ struct SigmaLoader {
                 var perKind: [(String, UnitBuilder)] = []
                 do {
                     for kind in d.kinds.sorted() where KindKey(kind) != nil {
-                        let b = UnitBuilder(logsource: ls, regexCache: regexCache)
-                        b.unselective = builders[ls]!.unselective
-                        b.regexGates = options.regexGates
-                        b.keywordOnePass = options.keywordOnePass
-                        b.skipScan = options.skipScan
+                        let b = builder(ls, unselective: builders[ls]!.unselective, regexCache)
                         for (e, g) in members[ls] ?? [] where kindsOf[g]?.contains(kind) ?? true { try b.addRule(e, global: g) }
                         for broad in includes[ls] ?? [] { for (e, g) in members[broad] ?? [] { try b.addRule(e, global: g) } }
                         perKind.append((kind, b))
@@ -139,7 +132,6 @@ struct SigmaLoader {
                 for (kind, b) in perKind {
                     let u = CompiledUnit(builder: b)
                     u.kind = kind
-                    u.includedUnits = units[i].includedUnits
                     units[i].kindUnits.append(KindKey(kind, unit: units.count)!)
                     units.append(u)
                 }
@@ -249,6 +241,16 @@ struct SigmaLoader {
 }
 
 extension SigmaLoader {
+    /// An empty unit for `ls` with the options' settings.
+    func builder(_ ls: LogSource, unselective: Set<String>, _ regexCache: RegexCache) -> UnitBuilder {
+        let b = UnitBuilder(logsource: ls, regexCache: regexCache)
+        b.unselective = unselective
+        b.regexGates = options.regexGates
+        b.keywordOnePass = options.keywordOnePass
+        b.skipScan = options.skipScan
+        return b
+    }
+
     /// The verdict of the field domain of the rule's logsource, if one is declared.
     func judge(_ r: ParsedRule) -> (possible: Bool, reasons: [String])? {
         domain(r)?.judge(r.expr)
