@@ -189,73 +189,112 @@ struct ACView {
     let outputs: UnsafeMutablePointer<Int32>
     let patternLength: UnsafeMutablePointer<Int32>
 
+    /// Hits gathered per call of a scan loop: texts longer than this are scanned in pieces.
+    static let hitCapacity = 1024
+
+    /// Reports (pattern, end offset) for every hit. The automaton runs in a loop of its own
+    /// (`hitStates16`, `hitStates32`) that only notes each state with outputs and where it was
+    /// reached, in `hits` (room for `hitCapacity` pairs); the patterns are reported after. With
+    /// nothing else in the loop its state stays in registers, and each byte costs one dependent
+    /// table load instead of a load behind spilled registers.
     @inline(__always)
-    func scan(_ text: UnsafePointer<UInt8>, _ count: Int, _ hit: (Int32, Int) -> Void) {
-        if let d16 = dense16 { scan16(d16, text, count, hit); return }
-        let nc = nClasses, nd = nDense
-        let full = nc < 256
-        let mask = AhoCorasick.stateMask, flag = AhoCorasick.outputFlag
-        var s: Int32 = 0
-        var i = 0
-        while i < count {
-            let c = classOf[Int(text[i])]
-            i += 1
-            if c == 0 && full { s = 0; continue }
-            var v: Int32
-            if s < nd {
-                v = dense[Int(s) * nc + Int(c)]
-            } else {
-                while true {
-                    if s < nd { v = dense[Int(s) * nc + Int(c)]; break }
-                    let k0 = Int(edgeStart[Int(s - nd)]), k1 = Int(edgeStart[Int(s - nd) + 1])
-                    var found: Int32 = -1
-                    var k = k0
-                    while k < k1 { if edgeClass[k] == c { found = edgeTarget[k]; break }; k += 1 }
-                    if found >= 0 { v = found; break }
-                    s = fail[Int(s)]
-                }
+    func scan(_ text: UnsafePointer<UInt8>, _ count: Int, _ hits: UnsafeMutablePointer<Int32>, _ hit: (Int32, Int) -> Void) {
+        var s = 0
+        var off = 0
+        while off < count {
+            let n = min(count &- off, ACView.hitCapacity)
+            let h = dense16 != nil ? hitStates16(text + off, n, &s, hits) : hitStates32(text + off, n, &s, hits)
+            var j = 0
+            while j < h {
+                let st = Int(hits[j &* 2]), end = off &+ Int(hits[j &* 2 &+ 1])
+                var k = Int(outStart[st])
+                let b = Int(outStart[st &+ 1])
+                while k < b { hit(outputs[k], end); k &+= 1 }
+                j &+= 1
             }
-            s = v & mask
-            if v & flag != 0 {
-                var k = Int(outStart[Int(s)])
-                let b = Int(outStart[Int(s) + 1])
-                while k < b { hit(outputs[k], i); k += 1 }
-            }
+            off &+= n
         }
     }
-}
 
-extension ACView {
-    /// `scan` over 16-bit dense rows; a state's outputs are flagged in `outBits`.
-    @inline(__always)
-    func scan16(_ d16: UnsafeMutablePointer<UInt16>, _ text: UnsafePointer<UInt8>, _ count: Int, _ hit: (Int32, Int) -> Void) {
+    /// The automaton over `count` (≤ `hitCapacity`) bytes from state `s` (updated), 16-bit
+    /// dense rows: each state with outputs and the offset after the byte that reached it go to
+    /// `hits`. Returns how many.
+    @inline(never)
+    func hitStates16(_ text: UnsafePointer<UInt8>, _ count: Int, _ state: inout Int, _ hits: UnsafeMutablePointer<Int32>) -> Int {
+        let d16 = dense16.unsafelyUnwrapped
         let nc = nClasses, nd = Int(nDense)
         let full = nc < 256
         let mask = AhoCorasick.stateMask
-        var s = 0
+        let cls = classOf, bits = outBits
+        var s = state
+        var h = 0
         var i = 0
         while i < count {
-            let c = Int(classOf[Int(text[i])])
+            let c = Int(cls[Int(text[i])])
             i &+= 1
             if c == 0 && full { s = 0; continue }
             if s < nd {
                 s = Int(d16[s &* nc &+ c])
             } else {
-                while true {
-                    if s < nd { s = Int(d16[s &* nc &+ c]); break }
-                    let k0 = Int(edgeStart[s &- nd]), k1 = Int(edgeStart[s &- nd &+ 1])
-                    var found: Int32 = -1
-                    var k = k0
-                    while k < k1 { if Int(edgeClass[k]) == c { found = edgeTarget[k] & mask; break }; k &+= 1 }
-                    if found >= 0 { s = Int(found); break }
-                    s = Int(fail[s])
-                }
+                s = Int(sparseStep(s, c, mask))
             }
-            if outBits[s >> 6] & (1 << UInt64(s & 63)) != 0 {
-                var k = Int(outStart[s])
-                let b = Int(outStart[s &+ 1])
-                while k < b { hit(outputs[k], i); k &+= 1 }
+            if bits[s >> 6] & (1 << UInt64(s & 63)) != 0 {
+                hits[h &* 2] = Int32(truncatingIfNeeded: s)
+                hits[h &* 2 &+ 1] = Int32(truncatingIfNeeded: i)
+                h &+= 1
             }
+        }
+        state = s
+        return h
+    }
+
+    /// `hitStates16` over 32-bit dense rows (more than 65,535 states), whose entries carry the
+    /// output flag.
+    @inline(never)
+    func hitStates32(_ text: UnsafePointer<UInt8>, _ count: Int, _ state: inout Int, _ hits: UnsafeMutablePointer<Int32>) -> Int {
+        let nc = nClasses, nd = Int(nDense)
+        let full = nc < 256
+        let mask = AhoCorasick.stateMask, flag = AhoCorasick.outputFlag
+        let cls = classOf, d = dense
+        var s = state
+        var h = 0
+        var i = 0
+        while i < count {
+            let c = Int(cls[Int(text[i])])
+            i &+= 1
+            if c == 0 && full { s = 0; continue }
+            let v: Int32
+            if s < nd {
+                v = d[s &* nc &+ c]
+            } else {
+                v = sparseStep(s, c, 0x7FFF_FFFF)
+            }
+            s = Int(v & mask)
+            if v & flag != 0 {
+                hits[h &* 2] = Int32(truncatingIfNeeded: s)
+                hits[h &* 2 &+ 1] = Int32(truncatingIfNeeded: i)
+                h &+= 1
+            }
+        }
+        state = s
+        return h
+    }
+
+    /// The transition from a sparse (deep) state: its own trie edges, else its failure
+    /// state's, down to a dense state. The target keeps the bits `keep` leaves of it.
+    @inline(__always)
+    private func sparseStep(_ s0: Int, _ c: Int, _ keep: Int32) -> Int32 {
+        let nd = Int(nDense), nc = nClasses
+        var s = s0
+        while true {
+            if s < nd {
+                if let d16 = dense16 { return Int32(d16[s &* nc &+ c]) }
+                return dense[s &* nc &+ c] & keep
+            }
+            let k0 = Int(edgeStart[s &- nd]), k1 = Int(edgeStart[s &- nd &+ 1])
+            var k = k0
+            while k < k1 { if Int(edgeClass[k]) == c { return edgeTarget[k] & keep }; k &+= 1 }
+            s = Int(fail[s])
         }
     }
 }

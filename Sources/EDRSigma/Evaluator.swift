@@ -27,6 +27,9 @@ struct ScratchCore {
     var evFoldStamp: UnsafeMutablePointer<UInt32>
     var evFoldFirst: UnsafeMutablePointer<Int32>
     var evFoldCount: UnsafeMutablePointer<Int32>
+    /// Room for `ACView.hitCapacity` (state, end) pairs: an automaton's hits, gathered by its
+    /// scan loop before any is handled.
+    let acHits: UnsafeMutablePointer<Int32>
     let capAtoms: Int, capFields: Int, capRules: Int
 
     init(atoms: Int, fields: Int, rules: Int) {
@@ -40,6 +43,7 @@ struct ScratchCore {
         ruleStamp = alloc(capRules, 0); layout = alloc(capFields, -1); cand = alloc(capRules, 0)
         buf = alloc(bufCap, 0); ranges = alloc(rangeCap * 2, 0)
         evFoldStamp = alloc(evCap, 0); evFoldFirst = alloc(evCap, 0); evFoldCount = alloc(evCap, 0)
+        acHits = alloc(ACView.hitCapacity * 2, 0)
     }
 
     func free() {
@@ -47,6 +51,7 @@ struct ScratchCore {
         foldStamp.deallocate(); foldFirst.deallocate(); foldCount.deallocate(); ruleStamp.deallocate()
         layout.deallocate(); cand.deallocate(); buf.deallocate(); ranges.deallocate()
         evFoldStamp.deallocate(); evFoldFirst.deallocate(); evFoldCount.deallocate()
+        acHits.deallocate()
     }
 
     /// Starts a new event: folded values are cached per event field from here on.
@@ -391,7 +396,7 @@ struct EvalContext {
                         }
                     }
                     switch hot.kind {
-                    case 0: hot.ac.unsafelyUnwrapped.scan(buf + a, len, onHit)
+                    case 0: hot.ac.unsafelyUnwrapped.scan(buf + a, len, core.pointee.acHits, onHit)
                     case 1: hot.trie.unsafelyUnwrapped.walk(buf + a, len, reversed: false, onHit)
                     default: hot.trie.unsafelyUnwrapped.walk(buf + a, len, reversed: true, onHit)
                     }
@@ -420,7 +425,7 @@ struct EvalContext {
         for gi in gfirst..<(gfirst + gcount) {
             let hot = unit.groupHot[Int(unit.fieldGroupIDs[gi])]
             let ps = hot.patStart, pa = hot.patAtoms
-            hot.ac.unsafelyUnwrapped.scan(core.pointee.buf, core.pointee.bufLen) { p, _ in marker.mark(ps, pa, p) }
+            hot.ac.unsafelyUnwrapped.scan(core.pointee.buf, core.pointee.bufLen, core.pointee.acHits) { p, _ in marker.mark(ps, pa, p) }
         }
         core.pointee.candCount = marker.candCount
     }

@@ -6,17 +6,24 @@ import Testing
 /// nothing else, with 16-bit rows (up to 65,535 states) and with 32-bit rows (more states),
 /// through dense and sparse states alike.
 struct AutomatonTests {
+    /// Every (pattern, end) by looking at each end with each pattern length.
     private func naive(_ patterns: [[UInt8]], _ text: [UInt8]) -> Set<[Int]> {
+        var byLength: [Int: [[UInt8]: [Int]]] = [:]
+        for (p, pat) in patterns.enumerated() where !pat.isEmpty { byLength[pat.count, default: [:]][pat, default: []].append(p) }
         var out = Set<[Int]>()
-        for (p, pat) in patterns.enumerated() where !pat.isEmpty && pat.count <= text.count {
-            for end in pat.count...text.count where Array(text[(end - pat.count)..<end]) == pat { out.insert([p, end]) }
+        for (n, pats) in byLength where n <= text.count {
+            for end in n...text.count {
+                if let ps = pats[Array(text[(end - n)..<end])] { for p in ps { out.insert([p, end]) } }
+            }
         }
         return out
     }
 
     private func scan(_ ac: AhoCorasick, _ text: [UInt8]) -> Set<[Int]> {
         var out = Set<[Int]>()
-        text.withUnsafeBufferPointer { t in ac.view.scan(t.baseAddress!, t.count) { p, end in out.insert([Int(p), end]) } }
+        let hits = UnsafeMutablePointer<Int32>.allocate(capacity: ACView.hitCapacity * 2)
+        defer { hits.deallocate() }
+        text.withUnsafeBufferPointer { t in ac.view.scan(t.baseAddress!, t.count, hits) { p, end in out.insert([Int(p), end]) } }
         return out
     }
 
@@ -55,6 +62,38 @@ struct AutomatonTests {
             texts.append(randomBytes(&rng, 5, alphabet: alphabet) + p + Array(p.prefix(17)) + randomBytes(&rng, 5, alphabet: alphabet))
         }
         for t in texts { #expect(scan(ac, t) == naive(pats, t)) }
+    }
+
+    /// Texts longer than the hits one pass of the scan loop gathers: the automaton's state goes
+    /// on from one piece to the next (patterns across the boundaries are found, and nothing
+    /// twice), and a piece in which every byte reaches a state with outputs fills the room
+    /// exactly. Both row widths.
+    @Test func textsLongerThanOnePassOfHitsAreScannedWhole() {
+        var rng = SplitMix64(seed: 31)
+        let alphabet = Array("abcdefghijklmnop".utf8)
+        let cap = ACView.hitCapacity
+        var small: [[UInt8]] = [Array("a".utf8), Array("ba".utf8), Array("abcdefgh".utf8)]
+        small += (0..<50).map { _ in randomBytes(&rng, 2 + Int(rng.next() % 10), alphabet: alphabet) }
+        var big = small
+        big += (0..<2600).map { _ in randomBytes(&rng, 30, alphabet: alphabet) }
+        for pats in [small, big] {
+            let ac = AhoCorasick(patterns: pats, denseLimit: 2048)
+            var texts: [[UInt8]] = [[UInt8](repeating: UInt8(ascii: "a"), count: cap * 3 + 5)]
+            for k in 0..<8 {
+                // A long pattern laid across the first boundary (and the second), at shifting offsets.
+                let p = pats[pats.count - 1 - k * 7]
+                var t = randomBytes(&rng, cap - p.count / 2 - k, alphabet: alphabet) + p
+                t += randomBytes(&rng, cap - p.count / 2 - 1, alphabet: alphabet) + p + randomBytes(&rng, 40, alphabet: alphabet)
+                texts.append(t)
+            }
+            texts.append(randomBytes(&rng, cap * 4 + 17, alphabet: alphabet))
+            for t in texts {
+                let found = scan(ac, t)
+                #expect(found == naive(pats, t), "\(t.count) bytes, \(ac.stateCount) states")
+            }
+        }
+        #expect(AhoCorasick(patterns: big, denseLimit: 2048).dense16 == nil)
+        #expect(AhoCorasick(patterns: small, denseLimit: 2048).dense16 != nil)
     }
 
     private func scan(_ sk: SkipScanner, _ text: [UInt8]) -> Set<[Int]> {
