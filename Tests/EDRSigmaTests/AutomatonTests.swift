@@ -96,6 +96,51 @@ struct AutomatonTests {
         #expect(AhoCorasick(patterns: small, denseLimit: 2048).dense16 != nil)
     }
 
+    /// An anchored trie reports exactly the patterns that are a prefix (forward) or a suffix
+    /// (reversed) of the text, at the ends an unanchored scan reports: bytes of the text no
+    /// pattern holds, every byte value in use, over a thousand patterns along one path.
+    @Test func anchoredTriesFindWhatANaiveSearchFinds() {
+        var rng = SplitMix64(seed: 43)
+        let alphabet = Array("abcdef\\.:- ".utf8)
+        func naive(_ pats: [[UInt8]], _ t: [UInt8], reversed: Bool) -> Set<[Int]> {
+            var out = Set<[Int]>()
+            for (p, pat) in pats.enumerated() where !pat.isEmpty && pat.count <= t.count {
+                if reversed ? Array(t.suffix(pat.count)) == pat : Array(t.prefix(pat.count)) == pat {
+                    out.insert([p, reversed ? t.count : pat.count])
+                }
+            }
+            return out
+        }
+        func walk(_ trie: AnchoredTrie, _ t: [UInt8]) -> Set<[Int]> {
+            var out = Set<[Int]>()
+            t.withUnsafeBufferPointer { b in
+                guard let base = b.baseAddress else { return }
+                trie.view.walk(base, b.count, reversed: trie.reversed) { p, end in out.insert([Int(p), end]) }
+            }
+            return out
+        }
+        var sets: [[[UInt8]]] = []
+        for _ in 0..<6 { sets.append((0..<400).map { _ in randomBytes(&rng, 1 + Int(rng.next() % 12), alphabet: alphabet) }) }
+        sets.append((0..<256).map { [UInt8($0), UInt8(255 - $0)] } + [[0], [255, 0, 1]])
+        let cap = ACView.hitCapacity
+        sets.append((1...(cap + 300)).map { [UInt8](repeating: UInt8(ascii: "a"), count: $0) })
+        for (si, pats) in sets.enumerated() {
+            var texts: [[UInt8]] = (0..<60).map { _ in randomBytes(&rng, Int(rng.next() % 20), alphabet: alphabet + [UInt8(ascii: "z")]) }
+            for k in 0..<60 {
+                let p = pats[Int(rng.next() % UInt64(pats.count))]
+                let noise = randomBytes(&rng, Int(rng.next() % 6), alphabet: alphabet + [0, 255])
+                texts.append(k % 2 == 0 ? p + noise : noise + p)
+            }
+            if si == sets.count - 1 { texts.append([UInt8](repeating: UInt8(ascii: "a"), count: cap + 350)) }
+            for reversed in [false, true] {
+                let trie = AnchoredTrie(patterns: pats, reversed: reversed)
+                for t in texts {
+                    #expect(walk(trie, t) == naive(pats, t, reversed: reversed), "set \(si), reversed \(reversed), \(t.count) bytes")
+                }
+            }
+        }
+    }
+
     private func scan(_ sk: SkipScanner, _ text: [UInt8]) -> Set<[Int]> {
         var out = Set<[Int]>()
         text.withUnsafeBufferPointer { t in
