@@ -143,7 +143,9 @@ public enum AuditdRecords {
         if let syscall { out.append(syscall) }
         if wanted.execve {
             // The names are shared constant arrays; only the values are built per event.
-            var values: [FieldValue] = [.string("EXECVE"), .int(Int64(argc))]
+            var values: [FieldValue] = []
+            values.reserveCapacity(2 + min(max(argc, 0), 256))  // one allocation, not one per doubling
+            values.append(.string("EXECVE")); values.append(.int(Int64(argc)))
             KernelRecordDecoder.forEachArg(argBytes) { values.append(.string($0)) }
             let n = values.count - 2
             let names = n < execveNames.count ? execveNames[n] : ["type", "argc"] + (0..<n).map { "a\($0)" }
@@ -177,7 +179,9 @@ public enum AuditdRecords {
     static let pathNamesWithInode = pathNames + ["inode"]
 
     static func path(_ name: String, nametype: String, item: Int, inode: UInt64? = nil, timestamp: Double) -> Event {
-        var values: [FieldValue] = [.string("PATH"), .int(Int64(item)), .string(name), .string(nametype)]
+        var values: [FieldValue] = []
+        values.reserveCapacity(5)
+        values.append(.string("PATH")); values.append(.int(Int64(item))); values.append(.string(name)); values.append(.string(nametype))
         if let inode { values.append(.int(Int64(inode))) }
         return Event(logsource: logSource, timestamp: timestamp, names: inode == nil ? pathNames : pathNamesWithInode, values: values)
     }

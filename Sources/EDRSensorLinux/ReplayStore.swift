@@ -126,7 +126,8 @@ struct ReplayStore {
         var released: [Int32] = []
         while head < entries.count && entries[head].sequence <= sequence {
             pendingBytes -= entries[head].length
-            for case let .descriptor(fd) in [entries[head].executable, entries[head].script] { released.append(fd) }
+            if case let .descriptor(fd) = entries[head].executable { released.append(fd) }
+            if case let .descriptor(fd) = entries[head].script { released.append(fd) }
             head += 1
         }
         if head > compactAfterFrames && head * 2 > entries.count {
