@@ -11,11 +11,13 @@ Usage (as root, after `make release`):
 file); its alert file and runtime directory are redirected to a temporary directory.
 --sigma-only runs the bundled Sigma rules alone (no YARA/IOC, so the sensor passes no
 executables); --sigmahq DIR runs them with every rule under DIR beside them (issue 16's
-figure: DIR = ../shared/corpora/sigmahq/rules/linux). CPU is every thread's run time from /proc/PID/task/*/schedstat (ns).
+figure: DIR = ../shared/corpora/sigmahq/rules/linux). CPU is every thread's run time from /proc/PID/task/*/schedstat (ns),
+per process; and, where cgroup v2 is mounted, the whole tree's from a group of its own
+(cpu.stat: exact, threads that exited included).
 """
 import argparse, os, subprocess, sys, tempfile, time
 
-from agentproc import children, cpu_seconds, paced_execs
+from agentproc import CgroupCPU, children, cpu_seconds, paced_execs
 
 
 def main():
@@ -38,8 +40,9 @@ def main():
             f.write(f'[sigma]\nrules = ["{repo}/rules/sigma"{extra}]\n')
     env = dict(os.environ, EDR__ALERTS__PATH=f'"{d}/alerts.ndjson"', EDR__SUPERVISOR__RUNTIME_DIR=f'"{d}/run"')
     log = open(f"{d}/agent.log", "w")
+    group = CgroupCPU("edr-cpu-bench")
     agent = subprocess.Popen([f"{a.bin}/edr", "run", "--config", config], env=env,
-                             stdout=subprocess.DEVNULL, stderr=log)
+                             stdout=subprocess.DEVNULL, stderr=log, preexec_fn=group.enter)
     deadline = time.time() + 60
     while time.time() < deadline and "edr: ready" not in open(f"{d}/agent.log").read():
         time.sleep(0.05)
@@ -54,20 +57,26 @@ def main():
         idle = {k: (cpu_seconds(p) - c0[k]) / idle_wall * 100 for k, p in procs.items()}
 
         c0 = {k: cpu_seconds(p) for k, p in procs.items()}
+        g0 = group.usage()
         w0 = time.perf_counter()
         n, elapsed = paced_execs(a.rate, a.seconds, "plain")
         time.sleep(0.5)
         wall = time.perf_counter() - w0
         used = {k: cpu_seconds(p) - c0[k] for k, p in procs.items()}
+        g1 = group.usage()
     finally:
         agent.terminate()
         agent.wait(timeout=30)
+        group.remove()
     total = sum(used.values())
     what = f"bundled Sigma rules + {a.sigmahq}" if a.sigmahq else "bundled Sigma rules only" if a.sigma_only else config
     print(f"config: {what}")
     print(f"idle, 5 s: {sum(idle.values()):.3f}% of one core (" + ", ".join(f"{k} {v:.3f}%" for k, v in sorted(idle.items())) + ")")
     print(f"{n / elapsed:,.0f} execs/s for {wall:.1f} s ({n} execs): agent {total / wall * 100:.2f}% of one core, "
           f"{total / n * 1e6:.1f} µs per exec (" + ", ".join(f"{k} {v / wall * 100:.2f}%" for k, v in sorted(used.items())) + ")")
+    if g0 is not None and g1 is not None:
+        print(f"the agent's cgroup (every process and thread, exited ones included): {(g1 - g0) / wall * 100:.2f}% of one core, "
+              f"{(g1 - g0) / n * 1e6:.1f} µs per exec")
     for line in open(f"{d}/agent.log"):
         if "stopping:" in line:
             print(line.strip().split(": ", 1)[-1])
