@@ -17,9 +17,9 @@ static size_t put_wide(uint8_t *out, size_t at, size_t cap, const wchar_t *s)
     return n;
 }
 
-void edr_emit_device_map(void)
+/* Drive letters and devices into data (after its 2-byte count); returns the bytes used. */
+static size_t fill_device_map(uint8_t *data, size_t cap, uint16_t *count_out)
 {
-    static uint8_t data[26 * (2 * 4 + 2 * MAX_PATH + 2) + 2];
     size_t at = 2;
     uint16_t count = 0;
     DWORD drives = GetLogicalDrives();
@@ -31,11 +31,27 @@ void edr_emit_device_map(void)
             edr_log_api_error("QueryDosDeviceW", GetLastError());
             continue;
         }
-        size_t a = put_wide(data, at, sizeof data, drive);
-        size_t b = a ? put_wide(data, at + a, sizeof data, device) : 0;
+        size_t a = put_wide(data, at, cap, drive);
+        size_t b = a ? put_wide(data, at + a, cap, device) : 0;
         if (!a || !b) break;
         at += a + b;
         count++;
+    }
+    *count_out = count;
+    return at;
+}
+
+void edr_emit_device_map(void)
+{
+    static uint8_t data[26 * (2 * 4 + 2 * MAX_PATH + 2) + 2];
+    uint16_t count = 0;
+    size_t at = fill_device_map(data, sizeof data, &count);
+    /* No drive at all: the system's mount manager is not answering yet (a Wine server that
+     * has just started brings its mountmgr up alongside the first program). A map without C:
+     * would leave every path in device form, so ask again for up to a second. */
+    for (int tries = 0; count == 0 && tries < 10; tries++) {
+        Sleep(100);
+        at = fill_device_map(data, sizeof data, &count);
     }
     data[0] = (uint8_t)(count & 0xFF);
     data[1] = (uint8_t)(count >> 8);
