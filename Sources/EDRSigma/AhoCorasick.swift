@@ -337,17 +337,51 @@ final class AnchoredTrie: @unchecked Sendable {
             os.append(Int32(outs.count)); outs.append(contentsOf: own[s])
         }
         es.append(Int32(eb.count)); os.append(Int32(outs.count))
+
+        // Chains: from a state with one edge, the bytes down to the first state that has
+        // outputs or other than one edge, compared as a string instead of an edge lookup per
+        // byte (four in five steps of a walk over Windows paths were single-edge states). A
+        // chain's bytes are stored in the order they lie in the text (reversed for a reverse trie).
+        let total = kids.count
+        var parent = [Int32](repeating: -1, count: total)
+        for s in 0..<total { for (_, t) in kids[s] { parent[Int(t)] = Int32(s) } }
+        func single(_ s: Int) -> Bool { s != 0 && kids[s].count == 1 }
+        var cs = [Int32](repeating: 0, count: total), cl = [Int32](repeating: 0, count: total)
+        var ce = [Int32](repeating: -1, count: total)
+        var cb: [UInt8] = []
+        for h in 0..<total where single(h) {
+            // Walks land only on heads (the root's children, edge targets, chain ends), never
+            // inside a chain: a head is a state not inside its parent's chain.
+            let p = Int(parent[h])
+            if p >= 0 && single(p) && own[h].isEmpty { continue }
+            var bytes: [UInt8] = []
+            var s = h
+            while true {
+                let (b, t) = kids[s][0]
+                bytes.append(b)
+                s = Int(t)
+                if !own[s].isEmpty || !single(s) { break }
+            }
+            cs[h] = Int32(cb.count); cl[h] = Int32(bytes.count); ce[h] = Int32(s)
+            cb.append(contentsOf: reversed ? bytes.reversed() : bytes)
+        }
+
         func alloc<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
             let p = UnsafeMutablePointer<T>.allocate(capacity: max(a.count, 1)); p.initialize(from: a, count: a.count); return p
         }
         let r = alloc(root), a = alloc(es), b = alloc(eb), c = alloc(et), d = alloc(os), e = alloc(outs)
         let pl = alloc(patterns.map { Int32($0.count) })
+        let chainStart = alloc(cs), chainLength = alloc(cl), chainEnd = alloc(ce), chainBytes = alloc(cb)
         storage = [
             UnsafeMutableRawPointer(r), UnsafeMutableRawPointer(a), UnsafeMutableRawPointer(b), UnsafeMutableRawPointer(c),
-            UnsafeMutableRawPointer(d), UnsafeMutableRawPointer(e), UnsafeMutableRawPointer(pl)
+            UnsafeMutableRawPointer(d), UnsafeMutableRawPointer(e), UnsafeMutableRawPointer(pl),
+            UnsafeMutableRawPointer(chainStart), UnsafeMutableRawPointer(chainLength), UnsafeMutableRawPointer(chainEnd),
+            UnsafeMutableRawPointer(chainBytes)
         ]
-        view = TrieView(root: r, edgeStart: a, edgeByte: b, edgeTarget: c, outStart: d, outputs: e, patternLength: pl)
-        memoryBytes = 1024 + es.count * 4 + eb.count * 5 + os.count * 4 + outs.count * 4 + patterns.count * 4
+        view = TrieView(
+            root: r, edgeStart: a, edgeByte: b, edgeTarget: c, outStart: d, outputs: e, patternLength: pl,
+            chainStart: chainStart, chainLength: chainLength, chainEnd: chainEnd, chainBytes: chainBytes)
+        memoryBytes = 1024 + es.count * 4 + eb.count * 5 + os.count * 4 + outs.count * 4 + patterns.count * 4 + total * 12 + cb.count
     }
 
     deinit { for p in storage { p.deallocate() } }
@@ -361,33 +395,65 @@ struct TrieView {
     let outStart: UnsafeMutablePointer<Int32>
     let outputs: UnsafeMutablePointer<Int32>
     let patternLength: UnsafeMutablePointer<Int32>
+    /// Per state with one edge: its chain's bytes (offset into `chainBytes`, in text order),
+    /// their count, and the state they lead to; a length of 0 for every other state.
+    let chainStart: UnsafeMutablePointer<Int32>
+    let chainLength: UnsafeMutablePointer<Int32>
+    let chainEnd: UnsafeMutablePointer<Int32>
+    let chainBytes: UnsafeMutablePointer<UInt8>
 
     /// Calls `hit(pattern, end)` with end offsets as an unanchored scan would report them:
     /// forward walks report `end = consumed`, reverse walks report `end = count`.
     @inline(__always)
     func walk(_ text: UnsafePointer<UInt8>, _ count: Int, reversed: Bool, _ hit: (Int32, Int) -> Void) {
         if count == 0 { return }
-        var s = root[Int(text[reversed ? count - 1 : 0])]
+        var s = Int(root[Int(text[reversed ? count &- 1 : 0])])
         var consumed = 1
         while s >= 0 {
-            let a = outStart[Int(s)], b = outStart[Int(s) + 1]
+            let a = outStart[s], b = outStart[s &+ 1]
             if a != b {
                 var k = Int(a)
-                while k < Int(b) { hit(outputs[k], reversed ? count : consumed); k += 1 }
+                while k < Int(b) { hit(outputs[k], reversed ? count : consumed); k &+= 1 }
             }
             if consumed == count { return }
-            let byte = text[reversed ? count - 1 - consumed : consumed]
-            let k0 = Int(edgeStart[Int(s)]), k1 = Int(edgeStart[Int(s) + 1])
-            var next: Int32 = -1
+            let n = Int(chainLength[s])
+            if n > 0 {
+                // The states inside a chain have no outputs: a text that ends in it or leaves it
+                // has nothing more to report.
+                if count &- consumed < n { return }
+                let at = reversed ? text + (count &- consumed &- n) : text + consumed
+                if !TrieView.same(at, chainBytes + Int(chainStart[s]), n) { return }
+                consumed &+= n
+                s = Int(chainEnd[s])
+                continue
+            }
+            let byte = text[reversed ? count &- 1 &- consumed : consumed]
+            let k0 = Int(edgeStart[s]), k1 = Int(edgeStart[s &+ 1])
+            var next = -1
             var k = k0
             while k < k1 {
                 let eb = edgeByte[k]
-                if eb == byte { next = edgeTarget[k]; break }
+                if eb == byte { next = Int(edgeTarget[k]); break }
                 if eb > byte { break }
-                k += 1
+                k &+= 1
             }
             s = next
-            consumed += 1
+            consumed &+= 1
         }
+    }
+
+    /// Whether `n` bytes at `a` equal those at `b`, eight at a time.
+    @inline(__always)
+    static func same(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        var i = 0
+        while i &+ 8 <= n {
+            if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) { return false }
+            i &+= 8
+        }
+        while i < n {
+            if a[i] != b[i] { return false }
+            i &+= 1
+        }
+        return true
     }
 }

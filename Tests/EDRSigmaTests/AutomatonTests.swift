@@ -123,6 +123,16 @@ struct AutomatonTests {
         for _ in 0..<6 { sets.append((0..<400).map { _ in randomBytes(&rng, 1 + Int(rng.next() % 12), alphabet: alphabet) }) }
         sets.append((0..<256).map { [UInt8($0), UInt8(255 - $0)] } + [[0], [255, 0, 1]])
         let cap = ACView.hitCapacity
+        // Windows-like paths: long runs of states with one edge (walked as chains), some
+        // patterns inside others' chains, chains longer than eight bytes.
+        let dirs = ["c:\\windows\\system32\\", "c:\\windows\\syswow64\\", "c:\\program files\\", "\\appdata\\local\\temp\\", ""]
+        var paths: [[UInt8]] = []
+        for _ in 0..<300 {
+            let name = randomBytes(&rng, 1 + Int(rng.next() % 14), alphabet: Array("abcdefgh".utf8))
+            paths.append(Array(dirs[Int(rng.next() % UInt64(dirs.count))].utf8) + name + Array(".exe".utf8))
+        }
+        paths += paths.prefix(40).map { Array($0.dropFirst($0.count / 2)) } + paths.prefix(40).map { Array($0.prefix($0.count / 2)) }
+        sets.append(paths)
         sets.append((1...(cap + 300)).map { [UInt8](repeating: UInt8(ascii: "a"), count: $0) })
         for (si, pats) in sets.enumerated() {
             var texts: [[UInt8]] = (0..<60).map { _ in randomBytes(&rng, Int(rng.next() % 20), alphabet: alphabet + [UInt8(ascii: "z")]) }
@@ -130,6 +140,15 @@ struct AutomatonTests {
                 let p = pats[Int(rng.next() % UInt64(pats.count))]
                 let noise = randomBytes(&rng, Int(rng.next() % 6), alphabet: alphabet + [0, 255])
                 texts.append(k % 2 == 0 ? p + noise : noise + p)
+                // Texts that end inside a pattern (a chain) or leave it at one byte, from either end.
+                let cut = Int(rng.next() % UInt64(p.count + 1))
+                texts.append(Array(p.prefix(cut))); texts.append(Array(p.suffix(cut)))
+                if !p.isEmpty {
+                    var m = p
+                    let at = Int(rng.next() % UInt64(p.count))
+                    m[at] = m[at] == UInt8(ascii: "z") ? UInt8(ascii: "y") : UInt8(ascii: "z")
+                    texts.append(m); texts.append(noise + m); texts.append(m + noise)
+                }
             }
             if si == sets.count - 1 { texts.append([UInt8](repeating: UInt8(ascii: "a"), count: cap + 350)) }
             for reversed in [false, true] {
