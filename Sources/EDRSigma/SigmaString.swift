@@ -230,8 +230,11 @@ enum Fold {
 
     /// Lowercases valid UTF-8 scalar by scalar (Unicode simple+special lowercase mappings,
     /// no context-dependent rules), ASCII inline. Used for rule literals and event values alike.
+    /// Two-byte sequences (Latin-1 to Arabic: the ® and é of Windows product names and paths)
+    /// take their mapping from `twoByte`; longer ones ask the Unicode tables.
     @inline(__always)
     static func foldUTF8(_ u: UnsafeBufferPointer<UInt8>, _ emit: (UInt8) -> Void) {
+        let table = twoByte
         var i = 0
         let n = u.count
         while i < n {
@@ -239,14 +242,49 @@ enum Fold {
             if b < 0x80 { emit(lower(b)); i += 1; continue }
             let len = b >= 0xF0 ? 4 : (b >= 0xE0 ? 3 : (b >= 0xC0 ? 2 : 1))
             if len == 1 || i + len > n { emit(b); i += 1; continue }
-            var v = UInt32(b) & (len == 2 ? 0x1F : (len == 3 ? 0x0F : 0x07))
-            for k in 1..<len { v = (v << 6) | (UInt32(u[i + k]) & 0x3F) }
-            if let sc = Unicode.Scalar(v), sc.properties.changesWhenLowercased {
-                for x in sc.properties.lowercaseMapping.utf8 { emit(x) }
-            } else {
-                for k in 0..<len { emit(u[i + k]) }
+            if len == 2 {
+                let c = u[i + 1]
+                var e = table[Int(UInt32(b & 0x1F) << 6 | UInt32(c & 0x3F))]
+                if e == 0 {
+                    emit(b); emit(c)
+                } else {
+                    for _ in 0..<Int(e >> 24) { emit(UInt8(truncatingIfNeeded: e)); e >>= 8 }
+                }
+                i += 2
+                continue
             }
-            i += len
+            i += foldScalar(u, i, len, emit)
         }
     }
+
+    /// One scalar of `len` bytes at `i` through the Unicode tables (what `twoByte` holds for
+    /// two-byte ones). Returns `len`.
+    static func foldScalar(_ u: UnsafeBufferPointer<UInt8>, _ i: Int, _ len: Int, _ emit: (UInt8) -> Void) -> Int {
+        var v = UInt32(u[i]) & (len == 2 ? 0x1F : (len == 3 ? 0x0F : 0x07))
+        for k in 1..<len { v = (v << 6) | (UInt32(u[i + k]) & 0x3F) }
+        if let sc = Unicode.Scalar(v), sc.properties.changesWhenLowercased {
+            for x in sc.properties.lowercaseMapping.utf8 { emit(x) }
+        } else {
+            for k in 0..<len { emit(u[i + k]) }
+        }
+        return len
+    }
+
+    /// Per value of a two-byte sequence (its 11 payload bits, overlong forms included, as
+    /// `foldScalar` decodes them): 0 when lowercasing leaves it alone, else the mapping's UTF-8
+    /// bytes from the low byte up and their count in the top byte (at most three in this range).
+    /// Written once, by the lazy initializer, before anyone reads it.
+    nonisolated(unsafe) static let twoByte: UnsafePointer<UInt32> = {
+        let t = UnsafeMutablePointer<UInt32>.allocate(capacity: 0x800)
+        for v in 0..<UInt32(0x800) {
+            t[Int(v)] = 0
+            guard let sc = Unicode.Scalar(v), sc.properties.changesWhenLowercased else { continue }
+            let m = Array(sc.properties.lowercaseMapping.utf8)
+            precondition(m.count <= 3, "lowercase mapping of U+\(String(v, radix: 16)) longer than three bytes")
+            var e = UInt32(m.count) << 24
+            for (k, x) in m.enumerated() { e |= UInt32(x) << (8 * UInt32(k)) }
+            t[Int(v)] = e
+        }
+        return UnsafePointer(t)
+    }()
 }

@@ -48,6 +48,45 @@ struct FoldTests {
         #expect(try hit("keywords:\n    - 'xyzé'\ncondition: keywords", [("Image", "WXYZÉ"), ("pid", 12)]))
     }
 
+    /// Two-byte sequences fold from a table: every one of them (valid, overlong, with a bad
+    /// continuation byte, cut off at the end), alone and between ASCII, folds as the Unicode
+    /// tables say, and a value with Latin-1 letters matches its lowercase literal.
+    @Test func twoByteSequencesFoldAsTheUnicodeTablesSay() throws {
+        func table(_ bytes: [UInt8]) -> [UInt8] {
+            var out: [UInt8] = []
+            bytes.withUnsafeBufferPointer { Fold.foldUTF8($0) { out.append($0) } }
+            return out
+        }
+        func unicode(_ bytes: [UInt8]) -> [UInt8] {
+            var out: [UInt8] = []
+            bytes.withUnsafeBufferPointer { u in
+                var i = 0
+                while i < u.count {
+                    let b = u[i]
+                    let len = b >= 0xF0 ? 4 : (b >= 0xE0 ? 3 : (b >= 0xC0 ? 2 : 1))
+                    if b < 0x80 { out.append(Fold.lower(b)); i += 1 } else if len == 1 || i + len > u.count { out.append(b); i += 1 } else {
+                        i += Fold.foldScalar(u, i, len) { out.append($0) }
+                    }
+                }
+            }
+            return out
+        }
+        var changed = 0
+        for b in UInt8(0xC0)...0xDF {
+            for c in 0...UInt8(255) {
+                for bytes in [[b, c], Array("Ab".utf8) + [b, c] + Array("Cd".utf8), [UInt8(ascii: "X"), b]] {
+                    let got = table(bytes)
+                    #expect(got == unicode(bytes), "\(bytes)")
+                    if got != bytes.map(Fold.lower) { changed += 1 }
+                }
+            }
+        }
+        #expect(changed > 500)  // the table holds the mappings, not a copy of its input
+        #expect(table(Array("ÉÀÖ®İ".utf8)) == Array("éàö®i̇".utf8))
+        #expect(try hit("sel:\n    Product|contains: 'microsoft® windows® opérating'\ncondition: sel", [("Product", "Microsoft® Windows® OPÉRATING System")]))
+        #expect(try hit("sel:\n    Product|contains: 'microsoft® windows® operating'\ncondition: sel", [("Product", "Microsoft® Windows® OPÉRATING System")]) == false)
+    }
+
     @Test func integersAreTheirDecimalDigits() throws {
         let values: [Int64] = [0, 7, -7, 9, 10, 99, 100, 12345, -100_000, 999_999_999, 1_000_000_000, .max, .min]
         for i in values {
