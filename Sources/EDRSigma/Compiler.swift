@@ -33,7 +33,9 @@ struct GroupHot {
 }
 
 struct NodeRec {
-    var op: UInt8  // 0 atom, 1 and, 2 or, 3 not, 4 true, 5 false
+    /// 0 atom, 1 and, 2 or, 3 not, 4 true, 5 false; 6 any and 7 all of the automaton atoms
+    /// `literalSetAtoms[a ..< b]`, all of one field (`SigmaOptions.literalSets`).
+    var op: UInt8
     var a: Int32
     var b: Int32
 }
@@ -76,6 +78,7 @@ final class CompiledUnit: @unchecked Sendable {
     let groupPatAtoms: [UnsafeMutablePointer<Int32>]
     /// Hot per-group data: automaton view, pattern → atoms tables.
     let groupHot: UnsafeMutablePointer<GroupHot>
+    /// The evaluated program (`nodePtr`, `childPtr`), literal sets included.
     let nodes: [NodeRec]
     let children: [Int32]
     let ruleRoot: [Int32]
@@ -109,6 +112,8 @@ final class CompiledUnit: @unchecked Sendable {
     let atomGate: UnsafeMutablePointer<Int32>
     let nodePtr: UnsafeMutablePointer<NodeRec>
     let childPtr: UnsafeMutablePointer<Int32>
+    /// The atoms of the literal-set nodes (ops 6 and 7).
+    let literalSetAtoms: UnsafeMutablePointer<Int32>
     let anchorStartPtr: UnsafeMutablePointer<Int32>
     let anchorRulePtr: UnsafeMutablePointer<Int32>
     let isAnchorPtr: UnsafeMutablePointer<Bool>
@@ -121,7 +126,8 @@ final class CompiledUnit: @unchecked Sendable {
     deinit {
         atomIsAC.deallocate(); acMode.deallocate(); atomField.deallocate(); atomGate.deallocate()
         atomIsLit.deallocate(); litOff.deallocate(); litLen.deallocate(); litPool.deallocate()
-        nodePtr.deallocate(); childPtr.deallocate(); anchorStartPtr.deallocate(); anchorRulePtr.deallocate(); isAnchorPtr.deallocate()
+        nodePtr.deallocate(); childPtr.deallocate(); literalSetAtoms.deallocate(); anchorStartPtr.deallocate(); anchorRulePtr.deallocate();
+        isAnchorPtr.deallocate()
         groupHot.deallocate(); fieldGroupFirst.deallocate(); fieldGroupCount.deallocate(); fieldGroupIDs.deallocate()
         fieldSkipFirst.deallocate(); fieldSkipCount.deallocate(); skipHot.deallocate()
         for p in groupPatStart { p.deallocate() }
@@ -138,8 +144,6 @@ final class CompiledUnit: @unchecked Sendable {
         logsource = b.logsource
         fieldNames = b.fieldNames
         fieldIndex = b.fieldIndex
-        nodes = b.nodes
-        children = b.children
         ruleRoot = b.ruleRoot
         ruleGlobal = b.ruleGlobal
         var atoms = b.atoms
@@ -358,12 +362,60 @@ final class CompiledUnit: @unchecked Sendable {
         atomIsLit = Self.copy(isLit); litOff = Self.copy(offs); litLen = Self.copy(lens); litPool = Self.copy(pool)
         atomField = Self.copy(atoms.map(\.field))
         atomGate = Self.copy(atoms.map(\.gate))
-        nodePtr = Self.copy(b.nodes)
-        childPtr = Self.copy(b.children)
+        let (setNodes, setChildren, setAtoms) =
+            b.literalSets ? Self.literalSets(b.nodes, b.children, atoms) : (b.nodes, b.children, [])
+        self.nodes = setNodes
+        self.children = setChildren
+        nodePtr = Self.copy(setNodes)
+        childPtr = Self.copy(setChildren)
+        literalSetAtoms = Self.copy(setAtoms)
         anchorStartPtr = Self.copy(st)
         anchorRulePtr = Self.copy(ar)
         isAnchorPtr = Self.copy(isAnchor)
         self.atoms = atoms
+    }
+
+    /// The evaluated program: each `and`/`or` node's automaton atoms of one field, when it has
+    /// two or more, become one node (op 7/6) that checks their hit marks in a loop, in the place
+    /// of the first of them; the node's other children stay in their order after it. A node
+    /// left with that one child becomes it. Automaton atoms are those of fields scanned for
+    /// every event (`atomIsAC`): evaluating them has no effect but the field's scan, which runs
+    /// once per event, so their order is free.
+    static func literalSets(_ nodes0: [NodeRec], _ children0: [Int32], _ atoms: [Atom]) -> ([NodeRec], [Int32], [Int32]) {
+        var nodes = nodes0, children = children0, list: [Int32] = []
+        func automatonAtom(_ c: Int32) -> Int32? {
+            let r = nodes0[Int(c)]
+            guard r.op == 0, case .ac = atoms[Int(r.a)].kind else { return nil }
+            return r.a
+        }
+        for n in nodes0.indices where nodes0[n].op == 1 || nodes0[n].op == 2 {
+            let r = nodes0[n]
+            var perField: [Int32: [Int32]] = [:]
+            for k in r.a..<r.b {
+                if let a = automatonAtom(children0[Int(k)]) { perField[atoms[Int(a)].field, default: []].append(a) }
+            }
+            if !perField.values.contains(where: { $0.count >= 2 }) { continue }
+            var kids: [Int32] = []
+            var placed = Set<Int32>()
+            for k in r.a..<r.b {
+                let c = children0[Int(k)]
+                guard let a = automatonAtom(c), let set = perField[atoms[Int(a)].field], set.count >= 2 else { kids.append(c); continue }
+                let f = atoms[Int(a)].field
+                if !placed.insert(f).inserted { continue }
+                let start = Int32(list.count)
+                list.append(contentsOf: set)
+                nodes.append(NodeRec(op: r.op == 2 ? 6 : 7, a: start, b: Int32(list.count)))
+                kids.append(Int32(nodes.count - 1))
+            }
+            if kids.count == 1 {
+                nodes[n] = nodes[Int(kids[0])]
+            } else {
+                let start = Int32(children.count)
+                children.append(contentsOf: kids)
+                nodes[n] = NodeRec(op: r.op, a: start, b: Int32(children.count))
+            }
+        }
+        return (nodes, children, list)
     }
 
     /// The per-kind unit for this event, if this unit has them and the event is of one of
@@ -432,6 +484,8 @@ final class UnitBuilder {
     var keywordOnePass = true
     /// See `SigmaOptions.skipScan`.
     var skipScan = true
+    /// See `SigmaOptions.literalSets`.
+    var literalSets = true
 
     init(logsource: LogSource, regexCache: RegexCache) { self.logsource = logsource; self.regexCache = regexCache }
 
@@ -465,7 +519,12 @@ final class UnitBuilder {
             }
         case .regex(let pat, let flags):
             atom = Atom(kind: .regex(try regexCache.get(pat, flags)), field: f)
-            if regexGates, let lit = RegexLiteral.required(pat, caseless: flags & 1 != 0) {
+            // A literal of one or two bytes still gates: without one the regex runs for every
+            // event (SigmaHQ's obfuscation rules hold only `&&`, `${`, `-f` or a backtick).
+            let caseless = flags & 1 != 0
+            if regexGates,
+                let lit = RegexLiteral.required(pat, caseless: caseless) ?? RegexLiteral.required(pat, caseless: caseless, minLength: 1)
+            {
                 atom.gate = try self.atom(Pred(field: p.field, test: .lit(.contains, lit, cased: false)))
             }
         case .isNull: atom = Atom(kind: .isNull, field: f)

@@ -455,6 +455,20 @@ struct EvalContext {
             return false
         case 3: return !evalNode(r.a)
         case 4: return true
+        case 6, 7:
+            // Any (6) or all (7) of a field's automaton atoms: the field scanned once, then
+            // their hit marks.
+            let set = unit.literalSetAtoms
+            let f = Int(unit.atomField[Int(set[Int(r.a)])])
+            if c.pointee.fieldDone[f] != c.pointee.gen { runAC(Int32(f), collect: false) }
+            let hit = c.pointee.acHit, gen = c.pointee.gen
+            let any = r.op == 6
+            var k = Int(r.a)
+            while k < Int(r.b) {
+                if (hit[Int(set[k])] == gen) == any { return any }
+                k &+= 1
+            }
+            return !any
         default: return false
         }
     }

@@ -248,6 +248,7 @@ extension SigmaLoader {
         b.regexGates = options.regexGates
         b.keywordOnePass = options.keywordOnePass
         b.skipScan = options.skipScan
+        b.literalSets = options.literalSets
         return b
     }
 

@@ -32,8 +32,14 @@ enum RegexLiteral {
         }
 
         guard let runs = literalRuns(p, 0, p.count, caseless: caseless) else { return nil }
-        guard let best = runs.max(by: { $0.count < $1.count }), best.count >= minLength else { return nil }
+        // The longest run; of runs as long, the one of rarer bytes (`&&` rather than `et`).
+        guard let best = runs.max(by: { ($0.count, rarity($0)) < ($1.count, rarity($1)) }), best.count >= minLength else { return nil }
         return best
+    }
+
+    /// How rare a run's bytes are in folded command lines and paths (`Fold.commonBytes` ranks).
+    private static func rarity(_ run: [UInt8]) -> Int {
+        run.reduce(0) { $0 + (Fold.commonBytes.firstIndex(of: $1) ?? Fold.commonBytes.count) }
     }
 
     /// The literal runs of `p[start..<end]`'s sequence, or nil when it is an alternation or not understood.

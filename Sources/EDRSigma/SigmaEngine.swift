@@ -129,6 +129,11 @@ public struct SigmaOptions: Sendable {
     /// that can be true on it, so that a SYSCALL record is not scanned for the keywords of
     /// rules that read EXECVE records. Off only to check that it changes no result.
     public var unitPerKind = true
+    /// An `or` (or `and`) over several case-insensitive literals of one field, such as a
+    /// selection's list of twenty `Image|endswith` names, evaluated as one node that reads their
+    /// hit marks in a loop instead of a node and an atom per literal. Off only to check that it
+    /// changes no result.
+    public var literalSets = true
     public init(collectedLogSources: [LogSource]? = nil, placeholders: [String: [String]] = [:]) {
         self.collectedLogSources = collectedLogSources
         self.placeholders = placeholders

