@@ -23,10 +23,13 @@ struct Atom {
     var gate: Int32 = -1
 }
 
+/// A field's literal group as its scan loop reads it. The automaton's and the trie's tables are
+/// behind a pointer: held inline (224 bytes), the record was copied to the stack whole for each
+/// group of each field of each event.
 struct GroupHot {
     let kind: UInt8  // 0 unanchored automaton, 1 forward trie, 2 reverse trie, 3 skipping scan (scanned through `skipHot`)
-    let ac: ACView?
-    let trie: TrieView?
+    let ac: UnsafeMutablePointer<ACView>?
+    let trie: UnsafeMutablePointer<TrieView>?
     let patLength: UnsafeMutablePointer<Int32>
     let patStart: UnsafeMutablePointer<Int32>
     let patAtoms: UnsafeMutablePointer<Int32>
@@ -128,6 +131,7 @@ final class CompiledUnit: @unchecked Sendable {
         atomIsLit.deallocate(); litOff.deallocate(); litLen.deallocate(); litPool.deallocate()
         nodePtr.deallocate(); childPtr.deallocate(); literalSetAtoms.deallocate(); anchorStartPtr.deallocate(); anchorRulePtr.deallocate();
         isAnchorPtr.deallocate()
+        for i in groups.indices { groupHot[i].ac?.deallocate(); groupHot[i].trie?.deallocate() }
         groupHot.deallocate(); fieldGroupFirst.deallocate(); fieldGroupCount.deallocate(); fieldGroupIDs.deallocate()
         fieldSkipFirst.deallocate(); fieldSkipCount.deallocate(); skipHot.deallocate()
         for p in groupPatStart { p.deallocate() }
@@ -286,11 +290,17 @@ final class CompiledUnit: @unchecked Sendable {
         groupPatStart = groups.map { Self.copy($0.patStart) }
         groupPatAtoms = groups.map { Self.copy($0.patAtoms) }
         var hot: [GroupHot] = []
+        func boxed<T>(_ v: T?) -> UnsafeMutablePointer<T>? {
+            guard let v else { return nil }
+            let p = UnsafeMutablePointer<T>.allocate(capacity: 1)
+            p.initialize(to: v)
+            return p
+        }
         for i in groups.indices {
             let g = groups[i]
             hot.append(
                 GroupHot(
-                    kind: g.kind, ac: g.ac?.view, trie: g.trie?.view,
+                    kind: g.kind, ac: boxed(g.ac?.view), trie: boxed(g.trie?.view),
                     patLength: g.ac?.patternLength ?? g.skip?.patternLength ?? g.trie!.view.patternLength,
                     patStart: groupPatStart[i], patAtoms: groupPatAtoms[i]))
         }

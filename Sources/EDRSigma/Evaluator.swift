@@ -396,9 +396,9 @@ struct EvalContext {
                         }
                     }
                     switch hot.kind {
-                    case 0: hot.ac.unsafelyUnwrapped.scan(buf + a, len, core.pointee.acHits, onHit)
-                    case 1: hot.trie.unsafelyUnwrapped.walk(buf + a, len, reversed: false, onHit)
-                    default: hot.trie.unsafelyUnwrapped.walk(buf + a, len, reversed: true, onHit)
+                    case 0: hot.ac.unsafelyUnwrapped.pointee.scan(buf + a, len, core.pointee.acHits, onHit)
+                    case 1: hot.trie.unsafelyUnwrapped.pointee.walk(buf + a, len, reversed: false, onHit)
+                    default: hot.trie.unsafelyUnwrapped.pointee.walk(buf + a, len, reversed: true, onHit)
                     }
                 }
             }
@@ -425,7 +425,7 @@ struct EvalContext {
         for gi in gfirst..<(gfirst + gcount) {
             let hot = unit.groupHot[Int(unit.fieldGroupIDs[gi])]
             let ps = hot.patStart, pa = hot.patAtoms
-            hot.ac.unsafelyUnwrapped.scan(core.pointee.buf, core.pointee.bufLen, core.pointee.acHits) { p, _ in marker.mark(ps, pa, p) }
+            hot.ac.unsafelyUnwrapped.pointee.scan(core.pointee.buf, core.pointee.bufLen, core.pointee.acHits) { p, _ in marker.mark(ps, pa, p) }
         }
         core.pointee.candCount = marker.candCount
     }
