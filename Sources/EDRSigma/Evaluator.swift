@@ -447,11 +447,11 @@ struct EvalContext {
         case 0: return atomValue(r.a)
         case 1:
             var k = r.a
-            while k < r.b { if !evalNode(unit.childPtr[Int(k)]) { return false }; k += 1 }
+            while k < r.b { if !evalChild(unit.childPtr[Int(k)]) { return false }; k += 1 }
             return true
         case 2:
             var k = r.a
-            while k < r.b { if evalNode(unit.childPtr[Int(k)]) { return true }; k += 1 }
+            while k < r.b { if evalChild(unit.childPtr[Int(k)]) { return true }; k += 1 }
             return false
         case 3: return !evalNode(r.a)
         case 4: return true
@@ -471,6 +471,19 @@ struct EvalContext {
             return !any
         default: return false
         }
+    }
+
+    /// `evalNode` for a child of an `and`/`or`: an automaton atom (half the children visited in
+    /// Windows process_creation) is read in place, without a call of its own.
+    @inline(__always)
+    func evalChild(_ n: Int32) -> Bool {
+        let r = unit.nodePtr[Int(n)]
+        if r.op == 0 && unit.atomIsAC[Int(r.a)] {
+            let f = Int(unit.atomField[Int(r.a)])
+            if c.pointee.fieldDone[f] != c.pointee.gen { runAC(Int32(f), collect: false) }
+            return c.pointee.acHit[Int(r.a)] == c.pointee.gen
+        }
+        return evalNode(n)
     }
 
     func atomValue(_ a: Int32) -> Bool {
