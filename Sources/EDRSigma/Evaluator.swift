@@ -244,42 +244,60 @@ struct EvalContext {
     }
 
     /// A value's bytes lowercased into the fold buffer, then its range and a NUL. ASCII (nearly
-    /// every value) is lowercased eight bytes at a time (`Fold.lower8`); a value with any other
-    /// byte is folded scalar by scalar from its start.
+    /// every value) is lowercased eight bytes at a time (`Fold.lower8`); from the first word
+    /// holding another byte on, ASCII words still go eight at a time and the rest scalar by
+    /// scalar (`Fold.foldNonASCII`, as `Fold.foldUTF8` folds them).
     private func appendBytes(_ u: UnsafeBufferPointer<UInt8>) {
         let n = u.count
         c.pointee.reserve(n &+ 1)
         let start = c.pointee.bufLen
-        let dst = c.pointee.buf + start
-        var ascii = true
-        if let src = u.baseAddress {
-            var i = 0
-            while i &+ 8 <= n {
-                let w = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
-                if w & 0x8080_8080_8080_8080 != 0 { ascii = false; break }
-                UnsafeMutableRawPointer(dst + i).storeBytes(of: Fold.lower8(w), as: UInt64.self)
-                i &+= 8
-            }
-            if ascii {
-                while i < n {
-                    let b = src[i]
-                    if b >= 0x80 { ascii = false; break }
-                    dst[i] = Fold.lower(b)
-                    i &+= 1
-                }
-            }
+        guard let src = u.baseAddress else {
+            c.pointee.addRange(start, start)
+            c.pointee.appendSeparator()
+            return
         }
-        if ascii {
+        let high: UInt64 = 0x8080_8080_8080_8080
+        var dst = c.pointee.buf + start
+        var i = 0
+        while i &+ 8 <= n {
+            let w = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
+            if w & high != 0 { break }
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: Fold.lower8(w), as: UInt64.self)
+            i &+= 8
+        }
+        while i < n && src[i] < 0x80 {
+            dst[i] = Fold.lower(src[i])
+            i &+= 1
+        }
+        if i == n {
             c.pointee.bufLen = start &+ n
         } else {
-            // Lowercasing can grow a scalar's encoding (at most 3× for the longest mappings).
-            c.pointee.reserve(n * 3 + 8)
-            let d2 = c.pointee.buf + start
-            var w = 0
-            Fold.foldUTF8(u) {
-                d2[w] = $0; w += 1
+            // The folded ASCII prefix is kept (`bufLen` covers it across a reallocation);
+            // lowercasing can grow a scalar's encoding (at most 3× for the longest mappings).
+            c.pointee.bufLen = start &+ i
+            c.pointee.reserve((n &- i) &* 3 &+ 8)
+            dst = c.pointee.buf + start
+            var w = i
+            let table = Fold.twoByte
+            while i < n {
+                if i &+ 8 <= n {
+                    let word = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
+                    if word & high == 0 {
+                        UnsafeMutableRawPointer(dst + w).storeBytes(of: Fold.lower8(word), as: UInt64.self)
+                        i &+= 8; w &+= 8
+                        continue
+                    }
+                }
+                let b = src[i]
+                if b < 0x80 {
+                    dst[w] = Fold.lower(b); w &+= 1; i &+= 1
+                    continue
+                }
+                i &+= Fold.foldNonASCII(u, i, table) {
+                    dst[w] = $0; w &+= 1
+                }
             }
-            c.pointee.bufLen = start + w
+            c.pointee.bufLen = start &+ w
         }
         c.pointee.addRange(start, c.pointee.bufLen)
         c.pointee.appendSeparator()

@@ -240,21 +240,29 @@ enum Fold {
         while i < n {
             let b = u[i]
             if b < 0x80 { emit(lower(b)); i += 1; continue }
-            let len = b >= 0xF0 ? 4 : (b >= 0xE0 ? 3 : (b >= 0xC0 ? 2 : 1))
-            if len == 1 || i + len > n { emit(b); i += 1; continue }
-            if len == 2 {
-                let c = u[i + 1]
-                var e = table[Int(UInt32(b & 0x1F) << 6 | UInt32(c & 0x3F))]
-                if e == 0 {
-                    emit(b); emit(c)
-                } else {
-                    for _ in 0..<Int(e >> 24) { emit(UInt8(truncatingIfNeeded: e)); e >>= 8 }
-                }
-                i += 2
-                continue
-            }
-            i += foldScalar(u, i, len, emit)
+            i += foldNonASCII(u, i, table, emit)
         }
+    }
+
+    /// The sequence at `i`, whose lead byte is not ASCII, folded as `foldUTF8` folds it: a
+    /// byte that starts no sequence (or one cut off at the end) as it is, two-byte sequences
+    /// from `table` (`twoByte`), longer ones through the Unicode tables. Returns the bytes read.
+    @inline(__always)
+    static func foldNonASCII(_ u: UnsafeBufferPointer<UInt8>, _ i: Int, _ table: UnsafePointer<UInt32>, _ emit: (UInt8) -> Void) -> Int {
+        let b = u[i]
+        let len = b >= 0xF0 ? 4 : (b >= 0xE0 ? 3 : (b >= 0xC0 ? 2 : 1))
+        if len == 1 || i + len > u.count { emit(b); return 1 }
+        if len == 2 {
+            let c = u[i + 1]
+            var e = table[Int(UInt32(b & 0x1F) << 6 | UInt32(c & 0x3F))]
+            if e == 0 {
+                emit(b); emit(c)
+            } else {
+                for _ in 0..<Int(e >> 24) { emit(UInt8(truncatingIfNeeded: e)); e >>= 8 }
+            }
+            return 2
+        }
+        return foldScalar(u, i, len, emit)
     }
 
     /// One scalar of `len` bytes at `i` through the Unicode tables (what `twoByte` holds for

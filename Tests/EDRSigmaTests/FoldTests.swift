@@ -93,6 +93,36 @@ struct FoldTests {
                 == false)
     }
 
+    /// Values mixing ASCII runs of every length with one- to four-byte scalars: the event side
+    /// (eight ASCII bytes at a time, resumed after the first non-ASCII byte) folds each as the
+    /// rule side folds its literal (`Fold.fold`), so each matches itself exactly and nothing
+    /// one character longer.
+    @Test func mixedValuesFoldAsTheirLiterals() throws {
+        var rng = SplitMix64(seed: 7)
+        let ascii = Array("abcXYZ019 .:-_")
+        let other: [Character] = ["é", "É", "ß", "İ", "Σ", "®", "Ж", "™", "😀", "ǅ", "Ω"]
+        for round in 0..<150 {
+            var s = ""
+            for _ in 0..<(1 + Int(rng.next() % 6)) {
+                for _ in 0..<Int(rng.next() % 19) { s.append(ascii[Int(rng.next() % UInt64(ascii.count))]) }
+                if rng.next() % 3 != 0 { s.append(other[Int(rng.next() % UInt64(other.count))]) }
+            }
+            if s.isEmpty { continue }
+            #expect(try hit("sel:\n    Product: '\(s)'\ncondition: sel", [("Product", .string(s))]), "round \(round): \(s)")
+            #expect(try hit("sel:\n    Product: '\(s)x'\ncondition: sel", [("Product", .string(s))]) == false, "round \(round): \(s)")
+            let upper = s.uppercased(), lower = s.lowercased()
+            let same = Fold.fold(Array(upper.utf8)) == Fold.fold(Array(lower.utf8))
+            #expect(try hit("sel:\n    Product: '\(upper)'\ncondition: sel", [("Product", .string(lower))]) == same, "round \(round): \(s)")
+        }
+        // The fold buffer (4 KiB at first) grows after the ASCII prefix is folded: the prefix is kept.
+        let grows = String(repeating: "AbCd", count: 25) + String(repeating: "É", count: 1400)
+        #expect(try hit("sel:\n    Product: '\(grows.lowercased())'\ncondition: sel", [("Product", .string(grows))]))
+        let long = String(repeating: "AbCdEfGh", count: 700) + "É" + String(repeating: "Q", count: 13)
+        let ends = "é" + String(repeating: "q", count: 13)
+        #expect(try hit("sel:\n    Product|startswith: 'abcdefghabcd'\n    Product|endswith: '\(ends)'\ncondition: sel", [("Product", .string(long))]))
+        #expect(try hit("sel:\n    Product: '\(long.lowercased())'\ncondition: sel", [("Product", .string(long))]))
+    }
+
     @Test func integersAreTheirDecimalDigits() throws {
         let values: [Int64] = [0, 7, -7, 9, 10, 99, 100, 12345, -100_000, 999_999_999, 1_000_000_000, .max, .min]
         for i in values {
