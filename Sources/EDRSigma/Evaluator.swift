@@ -347,15 +347,25 @@ struct EvalContext {
     }
 
     /// Runs the field's literal matchers once and marks every literal atom they satisfy.
+    /// The checks inline (a field already scanned, without literals or absent from the event:
+    /// half the calls per Linux exec), the scan itself (`scanField`, a large frame) only when
+    /// there is something to scan.
+    @inline(__always)
     func runAC(_ f: Int32, collect: Bool) {
         let core = c
         if core.pointee.fieldDone[Int(f)] == core.pointee.gen { return }
         core.pointee.fieldDone[Int(f)] = core.pointee.gen
+        if unit.fieldGroupCount[Int(f)] == 0 && unit.fieldSkipCount[Int(f)] == 0 { return }
+        if f != unit.keywordSlot ? core.pointee.layout[Int(f)] < 0 : values.isEmpty { return }
+        scanField(f, collect: collect)
+    }
+
+    @inline(never)
+    private func scanField(_ f: Int32, collect: Bool) {
+        let core = c
         let gcount = Int(unit.fieldGroupCount[Int(f)])
         let scount = Int(unit.fieldSkipCount[Int(f)])
-        if gcount == 0 && scount == 0 { return }
         let evs = eventFields(f)
-        if evs.isEmpty { return }
         let gfirst = Int(unit.fieldGroupFirst[Int(f)])
         if f == unit.keywordSlot && unit.keywordOnePass {
             // Every field is folded now (integers too unless no literal can lie in their digits)
