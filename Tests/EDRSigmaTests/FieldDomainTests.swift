@@ -56,6 +56,23 @@ struct FieldDomainTests {
 /// With per-kind field schemas: a field no kind of event holds makes a test impossible, and
 /// the values of the discriminating field a rule can be true on are known.
 struct FieldDomainSchemaTests {
+    /// A record type's key (the per-type unit's lookup): ASCII case folded, up to 16 bytes,
+    /// no NUL; a substring's storage (not a native string of its own) packs the same.
+    @Test func kindKeysFoldCaseAndRefuseWhatNoTypeIsNamed() throws {
+        func key(_ s: String) -> [UInt64]? { KindKey(s).map { [$0.lo, $0.hi] } }
+        #expect(key("EXECVE") != nil && key("EXECVE") == key("execve") && key("ExecVe") == key("EXECVE"))
+        #expect(key("EXECVE") != key("EXECV") && key("PATH") != key("CWD"))
+        #expect(key("ABCDEFGHIJKLMNOP") == key("abcdefghijklmnop"))  // 16 bytes: both words
+        #expect(key("abcdefghijklmnop") != key("abcdefghijklmnoq"))
+        #expect(key("abcdefghijklmnopq") == nil)  // 17 bytes
+        #expect(key("EXEC\u{0}VE") == nil)
+        #expect(key("") == [0, 0])
+        let line = "type=PROCTITLE msg=audit"
+        let sub = line[line.index(line.startIndex, offsetBy: 5)..<line.index(line.startIndex, offsetBy: 14)]
+        #expect(key(String(sub)) == key("proctitle"))
+        #expect(key("TÉST") == key("TÉST") && key("TÉST") != key("tést"))  // non-ASCII bytes as they are
+    }
+
     static let ls = LogSource(product: "linux", service: "auditd")
     static let domain = SigmaFieldDomain(
         logsource: ls, values: ["type": .init(allowed: ["EXECVE", "CWD"], why: "not built")],
