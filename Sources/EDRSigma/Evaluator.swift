@@ -487,8 +487,7 @@ struct EvalContext {
             // Any (6) or all (7) of a field's automaton atoms: the field scanned once, then
             // their hit marks.
             let set = unit.literalSetAtoms
-            let f = Int(unit.atomField[Int(set[Int(r.a)])])
-            if c.pointee.fieldDone[f] != c.pointee.gen { runAC(Int32(f), collect: false) }
+            runAC(unit.atomField[Int(set[Int(r.a)])], collect: false)
             let hit = c.pointee.acHit, gen = c.pointee.gen
             let any = r.op == 6
             var k = Int(r.a)
@@ -506,21 +505,21 @@ struct EvalContext {
     @inline(__always)
     func evalChild(_ n: Int32) -> Bool {
         let r = unit.nodePtr[Int(n)]
-        if r.op == 0 && unit.atomIsAC[Int(r.a)] {
-            let f = Int(unit.atomField[Int(r.a)])
-            if c.pointee.fieldDone[f] != c.pointee.gen { runAC(Int32(f), collect: false) }
-            return c.pointee.acHit[Int(r.a)] == c.pointee.gen
-        }
+        if r.op == 0 && unit.atomIsAC[Int(r.a)] { return acAtom(Int(r.a)) }
         return evalNode(n)
+    }
+
+    /// Whether automaton atom `a` holds: its field scanned (once per event, `runAC`), then its
+    /// hit mark.
+    @inline(__always)
+    func acAtom(_ a: Int) -> Bool {
+        runAC(unit.atomField[a], collect: false)
+        return c.pointee.acHit[a] == c.pointee.gen
     }
 
     func atomValue(_ a: Int32) -> Bool {
         let ai = Int(a)
-        if unit.atomIsAC[ai] {
-            let f = unit.atomField[ai]
-            if c.pointee.fieldDone[Int(f)] != c.pointee.gen { runAC(f, collect: false) }
-            return c.pointee.acHit[ai] == c.pointee.gen
-        }
+        if unit.atomIsAC[ai] { return acAtom(ai) }
         if c.pointee.memoStamp[ai] == c.pointee.gen { return c.pointee.memoVal[ai] }
         var v = false
         let gate = unit.atomGate[ai]
