@@ -539,12 +539,10 @@ final class UnitBuilder {
             }
         case .regex(let pat, let flags):
             atom = Atom(kind: .regex(try regexCache.get(pat, flags)), field: f)
-            // A literal of one or two bytes still gates: without one the regex runs for every
-            // event (SigmaHQ's obfuscation rules hold only `&&`, `${`, `-f` or a backtick).
-            let caseless = flags & 1 != 0
-            if regexGates,
-                let lit = RegexLiteral.required(pat, caseless: caseless) ?? RegexLiteral.required(pat, caseless: caseless, minLength: 1)
-            {
+            // The longest required literal, even of one or two bytes: without one the regex
+            // runs for every event (SigmaHQ's obfuscation rules hold only `&&`, `${`, `-f` or a
+            // backtick).
+            if regexGates, let lit = RegexLiteral.required(pat, caseless: flags & 1 != 0, minLength: 1) {
                 atom.gate = try self.atom(Pred(field: p.field, test: .lit(.contains, lit, cased: false)))
             }
         case .isNull: atom = Atom(kind: .isNull, field: f)
