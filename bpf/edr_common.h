@@ -23,6 +23,16 @@ struct {
     __type(value, __u8);
 } edr_agent_pids SEC(".maps") __weak;
 
+/* Written by the sensor through a shared mapping (no system call): 1 while it sleeps a batch
+ * delay instead of waiting on the ring, so records then ask for no wake-up (see submit). */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u32);
+    __uint(map_flags, BPF_F_MMAPABLE);
+} edr_consumer SEC(".maps") __weak;
+
 static __always_inline void count(__u32 family, __u32 counter)
 {
     __u32 key = family * EDR_CTR_N + counter;
@@ -45,15 +55,19 @@ static __always_inline int is_agent(struct task_struct *task)
 
 /* The kernel's default (adaptive) notification wakes the sensor only for a record written
  * when it had read everything: the first record of a burst. While the sensor sleeps its batch
- * delay it does not watch the ring, so records then cost no wake-up at all. Past this much
- * waiting, force a wake-up anyway. */
+ * delay (edr_consumer says so) records ask for no wake-up at all. Past this much waiting a
+ * record forces one, which the sensor watches for in both states: a flood is drained every
+ * 256 KiB, however long the batch delay. */
 #define EDR_WAKEUP_BYTES (256 * 1024)
 
 /* Copies a built record into the ring buffer and counts the outcome. */
 static __always_inline void submit(__u32 family, void *record, __u64 size)
 {
+    __u32 zero = 0;
+    __u32 *batching = bpf_map_lookup_elem(&edr_consumer, &zero);
     __u64 flags = bpf_ringbuf_query(&edr_events, BPF_RB_AVAIL_DATA) + size >= EDR_WAKEUP_BYTES
-        ? BPF_RB_FORCE_WAKEUP : 0;
+        ? BPF_RB_FORCE_WAKEUP
+        : (batching && *batching ? BPF_RB_NO_WAKEUP : 0);
     if (bpf_ringbuf_output(&edr_events, record, size, flags) == 0)
         count(family, EDR_CTR_SUBMITTED);
     else

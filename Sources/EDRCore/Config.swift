@@ -21,7 +21,7 @@ public struct AgentConfig: Sendable, Equatable {
         /// batches whose delay grows with the rate and reaches this at 5,000 records/s, because
         /// on this class of machine each wake-up costs 20–50 µs of CPU. Larger: less CPU under
         /// load, later alerts under load.
-        public var maxBatchDelayMs = 30
+        public var maxBatchDelayMs = 60
     }
     public struct Detect: Sendable, Equatable {
         /// The user edr-detect runs as (name or numeric uid). Empty: an unused uid picked at

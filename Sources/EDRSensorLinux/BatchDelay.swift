@@ -1,11 +1,17 @@
 /// How long the sensor lets records gather in the ring before draining it again, while records
 /// keep coming. Like a NIC's adaptive interrupt moderation: a quiet host gets its records at
 /// once, a busy one in fewer, larger batches. No I/O: the caller supplies the clock.
+///
+/// A wake-up costs the agent about as much as a hundred records (a timer wake-up of the
+/// sensor, a socket wake-up of the detector, and caches gone cold in between), so its share of
+/// the CPU is the wake-up rate times that cost. The delay grows with the square of the record
+/// rate: slow streams keep their latency, fast ones have their wake-ups cut.
 struct BatchDelay {
-    /// The record rate at which the delay reaches its maximum; below it the delay grows in
-    /// proportion (with the default 30 ms: 250 records/s → 1.5 ms, 1,000/s → 6 ms, 5,000/s →
-    /// 30 ms). One knob trades latency under load for CPU: a larger `max_batch_delay_ms` means
-    /// fewer wake-ups at every busy rate.
+    /// The record rate at which the delay reaches its maximum; below it the delay is the
+    /// maximum times the square of the rate's fraction of this (with the default 60 ms:
+    /// 1,000 records/s → 2.4 ms, 2,000/s → 9.6 ms, 4,800/s — 1,600 execs/s — → 55 ms).
+    /// One knob trades latency under load for CPU: a larger `max_batch_delay_ms` means fewer
+    /// wake-ups at every busy rate.
     static let fullDelayRate = 5000.0
     /// Shortest delay: right after the first record of a burst (an exec's fork record wakes
     /// us; its exec record follows within a millisecond).
@@ -31,8 +37,8 @@ struct BatchDelay {
             nanos = Self.minNanos
         } else {
             let elapsed = max(now - lastDrain, 1)
-            let rate = busy ? Double(records) * 1e9 / Double(elapsed) : 0
-            let wanted = UInt64(min(rate / Self.fullDelayRate * Double(maxNanos), Double(maxNanos)))
+            let fraction = busy ? min(Double(records) * 1e9 / Double(elapsed) / Self.fullDelayRate, 1) : 0
+            let wanted = UInt64(fraction * fraction * Double(maxNanos))
             nanos = min(maxNanos, max(Self.minNanos, wanted))
             busy = true
         }

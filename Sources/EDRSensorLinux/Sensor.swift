@@ -16,7 +16,7 @@ public final class Sensor {
         public var replayBufferBytes: Int
         public var statsIntervalNanos: UInt64
         /// Longest a record waits in the ring while records keep coming (see `run()`).
-        public var maxBatchDelayMs: Int32 = 30
+        public var maxBatchDelayMs: Int32 = 60
         /// Open each executed file (/proc/PID/exe, the exact inode that ran) and pass the
         /// descriptor to the detector for YARA and hashing, which may not open it itself.
         public var passExecutables = false
@@ -32,6 +32,10 @@ public final class Sensor {
     /// systemd unit per process) the sensor's socket, which admits the detector's uid alone.
     public var peers: any PeerSource = SupervisorPeers()
     private var ring: OpaquePointer?
+    /// The BPF side's `edr_consumer` flag, mapped: 1 while the loop sleeps a batch delay, so
+    /// records then ask for no wake-up and only a forced one (256 KiB waiting) ends the sleep
+    /// early. nil if the kernel would not map it: then the ring is not watched while busy.
+    private var batching: UnsafeMutablePointer<UInt32>?
 
     var replay: ReplayStore
     var counters = SensorCounters()
@@ -72,10 +76,19 @@ public final class Sensor {
             throw SystemError("ring_buffer__new")
         }
         ring = rb
+        if let fd = try? programs.mapFD("edr_consumer") {
+            let page = mmap(nil, Int(getpagesize()), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+            if let page, page != MAP_FAILED {
+                batching = page.assumingMemoryBound(to: UInt32.self)
+            } else {
+                Log.warning("cannot map edr_consumer (\(String(cString: strerror(errno)))): a flood waits out the batch delay")
+            }
+        }
     }
 
     deinit {
         if let ring { ring_buffer__free(ring) }
+        if let batching { munmap(batching, Int(getpagesize())) }
     }
 
     /// One record from the ring buffer: its executed files opened (when passed), then kept.
@@ -89,11 +102,14 @@ public final class Sensor {
 
     /// The loop has two states. Quiet: it sleeps on the ring buffer's descriptor, and the
     /// kernel wakes it for the first record written after it had read everything. Busy (the
-    /// last drain found records): it does not watch the ring and sleeps a batch delay instead,
-    /// which grows with the rate just seen (`BatchDelay`), between 1 ms and
-    /// `maxBatchDelayMs`; a drain that finds nothing returns it to quiet. Acknowledgements are
-    /// read without being waited for, unless the replay buffer is full. So an idle host costs
-    /// no wake-ups, and a busy one at most one per batch delay.
+    /// last drain found records): it sleeps a batch delay, which grows with the rate just seen
+    /// (`BatchDelay`), between 1 ms and `maxBatchDelayMs`, while records ask for no wake-up
+    /// (`edr_consumer`) unless 256 KiB wait: a flood is drained as it comes, whatever the delay.
+    /// A drain that finds nothing returns it to quiet, whose first sleep is bounded by the
+    /// longest delay (a record whose program read the flag just before it was cleared asked
+    /// for no wake-up). Acknowledgements are read without being waited for, unless the replay
+    /// buffer is full. So an idle host costs no wake-ups, and a busy one at most one per batch
+    /// delay.
     public func run() throws {
         signal(SIGTERM) { _ in Sensor.stopRequested = 1 }
         signal(SIGINT) { _ in Sensor.stopRequested = 1 }
@@ -102,6 +118,7 @@ public final class Sensor {
         var lastStats = monotonicNanos()
         var batch = BatchDelay(maxMilliseconds: options.maxBatchDelayMs, now: lastStats)
         var lastControlRead: UInt64 = 0
+        var justQuiet = false
         var fds = [pollfd](repeating: pollfd(fd: -1, events: 0, revents: 0), count: 3)
 
         while Sensor.stopRequested == 0 {
@@ -111,8 +128,10 @@ public final class Sensor {
             // At least one heartbeat a second reaches the supervisor, which replaces a silent child.
             var timeout = min(untilStats, ControlChannel.heartbeatNanos)
             if batch.busy && !paused { timeout = min(timeout, batch.nanos) }
+            if justQuiet { timeout = min(timeout, batch.maxNanos) }
+            let watchRing = !paused && (!batch.busy || batching != nil)
             fds[0] = pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0)
-            fds[1] = pollfd(fd: batch.busy || paused ? -1 : ringFD, events: Int16(POLLIN), revents: 0)
+            fds[1] = pollfd(fd: watchRing ? ringFD : -1, events: Int16(POLLIN), revents: 0)
             if connection >= 0 {
                 let wantWrite = outOffset < out.count || replay.hasUnsent
                 // Peer hang-up is reported without asking; acks are awaited only when they are
@@ -139,7 +158,10 @@ public final class Sensor {
             if !paused {
                 let before = counters.recordsRead
                 ring_buffer__consume(ring)
+                let wasBusy = batch.busy
                 batch.drained(counters.recordsRead - before, at: monotonicNanos())
+                justQuiet = wasBusy && !batch.busy
+                if batch.busy != wasBusy { batching?.pointee = batch.busy ? 1 : 0 }
             } else {
                 counters.backpressurePauses += 1
             }
@@ -161,6 +183,7 @@ public final class Sensor {
                 if connection >= 0 { flush() }
             }
         }
+        batching?.pointee = 0
         Log.info("stopping: \(counters.recordsRead) records read, \(counters.framesSent) frames sent, \(replay.unacknowledged) unacknowledged")
     }
 }

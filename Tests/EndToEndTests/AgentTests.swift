@@ -124,6 +124,59 @@ struct AgentTests {
         #expect(agent.output.contains("stopped"))
     }
 
+    /// While records flow the sensor sleeps a batch delay (here up to a second) instead of
+    /// waiting on the ring; a flood must still be drained as it comes, not when the delay ends:
+    /// 4× the ring's 1 MiB of exec records within a fraction of that second, every exec alerted.
+    @Test func aFloodIsDrainedAsItComesWhateverTheBatchDelay() throws {
+        let marker = "edrflood" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12)).lowercased()
+        let agent = try AgentHarness(
+            extraRules: ["marker.yml": Self.markerRule(marker, level: "low")],
+            extraConfig: "ring_buffer_mib = 1\nmax_batch_delay_ms = 1000")
+        defer { _ = agent.stop() }
+        try #require(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
+        let first = try runProgram("/bin/true", [marker, "first"])
+        try #require(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(first) } != nil, "\(agent.output)")
+
+        // Two spawners, 300 execs each with 7 KB of arguments: ≈ 4.5 MiB of exec records.
+        let padding = (0..<70).map { "pad\($0)-" + String(repeating: "y", count: 95) }
+        let perThread = 300
+        let group = DispatchGroup()
+        final class Errors: @unchecked Sendable {
+            let lock = NSLock()
+            var list: [String] = []
+        }
+        let errors = Errors()
+        let started = Date()
+        for t in 0..<2 {
+            DispatchQueue.global().async(group: group) {
+                for i in 0..<perThread {
+                    do {
+                        let pid = try spawnChild("/bin/true", ["\(marker)-flood-\(t)-\(i)"] + padding)
+                        var status: Int32 = 0
+                        waitpid(pid, &status, 0)
+                    } catch {
+                        errors.lock.withLock { errors.list.append("\(error)") }
+                    }
+                }
+            }
+        }
+        group.wait()
+        let floodSeconds = Date().timeIntervalSince(started)
+        #expect(errors.list.isEmpty, "\(errors.list.prefix(3))")
+
+        var flooded = 0
+        let deadline = Date().addingTimeInterval(30)
+        repeat {
+            flooded = agent.alerts().filter { (($0.path("process", "command_line") as? String) ?? "").contains("\(marker)-flood-") }.count
+            if flooded == 2 * perThread { break }
+            usleep(200_000)
+        } while Date() < deadline
+        #expect(
+            flooded == 2 * perThread,
+            "\(flooded) of \(2 * perThread) execs alerted (flood took \(floodSeconds) s); the sensor slept while the ring filled:\n\(agent.output.suffix(3000))"
+        )
+    }
+
     @Test func responderKillsAboveThresholdOnly() throws {
         let killMarker = "edrkill" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12)).lowercased()
         let keepMarker = "edrkeep" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12)).lowercased()
