@@ -127,6 +127,7 @@ extension Sensor {
         _ attachment: ReplayStore.Attachment, of sequence: UInt64,
         kinds: (descriptor: UInt8, known: UInt8)
     ) {
+        if attachment == .none { return }
         var p = [UInt8]()
         p.appendLE(sequence)
         switch attachment {

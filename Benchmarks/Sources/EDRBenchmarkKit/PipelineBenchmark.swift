@@ -14,8 +14,8 @@ import Glibc
 /// file opened in append mode as the supervisor opens the alert file.
 ///
 /// With `socket` (the default) the frames come the way the live detector gets them: a writer
-/// thread sends them in batches (`batchExecs` execs each, the sensor's batch at about 1,600
-/// execs/s and its 30 ms delay) on a stream socketpair, and this thread reads them with the
+/// thread sends them in batches (`batchExecs` execs each; `edr-bench pipeline --pace` makes it
+/// the sensor's batch at that rate, `BatchDelay`) on a stream socketpair, and this thread reads them with the
 /// detector's `FrameReader` (`recvmsg`, 256 KiB at a time), calling `poll` whenever its input
 /// runs dry, as `Detector.serve` does. Only the reading thread's CPU is counted, so the
 /// socket's receive side and the polls are in the figure.

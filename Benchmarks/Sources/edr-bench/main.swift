@@ -56,6 +56,10 @@ struct BenchCommand: ParsableCommand {
         var pace = 0.0
         @Flag(name: .long, help: "With --pace: as many real execs of /bin/true meanwhile, from another thread, as the host runs them live.")
         var storm = false
+        @Option(
+            name: .long,
+            help: "Execs per batch (default: with --pace, what the sensor gathers at that rate with the default max_batch_delay_ms; else 48).")
+        var batchExecs: Int?
         @Flag(name: .long, help: "PCRE2 with its JIT (the confined edr-detect runs without).")
         var jit = false
         @Flag(name: .long, help: "Time the detector's stages (decode, normalize, auditd records, detection) and print them per exec.")
@@ -71,6 +75,15 @@ struct BenchCommand: ParsableCommand {
             o.stages = stages
             o.pace = pace
             o.storm = storm
+            if let batchExecs {
+                guard batchExecs > 0 else { throw ValidationError("--batch-execs must be positive") }
+                o.batchExecs = batchExecs
+            } else if pace > 0 {
+                // The sensor's steady batch: three records per exec, drained every batch delay.
+                let maxNanos = UInt64(AgentConfig().sensor.maxBatchDelayMs) * 1_000_000
+                let delay = BatchDelay.nanos(recordsPerSecond: 3 * pace, maxNanos: maxNanos)
+                o.batchExecs = max(1, Int((pace * Double(delay) / 1e9).rounded()))
+            }
             if storm && pace <= 0 { throw ValidationError("--storm needs --pace") }
             print(try PipelineBenchmark.run(o))
         }

@@ -1,5 +1,5 @@
 import Testing
-@testable import EDRSensorLinux
+import EDRCore
 
 @Suite("Batch delay")
 struct BatchDelayTests {

@@ -6,24 +6,24 @@
 /// sensor, a socket wake-up of the detector, and caches gone cold in between), so its share of
 /// the CPU is the wake-up rate times that cost. The delay grows with the square of the record
 /// rate: slow streams keep their latency, fast ones have their wake-ups cut.
-struct BatchDelay {
+public struct BatchDelay: Sendable {
     /// The record rate at which the delay reaches its maximum; below it the delay is the
     /// maximum times the square of the rate's fraction of this (with the default 60 ms:
     /// 1,000 records/s → 2.4 ms, 2,000/s → 9.6 ms, 4,800/s — 1,600 execs/s — → 55 ms).
     /// One knob trades latency under load for CPU: a larger `max_batch_delay_ms` means fewer
     /// wake-ups at every busy rate.
-    static let fullDelayRate = 5000.0
+    public static let fullDelayRate = 5000.0
     /// Shortest delay: right after the first record of a burst (an exec's fork record wakes
     /// us; its exec record follows within a millisecond).
-    static let minNanos: UInt64 = 1_000_000
+    public static let minNanos: UInt64 = 1_000_000
 
-    let maxNanos: UInt64
+    public let maxNanos: UInt64
     /// The last drain found records: sleep `nanos`, not on the ring's descriptor.
-    private(set) var busy = false
-    private(set) var nanos = BatchDelay.minNanos
+    public private(set) var busy = false
+    public private(set) var nanos = BatchDelay.minNanos
     private var lastDrain: UInt64
 
-    init(maxMilliseconds: Int32, now: UInt64) {
+    public init(maxMilliseconds: Int32, now: UInt64) {
         maxNanos = UInt64(max(1, maxMilliseconds)) * 1_000_000
         lastDrain = now
     }
@@ -31,17 +31,21 @@ struct BatchDelay {
     /// A drain at `now` found `records`. The first drain of a burst gets the shortest delay;
     /// later ones a delay that grows with the rate since the previous drain; an empty drain
     /// returns to quiet.
-    mutating func drained(_ records: UInt64, at now: UInt64) {
+    public mutating func drained(_ records: UInt64, at now: UInt64) {
         if records == 0 {
             busy = false
             nanos = Self.minNanos
         } else {
             let elapsed = max(now - lastDrain, 1)
-            let fraction = busy ? min(Double(records) * 1e9 / Double(elapsed) / Self.fullDelayRate, 1) : 0
-            let wanted = UInt64(fraction * fraction * Double(maxNanos))
-            nanos = min(maxNanos, max(Self.minNanos, wanted))
+            nanos = busy ? Self.nanos(recordsPerSecond: Double(records) * 1e9 / Double(elapsed), maxNanos: maxNanos) : Self.minNanos
             busy = true
         }
         lastDrain = now
+    }
+
+    /// The delay at a steady `recordsPerSecond` (what `edr-bench pipeline --pace` batches by).
+    public static func nanos(recordsPerSecond rate: Double, maxNanos: UInt64) -> UInt64 {
+        let fraction = min(max(rate, 0) / fullDelayRate, 1)
+        return min(maxNanos, max(minNanos, UInt64(fraction * fraction * Double(maxNanos))))
     }
 }
