@@ -3,6 +3,10 @@
 
 Usage (as root, after `make release`):
     python3 Benchmarks/exec_bench.py [--bin .build/release] [--execs 1000] [--loop 10000]
+                                     [--under-load RATE]
+
+--under-load RATE measures the latency while the host also runs RATE execs/s of /bin/true
+(the batch delay then grows with the rate: BatchDelay.swift), and skips the other figures.
 
 Latency is measured inside the agent's own records: @timestamp is the kernel's exec time
 (boot clock mapped to wall time), event.created is when edr-detect wrote the alert.
@@ -35,6 +39,7 @@ def main():
     ap.add_argument("--bin", default=".build/release")
     ap.add_argument("--execs", type=int, default=1000)
     ap.add_argument("--loop", type=int, default=10000)
+    ap.add_argument("--under-load", type=float, default=0, metavar="RATE")
     a = ap.parse_args()
     marker = "edrbench" + uuid.uuid4().hex[:12]
     d = tempfile.mkdtemp(prefix="edr-bench-")
@@ -64,7 +69,7 @@ path = "{d}/alerts.ndjson"
 runtime_dir = "{d}/run"
 """)
     # Baseline first, without the agent.
-    base = exec_loop(a.loop, marker + "-base")
+    base = 0 if a.under_load else exec_loop(a.loop, marker + "-base")
     agent = subprocess.Popen([f"{a.bin}/edr", "run", "--config", f"{d}/edr.toml"],
                              stdout=subprocess.DEVNULL, stderr=open(f"{d}/agent.log", "w"))
     deadline = time.time() + 60
@@ -73,11 +78,29 @@ runtime_dir = "{d}/run"
     kids = children(agent.pid)
     rss_idle = {k: rss_kib(v) for k, v in kids.items()}
     # Latency: spaced execs so each is measured on its own, not queued behind the last.
+    load = None
+    if a.under_load > 0:
+        import threading
+        seconds = a.execs * 0.012 + 2
+        load = threading.Thread(target=paced_execs, args=(a.under_load, seconds, "plain"))
+        load.start()
+        time.sleep(1)
     for _ in range(a.execs):
         pid = os.posix_spawn("/bin/true", ["/bin/true", marker], {})
         os.waitpid(pid, 0)
-        time.sleep(0.002)
+        time.sleep(0.01 if load else 0.002)
+    if load:
+        load.join()
     time.sleep(2)
+    if load:
+        agent.terminate()
+        agent.wait(timeout=30)
+        lat = [(parse_ts(j["event"]["created"]) - parse_ts(j["@timestamp"])) * 1000
+               for j in map(json.loads, open(f"{d}/alerts.ndjson"))
+               if j.get("process", {}).get("command_line", "").endswith(marker)]
+        print(f"exec→alert latency over {len(lat)} execs (of {a.execs}) while the host runs {a.under_load:,.0f} execs/s: "
+              f"p50 {percentile(lat, 50):.3f} ms, p99 {percentile(lat, 99):.3f} ms, max {max(lat):.3f} ms")
+        return 0 if len(lat) == a.execs else 1
     cpu0 = {k: cpu_seconds(v) for k, v in kids.items()}
     with_agent = exec_loop(a.loop, marker + "-loop")
     time.sleep(3)

@@ -2,6 +2,7 @@ import CLibBPF
 import CLinux
 import EDRCore
 import EDRSystem
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -105,9 +106,11 @@ public final class Sensor {
     /// last drain found records): it sleeps a batch delay, which grows with the rate just seen
     /// (`BatchDelay`), between 1 ms and `maxBatchDelayMs`, while records ask for no wake-up
     /// (`edr_consumer`) unless 256 KiB wait: a flood is drained as it comes, whatever the delay.
-    /// A drain that finds nothing returns it to quiet, whose first sleep is bounded by the
-    /// longest delay (a record whose program read the flag just before it was cleared asked
-    /// for no wake-up). Acknowledgements are read without being waited for, unless the replay
+    /// A drain that finds nothing clears the flag and drains once more (a record written
+    /// while it was set asked for no wake-up, and would hold back the wake-ups of the records
+    /// after it); then it returns to quiet, whose first sleep is bounded by the longest delay
+    /// (a record whose program read the flag just before it was cleared may commit after
+    /// that second drain). Acknowledgements are read without being waited for, unless the replay
     /// buffer is full. So an idle host costs no wake-ups, and a busy one at most one per batch
     /// delay.
     public func run() throws {
@@ -159,9 +162,17 @@ public final class Sensor {
                 let before = counters.recordsRead
                 ring_buffer__consume(ring)
                 let wasBusy = batch.busy
+                if wasBusy && counters.recordsRead == before, let batching {
+                    // Going quiet: from now on a record asks for a wake-up, but one written
+                    // while the flag was still set asked for none, and the records after it
+                    // would not either (the kernel wakes only a reader that had caught up).
+                    batching.pointee = 0
+                    atomicMemoryFence(ordering: .sequentiallyConsistent)
+                    ring_buffer__consume(ring)
+                }
                 batch.drained(counters.recordsRead - before, at: monotonicNanos())
                 justQuiet = wasBusy && !batch.busy
-                if batch.busy != wasBusy { batching?.pointee = batch.busy ? 1 : 0 }
+                batching?.pointee = batch.busy ? 1 : 0
             } else {
                 counters.backpressurePauses += 1
             }
