@@ -83,6 +83,16 @@ public final class BPFPrograms {
         return bpf_map__fd(m)
     }
 
+    /// The BPF side's `edr_consumer` flag (1: the reader sleeps a batch delay, records ask for no
+    /// wake-up), mapped into this process so that setting it costs no system call. Unmap with
+    /// `munmap(_, getpagesize())`.
+    public func mapConsumerFlag() throws -> UnsafeMutablePointer<UInt32> {
+        let fd = try mapFD("edr_consumer")
+        let page = mmap(nil, Int(getpagesize()), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        guard let page, page != MAP_FAILED else { throw SystemError("mmap", detail: "edr_consumer") }
+        return page.assumingMemoryBound(to: UInt32.self)
+    }
+
     /// Marks processes whose events the kernel side drops (the agent's own).
     public func addAgentPID(_ pid: Int32) throws {
         let fd = try mapFD("edr_agent_pids")

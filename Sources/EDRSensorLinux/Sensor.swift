@@ -77,13 +77,10 @@ public final class Sensor {
             throw SystemError("ring_buffer__new")
         }
         ring = rb
-        if let fd = try? programs.mapFD("edr_consumer") {
-            let page = mmap(nil, Int(getpagesize()), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-            if let page, page != MAP_FAILED {
-                batching = page.assumingMemoryBound(to: UInt32.self)
-            } else {
-                Log.warning("cannot map edr_consumer (\(String(cString: strerror(errno)))): a flood waits out the batch delay")
-            }
+        do {
+            batching = try programs.mapConsumerFlag()
+        } catch {
+            Log.warning("\(error): a flood waits out the batch delay")
         }
     }
 
@@ -99,6 +96,13 @@ public final class Sensor {
         var script = ReplayStore.Attachment.none
         if options.passExecutables { (executable, script) = openExecutedFiles(bytes) }
         replay.append(bytes, executable: executable, script: script)
+    }
+
+    /// Whether the loop sleeps on the ring's descriptor: not while the replay buffer is full
+    /// (nothing is drained then), and while busy only if records ask for no wake-up meanwhile
+    /// (the flag is mapped), or the next record would end each batch delay at once.
+    static func watchesRing(paused: Bool, busy: Bool, flagMapped: Bool) -> Bool {
+        !paused && (!busy || flagMapped)
     }
 
     /// The loop has two states. Quiet: it sleeps on the ring buffer's descriptor, and the
@@ -132,7 +136,7 @@ public final class Sensor {
             var timeout = min(untilStats, ControlChannel.heartbeatNanos)
             if batch.busy && !paused { timeout = min(timeout, batch.nanos) }
             if justQuiet { timeout = min(timeout, batch.maxNanos) }
-            let watchRing = !paused && (!batch.busy || batching != nil)
+            let watchRing = Self.watchesRing(paused: paused, busy: batch.busy, flagMapped: batching != nil)
             fds[0] = pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0)
             fds[1] = pollfd(fd: watchRing ? ringFD : -1, events: Int16(POLLIN), revents: 0)
             if connection >= 0 {

@@ -125,27 +125,61 @@ struct AgentTests {
     }
 
     /// While records flow the sensor sleeps a batch delay (here up to a second) instead of
-    /// waiting on the ring; a flood must still be drained as it comes, not when the delay ends:
-    /// 4× the ring's 1 MiB of exec records within a fraction of that second, every exec alerted.
+    /// waiting on the ring; a flood must still be drained as it comes, not when the delay ends.
+    /// A paced file storm (10,000 files a second: 20,000 records, past the rate that makes the
+    /// delay its full second) runs throughout, and 600 execs with 7 KB of arguments each (4.5
+    /// MiB) come on top of it: with a 2 MiB ring, a sensor that slept its second would drop
+    /// records of every kind. Every exec must alert. (A sensor that does not watch the ring
+    /// while it batches often escapes here, woken by the detector's reads instead: the wake-up
+    /// protocol itself is checked in `RingWakeupTests`.)
     @Test func aFloodIsDrainedAsItComesWhateverTheBatchDelay() throws {
         let marker = "edrflood" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12)).lowercased()
         let agent = try AgentHarness(
             extraRules: ["marker.yml": Self.markerRule(marker, level: "low")],
-            extraConfig: "ring_buffer_mib = 1\nmax_batch_delay_ms = 1000")
+            extraConfig: "ring_buffer_mib = 2\nmax_batch_delay_ms = 1000")
         defer { _ = agent.stop() }
         try #require(agent.waitFor("edr: ready"), "agent did not become ready:\n\(agent.output)")
         let first = try runProgram("/bin/true", [marker, "first"])
         try #require(agent.waitForAlert { a in (a.path("process", "pid") as? Int) == Int(first) } != nil, "\(agent.output)")
 
+        final class Shared: @unchecked Sendable {
+            let lock = NSLock()
+            var errors: [String] = []
+            var stop = false
+            var files = 0
+        }
+        let shared = Shared()
+        let scratch = "/tmp/edr-flood-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let storm = DispatchGroup()
+        DispatchQueue.global().async(group: storm) {
+            let t0 = monotonicNanos()
+            var i = 0
+            while !shared.lock.withLock({ shared.stop }) {
+                // 10,000 a second: ahead of schedule, wait.
+                let due = t0 + UInt64(i) * 100_000
+                let now = monotonicNanos()
+                if due > now { usleep(UInt32((due - now) / 1000)) }
+                let path = "\(scratch)/f\(i % 64)"
+                let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                if fd < 0 {
+                    shared.lock.withLock { shared.errors.append("open \(path): \(errno)") }
+                    return
+                }
+                _ = write(fd, "x", 1)
+                close(fd)
+                unlink(path)
+                i += 1
+            }
+            shared.lock.withLock { shared.files = i }
+        }
+        usleep(300_000)
+
         // Two spawners, 300 execs each with 7 KB of arguments: ≈ 4.5 MiB of exec records.
         let padding = (0..<70).map { "pad\($0)-" + String(repeating: "y", count: 95) }
         let perThread = 300
         let group = DispatchGroup()
-        final class Errors: @unchecked Sendable {
-            let lock = NSLock()
-            var list: [String] = []
-        }
-        let errors = Errors()
         let started = Date()
         for t in 0..<2 {
             DispatchQueue.global().async(group: group) {
@@ -155,14 +189,18 @@ struct AgentTests {
                         var status: Int32 = 0
                         waitpid(pid, &status, 0)
                     } catch {
-                        errors.lock.withLock { errors.list.append("\(error)") }
+                        shared.lock.withLock { shared.errors.append("\(error)") }
                     }
                 }
             }
         }
         group.wait()
         let floodSeconds = Date().timeIntervalSince(started)
-        #expect(errors.list.isEmpty, "\(errors.list.prefix(3))")
+        usleep(300_000)
+        shared.lock.withLock { shared.stop = true }
+        storm.wait()
+        #expect(shared.errors.isEmpty, "\(shared.errors.prefix(3))")
+        #expect(shared.files > 3000, "the file storm made only \(shared.files) files")
 
         var flooded = 0
         let deadline = Date().addingTimeInterval(30)
@@ -173,7 +211,7 @@ struct AgentTests {
         } while Date() < deadline
         #expect(
             flooded == 2 * perThread,
-            "\(flooded) of \(2 * perThread) execs alerted (flood took \(floodSeconds) s); the sensor slept while the ring filled:\n\(agent.output.suffix(3000))"
+            "\(flooded) of \(2 * perThread) execs alerted (flood took \(floodSeconds) s, \(shared.files) files); the sensor slept while the ring filled:\n\(agent.output.suffix(3000))"
         )
     }
 
