@@ -311,9 +311,13 @@ public final class Detector: @unchecked Sendable {
             // A detector busy with a long replay or a storm never finds its buffer empty: it
             // still says it is alive (and acknowledges), or the supervisor (or systemd's
             // watchdog) would take it for hung and replace it, and the replay would grow.
+            // Nor may the host's logs and the responder's outcomes wait for the storm to end
+            // (an exec flood would hold back what auth.log says): every 1,024 frames they are
+            // read if they wait.
             sinceHeartbeat &+= 1
             if sinceHeartbeat >= 1024 {
                 sinceHeartbeat = 0
+                serviceSideChannels()
                 let now = monotonicNanos()
                 ControlChannel.heartbeat(now: now)
                 if processed != acked && now &- lastAck >= Self.ackIntervalNanos {
@@ -324,6 +328,20 @@ public final class Detector: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// The responder's outcomes and edr-logs' records, read if they wait (no blocking).
+    private func serviceSideChannels() {
+        respondLock.lock()
+        let wantOut = !respondOut.isEmpty
+        respondLock.unlock()
+        var fds = [
+            pollfd(fd: respondFD, events: Int16(POLLIN) | (wantOut ? Int16(POLLOUT) : 0), revents: 0),
+            pollfd(fd: hostLogsFD, events: Int16(POLLIN), revents: 0)
+        ]
+        guard poll(&fds, 2, 0) > 0 else { return }
+        if fds[0].revents != 0 { serviceResponder() }
+        if fds[1].revents != 0 { serviceHostLogs() }
     }
 
     /// One frame from the sensor. Returns true for a sequenced record (to acknowledge).
