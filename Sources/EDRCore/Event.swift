@@ -8,6 +8,14 @@ public enum FieldValue: Sendable, Hashable {
     case string(String)
     case array([FieldValue])
 
+    /// Calls `body` with a native string's UTF-8 bytes in place; nil for other values (and for
+    /// a string without contiguous UTF-8 storage).
+    @inlinable
+    public func withUTF8IfString<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
+        guard case .string(let s) = self else { return nil }
+        return s.utf8.withContiguousStorageIfAvailable(body)
+    }
+
     /// The value as Sigma sees it when comparing strings: numbers and booleans print plainly.
     public var stringValue: String? {
         switch self {

@@ -237,7 +237,10 @@ struct EvalContext {
     func foldedEvent(_ e: Int) -> (Int, Int) {
         if c.pointee.evFoldStamp[e] == c.pointee.evGen { return (Int(c.pointee.evFoldFirst[e]), Int(c.pointee.evFoldCount[e])) }
         let first = c.pointee.rangeCount
-        appendFolded(values[e], depth: 0)
+        let v = values.baseAddress.unsafelyUnwrapped + e
+        // A string (nearly every value) read in place: `appendFolded(values[e])` copied the
+        // value, a retain and a release of its storage per field.
+        if v.pointee.withUTF8IfString({ appendBytes($0) }) == nil { appendFolded(v.pointee, depth: 0) }
         let count = c.pointee.rangeCount - first
         c.pointee.evFoldStamp[e] = c.pointee.evGen; c.pointee.evFoldFirst[e] = Int32(first); c.pointee.evFoldCount[e] = Int32(count)
         return (first, count)
