@@ -161,14 +161,9 @@ public final class Detector: @unchecked Sendable {
         while true {
             if sensor < 0 {
                 ControlChannel.heartbeat()
-                var p = [
-                    pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0),
-                    pollfd(fd: respondFD, events: Int16(POLLIN) | (respondOut.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
-                    pollfd(fd: hostLogsFD, events: Int16(POLLIN), revents: 0)
-                ]
-                _ = poll(&p, 3, 500)
-                if p[1].revents != 0 { serviceResponder() }
-                if p[2].revents != 0 { detectors = store.current; serviceHostLogs() }
+                let side = sideChannelPollFDs()
+                var p = [pollfd(fd: peers.pollFD, events: Int16(POLLIN), revents: 0), side.responder, side.logs]
+                if poll(&p, 3, 500) > 0 { serviceSideChannels(responder: p[1], logs: p[2]) }
                 guard p[0].revents == 0 || takePeers(&sensor) else { return }
                 continue
             }
@@ -275,14 +270,9 @@ public final class Detector: @unchecked Sendable {
                 ControlChannel.heartbeat()
                 reportStats()
                 for i in pollfds.indices { pollfds[i].revents = 0 }
-                respondLock.lock()
-                let wantOut = !respondOut.isEmpty
-                respondLock.unlock()
-                pollfds[2] = pollfd(fd: respondFD, events: Int16(POLLIN) | (wantOut ? Int16(POLLOUT) : 0), revents: 0)
-                pollfds[3] = pollfd(fd: hostLogsFD, events: Int16(POLLIN), revents: 0)
+                (pollfds[2], pollfds[3]) = sideChannelPollFDs()
                 let n = poll(&pollfds, 4, processed != acked ? Int32(Self.ackIntervalNanos / 1_000_000) : 200)
-                if n > 0 && pollfds[2].revents != 0 { serviceResponder() }
-                if n > 0 && pollfds[3].revents != 0 { detectors = store.current; serviceHostLogs() }
+                if n > 0 { serviceSideChannels(responder: pollfds[2], logs: pollfds[3]) }
                 if n > 0 && pollfds[1].revents != 0 {
                     var next = fd
                     guard takePeers(&next) else { return -2 }
@@ -317,7 +307,9 @@ public final class Detector: @unchecked Sendable {
             sinceHeartbeat &+= 1
             if sinceHeartbeat >= 1024 {
                 sinceHeartbeat = 0
-                serviceSideChannels()
+                let side = sideChannelPollFDs()
+                var fds = [side.responder, side.logs]
+                if poll(&fds, 2, 0) > 0 { serviceSideChannels(responder: fds[0], logs: fds[1]) }
                 let now = monotonicNanos()
                 ControlChannel.heartbeat(now: now)
                 if processed != acked && now &- lastAck >= Self.ackIntervalNanos {
@@ -330,18 +322,26 @@ public final class Detector: @unchecked Sendable {
         }
     }
 
-    /// The responder's outcomes and edr-logs' records, read if they wait (no blocking).
-    private func serviceSideChannels() {
+    /// Poll entries for the responder (POLLOUT too while requests wait) and edr-logs; -1 for
+    /// one not connected.
+    private func sideChannelPollFDs() -> (responder: pollfd, logs: pollfd) {
         respondLock.lock()
         let wantOut = !respondOut.isEmpty
         respondLock.unlock()
-        var fds = [
+        return (
             pollfd(fd: respondFD, events: Int16(POLLIN) | (wantOut ? Int16(POLLOUT) : 0), revents: 0),
             pollfd(fd: hostLogsFD, events: Int16(POLLIN), revents: 0)
-        ]
-        guard poll(&fds, 2, 0) > 0 else { return }
-        if fds[0].revents != 0 { serviceResponder() }
-        if fds[1].revents != 0 { serviceHostLogs() }
+        )
+    }
+
+    /// Reads the responder's outcomes (and sends its queued requests) and edr-logs' records,
+    /// as poll reported them.
+    private func serviceSideChannels(responder: pollfd, logs: pollfd) {
+        if responder.revents != 0 { serviceResponder() }
+        if logs.revents != 0 {
+            detectors = store.current
+            serviceHostLogs()
+        }
     }
 
     /// One frame from the sensor. Returns true for a sequenced record (to acknowledge).

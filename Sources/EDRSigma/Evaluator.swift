@@ -338,7 +338,7 @@ struct EvalContext {
         case .array(let items):
             if depth < 4 { for it in items { appendFolded(it, depth: depth + 1) } }
         case .string(let str):
-            if let done: Void = str.utf8.withContiguousStorageIfAvailable({ appendBytes($0) }) { _ = done; return }
+            if v.withUTF8IfString({ appendBytes($0) }) != nil { return }
             let a = Array(str.utf8)
             a.withUnsafeBufferPointer { appendBytes($0) }
         case .int(let i):

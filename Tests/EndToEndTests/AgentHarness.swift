@@ -198,3 +198,21 @@ func spawnChild(_ path: String, _ args: [String]) throws -> pid_t {
     guard rc == 0 else { throw EDRError("posix_spawn \(path): \(rc)") }
     return pid
 }
+
+/// A loopback TCP port no one listens on now (the kernel's pick for port 0). Tests that start
+/// servers of their own run in parallel: a port derived from the pid would be the same for all.
+func freeLoopbackPort() throws -> Int {
+    let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard s >= 0 else { throw EDRError("socket: \(errno)") }
+    defer { close(s) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) == 0 && getsockname(s, $0, &len) == 0 }
+    }
+    guard bound else { throw EDRError("bind 127.0.0.1:0: \(errno)") }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}

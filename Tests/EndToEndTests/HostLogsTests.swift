@@ -166,7 +166,7 @@ final class HostLogsTests {
 
         // sshd: a failed login against a private sshd whose user name carries one of the
         // rule's keywords (sshd logs it as "Invalid user …" to auth.log).
-        let port = 20000 + Int(getpid() % 20000)
+        let port = try freeLoopbackPort()
         let key = dir.appendingPathComponent("hostkey").path
         try #require(try runReaped("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key], timeout: 30) == 0)
         let sshdConfig = dir.appendingPathComponent("sshd_config")

@@ -200,7 +200,7 @@ struct OperationsTests {
         #expect(text.contains("loss: kernel ring-full 0"), "\(text)")
 
         // node_exporter's textfile collector serves the metrics on loopback.
-        let port = 20000 + Int(getpid() % 20000)
+        let port = try freeLoopbackPort()
         let exporter = Process()
         exporter.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-node-exporter")
         exporter.arguments = [
