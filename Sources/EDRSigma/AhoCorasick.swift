@@ -1,11 +1,14 @@
 /// A byte-level Aho–Corasick automaton over byte classes. Shallow states (the first
-/// `denseLimit` in breadth-first order) have full DFA rows; deeper states keep only their
+/// `denseLimit` in breadth-first order, `denseBytes` of rows by default) have full DFA rows; deeper states keep only their
 /// trie edges and a failure link, which keeps large pattern sets small in memory.
 /// Patterns are given already case-folded; `scan` reports (pattern, end offset) for every hit.
 final class AhoCorasick: @unchecked Sendable {
     let nClasses: Int
     let stateCount: Int
     let nDense: Int
+    /// Dense states are numbered without outputs first: a transition to a state below this
+    /// number needs no check of the output bitmap.
+    let nQuiet: Int
     let classOf: UnsafeMutablePointer<UInt8>  // 256
     let dense: UnsafeMutablePointer<Int32>  // nDense * nClasses (a single unused entry when `dense16` is set)
     /// `dense` without the output flag, when every state number fits in 16 bits.
@@ -31,7 +34,16 @@ final class AhoCorasick: @unchecked Sendable {
         return p
     }
 
-    init(patterns: [[UInt8]], denseLimit: Int = 2048) {
+    /// Room for dense rows (16-bit entries) per automaton: the automaton of Windows
+    /// process_creation's `Image` (some 1,100 literals) fits, and `CommandLine`'s (9,300 literals,
+    /// 150 byte classes) has about 3,500 dense states instead of 2,048. A byte read in a sparse
+    /// state costs an edge search and often a failure link besides (half the bytes of that
+    /// logsource's automata were, −6 % instructions per event with this room).
+    static let denseBytes = 1 << 20
+
+    /// `denseLimit`: states with dense rows, by default as many as `denseBytes` holds and at
+    /// least 2,048.
+    init(patterns: [[UInt8]], denseLimit: Int? = nil) {
         var used = [Bool](repeating: false, count: 256)
         for p in patterns { for b in p { used[Int(b)] = true } }
         var cls = [UInt8](repeating: 0, count: 256)
@@ -109,7 +121,21 @@ final class AhoCorasick: @unchecked Sendable {
                 if !merged[f].isEmpty { merged[s].append(contentsOf: merged[f]) }
             }
         }
-        let nd = min(total, max(1, denseLimit))
+        let nd = min(total, max(1, denseLimit ?? max(2048, AhoCorasick.denseBytes / (2 * nc))))
+        // Dense states renumbered: those without outputs first (the root stays 0), then those
+        // with; deeper states keep their numbers. Failure states keep coming before their
+        // states in the breadth-first numbering the dense rows are built in (`bfs`), and the
+        // new number of each (`newID`) is applied to the tables at the end.
+        var renumber = [Int32](repeating: 0, count: total)
+        var quiet = 0
+        if merged[0].isEmpty {
+            for st in 0..<nd where merged[st].isEmpty { renumber[st] = Int32(quiet); quiet += 1 }
+            var k = quiet
+            for st in 0..<nd where !merged[st].isEmpty { renumber[st] = Int32(k); k += 1 }
+        } else {
+            for st in 0..<nd { renumber[st] = Int32(st) }
+        }
+        for st in nd..<total { renumber[st] = Int32(st) }
         // A dense row is its failure state's row (an earlier one: breadth-first numbers) with
         // the state's own trie edges written over it; the root's row is its edges, else 0.
         var d = [Int32](repeating: 0, count: nd * nc)
@@ -123,15 +149,29 @@ final class AhoCorasick: @unchecked Sendable {
             }
         }
         // Transition targets carry a flag bit when the target state has outputs, so the scan
-        // reads the output table only on a hit.
-        @inline(__always) func flagged(_ t: Int32) -> Int32 { merged[Int(t)].isEmpty ? t : (t | AhoCorasick.outputFlag) }
-        for i in 0..<d.count { d[i] = flagged(d[i]) }
+        // reads the output table only on a hit; targets take their new numbers.
+        @inline(__always) func flagged(_ t: Int32) -> Int32 {
+            merged[Int(t)].isEmpty ? renumber[Int(t)] : (renumber[Int(t)] | AhoCorasick.outputFlag)
+        }
+        var rows = [Int32](repeating: 0, count: nd * nc)
+        for st in 0..<nd {
+            let to = Int(renumber[st]) * nc
+            for c in 0..<nc { rows[to + c] = flagged(d[st * nc + c]) }
+        }
+        d = rows
         var es: [Int32] = [], ec: [UInt8] = [], et: [Int32] = []
         for s in nd..<total {
             es.append(Int32(ec.count))
             for (c, t) in k2[s] { ec.append(c); et.append(flagged(t)) }
         }
         es.append(Int32(ec.count))
+        var mergedNew = [[Int32]](repeating: [], count: total)
+        var failNew = [Int32](repeating: 0, count: total)
+        for st in 0..<total {
+            mergedNew[Int(renumber[st])] = merged[st]
+            failNew[Int(renumber[st])] = renumber[Int(failA[st])]
+        }
+        merged = mergedNew; failA = failNew
         var os: [Int32] = [], outs: [Int32] = []
         for s in 0..<total { os.append(Int32(outs.count)); outs.append(contentsOf: merged[s]) }
         os.append(Int32(outs.count))
@@ -146,7 +186,7 @@ final class AhoCorasick: @unchecked Sendable {
         for st in 0..<total where !merged[st].isEmpty { bits[st >> 6] |= 1 << UInt64(st & 63) }
         outBits = Self.alloc(bits)
 
-        nClasses = nc; stateCount = total; nDense = nd
+        nClasses = nc; stateCount = total; nDense = nd; nQuiet = quiet
         classOf = Self.alloc(cls); dense = dense16 == nil ? Self.alloc(d) : Self.alloc([0])  // one width is kept
         edgeStart = Self.alloc(es); edgeClass = Self.alloc(ec); edgeTarget = Self.alloc(et)
         fail = Self.alloc(failA); outStart = Self.alloc(os); outputs = Self.alloc(outs)
@@ -166,7 +206,8 @@ final class AhoCorasick: @unchecked Sendable {
 
     var view: ACView {
         ACView(
-            nClasses: nClasses, nDense: Int32(nDense), classOf: classOf, dense: dense, dense16: dense16, outBits: outBits, edgeStart: edgeStart,
+            nClasses: nClasses, nDense: Int32(nDense), nQuiet: Int32(nQuiet), classOf: classOf, dense: dense, dense16: dense16, outBits: outBits,
+            edgeStart: edgeStart,
             edgeClass: edgeClass, edgeTarget: edgeTarget, fail: fail, outStart: outStart, outputs: outputs,
             patternLength: patternLength)
     }
@@ -177,6 +218,8 @@ final class AhoCorasick: @unchecked Sendable {
 struct ACView {
     let nClasses: Int
     let nDense: Int32
+    /// States below this number are dense and have no outputs (`AhoCorasick.nQuiet`).
+    let nQuiet: Int32
     let classOf: UnsafeMutablePointer<UInt8>
     let dense: UnsafeMutablePointer<Int32>
     let dense16: UnsafeMutablePointer<UInt16>?
@@ -218,11 +261,13 @@ struct ACView {
 
     /// The automaton over `count` (≤ `hitCapacity`) bytes from state `s` (updated), 16-bit
     /// dense rows: each state with outputs and the offset after the byte that reached it go to
-    /// `hits`. Returns how many.
+    /// `hits`. Returns how many. A byte that leads from a dense state to one without outputs
+    /// (most bytes) costs a class lookup, a row lookup and two compares: such states are
+    /// numbered first (`nQuiet`); the output bitmap is read only for deeper states.
     @inline(never)
     func hitStates16(_ text: UnsafePointer<UInt8>, _ count: Int, _ state: inout Int, _ hits: UnsafeMutablePointer<Int32>) -> Int {
         let d16 = dense16.unsafelyUnwrapped
-        let nc = nClasses, nd = Int(nDense)
+        let nc = nClasses, nd = Int(nDense), nq = Int(nQuiet)
         let full = nc < 256
         let mask = AhoCorasick.stateMask
         let cls = classOf, bits = outBits
@@ -232,13 +277,17 @@ struct ACView {
         while i < count {
             let c = Int(cls[Int(text[i])])
             i &+= 1
-            if c == 0 && full { s = 0; continue }
             if s < nd {
                 s = Int(d16[s &* nc &+ c])
+                if s < nq { continue }
             } else {
+                // Class 0 (a byte no pattern holds) leads back to the root from any state;
+                // dense rows say so themselves.
+                if c == 0 && full { s = 0; continue }
                 s = Int(sparseStep(s, c, mask))
+                if s < nq { continue }
             }
-            if bits[s >> 6] & (1 << UInt64(s & 63)) != 0 {
+            if s < nd || bits[s >> 6] & (1 << UInt64(s & 63)) != 0 {
                 hits[h &* 2] = Int32(truncatingIfNeeded: s)
                 hits[h &* 2 &+ 1] = Int32(truncatingIfNeeded: i)
                 h &+= 1

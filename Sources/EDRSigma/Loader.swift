@@ -249,6 +249,7 @@ extension SigmaLoader {
         b.keywordOnePass = options.keywordOnePass
         b.skipScan = options.skipScan
         b.literalSets = options.literalSets
+        b.anchoredInAutomaton = options.anchoredInAutomaton
         return b
     }
 

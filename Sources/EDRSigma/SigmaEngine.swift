@@ -23,29 +23,101 @@ public enum SigmaLevel: Int, Sendable, Comparable, CaseIterable, CustomStringCon
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// A rule's metadata as the alert writer needs it.
+/// A rule's metadata as the alert writer needs it. The fields live in one shared storage
+/// (copied on the first write to a shared value): every match carries its rule's metadata, and
+/// a copy was a retain and a release per string and array (a dozen) where it is now one.
 public struct SigmaRuleInfo: Sendable {
-    public var id: String?
-    public var title: String
-    public var description: String?
-    public var level: SigmaLevel
-    public var status: String?
-    public var author: String?
-    public var tags: [String]
-    public var references: [String]
-    public var falsepositives: [String]
-    public var logsource: LogSource
+    /// Written only while uniquely referenced (`storage(forWriting:)`), never after it is shared.
+    final class Storage: @unchecked Sendable {
+        var id: String?
+        var title: String
+        var description: String?
+        var level: SigmaLevel
+        var status: String?
+        var author: String?
+        var tags: [String]
+        var references: [String]
+        var falsepositives: [String]
+        var logsource: LogSource
+        var path: String
+
+        init(
+            id: String?, title: String, description: String?, level: SigmaLevel, status: String?, author: String?,
+            tags: [String], references: [String], falsepositives: [String], logsource: LogSource, path: String
+        ) {
+            self.id = id; self.title = title; self.description = description; self.level = level; self.status = status
+            self.author = author; self.tags = tags; self.references = references; self.falsepositives = falsepositives
+            self.logsource = logsource; self.path = path
+        }
+
+        func copy() -> Storage {
+            Storage(
+                id: id, title: title, description: description, level: level, status: status, author: author, tags: tags,
+                references: references, falsepositives: falsepositives, logsource: logsource, path: path)
+        }
+    }
+
+    private var storage: Storage
+
+    private mutating func unique() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage
+    }
+
+    public var id: String? {
+        get { storage.id }
+        set { unique().id = newValue }
+    }
+    public var title: String {
+        get { storage.title }
+        set { unique().title = newValue }
+    }
+    public var description: String? {
+        get { storage.description }
+        set { unique().description = newValue }
+    }
+    public var level: SigmaLevel {
+        get { storage.level }
+        set { unique().level = newValue }
+    }
+    public var status: String? {
+        get { storage.status }
+        set { unique().status = newValue }
+    }
+    public var author: String? {
+        get { storage.author }
+        set { unique().author = newValue }
+    }
+    public var tags: [String] {
+        get { storage.tags }
+        set { unique().tags = newValue }
+    }
+    public var references: [String] {
+        get { storage.references }
+        set { unique().references = newValue }
+    }
+    public var falsepositives: [String] {
+        get { storage.falsepositives }
+        set { unique().falsepositives = newValue }
+    }
+    public var logsource: LogSource {
+        get { storage.logsource }
+        set { unique().logsource = newValue }
+    }
     /// The rule file it came from.
-    public var path: String
+    public var path: String {
+        get { storage.path }
+        set { unique().path = newValue }
+    }
 
     public init(
         id: String?, title: String, description: String? = nil, level: SigmaLevel, status: String? = nil,
         author: String? = nil, tags: [String] = [], references: [String] = [], falsepositives: [String] = [],
         logsource: LogSource, path: String
     ) {
-        self.id = id; self.title = title; self.description = description; self.level = level; self.status = status
-        self.author = author; self.tags = tags; self.references = references; self.falsepositives = falsepositives
-        self.logsource = logsource; self.path = path
+        storage = Storage(
+            id: id, title: title, description: description, level: level, status: status, author: author, tags: tags,
+            references: references, falsepositives: falsepositives, logsource: logsource, path: path)
     }
 
     /// ATT&CK technique ids from tags such as `attack.t1059.004` → `T1059.004`.
@@ -134,6 +206,10 @@ public struct SigmaOptions: Sendable {
     /// hit marks in a loop instead of a node and an atom per literal. Off only to check that it
     /// changes no result.
     public var literalSets = true
+    /// A field's prefix, exact and suffix literals matched by the automaton that scans it for
+    /// its `contains` literals, when it has one, instead of a trie walk per value besides. Off
+    /// only to check that it changes no result.
+    public var anchoredInAutomaton = true
     public init(collectedLogSources: [LogSource]? = nil, placeholders: [String: [String]] = [:]) {
         self.collectedLogSources = collectedLogSources
         self.placeholders = placeholders

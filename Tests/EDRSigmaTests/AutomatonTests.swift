@@ -48,6 +48,27 @@ struct AutomatonTests {
         check(patterns: pats, denseLimit: 4096, texts: texts)  // all dense
     }
 
+    /// Dense states without outputs are numbered first (the scan's fast path compares a state
+    /// with `nQuiet` only); the root stays 0, and the same hits are found as before renumbering.
+    @Test func denseStatesWithoutOutputsComeFirst() {
+        var rng = SplitMix64(seed: 5)
+        let alphabet = Array("abcd\\.".utf8)
+        let pats: [[UInt8]] = (0..<400).map { _ in randomBytes(&rng, 1 + Int(rng.next() % 8), alphabet: alphabet) }
+        for limit in [16, 64, 100_000] {
+            let ac = AhoCorasick(patterns: pats, denseLimit: limit)
+            #expect(ac.nQuiet > 0 && ac.nQuiet < ac.nDense, "\(ac.nQuiet) of \(ac.nDense)")
+            for st in 0..<ac.stateCount {
+                let outputs = ac.outStart[st + 1] > ac.outStart[st]
+                let bit = ac.outBits[st >> 6] & (1 << UInt64(st & 63)) != 0
+                #expect(outputs == bit)
+                if st < ac.nDense { #expect(outputs == (st >= ac.nQuiet), "state \(st)") }
+            }
+            #expect(ac.outStart[1] == ac.outStart[0], "the root has no outputs")
+            let texts = (0..<100).map { _ in randomBytes(&rng, Int(rng.next() % 50), alphabet: alphabet + [UInt8(ascii: "z")]) }
+            check(patterns: pats, denseLimit: limit, texts: texts)
+        }
+    }
+
     @Test func moreThan65535StatesUseThirtyTwoBitRows() {
         var rng = SplitMix64(seed: 11)
         let alphabet = Array("abcdefghijklmnop".utf8)

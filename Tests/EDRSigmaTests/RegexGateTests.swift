@@ -276,6 +276,79 @@ struct KeywordPassTests {
         }
     }
 
+    /// A field's prefix, exact and suffix literals matched by its `contains` automaton
+    /// (`anchoredInAutomaton`): the same matches over the corpus, and Windows process_creation's
+    /// command line and image fields have no trie walk of their own left.
+    @Test func theCorpusMatchesTheSameWithAnchoredLiteralsInAutomata() throws {
+        var o = SigmaOptions()
+        o.anchoredInAutomaton = false
+        try compareOnCorpus(off: o) { on, off in
+            let proc = LogSource(product: "windows", category: "process_creation")
+            func kinds(_ e: SigmaEngine, _ field: String) -> [UInt8] {
+                guard let u = e.units.first(where: { $0.logsource == proc }), let f = u.fieldIndex[field] else { return [] }
+                return u.fieldGroupList[Int(f)].map { u.groups[Int($0)].kind }.sorted()
+            }
+            for field in ["CommandLine", "Image", "ParentImage"] {
+                #expect(kinds(on, field) == [0], "\(field): \(kinds(on, field))")
+                #expect(kinds(off, field) == [0, 1, 2], "\(field): \(kinds(off, field))")
+            }
+        }
+    }
+
+    /// Prefix, exact and suffix literals in one automaton with `contains` ones: a hit counts only
+    /// where its mode puts it, at the value's start, end or both, with the literal also found
+    /// elsewhere in the value, in each element of a list, and after a non-ASCII prefix.
+    @Test func anchoredLiteralsInAnAutomatonHoldOnlyWhereTheirModeSays() throws {
+        func rule(_ id: String, _ selection: String) -> (name: String, yaml: String) {
+            (
+                "\(id).yml",
+                """
+                title: \(id)
+                id: \(id)
+                logsource: {product: windows, category: process_creation}
+                detection:
+                  sel:
+                    \(selection)
+                  condition: sel
+                level: high
+                """
+            )
+        }
+        let sources = [
+            rule("ends", "Image|endswith: '\\cmd.exe'"),
+            rule("starts", "Image|startswith: 'c:\\win'"),
+            rule("exact", "Image: 'C:\\Tools\\cmd.exe'"),
+            rule("short", "Image|contains: 'zq'"),  // a literal too short to skip: the field gets an automaton
+            rule("windows", "Image|contains: '\\windows\\'")
+        ]
+        var o = SigmaOptions()
+        let on = SigmaEngine.load(sources: sources)
+        o.anchoredInAutomaton = false
+        let off = SigmaEngine.load(sources: sources, options: o)
+        let proc = LogSource(product: "windows", category: "process_creation")
+        let unit = try #require(on.units.first { $0.logsource == proc })
+        #expect(unit.fieldGroupList[Int(unit.fieldIndex["Image"]!)].map { unit.groups[Int($0)].kind } == [0])
+        let cases: [(FieldValue, Set<String>)] = [
+            ("c:\\tools\\cmd.exe", ["ends", "exact"]),
+            ("c:\\tools\\cmd.exe2", []),
+            ("c:\\cmd.exe\\cmd.exe", ["ends"]),
+            ("c:\\cmd.exe\\x", []),
+            ("x c:\\win", []),
+            ("C:\\Windows\\System32\\cmd.exe", ["starts", "windows", "ends"]),
+            ("c:\\win", ["starts"]),
+            ("é c:\\windows\\cmd.exe", ["windows", "ends"]),
+            ("zq\\cmd.exe", ["short", "ends"]),
+            (.array(["c:\\tools\\cmd.exe", "d:\\x", "c:\\winx"]), ["ends", "exact", "starts"]),
+            (.array(["d:\\x", "y\\cmd.exe.bak"]), [])
+        ]
+        for (value, expected) in cases {
+            let e = Event(logsource: proc, timestamp: 0, fields: [("Image", value), ("CommandLine", "x")])
+            let got = Set(on.evaluate(e).map { $0.rule.title })
+            #expect(got == expected, "\(value)")
+            #expect(Set(off.evaluate(e).map { $0.rule.title }) == expected, "\(value) with tries")
+        }
+    }
+
     /// SigmaHQ's Linux and Windows rules loaded with the default options and with `off`: the
     /// same rules match each event of the mix and of auditd-, syslog- and process-shaped
     /// events holding the builtin rules' keywords, whole and split across two fields; each

@@ -94,7 +94,9 @@ public enum SigmaBenchmark {
 
     /// The engine's optimizations `--off` can name: each is there only for speed, so turning it
     /// off changes no result, only the figures.
-    public static let optimizations = ["regex-gates", "keyword-one-pass", "fold-broader-units", "skip-scan", "unit-per-kind", "literal-sets"]
+    public static let optimizations = [
+        "regex-gates", "keyword-one-pass", "fold-broader-units", "skip-scan", "unit-per-kind", "literal-sets", "anchored-in-automaton"
+    ]
 
     public static func turnOff(_ names: [String], in options: inout SigmaOptions) throws {
         for o in names {
@@ -105,6 +107,7 @@ public enum SigmaBenchmark {
             case "skip-scan": options.skipScan = false
             case "unit-per-kind": options.unitPerKind = false
             case "literal-sets": options.literalSets = false
+            case "anchored-in-automaton": options.anchoredInAutomaton = false
             default: throw EDRError("--off \(o): not one of \(optimizations.joined(separator: ", "))")
             }
         }
