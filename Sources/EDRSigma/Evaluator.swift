@@ -247,9 +247,9 @@ struct EvalContext {
     }
 
     /// A value's bytes lowercased into the fold buffer, then its range and a NUL. ASCII (nearly
-    /// every value) is lowercased eight bytes at a time (`Fold.lower8`); from the first word
-    /// holding another byte on, ASCII words still go eight at a time and the rest scalar by
-    /// scalar (`Fold.foldNonASCII`, as `Fold.foldUTF8` folds them).
+    /// every value) is lowercased eight bytes at a time (`Fold.lower8`), the last bytes of a
+    /// value of eight or more as the word that ends it (overlapping the one before); from the
+    /// first word holding another byte on, `appendNonASCII` folds the rest.
     private func appendBytes(_ u: UnsafeBufferPointer<UInt8>) {
         let n = u.count
         c.pointee.reserve(n &+ 1)
@@ -260,13 +260,20 @@ struct EvalContext {
             return
         }
         let high: UInt64 = 0x8080_8080_8080_8080
-        var dst = c.pointee.buf + start
+        let dst = c.pointee.buf + start
         var i = 0
         while i &+ 8 <= n {
             let w = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
             if w & high != 0 { break }
             UnsafeMutableRawPointer(dst + i).storeBytes(of: Fold.lower8(w), as: UInt64.self)
             i &+= 8
+        }
+        if i < n && n >= 8 && n &- i < 8 {
+            let w = UnsafeRawPointer(src + (n &- 8)).loadUnaligned(as: UInt64.self)
+            if w & high == 0 {
+                UnsafeMutableRawPointer(dst + (n &- 8)).storeBytes(of: Fold.lower8(w), as: UInt64.self)
+                i = n
+            }
         }
         while i < n && src[i] < 0x80 {
             dst[i] = Fold.lower(src[i])
@@ -275,35 +282,48 @@ struct EvalContext {
         if i == n {
             c.pointee.bufLen = start &+ n
         } else {
-            // The folded ASCII prefix is kept (`bufLen` covers it across a reallocation);
-            // lowercasing can grow a scalar's encoding (at most 3× for the longest mappings).
-            c.pointee.bufLen = start &+ i
-            c.pointee.reserve((n &- i) &* 3 &+ 8)
-            dst = c.pointee.buf + start
-            var w = i
-            let table = Fold.twoByte
-            while i < n {
-                if i &+ 8 <= n {
-                    let word = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
-                    if word & high == 0 {
-                        UnsafeMutableRawPointer(dst + w).storeBytes(of: Fold.lower8(word), as: UInt64.self)
-                        i &+= 8; w &+= 8
-                        continue
-                    }
-                }
-                let b = src[i]
-                if b < 0x80 {
-                    dst[w] = Fold.lower(b); w &+= 1; i &+= 1
-                    continue
-                }
-                i &+= Fold.foldNonASCII(u, i, table) {
-                    dst[w] = $0; w &+= 1
-                }
-            }
-            c.pointee.bufLen = start &+ w
+            appendNonASCII(u, from: i, start: start)
         }
         c.pointee.addRange(start, c.pointee.bufLen)
         c.pointee.appendSeparator()
+    }
+
+    /// `appendBytes` from byte `i` of the value on, the bytes before it folded at `start`: ASCII
+    /// words still go eight at a time and the rest scalar by scalar (`Fold.foldNonASCII`, as
+    /// `Fold.foldUTF8` folds them). Apart from `appendBytes`, whose ASCII path then sets up
+    /// nothing this needs.
+    @inline(never)
+    private func appendNonASCII(_ u: UnsafeBufferPointer<UInt8>, from i0: Int, start: Int) {
+        let n = u.count
+        let src = u.baseAddress.unsafelyUnwrapped
+        let high: UInt64 = 0x8080_8080_8080_8080
+        var i = i0
+        // The folded ASCII prefix is kept (`bufLen` covers it across a reallocation);
+        // lowercasing can grow a scalar's encoding (at most 3× for the longest mappings).
+        c.pointee.bufLen = start &+ i
+        c.pointee.reserve((n &- i) &* 3 &+ 8)
+        let dst = c.pointee.buf + start
+        var w = i
+        let table = Fold.twoByte
+        while i < n {
+            if i &+ 8 <= n {
+                let word = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
+                if word & high == 0 {
+                    UnsafeMutableRawPointer(dst + w).storeBytes(of: Fold.lower8(word), as: UInt64.self)
+                    i &+= 8; w &+= 8
+                    continue
+                }
+            }
+            let b = src[i]
+            if b < 0x80 {
+                dst[w] = Fold.lower(b); w &+= 1; i &+= 1
+                continue
+            }
+            i &+= Fold.foldNonASCII(u, i, table) {
+                dst[w] = $0; w &+= 1
+            }
+        }
+        c.pointee.bufLen = start &+ w
     }
 
     /// An integer's decimal digits, as `FieldValue.stringValue` prints it, written straight
