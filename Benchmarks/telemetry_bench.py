@@ -17,7 +17,8 @@ import argparse, json, os, signal, socket, subprocess, sys, tempfile, threading,
 from agentproc import children, cpu_seconds, paced_execs
 
 FAMILIES = ["exec", "exit", "fork", "net", "file", "dns", "attack", "cgroup"]
-COUNTERS = ["seen", "submitted", "ring_full", "too_large"]
+# enum edr_counter in bpf/edr_events.h (KernelCounters.counters in Sources/EDRCore/Wire.swift)
+COUNTERS = ["seen", "submitted", "ring_full", "too_large", "no_state"]
 
 
 def exec_storm(n):
@@ -89,7 +90,7 @@ def counters(sensor_pid):
         for v in vals:
             val = v["value"]
             total += val if isinstance(val, int) else int.from_bytes(bytes(int(x, 16) for x in val), "little")
-        f, c = divmod(k, 4)
+        f, c = divmod(k, len(COUNTERS))
         if f < len(FAMILIES):
             out[f"{FAMILIES[f]}.{COUNTERS[c]}"] = total
     return out

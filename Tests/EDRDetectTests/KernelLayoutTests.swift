@@ -232,6 +232,25 @@ struct KernelLayoutTests {
         #expect(n == KernelCounters.familySlots * KernelCounters.counters.count)
     }
 
+    /// The storm and telemetry benchmarks read the same map through bpftool and name its slots
+    /// themselves (Benchmarks/telemetry_bench.py): with four counters per family there instead
+    /// of five, every family after exec was reported under another's name (a storm's forks as
+    /// "fork.too_large", its file records as "file.seen").
+    @Test func theBenchmarkScriptsNameTheCountersAsTheKernelDoes() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Benchmarks/telemetry_bench.py")
+        let text = try String(contentsOf: script, encoding: .utf8)
+        func list(_ name: String) throws -> [String] {
+            let line = try #require(
+                text.split(separator: "\n").first { $0.hasPrefix(name + " = [") }, "\(name) in telemetry_bench.py")
+            return line.split(separator: "[", maxSplits: 1)[1].split(separator: "]")[0]
+                .split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " \"'")) }
+        }
+        #expect(try list("FAMILIES") == KernelCounters.families)
+        #expect(try list("COUNTERS") == KernelCounters.counters)
+        #expect(text.contains("divmod(k, len(COUNTERS))"), "the slot index splits by the number of counters")
+    }
+
     @Test(.enabled(if: object != nil || ProcessInfo.processInfo.environment["EDR_BIN_DIR"] != nil))
     func everyRecordMemberIsWhereBTFSaysItIs() throws {
         let btf = try BTF(object: try #require(Self.object, "edr.bpf.o (make build)"))
