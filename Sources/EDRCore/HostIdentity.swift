@@ -82,7 +82,7 @@ public struct HostIdentity: Sendable {
         w.beginObject()
         write(&w)
         w.endObject()
-        return Array(w.bytes.dropFirst().dropLast())
+        return w.memberBytes
     }
 
     /// ECS host and agent objects.
@@ -175,17 +175,19 @@ public enum AlertID {
 extension JSONWriter {
     /// A 128-bit id as a UUID-shaped string, written without an intermediate String.
     public mutating func uuid(_ id: (high: UInt64, low: UInt64)) {
-        var text = [UInt8](repeating: 0, count: 38)
-        text[0] = UInt8(ascii: "\"")
-        text[37] = UInt8(ascii: "\"")
-        var pos = 1
-        for n in 0..<32 {
-            if n == 8 || n == 12 || n == 16 || n == 20 { text[pos] = UInt8(ascii: "-"); pos += 1 }
-            let word = n < 16 ? id.high : id.low
-            let nibble = Int((word >> UInt64(60 - 4 * (n & 15))) & 15)
-            text[pos] = hexDigits[nibble]
-            pos += 1
+        var text: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)  // 40 bytes, 38 used
+        withUnsafeMutableBytes(of: &text) { t in
+            t[0] = UInt8(ascii: "\"")
+            t[37] = UInt8(ascii: "\"")
+            var pos = 1
+            for n in 0..<32 {
+                if n == 8 || n == 12 || n == 16 || n == 20 { t[pos] = UInt8(ascii: "-"); pos += 1 }
+                let word = n < 16 ? id.high : id.low
+                let nibble = Int((word >> UInt64(60 - 4 * (n & 15))) & 15)
+                t[pos] = hexDigits[nibble]
+                pos += 1
+            }
+            raw(UnsafeRawBufferPointer(rebasing: t[0..<38]))
         }
-        raw(text)
     }
 }

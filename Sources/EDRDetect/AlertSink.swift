@@ -10,6 +10,9 @@ public final class AlertSink {
     private let fd: Int32
     private let console: Int32?
     public private(set) var written: UInt64 = 0
+    /// Whether the readable form of an alert is shown anywhere (a console descriptor): the
+    /// detector builds it only then.
+    public var showsReadable: Bool { console != nil }
     public private(set) var writeErrors: UInt64 = 0
 
     public init(fd: Int32, consoleFD: Int32? = nil) {

@@ -527,7 +527,7 @@ public final class Detector: @unchecked Sendable {
             let line = AlertEncoder.sigma(
                 event: event, rule: m.rule, sequence: sequence, context: options.context,
                 process: process, parent: parent)
-            let readable = AlertEncoder.readable(event: event, rule: m.rule)
+            let readable = sink.showsReadable ? AlertEncoder.readable(event: event, rule: m.rule) : nil
             if holdAlerts { sink.hold(line: line, readable: readable) } else { sink.write(line: line, readable: readable) }
             if let p = process { respond(p, level: m.rule.level, ruleID: m.rule.id ?? "", ruleName: m.rule.title) }
         }

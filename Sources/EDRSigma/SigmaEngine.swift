@@ -59,6 +59,11 @@ public struct SigmaRuleInfo: Sendable {
 
     private var storage: Storage
 
+    /// The same for two values that share their fields' storage, which then hold the same
+    /// fields for as long as both exist (a write to either copies the storage first). A cache
+    /// keyed by it keeps a copy of the value, so the identity is not reused meanwhile.
+    public var identity: ObjectIdentifier { ObjectIdentifier(storage) }
+
     private mutating func unique() -> Storage {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
         return storage
