@@ -183,8 +183,8 @@ extension JSONWriter {
             for n in 0..<32 {
                 if n == 8 || n == 12 || n == 16 || n == 20 { t[pos] = UInt8(ascii: "-"); pos += 1 }
                 let word = n < 16 ? id.high : id.low
-                let nibble = Int((word >> UInt64(60 - 4 * (n & 15))) & 15)
-                t[pos] = hexDigits[nibble]
+                let nibble = UInt8(truncatingIfNeeded: (word >> UInt64(60 - 4 * (n & 15))) & 15)
+                t[pos] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") - 10 + nibble
                 pos += 1
             }
             raw(UnsafeRawBufferPointer(rebasing: t[0..<38]))

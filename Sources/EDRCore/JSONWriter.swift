@@ -172,6 +172,17 @@ public struct JSONWriter: ~Copyable, @unchecked Sendable {
         separator()
         json.withUnsafeBufferPointer { if let a = $0.baseAddress { put(a, $0.count) } }
     }
+    /// An RFC 3339 UTC timestamp (microseconds) as a string, written in place (as
+    /// `formatTimestamp(epochSeconds:)` spells it, without a String per timestamp).
+    public mutating func timestamp(epochSeconds: Double) {
+        separator()
+        let sec = epochSeconds.rounded(.down)
+        reserve(32)
+        base[count] = 0x22
+        let n = writeTimestamp(base + count + 1, seconds: Int64(sec), nanos: Int((epochSeconds - sec) * 1e9), fractionDigits: 6)
+        base[count + 1 + n] = 0x22
+        count += n + 2
+    }
     public mutating func null() { separator(); put("null") }
     public mutating func double(_ v: Double) {
         separator()

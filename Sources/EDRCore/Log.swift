@@ -151,36 +151,42 @@ public struct AgentLogHandler: LogHandler {
 
 /// RFC 3339 UTC timestamp, e.g. 2026-11-29T01:02:03.456Z. Built in bytes: it is on the hot path.
 public func formatTimestamp(seconds: Int64, nanos: Int, fractionDigits: Int = 6) -> String {
-    let tm = CivilTime(unixSeconds: seconds)
     let digits = min(max(fractionDigits, 0), 9)
     return String(unsafeUninitializedCapacity: 21 + digits) { out in
-        var i = 0
-        func put(_ v: Int, _ width: Int) {
-            var v = v
-            var k = width - 1
-            while k >= 0 {
-                out[i + k] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
-                k -= 1
-            }
-            i += width
-        }
-        func sep(_ c: Unicode.Scalar) { out[i] = UInt8(ascii: c); i += 1 }
-        put(tm.year, 4); sep("-")
-        put(tm.month, 2); sep("-")
-        put(tm.day, 2); sep("T")
-        put(tm.hour, 2); sep(":")
-        put(tm.minute, 2); sep(":")
-        put(tm.second, 2)
-        if digits > 0 {
-            sep(".")
-            var frac = max(0, min(nanos, 999_999_999))
-            for _ in 0..<(9 - digits) { frac /= 10 }
-            put(frac, digits)
-        }
-        sep("Z")
-        return i
+        writeTimestamp(out.baseAddress!, seconds: seconds, nanos: nanos, fractionDigits: digits)
     }
+}
+
+/// Writes an RFC 3339 UTC timestamp's bytes at `out`: 21 + `fractionDigits` (0…9) of them,
+/// the count returned.
+func writeTimestamp(_ out: UnsafeMutablePointer<UInt8>, seconds: Int64, nanos: Int, fractionDigits digits: Int) -> Int {
+    let tm = CivilTime(unixSeconds: seconds)
+    var i = 0
+    func put(_ v: Int, _ width: Int) {
+        var v = v
+        var k = width - 1
+        while k >= 0 {
+            out[i + k] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v % 10)
+            v /= 10
+            k -= 1
+        }
+        i += width
+    }
+    func sep(_ c: Unicode.Scalar) { out[i] = UInt8(ascii: c); i += 1 }
+    put(tm.year, 4); sep("-")
+    put(tm.month, 2); sep("-")
+    put(tm.day, 2); sep("T")
+    put(tm.hour, 2); sep(":")
+    put(tm.minute, 2); sep(":")
+    put(tm.second, 2)
+    if digits > 0 {
+        sep(".")
+        var frac = max(0, min(nanos, 999_999_999))
+        for _ in 0..<(9 - digits) { frac /= 10 }
+        put(frac, digits)
+    }
+    sep("Z")
+    return i
 }
 
 /// UTC calendar fields of a Unix time (proleptic Gregorian; days-to-civil after H. Hinnant's

@@ -216,7 +216,7 @@ public enum AlertEncoder {
         var w = JSONWriter(capacity: 4096)
         let windows = event.logsource.product == "windows"
         w.beginObject()
-        w.field("@timestamp", formatTimestamp(epochSeconds: event.timestamp == 0 ? wallClockNow() : event.timestamp))
+        w.key("@timestamp"); w.timestamp(epochSeconds: event.timestamp == 0 ? wallClockNow() : event.timestamp)
         w.key("ecs"); w.beginObject(); w.field("version", AgentVersion.ecsVersion); w.endObject()
 
         let cls = classification(event.logsource.category)
@@ -226,7 +226,7 @@ public enum AlertEncoder {
         w.field("category", cls.category)
         w.field("type", cls.type)
         w.field("action", cls.action)
-        w.field("created", formatTimestamp(epochSeconds: wallClockNow()))
+        w.key("created"); w.timestamp(epochSeconds: wallClockNow())
         w.field("severity", severity(rule.level))
         w.field("module", "edr")
         w.field("dataset", "edr.\(rule.ruleset)")

@@ -116,6 +116,19 @@ struct AlertWriterTests {
         #expect(w.memberBytes == Array(w.bytes.dropFirst().dropLast()))
     }
 
+    /// A timestamp written in place is the string `formatTimestamp` makes: before 1970, on a
+    /// leap day, at a second's last microsecond, and around now.
+    @Test func timestampsWrittenInPlaceAreTheFormattedOnes() throws {
+        let now = wallClockNow()
+        let epochs: [Double] = [0, -1.5, 951_782_400.25, 1_709_164_799.999999, 4_102_444_800, now, now + 0.000_001]
+        for e in epochs {
+            var w = JSONWriter(capacity: 1)
+            w.beginArray(); w.timestamp(epochSeconds: e); w.int(1); w.endArray()
+            #expect(String(decoding: w.bytes, as: UTF8.self) == "[\"\(formatTimestamp(epochSeconds: e))\",1]", "\(e)")
+        }
+        #expect(formatTimestamp(epochSeconds: 951_782_400.25) == "2000-02-29T00:00:00.250000Z")
+    }
+
     /// process.name and file.directory from a path, split at its last separator byte: `/`, and
     /// `\` only on Windows; names around non-ASCII bytes kept whole.
     @Test func namesAndDirectoriesSplitAtTheLastSeparator() {
