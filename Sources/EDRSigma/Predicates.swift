@@ -145,7 +145,7 @@ enum ScalarEval {
                     starT = ti; starS = si; ti += 1
                     continue
                 case .lit(let b):
-                    if n - si >= b.count && b.withUnsafeBufferPointer({ memcmp($0.baseAddress!, s.baseAddress! + si, b.count) == 0 }) {
+                    if n - si >= b.count && b.withUnsafeBufferPointer({ sameBytes($0.baseAddress!, s.baseAddress! + si, b.count) }) {
                         si += b.count; ti += 1
                         continue
                     }
@@ -164,6 +164,14 @@ enum ScalarEval {
             guard starT >= 0, starS < n else { return false }
             starS += 1
             while starS < n && (s[starS] & 0xC0) == 0x80 { starS += 1 }
+            // A literal after the star can start only where its first byte is (never a UTF-8
+            // continuation byte, so always at a scalar's start): go there at once instead of
+            // comparing at every scalar on the way (a `*a*b*` rule on a long command line was a
+            // compare per byte).
+            if starS < n, starT + 1 < toks.count, case .lit(let b) = toks[starT + 1], let first = b.first {
+                guard let hit = memchr(s.baseAddress! + starS, Int32(first), n - starS) else { return false }
+                starS = UnsafeRawPointer(hit) - UnsafeRawPointer(s.baseAddress!)
+            }
             si = starS; ti = starT + 1
         }
     }
@@ -173,24 +181,51 @@ enum ScalarEval {
         p.withUnsafeBufferPointer { lit(mode, $0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count, s) }
     }
 
+    /// Whether the `n` bytes at `a` and at `b` are the same, compared in place: words of eight,
+    /// the last overlapping the one before it; four and a half for 4–7 bytes; the first, middle
+    /// and last byte for 1–3. The literals of rules on fields without an anchor are compared
+    /// this way for every candidate rule: a `memcmp` call each was 5 % of the live detector's
+    /// time with SigmaHQ's Linux rules.
+    @inline(__always)
+    static func sameBytes(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        if n >= 8 {
+            var i = 0
+            while i &+ 8 <= n {
+                if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
+                    return false
+                }
+                i &+= 8
+            }
+            return i == n
+                || ra.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) == rb.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+        }
+        if n >= 4 {
+            return ra.loadUnaligned(as: UInt32.self) == rb.loadUnaligned(as: UInt32.self)
+                && ra.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self) == rb.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
+        }
+        if n == 0 { return true }
+        return a[0] == b[0] && a[n >> 1] == b[n >> 1] && a[n &- 1] == b[n &- 1]
+    }
+
     @inline(__always)
     static func lit(_ mode: LitMode, _ pp: UnsafePointer<UInt8>, _ n: Int, _ s: UnsafeBufferPointer<UInt8>) -> Bool {
-        let pb = UnsafeBufferPointer(start: pp, count: n)
         let m = s.count
         if n > m { return false }
         if n == 0 { return mode != .exact || m == 0 }
+        let sp = s.baseAddress!
         switch mode {
-        case .exact: return n == m && memcmp(pp, s.baseAddress!, n) == 0
-        case .prefix: return memcmp(pp, s.baseAddress!, n) == 0
-        case .suffix: return memcmp(pp, s.baseAddress! + (m - n), n) == 0
+        case .exact: return n == m && sameBytes(pp, sp, n)
+        case .prefix: return sameBytes(pp, sp, n)
+        case .suffix: return sameBytes(pp, sp + (m - n), n)
         case .contains:
-            let first = Int32(pb[0])
-            let base = UnsafeRawPointer(s.baseAddress!)
+            let first = Int32(pp[0])
+            let base = UnsafeRawPointer(sp)
             var off = 0
             while off + n <= m {
                 guard let hit = memchr(base + off, first, m - off - n + 1) else { return false }
                 let pos = UnsafeRawPointer(hit) - base
-                if memcmp(pp, base + pos, n) == 0 { return true }
+                if sameBytes(pp, sp + pos, n) { return true }
                 off = pos + 1
             }
             return false

@@ -49,6 +49,12 @@ public enum PipelineBenchmark {
         public var off: [String] = []
         /// Time the detector's stages (`Detector.Options.measureStages`).
         public var stages = false
+        /// Whether the spawner's own fork and exec open the stream (a Python program run from
+        /// a directory under /home, as a test or build job spawns its commands), so every event
+        /// has a parent image, command line and user as live ones do. Without it (the stream of
+        /// the rounds before 2026-12-04) the parent fields are empty and the rules on them cost
+        /// nothing.
+        public var parent = true
         public init(
             rulePaths: [String], execs: Int, alertEvery: Int = 0, socket: Bool = true, batchExecs: Int = 48,
             coldBytes: Int = 0
@@ -67,8 +73,9 @@ public enum PipelineBenchmark {
         public var microsPerExec: Double { cpuSeconds / Double(execs) * 1e6 }
     }
 
-    /// The frames of `execs` fork/exec/exit triples from one spawner, as one byte stream.
-    public static func stream(execs: Int, alertEvery: Int) -> [UInt8] {
+    /// The frames of `execs` fork/exec/exit triples from one spawner, as one byte stream
+    /// (with `parent`, after the spawner's own fork and exec).
+    public static func stream(execs: Int, alertEvery: Int, parent: Bool = true) -> [UInt8] {
         // A spawner (pid 1000) runs short commands, as the paced exec benchmark does; a few
         // command lines vary so the rules see different strings.
         let commands: [(path: String, args: [String])] = [
@@ -86,6 +93,15 @@ public enum PipelineBenchmark {
             seq += 1
         }
         let spawner: UInt32 = 1000, spawnerStart: UInt64 = 1_000_000_000
+        if parent {
+            let shell: UInt32 = 900, shellStart: UInt64 = 500_000_000
+            frame(KernelRecordLayout.fork(pid: spawner, ppid: shell, start: spawnerStart, parentStart: shellStart))
+            frame(
+                KernelRecordLayout.exec(
+                    pid: spawner, ppid: shell, start: spawnerStart, parentStart: shellStart,
+                    args: ["/home/user/.venv/bin/python3", "/home/user/project/tools/run_jobs.py", "--jobs", "4", "--config=ci/jobs.toml"],
+                    path: "/usr/bin/python3.11", cwd: "/home/user/project", comm: "python3"))
+        }
         for i in 0..<execs {
             let pid = UInt32(2000 + i % 30000)
             let start = spawnerStart + UInt64(i + 1) * 1_000_000
@@ -122,7 +138,7 @@ public enum PipelineBenchmark {
         guard alertFD >= 0 else { throw EDRError("cannot create \(alertPath)") }
         defer { close(alertFD); unlink(alertPath) }
         let detector = try detector(rulePaths: o.rulePaths, alertFD: alertFD, off: o.off, stages: o.stages)
-        let stream = stream(execs: o.execs, alertEvery: o.alertEvery)
+        let stream = stream(execs: o.execs, alertEvery: o.alertEvery, parent: o.parent)
         var c0 = threadCPUSeconds()
         let w0 = monotonicNanos()
         if o.socket {
@@ -151,7 +167,7 @@ public enum PipelineBenchmark {
         var st = stat()
         fstat(alertFD, &st)
         var figures = Figures(
-            cpuSeconds: cpu, wallSeconds: wall, execs: o.execs, records: o.execs * 3, streamBytes: stream.count,
+            cpuSeconds: cpu, wallSeconds: wall, execs: o.execs, records: o.execs * 3 + (o.parent ? 2 : 0), streamBytes: stream.count,
             events: detector.counters.events, auditdRecords: detector.counters.auditdRecords,
             alerts: detector.counters.alerts, alertBytes: Int(st.st_size), recordErrors: detector.counters.recordErrors)
         figures.stages = detector.counters.stages

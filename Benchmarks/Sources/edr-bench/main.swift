@@ -62,6 +62,10 @@ struct BenchCommand: ParsableCommand {
         var batchExecs: Int?
         @Flag(name: .long, help: "PCRE2 with its JIT (the confined edr-detect runs without).")
         var jit = false
+        @Flag(
+            name: .long,
+            help: "No fork and exec of the spawner before its execs: their parent fields stay empty (the stream of the rounds before 2026-12-04).")
+        var orphans = false
         @Flag(name: .long, help: "Time the detector's stages (decode, normalize, auditd records, detection) and print them per exec.")
         var stages = false
         @Option(
@@ -73,6 +77,7 @@ struct BenchCommand: ParsableCommand {
             var o = PipelineBenchmark.Options(rulePaths: rules, execs: execs, alertEvery: alertEvery, socket: !noSocket, coldBytes: coldMib << 20)
             o.off = off
             o.stages = stages
+            o.parent = !orphans
             o.pace = pace
             o.storm = storm
             if let batchExecs {
