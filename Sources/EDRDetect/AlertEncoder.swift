@@ -263,7 +263,6 @@ public enum AlertEncoder {
         return w.line
     }
 
-    /// The last component of a path: after "/" on Linux, after "\" or "/" for Windows events.
     /// The index of the path's last separator (`/`, and `\` on Windows), found by bytes (a
     /// `Character` search decoded grapheme clusters: ≈ 2,800 instructions per alert).
     static func lastSeparator(_ path: String, windows: Bool) -> String.Index? {
@@ -280,6 +279,7 @@ public enum AlertEncoder {
         return k < 0 ? nil : path.utf8.index(path.utf8.startIndex, offsetBy: k)
     }
 
+    /// The last component of a path: after "/" on Linux, after "\" or "/" for Windows events.
     static func baseName(_ path: String, windows: Bool) -> Substring {
         lastSeparator(path, windows: windows).map { path[path.utf8.index(after: $0)...] } ?? Substring(path)
     }

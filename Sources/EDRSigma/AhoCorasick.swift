@@ -471,7 +471,7 @@ struct TrieView {
                 // has nothing more to report.
                 if count &- consumed < n { return }
                 let at = reversed ? text + (count &- consumed &- n) : text + consumed
-                if !TrieView.same(at, chainBytes + Int(chainStart[s]), n) { return }
+                if !ScalarEval.sameBytes(at, chainBytes + Int(chainStart[s]), n) { return }
                 consumed &+= n
                 s = Int(chainEnd[s])
                 continue
@@ -491,18 +491,4 @@ struct TrieView {
         }
     }
 
-    /// Whether `n` bytes at `a` equal those at `b`, eight at a time.
-    @inline(__always)
-    static func same(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-        var i = 0
-        while i &+ 8 <= n {
-            if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) { return false }
-            i &+= 8
-        }
-        while i < n {
-            if a[i] != b[i] { return false }
-            i &+= 1
-        }
-        return true
-    }
 }

@@ -200,3 +200,55 @@ struct AlertWriterTests {
         #expect(context.ruleBlocks.encoded == 5)
     }
 }
+
+/// `edr-detect --print-alerts` shows each alert as a readable line on a console descriptor; the
+/// detector builds that line only when there is one. Both ways the alert file gets the same
+/// ECS line.
+struct ReadableAlertTests {
+    private func run(console: Bool) throws -> (file: String, console: String) {
+        let rules = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("rules/sigma").path
+        let path = NSTemporaryDirectory() + "readable-\(UUID().uuidString).ndjson"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
+        defer { close(fd); unlink(path) }
+        var pipeFDs: [Int32] = [-1, -1]
+        #expect(pipe(&pipeFDs) == 0)
+        defer { close(pipeFDs[0]) }
+        let store = try DetectorStore(
+            sources: DetectorSources(sigma: [rules], yara: [], ioc: [], sigmaOptions: DetectorLogSources.sigmaOptions(on: .linux)))
+        let detector = Detector(
+            store: store, sink: AlertSink(fd: fd, consoleFD: console ? pipeFDs[1] : nil),
+            options: .init(
+                respondEnabled: false, responseMinLevel: .critical, context: AlertContext(hostName: "test", hostID: "test"),
+                machineID: "0123456789abcdef0123456789abcdef"))
+        // whoami run as root: the bundled whoami_as_root rule.
+        try detector.ingest(
+            Frame(
+                type: .kernelRecord, sequence: 1,
+                payload: KernelRecordLayout.exec(
+                    pid: 4321, ppid: 1, start: 5_000_000_000, parentStart: 1_000_000_000, args: ["whoami"],
+                    path: "/usr/bin/whoami", cwd: "/root", comm: "whoami")))
+        close(pipeFDs[1])
+        var shown: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(pipeFDs[0], &chunk, chunk.count)
+            if n <= 0 { break }
+            shown += chunk[0..<n]
+        }
+        return (try String(contentsOfFile: path, encoding: .utf8), String(decoding: shown, as: UTF8.self))
+    }
+
+    @Test func aConsoleGetsAReadableLineAndTheFileTheSameAlertEitherWay() throws {
+        let shown = try run(console: true)
+        let quiet = try run(console: false)
+        #expect(shown.file.split(separator: "\n").count == 1 && quiet.file.split(separator: "\n").count == 1)
+        for file in [shown.file, quiet.file] {
+            let o = try #require(try JSONSerialization.jsonObject(with: Data(file.utf8)) as? [String: Any])
+            #expect((o["process"] as? [String: Any])?["pid"] as? Int == 4321)
+            #expect((o["rule"] as? [String: Any])?["name"] as? String != nil)
+        }
+        #expect(shown.console.contains("pid=4321") && shown.console.hasSuffix("\n"), "\(shown.console)")
+        #expect(quiet.console.isEmpty)
+    }
+}
